@@ -1,0 +1,28 @@
+//! `/livez` (the process serves) and `/readyz` (it can reach its record store and is not
+//! shutting down).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+
+/// Always 200 while the process serves.
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
+/// 200 when the record store answers and shutdown has not begun.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
+    }
+    match state.pods.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ok".into()),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("record store: {e}"),
+        ),
+    }
+}

@@ -1,0 +1,268 @@
+//! Configuration from flags and environment (docs/configuration.md is the table), shared by
+//! `serve`, `dev` and `render`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::gce::catalog;
+use crate::telemetry::LogFormat;
+use crate::translate::VmSettings;
+
+/// Parses `90s`, `10m`, `4h`, `1d` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86400),
+        _ => (s, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s, 10m, 4h"))?;
+    if !(0.0..=1e9).contains(&n) {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(n * f64::from(mult)))
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Settings common to `serve`, `dev` and `render`.
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// Address to listen on (default 0.0.0.0:$PORT or 0.0.0.0:8080; dev: 127.0.0.1:8080).
+    #[arg(long, env = "K8SLESS_LISTEN")]
+    pub listen: Option<String>,
+    /// Google Cloud project of the VMs.
+    #[arg(long, env = "K8SLESS_PROJECT")]
+    pub project: Option<String>,
+    /// Region of the VMs.
+    #[arg(long, env = "K8SLESS_REGION", default_value = "us-central1")]
+    pub region: String,
+    /// Default zone (default: <region>-a).
+    #[arg(long, env = "K8SLESS_ZONE")]
+    pub zone: Option<String>,
+    /// Allowed zones in fallback order, comma-separated (default: the region's zones).
+    #[arg(long, env = "K8SLESS_ZONES")]
+    pub zones: Option<String>,
+    /// Cloud Storage bucket of pod records and logs.
+    #[arg(long, env = "K8SLESS_BUCKET")]
+    pub bucket: Option<String>,
+    /// Pub/Sub topic guests publish to (projects/P/topics/T).
+    #[arg(long, env = "K8SLESS_TOPIC")]
+    pub topic: Option<String>,
+    /// The service's own URL (token audience).
+    #[arg(long, env = "K8SLESS_SERVICE_URL")]
+    pub service_url: Option<String>,
+    /// Machine families sizing may choose from.
+    #[arg(
+        long,
+        env = "K8SLESS_MACHINE_FAMILIES",
+        default_value = "e2,n2d,n2,c3,c4"
+    )]
+    pub machine_families: String,
+    /// Machine type of pods that state no CPU or memory.
+    #[arg(
+        long,
+        env = "K8SLESS_DEFAULT_MACHINE_TYPE",
+        default_value = "e2-standard-2"
+    )]
+    pub default_machine_type: String,
+    /// Let sizing choose e2/n2/n2d custom machine types when cheaper.
+    #[arg(long, env = "K8SLESS_CUSTOM_MACHINE_TYPES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub custom_machine_types: bool,
+    /// Accelerator for GPU pods without a gke-accelerator selector.
+    #[arg(long, env = "K8SLESS_DEFAULT_ACCELERATOR")]
+    pub default_accelerator: Option<String>,
+    /// Cap on a VM's run time.
+    #[arg(long, env = "K8SLESS_MAX_RUNTIME", default_value = "4h", value_parser = parse_duration)]
+    pub max_runtime: Duration,
+    /// The VMs' service account (default: the project's default compute account).
+    #[arg(long, env = "K8SLESS_GUEST_SERVICE_ACCOUNT")]
+    pub guest_service_account: Option<String>,
+    /// Other service accounts pods may ask for, comma-separated.
+    #[arg(long, env = "K8SLESS_ALLOWED_SERVICE_ACCOUNTS", default_value = "")]
+    pub allowed_service_accounts: String,
+    /// Email in the OIDC tokens of Pub/Sub pushes, Cloud Scheduler and Eventarc.
+    #[arg(long, env = "K8SLESS_PUSH_SERVICE_ACCOUNT")]
+    pub push_service_account: Option<String>,
+    /// VM network.
+    #[arg(
+        long,
+        env = "K8SLESS_NETWORK",
+        default_value = "global/networks/default"
+    )]
+    pub network: String,
+    /// VM subnetwork (regions/R/subnetworks/S).
+    #[arg(long, env = "K8SLESS_SUBNETWORK")]
+    pub subnetwork: Option<String>,
+    /// Give VMs an ephemeral external IP (off behind Cloud NAT).
+    #[arg(long, env = "K8SLESS_EXTERNAL_IP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub external_ip: bool,
+    /// Boot image of the VMs.
+    #[arg(
+        long,
+        env = "K8SLESS_IMAGE",
+        default_value = "projects/cos-cloud/global/images/family/cos-121-lts"
+    )]
+    pub image: String,
+    /// Boot disk type.
+    #[arg(long, env = "K8SLESS_DISK_TYPE", default_value = "pd-balanced")]
+    pub disk_type: String,
+    /// Largest request body in bytes.
+    #[arg(long, env = "K8SLESS_BODY_LIMIT", default_value_t = 3 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Compute Engine API base URL.
+    #[arg(
+        long,
+        env = "K8SLESS_COMPUTE_ENDPOINT",
+        default_value = "https://compute.googleapis.com/compute/v1"
+    )]
+    pub compute_endpoint: String,
+    /// Cloud Storage JSON API base URL.
+    #[arg(
+        long,
+        env = "K8SLESS_STORAGE_ENDPOINT",
+        default_value = "https://storage.googleapis.com"
+    )]
+    pub storage_endpoint: String,
+    /// Compute Engine mutations per second (client-side limit).
+    #[arg(long, env = "K8SLESS_COMPUTE_QPS", default_value_t = 20.0)]
+    pub compute_qps: f64,
+    /// How long a finished pod's VM is kept before collection deletes it.
+    #[arg(long, env = "K8SLESS_FINISHED_GRACE", default_value = "60s", value_parser = parse_duration)]
+    pub finished_grace: Duration,
+    /// A VM that never reports within this is failed and deleted.
+    #[arg(long, env = "K8SLESS_BOOT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
+    pub boot_timeout: Duration,
+    /// Log format.
+    #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServiceArgs {
+    /// The default zone.
+    pub fn zone(&self) -> String {
+        self.zone
+            .clone()
+            .unwrap_or_else(|| format!("{}-a", self.region))
+    }
+
+    /// Allowed zones.
+    pub fn zones(&self) -> Vec<String> {
+        match &self.zones {
+            Some(z) => list(z),
+            None => catalog::zones_of(&self.region),
+        }
+    }
+
+    /// Checks what `serve` cannot start without.
+    pub fn require_for_serve(&self) -> Result<(), String> {
+        let mut missing = Vec::new();
+        for (flag, value) in [
+            ("--project / K8SLESS_PROJECT", &self.project),
+            ("--bucket / K8SLESS_BUCKET", &self.bucket),
+            ("--topic / K8SLESS_TOPIC", &self.topic),
+            ("--service-url / K8SLESS_SERVICE_URL", &self.service_url),
+        ] {
+            if value.as_deref().unwrap_or("").is_empty() {
+                missing.push(flag);
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("missing required settings: {}", missing.join(", ")))
+        }
+    }
+
+    /// Checks values that must agree with each other.
+    pub fn check(&self) -> Result<(), String> {
+        let zones = self.zones();
+        let zone = self.zone();
+        if catalog::region_of(&zone) != self.region {
+            return Err(format!("zone {zone} is not in region {}", self.region));
+        }
+        if let Some(z) = zones.iter().find(|z| catalog::region_of(z) != self.region) {
+            return Err(format!("zone {z} is not in region {}", self.region));
+        }
+        if catalog::lookup(&self.default_machine_type).is_none() {
+            return Err(format!(
+                "unknown default machine type {:?}",
+                self.default_machine_type
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address to listen on, honouring Cloud Run's PORT.
+    pub fn listen_addr(&self, dev: bool) -> String {
+        if let Some(l) = &self.listen {
+            return l.clone();
+        }
+        let port = std::env::var("PORT")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "8080".into());
+        if dev {
+            format!("127.0.0.1:{port}")
+        } else {
+            format!("0.0.0.0:{port}")
+        }
+    }
+
+    /// Pod → VM settings.
+    pub fn vm_settings(&self) -> VmSettings {
+        let project = self.project.clone().unwrap_or_else(|| "k8sless-dev".into());
+        VmSettings {
+            topic: self
+                .topic
+                .clone()
+                .unwrap_or_else(|| format!("projects/{project}/topics/k8sless")),
+            bucket: self.bucket.clone().unwrap_or_else(|| "k8sless-dev".into()),
+            service_url: self
+                .service_url
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            project,
+            zone: self.zone(),
+            zones: self.zones(),
+            machine_families: list(&self.machine_families),
+            default_machine_type: self.default_machine_type.clone(),
+            custom_machine_types: self.custom_machine_types,
+            max_runtime: self.max_runtime,
+            boot_allowance: Duration::from_secs(300),
+            guest_service_account: self.guest_service_account.clone(),
+            allowed_service_accounts: list(&self.allowed_service_accounts),
+            network: self.network.clone(),
+            subnetwork: self.subnetwork.clone(),
+            external_ip: self.external_ip,
+            image: self.image.clone(),
+            disk_type: self.disk_type.clone(),
+            default_accelerator: self.default_accelerator.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("4h"), Ok(Duration::from_secs(14400)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

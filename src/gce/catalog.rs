@@ -1,0 +1,393 @@
+//! The machine-type catalog: real Compute Engine shapes (vCPUs, memory, accelerators) and
+//! approximate on-demand and Spot prices, shared by the simulator (which machine types exist)
+//! and the Pod → VM translation (which one is cheapest that fits).
+//!
+//! Prices: USD per hour in us-central1, list prices as published on Google Cloud's "VM instance
+//! pricing" page, read in 2025 and rounded; Spot prices move monthly, so the Spot figures are the
+//! family's typical ratio to on-demand. They rank shapes against each other; they are not a bill.
+
+use std::sync::OnceLock;
+
+/// When and where the price figures come from (shown in docs and `render`).
+pub const PRICE_SOURCE: &str = "us-central1 list prices, Google Cloud 'VM instance pricing', read 2025; Spot as the family's typical discount";
+
+/// One accelerator model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accelerator {
+    /// GKE's and Compute Engine's name, e.g. `nvidia-l4`.
+    pub name: &'static str,
+    /// Whether it attaches to N1 VMs as a guest accelerator (else it comes with its machine type).
+    pub attachable_to_n1: bool,
+    /// On-demand USD/hour per GPU when attached to N1.
+    pub price_hour: f64,
+}
+
+/// Accelerators k8sless knows.
+pub const ACCELERATORS: &[Accelerator] = &[
+    Accelerator {
+        name: "nvidia-tesla-t4",
+        attachable_to_n1: true,
+        price_hour: 0.35,
+    },
+    Accelerator {
+        name: "nvidia-tesla-p4",
+        attachable_to_n1: true,
+        price_hour: 0.60,
+    },
+    Accelerator {
+        name: "nvidia-tesla-v100",
+        attachable_to_n1: true,
+        price_hour: 2.48,
+    },
+    Accelerator {
+        name: "nvidia-tesla-p100",
+        attachable_to_n1: true,
+        price_hour: 1.46,
+    },
+    Accelerator {
+        name: "nvidia-l4",
+        attachable_to_n1: false,
+        price_hour: 0.56,
+    },
+    Accelerator {
+        name: "nvidia-tesla-a100",
+        attachable_to_n1: false,
+        price_hour: 2.93,
+    },
+    Accelerator {
+        name: "nvidia-a100-80gb",
+        attachable_to_n1: false,
+        price_hour: 3.93,
+    },
+    Accelerator {
+        name: "nvidia-h100-80gb",
+        attachable_to_n1: false,
+        price_hour: 10.0,
+    },
+];
+
+/// Finds an accelerator by name.
+pub fn accelerator(name: &str) -> Option<&'static Accelerator> {
+    ACCELERATORS.iter().find(|a| a.name == name)
+}
+
+/// One machine type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineType {
+    /// e.g. `e2-standard-2`, `e2-custom-2-4096`.
+    pub name: String,
+    /// e.g. `e2`.
+    pub family: &'static str,
+    /// Virtual CPUs (shared-core types count their burst vCPUs, `shared_core` says so).
+    pub vcpus: u32,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// Built-in accelerators: model and count.
+    pub accelerator: Option<(&'static str, u32)>,
+    /// e2-micro/small/medium: fractional vCPU time.
+    pub shared_core: bool,
+    /// On-demand USD/hour.
+    pub price_hour: f64,
+    /// Spot USD/hour.
+    pub spot_price_hour: f64,
+}
+
+impl MachineType {
+    /// Milli-CPUs a pod can count on (shared-core types: their sustained fraction).
+    pub fn millicpu(&self) -> u64 {
+        if self.shared_core {
+            match self.name.as_str() {
+                "e2-micro" => 250,
+                "e2-small" => 500,
+                _ => 1000,
+            }
+        } else {
+            u64::from(self.vcpus) * 1000
+        }
+    }
+}
+
+/// Per-family rates: (USD per vCPU-hour, USD per GiB-hour, Spot ratio).
+fn rates(family: &str) -> (f64, f64, f64) {
+    match family {
+        "e2" => (0.021811, 0.002923, 0.31),
+        "n2" => (0.031611, 0.004237, 0.24),
+        "n2d" => (0.027502, 0.003686, 0.22),
+        "c3" => (0.03465, 0.003938, 0.36),
+        "c4" => (0.03465, 0.003938, 0.36),
+        "n1" => (0.031611, 0.004237, 0.21),
+        "g2" => (0.024988, 0.002927, 0.33),
+        "a2" => (0.031611, 0.004237, 0.33),
+        "a3" => (0.031611, 0.004237, 0.40),
+        _ => (0.04, 0.005, 0.35),
+    }
+}
+
+fn shape(
+    family: &'static str,
+    name: String,
+    vcpus: u32,
+    memory_gib: f64,
+    accelerator: Option<(&'static str, u32)>,
+    shared_core: bool,
+) -> MachineType {
+    let (per_cpu, per_gib, spot) = rates(family);
+    let gpu_price = accelerator
+        .and_then(|(model, n)| self::accelerator(model).map(|a| a.price_hour * f64::from(n)));
+    let price = f64::from(vcpus) * per_cpu + memory_gib * per_gib + gpu_price.unwrap_or(0.0);
+    let price = if shared_core { price * 0.5 } else { price };
+    MachineType {
+        name,
+        family,
+        vcpus,
+        memory_mib: (memory_gib * 1024.0).round() as u64,
+        accelerator,
+        shared_core,
+        price_hour: round4(price),
+        spot_price_hour: round4(price * spot),
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Every predefined machine type k8sless knows.
+pub fn all() -> &'static [MachineType] {
+    static ALL: OnceLock<Vec<MachineType>> = OnceLock::new();
+    ALL.get_or_init(build)
+}
+
+fn build() -> Vec<MachineType> {
+    let mut v = Vec::new();
+    let mut series = |family: &'static str, class: &str, sizes: &[u32], gib_per_cpu: f64| {
+        for &n in sizes {
+            v.push(shape(
+                family,
+                format!("{family}-{class}-{n}"),
+                n,
+                f64::from(n) * gib_per_cpu,
+                None,
+                false,
+            ));
+        }
+    };
+    series("e2", "standard", &[2, 4, 8, 16, 32], 4.0);
+    series("e2", "highmem", &[2, 4, 8, 16], 8.0);
+    series("e2", "highcpu", &[2, 4, 8, 16, 32], 1.0);
+    series(
+        "n2",
+        "standard",
+        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
+        4.0,
+    );
+    series(
+        "n2",
+        "highmem",
+        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
+        8.0,
+    );
+    series("n2", "highcpu", &[2, 4, 8, 16, 32, 48, 64, 80, 96], 1.0);
+    series(
+        "n2d",
+        "standard",
+        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
+        4.0,
+    );
+    series("n2d", "highmem", &[2, 4, 8, 16, 32, 48, 64, 80, 96], 8.0);
+    series(
+        "n2d",
+        "highcpu",
+        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
+        1.0,
+    );
+    series("c3", "standard", &[4, 8, 22, 44, 88, 176], 4.0);
+    series("c3", "highmem", &[4, 8, 22, 44, 88, 176], 8.0);
+    series("c3", "highcpu", &[4, 8, 22, 44, 88, 176], 2.0);
+    series("c4", "standard", &[2, 4, 8, 16, 32, 48, 96, 192], 3.75);
+    series("c4", "highmem", &[2, 4, 8, 16, 32, 48, 96, 192], 7.75);
+    series("c4", "highcpu", &[2, 4, 8, 16, 32, 48, 96, 192], 2.0);
+    series("n1", "standard", &[1, 2, 4, 8, 16, 32, 64, 96], 3.75);
+    series("n1", "highmem", &[2, 4, 8, 16, 32, 64, 96], 6.5);
+    series("n1", "highcpu", &[2, 4, 8, 16, 32, 64, 96], 0.9);
+    v.push(shape("e2", "e2-micro".into(), 2, 1.0, None, true));
+    v.push(shape("e2", "e2-small".into(), 2, 2.0, None, true));
+    v.push(shape("e2", "e2-medium".into(), 2, 4.0, None, true));
+    for (n, gib, gpus) in [
+        (4, 16.0, 1),
+        (8, 32.0, 1),
+        (12, 48.0, 1),
+        (16, 64.0, 1),
+        (24, 96.0, 2),
+        (32, 128.0, 1),
+        (48, 192.0, 4),
+        (96, 384.0, 8),
+    ] {
+        v.push(shape(
+            "g2",
+            format!("g2-standard-{n}"),
+            n,
+            gib,
+            Some(("nvidia-l4", gpus)),
+            false,
+        ));
+    }
+    for (g, n, gib) in [
+        (1, 12, 85.0),
+        (2, 24, 170.0),
+        (4, 48, 340.0),
+        (8, 96, 680.0),
+    ] {
+        v.push(shape(
+            "a2",
+            format!("a2-highgpu-{g}g"),
+            n,
+            gib,
+            Some(("nvidia-tesla-a100", g)),
+            false,
+        ));
+    }
+    for (g, n, gib) in [
+        (1, 12, 170.0),
+        (2, 24, 340.0),
+        (4, 48, 680.0),
+        (8, 96, 1360.0),
+    ] {
+        v.push(shape(
+            "a2",
+            format!("a2-ultragpu-{g}g"),
+            n,
+            gib,
+            Some(("nvidia-a100-80gb", g)),
+            false,
+        ));
+    }
+    for (g, n, gib) in [
+        (1, 26, 234.0),
+        (2, 52, 468.0),
+        (4, 104, 936.0),
+        (8, 208, 1872.0),
+    ] {
+        v.push(shape(
+            "a3",
+            format!("a3-highgpu-{g}g"),
+            n,
+            gib,
+            Some(("nvidia-h100-80gb", g)),
+            false,
+        ));
+    }
+    v
+}
+
+/// Looks a machine type up by name; `FAMILY-custom-CPUS-MIB` custom types are computed.
+pub fn lookup(name: &str) -> Option<MachineType> {
+    if let Some(found) = all().iter().find(|m| m.name == name) {
+        return Some(found.clone());
+    }
+    custom(name)
+}
+
+/// Parses and validates a custom machine type (`e2-custom-2-4096`, `n2-custom-4-8192`):
+/// vCPUs 2..=32 (e2) or 2..=80 even (n2, n2d), memory a multiple of 256 MiB within
+/// 0.5–8 GiB per vCPU (e2: 0.5–8).
+pub fn custom(name: &str) -> Option<MachineType> {
+    let mut parts = name.split('-');
+    let family = parts.next()?;
+    if parts.next()? != "custom" {
+        return None;
+    }
+    let vcpus: u32 = parts.next()?.parse().ok()?;
+    let memory_mib: u64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let (family, max_cpus): (&'static str, u32) = match family {
+        "e2" => ("e2", 32),
+        "n2" => ("n2", 80),
+        "n2d" => ("n2d", 96),
+        _ => return None,
+    };
+    let per_cpu_ok = memory_mib >= u64::from(vcpus) * 512 && memory_mib <= u64::from(vcpus) * 8192;
+    if !(2..=max_cpus).contains(&vcpus) || vcpus % 2 != 0 || memory_mib % 256 != 0 || !per_cpu_ok {
+        return None;
+    }
+    // Custom shapes cost about 5% more than predefined ones per resource.
+    let mut m = shape(
+        family,
+        name.to_string(),
+        vcpus,
+        memory_mib as f64 / 1024.0,
+        None,
+        false,
+    );
+    m.price_hour = round4(m.price_hour * 1.05);
+    m.spot_price_hour = round4(m.spot_price_hour * 1.05);
+    Some(m)
+}
+
+/// The zones k8sless knows per region (Compute Engine's real zone letters).
+pub fn zones_of(region: &str) -> Vec<String> {
+    let letters: &[&str] = match region {
+        "us-central1" => &["a", "b", "c", "f"],
+        "us-east1" => &["b", "c", "d"],
+        "us-east4" | "us-west1" | "europe-west4" | "asia-southeast1" | "asia-northeast1" => {
+            &["a", "b", "c"]
+        }
+        "europe-west1" => &["b", "c", "d"],
+        _ => &["a", "b", "c"],
+    };
+    letters.iter().map(|l| format!("{region}-{l}")).collect()
+}
+
+/// The region of a zone name (`us-central1-a` → `us-central1`).
+pub fn region_of(zone: &str) -> &str {
+    zone.rsplit_once('-')
+        .map(|(region, _)| region)
+        .unwrap_or(zone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_real() {
+        let m = lookup("e2-standard-2").expect("e2-standard-2");
+        assert_eq!((m.vcpus, m.memory_mib), (2, 8192));
+        let g = lookup("g2-standard-4").expect("g2");
+        assert_eq!(g.accelerator, Some(("nvidia-l4", 1)));
+        assert!(lookup("a3-highgpu-8g").is_some());
+        assert!(lookup("c4-standard-4").is_some());
+        assert!(lookup("e2-standard-3").is_none());
+    }
+
+    #[test]
+    fn custom_types() {
+        let c = lookup("e2-custom-2-4096").expect("custom");
+        assert_eq!((c.vcpus, c.memory_mib), (2, 4096));
+        assert!(lookup("e2-custom-3-4096").is_none(), "odd vCPUs");
+        assert!(
+            lookup("e2-custom-2-100").is_none(),
+            "memory not a multiple of 256"
+        );
+        assert!(
+            lookup("c4-custom-2-4096").is_none(),
+            "family without custom types here"
+        );
+    }
+
+    #[test]
+    fn prices_rank_sensibly() {
+        let small = lookup("e2-standard-2").map(|m| m.price_hour).unwrap_or(0.0);
+        let big = lookup("c4-standard-4").map(|m| m.price_hour).unwrap_or(0.0);
+        assert!(small > 0.05 && small < big);
+        assert!(all().iter().all(|m| m.spot_price_hour < m.price_hour));
+    }
+
+    #[test]
+    fn regions() {
+        assert_eq!(region_of("us-central1-a"), "us-central1");
+        assert!(zones_of("us-central1").contains(&"us-central1-f".to_string()));
+    }
+}

@@ -1,0 +1,348 @@
+//! Creating a pod: default, validate, translate, write the record (Pending, scheduled on its
+//! deterministic VM), insert the VM, answer. The request never waits for the VM to boot or the
+//! insert operation to finish.
+//!
+//! # Guarantees
+//! - One record per name across any number of service instances (`ifGenerationMatch=0`): of
+//!   concurrent creates of one name exactly one succeeds, the rest get 409 AlreadyExists.
+//! - One VM per pod: the VM name is a function of namespace/name and the insert carries a
+//!   requestId derived from the pod's uid, zone and attempt.
+//! - The record is written before the VM is inserted, so a VM never exists without a record
+//!   that explains it; a crash in between leaves a Pending pod that collection inserts.
+//!
+//! # Errors
+//! 422 for what Kubernetes or a VM cannot accept; 409 for a taken name; 503 when Cloud Storage
+//! stays unavailable. A failed insert is not an error of the request: the pod stays Pending
+//! with `PodScheduled=False` and the reason, for collection to retry.
+
+use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
+
+use super::record::{self, PodRecord, VmState};
+use super::{DryRun, Pods, defaults, k8s_time, now, validate};
+use crate::error::{Error, Result};
+use crate::gce::{GceError, Inserted};
+use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, names};
+
+/// Characters Kubernetes uses for generated name suffixes (no vowels, no confusables).
+const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+impl Pods {
+    /// Creates a pod in `namespace` (the path's, or the body's for `POST /pods`).
+    pub async fn create(
+        &self,
+        path_namespace: Option<&str>,
+        mut pod: Pod,
+        dry_run: DryRun,
+    ) -> Result<Pod> {
+        let namespace = resolve_namespace(path_namespace, pod.metadata.namespace.as_deref())?;
+        pod.metadata.namespace = Some(namespace.clone());
+        if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
+            if let Some(prefix) = pod
+                .metadata
+                .generate_name
+                .as_deref()
+                .filter(|p| !p.is_empty())
+            {
+                pod.metadata.name = Some(generated_name(prefix));
+            }
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let at = now();
+        set_server_fields(&mut pod, at);
+        defaults::apply(&mut pod);
+        validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
+        let plan = translate::translate(&pod, &self.vm)
+            .map_err(|causes| Error::pod_invalid(&name, causes))?;
+
+        let annotations = pod
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default);
+        annotations.insert(
+            ANNOTATION_INSTANCE.to_string(),
+            format!(
+                "projects/{}/zones/{}/instances/{}",
+                self.vm.project, plan.zone, plan.name
+            ),
+        );
+        annotations.insert(ANNOTATION_MACHINE_REASON.to_string(), plan.reason.clone());
+        let spec = pod.spec.get_or_insert_with(Default::default);
+        spec.node_name = Some(plan.name.clone());
+        let qos = defaults::qos_class(spec).to_string();
+        pod.status = Some(PodStatus {
+            phase: Some("Pending".into()),
+            qos_class: Some(qos),
+            conditions: Some(vec![scheduled_condition(true, None, None, at)]),
+            ..Default::default()
+        });
+        if dry_run == DryRun::All {
+            return Ok(pod);
+        }
+
+        let vm = VmState {
+            name: plan.name.clone(),
+            zone: plan.zone.clone(),
+            machine_type: plan.machine.name.clone(),
+            insert_attempts: 1,
+            ..Default::default()
+        };
+        let mut rec = PodRecord::new(pod, vm);
+        rec.event(
+            false,
+            "Scheduled",
+            format!(
+                "Successfully assigned {namespace}/{name} to {} ({}, {}): {}",
+                plan.name, plan.machine.name, plan.zone, plan.reason
+            ),
+            at,
+        );
+        let key = record::key(&namespace, &name);
+        let generation = self
+            .store
+            .create(&key, rec.encode()?)
+            .await
+            .map_err(|e| record::store_error(e, &name))?;
+        rec.pod.metadata.resource_version = Some(generation.to_string());
+
+        let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
+        let request_id = names::request_id(&uid, &plan.zone, 0);
+        let outcome = self
+            .compute
+            .insert_idempotent(
+                &plan.zone,
+                &plan.instance,
+                request_id,
+                (names::LABEL_UID, &names::label_value(&uid)),
+            )
+            .await;
+        match outcome {
+            Ok(Inserted::Started(_)) | Ok(Inserted::AlreadyOwned) => {
+                self.mark_inserted(&mut rec, &namespace, &name).await;
+                Ok(rec.pod)
+            }
+            Err(err) => {
+                tracing::warn!(pod = %key, error = %err, "VM insert failed; the pod stays Pending for collection to retry");
+                Ok(self.mark_unschedulable(rec, &namespace, &name, &err).await)
+            }
+        }
+    }
+
+    async fn mark_inserted(&self, rec: &mut PodRecord, namespace: &str, name: &str) {
+        let result = record::modify(&self.store, namespace, name, |r| {
+            if r.vm.inserted {
+                return Ok(false);
+            }
+            r.vm.inserted = true;
+            Ok(true)
+        })
+        .await;
+        match result {
+            Ok(updated) => *rec = updated,
+            // The VM exists; collection notices it from the VM list. Answer with what we have.
+            Err(e) => {
+                tracing::warn!(pod = %format!("{namespace}/{name}"), error = %e, "could not record the insert")
+            }
+        }
+    }
+
+    /// Records a failed insert: Pending, `PodScheduled=False`, no nodeName (or Failed when
+    /// Compute Engine rejected the VM itself).
+    async fn mark_unschedulable(
+        &self,
+        rec: PodRecord,
+        namespace: &str,
+        name: &str,
+        err: &GceError,
+    ) -> Pod {
+        let at = now();
+        let permanent = matches!(
+            err,
+            GceError::Invalid { .. } | GceError::PermissionDenied { .. }
+        );
+        let message = insert_failure_message(err);
+        let result = record::modify(&self.store, namespace, name, |r| {
+            if r.vm.inserted {
+                return Ok(false);
+            }
+            if let Some(spec) = r.pod.spec.as_mut() {
+                spec.node_name = None;
+            }
+            if let GceError::Stockout { zone, .. } = err {
+                if !r.vm.stocked_out_zones.contains(zone) {
+                    r.vm.stocked_out_zones.push(zone.clone());
+                }
+            }
+            let status = r.pod.status.get_or_insert_with(Default::default);
+            if permanent {
+                status.phase = Some("Failed".into());
+                status.reason = Some("VMCreateFailed".into());
+                status.message = Some(message.clone());
+                r.vm.finished_at = Some(at);
+            }
+            status.conditions = Some(vec![scheduled_condition(
+                false,
+                Some("Unschedulable"),
+                Some(&message),
+                at,
+            )]);
+            r.event(
+                true,
+                if permanent {
+                    "FailedCreate"
+                } else {
+                    "FailedScheduling"
+                },
+                message.clone(),
+                at,
+            );
+            Ok(true)
+        })
+        .await;
+        match result {
+            Ok(updated) => updated.pod,
+            Err(e) => {
+                tracing::warn!(pod = %format!("{namespace}/{name}"), error = %e, "could not record the failed insert");
+                rec.pod
+            }
+        }
+    }
+}
+
+/// What users read when the VM could not be created.
+pub fn insert_failure_message(err: &GceError) -> String {
+    match err {
+        GceError::Stockout { zone, .. } => {
+            format!("zone {zone} has no capacity for this machine type right now; k8sless will retry in the next allowed zone")
+        }
+        GceError::Quota { message, .. } => format!("Compute Engine quota exceeded ({message}); k8sless will retry"),
+        GceError::Transient { message, .. } => format!("Compute Engine is unavailable ({message}); k8sless will retry"),
+        GceError::AlreadyExists { .. } => {
+            "a VM with this pod's name still exists (a previous pod of the same name is being cleaned up); k8sless will retry".into()
+        }
+        GceError::Invalid { message, .. } => format!("Compute Engine rejected the VM: {message}"),
+        GceError::PermissionDenied { message, .. } => format!("k8sless may not create this VM: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// A `PodScheduled` condition.
+pub fn scheduled_condition(
+    ok: bool,
+    reason: Option<&str>,
+    message: Option<&str>,
+    at: jiff::Timestamp,
+) -> PodCondition {
+    PodCondition {
+        type_: "PodScheduled".into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.map(str::to_string),
+        message: message.map(str::to_string),
+        last_transition_time: Some(k8s_time(at)),
+        last_probe_time: None,
+        observed_generation: None,
+    }
+}
+
+/// The path's namespace and the body's must agree; with no path namespace the body's wins.
+fn resolve_namespace(path: Option<&str>, body: Option<&str>) -> Result<String> {
+    match (path, body.filter(|b| !b.is_empty())) {
+        (Some(p), Some(b)) if p != b => Err(Error::bad_request(format!(
+            "the namespace of the provided object does not match the namespace sent on the request ({b:?} vs {p:?})"
+        ))),
+        (Some(p), _) => Ok(p.to_string()),
+        (None, Some(b)) => Ok(b.to_string()),
+        (None, None) => Ok("default".to_string()),
+    }
+}
+
+fn generated_name(prefix: &str) -> String {
+    let suffix: String = (0..5)
+        .map(|_| SUFFIX_ALPHABET[rand::random_range(0..SUFFIX_ALPHABET.len())] as char)
+        .collect();
+    // Kubernetes truncates the prefix so the result fits 63 characters.
+    let keep = prefix.len().min(58);
+    format!("{}{suffix}", &prefix[..keep])
+}
+
+fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
+    let m = &mut pod.metadata;
+    m.uid = Some(uuid::Uuid::new_v4().to_string());
+    m.creation_timestamp = Some(k8s_time(at));
+    m.resource_version = None;
+    m.generation = Some(1);
+    m.deletion_timestamp = None;
+    m.deletion_grace_period_seconds = None;
+    m.managed_fields = None;
+    m.self_link = None;
+    pod.status = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(
+            resolve_namespace(None, None).ok().as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            resolve_namespace(None, Some("x")).ok().as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            resolve_namespace(Some("a"), None).ok().as_deref(),
+            Some("a")
+        );
+        assert!(resolve_namespace(Some("a"), Some("b")).is_err());
+    }
+
+    #[test]
+    fn generated_names() {
+        let n = generated_name("job-");
+        assert_eq!(n.len(), 9);
+        assert!(n.starts_with("job-"));
+    }
+}
+
+/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated),
+/// or the error a create would answer.
+pub fn render(
+    text: &str,
+    vm: &crate::translate::VmSettings,
+) -> Result<crate::gce::types::Instance> {
+    let value: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text)
+            .map_err(|e| Error::bad_request(format!("the pod is not valid JSON: {e}")))?
+    } else {
+        let y: serde_yaml::Value = serde_yaml::from_str(text)
+            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?;
+        serde_json::to_value(y)
+            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?
+    };
+    let (mut pod, _): (Pod, Vec<String>) = crate::api::extract::decode_object(
+        value,
+        "Pod",
+        crate::api::extract::FieldValidation::Strict,
+    )?;
+    let namespace = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    pod.metadata.namespace = Some(namespace);
+    if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
+        if let Some(prefix) = pod.metadata.generate_name.clone() {
+            pod.metadata.name = Some(format!("{prefix}xxxxx"));
+        }
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    set_server_fields(&mut pod, now());
+    // A fixed uid keeps the output reproducible.
+    pod.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
+    defaults::apply(&mut pod);
+    validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
+    let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    Ok(plan.instance)
+}

@@ -1,0 +1,85 @@
+//! Deleting a pod: delete its VM (without waiting for the operation), then its record.
+//!
+//! # Guarantees
+//! The record goes only after Compute Engine accepted the VM's deletion (or the VM was already
+//! gone); if the VM delete fails the record stays and the client gets 503, so no VM is ever
+//! left without a record that explains it, except through a crash between the two calls,
+//! which collection's orphan sweep repairs.
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::record::{self, PodRecord};
+use super::{DryRun, Pods, k8s_time, now};
+use crate::error::{Error, Result};
+use crate::gce::GceError;
+use crate::store::StoreError;
+
+impl Pods {
+    /// Deletes a pod; returns it with `deletionTimestamp` set.
+    pub async fn delete(
+        &self,
+        namespace: &str,
+        name: &str,
+        grace: Option<i64>,
+        dry_run: DryRun,
+    ) -> Result<Pod> {
+        let key = record::key(namespace, name);
+        for _ in 0..8 {
+            let raw = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| record::store_error(e, name))?;
+            let mut rec = PodRecord::decode(&raw)?;
+            let grace = grace
+                .or(rec
+                    .pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds))
+                .unwrap_or(30);
+            rec.pod.metadata.deletion_timestamp = Some(k8s_time(now()));
+            rec.pod.metadata.deletion_grace_period_seconds = Some(grace);
+            if dry_run == DryRun::All {
+                return Ok(rec.pod);
+            }
+            self.delete_vm(&rec).await?;
+            match self.store.delete(&key, Some(raw.generation)).await {
+                Ok(()) => return Ok(rec.pod),
+                // A report landed in between: read again and retry.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound { .. }) => return Err(Error::pod_not_found(name)),
+                Err(e) => return Err(record::store_error(e, name)),
+            }
+        }
+        Err(Error::unavailable(format!(
+            "pod {namespace}/{name} kept changing while being deleted; retry"
+        )))
+    }
+
+    /// Deletes the pod's VM if it may exist; a missing VM is fine.
+    pub async fn delete_vm(&self, rec: &PodRecord) -> Result<()> {
+        if rec.vm.name.is_empty() || rec.vm.deleted_at.is_some() {
+            return Ok(());
+        }
+        match self.compute.delete(&rec.vm.zone, &rec.vm.name).await {
+            Ok(_) | Err(GceError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(gce_error(e)),
+        }
+    }
+}
+
+/// Maps a Compute Engine failure for API callers.
+pub fn gce_error(e: GceError) -> Error {
+    match e {
+        GceError::Transient { .. } | GceError::Quota { .. } | GceError::Stockout { .. } => {
+            tracing::warn!(error = %e, "Compute Engine unavailable");
+            Error::unavailable("Compute Engine is unavailable; retry shortly")
+        }
+        GceError::PermissionDenied { message, .. } => {
+            Error::internal(format!("Compute Engine permission denied: {message}"))
+        }
+        GceError::Conflict { message, .. } => Error::Conflict { message },
+        other => Error::internal(other.to_string()),
+    }
+}

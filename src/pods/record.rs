@@ -1,0 +1,279 @@
+//! The stored form of a pod: the Pod exactly as the API returns it, plus k8sless' own
+//! bookkeeping (the VM it runs on, the last report applied, the event history), in one
+//! object `pods/<namespace>/<name>.json`. The object generation is the pod's resourceVersion;
+//! it is set on read, never stored.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::store::{Record, RecordStore, StoreError};
+
+/// Object name of a pod's record.
+pub fn key(namespace: &str, name: &str) -> String {
+    format!("pods/{namespace}/{name}.json")
+}
+
+/// Prefix of a namespace's records (or all of them).
+pub fn prefix(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("pods/{ns}/"),
+        None => "pods/".to_string(),
+    }
+}
+
+/// The VM side of a pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmState {
+    /// Instance name (deterministic from namespace/name).
+    pub name: String,
+    /// Zone of the current or next insert.
+    pub zone: String,
+    /// Machine type chosen.
+    pub machine_type: String,
+    /// Whether Compute Engine accepted the insert.
+    #[serde(default)]
+    pub inserted: bool,
+    /// Insert attempts so far (the request's, then collection's).
+    #[serde(default)]
+    pub insert_attempts: u32,
+    /// Zones that reported a stockout, in order.
+    #[serde(default)]
+    pub stocked_out_zones: Vec<String>,
+    /// Highest report sequence number applied.
+    #[serde(default)]
+    pub last_sequence: u64,
+    /// When the last report arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_report_at: Option<Timestamp>,
+    /// When the pod reached a terminal phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// When the VM was deleted by k8sless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    /// Instance id, once known from a report or a get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+}
+
+/// One entry of the pod's event history (shown by `kubectl describe`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEvent {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Short reason (`Scheduled`, `Started`, ...).
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// First time.
+    pub first: Timestamp,
+    /// Last time.
+    pub last: Timestamp,
+    /// Repetitions.
+    pub count: u32,
+}
+
+/// Events kept per pod; older ones are dropped first.
+const EVENTS_MAX: usize = 50;
+
+/// The stored object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRecord {
+    /// Always `k8sless.dev/v1`.
+    pub api_version: String,
+    /// Always `PodRecord`.
+    pub kind: String,
+    /// The pod as the API returns it (without resourceVersion).
+    pub pod: Pod,
+    /// The VM.
+    #[serde(default)]
+    pub vm: VmState,
+    /// Event history.
+    #[serde(default)]
+    pub events: Vec<RecordEvent>,
+}
+
+impl PodRecord {
+    /// A new record.
+    pub fn new(pod: Pod, vm: VmState) -> Self {
+        PodRecord {
+            api_version: "k8sless.dev/v1".into(),
+            kind: "PodRecord".into(),
+            pod,
+            vm,
+            events: Vec::new(),
+        }
+    }
+
+    /// Adds an event, folding repeats of the same reason and message.
+    pub fn event(
+        &mut self,
+        warning: bool,
+        reason: &str,
+        message: impl Into<String>,
+        at: Timestamp,
+    ) {
+        let message = message.into();
+        let event_type = if warning { "Warning" } else { "Normal" };
+        if let Some(last) = self
+            .events
+            .iter_mut()
+            .rev()
+            .find(|e| e.reason == reason && e.message == message)
+        {
+            last.count += 1;
+            last.last = at;
+            return;
+        }
+        self.events.push(RecordEvent {
+            event_type: event_type.into(),
+            reason: reason.into(),
+            message,
+            first: at,
+            last: at,
+            count: 1,
+        });
+        if self.events.len() > EVENTS_MAX {
+            let excess = self.events.len() - EVENTS_MAX;
+            self.events.drain(..excess);
+        }
+    }
+
+    /// Serialized form.
+    pub fn encode(&self) -> Result<Bytes, Error> {
+        let mut copy = self
+            .pod
+            .metadata
+            .resource_version
+            .is_some()
+            .then(|| self.clone());
+        let value = match copy.as_mut() {
+            Some(c) => {
+                c.pod.metadata.resource_version = None;
+                serde_json::to_vec(c)
+            }
+            None => serde_json::to_vec(self),
+        };
+        value
+            .map(Bytes::from)
+            .map_err(|e| Error::internal(format!("encoding pod record: {e}")))
+    }
+
+    /// Parses a stored object and sets the pod's resourceVersion.
+    pub fn decode(record: &Record) -> Result<Self, Error> {
+        let mut parsed: PodRecord = serde_json::from_slice(&record.data)
+            .map_err(|e| Error::internal(format!("pod record {} is corrupt: {e}", record.key)))?;
+        parsed.pod.metadata.resource_version = Some(record.generation.to_string());
+        Ok(parsed)
+    }
+
+    /// The generation this record was read at.
+    pub fn generation(&self) -> i64 {
+        self.pod
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Namespace and name.
+    pub fn key(&self) -> String {
+        key(
+            self.pod.metadata.namespace.as_deref().unwrap_or("default"),
+            self.pod.metadata.name.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// The pod's phase.
+    pub fn phase(&self) -> &str {
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("Pending")
+    }
+
+    /// Succeeded or Failed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase(), "Succeeded" | "Failed")
+    }
+}
+
+/// Maps store errors for the API.
+pub fn store_error(err: StoreError, name: &str) -> Error {
+    match err {
+        StoreError::AlreadyExists { .. } => Error::AlreadyExists {
+            kind: "pods",
+            name: name.to_string(),
+        },
+        StoreError::NotFound { .. } => Error::pod_not_found(name),
+        StoreError::Conflict { .. } => Error::Conflict {
+            message: format!(
+                "Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+            ),
+        },
+        StoreError::Unavailable { message } => {
+            tracing::warn!(%message, "record store unavailable");
+            Error::unavailable("the pod record store (Cloud Storage) is unavailable; retry shortly")
+        }
+        StoreError::Internal { message } => Error::internal(message),
+    }
+}
+
+/// Reads one record.
+pub async fn load(
+    store: &Arc<dyn RecordStore>,
+    namespace: &str,
+    name: &str,
+) -> Result<PodRecord, Error> {
+    let record = store
+        .get(&key(namespace, name))
+        .await
+        .map_err(|e| store_error(e, name))?;
+    PodRecord::decode(&record)
+}
+
+/// Read-modify-write with compare-and-swap, retried on conflicts. `change` returns false to
+/// leave the record as it is (then nothing is written).
+pub async fn modify<F>(
+    store: &Arc<dyn RecordStore>,
+    namespace: &str,
+    name: &str,
+    mut change: F,
+) -> Result<PodRecord, Error>
+where
+    F: FnMut(&mut PodRecord) -> Result<bool, Error>,
+{
+    let key = key(namespace, name);
+    for _ in 0..16 {
+        let record = store.get(&key).await.map_err(|e| store_error(e, name))?;
+        let mut parsed = PodRecord::decode(&record)?;
+        if !change(&mut parsed)? {
+            return Ok(parsed);
+        }
+        match store
+            .update(&key, parsed.encode()?, record.generation)
+            .await
+        {
+            Ok(generation) => {
+                parsed.pod.metadata.resource_version = Some(generation.to_string());
+                return Ok(parsed);
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_error(e, name)),
+        }
+    }
+    Err(Error::unavailable(format!(
+        "pod {namespace}/{name} is being changed concurrently; retry"
+    )))
+}

@@ -1,0 +1,424 @@
+//! Pod records in Cloud Storage through its JSON API (`storage/v1`), with reqwest.
+//!
+//! Why not the `google-cloud-storage` crate: listing objects exists there only on the gRPC
+//! `StorageControl` API, which fake-gcs-server does not serve, so listing could not be tested
+//! locally (see README, dependencies). The JSON API is small: five calls.
+//!
+//! Writes use multipart uploads with `ifGenerationMatch` (0 to create), because that is the
+//! upload form on which fake-gcs-server also enforces preconditions. Listing returns names and
+//! generations; contents are fetched concurrently and cached by `(name, generation)`, so a
+//! repeated list (a watch poll) downloads only the records that changed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::{Page, Record, RecordStore, StoreError};
+use crate::auth::TokenSource;
+use crate::gce::request::encode;
+use crate::retry::RetryPolicy;
+
+/// Largest number of cached record bodies kept between lists.
+const CACHE_MAX: usize = 50_000;
+/// Concurrent downloads when a list page misses the cache.
+const FETCH_CONCURRENCY: usize = 32;
+
+/// Cloud Storage record store.
+#[derive(Debug)]
+pub struct GcsStore {
+    http: reqwest::Client,
+    endpoint: String,
+    bucket: String,
+    auth: TokenSource,
+    retry: RetryPolicy,
+    cache: Mutex<HashMap<String, (i64, Bytes)>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectResource {
+    name: String,
+    #[serde(default)]
+    generation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectList {
+    #[serde(default)]
+    items: Vec<ObjectResource>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+enum Failure {
+    Status(u16, String),
+    Transport(String),
+}
+
+impl GcsStore {
+    /// A store on `bucket` at `endpoint` (`https://storage.googleapis.com`).
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        auth: TokenSource,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
+        Ok(GcsStore {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            bucket: bucket.to_string(),
+            auth,
+            retry: RetryPolicy {
+                deadline: Duration::from_secs(10),
+                ..RetryPolicy::default()
+            },
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn object_url(&self, key: &str) -> String {
+        format!(
+            "{}/storage/v1/b/{}/o/{}",
+            self.endpoint,
+            self.bucket,
+            encode(key)
+        )
+    }
+
+    /// One request with retries on 429/5xx/transport errors.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        retry_conflicts: bool,
+    ) -> Result<(reqwest::header::HeaderMap, Bytes), Failure> {
+        let started = tokio::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            let mut request = build();
+            if let Some(token) = self.auth.bearer().await.map_err(Failure::Transport)? {
+                request = request.bearer_auth(token);
+            }
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Ok(body) if (200..300).contains(&status) => return Ok((headers, body)),
+                        Ok(body) => Failure::Status(
+                            status,
+                            String::from_utf8_lossy(&body).chars().take(300).collect(),
+                        ),
+                        Err(e) => Failure::Transport(e.to_string()),
+                    }
+                }
+                Err(e) => Failure::Transport(e.to_string()),
+            };
+            let transient = match &outcome {
+                Failure::Status(code, _) => {
+                    *code == 429 || *code >= 500 || (retry_conflicts && *code == 409)
+                }
+                Failure::Transport(_) => true,
+            };
+            let backoff = self.retry.backoff(attempt);
+            if !transient || started.elapsed() + backoff >= self.retry.deadline {
+                return Err(outcome);
+            }
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }
+
+    async fn upload(&self, key: &str, data: Bytes, if_generation: i64) -> Result<i64, Failure> {
+        let boundary = format!("k8sless-{}", uuid::Uuid::new_v4().simple());
+        let meta = serde_json::json!({ "name": key, "contentType": "application/json" });
+        let mut body = Vec::with_capacity(data.len() + 256);
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+        body.extend_from_slice(&data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let body = Bytes::from(body);
+        let url = format!("{}/upload/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let content_type = format!("multipart/related; boundary={boundary}");
+        let (_, response) = self
+            .send(
+                || {
+                    self.http
+                        .post(&url)
+                        .query(&[
+                            ("uploadType", "multipart".to_string()),
+                            ("ifGenerationMatch", if_generation.to_string()),
+                        ])
+                        .header(reqwest::header::CONTENT_TYPE, &content_type)
+                        .body(body.clone())
+                },
+                false,
+            )
+            .await?;
+        let object: ObjectResource = serde_json::from_slice(&response)
+            .map_err(|e| Failure::Status(500, format!("unexpected upload answer: {e}")))?;
+        let generation = object
+            .generation
+            .parse()
+            .map_err(|_| Failure::Status(500, "no generation".into()))?;
+        self.remember(key, generation, data);
+        Ok(generation)
+    }
+
+    fn remember(&self, key: &str, generation: i64, data: Bytes) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), (generation, data));
+    }
+
+    fn cached(&self, key: &str, generation: i64) -> Option<Bytes> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, d)| d.clone())
+    }
+
+    async fn download(&self, key: &str, generation: Option<i64>) -> Result<Record, Failure> {
+        let url = self.object_url(key);
+        let mut query = vec![("alt", "media".to_string())];
+        if let Some(g) = generation {
+            query.push(("generation", g.to_string()));
+        }
+        let (headers, body) = self
+            .send(|| self.http.get(&url).query(&query), false)
+            .await?;
+        let generation = match headers
+            .get("x-goog-generation")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+        {
+            Some(g) => g,
+            None => match generation {
+                Some(g) => g,
+                None => self.metadata_generation(key).await?,
+            },
+        };
+        self.remember(key, generation, body.clone());
+        Ok(Record {
+            key: key.to_string(),
+            data: body,
+            generation,
+        })
+    }
+
+    async fn metadata_generation(&self, key: &str) -> Result<i64, Failure> {
+        let url = self.object_url(key);
+        let (_, body) = self.send(|| self.http.get(&url), false).await?;
+        let object: ObjectResource = serde_json::from_slice(&body)
+            .map_err(|e| Failure::Status(500, format!("object metadata: {e}")))?;
+        object
+            .generation
+            .parse()
+            .map_err(|_| Failure::Status(500, "no generation".into()))
+    }
+}
+
+fn classify(key: &str, failure: Failure, precondition: StoreError) -> StoreError {
+    match failure {
+        Failure::Status(404, _) => StoreError::NotFound {
+            key: key.to_string(),
+        },
+        Failure::Status(412, _) => precondition,
+        Failure::Status(409, _) => StoreError::Conflict {
+            key: key.to_string(),
+        },
+        Failure::Status(code, body) if code == 429 || code >= 500 => StoreError::Unavailable {
+            message: format!("HTTP {code}: {body}"),
+        },
+        Failure::Status(code, body) => StoreError::Internal {
+            message: format!("HTTP {code}: {body}"),
+        },
+        Failure::Transport(message) => StoreError::Unavailable { message },
+    }
+}
+
+#[async_trait]
+impl RecordStore for GcsStore {
+    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
+        self.upload(key, data, 0).await.map_err(|f| {
+            classify(
+                key,
+                f,
+                StoreError::AlreadyExists {
+                    key: key.to_string(),
+                },
+            )
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<Record, StoreError> {
+        self.download(key, None).await.map_err(|f| {
+            classify(
+                key,
+                f,
+                StoreError::Conflict {
+                    key: key.to_string(),
+                },
+            )
+        })
+    }
+
+    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
+        if generation <= 0 {
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+            });
+        }
+        self.upload(key, data, generation).await.map_err(|f| {
+            classify(
+                key,
+                f,
+                StoreError::Conflict {
+                    key: key.to_string(),
+                },
+            )
+        })
+    }
+
+    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
+        let url = self.object_url(key);
+        let query: Vec<(&str, String)> = generation
+            .map(|g| vec![("ifGenerationMatch", g.to_string())])
+            .unwrap_or_default();
+        self.send(|| self.http.delete(&url).query(&query), false)
+            .await
+            .map(|_| ())
+            .map_err(|f| {
+                classify(
+                    key,
+                    f,
+                    StoreError::Conflict {
+                        key: key.to_string(),
+                    },
+                )
+            })?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let mut names: Vec<(String, i64)> = Vec::new();
+        let mut page_token: Option<String> = None;
+        // Ask for one more than needed to know whether more follow.
+        let want = limit.saturating_add(1);
+        loop {
+            let mut query = vec![
+                ("prefix", prefix.to_string()),
+                (
+                    "maxResults",
+                    want.saturating_sub(names.len()).min(1000).to_string(),
+                ),
+                ("fields", "items(name,generation),nextPageToken".to_string()),
+            ];
+            if let Some(after) = start_after {
+                // startOffset is inclusive; the smallest name after `after` is `after` + NUL.
+                query.push(("startOffset", format!("{after}\u{0}")));
+            }
+            if let Some(t) = &page_token {
+                query.push(("pageToken", t.clone()));
+            }
+            let (_, body) = self
+                .send(|| self.http.get(&url).query(&query), false)
+                .await
+                .map_err(|f| {
+                    classify(
+                        prefix,
+                        f,
+                        StoreError::Conflict {
+                            key: prefix.to_string(),
+                        },
+                    )
+                })?;
+            let list: ObjectList =
+                serde_json::from_slice(&body).map_err(|e| StoreError::Internal {
+                    message: format!("object list: {e}"),
+                })?;
+            for item in list.items {
+                if start_after.is_some_and(|a| item.name.as_str() <= a) {
+                    continue;
+                }
+                names.push((item.name, item.generation.parse().unwrap_or(0)));
+            }
+            page_token = list.next_page_token.filter(|t| !t.is_empty());
+            if names.len() >= want || page_token.is_none() {
+                break;
+            }
+        }
+        let more = names.len() > limit;
+        names.truncate(limit);
+        let fetched: Vec<Result<Option<Record>, StoreError>> =
+            futures_util::stream::iter(names.iter().cloned())
+                .map(|(key, generation)| async move {
+                    if let Some(data) = self.cached(&key, generation) {
+                        return Ok(Some(Record {
+                            key,
+                            data,
+                            generation,
+                        }));
+                    }
+                    match self.download(&key, Some(generation)).await {
+                        Ok(r) => Ok(Some(r)),
+                        // Deleted or replaced since the listing: skip it, like a snapshot would.
+                        Err(Failure::Status(404, _)) => Ok(None),
+                        Err(f) => Err(classify(&key, f, StoreError::Conflict { key: key.clone() })),
+                    }
+                })
+                .buffered(FETCH_CONCURRENCY)
+                .collect()
+                .await;
+        let mut records = Vec::with_capacity(fetched.len());
+        for r in fetched {
+            if let Some(record) = r? {
+                records.push(record);
+            }
+        }
+        let next = if more {
+            names.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(Page { records, next })
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let url = format!("{}/storage/v1/b/{}", self.endpoint, self.bucket);
+        self.send(|| self.http.get(&url).query(&[("fields", "name")]), false)
+            .await
+            .map(|_| ())
+            .map_err(|f| {
+                classify(
+                    &self.bucket,
+                    f,
+                    StoreError::Conflict {
+                        key: self.bucket.clone(),
+                    },
+                )
+            })
+    }
+}

@@ -1,0 +1,225 @@
+//! An in-process record store with the same semantics as the Cloud Storage one: dev mode,
+//! tests and benchmarks. Faults can be injected to drill the callers' error paths.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{Page, Record, RecordStore, StoreError};
+
+/// In-memory records.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    /// Fail the next N calls with `Unavailable` (drills).
+    fail_next: AtomicU32,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    objects: BTreeMap<String, (Bytes, i64)>,
+    generation: i64,
+}
+
+impl MemoryStore {
+    /// Empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` calls fail with `Unavailable`.
+    pub fn fail_next(&self, n: u32) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    fn check_fault(&self) -> Result<(), StoreError> {
+        let injected = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if injected {
+            return Err(StoreError::Unavailable {
+                message: "injected fault".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl RecordStore for MemoryStore {
+    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
+        self.check_fault()?;
+        let mut inner = self.lock();
+        if inner.objects.contains_key(key) {
+            return Err(StoreError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        inner.generation += 1;
+        let generation = inner.generation;
+        inner.objects.insert(key.to_string(), (data, generation));
+        Ok(generation)
+    }
+
+    async fn get(&self, key: &str) -> Result<Record, StoreError> {
+        self.check_fault()?;
+        let inner = self.lock();
+        inner
+            .objects
+            .get(key)
+            .map(|(data, generation)| Record {
+                key: key.to_string(),
+                data: data.clone(),
+                generation: *generation,
+            })
+            .ok_or_else(|| StoreError::NotFound {
+                key: key.to_string(),
+            })
+    }
+
+    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
+        self.check_fault()?;
+        let mut inner = self.lock();
+        match inner.objects.get(key) {
+            None => Err(StoreError::NotFound {
+                key: key.to_string(),
+            }),
+            Some((_, current)) if *current != generation => Err(StoreError::Conflict {
+                key: key.to_string(),
+            }),
+            Some(_) => {
+                inner.generation += 1;
+                let next = inner.generation;
+                inner.objects.insert(key.to_string(), (data, next));
+                Ok(next)
+            }
+        }
+    }
+
+    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
+        self.check_fault()?;
+        let mut inner = self.lock();
+        match inner.objects.get(key) {
+            None => Err(StoreError::NotFound {
+                key: key.to_string(),
+            }),
+            Some((_, current)) if generation.is_some_and(|g| g != *current) => {
+                Err(StoreError::Conflict {
+                    key: key.to_string(),
+                })
+            }
+            Some(_) => {
+                inner.objects.remove(key);
+                Ok(())
+            }
+        }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        self.check_fault()?;
+        let inner = self.lock();
+        let start = match start_after {
+            Some(s) if s >= prefix => std::ops::Bound::Excluded(s.to_string()),
+            _ => std::ops::Bound::Included(prefix.to_string()),
+        };
+        let mut records = Vec::new();
+        let mut next = None;
+        for (key, (data, generation)) in inner.objects.range((start, std::ops::Bound::Unbounded)) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if records.len() == limit {
+                next = records.last().map(|r: &Record| r.key.clone());
+                break;
+            }
+            records.push(Record {
+                key: key.clone(),
+                data: data.clone(),
+                generation: *generation,
+            });
+        }
+        Ok(Page { records, next })
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_update_delete_semantics() {
+        let s = MemoryStore::new();
+        let g1 = s
+            .create("pods/a/x.json", Bytes::from_static(b"1"))
+            .await
+            .expect("create");
+        assert!(matches!(
+            s.create("pods/a/x.json", Bytes::new()).await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        let g2 = s
+            .update("pods/a/x.json", Bytes::from_static(b"2"), g1)
+            .await
+            .expect("update");
+        assert!(g2 > g1);
+        assert!(matches!(
+            s.update("pods/a/x.json", Bytes::new(), g1).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            s.delete("pods/a/x.json", Some(g1)).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        s.delete("pods/a/x.json", Some(g2)).await.expect("delete");
+        assert!(matches!(
+            s.get("pods/a/x.json").await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn list_pages_by_prefix() {
+        let s = MemoryStore::new();
+        for i in 0..5 {
+            s.create(&format!("pods/a/{i}.json"), Bytes::new())
+                .await
+                .expect("create");
+        }
+        s.create("pods/b/0.json", Bytes::new())
+            .await
+            .expect("create");
+        let p1 = s.list("pods/a/", None, 2).await.expect("list");
+        assert_eq!(p1.records.len(), 2);
+        let p2 = s
+            .list("pods/a/", p1.next.as_deref(), 10)
+            .await
+            .expect("list");
+        assert_eq!(p2.records.len(), 3);
+        assert!(p2.next.is_none());
+        assert_eq!(
+            s.list("pods/", None, 100)
+                .await
+                .expect("list")
+                .records
+                .len(),
+            6
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Deterministic VM names, labels and insert request ids for a pod.
+//!
+//! The instance name is a readable prefix plus a hash of `namespace/name`, so two pods never
+//! map to one VM and a retried create never makes two. The `requestId` of an insert derives
+//! from the pod's uid, the zone and the attempt number: retries of one attempt are deduplicated
+//! by Compute Engine, while a new attempt (another zone after a stockout) is a new request.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::sim::validate::{valid_label_key, valid_label_value};
+
+/// Label marking every VM k8sless owns.
+pub const LABEL_MANAGED: &str = "k8sless";
+/// Label with the pod's namespace (label-safe).
+pub const LABEL_NAMESPACE: &str = "k8sless-namespace";
+/// Label with the pod's name (label-safe, truncated).
+pub const LABEL_POD: &str = "k8sless-pod";
+/// Label with the pod's uid: the owner check for idempotent inserts.
+pub const LABEL_UID: &str = "k8sless-uid";
+
+/// Namespace of the v5 UUIDs k8sless derives (a fixed random UUID).
+const REQUEST_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b38_736c_6573_4f72_9c1d_2f1a_7e0b_5d33);
+
+/// `k8s-<namespace>-<name>-<hash8>`, RFC 1035, at most 63 characters.
+pub fn vm_name(namespace: &str, name: &str) -> String {
+    let hash = Sha256::digest(format!("{namespace}/{name}").as_bytes());
+    let suffix: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let readable = sanitize(&format!("k8s-{namespace}-{name}"), 63 - 1 - suffix.len());
+    format!("{readable}-{suffix}")
+}
+
+/// Lowercase, `[a-z0-9-]`, no repeated or trailing dashes, at most `max` characters.
+fn sanitize(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
+        if c == '-' && out.ends_with('-') {
+            continue;
+        }
+        out.push(c);
+        if out.len() == max {
+            break;
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// The insert `requestId` for attempt `attempt` of the pod's VM in `zone` (never nil).
+pub fn request_id(uid: &str, zone: &str, attempt: u32) -> Uuid {
+    Uuid::new_v5(
+        &REQUEST_ID_NAMESPACE,
+        format!("{uid}/{zone}/{attempt}").as_bytes(),
+    )
+}
+
+/// A Compute Engine label value from arbitrary text.
+pub fn label_value(s: &str) -> String {
+    let v: String = s
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    v
+}
+
+/// A Compute Engine label key from a Kubernetes label key, or `None` if nothing usable is left.
+pub fn label_key(k: &str) -> Option<String> {
+    let mut key = label_value(k.rsplit('/').next().unwrap_or(k));
+    if !key.starts_with(|c: char| c.is_ascii_lowercase()) {
+        key = format!("l-{key}");
+        key.truncate(63);
+    }
+    valid_label_key(&key).then_some(key)
+}
+
+/// The VM's labels: k8sless' own, then as many of the pod's as fit Compute Engine's rules
+/// (keys that collide with k8sless' are skipped; at most 64 labels in all).
+pub fn vm_labels(
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    pod_labels: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    labels.insert(LABEL_MANAGED.to_string(), "true".to_string());
+    labels.insert(LABEL_NAMESPACE.to_string(), label_value(namespace));
+    labels.insert(LABEL_POD.to_string(), label_value(name));
+    labels.insert(LABEL_UID.to_string(), label_value(uid));
+    for (k, v) in pod_labels.into_iter().flatten() {
+        if labels.len() >= 64 {
+            break;
+        }
+        let Some(key) = label_key(k) else { continue };
+        if key.starts_with(LABEL_MANAGED) || labels.contains_key(&key) {
+            continue;
+        }
+        let value = label_value(v);
+        if valid_label_value(&value) {
+            labels.insert(key, value);
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::validate::valid_resource_name;
+
+    #[test]
+    fn names_are_valid_distinct_and_stable() {
+        let a = vm_name("default", "hello");
+        assert!(a.starts_with("k8s-default-hello-"), "{a}");
+        assert!(valid_resource_name(&a));
+        assert_eq!(a, vm_name("default", "hello"));
+        assert_ne!(vm_name("a-b", "c"), vm_name("a", "b-c"));
+        let long = vm_name(&"n".repeat(63), &"x.y".repeat(80));
+        assert!(valid_resource_name(&long), "{long}");
+        assert_eq!(long.len(), 63);
+    }
+
+    #[test]
+    fn request_ids_are_deterministic_per_attempt() {
+        let a = request_id("uid", "us-central1-a", 0);
+        assert_eq!(a, request_id("uid", "us-central1-a", 0));
+        assert_ne!(a, request_id("uid", "us-central1-b", 0));
+        assert_ne!(a, request_id("uid", "us-central1-a", 1));
+        assert!(!a.is_nil());
+    }
+
+    #[test]
+    fn pod_labels_are_sanitized_and_reserved_keys_kept() {
+        let mut pod = BTreeMap::new();
+        pod.insert("app.kubernetes.io/Name".to_string(), "My.App".to_string());
+        pod.insert("k8sless".to_string(), "false".to_string());
+        pod.insert("9lives".to_string(), "x".to_string());
+        let l = vm_labels("default", "p", "u-1", Some(&pod));
+        assert_eq!(l.get("k8sless").map(String::as_str), Some("true"));
+        assert_eq!(l.get("name").map(String::as_str), Some("my_app"));
+        assert_eq!(l.get("l-9lives").map(String::as_str), Some("x"));
+        assert!(crate::sim::validate::check_labels(&l).is_ok());
+    }
+}
