@@ -1,0 +1,12 @@
+//! The end-to-end driver: every suite below talks to k8sless over HTTP with real clients
+//! (reqwest, curl, kubectl, the Python Kubernetes client) and real peers where present
+//! (fake-gcs-server, the Pub/Sub emulator). Suites that need a tool skip with a printed
+//! reason when it is absent, unless K8SLESS_REQUIRE_TOOLS=1 (CI), which makes that a failure.
+
+mod e2e {
+    pub mod gce;
+    pub mod gcs;
+    pub mod k8s_schema;
+    pub mod pods;
+    pub mod support;
+}
