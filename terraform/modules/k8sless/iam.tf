@@ -1,0 +1,228 @@
+# One service account per role, each with only what it needs. docs/deploy.md ("IAM") has the
+# same bindings as a table, and tests/deploy/test_iam.py checks that the two agree exactly.
+# No binding here is of a primitive role (owner, editor, viewer) or replaces a whole policy.
+
+resource "google_service_account" "service" {
+  project      = var.project_id
+  account_id   = "${var.name}-service"
+  display_name = "k8sless service (Cloud Run)"
+  description  = "Runs the k8sless API: creates and deletes pod VMs, keeps pod records."
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "guest" {
+  project      = var.project_id
+  account_id   = "${var.name}-guest"
+  display_name = "k8sless guest (pod VMs)"
+  description  = "Attached to every pod VM: reports status, uploads logs, pulls images."
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "invoker" {
+  project      = var.project_id
+  account_id   = "${var.name}-invoker"
+  display_name = "k8sless invoker (Pub/Sub push, Cloud Scheduler)"
+  description  = "Identity in the OIDC tokens of Pub/Sub pushes and Cloud Scheduler calls: run.invoker only."
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name}-build"
+  display_name = "k8sless build (Cloud Build)"
+  description  = "Runs cloudbuild.yaml: pushes the image and deploys a new revision."
+  depends_on   = [google_project_service.enabled]
+}
+
+# --- service -----------------------------------------------------------------------------
+
+# Exactly the Compute Engine calls the service makes, instead of roles/compute.instanceAdmin.v1
+# (which also grants attaching disks, serial ports, OS Login, instance groups, snapshots, ...).
+# There is no zoneOperations.wait permission: operations.wait is authorized by .get.
+resource "google_project_iam_custom_role" "instance_manager" {
+  project     = var.project_id
+  role_id     = "${replace(var.name, "-", "_")}_instance_manager"
+  title       = "k8sless instance manager"
+  description = "Create, inspect, label, stop and delete the one-time VMs of k8sless pods."
+  permissions = [
+    "compute.instances.create",
+    "compute.instances.delete",
+    "compute.instances.get",
+    "compute.instances.list",
+    "compute.instances.setLabels",
+    "compute.instances.setMetadata",
+    "compute.instances.setServiceAccount",
+    "compute.instances.stop",
+    "compute.disks.create",
+    "compute.subnetworks.use",
+    "compute.subnetworks.useExternalIp",
+    "compute.zoneOperations.get",
+  ]
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "service_instance_manager" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.instance_manager.name
+  member  = google_service_account.service.member
+}
+
+# `kubectl logs` of a running pod reads its container logs from Cloud Logging.
+resource "google_project_iam_member" "service_logging_viewer" {
+  project = var.project_id
+  role    = "roles/logging.viewer"
+  member  = google_service_account.service.member
+}
+
+# Attach the guest service account to the VMs it creates, and no other.
+resource "google_service_account_iam_member" "service_acts_as_guest" {
+  service_account_id = google_service_account.guest.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.service.member
+}
+
+# Pods may ask for one of these (iam.gke.io/gcp-service-account); the operator lists them.
+resource "google_service_account_iam_member" "service_acts_as_allowed" {
+  for_each           = toset(var.allowed_service_accounts)
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${each.value}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.service.member
+}
+
+resource "google_storage_bucket_iam_member" "service_objects" {
+  bucket = google_storage_bucket.state.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.service.member
+}
+
+# --- guest -------------------------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "guest_publishes_status" {
+  project = var.project_id
+  topic   = google_pubsub_topic.status.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.guest.member
+}
+
+# Create (never read, overwrite or delete) objects, and only under logs/: a guest cannot
+# touch pod records, nor another pod's uploaded logs.
+resource "google_storage_bucket_iam_member" "guest_uploads_logs" {
+  bucket = google_storage_bucket.state.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.guest.member
+
+  condition {
+    title       = "logs-prefix-only"
+    description = "Only objects under logs/"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.state.name}/objects/logs/\")"
+  }
+}
+
+resource "google_project_iam_member" "guest_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.guest.member
+}
+
+resource "google_project_iam_member" "guest_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.guest.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "guest_reads_images" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.guest.member
+}
+
+# --- callers of the service --------------------------------------------------------------
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  project  = var.project_id
+  location = google_cloud_run_v2_service.service.location
+  name     = google_cloud_run_v2_service.service.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.invoker.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "users" {
+  for_each = toset(var.invoker_members)
+  project  = var.project_id
+  location = google_cloud_run_v2_service.service.location
+  name     = google_cloud_run_v2_service.service.name
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+# --- Google-managed identities -----------------------------------------------------------
+
+# Dead-lettering: the Pub/Sub service agent forwards undeliverable messages to the
+# dead-letter topic and acknowledges them on the source subscription.
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_status" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.status.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_compute_events" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.compute_events.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# The Log Router sink's own identity publishes matching entries to the events topic.
+resource "google_pubsub_topic_iam_member" "sink_publishes_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.compute_events.name
+  role    = "roles/pubsub.publisher"
+  member  = google_logging_project_sink.compute_events.writer_identity
+}
+
+# --- build -------------------------------------------------------------------------------
+
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.build.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "build_deploys" {
+  project  = var.project_id
+  location = google_cloud_run_v2_service.service.location
+  name     = google_cloud_run_v2_service.service.name
+  role     = "roles/run.developer"
+  member   = google_service_account.build.member
+}
+
+# A revision runs as the service account: deploying one means acting as it.
+resource "google_service_account_iam_member" "build_acts_as_service" {
+  service_account_id = google_service_account.service.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.build.member
+}
+
+resource "google_project_iam_member" "build_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.build.member
+}

@@ -1,0 +1,107 @@
+# Guests publish status transitions to `status`; Pub/Sub pushes them to POST /pubsub/push.
+resource "google_pubsub_topic" "status" {
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these messages are pod statuses, not secrets.
+  project = var.project_id
+  name    = "${var.name}-status"
+  labels  = local.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Compute Engine audit-log entries, routed here by the Log Router sink in events.tf.
+resource "google_pubsub_topic" "compute_events" {
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these are audit-log entries already stored in Cloud Logging.
+  project = var.project_id
+  name    = "${var.name}-compute-events"
+  labels  = local.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Messages that the service refused max_delivery_attempts times, from either subscription.
+resource "google_pubsub_topic" "dead_letter" {
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these messages are pod statuses and audit-log entries, not secrets.
+  project = var.project_id
+  name    = "${var.name}-dead-letter"
+  labels  = local.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Keeps dead letters for a week so an operator can read them (`gcloud pubsub subscriptions pull`).
+resource "google_pubsub_subscription" "dead_letter" {
+  project                    = var.project_id
+  name                       = "${var.name}-dead-letter"
+  topic                      = google_pubsub_topic.dead_letter.id
+  message_retention_duration = "604800s"
+  ack_deadline_seconds       = 60
+  labels                     = local.labels
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription" "status" {
+  project              = var.project_id
+  name                 = "${var.name}-status-push"
+  topic                = google_pubsub_topic.status.id
+  ack_deadline_seconds = 30
+  labels               = local.labels
+
+  push_config {
+    push_endpoint = "${local.service_url}/pubsub/push"
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+      audience              = local.service_url
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "5s"
+    maximum_backoff = "300s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_cloud_run_v2_service.service]
+}
+
+resource "google_pubsub_subscription" "compute_events" {
+  project              = var.project_id
+  name                 = "${var.name}-compute-events-push"
+  topic                = google_pubsub_topic.compute_events.id
+  ack_deadline_seconds = 30
+  labels               = local.labels
+
+  push_config {
+    push_endpoint = "${local.service_url}/events/compute"
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+      audience              = local.service_url
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "5s"
+    maximum_backoff = "300s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_cloud_run_v2_service.service]
+}
