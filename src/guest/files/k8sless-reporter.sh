@@ -33,8 +33,8 @@ LOG_FLUSH_WAIT="${K8SLESS_LOG_FLUSH_WAIT:-5}"
 POLL_INTERVAL="${K8SLESS_POLL_INTERVAL:-}"
 SETUP_FAILED_FILE="${K8SLESS_SETUP_FAILED_FILE:-/run/k8sless/setup-failed}"
 JSON_AWK="${K8SLESS_JSON_AWK:-/etc/k8sless/k8sless-json.awk}"
-BACKOFF_MAX="${K8SLESS_PUBLISH_BACKOFF_MAX:-8}"
-HOOK_DEADLINE="${K8SLESS_HOOK_DEADLINE:-20}"
+BACKOFF_MAX="${K8SLESS_PUBLISH_BACKOFF_MAX:-5}"
+HOOK_DEADLINE="${K8SLESS_HOOK_DEADLINE:-12}"
 
 OUTBOX="${STATE_DIR}/outbox"
 TOKEN_PLACEHOLDER="__K8SLESS_IDENTITY_TOKEN__"
@@ -260,11 +260,14 @@ publish_outbox() {
   log "published ${#files[@]} report(s) up to ${base%%-*}"
 }
 
-# publisher_loop: publishes the outbox until killed; backs off on failure.
+# publisher_loop: publishes the outbox until told to stop (SIGTERM); backs
+# off on failure. A publish under way when the signal comes is finished, so
+# that an acknowledged report leaves the outbox rather than being sent twice.
 publisher_loop() {
-  trap 'exit 0' TERM INT
+  PUBLISHER_STOP=""
+  trap 'PUBLISHER_STOP=1' TERM INT
   local delay_ms=500 max_ms=$((BACKOFF_MAX * 1000)) wait_ms
-  while true; do
+  while [[ -z "${PUBLISHER_STOP}" ]]; do
     if [[ -n "$(outbox_files)" ]]; then
       if publish_outbox; then
         delay_ms=500
