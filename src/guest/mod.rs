@@ -137,6 +137,7 @@ pub struct GuestConfig {
 impl GuestConfig {
     /// A configuration with the defaults: no GPU driver, the pinned kubelet
     /// ([`KubeletSource::default`]), a report interval of 1 s.
+    #[must_use]
     pub fn new(
         project: impl Into<String>,
         topic: impl Into<String>,
@@ -161,6 +162,7 @@ impl GuestConfig {
     }
 
     /// The configuration as it goes into the `k8sless-config` metadata value.
+    #[must_use]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
@@ -194,6 +196,7 @@ pub enum GuestError {
 /// It writes the guest's files and starts its units; the pod manifest and
 /// the configuration are read from metadata at boot, so this document
 /// depends only on `cfg`'s GPU switch, kubelet source and pod identity.
+#[must_use]
 pub fn user_data(cfg: &GuestConfig) -> String {
     render::user_data(cfg)
 }
@@ -209,6 +212,7 @@ pub fn user_data(cfg: &GuestConfig) -> String {
 /// alone has no device plugin), and the GPU driver install is switched on.
 /// A manifest that is not a JSON object is passed through unchanged.
 /// Check the result with [`check_metadata_limits`].
+#[must_use]
 pub fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String, String)> {
     let adjusted = manifest::for_vm(cfg, pod_manifest_json);
     let mut cfg = cfg.clone();
@@ -259,6 +263,7 @@ pub fn check_metadata_limits(items: &[(String, String)]) -> Result<(), GuestErro
 
 /// Whether a pod manifest (JSON) asks for NVIDIA GPUs in any container's
 /// limits or requests.
+#[must_use]
 pub fn pod_requests_gpus(pod_manifest_json: &str) -> bool {
     manifest::requests_gpus(pod_manifest_json)
 }

@@ -6,6 +6,8 @@
 //! units. Values from the configuration go only into `/etc/k8sless/guest.env`
 //! (single-quoted, characters outside a safe set removed) and a comment line.
 
+use std::fmt::Write as _;
+
 use super::GuestConfig;
 
 pub(super) const SETUP_SH: &str = include_str!("files/k8sless-setup.sh");
@@ -152,7 +154,7 @@ fn guest_env(cfg: &GuestConfig) -> String {
     ];
     let mut out = String::from("# Written by cloud-init from the k8sless service's user-data.\n");
     for (key, value) in vars {
-        out.push_str(&format!("{key}='{}'\n", env_safe(value)));
+        let _ = writeln!(out, "{key}='{}'", env_safe(value));
     }
     out
 }
@@ -174,16 +176,17 @@ fn push_block(out: &mut String, indent: usize, text: &str) {
 pub(super) fn user_data(cfg: &GuestConfig) -> String {
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("#cloud-config\n");
-    out.push_str(&format!(
-        "# k8sless guest for pod {}/{} (uid {}); see docs/guest.md.\n",
+    let _ = writeln!(
+        out,
+        "# k8sless guest for pod {}/{} (uid {}); see docs/guest.md.",
         env_safe(&cfg.namespace),
         env_safe(&cfg.name),
         env_safe(&cfg.uid)
-    ));
+    );
     out.push_str("write_files:\n");
     for f in files(cfg) {
-        out.push_str(&format!("  - path: {}\n", f.path));
-        out.push_str(&format!("    permissions: \"{}\"\n", f.mode));
+        let _ = writeln!(out, "  - path: {}", f.path);
+        let _ = writeln!(out, "    permissions: \"{}\"", f.mode);
         out.push_str("    owner: root:root\n");
         out.push_str("    content: |\n");
         push_block(&mut out, 6, &f.content);

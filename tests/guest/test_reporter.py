@@ -91,6 +91,7 @@ def test_pending_running_succeeded_with_timing(guest_factory, subscription, gcs,
     assert len(offs) == 1, "power-off requested once"
     final_published = rfc3339(msgs[-1]["publishTime"])
     assert offs[0] >= final_published, "power-off before the final message was acknowledged"
+    assert all(rfc3339(m["publishTime"]) <= offs[0] for m in msgs), "a message after power-off"
     to_final = final_published - exited
     to_poweroff = offs[0] - exited
     record_figure(request, f"container exit -> final message acknowledged: {to_final:.2f} s "
