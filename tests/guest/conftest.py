@@ -229,6 +229,7 @@ class Guest:
         self.pubsub_url = pubsub_url
         self.gcs_url = gcs_url
         self.proc: subprocess.Popen | None = None
+        self.procs: list[subprocess.Popen] = []
         self.stderr_path = tmp / "reporter.log"
 
     def env(self, **overrides) -> dict:
@@ -251,8 +252,10 @@ class Guest:
 
     def start(self, **env):
         self.stderr = open(self.stderr_path, "a")
+        # Its own process group, so that close() also ends the background publisher.
         self.proc = subprocess.Popen(["bash", str(REPORTER), "run"], env=self.env(**env),
-                                     stdout=self.stderr, stderr=subprocess.STDOUT)
+                                     stdout=self.stderr, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(self.proc)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.proc and self.proc.poll() is None:
@@ -276,9 +279,12 @@ class Guest:
         return self.stderr_path.read_text() if self.stderr_path.exists() else ""
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
         self.kubelet.close()
         self.metadata.close()
 
