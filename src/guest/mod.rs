@@ -1,59 +1,153 @@
-//! The VM guest (placeholder until the guest module lands): metadata items that carry the pod
-//! manifest and the guest configuration. The full cloud-init and reporter come with the guest
-//! issue; this keeps the same public API.
+//! The VM guest: what a pod's Compute Engine VM is told to do, rendered into
+//! its metadata.
+//!
+//! Every pod runs on a one-time VM booted from Container-Optimized OS (COS).
+//! The service never logs into the VM; everything the VM needs travels in its
+//! instance metadata, produced here by pure functions (no I/O):
+//!
+//! - `user-data`: a `#cloud-config` document ([`user_data`]). COS runs
+//!   cloud-init at boot, which writes the guest's scripts, kubelet's
+//!   configuration and systemd units under `/etc` (a tmpfs on COS) and starts
+//!   the units: `k8sless-setup` (kubelet binary, containerd's CRI, the
+//!   manifest), `k8sless-gpu` for GPU pods (`cos-extensions install gpu`),
+//!   `k8sless-kubelet` (standalone kubelet, the pod as a static manifest,
+//!   ports on 127.0.0.1 only), `k8sless-reporter` (publishes status
+//!   transitions to Pub/Sub, uploads logs, powers off),
+//!   `k8sless-shutdown` (a "node lost" report when the VM stops early) and
+//!   `k8sless-logship` (container logs into the journal, which COS's logging
+//!   agent ships to Cloud Logging).
+//! - `k8sless-manifest`: the static pod JSON kubelet runs, adjusted for the
+//!   VM ([`metadata_items`]: uid kept, host network, GPU wiring).
+//! - `k8sless-config`: the [`GuestConfig`] as camelCase JSON, read by the
+//!   scripts from the metadata server.
+//! - COS switches: `google-logging-enabled`, `block-project-ssh-keys`,
+//!   `enable-oslogin`, `cos-update-strategy`.
+//!
+//! The scripts are bash, curl, coreutils and awk only, since that is what COS
+//! has (no jq, no package manager); JSON is read by a small awk program
+//! ([`SCRIPTS`] lists them all). They live in `src/guest/files/` and are
+//! embedded with `include_str!`, so the binary carries exactly what it
+//! renders, and tests run shellcheck and `cloud-init schema` on them.
+//!
+//! The reporter's wire format is docs/guest-protocol.md; the choices of COS
+//! image family, kubelet version, images, logs and GPUs are docs/guest.md.
+
+mod manifest;
+mod render;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tool_tests;
 
 use serde::{Deserialize, Serialize};
 
-/// Where kubelet comes from when the image has none.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Image project of Container-Optimized OS images.
+pub const COS_IMAGE_PROJECT: &str = "cos-cloud";
+
+/// Default COS image family: the milestone-121 long-term-support family, whose
+/// containerd and kernel stay put for the milestone's support window (see
+/// docs/guest.md for why an LTS family rather than `cos-stable`).
+pub const COS_IMAGE_FAMILY: &str = "cos-121-lts";
+
+/// Default kubelet release: the Kubernetes minor the service's API speaks
+/// (k8s-openapi feature `v1_33`).
+pub const DEFAULT_KUBELET_VERSION: &str = "v1.33.8";
+
+/// Where the default kubelet release is downloaded from (linux/amd64).
+pub const DEFAULT_KUBELET_URL: &str = "https://dl.k8s.io/release/v1.33.8/bin/linux/amd64/kubelet";
+
+/// SHA-256 of the binary at [`DEFAULT_KUBELET_URL`].
+pub const DEFAULT_KUBELET_SHA256: &str =
+    "1caa69c5328cfa774218f75f0621a6f10a1b97e095af85015f468aeb8fdf956a";
+
+/// Compute Engine's limit on one metadata value, in bytes.
+pub const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
+
+/// Compute Engine's limit on all metadata values of an instance together, in bytes.
+pub const MAX_METADATA_TOTAL_BYTES: usize = 512 * 1024;
+
+/// Extended resource name under which pods ask for NVIDIA GPUs.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// The guest's scripts and files as embedded in the binary: (file name, text).
+///
+/// The `.sh` entries are bash scripts (checked by shellcheck in the tests);
+/// the service's dev mode may also run the reporter against local fakes.
+pub const SCRIPTS: &[(&str, &str)] = &[
+    ("k8sless-setup.sh", render::SETUP_SH),
+    ("k8sless-reporter.sh", render::REPORTER_SH),
+    ("k8sless-gpu.sh", render::GPU_SH),
+    ("k8sless-gcr-credentials.sh", render::GCR_CREDENTIALS_SH),
+    ("k8sless-logship.sh", render::LOGSHIP_SH),
+    ("k8sless-json.awk", render::JSON_AWK),
+];
+
+/// Where the VM gets kubelet when the image has none of the right version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KubeletSource {
-    /// Version.
+    /// Release, as `v1.33.8`. The image's own `/usr/bin/kubelet` is used
+    /// instead when it has the same minor version.
     pub version: String,
-    /// Download URL.
+    /// HTTPS URL of the linux kubelet binary for the VM's architecture.
     pub url: String,
-    /// SHA-256 of the binary.
+    /// Hex SHA-256 of that binary; the VM refuses any other.
     pub sha256: String,
 }
 
-/// What the VM needs to know.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+impl Default for KubeletSource {
+    fn default() -> Self {
+        Self {
+            version: DEFAULT_KUBELET_VERSION.to_owned(),
+            url: DEFAULT_KUBELET_URL.to_owned(),
+            sha256: DEFAULT_KUBELET_SHA256.to_owned(),
+        }
+    }
+}
+
+/// Everything the VM needs to know, serialized to the metadata key
+/// `k8sless-config` as camelCase JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuestConfig {
-    /// Project.
+    /// Google Cloud project of the VM, the topic and the bucket.
     pub project: String,
-    /// `projects/P/topics/T`.
+    /// Pub/Sub topic the reporter publishes to, `projects/P/topics/T`.
     pub topic: String,
-    /// Bucket for logs.
+    /// Cloud Storage bucket that receives `logs/NAMESPACE/NAME/CONTAINER.log`.
     pub bucket: String,
-    /// Audience of the identity token.
+    /// The service's URL: audience of the VM's instance identity token.
     pub service_url: String,
-    /// Pod namespace.
+    /// The pod's namespace.
     pub namespace: String,
-    /// Pod name.
+    /// The pod's name.
     pub name: String,
-    /// Pod uid.
+    /// The pod's uid (kept as the static pod's uid on the VM).
     pub uid: String,
-    /// Install GPU drivers first.
+    /// Install the NVIDIA driver with `cos-extensions` before kubelet starts.
+    /// [`metadata_items`] also turns this on when the manifest asks for GPUs.
     pub install_gpu_driver: bool,
-    /// kubelet download.
+    /// Which kubelet to run.
     pub kubelet: KubeletSource,
-    /// Poll interval.
+    /// How often the reporter polls kubelet, in seconds (1 or 2 is right).
     pub report_interval_seconds: u32,
 }
 
 impl GuestConfig {
-    /// Defaults for the rest.
+    /// A configuration with the defaults: no GPU driver, the pinned kubelet
+    /// ([`KubeletSource::default`]), a report interval of 1 s.
+    #[must_use]
     pub fn new(
-        project: &str,
-        topic: &str,
-        bucket: &str,
-        service_url: &str,
-        namespace: &str,
-        name: &str,
-        uid: &str,
+        project: impl Into<String>,
+        topic: impl Into<String>,
+        bucket: impl Into<String>,
+        service_url: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        uid: impl Into<String>,
     ) -> Self {
-        GuestConfig {
+        Self {
             project: project.into(),
             topic: topic.into(),
             bucket: bucket.into(),
@@ -62,37 +156,114 @@ impl GuestConfig {
             name: name.into(),
             uid: uid.into(),
             install_gpu_driver: false,
-            kubelet: KubeletSource {
-                version: String::new(),
-                url: String::new(),
-                sha256: String::new(),
-            },
-            report_interval_seconds: 2,
+            kubelet: KubeletSource::default(),
+            report_interval_seconds: 1,
         }
+    }
+
+    /// The configuration as it goes into the `k8sless-config` metadata value.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 }
 
-/// The `#cloud-config` document.
-pub fn user_data(_cfg: &GuestConfig) -> String {
-    "#cloud-config\n".to_string()
+/// Why a pod's metadata cannot be given to a VM.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuestError {
+    /// One metadata value is over Compute Engine's per-value limit.
+    #[error("metadata value {key:?} is {size} bytes, over the limit of {limit} bytes")]
+    MetadataValueTooLarge {
+        /// The metadata key.
+        key: String,
+        /// Its value's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// All metadata values together are over Compute Engine's total limit.
+    #[error("metadata values total {size} bytes, over the limit of {limit} bytes")]
+    MetadataTooLarge {
+        /// The total size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
-/// Metadata items, sorted by key.
+/// The `#cloud-config` user-data for the pod's VM.
+///
+/// It writes the guest's files and starts its units; the pod manifest and
+/// the configuration are read from metadata at boot, so this document
+/// depends only on `cfg`'s GPU switch, kubelet source and pod identity.
+#[must_use]
+pub fn user_data(cfg: &GuestConfig) -> String {
+    render::user_data(cfg)
+}
+
+/// The VM's metadata items for the pod, sorted by key.
+///
+/// Keys: `block-project-ssh-keys`, `cos-update-strategy`, `enable-oslogin`,
+/// `google-logging-enabled`, `k8sless-config`, `k8sless-manifest`,
+/// `user-data`. The manifest is adjusted for the VM (see
+/// docs/guest.md): its uid, namespace and name are the configuration's,
+/// `hostNetwork` is set, and when a container asks for `nvidia.com/gpu` the
+/// request is replaced by the driver's mounts and device access (kubelet
+/// alone has no device plugin), and the GPU driver install is switched on.
+/// A manifest that is not a JSON object is passed through unchanged.
+/// Check the result with [`check_metadata_limits`].
+#[must_use]
 pub fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String, String)> {
+    let adjusted = manifest::for_vm(cfg, pod_manifest_json);
+    let mut cfg = cfg.clone();
+    cfg.install_gpu_driver |= adjusted.wants_gpu;
     let mut items = vec![
-        ("block-project-ssh-keys".to_string(), "true".to_string()),
-        ("enable-oslogin".to_string(), "TRUE".to_string()),
-        ("google-logging-enabled".to_string(), "true".to_string()),
+        ("block-project-ssh-keys".to_owned(), "true".to_owned()),
         (
-            "k8sless-config".to_string(),
-            serde_json::to_string(cfg).unwrap_or_default(),
+            "cos-update-strategy".to_owned(),
+            "update_disabled".to_owned(),
         ),
-        (
-            "k8sless-manifest".to_string(),
-            pod_manifest_json.to_string(),
-        ),
-        ("user-data".to_string(), user_data(cfg)),
+        ("enable-oslogin".to_owned(), "TRUE".to_owned()),
+        ("google-logging-enabled".to_owned(), "true".to_owned()),
+        ("k8sless-config".to_owned(), cfg.to_json()),
+        ("k8sless-manifest".to_owned(), adjusted.json),
+        ("user-data".to_owned(), user_data(&cfg)),
     ];
     items.sort();
     items
+}
+
+/// Checks metadata items against Compute Engine's limits: each value under
+/// [`MAX_METADATA_VALUE_BYTES`], all of them under [`MAX_METADATA_TOTAL_BYTES`].
+///
+/// # Errors
+///
+/// [`GuestError::MetadataValueTooLarge`] names the first value over the
+/// limit; [`GuestError::MetadataTooLarge`] reports the total.
+pub fn check_metadata_limits(items: &[(String, String)]) -> Result<(), GuestError> {
+    let mut total = 0;
+    for (key, value) in items {
+        if value.len() > MAX_METADATA_VALUE_BYTES {
+            return Err(GuestError::MetadataValueTooLarge {
+                key: key.clone(),
+                size: value.len(),
+                limit: MAX_METADATA_VALUE_BYTES,
+            });
+        }
+        total += key.len() + value.len();
+    }
+    if total > MAX_METADATA_TOTAL_BYTES {
+        return Err(GuestError::MetadataTooLarge {
+            size: total,
+            limit: MAX_METADATA_TOTAL_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a pod manifest (JSON) asks for NVIDIA GPUs in any container's
+/// limits or requests.
+#[must_use]
+pub fn pod_requests_gpus(pod_manifest_json: &str) -> bool {
+    manifest::requests_gpus(pod_manifest_json)
 }

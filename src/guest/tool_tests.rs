@@ -1,0 +1,105 @@
+//! Tests that run external checkers on what the guest ships: shellcheck on
+//! every embedded script and `cloud-init schema` on rendered user-data for a
+//! plain pod, a multi-container pod with an init container and a GPU pod.
+//!
+//! When a tool is missing the test prints `skipped: <reason>` and passes,
+//! unless `K8SLESS_REQUIRE_TOOLS=1`, which makes it fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::SCRIPTS;
+use super::tests::rendered;
+
+fn tool_available(tool: &str, probe: &[&str]) -> bool {
+    let found = Command::new(tool)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let reason = format!("{tool} is not installed (Debian package {tool})");
+        assert!(
+            std::env::var("K8SLESS_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "K8SLESS_REQUIRE_TOOLS=1 but {reason}"
+        );
+        println!("skipped: {reason}");
+    }
+    found
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("k8sless-guest-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+fn run(cmd: &mut Command, what: &Path) {
+    let out = cmd.output().expect("run the checker");
+    assert!(
+        out.status.success(),
+        "{} failed on {}:\n{}{}",
+        cmd.get_program().to_string_lossy(),
+        what.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shellcheck_every_script() {
+    if !tool_available("shellcheck", &["--version"]) {
+        return;
+    }
+    let dir = scratch_dir("shellcheck");
+    let mut checked = 0;
+    for (name, text) in SCRIPTS.iter().filter(|(n, _)| n.ends_with(".sh")) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write script");
+        run(
+            Command::new("shellcheck")
+                .args(["--shell=bash", "--severity=style"])
+                .arg(&path),
+            &path,
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cloud_init_schema_accepts_the_user_data() {
+    if !tool_available("cloud-init", &["--version"]) {
+        return;
+    }
+    let dir = scratch_dir("cloud-init");
+    for (pod, items) in rendered() {
+        let user_data = &items
+            .iter()
+            .find(|(k, _)| k == "user-data")
+            .expect("user-data")
+            .1;
+        let path = dir.join(format!("{pod}.yaml"));
+        std::fs::write(&path, user_data).expect("write user-data");
+        run(
+            Command::new("cloud-init")
+                .args(["schema", "--config-file"])
+                .arg(&path),
+            &path,
+        );
+    }
+    // The checker itself must catch a wrongly typed entry.
+    let broken = dir.join("broken.yaml");
+    std::fs::write(&broken, "#cloud-config\nruncmd: 5\n").expect("write user-data");
+    let out = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(&broken)
+        .output()
+        .expect("run cloud-init");
+    assert!(
+        !out.status.success(),
+        "cloud-init schema accepted a broken document"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
