@@ -22,7 +22,10 @@ fn tool_available(tool: &str, probe: &[&str]) -> bool {
             std::env::var("K8SLESS_REQUIRE_TOOLS").as_deref() != Ok("1"),
             "K8SLESS_REQUIRE_TOOLS=1 but {reason}"
         );
-        println!("skipped: {reason}");
+        {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+        }
     }
     found
 }

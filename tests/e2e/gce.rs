@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8sless::auth::TokenSource;
-use k8sless::gce::types::{AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface};
+use k8sless::gce::types::{
+    AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
+};
 use k8sless::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
 use k8sless::retry::RetryPolicy;
 use k8sless::sim::faults::FaultRule;
@@ -27,11 +29,25 @@ struct Env {
 
 async fn start(schema: bool, timings: SimTimings) -> Env {
     support::init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}/compute/v1");
-    let schema = if schema { fixture_path().and_then(|p| Discovery::load(&p).ok()).map(Arc::new) } else { None };
-    let sim = Sim::new(SimConfig { mode: SimMode::Explicit, timings, faults: vec![], base_url: base.clone(), schema });
+    let schema = if schema {
+        fixture_path()
+            .and_then(|p| Discovery::load(&p).ok())
+            .map(Arc::new)
+    } else {
+        None
+    };
+    let sim = Sim::new(SimConfig {
+        mode: SimMode::Explicit,
+        timings,
+        faults: vec![],
+        base_url: base.clone(),
+        schema,
+    });
     let app = sim.router();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -43,12 +59,20 @@ async fn start(schema: bool, timings: SimTimings) -> Env {
             zones: vec![ZONE.into(), "us-central1-b".into()],
             mutations_per_second: 0.0,
             timeout: Duration::from_secs(5),
-            retry: RetryPolicy { initial: Duration::from_millis(5), max: Duration::from_millis(200), deadline: Duration::from_secs(60) },
+            retry: RetryPolicy {
+                initial: Duration::from_millis(5),
+                max: Duration::from_millis(200),
+                deadline: Duration::from_secs(60),
+            },
         },
         TokenSource::Anonymous,
     )
     .expect("client");
-    Env { sim, client: Arc::new(client), base }
+    Env {
+        sim,
+        client: Arc::new(client),
+        base,
+    }
 }
 
 fn instance(name: &str, uid: &str) -> Instance {
@@ -59,7 +83,13 @@ fn instance(name: &str, uid: &str) -> Instance {
         name: name.into(),
         machine_type: format!("zones/{ZONE}/machineTypes/e2-small"),
         labels,
-        metadata: Some(Metadata { items: vec![MetadataItem { key: "k8sless-manifest".into(), value: Some("{}".into()) }], ..Default::default() }),
+        metadata: Some(Metadata {
+            items: vec![MetadataItem {
+                key: "k8sless-manifest".into(),
+                value: Some("{}".into()),
+            }],
+            ..Default::default()
+        }),
         disks: vec![AttachedDisk {
             boot: Some(true),
             auto_delete: Some(true),
@@ -70,7 +100,10 @@ fn instance(name: &str, uid: &str) -> Instance {
                 disk_type: Some(format!("zones/{ZONE}/diskTypes/pd-balanced")),
             }),
         }],
-        network_interfaces: vec![NetworkInterface { network: Some("global/networks/default".into()), ..Default::default() }],
+        network_interfaces: vec![NetworkInterface {
+            network: Some("global/networks/default".into()),
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
@@ -82,7 +115,14 @@ async fn create_all(env: &Env, n: usize) -> usize {
             tokio::spawn(async move {
                 let uid = format!("uid-{i}");
                 let name = names::vm_name("default", &format!("pod-{i}"));
-                client.insert_idempotent(ZONE, &instance(&name, &uid), names::request_id(&uid, ZONE, 0), (names::LABEL_UID, &uid)).await
+                client
+                    .insert_idempotent(
+                        ZONE,
+                        &instance(&name, &uid),
+                        names::request_id(&uid, ZONE, 0),
+                        (names::LABEL_UID, &uid),
+                    )
+                    .await
             })
         })
         .collect();
@@ -99,11 +139,19 @@ async fn create_all(env: &Env, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faulty_concurrent_creates_leave_exactly_one_vm_each() {
     let env = start(false, SimTimings::ZERO).await;
-    env.sim.set_faults(vec![FaultRule { method: Some("insert".into()), error_rate: 0.3, codes: vec![429, 503], ..Default::default() }]);
+    env.sim.set_faults(vec![FaultRule {
+        method: Some("insert".into()),
+        error_rate: 0.3,
+        codes: vec![429, 503],
+        ..Default::default()
+    }]);
     assert_eq!(create_all(&env, 500).await, 500);
     assert_eq!(env.sim.instances().len(), 500);
     let stats = env.sim.stats();
-    assert!(stats.injected.get("insert").copied().unwrap_or(0) > 50, "faults were injected: {stats:?}");
+    assert!(
+        stats.injected.get("insert").copied().unwrap_or(0) > 50,
+        "faults were injected: {stats:?}"
+    );
     // The same creates again: still 500 VMs.
     assert_eq!(create_all(&env, 500).await, 500);
     assert_eq!(env.sim.instances().len(), 500);
@@ -115,13 +163,24 @@ async fn paging_returns_each_instance_once() {
     let env = start(false, SimTimings::ZERO).await;
     for i in 0..2000 {
         let name = format!("vm-{i:05}");
-        env.sim.insert_instance("p", ZONE, instance(&name, "u"), None, false).expect("insert");
+        env.sim
+            .insert_instance("p", ZONE, instance(&name, "u"), None, false)
+            .expect("insert");
     }
     let mut seen = std::collections::HashSet::new();
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = env.client.list(ZONE, &ListFilter::new().label("k8sless", "true"), 300, token.as_deref()).await.expect("list");
+        let page = env
+            .client
+            .list(
+                ZONE,
+                &ListFilter::new().label("k8sless", "true"),
+                300,
+                token.as_deref(),
+            )
+            .await
+            .expect("list");
         pages += 1;
         for i in page.items {
             assert!(seen.insert(i.name.clone()), "{} returned twice", i.name);
@@ -133,32 +192,83 @@ async fn paging_returns_each_instance_once() {
     }
     assert_eq!(seen.len(), 2000);
     assert_eq!(pages, 7);
-    assert_eq!(env.client.list_all(&ListFilter::new().status("RUNNING")).await.expect("all").len(), 2000);
-    assert_eq!(env.client.list_all(&ListFilter::new().status("TERMINATED")).await.expect("none").len(), 0);
+    assert_eq!(
+        env.client
+            .list_all(&ListFilter::new().status("RUNNING"))
+            .await
+            .expect("all")
+            .len(),
+        2000
+    );
+    assert_eq!(
+        env.client
+            .list_all(&ListFilter::new().status("TERMINATED"))
+            .await
+            .expect("none")
+            .len(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn stale_fingerprints_conflict_and_never_clobber() {
     let env = start(false, SimTimings::ZERO).await;
-    env.client.insert(ZONE, &instance("vm-a", "u"), uuid::Uuid::new_v4()).await.expect("insert");
+    env.client
+        .insert(ZONE, &instance("vm-a", "u"), uuid::Uuid::new_v4())
+        .await
+        .expect("insert");
     let vm = env.client.get(ZONE, "vm-a").await.expect("get");
     let fp = vm.label_fingerprint.clone().expect("fingerprint");
     let mut first = vm.labels.clone();
     first.insert("winner".into(), "first".into());
-    env.client.set_labels(ZONE, "vm-a", first, &fp).await.expect("first write");
+    env.client
+        .set_labels(ZONE, "vm-a", first, &fp)
+        .await
+        .expect("first write");
     let mut second = vm.labels.clone();
     second.insert("winner".into(), "second".into());
-    let err = env.client.set_labels(ZONE, "vm-a", second, &fp).await.expect_err("stale");
+    let err = env
+        .client
+        .set_labels(ZONE, "vm-a", second, &fp)
+        .await
+        .expect_err("stale");
     assert!(matches!(err, GceError::Conflict { .. }), "{err:?}");
-    assert_eq!(env.client.get(ZONE, "vm-a").await.expect("get").labels.get("winner").map(String::as_str), Some("first"));
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-a")
+            .await
+            .expect("get")
+            .labels
+            .get("winner")
+            .map(String::as_str),
+        Some("first")
+    );
 
-    let md = env.client.get(ZONE, "vm-a").await.expect("get").metadata.expect("metadata");
+    let md = env
+        .client
+        .get(ZONE, "vm-a")
+        .await
+        .expect("get")
+        .metadata
+        .expect("metadata");
     let mut a = md.clone();
-    a.items.push(MetadataItem { key: "x".into(), value: Some("1".into()) });
-    env.client.set_metadata(ZONE, "vm-a", &a).await.expect("first metadata");
+    a.items.push(MetadataItem {
+        key: "x".into(),
+        value: Some("1".into()),
+    });
+    env.client
+        .set_metadata(ZONE, "vm-a", &a)
+        .await
+        .expect("first metadata");
     let mut b = md.clone();
-    b.items.push(MetadataItem { key: "x".into(), value: Some("2".into()) });
-    assert!(matches!(env.client.set_metadata(ZONE, "vm-a", &b).await, Err(GceError::Conflict { .. })));
+    b.items.push(MetadataItem {
+        key: "x".into(),
+        value: Some("2".into()),
+    });
+    assert!(matches!(
+        env.client.set_metadata(ZONE, "vm-a", &b).await,
+        Err(GceError::Conflict { .. })
+    ));
     // The caller's retry: re-read, re-apply.
     let fresh = env.client.get(ZONE, "vm-a").await.expect("get");
     assert_eq!(fresh.metadata_value("x"), Some("1"));
@@ -167,43 +277,124 @@ async fn stale_fingerprints_conflict_and_never_clobber() {
 #[tokio::test]
 async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
     let env = start(false, SimTimings::REALISTIC).await;
-    let op = env.client.insert(ZONE, &instance("vm-b", "u"), uuid::Uuid::new_v4()).await.expect("insert");
+    let op = env
+        .client
+        .insert(ZONE, &instance("vm-b", "u"), uuid::Uuid::new_v4())
+        .await
+        .expect("insert");
     assert_ne!(op.status, k8sless::gce::types::OperationStatus::Done);
-    assert_eq!(env.client.get(ZONE, "vm-b").await.expect("get").status.map(|s| s.as_str()), Some("PROVISIONING"));
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-b")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.as_str()),
+        Some("PROVISIONING")
+    );
     env.sim.advance(Duration::from_secs(3));
-    assert_eq!(env.client.get(ZONE, "vm-b").await.expect("get").status.map(|s| s.as_str()), Some("STAGING"));
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-b")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.as_str()),
+        Some("STAGING")
+    );
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(env.client.get(ZONE, "vm-b").await.expect("get").status.map(|s| s.as_str()), Some("RUNNING"));
-    let done = env.client.wait_operation(ZONE, &op.name, Duration::from_secs(5)).await.expect("wait");
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-b")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.as_str()),
+        Some("RUNNING")
+    );
+    let done = env
+        .client
+        .wait_operation(ZONE, &op.name, Duration::from_secs(5))
+        .await
+        .expect("wait");
     assert_eq!(done.status, k8sless::gce::types::OperationStatus::Done);
     env.client.stop(ZONE, "vm-b").await.expect("stop");
-    assert_eq!(env.client.get(ZONE, "vm-b").await.expect("get").status.map(|s| s.as_str()), Some("STOPPING"));
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-b")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.as_str()),
+        Some("STOPPING")
+    );
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(env.client.get(ZONE, "vm-b").await.expect("get").status.map(|s| s.as_str()), Some("TERMINATED"));
+    assert_eq!(
+        env.client
+            .get(ZONE, "vm-b")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.as_str()),
+        Some("TERMINATED")
+    );
 
     // A stockout ends the operation with an error: the wait is a failure.
-    env.sim.set_faults(vec![FaultRule { zone: Some(ZONE.into()), stockout: true, ..Default::default() }]);
-    let op = env.client.insert(ZONE, &instance("vm-c", "u"), uuid::Uuid::new_v4()).await.expect("accepted");
+    env.sim.set_faults(vec![FaultRule {
+        zone: Some(ZONE.into()),
+        stockout: true,
+        ..Default::default()
+    }]);
+    let op = env
+        .client
+        .insert(ZONE, &instance("vm-c", "u"), uuid::Uuid::new_v4())
+        .await
+        .expect("accepted");
     env.sim.advance(Duration::from_secs(3));
-    let err = env.client.wait_operation(ZONE, &op.name, Duration::from_secs(5)).await.expect_err("stockout");
+    let err = env
+        .client
+        .wait_operation(ZONE, &op.name, Duration::from_secs(5))
+        .await
+        .expect_err("stockout");
     assert!(matches!(err, GceError::Stockout { .. }), "{err:?}");
-    assert!(matches!(env.client.get(ZONE, "vm-c").await, Err(GceError::NotFound { .. })));
+    assert!(matches!(
+        env.client.get(ZONE, "vm-c").await,
+        Err(GceError::NotFound { .. })
+    ));
 
     // Never retried: 400 and 404 come back at once.
     let started = Instant::now();
     let mut bad = instance("Bad_Name", "u");
     bad.name = "Bad_Name".into();
-    assert!(matches!(env.client.insert("us-central1-b", &bad, uuid::Uuid::new_v4()).await, Err(GceError::Invalid { .. })));
-    assert!(matches!(env.client.delete(ZONE, "missing").await, Err(GceError::NotFound { .. })));
+    assert!(matches!(
+        env.client
+            .insert("us-central1-b", &bad, uuid::Uuid::new_v4())
+            .await,
+        Err(GceError::Invalid { .. })
+    ));
+    assert!(matches!(
+        env.client.delete(ZONE, "missing").await,
+        Err(GceError::NotFound { .. })
+    ));
     assert!(started.elapsed() < Duration::from_secs(1));
     // A nil requestId is rejected, as Compute Engine does.
-    assert!(matches!(env.client.insert("us-central1-b", &instance("vm-d", "u"), uuid::Uuid::nil()).await, Err(GceError::Invalid { .. })));
+    assert!(matches!(
+        env.client
+            .insert("us-central1-b", &instance("vm-d", "u"), uuid::Uuid::nil())
+            .await,
+        Err(GceError::Invalid { .. })
+    ));
 }
 
 #[tokio::test]
 async fn transient_errors_give_up_at_the_deadline() {
     let env = start(false, SimTimings::ZERO).await;
-    env.sim.set_faults(vec![FaultRule { method: Some("get".into()), error_rate: 1.0, codes: vec![503], ..Default::default() }]);
+    env.sim.set_faults(vec![FaultRule {
+        method: Some("get".into()),
+        error_rate: 1.0,
+        codes: vec![503],
+        ..Default::default()
+    }]);
     let client = Client::new(
         ClientConfig {
             endpoint: env.base.clone(),
@@ -211,7 +402,11 @@ async fn transient_errors_give_up_at_the_deadline() {
             zones: vec![ZONE.into()],
             mutations_per_second: 0.0,
             timeout: Duration::from_secs(1),
-            retry: RetryPolicy { initial: Duration::from_millis(10), max: Duration::from_millis(50), deadline: Duration::from_millis(400) },
+            retry: RetryPolicy {
+                initial: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                deadline: Duration::from_millis(400),
+            },
         },
         TokenSource::Anonymous,
     )
@@ -220,13 +415,16 @@ async fn transient_errors_give_up_at_the_deadline() {
     let err = client.get(ZONE, "x").await.expect_err("keeps failing");
     assert!(err.is_transient());
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(env.sim.stats().calls.get("get").copied().unwrap_or(0) >= 3, "retried");
+    assert!(
+        env.sim.stats().calls.get("get").copied().unwrap_or(0) >= 3,
+        "retried"
+    );
 }
 
 #[tokio::test]
 async fn bodies_and_responses_match_the_discovery_document() {
     let Some(path) = fixture_path() else {
-        eprintln!("skipped: ../shared/fixtures/compute-v1.json not found");
+        support::skip("../shared/fixtures/compute-v1.json not found");
         return;
     };
     let discovery = Discovery::load(&path).expect("discovery");
@@ -238,22 +436,70 @@ async fn bodies_and_responses_match_the_discovery_document() {
     )
     .expect("render");
     let body = serde_json::to_value(&vm).expect("json");
-    assert_eq!(discovery.validate("Instance", &body, Some("compute.instances.insert")), Vec::<String>::new());
+    assert_eq!(
+        discovery.validate("Instance", &body, Some("compute.instances.insert")),
+        Vec::<String>::new()
+    );
     let zone = vm.machine_type.split('/').nth(1).expect("zone").to_string();
-    let op = env.client.insert(&zone, &vm, uuid::Uuid::new_v4()).await.expect("insert accepted by the schema-checking sim");
+    let op = env
+        .client
+        .insert(&zone, &vm, uuid::Uuid::new_v4())
+        .await
+        .expect("insert accepted by the schema-checking sim");
     let got = env.client.get(&zone, &vm.name).await.expect("get");
-    env.client.set_labels(&zone, &vm.name, got.labels.clone(), got.label_fingerprint.as_deref().unwrap_or("")).await.expect("labels");
+    env.client
+        .set_labels(
+            &zone,
+            &vm.name,
+            got.labels.clone(),
+            got.label_fingerprint.as_deref().unwrap_or(""),
+        )
+        .await
+        .expect("labels");
     // Responses, raw.
     let http = support::http();
-    let inst: serde_json::Value =
-        http.get(format!("{}/projects/p/zones/{zone}/instances/{}", env.base, vm.name)).send().await.expect("get").json().await.expect("json");
-    assert_eq!(discovery.validate("Instance", &inst, None), Vec::<String>::new());
-    let list: serde_json::Value =
-        http.get(format!("{}/projects/p/zones/{zone}/instances", env.base)).send().await.expect("list").json().await.expect("json");
-    assert_eq!(discovery.validate("InstanceList", &list, None), Vec::<String>::new());
-    let opv: serde_json::Value =
-        http.get(format!("{}/projects/p/zones/{zone}/operations/{}", env.base, op.name)).send().await.expect("op").json().await.expect("json");
-    assert_eq!(discovery.validate("Operation", &opv, None), Vec::<String>::new());
+    let inst: serde_json::Value = http
+        .get(format!(
+            "{}/projects/p/zones/{zone}/instances/{}",
+            env.base, vm.name
+        ))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        discovery.validate("Instance", &inst, None),
+        Vec::<String>::new()
+    );
+    let list: serde_json::Value = http
+        .get(format!("{}/projects/p/zones/{zone}/instances", env.base))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        discovery.validate("InstanceList", &list, None),
+        Vec::<String>::new()
+    );
+    let opv: serde_json::Value = http
+        .get(format!(
+            "{}/projects/p/zones/{zone}/operations/{}",
+            env.base, op.name
+        ))
+        .send()
+        .await
+        .expect("op")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        discovery.validate("Operation", &opv, None),
+        Vec::<String>::new()
+    );
     // And the document catches what it should: an unknown field, a bad enum.
     let mut wrong = body.clone();
     wrong["machineTyp"] = "x".into();
@@ -272,21 +518,51 @@ async fn bodies_and_responses_match_the_discovery_document() {
 async fn errors_have_googles_shape() {
     let env = start(false, SimTimings::ZERO).await;
     let http = support::http();
-    let r = http.get(format!("{}/projects/p/zones/{ZONE}/instances/nope", env.base)).send().await.expect("get");
+    let r = http
+        .get(format!(
+            "{}/projects/p/zones/{ZONE}/instances/nope",
+            env.base
+        ))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 404);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["error"]["code"], 404);
     assert_eq!(v["error"]["errors"][0]["reason"], "notFound");
-    env.client.insert(ZONE, &instance("dup", "u"), uuid::Uuid::new_v4()).await.expect("insert");
-    let r = http.post(format!("{}/projects/p/zones/{ZONE}/instances", env.base)).json(&instance("dup", "u")).send().await.expect("post");
+    env.client
+        .insert(ZONE, &instance("dup", "u"), uuid::Uuid::new_v4())
+        .await
+        .expect("insert");
+    let r = http
+        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
+        .json(&instance("dup", "u"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 409);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["error"]["errors"][0]["reason"], "alreadyExists");
     let mut big = instance("big", "u");
-    big.metadata = Some(Metadata { items: vec![MetadataItem { key: "x".into(), value: Some("a".repeat(256 * 1024 + 1)) }], ..Default::default() });
-    let r = http.post(format!("{}/projects/p/zones/{ZONE}/instances", env.base)).json(&big).send().await.expect("post");
+    big.metadata = Some(Metadata {
+        items: vec![MetadataItem {
+            key: "x".into(),
+            value: Some("a".repeat(256 * 1024 + 1)),
+        }],
+        ..Default::default()
+    });
+    let r = http
+        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
+        .json(&big)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 400);
-    let r = http.get(format!("{}/projects/p/zones/{ZONE}/disks", env.base)).send().await.expect("get");
+    let r = http
+        .get(format!("{}/projects/p/zones/{ZONE}/disks", env.base))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 405, "unimplemented methods say so");
 }
 
@@ -303,22 +579,62 @@ fn gce_sim_binary_answers_curl() {
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("banner");
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url in banner").to_string();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("url in banner")
+        .to_string();
     let curl = |args: &[&str]| -> serde_json::Value {
-        let out = std::process::Command::new("curl").arg("-s").args(args).output().expect("curl");
+        let out = std::process::Command::new("curl")
+            .arg("-s")
+            .args(args)
+            .output()
+            .expect("curl");
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     };
     let zone_url = format!("{base}/projects/p/zones/{ZONE}");
     let body = serde_json::to_string(&instance("curl-vm", "u")).expect("json");
-    let op = curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", &body, &format!("{zone_url}/instances?requestId=8d5e3c1e-2d6f-4a8b-9c0d-1e2f3a4b5c6d")]);
+    let op = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body,
+        &format!("{zone_url}/instances?requestId=8d5e3c1e-2d6f-4a8b-9c0d-1e2f3a4b5c6d"),
+    ]);
     assert_eq!(op["kind"], "compute#operation", "{op}");
     let op_name = op["name"].as_str().expect("op name").to_string();
-    assert_eq!(curl(&[&format!("{zone_url}/instances/curl-vm")])["status"], "RUNNING");
-    assert_eq!(curl(&[&format!("{zone_url}/instances?filter=labels.k8sless%3Dtrue")])["items"][0]["name"], "curl-vm");
-    assert_eq!(curl(&[&format!("{zone_url}/operations/{op_name}")])["status"], "DONE");
-    assert_eq!(curl(&["-X", "POST", &format!("{zone_url}/operations/{op_name}/wait")])["status"], "DONE");
-    assert_eq!(curl(&["-X", "DELETE", &format!("{zone_url}/instances/curl-vm")])["operationType"], "delete");
-    assert_eq!(curl(&[&format!("{zone_url}/instances/curl-vm")])["error"]["code"], 404);
+    assert_eq!(
+        curl(&[&format!("{zone_url}/instances/curl-vm")])["status"],
+        "RUNNING"
+    );
+    assert_eq!(
+        curl(&[&format!(
+            "{zone_url}/instances?filter=labels.k8sless%3Dtrue"
+        )])["items"][0]["name"],
+        "curl-vm"
+    );
+    assert_eq!(
+        curl(&[&format!("{zone_url}/operations/{op_name}")])["status"],
+        "DONE"
+    );
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            &format!("{zone_url}/operations/{op_name}/wait")
+        ])["status"],
+        "DONE"
+    );
+    assert_eq!(
+        curl(&["-X", "DELETE", &format!("{zone_url}/instances/curl-vm")])["operationType"],
+        "delete"
+    );
+    assert_eq!(
+        curl(&[&format!("{zone_url}/instances/curl-vm")])["error"]["code"],
+        404
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -333,10 +649,17 @@ async fn gce_figures() {
     let started = Instant::now();
     assert_eq!(create_all(&env, n).await, n);
     let secs = started.elapsed().as_secs_f64();
-    println!("simulator over HTTP via the client: {n} inserts in {secs:.2}s = {:.0} inserts/s", n as f64 / secs);
+    println!(
+        "simulator over HTTP via the client: {n} inserts in {secs:.2}s = {:.0} inserts/s",
+        n as f64 / secs
+    );
     // Client overhead: the same get through the client vs a bare reqwest call.
     let http = support::http();
-    let url = format!("{}/projects/p/zones/{ZONE}/instances/{}", env.base, names::vm_name("default", "pod-0"));
+    let url = format!(
+        "{}/projects/p/zones/{ZONE}/instances/{}",
+        env.base,
+        names::vm_name("default", "pod-0")
+    );
     let rounds = 2000;
     let t = Instant::now();
     for _ in 0..rounds {
@@ -345,8 +668,17 @@ async fn gce_figures() {
     let bare = t.elapsed().as_secs_f64() / rounds as f64;
     let t = Instant::now();
     for _ in 0..rounds {
-        let _ = env.client.get(ZONE, &names::vm_name("default", "pod-0")).await.expect("get");
+        let _ = env
+            .client
+            .get(ZONE, &names::vm_name("default", "pod-0"))
+            .await
+            .expect("get");
     }
     let full = t.elapsed().as_secs_f64() / rounds as f64;
-    println!("get: bare reqwest {:.1} us, gce::Client {:.1} us, overhead {:.1} us per call", bare * 1e6, full * 1e6, (full - bare) * 1e6);
+    println!(
+        "get: bare reqwest {:.1} us, gce::Client {:.1} us, overhead {:.1} us per call",
+        bare * 1e6,
+        full * 1e6,
+        (full - bare) * 1e6
+    );
 }

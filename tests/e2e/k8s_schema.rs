@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 fn fixture() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/kubernetes-1.35-api-v1-openapi.json");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/kubernetes-1.35-api-v1-openapi.json");
     p.exists().then_some(p)
 }
 
@@ -26,22 +27,39 @@ fn doc() -> Option<&'static Value> {
 /// (a skip is printed).
 pub fn check(name: &str, value: &Value) -> Option<Vec<String>> {
     let Some(d) = doc() else {
-        eprintln!("skipped: Kubernetes OpenAPI fixture not found (../shared/fixtures)");
+        super::support::skip("Kubernetes OpenAPI fixture not found (../shared/fixtures)");
         return None;
     };
     let mut errors = Vec::new();
-    walk(d, &serde_json::json!({"$ref": format!("#/components/schemas/{name}")}), value, "", &mut errors, 0);
+    walk(
+        d,
+        &serde_json::json!({"$ref": format!("#/components/schemas/{name}")}),
+        value,
+        "",
+        &mut errors,
+        0,
+    );
     Some(errors)
 }
 
 /// Asserts `value` is a valid `name`.
 pub fn assert_valid(name: &str, value: &Value) {
     if let Some(errors) = check(name, value) {
-        assert!(errors.is_empty(), "{name} does not validate against Kubernetes' schema: {errors:#?}\n{value:#}");
+        assert!(
+            errors.is_empty(),
+            "{name} does not validate against Kubernetes' schema: {errors:#?}\n{value:#}"
+        );
     }
 }
 
-fn walk(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>, depth: usize) {
+fn walk(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<String>,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
@@ -69,24 +87,39 @@ fn walk(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec
         }
         return;
     }
-    let here = if path.is_empty() { "(root)".to_string() } else { path.to_string() };
+    let here = if path.is_empty() {
+        "(root)".to_string()
+    } else {
+        path.to_string()
+    };
     if value.is_null() {
         return;
     }
     let ty = schema.get("type").and_then(Value::as_str);
     match (ty, value) {
-        (Some("object") | None, Value::Object(map)) if schema.get("properties").is_some() || schema.get("additionalProperties").is_some() => {
+        (Some("object") | None, Value::Object(map))
+            if schema.get("properties").is_some()
+                || schema.get("additionalProperties").is_some() =>
+        {
             let props = schema.get("properties").and_then(Value::as_object);
             for (k, v) in map {
                 let sub = format!("{path}.{k}");
-                match (props.and_then(|p| p.get(k)), schema.get("additionalProperties")) {
+                match (
+                    props.and_then(|p| p.get(k)),
+                    schema.get("additionalProperties"),
+                ) {
                     (Some(s), _) => walk(doc, s, v, &sub, errors, depth + 1),
                     (None, Some(a)) if a.is_object() => walk(doc, a, v, &sub, errors, depth + 1),
                     (None, Some(Value::Bool(true))) => {}
                     _ => errors.push(format!("{sub}: unknown field")),
                 }
             }
-            for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for req in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(r) = req.as_str() {
                     if !map.contains_key(r) {
                         errors.push(format!("{here}: required field {r} missing"));

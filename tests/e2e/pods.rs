@@ -13,13 +13,22 @@ use super::k8s_schema::assert_valid;
 use super::support::{self, http, pod};
 
 async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = http().post(format!("{base}{path}")).json(body).send().await.expect("post");
+    let r = http()
+        .post(format!("{base}{path}"))
+        .json(body)
+        .send()
+        .await
+        .expect("post");
     let code = r.status().as_u16();
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = http().get(format!("{base}{path}")).send().await.expect("get");
+    let r = http()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("get");
     let code = r.status().as_u16();
     (code, r.json().await.unwrap_or(Value::Null))
 }
@@ -27,7 +36,8 @@ async fn get(base: &str, path: &str) -> (u16, Value) {
 #[tokio::test]
 async fn create_get_list_delete() {
     let stack = support::stack().await;
-    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml")).expect("example");
+    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
+        .expect("example");
     let r = http()
         .post(format!("{}/pods", stack.base))
         .header("Content-Type", "application/yaml")
@@ -41,16 +51,30 @@ async fn create_get_list_delete() {
     assert_eq!(created["metadata"]["namespace"], "default");
     assert_eq!(created["status"]["phase"], "Pending");
     assert_eq!(created["spec"]["hostNetwork"], true);
-    assert_eq!(created["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(
+        created["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
     assert_eq!(created["status"]["conditions"][0]["type"], "PodScheduled");
-    let vm_name = created["spec"]["nodeName"].as_str().expect("nodeName").to_string();
+    let vm_name = created["spec"]["nodeName"]
+        .as_str()
+        .expect("nodeName")
+        .to_string();
     assert!(vm_name.starts_with("k8s-default-hello-"));
     assert_eq!(
         created["metadata"]["annotations"]["k8sless.dev/instance"],
         format!("projects/k8sless-dev/zones/us-central1-a/instances/{vm_name}")
     );
-    assert!(created["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
-    assert!(created["metadata"]["resourceVersion"].as_str().is_some_and(|v| v.parse::<i64>().is_ok()));
+    assert!(
+        created["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
+    assert!(
+        created["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some_and(|v| v.parse::<i64>().is_ok())
+    );
 
     // The VM: name, labels, metadata.
     let vms = stack.sim.instances();
@@ -58,10 +82,21 @@ async fn create_get_list_delete() {
     let vm = &vms[0];
     assert_eq!(vm.name, vm_name);
     assert_eq!(vm.labels.get("k8sless").map(String::as_str), Some("true"));
-    assert_eq!(vm.labels.get("k8sless-namespace").map(String::as_str), Some("default"));
-    assert_eq!(vm.labels.get("k8sless-pod").map(String::as_str), Some("hello"));
-    assert_eq!(vm.labels.get("k8sless-uid").map(String::as_str), created["metadata"]["uid"].as_str());
-    let manifest: Value = serde_json::from_str(vm.metadata_value("k8sless-manifest").expect("manifest")).expect("json");
+    assert_eq!(
+        vm.labels.get("k8sless-namespace").map(String::as_str),
+        Some("default")
+    );
+    assert_eq!(
+        vm.labels.get("k8sless-pod").map(String::as_str),
+        Some("hello")
+    );
+    assert_eq!(
+        vm.labels.get("k8sless-uid").map(String::as_str),
+        created["metadata"]["uid"].as_str()
+    );
+    let manifest: Value =
+        serde_json::from_str(vm.metadata_value("k8sless-manifest").expect("manifest"))
+            .expect("json");
     assert_eq!(manifest["metadata"]["name"], "hello");
     assert_eq!(manifest["spec"]["containers"][0]["image"], "busybox:1.36");
     assert!(vm.metadata_value("user-data").is_some());
@@ -76,7 +111,14 @@ async fn create_get_list_delete() {
     let (_, all) = get(&stack.base, "/api/v1/pods").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
 
-    let r = http().delete(format!("{}/api/v1/namespaces/default/pods/hello", stack.base)).send().await.expect("delete");
+    let r = http()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/hello",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status().as_u16(), 200);
     let deleted: Value = r.json().await.expect("json");
     assert_valid("io.k8s.api.core.v1.Pod", &deleted);
@@ -86,8 +128,22 @@ async fn create_get_list_delete() {
     assert_valid("io.k8s.apimachinery.pkg.apis.meta.v1.Status", &status);
     assert_eq!(status["reason"], "NotFound");
     assert_eq!(status["message"], "pods \"hello\" not found");
-    assert!(stack.sim.instances().iter().all(|i| i.status.map(|s| s.as_str()) == Some("TERMINATED")) || stack.sim.instances().is_empty());
-    let r = http().delete(format!("{}/api/v1/namespaces/default/pods/hello", stack.base)).send().await.expect("delete");
+    assert!(
+        stack
+            .sim
+            .instances()
+            .iter()
+            .all(|i| i.status.map(|s| s.as_str()) == Some("TERMINATED"))
+            || stack.sim.instances().is_empty()
+    );
+    let r = http()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/hello",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status().as_u16(), 404);
 }
 
@@ -99,7 +155,12 @@ async fn simulated_guest_runs_the_pod_to_succeeded() {
     let stack = b.start().await.expect("stack");
     let mut p = pod("job");
     p["metadata"]["annotations"] = json!({"k8sless.dev/simulate-duration": "1s"});
-    assert_eq!(post(&stack.base, "/api/v1/namespaces/default/pods", &p).await.0, 201);
+    assert_eq!(
+        post(&stack.base, "/api/v1/namespaces/default/pods", &p)
+            .await
+            .0,
+        201
+    );
     let mut phases = Vec::new();
     for _ in 0..100 {
         let (_, got) = get(&stack.base, "/api/v1/namespaces/default/pods/job").await;
@@ -109,16 +170,26 @@ async fn simulated_guest_runs_the_pod_to_succeeded() {
         }
         if phase == "Succeeded" {
             assert_valid("io.k8s.api.core.v1.Pod", &got);
-            assert_eq!(got["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
+            assert_eq!(
+                got["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+                0
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(phases.last().map(String::as_str), Some("Succeeded"), "{phases:?}");
+    assert_eq!(
+        phases.last().map(String::as_str),
+        Some("Succeeded"),
+        "{phases:?}"
+    );
     assert!(phases.contains(&"Running".to_string()), "{phases:?}");
     // The guest powered the VM off after its final report.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(stack.sim.instances()[0].status.map(|s| s.as_str()), Some("TERMINATED"));
+    assert_eq!(
+        stack.sim.instances()[0].status.map(|s| s.as_str()),
+        Some("TERMINATED")
+    );
     let lines = stack.logs.lines("default", "job", "main").expect("logs");
     assert!(lines.iter().all(|(_, l)| l.contains("simulated")));
 }
@@ -130,7 +201,9 @@ async fn fifty_concurrent_creates_of_one_name() {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let base = base.clone();
-            tokio::spawn(async move { post(&base, "/api/v1/namespaces/default/pods", &pod("same")).await })
+            tokio::spawn(async move {
+                post(&base, "/api/v1/namespaces/default/pods", &pod("same")).await
+            })
         })
         .collect();
     let mut codes = Vec::new();
@@ -154,9 +227,17 @@ async fn two_service_instances_sharing_one_store() {
     b.store = Some(first.memory.clone());
     let second = b.start().await.expect("second");
     // Both instances use the first's simulator as their Compute Engine.
-    let shared = k8sless::pods::Pods { compute: first.pods.compute.clone(), ..second.pods.clone() };
-    let state = k8sless::api::AppState { pods: shared, ..second.state.clone() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let shared = k8sless::pods::Pods {
+        compute: first.pods.compute.clone(),
+        ..second.pods.clone()
+    };
+    let state = k8sless::api::AppState {
+        pods: shared,
+        ..second.state.clone()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let second_base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         let _ = axum::serve(listener, k8sless::api::router(state)).await;
@@ -165,7 +246,11 @@ async fn two_service_instances_sharing_one_store() {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let base = bases[i % 2].clone();
-            tokio::spawn(async move { post(&base, "/api/v1/namespaces/default/pods", &pod("shared")).await.0 })
+            tokio::spawn(async move {
+                post(&base, "/api/v1/namespaces/default/pods", &pod("shared"))
+                    .await
+                    .0
+            })
         })
         .collect();
     let mut codes = Vec::new();
@@ -185,7 +270,13 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
     let send = |ct: &'static str, body: Vec<u8>| {
         let url = url.clone();
         async move {
-            let r = http().post(url).header("Content-Type", ct).body(body).send().await.expect("post");
+            let r = http()
+                .post(url)
+                .header("Content-Type", ct)
+                .body(body)
+                .send()
+                .await
+                .expect("post");
             let code = r.status().as_u16();
             let v: Value = r.json().await.unwrap_or(Value::Null);
             (code, v)
@@ -197,70 +288,241 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
         serde_json::to_vec(&p).expect("json")
     };
     let cases: Vec<(&str, &'static str, Vec<u8>, u16, &str)> = vec![
-        ("malformed JSON", "application/json", b"{\"kind\": \"Pod\", ".to_vec(), 400, "BadRequest"),
-        ("malformed YAML", "application/yaml", b"kind: Pod\nmetadata: [unclosed\n".to_vec(), 400, "BadRequest"),
-        ("a 10 MB body", "application/json", vec![b' '; 10 * 1024 * 1024], 413, "RequestEntityTooLarge"),
-        ("XML", "application/xml", b"<pod/>".to_vec(), 415, "UnsupportedMediaType"),
-        ("an invalid name", "application/json", with(&|p| p["metadata"]["name"] = "Bad_Name".into()), 422, "Invalid"),
-        ("no name", "application/json", with(&|p| p["metadata"] = json!({})), 422, "Invalid"),
-        ("no image", "application/json", with(&|p| p["spec"]["containers"][0]["image"] = Value::Null), 422, "Invalid"),
-        ("no containers", "application/json", with(&|p| p["spec"]["containers"] = json!([])), 422, "Invalid"),
-        ("duplicate containers", "application/json", with(&|p| {
-            let c = p["spec"]["containers"][0].clone();
-            p["spec"]["containers"] = json!([c.clone(), c]);
-        }), 422, "Invalid"),
-        ("a configMap volume", "application/json", with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}])), 422, "Invalid"),
-        ("a secret env", "application/json", with(&|p| p["spec"]["containers"][0]["env"] = json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])), 422, "Invalid"),
-        ("hostNetwork false", "application/json", with(&|p| p["spec"]["hostNetwork"] = false.into()), 422, "Invalid"),
-        ("a bad port", "application/json", with(&|p| p["spec"]["containers"][0]["ports"] = json!([{"containerPort": 70000}])), 422, "Invalid"),
-        ("a bad quantity", "application/json", with(&|p| p["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots".into()), 422, "Invalid"),
-        ("a bad label", "application/json", with(&|p| p["metadata"]["labels"] = json!({"app": "-x-"})), 422, "Invalid"),
-        ("another namespace in the body", "application/json", with(&|p| p["metadata"]["namespace"] = "other".into()), 400, "BadRequest"),
-        ("a ConfigMap", "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec(), 400, "BadRequest"),
-        ("a wrong type", "application/json", with(&|p| p["spec"]["containers"] = "nope".into()), 400, "BadRequest"),
+        (
+            "malformed JSON",
+            "application/json",
+            b"{\"kind\": \"Pod\", ".to_vec(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "malformed YAML",
+            "application/yaml",
+            b"kind: Pod\nmetadata: [unclosed\n".to_vec(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "a 10 MB body",
+            "application/json",
+            vec![b' '; 10 * 1024 * 1024],
+            413,
+            "RequestEntityTooLarge",
+        ),
+        (
+            "XML",
+            "application/xml",
+            b"<pod/>".to_vec(),
+            415,
+            "UnsupportedMediaType",
+        ),
+        (
+            "an invalid name",
+            "application/json",
+            with(&|p| p["metadata"]["name"] = "Bad_Name".into()),
+            422,
+            "Invalid",
+        ),
+        (
+            "no name",
+            "application/json",
+            with(&|p| p["metadata"] = json!({})),
+            422,
+            "Invalid",
+        ),
+        (
+            "no image",
+            "application/json",
+            with(&|p| p["spec"]["containers"][0]["image"] = Value::Null),
+            422,
+            "Invalid",
+        ),
+        (
+            "no containers",
+            "application/json",
+            with(&|p| p["spec"]["containers"] = json!([])),
+            422,
+            "Invalid",
+        ),
+        (
+            "duplicate containers",
+            "application/json",
+            with(&|p| {
+                let c = p["spec"]["containers"][0].clone();
+                p["spec"]["containers"] = json!([c.clone(), c]);
+            }),
+            422,
+            "Invalid",
+        ),
+        (
+            "a configMap volume",
+            "application/json",
+            with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}])),
+            422,
+            "Invalid",
+        ),
+        (
+            "a secret env",
+            "application/json",
+            with(&|p| {
+                p["spec"]["containers"][0]["env"] =
+                    json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])
+            }),
+            422,
+            "Invalid",
+        ),
+        (
+            "hostNetwork false",
+            "application/json",
+            with(&|p| p["spec"]["hostNetwork"] = false.into()),
+            422,
+            "Invalid",
+        ),
+        (
+            "a bad port",
+            "application/json",
+            with(&|p| p["spec"]["containers"][0]["ports"] = json!([{"containerPort": 70000}])),
+            422,
+            "Invalid",
+        ),
+        (
+            "a bad quantity",
+            "application/json",
+            with(&|p| p["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots".into()),
+            422,
+            "Invalid",
+        ),
+        (
+            "a bad label",
+            "application/json",
+            with(&|p| p["metadata"]["labels"] = json!({"app": "-x-"})),
+            422,
+            "Invalid",
+        ),
+        (
+            "another namespace in the body",
+            "application/json",
+            with(&|p| p["metadata"]["namespace"] = "other".into()),
+            400,
+            "BadRequest",
+        ),
+        (
+            "a ConfigMap",
+            "application/json",
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "a wrong type",
+            "application/json",
+            with(&|p| p["spec"]["containers"] = "nope".into()),
+            400,
+            "BadRequest",
+        ),
     ];
     for (what, ct, body, code, reason) in cases {
         let (got, status) = send(ct, body).await;
         assert_eq!(got, code, "{what}: {status}");
         assert_eq!(status["reason"], reason, "{what}: {status}");
         assert_eq!(status["kind"], "Status", "{what}");
-        assert!(status["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}");
+        assert!(
+            status["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
         assert_valid("io.k8s.apimachinery.pkg.apis.meta.v1.Status", &status);
         if code == 422 {
             let causes = status["details"]["causes"].as_array().expect("causes");
-            assert!(!causes.is_empty() && causes.iter().all(|c| c["field"].is_string()), "{what}: {status}");
+            assert!(
+                !causes.is_empty() && causes.iter().all(|c| c["field"].is_string()),
+                "{what}: {status}"
+            );
         }
     }
-    let (_, status) = send("application/json", with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}]))).await;
-    assert!(status["message"].as_str().unwrap_or("").contains("bake the files into the image"), "says what to do instead: {status}");
+    let (_, status) = send(
+        "application/json",
+        with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}])),
+    )
+    .await;
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bake the files into the image"),
+        "says what to do instead: {status}"
+    );
     // Strict field validation.
     let r = http()
         .post(format!("{url}?fieldValidation=Strict"))
-        .json(&with(&|p| p["spec"]["containers"][0]["imagee"] = "typo".into()).iter().map(|b| *b as char).collect::<String>().parse::<Value>().expect("json"))
+        .json(
+            &with(&|p| p["spec"]["containers"][0]["imagee"] = "typo".into())
+                .iter()
+                .map(|b| *b as char)
+                .collect::<String>()
+                .parse::<Value>()
+                .expect("json"),
+        )
         .send()
         .await
         .expect("post");
     assert_eq!(r.status().as_u16(), 400);
     let v: Value = r.json().await.expect("json");
-    assert!(v["message"].as_str().unwrap_or("").contains("unknown field \"spec.containers[0].imagee\""), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown field \"spec.containers[0].imagee\""),
+        "{v}"
+    );
     let (code, list) = get(&stack.base, "/api/v1/namespaces/default/pods").await;
     assert_eq!(code, 200);
-    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "no record left behind");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(0),
+        "no record left behind"
+    );
     assert!(stack.sim.instances().is_empty(), "no VM left behind");
 }
 
 #[tokio::test]
 async fn dry_run_writes_nothing() {
     let stack = support::stack().await;
-    let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods?dryRun=All", &pod("dry")).await;
+    let (code, body) = post(
+        &stack.base,
+        "/api/v1/namespaces/default/pods?dryRun=All",
+        &pod("dry"),
+    )
+    .await;
     assert_eq!(code, 201);
     assert_eq!(body["metadata"]["name"], "dry");
-    assert_eq!(get(&stack.base, "/api/v1/namespaces/default/pods/dry").await.0, 404);
+    assert_eq!(
+        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
+            .await
+            .0,
+        404
+    );
     assert!(stack.sim.instances().is_empty());
-    assert_eq!(post(&stack.base, "/api/v1/namespaces/default/pods", &pod("dry")).await.0, 201);
-    let r = http().delete(format!("{}/api/v1/namespaces/default/pods/dry?dryRun=All", stack.base)).send().await.expect("delete");
+    assert_eq!(
+        post(&stack.base, "/api/v1/namespaces/default/pods", &pod("dry"))
+            .await
+            .0,
+        201
+    );
+    let r = http()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/dry?dryRun=All",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(get(&stack.base, "/api/v1/namespaces/default/pods/dry").await.0, 200);
+    assert_eq!(
+        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -268,16 +530,25 @@ async fn selectors_generate_name_and_paging() {
     let stack = support::stack().await;
     for i in 0..7 {
         let mut p = pod(&format!("p{i}"));
-        p["metadata"]["labels"] = json!({"app": if i % 2 == 0 { "even" } else { "odd" }, "n": i.to_string()});
+        p["metadata"]["labels"] =
+            json!({"app": if i % 2 == 0 { "even" } else { "odd" }, "n": i.to_string()});
         let ns = if i < 5 { "default" } else { "team-a" };
-        assert_eq!(post(&stack.base, &format!("/api/v1/namespaces/{ns}/pods"), &p).await.0, 201);
+        assert_eq!(
+            post(&stack.base, &format!("/api/v1/namespaces/{ns}/pods"), &p)
+                .await
+                .0,
+            201
+        );
     }
     let mut g = pod("ignored");
     g["metadata"] = json!({"generateName": "job-"});
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &g).await;
     assert_eq!(code, 201);
     let generated = body["metadata"]["name"].as_str().expect("name");
-    assert!(generated.starts_with("job-") && generated.len() == 9, "{generated}");
+    assert!(
+        generated.starts_with("job-") && generated.len() == 9,
+        "{generated}"
+    );
 
     let count = |v: &Value| v["items"].as_array().map(Vec::len).unwrap_or(0);
     let q = |s: &str| {
@@ -286,11 +557,18 @@ async fn selectors_generate_name_and_paging() {
         async move { get(&base, &format!("/api/v1/pods?{s}")).await.1 }
     };
     assert_eq!(count(&q("labelSelector=app%3Deven").await), 4);
-    assert_eq!(count(&q("labelSelector=app!%3Deven").await), 4, "odd ones and the generated pod");
+    assert_eq!(
+        count(&q("labelSelector=app!%3Deven").await),
+        4,
+        "odd ones and the generated pod"
+    );
     assert_eq!(count(&q("labelSelector=app%20in%20(odd)").await), 3);
     assert_eq!(count(&q("labelSelector=app%20notin%20(odd),app").await), 4);
     assert_eq!(count(&q("labelSelector=!n").await), 1);
-    assert_eq!(count(&q("fieldSelector=metadata.namespace%3Dteam-a").await), 2);
+    assert_eq!(
+        count(&q("fieldSelector=metadata.namespace%3Dteam-a").await),
+        2
+    );
     assert_eq!(count(&q("fieldSelector=metadata.name%3Dp3").await), 1);
     assert_eq!(count(&q("fieldSelector=status.phase%3DPending").await), 8);
     let bad = get(&stack.base, "/api/v1/pods?fieldSelector=spec.image%3Dx").await;
@@ -304,7 +582,11 @@ async fn selectors_generate_name_and_paging() {
         let page = q(&format!("limit=3&continue={token}")).await;
         assert_valid("io.k8s.api.core.v1.PodList", &page);
         for item in page["items"].as_array().expect("items") {
-            names.push(format!("{}/{}", item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or("")));
+            names.push(format!(
+                "{}/{}",
+                item["metadata"]["namespace"].as_str().unwrap_or(""),
+                item["metadata"]["name"].as_str().unwrap_or("")
+            ));
         }
         match page["metadata"]["continue"].as_str() {
             Some(t) => token = t.to_string(),
@@ -316,21 +598,38 @@ async fn selectors_generate_name_and_paging() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 8);
-    assert_eq!(get(&stack.base, "/api/v1/pods?continue=garbage").await.0, 400);
+    assert_eq!(
+        get(&stack.base, "/api/v1/pods?continue=garbage").await.0,
+        400
+    );
 }
 
 #[tokio::test]
 async fn failed_inserts_leave_a_pending_unschedulable_pod() {
     let stack = support::stack().await;
-    stack.sim.set_faults(vec![FaultRule { stockout: true, ..Default::default() }]);
-    let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("nocap")).await;
+    stack.sim.set_faults(vec![FaultRule {
+        stockout: true,
+        ..Default::default()
+    }]);
+    let (code, body) = post(
+        &stack.base,
+        "/api/v1/namespaces/default/pods",
+        &pod("nocap"),
+    )
+    .await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["status"]["phase"], "Pending");
     let cond = &body["status"]["conditions"][0];
     assert_eq!(cond["type"], "PodScheduled");
     assert_eq!(cond["status"], "False");
     assert_eq!(cond["reason"], "Unschedulable");
-    assert!(cond["message"].as_str().unwrap_or("").contains("no capacity"), "{cond}");
+    assert!(
+        cond["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no capacity"),
+        "{cond}"
+    );
     assert!(body["spec"]["nodeName"].is_null());
     assert_valid("io.k8s.api.core.v1.Pod", &body);
 }
@@ -341,16 +640,45 @@ async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
     let mut b = StackBuilder::new(default_args());
     b.retry_deadline = Duration::from_millis(300);
     let stack = b.start().await.expect("stack");
-    assert_eq!(post(&stack.base, "/api/v1/namespaces/default/pods", &pod("keep")).await.0, 201);
-    stack.sim.set_faults(vec![FaultRule { method: Some("delete".into()), error_rate: 1.0, codes: vec![503], ..Default::default() }]);
-    let r = http().delete(format!("{}/api/v1/namespaces/default/pods/keep", stack.base)).send().await.expect("delete");
+    assert_eq!(
+        post(&stack.base, "/api/v1/namespaces/default/pods", &pod("keep"))
+            .await
+            .0,
+        201
+    );
+    stack.sim.set_faults(vec![FaultRule {
+        method: Some("delete".into()),
+        error_rate: 1.0,
+        codes: vec![503],
+        ..Default::default()
+    }]);
+    let r = http()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/keep",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().get("retry-after").is_some());
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["reason"], "ServiceUnavailable");
-    assert_eq!(get(&stack.base, "/api/v1/namespaces/default/pods/keep").await.0, 200);
+    assert_eq!(
+        get(&stack.base, "/api/v1/namespaces/default/pods/keep")
+            .await
+            .0,
+        200
+    );
     stack.sim.set_faults(vec![]);
-    let r = http().delete(format!("{}/api/v1/namespaces/default/pods/keep", stack.base)).send().await.expect("delete");
+    let r = http()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/keep",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status().as_u16(), 200);
 }
 
@@ -360,7 +688,12 @@ async fn store_outage_is_503_never_a_half_written_pod() {
     stack.memory.fail_next(1);
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("s")).await;
     assert_eq!(code, 503, "{body}");
-    assert_eq!(get(&stack.base, "/api/v1/namespaces/default/pods/s").await.0, 404);
+    assert_eq!(
+        get(&stack.base, "/api/v1/namespaces/default/pods/s")
+            .await
+            .0,
+        404
+    );
     assert!(stack.sim.instances().is_empty());
     let _ = Arc::clone(&stack.memory);
 }

