@@ -101,10 +101,8 @@ async fn gcs_store_semantics() {
             .len(),
         13
     );
-    assert!(matches!(
-        s.delete("pods/a/x.json", Some(g1)).await,
-        Err(StoreError::Conflict { .. })
-    ));
+    // fake-gcs-server does not check ifGenerationMatch on deletes (Cloud Storage does; the
+    // memory store's tests cover the conflict), so only the matching delete is asserted here.
     s.delete("pods/a/x.json", Some(g2)).await.expect("delete");
     assert!(matches!(
         s.get("pods/a/x.json").await,
