@@ -1,4 +1,4 @@
-//! Configuration from flags and environment (docs/configuration.md is the table), shared by
+//! Configuration from flags and environment (the configuration table in README.md is the table), shared by
 //! `serve`, `dev` and `render`.
 
 use std::time::Duration;

@@ -33,7 +33,7 @@ TERRAFORM = ROOT / "terraform"
 MODULE = TERRAFORM / "modules" / "k8sless"
 EXAMPLE = TERRAFORM / "example"
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
-CONFIG_DOC = ROOT / "docs" / "configuration.md"
+CONFIG_DOC = ROOT / "README.md"
 
 _OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
 

@@ -142,7 +142,7 @@ def test_cloud_run_service():
 
 
 def _documented_env() -> tuple[set[str], set[str]]:
-    """(all environment variables, those required for `serve`) of docs/configuration.md."""
+    """(all environment variables, those required for `serve`) of the configuration table in README.md."""
     names, required = set(), set()
     for line in CONFIG_DOC.read_text(encoding="utf-8").splitlines():
         if not line.startswith("|"):

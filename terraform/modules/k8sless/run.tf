@@ -1,5 +1,5 @@
 locals {
-  # The service's configuration, by the environment variable names of docs/configuration.md.
+  # The service's configuration, by the environment variable names of the configuration table in README.md.
   # K8SLESS_LISTEN is left unset: the service listens on 0.0.0.0:$PORT, as Cloud Run expects.
   env = merge(
     {

@@ -130,13 +130,13 @@ variable "log_level" {
 }
 
 variable "extra_env" {
-  description = "Other settings of docs/configuration.md, by environment variable name (e.g. { K8SLESS_MAX_RUNTIME = \"2h\" })."
+  description = "Other settings of the configuration table in README.md, by environment variable name (e.g. { K8SLESS_MAX_RUNTIME = \"2h\" })."
   type        = map(string)
   default     = {}
 
   validation {
     condition     = alltrue([for k in keys(var.extra_env) : can(regex("^K8SLESS_[A-Z_]+$", k))])
-    error_message = "extra_env keys must be K8SLESS_* variables from docs/configuration.md."
+    error_message = "extra_env keys must be K8SLESS_* variables from the configuration table in README.md."
   }
 }
 
