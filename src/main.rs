@@ -31,11 +31,30 @@ enum Command {
     /// Serve the API against Google Cloud (Cloud Run).
     Serve(ServiceArgs),
     /// Run everything locally: embedded store, Compute Engine simulator, simulated guests.
-    Dev(ServiceArgs),
+    Dev(DevArgs),
     /// Run the Compute Engine simulator alone.
     GceSim(SimArgs),
     /// Print the Compute Engine instance a pod becomes, with no cloud call.
     Render(RenderArgs),
+    /// A minimal axum JSON echo server, the benchmarks' baseline (same binary, same profile).
+    #[command(hide = true)]
+    Echo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Simulated VM transition times: `realistic` (seconds) or `zero` (benchmarks).
+    #[arg(long, default_value = "realistic")]
+    sim_timings: String,
+    /// Run simulated guests that play each pod (off for benchmarks of the API alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    guests: bool,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +107,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => dev(args).await,
             Command::GceSim(args) => gce_sim(args).await,
             Command::Render(args) => render(args),
+            Command::Echo { listen } => echo(listen).await,
         }
     });
     match result {
@@ -168,15 +188,19 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn dev(args: ServiceArgs) -> Result<ExitCode, String> {
+async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
+    let args = dev.service;
     args.check()?;
     telemetry::init(args.log_format.unwrap_or(LogFormat::Text), "k8sless-dev");
     let listen = args.listen_addr(true);
     let mut builder = testing::StackBuilder::new(args);
     builder.listen = listen;
     builder.mode = SimMode::Auto;
-    builder.timings = SimTimings::REALISTIC;
-    builder.guests = true;
+    builder.timings = timings(&dev.sim_timings)?;
+    builder.guests = dev.guests;
+    if !args_compute_is_google(&builder.args.compute_endpoint) {
+        builder.compute_endpoint = Some(builder.args.compute_endpoint.clone());
+    }
     let mut stack = builder.start().await?;
     let base = stack.base.clone();
     println!(
@@ -199,11 +223,7 @@ async fn gce_sim(args: SimArgs) -> Result<ExitCode, String> {
         "explicit" => SimMode::Explicit,
         other => return Err(format!("--mode {other:?}: use auto or explicit")),
     };
-    let timings = match args.timings.as_str() {
-        "zero" => SimTimings::ZERO,
-        "realistic" => SimTimings::REALISTIC,
-        other => return Err(format!("--timings {other:?}: use zero or realistic")),
-    };
+    let timings = timings(&args.timings)?;
     let faults = args
         .fault
         .iter()
@@ -265,4 +285,39 @@ fn render(args: RenderArgs) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn timings(name: &str) -> Result<SimTimings, String> {
+    match name {
+        "zero" => Ok(SimTimings::ZERO),
+        "realistic" => Ok(SimTimings::REALISTIC),
+        other => Err(format!("timings {other:?}: use zero or realistic")),
+    }
+}
+
+async fn echo(listen: String) -> Result<ExitCode, String> {
+    async fn echo_json(
+        axum::Json(v): axum::Json<serde_json::Value>,
+    ) -> axum::Json<serde_json::Value> {
+        axum::Json(v)
+    }
+    async fn small() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({"kind": "Status", "status": "Success"}))
+    }
+    let app = axum::Router::new()
+        .route("/", axum::routing::post(echo_json).get(small))
+        .route("/readyz", axum::routing::get(small));
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("listen on {listen}: {e}"))?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Dev mode uses its embedded simulator unless another Compute endpoint is named.
+fn args_compute_is_google(endpoint: &str) -> bool {
+    endpoint.starts_with("https://compute.googleapis.com")
 }

@@ -36,6 +36,9 @@ pub struct StackBuilder {
     pub store: Option<Arc<dyn RecordStore>>,
     /// Compute Engine calls' retry deadline.
     pub retry_deadline: Duration,
+    /// Use this Compute Engine endpoint (e.g. a separate `gce-sim`) instead of the embedded
+    /// simulator.
+    pub compute_endpoint: Option<String>,
 }
 
 impl StackBuilder {
@@ -49,6 +52,7 @@ impl StackBuilder {
             args,
             store: None,
             retry_deadline: Duration::from_secs(30),
+            compute_endpoint: None,
         }
     }
 
@@ -69,7 +73,10 @@ impl StackBuilder {
         let vm = self.args.vm_settings();
         let compute = gce::Client::new(
             gce::ClientConfig {
-                endpoint: format!("{base}/compute/v1"),
+                endpoint: self
+                    .compute_endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("{base}/compute/v1")),
                 project: vm.project.clone(),
                 zones: vm.zones.clone(),
                 mutations_per_second: self.args.compute_qps,

@@ -1,0 +1,30 @@
+-- wrk: POST a new pod per request (unique names per thread), report percentiles as JSON.
+local counter = 0
+local threads = 0
+local path = os.getenv("BENCH_PATH") or "/api/v1/namespaces/bench/pods"
+
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+function init(args)
+  prefix = string.format("b%d-%d", id, math.random(1, 1000000000))
+end
+
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s-%d","labels":{"app":"bench"}},' ..
+    '"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1.36",' ..
+    '"resources":{"requests":{"cpu":"250m","memory":"256Mi"}}}]}}', prefix, counter)
+  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'JSON {"p50":%d,"p99":%d,"p999":%d,"requests":%d,"seconds":%f,"errors":%d,"non2xx":%d}\n',
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.requests,
+    summary.duration / 1e6, e.connect + e.read + e.write + e.timeout, e.status))
+end
