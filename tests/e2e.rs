@@ -9,4 +9,5 @@ mod e2e {
     pub mod k8s_schema;
     pub mod pods;
     pub mod support;
+    pub mod translate;
 }

@@ -2,14 +2,19 @@
 //! approximate on-demand and Spot prices, shared by the simulator (which machine types exist)
 //! and the Pod → VM translation (which one is cheapest that fits).
 //!
-//! Prices: USD per hour in us-central1, list prices as published on Google Cloud's "VM instance
-//! pricing" page, read in 2025 and rounded; Spot prices move monthly, so the Spot figures are the
-//! family's typical ratio to on-demand. They rank shapes against each other; they are not a bill.
+//! Prices: USD per hour in us-central1, from the per-vCPU and per-GiB list rates of Google
+//! Cloud's "VM instance pricing" and "GPU pricing" pages as published in 2025 ([`PRICE_SOURCE`]),
+//! rounded to four decimals; shared-core e2 types are priced by their sustained vCPU fraction,
+//! as Google prices them. Spot prices move monthly, so the Spot figures are the family's typical
+//! ratio to on-demand. They rank shapes against each other; they are not a bill.
+//!
+//! Availability: accelerators exist in some zones only; [`offered_in`] knows us-central1's (the
+//! default region). General-purpose families are taken to exist in every zone.
 
 use std::sync::OnceLock;
 
 /// When and where the price figures come from (shown in docs and `render`).
-pub const PRICE_SOURCE: &str = "us-central1 list prices, Google Cloud 'VM instance pricing', read 2025; Spot as the family's typical discount";
+pub const PRICE_SOURCE: &str = "us-central1 on-demand list prices from Google Cloud's 'VM instance pricing' and 'GPU pricing' pages as published in 2025 (not fetched at run time); Spot as the family's typical discount";
 
 /// One accelerator model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,57 +23,97 @@ pub struct Accelerator {
     pub name: &'static str,
     /// Whether it attaches to N1 VMs as a guest accelerator (else it comes with its machine type).
     pub attachable_to_n1: bool,
-    /// On-demand USD/hour per GPU when attached to N1.
+    /// On N1: the GPU counts a VM may have, each with the largest N1 shape allowed with it
+    /// (count, most vCPUs, most memory in GiB). Empty for accelerators that come with a type.
+    pub n1_counts: &'static [(u32, u32, u64)],
+    /// On-demand USD/hour per GPU.
     pub price_hour: f64,
+}
+
+impl Accelerator {
+    /// The N1 limits for `count` GPUs: (most vCPUs, most memory in MiB).
+    pub fn n1_limits(&self, count: u32) -> Option<(u32, u64)> {
+        self.n1_counts
+            .iter()
+            .find(|(n, _, _)| *n == count)
+            .map(|(_, cpus, gib)| (*cpus, gib * 1024))
+    }
+}
+
+const fn gpu(
+    name: &'static str,
+    n1_counts: &'static [(u32, u32, u64)],
+    price_hour: f64,
+) -> Accelerator {
+    Accelerator {
+        name,
+        attachable_to_n1: !n1_counts.is_empty(),
+        n1_counts,
+        price_hour,
+    }
 }
 
 /// Accelerators k8sless knows.
 pub const ACCELERATORS: &[Accelerator] = &[
-    Accelerator {
-        name: "nvidia-tesla-t4",
-        attachable_to_n1: true,
-        price_hour: 0.35,
-    },
-    Accelerator {
-        name: "nvidia-tesla-p4",
-        attachable_to_n1: true,
-        price_hour: 0.60,
-    },
-    Accelerator {
-        name: "nvidia-tesla-v100",
-        attachable_to_n1: true,
-        price_hour: 2.48,
-    },
-    Accelerator {
-        name: "nvidia-tesla-p100",
-        attachable_to_n1: true,
-        price_hour: 1.46,
-    },
-    Accelerator {
-        name: "nvidia-l4",
-        attachable_to_n1: false,
-        price_hour: 0.56,
-    },
-    Accelerator {
-        name: "nvidia-tesla-a100",
-        attachable_to_n1: false,
-        price_hour: 2.93,
-    },
-    Accelerator {
-        name: "nvidia-a100-80gb",
-        attachable_to_n1: false,
-        price_hour: 3.93,
-    },
-    Accelerator {
-        name: "nvidia-h100-80gb",
-        attachable_to_n1: false,
-        price_hour: 10.0,
-    },
+    gpu(
+        "nvidia-tesla-t4",
+        &[(1, 48, 312), (2, 48, 312), (4, 96, 624)],
+        0.35,
+    ),
+    gpu(
+        "nvidia-tesla-p4",
+        &[(1, 24, 156), (2, 48, 312), (4, 96, 624)],
+        0.60,
+    ),
+    gpu(
+        "nvidia-tesla-v100",
+        &[(1, 12, 78), (2, 24, 156), (4, 48, 312), (8, 96, 624)],
+        2.48,
+    ),
+    gpu(
+        "nvidia-tesla-p100",
+        &[(1, 16, 104), (2, 32, 208), (4, 64, 208)],
+        1.46,
+    ),
+    gpu("nvidia-l4", &[], 0.56),
+    gpu("nvidia-tesla-a100", &[], 2.93),
+    gpu("nvidia-a100-80gb", &[], 3.93),
+    gpu("nvidia-h100-80gb", &[], 10.0),
 ];
 
 /// Finds an accelerator by name.
 pub fn accelerator(name: &str) -> Option<&'static Accelerator> {
     ACCELERATORS.iter().find(|a| a.name == name)
+}
+
+/// Whether `zone` offers the accelerator (us-central1: Google's GPU zone list of 2025; other
+/// regions are not tracked and count as offering every accelerator).
+pub fn offered_in(accelerator: &str, zone: &str) -> bool {
+    if region_of(zone) != "us-central1" {
+        return true;
+    }
+    let letters: &[&str] = match accelerator {
+        "nvidia-tesla-t4" | "nvidia-tesla-v100" | "nvidia-tesla-a100" => &["a", "b", "c", "f"],
+        "nvidia-tesla-p4" | "nvidia-a100-80gb" => &["a", "c"],
+        "nvidia-tesla-p100" => &["c", "f"],
+        "nvidia-l4" | "nvidia-h100-80gb" => &["a", "b", "c"],
+        _ => return true,
+    };
+    letters.iter().any(|l| zone.ends_with(&format!("-{l}")))
+}
+
+/// The boot disk type for `family` given the configured one: C4 takes only Hyperdisk, and only
+/// C3, C4 and A3 take Hyperdisk Balanced, so the configured type is swapped for its counterpart
+/// where the family does not take it. Returns the type and whether it was swapped.
+pub fn boot_disk_type(family: &str, configured: &str) -> (String, bool) {
+    let hyperdisk = matches!(family, "c3" | "c4" | "a3");
+    if family == "c4" && !configured.starts_with("hyperdisk-") {
+        ("hyperdisk-balanced".into(), true)
+    } else if !hyperdisk && configured.starts_with("hyperdisk-") {
+        ("pd-balanced".into(), true)
+    } else {
+        (configured.to_string(), false)
+    }
 }
 
 /// One machine type.
@@ -96,14 +141,33 @@ impl MachineType {
     /// Milli-CPUs a pod can count on (shared-core types: their sustained fraction).
     pub fn millicpu(&self) -> u64 {
         if self.shared_core {
-            match self.name.as_str() {
-                "e2-micro" => 250,
-                "e2-small" => 500,
-                _ => 1000,
-            }
+            shared_core_millicpu(&self.name)
         } else {
             u64::from(self.vcpus) * 1000
         }
+    }
+
+    /// Whether it is a custom shape (`FAMILY-custom-CPUS-MIB`).
+    pub fn is_custom(&self) -> bool {
+        self.name.contains("-custom-")
+    }
+
+    /// The hourly price, Spot or on-demand.
+    pub fn price(&self, spot: bool) -> f64 {
+        if spot {
+            self.spot_price_hour
+        } else {
+            self.price_hour
+        }
+    }
+}
+
+/// The sustained vCPU share of a shared-core type, in milli-CPUs.
+fn shared_core_millicpu(name: &str) -> u64 {
+    match name {
+        "e2-micro" => 250,
+        "e2-small" => 500,
+        _ => 1000,
     }
 }
 
@@ -134,8 +198,13 @@ fn shape(
     let (per_cpu, per_gib, spot) = rates(family);
     let gpu_price = accelerator
         .and_then(|(model, n)| self::accelerator(model).map(|a| a.price_hour * f64::from(n)));
-    let price = f64::from(vcpus) * per_cpu + memory_gib * per_gib + gpu_price.unwrap_or(0.0);
-    let price = if shared_core { price * 0.5 } else { price };
+    // Shared-core types are billed for their sustained vCPU fraction.
+    let billed_cpus = if shared_core {
+        shared_core_millicpu(&name) as f64 / 1000.0
+    } else {
+        f64::from(vcpus)
+    };
+    let price = billed_cpus * per_cpu + memory_gib * per_gib + gpu_price.unwrap_or(0.0);
     MachineType {
         name,
         family,
@@ -172,35 +241,17 @@ fn build() -> Vec<MachineType> {
             ));
         }
     };
+    const N2: &[u32] = &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128];
+    const N2D: &[u32] = &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224];
     series("e2", "standard", &[2, 4, 8, 16, 32], 4.0);
     series("e2", "highmem", &[2, 4, 8, 16], 8.0);
     series("e2", "highcpu", &[2, 4, 8, 16, 32], 1.0);
-    series(
-        "n2",
-        "standard",
-        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
-        4.0,
-    );
-    series(
-        "n2",
-        "highmem",
-        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
-        8.0,
-    );
-    series("n2", "highcpu", &[2, 4, 8, 16, 32, 48, 64, 80, 96], 1.0);
-    series(
-        "n2d",
-        "standard",
-        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
-        4.0,
-    );
-    series("n2d", "highmem", &[2, 4, 8, 16, 32, 48, 64, 80, 96], 8.0);
-    series(
-        "n2d",
-        "highcpu",
-        &[2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
-        1.0,
-    );
+    series("n2", "standard", N2, 4.0);
+    series("n2", "highmem", N2, 8.0);
+    series("n2", "highcpu", &N2[..9], 1.0);
+    series("n2d", "standard", N2D, 4.0);
+    series("n2d", "highmem", &N2D[..9], 8.0);
+    series("n2d", "highcpu", N2D, 1.0);
     series("c3", "standard", &[4, 8, 22, 44, 88, 176], 4.0);
     series("c3", "highmem", &[4, 8, 22, 44, 88, 176], 8.0);
     series("c3", "highcpu", &[4, 8, 22, 44, 88, 176], 2.0);
@@ -288,9 +339,7 @@ pub fn lookup(name: &str) -> Option<MachineType> {
     custom(name)
 }
 
-/// Parses and validates a custom machine type (`e2-custom-2-4096`, `n2-custom-4-8192`):
-/// vCPUs 2..=32 (e2) or 2..=80 even (n2, n2d), memory a multiple of 256 MiB within
-/// 0.5–8 GiB per vCPU (e2: 0.5–8).
+/// Parses and validates a custom machine type (`e2-custom-2-4096`, `n2-custom-4-8192`).
 pub fn custom(name: &str) -> Option<MachineType> {
     let mut parts = name.split('-');
     let family = parts.next()?;
@@ -302,20 +351,41 @@ pub fn custom(name: &str) -> Option<MachineType> {
     if parts.next().is_some() {
         return None;
     }
-    let (family, max_cpus): (&'static str, u32) = match family {
-        "e2" => ("e2", 32),
-        "n2" => ("n2", 80),
-        "n2d" => ("n2d", 96),
+    custom_of(family, vcpus, memory_mib).filter(|m| m.name == name)
+}
+
+/// Custom vCPU counts: e2 2–32 even; n2 2–32 even, then multiples of 4 to 80; n2d 2, 4, 8, 16,
+/// then multiples of 16 to 96.
+pub fn custom_vcpus_valid(family: &str, vcpus: u32) -> bool {
+    match family {
+        "e2" => (2..=32).contains(&vcpus) && vcpus % 2 == 0,
+        "n2" => {
+            ((2..=32).contains(&vcpus) && vcpus % 2 == 0)
+                || ((36..=80).contains(&vcpus) && vcpus % 4 == 0)
+        }
+        "n2d" => matches!(vcpus, 2 | 4 | 8 | 16) || ((32..=96).contains(&vcpus) && vcpus % 16 == 0),
+        _ => false,
+    }
+}
+
+/// The custom shape of `family` with `vcpus` and `memory_mib`, if Compute Engine offers it:
+/// a valid vCPU count ([`custom_vcpus_valid`]) and memory a multiple of 256 MiB within
+/// 0.5–8 GiB per vCPU.
+pub fn custom_of(family: &str, vcpus: u32, memory_mib: u64) -> Option<MachineType> {
+    let family: &'static str = match family {
+        "e2" => "e2",
+        "n2" => "n2",
+        "n2d" => "n2d",
         _ => return None,
     };
     let per_cpu_ok = memory_mib >= u64::from(vcpus) * 512 && memory_mib <= u64::from(vcpus) * 8192;
-    if !(2..=max_cpus).contains(&vcpus) || vcpus % 2 != 0 || memory_mib % 256 != 0 || !per_cpu_ok {
+    if !custom_vcpus_valid(family, vcpus) || memory_mib % 256 != 0 || !per_cpu_ok {
         return None;
     }
     // Custom shapes cost about 5% more than predefined ones per resource.
     let mut m = shape(
         family,
-        name.to_string(),
+        format!("{family}-custom-{vcpus}-{memory_mib}"),
         vcpus,
         memory_mib as f64 / 1024.0,
         None,
@@ -375,6 +445,17 @@ mod tests {
             lookup("c4-custom-2-4096").is_none(),
             "family without custom types here"
         );
+        assert!(lookup("e2-custom-02-4096").is_none(), "not canonical");
+        assert!(
+            lookup("n2-custom-34-34816").is_none(),
+            "n2 above 32: multiples of 4"
+        );
+        assert!(lookup("n2-custom-36-36864").is_some());
+        assert!(
+            lookup("n2d-custom-6-6144").is_none(),
+            "n2d: 2, 4, 8, 16, 32, 48..."
+        );
+        assert!(lookup("n2d-custom-48-49152").is_some());
     }
 
     #[test]
@@ -383,6 +464,31 @@ mod tests {
         let big = lookup("c4-standard-4").map(|m| m.price_hour).unwrap_or(0.0);
         assert!(small > 0.05 && small < big);
         assert!(all().iter().all(|m| m.spot_price_hour < m.price_hour));
+    }
+
+    #[test]
+    fn shared_core_prices_follow_the_sustained_fraction() {
+        let price = |n: &str| lookup(n).map(|m| m.price_hour).unwrap_or(0.0);
+        assert_eq!(price("e2-micro"), 0.0084);
+        assert_eq!(price("e2-small"), 0.0168);
+        assert_eq!(price("e2-medium"), 0.0335);
+        assert_eq!(price("e2-standard-2"), 0.067);
+    }
+
+    #[test]
+    fn gpu_limits_and_zones() {
+        let t4 = accelerator("nvidia-tesla-t4").expect("t4");
+        assert_eq!(t4.n1_limits(4), Some((96, 624 * 1024)));
+        assert_eq!(t4.n1_limits(8), None);
+        assert!(offered_in("nvidia-l4", "us-central1-a"));
+        assert!(!offered_in("nvidia-l4", "us-central1-f"));
+        assert!(offered_in("nvidia-l4", "europe-west4-a"));
+        assert_eq!(boot_disk_type("c4", "pd-balanced").0, "hyperdisk-balanced");
+        assert_eq!(boot_disk_type("e2", "hyperdisk-balanced").0, "pd-balanced");
+        assert_eq!(
+            boot_disk_type("c3", "pd-ssd"),
+            ("pd-ssd".to_string(), false)
+        );
     }
 
     #[test]

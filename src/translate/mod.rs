@@ -1,15 +1,27 @@
 //! Pod → VM: one pure function from a (defaulted, validated) pod and the settings to the
 //! Compute Engine instance body that runs it, or the reasons it cannot run (422 causes).
+//! No I/O: the catalog of machine types and prices is in code ([`crate::gce::catalog`]).
+//!
+//! The parts: [`placement`] reads `nodeSelector` and required node affinity (zone, Spot,
+//! accelerator, machine type); [`sizing`] computes the effective request and the cheapest fit;
+//! [`machine`] chooses the machine type and says why; this module adds identity, deadline,
+//! disk, labels, hardening and the guest's metadata. Independent problems are reported
+//! together, as the Kubernetes API server does.
 //!
 //! The mapping table users read is docs/pod-to-vm.md; `k8sless render -f pod.yaml` prints
 //! what this module produces, with no cloud call.
 
+pub mod machine;
 pub mod names;
+pub mod placement;
 pub mod sizing;
+#[cfg(test)]
+mod tests;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, Pod};
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
 
 use crate::error::Cause;
 use crate::gce::catalog::{self, MachineType};
@@ -18,6 +30,8 @@ use crate::gce::types::{
     Metadata, MetadataItem, NetworkInterface, Scheduling, ServiceAccount, ShieldedInstanceConfig,
 };
 use crate::guest::{self, GuestConfig};
+use machine::Choice;
+use placement::Placement;
 use sizing::Request;
 
 /// Annotation naming the machine type.
@@ -28,13 +42,18 @@ pub const ANNOTATION_MACHINE_REASON: &str = "k8sless.dev/machine-type-reason";
 pub const ANNOTATION_INSTANCE: &str = "k8sless.dev/instance";
 /// GKE's annotation naming the Google service account.
 pub const ANNOTATION_SERVICE_ACCOUNT: &str = "iam.gke.io/gcp-service-account";
-const SELECTOR_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
-const SELECTOR_ZONE: &str = "topology.kubernetes.io/zone";
-const SELECTOR_ZONE_LEGACY: &str = "failure-domain.beta.kubernetes.io/zone";
-const SELECTOR_SPOT: &str = "cloud.google.com/gke-spot";
-const SELECTOR_ACCELERATOR: &str = "cloud.google.com/gke-accelerator";
-/// Smallest boot disk of the COS image, GB.
-const MIN_DISK_GB: u64 = 10;
+/// Metadata key carrying the machine type reason on the VM itself.
+pub const METADATA_MACHINE_REASON: &str = "k8sless-machine-type-reason";
+/// Smallest boot disk of the COS image, GB; the pod's ephemeral storage comes on top.
+pub const IMAGE_MIN_DISK_GB: u64 = 10;
+/// Largest boot disk Compute Engine makes, GB.
+pub const MAX_DISK_GB: u64 = 65_536;
+/// Compute Engine's bounds on `scheduling.maxRunDuration`, seconds.
+pub const MIN_RUN_SECONDS: u64 = 30;
+/// 120 days.
+pub const MAX_RUN_SECONDS: u64 = 120 * 86_400;
+/// OAuth scope of the VM's service account (IAM decides what it may do).
+pub const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// Everything translation needs from the configuration.
 #[derive(Debug, Clone)]
@@ -118,130 +137,198 @@ impl VmPlan {
 
 /// Translates a pod. The pod must have its name, namespace and uid set.
 pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
-    let mut causes = Vec::new();
-    let meta = &pod.metadata;
-    let namespace = meta.namespace.as_deref().unwrap_or("default");
-    let name = meta.name.as_deref().unwrap_or("");
-    let uid = meta.uid.as_deref().unwrap_or("");
     let Some(spec) = pod.spec.as_ref() else {
         return Err(vec![Cause::required("spec")]);
     };
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    let selector = spec.node_selector.clone().unwrap_or_default();
-    let required = required_node_terms(pod);
-
-    let want = |key: &str| -> Vec<String> {
-        let mut v: Vec<String> = selector.get(key).cloned().into_iter().collect();
-        for r in &required {
-            if r.key == key && r.operator == "In" {
-                v.extend(r.values.clone().unwrap_or_default());
-            }
-        }
-        v
-    };
-
-    // Spot.
-    let spot_values = want(SELECTOR_SPOT);
-    let spot = spot_values.iter().any(|v| v == "true");
-
-    // Zones.
-    let mut asked: Vec<String> = want(SELECTOR_ZONE);
-    asked.extend(want(SELECTOR_ZONE_LEGACY));
-    let zones: Vec<String> = if asked.is_empty() {
-        let mut z = vec![s.zone.clone()];
-        z.extend(s.zones.iter().filter(|z| **z != s.zone).cloned());
-        z
-    } else {
-        let allowed: Vec<String> = asked
-            .iter()
-            .filter(|z| s.zones.contains(z) || **z == s.zone)
-            .cloned()
-            .collect();
-        if allowed.is_empty() {
-            causes.push(Cause::not_supported(
-                "spec.nodeSelector[topology.kubernetes.io/zone]",
-                format!(
-                    "{:?}: this k8sless allows zones {}",
-                    asked.join(","),
-                    s.zones.join(", ")
-                ),
-            ));
-        }
-        allowed
-    };
-    let zone = zones.first().cloned().unwrap_or_else(|| s.zone.clone());
-
-    // Machine type.
+    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
     let request = sizing::effective_request(spec);
-    let accelerator_names = want(SELECTOR_ACCELERATOR);
-    let explicit = annotations
-        .get(ANNOTATION_MACHINE_TYPE)
-        .map(|t| {
-            (
-                t.clone(),
-                format!("metadata.annotations[{ANNOTATION_MACHINE_TYPE}]"),
-            )
-        })
-        .or_else(|| {
-            selector.get(SELECTOR_INSTANCE_TYPE).map(|t| {
+    let mut causes = Vec::new();
+
+    let placement = placement::place(spec, s);
+    let choice = placement.as_ref().ok().map(|p| {
+        let explicit = annotations
+            .get(ANNOTATION_MACHINE_TYPE)
+            .map(|t| {
                 (
                     t.clone(),
-                    format!("spec.nodeSelector[{SELECTOR_INSTANCE_TYPE}]"),
+                    format!("metadata.annotations[{ANNOTATION_MACHINE_TYPE}]"),
                 )
             })
-        });
-    let choice = choose_machine(
-        &request,
-        explicit,
-        accelerator_names.first().cloned(),
-        spot,
-        s,
-    );
-    let (machine, reason, attach) = match choice {
-        Ok(c) => c,
-        Err(c) => {
-            causes.extend(c);
-            return Err(causes);
+            .or_else(|| p.instance_type.clone());
+        machine::choose(spec, &request, p, explicit, s)
+    });
+    let account = service_account(&annotations, s);
+    let disk_gb = disk_size(spec, &request);
+    if let Err(c) = &placement {
+        causes.extend(c.iter().cloned());
+    }
+    if let Some(Err(c)) = &choice {
+        causes.extend(c.iter().cloned());
+    }
+    if let Err(c) = &account {
+        causes.push(c.clone());
+    }
+    if let Err(c) = &disk_gb {
+        causes.push(c.clone());
+    }
+    match (placement, choice, account, disk_gb) {
+        (Ok(p), Some(Ok(c)), Ok(account), Ok(disk_gb)) if causes.is_empty() => {
+            let zones = zones_offering(&p, &c, spec, s)?;
+            Ok(plan(
+                pod,
+                s,
+                Parts {
+                    max_run: max_run_seconds(spec, s),
+                    spot: p.spot,
+                    zones,
+                    choice: c,
+                    account,
+                    disk_gb,
+                },
+            ))
         }
-    };
+        _ => Err(causes),
+    }
+}
 
-    // Service account.
-    let account = match annotations.get(ANNOTATION_SERVICE_ACCOUNT) {
+/// The pod's zones that offer its GPUs, or why none does.
+fn zones_offering(
+    p: &Placement,
+    c: &Choice,
+    spec: &PodSpec,
+    s: &VmSettings,
+) -> Result<Vec<String>, Vec<Cause>> {
+    let Some(a) = c.accelerator else {
+        return Ok(p.zones.clone());
+    };
+    let zones: Vec<String> = p
+        .zones
+        .iter()
+        .filter(|z| catalog::offered_in(a.name, z))
+        .cloned()
+        .collect();
+    if !zones.is_empty() {
+        return Ok(zones);
+    }
+    let mut allowed = vec![s.zone.clone()];
+    allowed.extend(s.zones.iter().filter(|z| **z != s.zone).cloned());
+    let offering: Vec<String> = allowed
+        .into_iter()
+        .filter(|z| catalog::offered_in(a.name, z))
+        .collect();
+    let field = p
+        .zone_field
+        .clone()
+        .or_else(|| p.accelerator.as_ref().map(|(_, f)| f.clone()))
+        .unwrap_or_else(|| sizing::gpu_field(spec));
+    Err(vec![Cause::invalid(
+        field,
+        format!(
+            "{}: {} is not offered there; the allowed zones offering it: {}",
+            placement::quoted(&p.zones),
+            a.name,
+            if offering.is_empty() {
+                "none".to_string()
+            } else {
+                placement::quoted(&offering)
+            }
+        ),
+    )])
+}
+
+/// The VM's service account: the pod's when allow-listed, else the configured one.
+fn service_account(
+    annotations: &BTreeMap<String, String>,
+    s: &VmSettings,
+) -> Result<String, Cause> {
+    match annotations
+        .get(ANNOTATION_SERVICE_ACCOUNT)
+        .filter(|a| !a.is_empty())
+    {
         Some(sa)
             if s.allowed_service_accounts.contains(sa)
                 || s.guest_service_account.as_deref() == Some(sa.as_str()) =>
         {
-            Some(sa.clone())
+            Ok(sa.clone())
         }
-        Some(sa) => {
-            causes.push(Cause::forbidden(
-                format!("metadata.annotations[{ANNOTATION_SERVICE_ACCOUNT}]"),
-                format!("{sa:?} is not on this k8sless' allow-list of VM service accounts (--allowed-service-accounts)"),
-            ));
-            None
-        }
-        None => s.guest_service_account.clone(),
-    };
-    if !causes.is_empty() {
-        return Err(causes);
+        Some(sa) => Err(Cause::forbidden(
+            format!("metadata.annotations[{ANNOTATION_SERVICE_ACCOUNT}]"),
+            format!(
+                "{sa:?} is not on this k8sless' allow-list of VM service accounts (--allowed-service-accounts)"
+            ),
+        )),
+        None => Ok(s
+            .guest_service_account
+            .clone()
+            .unwrap_or_else(|| "default".into())),
     }
+}
 
-    // Deadline.
-    let cap = s.max_runtime.as_secs();
-    let max_run = match spec.active_deadline_seconds {
-        Some(d) => (d as u64 + s.boot_allowance.as_secs()).max(30).min(cap),
+/// Boot disk GB: the image's minimum plus the pod's ephemeral storage (GiB, rounded up).
+fn disk_size(spec: &PodSpec, r: &Request) -> Result<u64, Cause> {
+    let gb = IMAGE_MIN_DISK_GB.saturating_add(r.ephemeral.div_ceil(1 << 30));
+    if gb > MAX_DISK_GB {
+        return Err(Cause::invalid(
+            sizing::resource_field(spec, "ephemeral-storage", "requests"),
+            format!(
+                "\"{}Gi\": a boot disk holds at most {} GB ({IMAGE_MIN_DISK_GB} GB of it for the OS and images)",
+                r.ephemeral.div_ceil(1 << 30),
+                MAX_DISK_GB
+            ),
+        ));
+    }
+    Ok(gb)
+}
+
+/// `scheduling.maxRunDuration`: the deadline plus the boot allowance, at least 30 s, capped by
+/// the configured maximum; the maximum for pods without a deadline.
+fn max_run_seconds(spec: &PodSpec, s: &VmSettings) -> u64 {
+    let cap = s
+        .max_runtime
+        .as_secs()
+        .clamp(MIN_RUN_SECONDS, MAX_RUN_SECONDS);
+    match spec.active_deadline_seconds.filter(|d| *d > 0) {
+        Some(d) => (d as u64)
+            .saturating_add(s.boot_allowance.as_secs())
+            .min(cap)
+            .max(MIN_RUN_SECONDS),
         None => cap,
-    };
+    }
+}
 
-    // Disk.
-    let disk_gb = MIN_DISK_GB.max(request.ephemeral.div_ceil(1_000_000_000) + MIN_DISK_GB);
+/// What [`plan`] assembles.
+struct Parts {
+    max_run: u64,
+    spot: bool,
+    zones: Vec<String>,
+    choice: Choice,
+    account: String,
+    disk_gb: u64,
+}
 
-    let vm_name = names::vm_name(namespace, name);
-    let gpus = machine.accelerator.map(|(_, n)| n).unwrap_or(0)
-        + attach
-            .as_ref()
-            .map(|a| a.accelerator_count as u32)
-            .unwrap_or(0);
+fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
+    let Parts {
+        max_run,
+        spot,
+        zones,
+        choice: c,
+        account,
+        disk_gb,
+    } = parts;
+    let meta = &pod.metadata;
+    let namespace = meta.namespace.as_deref().unwrap_or("default");
+    let name = meta.name.as_deref().unwrap_or("");
+    let uid = meta.uid.as_deref().unwrap_or("");
+    let zone = zones.first().cloned().unwrap_or_else(|| s.zone.clone());
+    let mut reason = c.reason;
+    let (disk_type, swapped) = catalog::boot_disk_type(c.machine.family, &s.disk_type);
+    if swapped {
+        reason.push_str(&format!(
+            "; boot disk {disk_type}, as {} does not take {}",
+            c.machine.family, s.disk_type
+        ));
+    }
+    let gpus = c.accelerator.is_some();
     let mut guest_cfg = GuestConfig::new(
         &s.project,
         &s.topic,
@@ -251,19 +338,19 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
         name,
         uid,
     );
-    guest_cfg.install_gpu_driver = gpus > 0;
-    let manifest = static_manifest(pod);
-    let metadata = Metadata {
-        kind: None,
-        fingerprint: None,
-        items: guest::metadata_items(&guest_cfg, &manifest)
-            .into_iter()
-            .map(|(key, value)| MetadataItem {
-                key,
-                value: Some(value),
-            })
-            .collect(),
-    };
+    guest_cfg.install_gpu_driver = gpus;
+    let mut items: Vec<MetadataItem> = guest::metadata_items(&guest_cfg, &static_manifest(pod))
+        .into_iter()
+        .map(|(key, value)| MetadataItem {
+            key,
+            value: Some(value),
+        })
+        .collect();
+    items.push(MetadataItem {
+        key: METADATA_MACHINE_REASON.into(),
+        value: Some(reason.clone()),
+    });
+    items.sort_by(|a, b| a.key.cmp(&b.key));
     let mut nic = NetworkInterface {
         network: Some(s.network.clone()),
         subnetwork: s.subnetwork.clone(),
@@ -276,12 +363,17 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
             nat_ip: None,
         });
     }
+    let vm_name = names::vm_name(namespace, name);
     let instance = Instance {
         name: vm_name.clone(),
         description: Some(format!("k8sless pod {namespace}/{name}")),
-        machine_type: format!("zones/{zone}/machineTypes/{}", machine.name),
+        machine_type: format!("zones/{zone}/machineTypes/{}", c.machine.name),
         labels: names::vm_labels(namespace, name, uid, meta.labels.as_ref()),
-        metadata: Some(metadata),
+        metadata: Some(Metadata {
+            kind: None,
+            fingerprint: None,
+            items,
+        }),
         disks: vec![AttachedDisk {
             boot: Some(true),
             auto_delete: Some(true),
@@ -289,45 +381,31 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
             initialize_params: Some(AttachedDiskInitializeParams {
                 source_image: Some(s.image.clone()),
                 disk_size_gb: Some(disk_gb.to_string()),
-                disk_type: Some(format!("zones/{zone}/diskTypes/{}", s.disk_type)),
+                disk_type: Some(format!("zones/{zone}/diskTypes/{disk_type}")),
             }),
         }],
         network_interfaces: vec![nic],
-        service_accounts: account
-            .map(|email| {
-                vec![ServiceAccount {
-                    email,
-                    scopes: vec!["https://www.googleapis.com/auth/cloud-platform".into()],
-                }]
-            })
-            .unwrap_or_else(|| {
-                vec![ServiceAccount {
-                    email: "default".into(),
-                    scopes: vec!["https://www.googleapis.com/auth/cloud-platform".into()],
-                }]
-            }),
+        service_accounts: vec![ServiceAccount {
+            email: account,
+            scopes: vec![SCOPE_CLOUD_PLATFORM.into()],
+        }],
         scheduling: Some(Scheduling {
             provisioning_model: Some(if spot { "SPOT" } else { "STANDARD" }.into()),
             instance_termination_action: Some("DELETE".into()),
-            on_host_maintenance: Some(
-                if spot || gpus > 0 {
-                    "TERMINATE"
-                } else {
-                    "MIGRATE"
-                }
-                .into(),
-            ),
+            on_host_maintenance: Some(if spot || gpus { "TERMINATE" } else { "MIGRATE" }.into()),
             automatic_restart: Some(false),
             preemptible: None,
             max_run_duration: Some(crate::gce::types::Duration {
                 seconds: max_run.to_string(),
             }),
         }),
-        guest_accelerators: attach
-            .map(|mut a| {
-                a.accelerator_type =
-                    format!("zones/{zone}/acceleratorTypes/{}", a.accelerator_type);
-                vec![a]
+        guest_accelerators: c
+            .attach
+            .map(|(a, n)| {
+                vec![AcceleratorConfig {
+                    accelerator_type: format!("zones/{zone}/acceleratorTypes/{}", a.name),
+                    accelerator_count: i32::try_from(n).unwrap_or(i32::MAX),
+                }]
             })
             .unwrap_or_default(),
         shielded_instance_config: Some(ShieldedInstanceConfig {
@@ -337,220 +415,15 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
         }),
         ..Default::default()
     };
-    Ok(VmPlan {
+    VmPlan {
         name: vm_name,
         zone,
         zones,
         instance,
-        machine,
+        machine: c.machine,
         reason,
         spot,
-    })
-}
-
-/// The machine type, why, and N1 guest accelerators if any.
-fn choose_machine(
-    r: &Request,
-    explicit: Option<(String, String)>,
-    accelerator: Option<String>,
-    spot: bool,
-    s: &VmSettings,
-) -> Result<(MachineType, String, Option<AcceleratorConfig>), Vec<Cause>> {
-    let gpu_field = "spec.containers[*].resources.limits[nvidia.com/gpu]";
-    let accelerator = if r.gpus > 0 {
-        match accelerator.or_else(|| s.default_accelerator.clone()) {
-            Some(a) => match catalog::accelerator(&a) {
-                Some(acc) => Some(acc),
-                None => {
-                    return Err(vec![Cause::not_supported(
-                        format!("spec.nodeSelector[{SELECTOR_ACCELERATOR}]"),
-                        format!(
-                            "{a:?}: known accelerators: {}",
-                            catalog::ACCELERATORS
-                                .iter()
-                                .map(|a| a.name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )]);
-                }
-            },
-            None => {
-                return Err(vec![Cause::required(format!("spec.nodeSelector[{SELECTOR_ACCELERATOR}]"))
-                    .with_message("a GPU request needs nodeSelector cloud.google.com/gke-accelerator (e.g. nvidia-l4), and no default accelerator is configured")]);
-            }
-        }
-    } else {
-        None
-    };
-    let need = format!(
-        "{}m CPU / {} MiB (pod {}m / {} MiB + allowance {}m / {} MiB)",
-        r.millicpu + sizing::ALLOWANCE_MILLICPU,
-        r.memory_mib() + sizing::ALLOWANCE_MEMORY_MIB,
-        r.millicpu,
-        r.memory_mib(),
-        sizing::ALLOWANCE_MILLICPU,
-        sizing::ALLOWANCE_MEMORY_MIB
-    );
-    let price = |m: &MachineType| {
-        if spot {
-            m.spot_price_hour
-        } else {
-            m.price_hour
-        }
-    };
-    if let Some((name, field)) = explicit {
-        let Some(m) = catalog::lookup(&name) else {
-            return Err(vec![Cause::not_supported(
-                field,
-                format!("{name:?}: not a Compute Engine machine type k8sless knows"),
-            )]);
-        };
-        if r.stated && !sizing::fits(&m, r) {
-            return Err(vec![Cause::invalid(
-                field,
-                format!(
-                    "{name:?} ({} vCPU, {} MiB) is too small for {need}",
-                    m.vcpus, m.memory_mib
-                ),
-            )]);
-        }
-        let attach = match (accelerator, m.accelerator) {
-            (None, _) => None,
-            (Some(acc), Some((model, n))) if acc.name == model && n >= r.gpus => None,
-            (Some(acc), None) if acc.attachable_to_n1 && m.family == "n1" => {
-                Some(AcceleratorConfig {
-                    accelerator_type: acc.name.into(),
-                    accelerator_count: gpu_count(r.gpus) as i32,
-                })
-            }
-            (Some(acc), _) => {
-                return Err(vec![Cause::invalid(
-                    field,
-                    format!("{name:?} does not carry {} x {}", r.gpus, acc.name),
-                )]);
-            }
-        };
-        let reason = format!(
-            "{name} as requested by {field} (${:.4}/h{})",
-            price(&m),
-            if spot { " Spot" } else { "" }
-        );
-        return Ok((m, reason, attach));
     }
-    if let Some(acc) = accelerator {
-        if acc.attachable_to_n1 {
-            if ![1, 2, 4, 8].contains(&gpu_count(r.gpus)) || r.gpus > 8 {
-                return Err(vec![Cause::invalid(
-                    gpu_field,
-                    format!("{}: N1 VMs take 1, 2, 4 or 8 {}", r.gpus, acc.name),
-                )]);
-            }
-            let fams = vec!["n1".to_string()];
-            let m = sizing::cheapest(&fams, r, spot, false).ok_or_else(|| {
-                vec![Cause::invalid(
-                    "spec.containers[*].resources",
-                    format!("no N1 machine type fits {need}"),
-                )]
-            })?;
-            let attach = AcceleratorConfig {
-                accelerator_type: acc.name.into(),
-                accelerator_count: gpu_count(r.gpus) as i32,
-            };
-            let reason = format!(
-                "cheapest N1 type fitting {need}, with {} x {} (${:.4}/h before GPUs)",
-                gpu_count(r.gpus),
-                acc.name,
-                price(&m)
-            );
-            return Ok((m, reason, Some(attach)));
-        }
-        let m = catalog::all()
-            .iter()
-            .filter(|m| {
-                m.accelerator
-                    .is_some_and(|(model, n)| model == acc.name && n >= r.gpus)
-                    && sizing::fits(m, r)
-            })
-            .min_by(|a, b| price(a).total_cmp(&price(b)))
-            .cloned()
-            .ok_or_else(|| {
-                vec![Cause::invalid(
-                    gpu_field,
-                    format!(
-                        "{}: no machine type offers {} x {} fitting {need}",
-                        r.gpus, r.gpus, acc.name
-                    ),
-                )]
-            })?;
-        let reason = format!(
-            "cheapest type carrying {} x {} and fitting {need}: {} (${:.4}/h)",
-            r.gpus,
-            acc.name,
-            m.name,
-            price(&m)
-        );
-        return Ok((m, reason, None));
-    }
-    if !r.stated {
-        let m = catalog::lookup(&s.default_machine_type).ok_or_else(|| {
-            vec![Cause::invalid(
-                "spec",
-                format!(
-                    "the configured default machine type {:?} is unknown",
-                    s.default_machine_type
-                ),
-            )]
-        })?;
-        let reason = format!(
-            "the pod states no CPU or memory: the default machine type {} (${:.4}/h)",
-            m.name,
-            price(&m)
-        );
-        return Ok((m, reason, None));
-    }
-    let m = sizing::cheapest(&s.machine_families, r, spot, s.custom_machine_types).ok_or_else(
-        || {
-            vec![Cause::invalid(
-                "spec.containers[*].resources.requests",
-                format!(
-                    "no machine type of families {} fits {need}",
-                    s.machine_families.join(",")
-                ),
-            )]
-        },
-    )?;
-    let reason = format!(
-        "cheapest of {} fitting {need}: {} ({} vCPU, {} MiB) at ${:.4}/h{}",
-        s.machine_families.join(","),
-        m.name,
-        m.vcpus,
-        m.memory_mib,
-        price(&m),
-        if spot { " Spot" } else { "" }
-    );
-    Ok((m, reason, None))
-}
-
-/// GPUs attach to N1 in powers of two.
-fn gpu_count(n: u32) -> u32 {
-    n.next_power_of_two()
-}
-
-/// Required node affinity terms (the first term; Kubernetes ORs terms, k8sless honours the
-/// first, which is what GKE users write).
-fn required_node_terms(pod: &Pod) -> Vec<NodeSelectorRequirement> {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| {
-            n.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .and_then(|r| r.node_selector_terms.first())
-        .and_then(|t| t.match_expressions.clone())
-        .unwrap_or_default()
 }
 
 /// The static pod manifest kubelet runs: the pod's metadata and spec, without status.

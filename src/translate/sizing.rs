@@ -1,10 +1,24 @@
 //! Sizing: the pod's effective request as the Kubernetes scheduler computes it, plus an
 //! allowance for what runs beside the pod on its VM, and the cheapest machine type that fits.
 //!
+//! # Effective request
+//! Per resource, as `k8s.io/component-helpers/resource.PodRequests` computes it: the larger
+//! of (the sum of the app containers plus the restartable init containers, i.e. sidecars)
+//! and, for each ordinary init container, itself plus the sidecars started before it. Each
+//! container counts its request, else its limit. Pod-level `spec.resources` (cpu, memory)
+//! replaces the containers' sum where set, and `spec.overhead` is added, as the scheduler does.
+//! GPUs come from `limits["nvidia.com/gpu"]` (extended resources are never overcommitted).
+//!
 //! # Allowance
 //! Container-Optimized OS, kubelet, containerd and the logging agent use about 600 MiB and a
 //! fraction of a core on an idle small VM; k8sless reserves 200m CPU and 640 MiB
-//! ([`ALLOWANCE_MILLICPU`], [`ALLOWANCE_MEMORY_MIB`]).
+//! ([`ALLOWANCE_MILLICPU`], [`ALLOWANCE_MEMORY_MIB`]) on top of the pod's request.
+//!
+//! # Cheapest fit
+//! Among the predefined types of the configured families (accelerator-optimized types aside)
+//! and, when enabled, the smallest valid e2/n2/n2d custom shape: the lowest hourly price (Spot
+//! or on-demand, as the pod runs), ties to predefined shapes, then to the smaller one. A custom
+//! shape therefore wins only when strictly cheaper.
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
@@ -27,7 +41,7 @@ pub struct Request {
     pub ephemeral: u64,
     /// GPUs (from limits).
     pub gpus: u32,
-    /// Whether any container states a CPU or memory request or limit.
+    /// Whether any container (or the pod) states a CPU or memory request or limit.
     pub stated: bool,
 }
 
@@ -36,36 +50,58 @@ impl Request {
     pub fn memory_mib(&self) -> u64 {
         self.memory.div_ceil(1 << 20)
     }
+
+    /// Milli-CPUs the VM must have: the request plus the allowance.
+    pub fn need_millicpu(&self) -> u64 {
+        self.millicpu.saturating_add(ALLOWANCE_MILLICPU)
+    }
+
+    /// MiB the VM must have: the request plus the allowance.
+    pub fn need_memory_mib(&self) -> u64 {
+        self.memory_mib().saturating_add(ALLOWANCE_MEMORY_MIB)
+    }
+
+    /// `"700m CPU / 1664 MiB (the pod's 500m / 1024 MiB + 200m / 640 MiB for the OS, kubelet
+    /// and logging agent)"`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}m CPU / {} MiB (the pod's {}m / {} MiB + {}m / {} MiB for the OS, kubelet and logging agent)",
+            self.need_millicpu(),
+            self.need_memory_mib(),
+            self.millicpu,
+            self.memory_mib(),
+            ALLOWANCE_MILLICPU,
+            ALLOWANCE_MEMORY_MIB
+        )
+    }
 }
 
-fn container_request(c: &Container) -> Request {
-    let r = c.resources.as_ref();
+type Amounts =
+    std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>;
+
+fn amounts_request(requests: Option<&Amounts>, limits: Option<&Amounts>) -> Request {
+    // Requests, else limits (defaulting copies limits into requests already; this keeps
+    // sizing right for pods that were not defaulted).
     let get = |name: &str| {
-        // Requests, else limits (defaulting copies limits into requests already; this keeps
-        // sizing right for pods that were not defaulted, e.g. in `render`).
-        r.and_then(|r| {
-            r.requests
-                .as_ref()
-                .and_then(|m| m.get(name))
-                .or_else(|| r.limits.as_ref().and_then(|m| m.get(name)))
-        })
-        .map(|q| q.0.clone())
+        requests
+            .and_then(|m| m.get(name))
+            .or_else(|| limits.and_then(|m| m.get(name)))
+            .map(|q| q.0.as_str())
     };
     let milli = |name: &str| {
         get(name)
-            .and_then(|q| quantity::parse_milli(&q).ok())
-            .unwrap_or(0) as u64
+            .and_then(|q| quantity::parse_milli(q).ok())
+            .map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
     };
     let units = |name: &str| {
         get(name)
-            .and_then(|q| quantity::parse_units(&q).ok())
-            .unwrap_or(0) as u64
+            .and_then(|q| quantity::parse_units(q).ok())
+            .map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
     };
-    let gpus = r
-        .and_then(|r| r.limits.as_ref())
+    let gpus = limits
         .and_then(|l| l.get("nvidia.com/gpu"))
         .and_then(|q| quantity::parse_units(&q.0).ok())
-        .unwrap_or(0) as u32;
+        .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
     Request {
         millicpu: milli("cpu"),
         memory: units("memory"),
@@ -75,12 +111,20 @@ fn container_request(c: &Container) -> Request {
     }
 }
 
+fn container_request(c: &Container) -> Request {
+    let r = c.resources.as_ref();
+    amounts_request(
+        r.and_then(|r| r.requests.as_ref()),
+        r.and_then(|r| r.limits.as_ref()),
+    )
+}
+
 fn add(a: Request, b: Request) -> Request {
     Request {
-        millicpu: a.millicpu + b.millicpu,
-        memory: a.memory + b.memory,
-        ephemeral: a.ephemeral + b.ephemeral,
-        gpus: a.gpus + b.gpus,
+        millicpu: a.millicpu.saturating_add(b.millicpu),
+        memory: a.memory.saturating_add(b.memory),
+        ephemeral: a.ephemeral.saturating_add(b.ephemeral),
+        gpus: a.gpus.saturating_add(b.gpus),
         stated: a.stated || b.stated,
     }
 }
@@ -95,8 +139,7 @@ fn max(a: Request, b: Request) -> Request {
     }
 }
 
-/// The effective request: the larger of (app containers + restartable init containers) and,
-/// for each ordinary init container, itself plus the sidecars started before it.
+/// The effective request (see the module documentation).
 pub fn effective_request(spec: &PodSpec) -> Request {
     let mut sidecars = Request::default();
     let mut init_peak = Request::default();
@@ -114,59 +157,116 @@ pub fn effective_request(spec: &PodSpec) -> Request {
         .iter()
         .map(container_request)
         .fold(Request::default(), add);
-    max(add(apps, sidecars), init_peak)
+    let mut total = max(add(apps, sidecars), init_peak);
+    if let Some(pod) = spec.resources.as_ref() {
+        let p = amounts_request(pod.requests.as_ref(), pod.limits.as_ref());
+        let has = |name: &str| {
+            [pod.requests.as_ref(), pod.limits.as_ref()]
+                .iter()
+                .flatten()
+                .any(|m| m.contains_key(name))
+        };
+        if has("cpu") {
+            total.millicpu = p.millicpu;
+            total.stated = true;
+        }
+        if has("memory") {
+            total.memory = p.memory;
+            total.stated = true;
+        }
+    }
+    if let Some(overhead) = spec.overhead.as_ref() {
+        let o = amounts_request(Some(overhead), None);
+        total = add(
+            total,
+            Request {
+                stated: false,
+                gpus: 0,
+                ..o
+            },
+        );
+    }
+    total
+}
+
+/// The field path of the first container that states `resource` in `which` (`requests` or
+/// `limits`; requests also match a limit), where causes about that resource point.
+pub fn resource_field(spec: &PodSpec, resource: &str, which: &str) -> String {
+    let has = |c: &Container| {
+        c.resources.as_ref().is_some_and(|r| {
+            let limits = r.limits.as_ref().is_some_and(|l| l.contains_key(resource));
+            let requests = r
+                .requests
+                .as_ref()
+                .is_some_and(|l| l.contains_key(resource));
+            limits || (which == "requests" && requests)
+        })
+    };
+    let path = spec
+        .containers
+        .iter()
+        .position(has)
+        .map(|i| format!("spec.containers[{i}]"))
+        .or_else(|| {
+            spec.init_containers
+                .iter()
+                .flatten()
+                .position(has)
+                .map(|i| format!("spec.initContainers[{i}]"))
+        })
+        .unwrap_or_else(|| "spec.containers[0]".into());
+    format!("{path}.resources.{which}[{resource}]")
+}
+
+/// Where GPU causes point: the first container limiting `nvidia.com/gpu`.
+pub fn gpu_field(spec: &PodSpec) -> String {
+    resource_field(spec, "nvidia.com/gpu", "limits")
 }
 
 /// Whether a machine type fits the request plus the allowance.
 pub fn fits(m: &MachineType, r: &Request) -> bool {
-    m.millicpu() >= r.millicpu + ALLOWANCE_MILLICPU
-        && m.memory_mib >= r.memory_mib() + ALLOWANCE_MEMORY_MIB
+    m.millicpu() >= r.need_millicpu() && m.memory_mib >= r.need_memory_mib()
 }
 
-/// The cheapest type of `families` (no accelerator types) that fits, including e2/n2/n2d
-/// custom shapes when `custom` is on. Ties go to the smaller shape.
-pub fn cheapest(families: &[String], r: &Request, spot: bool, custom: bool) -> Option<MachineType> {
-    let price = |m: &MachineType| {
-        if spot {
-            m.spot_price_hour
-        } else {
-            m.price_hour
-        }
-    };
+/// Orders candidates: price, then predefined before custom, then the smaller shape.
+pub fn cheaper(a: &MachineType, b: &MachineType, spot: bool) -> std::cmp::Ordering {
+    a.price(spot)
+        .total_cmp(&b.price(spot))
+        .then(a.is_custom().cmp(&b.is_custom()))
+        .then(a.vcpus.cmp(&b.vcpus))
+        .then(a.memory_mib.cmp(&b.memory_mib))
+        .then(a.name.cmp(&b.name))
+}
+
+/// Every type that fits, cheapest first: predefined types of `families` (no accelerator
+/// types) and, when `custom` is on, the smallest custom shape of each of e2/n2/n2d among them.
+pub fn ranked(families: &[String], r: &Request, spot: bool, custom: bool) -> Vec<MachineType> {
     let mut candidates: Vec<MachineType> = catalog::all()
         .iter()
         .filter(|m| m.accelerator.is_none() && families.iter().any(|f| f == m.family) && fits(m, r))
         .cloned()
         .collect();
     if custom {
-        for family in families
-            .iter()
-            .filter(|f| matches!(f.as_str(), "e2" | "n2" | "n2d"))
-        {
-            if let Some(c) = custom_shape(family, r) {
-                candidates.push(c);
-            }
-        }
+        candidates.extend(families.iter().filter_map(|f| custom_shape(f, r)));
     }
-    candidates.into_iter().min_by(|a, b| {
-        price(a)
-            .total_cmp(&price(b))
-            .then(a.vcpus.cmp(&b.vcpus))
-            .then(a.memory_mib.cmp(&b.memory_mib))
-    })
+    candidates.sort_by(|a, b| cheaper(a, b, spot));
+    candidates
 }
 
-/// The smallest valid custom shape of `family` that fits.
-fn custom_shape(family: &str, r: &Request) -> Option<MachineType> {
-    let cpus = (r.millicpu + ALLOWANCE_MILLICPU).div_ceil(1000).max(2);
-    let cpus = cpus + cpus % 2;
-    let need_mib = r.memory_mib() + ALLOWANCE_MEMORY_MIB;
-    let mib = need_mib.div_ceil(256) * 256;
-    let mib = mib.max(cpus * 512);
-    // Memory above 8 GiB per vCPU needs more vCPUs.
-    let cpus = cpus.max(mib.div_ceil(8192));
-    let cpus = cpus + cpus % 2;
-    catalog::custom(&format!("{family}-custom-{cpus}-{}", mib.max(cpus * 512)))
+/// The cheapest type that fits (see [`ranked`]).
+pub fn cheapest(families: &[String], r: &Request, spot: bool, custom: bool) -> Option<MachineType> {
+    ranked(families, r, spot, custom).into_iter().next()
+}
+
+/// The smallest valid custom shape of `family` that fits: the fewest valid vCPUs covering the
+/// CPU and the memory (at most 8 GiB per vCPU), then the least memory (a multiple of 256 MiB,
+/// at least 512 MiB per vCPU). Price grows with both, so it is also the cheapest custom fit.
+pub fn custom_shape(family: &str, r: &Request) -> Option<MachineType> {
+    let mib = r.need_memory_mib().div_ceil(256).checked_mul(256)?;
+    let min_cpus = r.need_millicpu().div_ceil(1000).max(mib.div_ceil(8192));
+    let cpus = (2..=96u32)
+        .find(|&c| u64::from(c) >= min_cpus && catalog::custom_vcpus_valid(family, c))?;
+    catalog::custom_of(family, cpus, mib.max(u64::from(cpus) * 512))
 }
 
 #[cfg(test)]
@@ -191,18 +291,29 @@ mod tests {
         }));
         let r = effective_request(&s);
         assert_eq!(r.millicpu, 2000, "the init container dominates CPU");
-        assert_eq!(r.memory, (1 << 30) as u64, "and memory");
+        assert_eq!(r.memory, 1 << 30, "and memory");
         let s2 = spec(serde_json::json!({
             "containers": [
                 {"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}},
                 {"name": "b", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}
-            ]
+            ],
+            "overhead": {"cpu": "250m", "memory": "120Mi"}
         }));
-        assert_eq!(effective_request(&s2).millicpu, 1000);
+        assert_eq!(effective_request(&s2).millicpu, 1250);
+        let s3 = spec(serde_json::json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "4"}}}],
+            "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
+        }));
+        let r3 = effective_request(&s3);
+        assert_eq!(
+            (r3.millicpu, r3.memory_mib()),
+            (1000, 2048),
+            "pod-level resources win"
+        );
     }
 
     #[test]
-    fn cheapest_fits() {
+    fn cheapest_fits_and_custom_only_when_cheaper() {
         let fams: Vec<String> = ["e2", "n2d", "n2", "c3", "c4"]
             .iter()
             .map(|s| s.to_string())
@@ -213,7 +324,28 @@ mod tests {
             ..Default::default()
         };
         let m = cheapest(&fams, &r, false, false).expect("fits");
-        assert!(m.name.starts_with("e2-"), "{}", m.name);
-        assert!(fits(&m, &r));
+        assert_eq!(m.name, "e2-medium");
+        assert_eq!(
+            cheapest(&fams, &r, false, true).map(|m| m.name),
+            Some("e2-medium".into())
+        );
+        let big = Request {
+            millicpu: 2800,
+            memory: 6 << 30,
+            ..Default::default()
+        };
+        let c = cheapest(&fams, &big, false, true).expect("fits");
+        assert_eq!(c.name, "e2-custom-4-6912");
+        assert_eq!(
+            custom_shape(
+                "n2d",
+                &Request {
+                    millicpu: 5000,
+                    ..Default::default()
+                }
+            )
+            .map(|m| m.name),
+            Some("n2d-custom-8-4096".into())
+        );
     }
 }

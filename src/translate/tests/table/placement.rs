@@ -1,0 +1,386 @@
+//! Table rows: GPUs, Spot and zones.
+
+use super::*;
+
+pub(super) fn rows() -> Vec<Row> {
+    let r = |name, pod, want| Row {
+        name,
+        pod,
+        tweak: same,
+        want,
+    };
+    let rt = |name, pod, tweak, want| Row {
+        name,
+        pod,
+        tweak,
+        want,
+    };
+    let causes = |c: Vec<(&'static str, &'static str, &'static str)>| Want::Causes(c);
+    vec![
+        // GPUs.
+        r(
+            "1 x L4: g2-standard-4",
+            gpus("1", Some("nvidia-l4")),
+            Want::Vm(Vm {
+                reason: Some(
+                    "g2-standard-4: the cheapest type carrying 1 x nvidia-l4 with 200m CPU / 640 MiB (the pod's 0m / 0 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): 4 vCPU, 16384 MiB at $0.7068/h on demand (GPUs included)",
+                ),
+                ..gpu_vm("g2-standard-4", &ABC)
+            }),
+        ),
+        r(
+            "1 x T4: guest accelerator on N1",
+            gpus("1", Some("nvidia-tesla-t4")),
+            Want::Vm(Vm {
+                attach: Some(("nvidia-tesla-t4", 1)),
+                ..gpu_vm("n1-standard-1", &ALL)
+            }),
+        ),
+        r(
+            "2 x T4 with 8 CPUs: n1-standard-16",
+            with(
+                gpus("2", Some("nvidia-tesla-t4")),
+                "spec.containers.0.resources.requests",
+                json!({"cpu": "8", "memory": "30Gi"}),
+            ),
+            Want::Vm(Vm {
+                attach: Some(("nvidia-tesla-t4", 2)),
+                ..gpu_vm("n1-standard-16", &ALL)
+            }),
+        ),
+        r(
+            "1 x A100 80GB: a2-ultragpu-1g",
+            gpus("1", Some("nvidia-a100-80gb")),
+            Want::Vm(gpu_vm(
+                "a2-ultragpu-1g",
+                &["us-central1-a", "us-central1-c"],
+            )),
+        ),
+        r(
+            "8 x H100: a3-highgpu-8g",
+            gpus("8", Some("nvidia-h100-80gb")),
+            Want::Vm(gpu_vm("a3-highgpu-8g", &ABC)),
+        ),
+        r(
+            "accelerator by node affinity",
+            with(
+                gpus("1", None),
+                "spec.affinity",
+                affinity(
+                    json!([{"matchExpressions": [{"key": "cloud.google.com/gke-accelerator", "operator": "In", "values": ["nvidia-l4"]}]}]),
+                ),
+            ),
+            Want::Vm(gpu_vm("g2-standard-4", &ABC)),
+        ),
+        rt(
+            "default accelerator for a GPU pod without selector",
+            gpus("1", None),
+            |s| s.default_accelerator = Some("nvidia-tesla-t4".into()),
+            Want::Vm(Vm {
+                attach: Some(("nvidia-tesla-t4", 1)),
+                ..gpu_vm("n1-standard-1", &ALL)
+            }),
+        ),
+        r(
+            "explicit N1 type with T4s",
+            with(
+                gpus("2", Some("nvidia-tesla-t4")),
+                "metadata.annotations",
+                json!({"k8sless.dev/machine-type": "n1-standard-8"}),
+            ),
+            Want::Vm(Vm {
+                attach: Some(("nvidia-tesla-t4", 2)),
+                ..gpu_vm("n1-standard-8", &ALL)
+            }),
+        ),
+        r(
+            "explicit g2 type implies its L4",
+            with(
+                gpus("1", None),
+                "metadata.annotations",
+                json!({"k8sless.dev/machine-type": "g2-standard-8"}),
+            ),
+            Want::Vm(gpu_vm("g2-standard-8", &ABC)),
+        ),
+        r(
+            "422: GPU without selector or default",
+            gpus("1", None),
+            causes(vec![(
+                "FieldValueRequired",
+                "spec.nodeSelector[cloud.google.com/gke-accelerator]",
+                "a GPU request needs nodeSelector cloud.google.com/gke-accelerator naming the GPU (nvidia-tesla-t4, nvidia-tesla-p4, nvidia-tesla-v100, nvidia-tesla-p100, nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb), and no default accelerator is configured (--default-accelerator)",
+            )]),
+        ),
+        r(
+            "422: unknown accelerator",
+            gpus("1", Some("nvidia-rtx-9090")),
+            causes(vec![(
+                UNSUPPORTED,
+                "spec.nodeSelector[cloud.google.com/gke-accelerator]",
+                "\"nvidia-rtx-9090\": supported values: \"nvidia-tesla-t4\", \"nvidia-tesla-p4\", \"nvidia-tesla-v100\", \"nvidia-tesla-p100\", \"nvidia-l4\", \"nvidia-tesla-a100\", \"nvidia-a100-80gb\", \"nvidia-h100-80gb\"",
+            )]),
+        ),
+        r(
+            "422: 8 x T4 (N1 takes 1, 2 or 4)",
+            gpus("8", Some("nvidia-tesla-t4")),
+            causes(vec![(
+                INV,
+                GPU_FIELD,
+                "\"8\": no machine type offers 8 x nvidia-tesla-t4: N1 VMs take 1, 2 or 4 of them",
+            )]),
+        ),
+        r(
+            "422: 3 x L4",
+            gpus("3", Some("nvidia-l4")),
+            causes(vec![(
+                INV,
+                GPU_FIELD,
+                "\"3\": no machine type offers 3 x nvidia-l4: its machine types carry 1, 2, 4 or 8",
+            )]),
+        ),
+        r(
+            "422: 1 x V100 caps N1 at 12 vCPUs",
+            with(
+                gpus("1", Some("nvidia-tesla-v100")),
+                "spec.containers.0.resources.requests",
+                json!({"cpu": "16"}),
+            ),
+            causes(vec![(
+                INV,
+                GPU_FIELD,
+                "\"1\": no N1 machine type with 1 x nvidia-tesla-v100 has 16200m CPU / 640 MiB (the pod's 16000m / 0 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): N1 VMs with 1 x nvidia-tesla-v100 have at most 12 vCPUs and 78 GiB",
+            )]),
+        ),
+        r(
+            "422: accelerator selector without a GPU limit",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-accelerator": "nvidia-l4"}),
+            ),
+            causes(vec![(
+                "FieldValueRequired",
+                GPU_FIELD,
+                "spec.nodeSelector[cloud.google.com/gke-accelerator] asks for nvidia-l4 GPUs, but no container limits nvidia.com/gpu: set resources.limits[nvidia.com/gpu] on the container that uses them",
+            )]),
+        ),
+        r(
+            "422: L4 in a zone without L4s",
+            with(
+                gpus("1", None),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-accelerator": "nvidia-l4", "topology.kubernetes.io/zone": "us-central1-f"}),
+            ),
+            causes(vec![(
+                INV,
+                "spec.nodeSelector[topology.kubernetes.io/zone]",
+                "\"us-central1-f\": nvidia-l4 is not offered there; the allowed zones offering it: \"us-central1-a\", \"us-central1-b\", \"us-central1-c\"",
+            )]),
+        ),
+        r(
+            "422: an e2 type carries no GPU",
+            with(
+                gpus("1", Some("nvidia-l4")),
+                "metadata.annotations",
+                json!({"k8sless.dev/machine-type": "e2-standard-4"}),
+            ),
+            causes(vec![(
+                INV,
+                ANNOTATION,
+                "\"e2-standard-4\": does not carry 1 x nvidia-l4; nvidia-l4 comes with g2-standard-4, g2-standard-8, g2-standard-12, g2-standard-16, g2-standard-24, g2-standard-32, g2-standard-48, g2-standard-96",
+            )]),
+        ),
+        // Spot.
+        r(
+            "Spot by nodeSelector",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-spot": "true"}),
+            ),
+            Want::Vm(Vm {
+                spot: true,
+                reason: Some(
+                    "e2-medium: the cheapest of e2, n2d, n2, c3, c4 with 700m CPU / 1664 MiB (the pod's 500m / 1024 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): 2 shared vCPU (1000m sustained), 4096 MiB at $0.0104/h Spot; next cheapest n2d-highcpu-2 at $0.0137/h Spot",
+                ),
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "Spot by node affinity, with GKE's toleration",
+            with(
+                with(
+                    small(),
+                    "spec.affinity",
+                    affinity(
+                        json!([{"matchExpressions": [{"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}]}]),
+                    ),
+                ),
+                "spec.tolerations",
+                json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
+            ),
+            Want::Vm(Vm {
+                spot: true,
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "Spot by gke-provisioning",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-provisioning": "spot"}),
+            ),
+            Want::Vm(Vm {
+                spot: true,
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "GKE's spot toleration alone: accepted, standard VM",
+            with(
+                small(),
+                "spec.tolerations",
+                json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
+            ),
+            Want::Vm(vm("e2-medium")),
+        ),
+        r(
+            "gke-spot false: standard VM",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-spot": "false"}),
+            ),
+            Want::Vm(vm("e2-medium")),
+        ),
+        r(
+            "Spot GPU VM",
+            with(
+                gpus("1", None),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-accelerator": "nvidia-tesla-t4", "cloud.google.com/gke-spot": "true"}),
+            ),
+            Want::Vm(Vm {
+                spot: true,
+                attach: Some(("nvidia-tesla-t4", 1)),
+                ..gpu_vm("n1-standard-1", &ALL)
+            }),
+        ),
+        r(
+            "422: gke-spot yes",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"cloud.google.com/gke-spot": "yes"}),
+            ),
+            causes(vec![(
+                UNSUPPORTED,
+                "spec.nodeSelector[cloud.google.com/gke-spot]",
+                "\"yes\": supported values: \"true\", \"false\"",
+            )]),
+        ),
+        // Zones.
+        r(
+            "zone by nodeSelector",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"topology.kubernetes.io/zone": "us-central1-b"}),
+            ),
+            Want::Vm(Vm {
+                zones: vec!["us-central1-b"],
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "zones by affinity, in fallback order",
+            with(
+                small(),
+                "spec.affinity",
+                affinity(
+                    json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c", "us-central1-b"]}]}]),
+                ),
+            ),
+            Want::Vm(Vm {
+                zones: vec!["us-central1-b", "us-central1-c"],
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "zone NotIn",
+            with(
+                small(),
+                "spec.affinity",
+                affinity(
+                    json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "NotIn", "values": ["us-central1-a"]}]}]),
+                ),
+            ),
+            Want::Vm(Vm {
+                zones: vec!["us-central1-b", "us-central1-c", "us-central1-f"],
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "the first satisfiable affinity term wins",
+            with(
+                small(),
+                "spec.affinity",
+                affinity(json!([
+            {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["europe-west1-b"]}]},
+            {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c"]}]}])),
+            ),
+            Want::Vm(Vm {
+                zones: vec!["us-central1-c"],
+                ..vm("e2-medium")
+            }),
+        ),
+        rt(
+            "configured zones and default",
+            small(),
+            |s| {
+                s.zone = "us-central1-c".into();
+                s.zones = vec!["us-central1-b".into(), "us-central1-c".into()];
+            },
+            Want::Vm(Vm {
+                zones: vec!["us-central1-c", "us-central1-b"],
+                ..vm("e2-medium")
+            }),
+        ),
+        r(
+            "linux/amd64 selectors are fine",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "cloud.google.com/gke-nodepool": "pool-1"}),
+            ),
+            Want::Vm(vm("e2-medium")),
+        ),
+        r(
+            "422: zone outside the allowed ones",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"topology.kubernetes.io/zone": "europe-west1-b"}),
+            ),
+            causes(vec![(
+                UNSUPPORTED,
+                "spec.nodeSelector[topology.kubernetes.io/zone]",
+                "\"europe-west1-b\": supported values: \"us-central1-a\", \"us-central1-b\", \"us-central1-c\", \"us-central1-f\"",
+            )]),
+        ),
+        r(
+            "422: arm64",
+            with(
+                small(),
+                "spec.nodeSelector",
+                json!({"kubernetes.io/arch": "arm64"}),
+            ),
+            causes(vec![(
+                UNSUPPORTED,
+                "spec.nodeSelector[kubernetes.io/arch]",
+                "\"arm64\": supported values: \"amd64\"",
+            )]),
+        ),
+    ]
+}
