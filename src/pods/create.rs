@@ -339,8 +339,9 @@ pub fn render(
     }
     let name = pod.metadata.name.clone().unwrap_or_default();
     set_server_fields(&mut pod, now());
-    // A fixed uid keeps the output reproducible.
+    // A fixed uid and no creation time keep the output reproducible.
     pod.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
+    pod.metadata.creation_timestamp = None;
     defaults::apply(&mut pod);
     validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
     let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
