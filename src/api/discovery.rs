@@ -1,0 +1,351 @@
+//! Version and API discovery documents: what kubectl reads before any pod request.
+//!
+//! kubectl (client-go 1.33) starts with `GET /api` and `GET /apis`, asking first for aggregated
+//! discovery (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) and falling back to the legacy
+//! documents (`APIVersions`, `APIGroupList`, then `GET /api/v1` for an `APIResourceList`). It
+//! decides which one it got from the response `Content-Type` alone, so the aggregated answer
+//! must carry [`AGGREGATED_DISCOVERY_CONTENT_TYPE`]. Both forms are built here from one table of
+//! resources (`RESOURCES`), so they cannot disagree.
+//!
+//! We serve the core group only: `pods` (with the `log` and `status` subresources) and `events`
+//! (read-only, for `kubectl describe`). `deletecollection` is deliberately not advertised: we do
+//! not implement it, and kubectl only uses verbs that discovery lists.
+//!
+//! `GET /version` reports Kubernetes 1.33 (the API level we implement); gcloud's kubectl
+//! dispatcher uses it to pick its bundled kubectl 1.33.
+
+use serde_json::{Value, json};
+
+use super::accept::negotiate;
+
+/// The Kubernetes release whose Pod API we implement: (major, minor, gitVersion).
+pub const KUBERNETES_VERSION: (&str, &str, &str) = ("1", "33", "v1.33.0-k8sless");
+
+/// The `Content-Type` of an aggregated discovery response. client-go checks its `g`, `v` and
+/// `as` parameters to tell it from a legacy `APIVersions` / `APIGroupList` body.
+pub const AGGREGATED_DISCOVERY_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// One resource or subresource of the core group, as discovery describes it.
+struct Resource {
+    /// `pods`, or `pods/log` for a subresource.
+    name: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+    short_names: &'static [&'static str],
+    categories: &'static [&'static str],
+}
+
+/// Everything we serve under `/api/v1`, parents before their subresources.
+const RESOURCES: &[Resource] = &[
+    Resource {
+        name: "events",
+        singular: "event",
+        kind: "Event",
+        verbs: &["get", "list", "watch"],
+        short_names: &["ev"],
+        categories: &[],
+    },
+    Resource {
+        name: "pods",
+        singular: "pod",
+        kind: "Pod",
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
+        short_names: &["po"],
+        categories: &["all"],
+    },
+    Resource {
+        name: "pods/log",
+        singular: "",
+        kind: "Pod",
+        verbs: &["get"],
+        short_names: &[],
+        categories: &[],
+    },
+    Resource {
+        name: "pods/status",
+        singular: "",
+        kind: "Pod",
+        verbs: &["get", "patch", "update"],
+        short_names: &[],
+        categories: &[],
+    },
+];
+
+/// `GET /version`: the `version.Info` document.
+pub fn version_info() -> Value {
+    let (major, minor, git_version) = KUBERNETES_VERSION;
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    json!({
+        "major": major,
+        "minor": minor,
+        "emulationMajor": major,
+        "emulationMinor": minor,
+        "minCompatibilityMajor": major,
+        "minCompatibilityMinor": minor,
+        "gitVersion": git_version,
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, arch),
+    })
+}
+
+/// `GET /api` (legacy form): the `APIVersions` document listing `v1`.
+pub fn api_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [],
+    })
+}
+
+/// `GET /apis` (legacy form): an empty `APIGroupList`; we serve no named groups.
+pub fn api_group_list() -> Value {
+    json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] })
+}
+
+/// `GET /api/v1`: the `APIResourceList` of the core group.
+pub fn api_resource_list_v1() -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .map(|r| {
+            let mut entry = json!({
+                "name": r.name,
+                "singularName": r.singular,
+                "namespaced": true,
+                "kind": r.kind,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                entry["shortNames"] = json!(r.short_names);
+            }
+            if !r.categories.is_empty() {
+                entry["categories"] = json!(r.categories);
+            }
+            entry
+        })
+        .collect();
+    json!({ "kind": "APIResourceList", "groupVersion": "v1", "resources": resources })
+}
+
+/// `GET /api` (aggregated form): an `APIGroupDiscoveryList` holding the core group, `v1`,
+/// with each resource's subresources nested under it. Serve with
+/// [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
+pub fn aggregated_discovery_v2() -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|r| !r.name.contains('/'))
+        .map(|r| {
+            let prefix = format!("{}/", r.name);
+            let subresources: Vec<Value> = RESOURCES
+                .iter()
+                .filter_map(|s| {
+                    let sub = s.name.strip_prefix(&prefix)?;
+                    Some(json!({
+                        "subresource": sub,
+                        "responseKind": { "group": "", "version": "v1", "kind": s.kind },
+                        "verbs": s.verbs,
+                    }))
+                })
+                .collect();
+            let mut entry = json!({
+                "resource": r.name,
+                "responseKind": { "group": "", "version": "v1", "kind": r.kind },
+                "scope": "Namespaced",
+                "singularResource": r.singular,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                entry["shortNames"] = json!(r.short_names);
+            }
+            if !r.categories.is_empty() {
+                entry["categories"] = json!(r.categories);
+            }
+            if !subresources.is_empty() {
+                entry["subresources"] = Value::Array(subresources);
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": [{
+            "metadata": { "creationTimestamp": null },
+            "versions": [{ "version": "v1", "resources": resources, "freshness": "Current" }],
+        }],
+    })
+}
+
+/// `GET /apis` (aggregated form): an empty `APIGroupDiscoveryList`. Serve with
+/// [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
+pub fn aggregated_discovery_apis_v2() -> Value {
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": [],
+    })
+}
+
+/// Whether `GET /api` or `GET /apis` should answer in aggregated form, given the request's
+/// `Accept` header: true when the client's most preferred range that we can produce is
+/// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList` (extra parameters such as
+/// `profile=nopeer` are fine: we have no peers). Ranges we cannot produce (protobuf, `v2beta1`)
+/// are skipped; plain JSON, or nothing we can produce, means the legacy form.
+pub fn wants_aggregated(accept: &str) -> bool {
+    negotiate(accept, |range| {
+        if range.is_json_as("APIGroupDiscoveryList", "apidiscovery.k8s.io", "v2") {
+            Some(true)
+        } else if range.accepts_plain_json() {
+            Some(false)
+        } else {
+            None
+        }
+    })
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What client-go 1.33 sends for `/api` and `/apis`.
+    const KUBECTL_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+
+    #[test]
+    fn negotiates_aggregated_discovery() {
+        assert!(wants_aggregated(KUBECTL_ACCEPT));
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;profile=nopeer,application/json"
+        ));
+        assert!(wants_aggregated(
+            "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        ));
+        assert!(!wants_aggregated("application/json"));
+        assert!(!wants_aggregated(""));
+        assert!(!wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        ));
+        assert!(!wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;q=0.5,application/json"
+        ));
+    }
+
+    #[test]
+    fn content_type_carries_the_gvk_client_go_checks() {
+        let ranges = super::super::accept::media_ranges(AGGREGATED_DISCOVERY_CONTENT_TYPE);
+        assert!(ranges[0].is_json_as("APIGroupDiscoveryList", "apidiscovery.k8s.io", "v2"));
+    }
+
+    #[test]
+    fn version_reports_1_33() {
+        let v = version_info();
+        assert_eq!(v["major"], "1");
+        assert_eq!(v["minor"], "33");
+        assert_eq!(v["gitVersion"], "v1.33.0-k8sless");
+        assert!(v["platform"].as_str().is_some_and(|p| p.contains('/')));
+    }
+
+    #[test]
+    fn legacy_resource_list_describes_pods_and_events() {
+        let list = api_resource_list_v1();
+        assert_eq!(list["groupVersion"], "v1");
+        let find = |name: &str| {
+            list["resources"]
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+                .cloned()
+        };
+        let pods = find("pods").expect("pods listed");
+        assert_eq!(pods["shortNames"], json!(["po"]));
+        assert_eq!(pods["categories"], json!(["all"]));
+        assert_eq!(pods["singularName"], "pod");
+        assert_eq!(
+            pods["verbs"],
+            json!([
+                "create", "delete", "get", "list", "patch", "update", "watch"
+            ])
+        );
+        assert_eq!(find("pods/log").expect("log")["verbs"], json!(["get"]));
+        assert_eq!(
+            find("pods/status").expect("status")["verbs"],
+            json!(["get", "patch", "update"])
+        );
+        assert_eq!(
+            find("events").expect("events")["verbs"],
+            json!(["get", "list", "watch"])
+        );
+        assert!(
+            list["resources"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .all(|r| r["namespaced"] == true)
+        );
+    }
+
+    #[test]
+    fn aggregated_and_legacy_forms_agree() {
+        let agg = aggregated_discovery_v2();
+        assert_eq!(agg["apiVersion"], "apidiscovery.k8s.io/v2");
+        let version = &agg["items"][0]["versions"][0];
+        assert_eq!(version["version"], "v1");
+        let resources = version["resources"].as_array().expect("resources");
+        let pods = resources
+            .iter()
+            .find(|r| r["resource"] == "pods")
+            .expect("pods");
+        assert_eq!(pods["scope"], "Namespaced");
+        assert_eq!(
+            pods["responseKind"],
+            json!({"group": "", "version": "v1", "kind": "Pod"})
+        );
+        let subs: Vec<&str> = pods["subresources"]
+            .as_array()
+            .expect("subs")
+            .iter()
+            .filter_map(|s| s["subresource"].as_str())
+            .collect();
+        assert_eq!(subs, ["log", "status"]);
+        // Every legacy entry appears in the aggregated form with the same verbs.
+        for legacy in api_resource_list_v1()["resources"]
+            .as_array()
+            .expect("array")
+        {
+            let name = legacy["name"].as_str().expect("name");
+            let verbs =
+                match name.split_once('/') {
+                    None => resources
+                        .iter()
+                        .find(|r| r["resource"] == name)
+                        .map(|r| r["verbs"].clone()),
+                    Some((parent, sub)) => resources
+                        .iter()
+                        .find(|r| r["resource"] == parent)
+                        .and_then(|r| {
+                            r["subresources"]
+                                .as_array()?
+                                .iter()
+                                .find(|s| s["subresource"] == sub)
+                                .map(|s| s["verbs"].clone())
+                        }),
+                };
+            assert_eq!(verbs.as_ref(), Some(&legacy["verbs"]), "{name}");
+        }
+        assert_eq!(aggregated_discovery_apis_v2()["items"], json!([]));
+        assert_eq!(api_group_list()["groups"], json!([]));
+        assert_eq!(api_versions()["versions"], json!(["v1"]));
+    }
+}

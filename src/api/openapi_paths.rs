@@ -1,0 +1,336 @@
+//! The `paths` of our OpenAPI document: the pod and event operations we serve, with their
+//! parameters, bodies and responses, each tagged with `x-kubernetes-group-version-kind` and
+//! `x-kubernetes-action` as Kubernetes does (see [`super::openapi`] for why kubectl needs them).
+//!
+//! Only what the server implements is listed: no `deletecollection`, no server-side apply
+//! (`application/apply-patch+yaml`), no protobuf or CBOR, no `/watch/` paths (watches are
+//! `?watch=true` on the list operations).
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use serde_json::{Map, Value, json};
+
+use super::openapi::{EVENT_SCHEMA, POD_SCHEMA, gvk, schema_ref};
+
+fn param(name: &str, location: &str, kind: &str, description: &str) -> Value {
+    let mut p = json!({ "name": name, "in": location, "description": description, "schema": { "type": kind, "uniqueItems": true } });
+    if location == "path" {
+        p["required"] = true.into();
+    }
+    p
+}
+
+fn query(name: &str, kind: &str, description: &str) -> Value {
+    param(name, "query", kind, description)
+}
+
+fn list_params() -> Vec<Value> {
+    vec![
+        query(
+            "allowWatchBookmarks",
+            "boolean",
+            "allowWatchBookmarks requests watch events with type \"BOOKMARK\".",
+        ),
+        query(
+            "continue",
+            "string",
+            "The continue option should be set when retrieving more results from the server.",
+        ),
+        query(
+            "fieldSelector",
+            "string",
+            "A selector to restrict the list of returned objects by their fields. Defaults to everything.",
+        ),
+        query(
+            "labelSelector",
+            "string",
+            "A selector to restrict the list of returned objects by their labels. Defaults to everything.",
+        ),
+        query(
+            "limit",
+            "integer",
+            "limit is a maximum number of responses to return for a list call.",
+        ),
+        query(
+            "resourceVersion",
+            "string",
+            "resourceVersion sets a constraint on what resource versions a request may be served from.",
+        ),
+        query(
+            "timeoutSeconds",
+            "integer",
+            "Timeout for the list/watch call.",
+        ),
+        query(
+            "watch",
+            "boolean",
+            "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications.",
+        ),
+    ]
+}
+
+fn write_params() -> Vec<Value> {
+    vec![
+        query(
+            "dryRun",
+            "string",
+            "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed",
+        ),
+        query(
+            "fieldManager",
+            "string",
+            "fieldManager is a name associated with the actor or entity that is making these changes.",
+        ),
+        query(
+            "fieldValidation",
+            "string",
+            "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: - Ignore: drop them silently - Warn (the default): drop them and return a warning header for each - Strict: fail the request with a BadRequest listing them.",
+        ),
+    ]
+}
+
+fn delete_params() -> Vec<Value> {
+    vec![
+        query(
+            "dryRun",
+            "string",
+            "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed",
+        ),
+        query(
+            "gracePeriodSeconds",
+            "integer",
+            "The duration in seconds before the object should be deleted.",
+        ),
+        query(
+            "propagationPolicy",
+            "string",
+            "Whether and how garbage collection will be performed.",
+        ),
+    ]
+}
+
+fn log_params() -> Vec<Value> {
+    vec![
+        query(
+            "container",
+            "string",
+            "The container for which to stream logs. Defaults to only container if there is one container in the pod.",
+        ),
+        query(
+            "follow",
+            "boolean",
+            "Follow the log stream of the pod. Defaults to false.",
+        ),
+        query(
+            "limitBytes",
+            "integer",
+            "If set, the number of bytes to read from the server before terminating the log output.",
+        ),
+        query(
+            "previous",
+            "boolean",
+            "Return previous terminated container logs. Defaults to false.",
+        ),
+        query(
+            "sinceSeconds",
+            "integer",
+            "A relative time in seconds before the current time from which to show logs.",
+        ),
+        query(
+            "tailLines",
+            "integer",
+            "If set, the number of lines from the end of the logs to show.",
+        ),
+        query(
+            "timestamps",
+            "boolean",
+            "If true, add an RFC3339 timestamp at the beginning of every line of log output.",
+        ),
+    ]
+}
+
+fn content(schema: Value, types: &[&str]) -> Value {
+    Value::Object(
+        types
+            .iter()
+            .map(|t| ((*t).to_string(), json!({ "schema": schema })))
+            .collect(),
+    )
+}
+
+fn responses(schema: &str, codes: &[(&str, &str)], types: &[&str]) -> Value {
+    let mut out: Map<String, Value> = codes
+        .iter()
+        .map(|(code, text)| {
+            (
+                (*code).to_string(),
+                json!({ "description": text, "content": content(schema_ref(schema), types) }),
+            )
+        })
+        .collect();
+    out.insert("401".into(), json!({ "description": "Unauthorized" }));
+    Value::Object(out)
+}
+
+/// One operation. `kind` is the GVK it is about; `body` the request body content.
+fn operation(
+    id: &str,
+    action: &str,
+    description: &str,
+    kind: &Value,
+    params: Vec<Value>,
+    body: Option<Value>,
+    responses: Value,
+) -> Value {
+    let mut op = json!({
+        "description": description,
+        "operationId": id,
+        "tags": ["core_v1"],
+        "responses": responses,
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": kind,
+    });
+    if !params.is_empty() {
+        op["parameters"] = Value::Array(params);
+    }
+    if let Some(body) = body {
+        op["requestBody"] = json!({ "content": body, "required": action != "delete" });
+    }
+    op
+}
+
+pub(super) fn paths() -> Value {
+    let (pod, event) = (gvk::<Pod>(""), gvk::<Event>(""));
+    let json_only: &[&str] = &["application/json"];
+    let list_types: &[&str] = &["application/json", "application/json;stream=watch"];
+    let ok = [("200", "OK")];
+    let written = [("200", "OK"), ("201", "Created")];
+    let created = [("200", "OK"), ("201", "Created"), ("202", "Accepted")];
+    let deleted = [("200", "OK"), ("202", "Accepted")];
+    let pod_body = || Some(content(schema_ref(POD_SCHEMA), &["*/*"]));
+    let patch_body = || {
+        let patch = schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
+        Some(content(
+            patch,
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ],
+        ))
+    };
+    let namespace = param(
+        "namespace",
+        "path",
+        "string",
+        "object name and auth scope, such as for teams and projects",
+    );
+    let pretty = query(
+        "pretty",
+        "string",
+        "If 'true', then the output is pretty printed.",
+    );
+    let named = |what: &str| {
+        vec![
+            param("name", "path", "string", &format!("name of the {what}")),
+            namespace.clone(),
+            pretty.clone(),
+        ]
+    };
+    let list_pods = |id: &str| {
+        operation(
+            id,
+            "list",
+            "list or watch objects of kind Pod",
+            &pod,
+            list_params(),
+            None,
+            responses(&format!("{POD_SCHEMA}List"), &ok, list_types),
+        )
+    };
+    let list_events = |id: &str| {
+        operation(
+            id,
+            "list",
+            "list or watch objects of kind Event",
+            &event,
+            list_params(),
+            None,
+            responses(&format!("{EVENT_SCHEMA}List"), &ok, list_types),
+        )
+    };
+    let read = |id: &str, what: &str| {
+        operation(
+            id,
+            "get",
+            &format!("read {what} of the specified Pod"),
+            &pod,
+            vec![],
+            None,
+            responses(POD_SCHEMA, &ok, json_only),
+        )
+    };
+    let replace = |id: &str, what: &str| {
+        operation(
+            id,
+            "put",
+            &format!("replace {what} of the specified Pod"),
+            &pod,
+            write_params(),
+            pod_body(),
+            responses(POD_SCHEMA, &written, json_only),
+        )
+    };
+    let patch = |id: &str, what: &str| {
+        operation(
+            id,
+            "patch",
+            &format!("partially update {what} of the specified Pod"),
+            &pod,
+            write_params(),
+            patch_body(),
+            responses(POD_SCHEMA, &written, json_only),
+        )
+    };
+    json!({
+        "/api/v1/namespaces/{namespace}/pods": {
+            "parameters": [namespace.clone(), pretty.clone()],
+            "get": list_pods("listCoreV1NamespacedPod"),
+            "post": operation("createCoreV1NamespacedPod", "post", "create a Pod", &pod, write_params(), pod_body(), responses(POD_SCHEMA, &created, json_only)),
+        },
+        "/api/v1/namespaces/{namespace}/pods/{name}": {
+            "parameters": named("Pod"),
+            "get": read("readCoreV1NamespacedPod", "the object"),
+            "put": replace("replaceCoreV1NamespacedPod", "the object"),
+            "patch": patch("patchCoreV1NamespacedPod", "the object"),
+            "delete": operation("deleteCoreV1NamespacedPod", "delete", "delete a Pod", &pod, delete_params(),
+                Some(content(schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), &["*/*"])), responses(POD_SCHEMA, &deleted, json_only)),
+        },
+        "/api/v1/namespaces/{namespace}/pods/{name}/status": {
+            "parameters": named("Pod"),
+            "get": read("readCoreV1NamespacedPodStatus", "status"),
+            "put": replace("replaceCoreV1NamespacedPodStatus", "status"),
+            "patch": patch("patchCoreV1NamespacedPodStatus", "status"),
+        },
+        "/api/v1/namespaces/{namespace}/pods/{name}/log": {
+            "parameters": ([named("Pod"), log_params()].concat()),
+            "get": operation("readCoreV1NamespacedPodLog", "get", "read log of the specified Pod", &pod, vec![], None,
+                json!({ "200": { "description": "OK", "content": content(json!({"type": "string"}), &["text/plain"]) }, "401": { "description": "Unauthorized" } })),
+        },
+        "/api/v1/pods": {
+            "parameters": [pretty.clone()],
+            "get": list_pods("listCoreV1PodForAllNamespaces"),
+        },
+        "/api/v1/namespaces/{namespace}/events": {
+            "parameters": [namespace.clone(), pretty.clone()],
+            "get": list_events("listCoreV1NamespacedEvent"),
+        },
+        "/api/v1/namespaces/{namespace}/events/{name}": {
+            "parameters": named("Event"),
+            "get": operation("readCoreV1NamespacedEvent", "get", "read the specified Event", &event, vec![], None, responses(EVENT_SCHEMA, &ok, json_only)),
+        },
+        "/api/v1/events": {
+            "parameters": [pretty],
+            "get": list_events("listCoreV1EventForAllNamespaces"),
+        },
+    })
+}

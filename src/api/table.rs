@@ -1,0 +1,408 @@
+//! Server-side printing: pods rendered as a `meta.k8s.io/v1` `Table`.
+//!
+//! `kubectl get` asks for `Accept: application/json;as=Table;v=v1;g=meta.k8s.io,...` and prints
+//! whatever columns the server sends, so the columns and their values are ours to compute: the
+//! Kubernetes API server's pod columns, NAME READY STATUS RESTARTS AGE, then IP NODE
+//! NOMINATED NODE READINESS GATES at priority 1. The per-pod figures (READY "1/2", STATUS
+//! `Init:0/1` / `CrashLoopBackOff` / `Terminating` ..., RESTARTS "2 (5m ago)", AGE) come from
+//! [`super::pod_summary`], which reimplements the API server's `printPod`.
+//!
+//! The API server always sends all columns (priority 1 ones too) and lets kubectl hide priority-1
+//! columns unless `-o wide`; routes should pass `wide = true` for the same behaviour. Each row carries
+//! the object as `includeObject` asks (`PartialObjectMetadata` by default), from which kubectl takes
+//! the NAMESPACE column of `-A` and the labels of `--show-labels`.
+//!
+//! Everything is a pure function of its inputs; `now` is passed in, so tests are deterministic.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use serde_json::{Value, json};
+
+use super::accept::negotiate;
+use super::pod_summary::{PodSummary, human_duration};
+
+/// The `Content-Type` of a `Table` response.
+pub const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// What each table row carries in its `object` field (the `includeObject` query parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// A `PartialObjectMetadata` holding the pod's metadata (the default).
+    #[default]
+    Metadata,
+    /// The whole pod.
+    Object,
+}
+
+/// An `includeObject` value other than `None`, `Metadata`, `Object` or empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "includeObject: Unsupported value: {value:?}: supported values: \"None\", \"Metadata\", \"Object\""
+)]
+pub struct InvalidIncludeObject {
+    /// The rejected value.
+    pub value: String,
+}
+
+impl FromStr for IncludeObject {
+    type Err = InvalidIncludeObject;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "" | "Metadata" => Ok(Self::Metadata),
+            "None" => Ok(Self::None),
+            "Object" => Ok(Self::Object),
+            other => Err(InvalidIncludeObject {
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl IncludeObject {
+    /// Parses the optional `includeObject` query parameter; absent means `Metadata`.
+    pub fn from_query(value: Option<&str>) -> Result<Self, InvalidIncludeObject> {
+        value.map_or(Ok(Self::Metadata), str::parse)
+    }
+}
+
+/// The `Table` apiVersion the client prefers among those we can produce (`"meta.k8s.io/v1"` or
+/// `"meta.k8s.io/v1beta1"`), or `None` when plain JSON comes first (or nothing matches).
+/// Both versions have the same shape; set the response's `apiVersion` (and the `v=` of
+/// [`TABLE_CONTENT_TYPE`]) to the answer.
+pub fn table_api_version(accept: &str) -> Option<&'static str> {
+    negotiate(accept, |range| {
+        if range.is_json_as("Table", "meta.k8s.io", "v1") {
+            Some(Some("meta.k8s.io/v1"))
+        } else if range.is_json_as("Table", "meta.k8s.io", "v1beta1") {
+            Some(Some("meta.k8s.io/v1beta1"))
+        } else if range.accepts_plain_json() {
+            Some(None)
+        } else {
+            None
+        }
+    })
+    .flatten()
+}
+
+/// Whether the client asked for a `Table` (v1 or v1beta1) ahead of plain JSON.
+pub fn wants_table(accept: &str) -> bool {
+    table_api_version(accept).is_some()
+}
+
+/// Renders `pods` as a `meta.k8s.io/v1` `Table` with the API server's pod columns.
+///
+/// `wide` includes the priority-1 columns (IP, NODE, NOMINATED NODE, READINESS GATES); the API
+/// server always does, and kubectl hides them unless `-o wide`. `list_meta` becomes the table's
+/// `metadata` (the list's `resourceVersion` and `continue`, or the pod's `resourceVersion` for
+/// a single-object GET).
+pub fn pod_table(
+    pods: &[Pod],
+    include_object: IncludeObject,
+    wide: bool,
+    now: Timestamp,
+    list_meta: ListMeta,
+) -> Value {
+    let mut columns = vec![
+        column(
+            "Name",
+            "string",
+            Some("name"),
+            0,
+            "Name must be unique within a namespace.",
+        ),
+        column(
+            "Ready",
+            "string",
+            None,
+            0,
+            "The aggregate readiness state of this pod for accepting traffic.",
+        ),
+        column(
+            "Status",
+            "string",
+            None,
+            0,
+            "The aggregate status of the containers in this pod.",
+        ),
+        column(
+            "Restarts",
+            "string",
+            None,
+            0,
+            "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+        ),
+        column(
+            "Age",
+            "string",
+            None,
+            0,
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        ),
+    ];
+    if wide {
+        columns.extend([
+            column("IP", "string", None, 1, "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
+            column("Node", "string", None, 1, "NodeName indicates in which node this pod is scheduled."),
+            column("Nominated Node", "string", None, 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
+            column("Readiness Gates", "string", None, 1, "If specified, all readiness gates will be evaluated for pod readiness."),
+        ]);
+    }
+    let rows: Vec<Value> = pods
+        .iter()
+        .map(|pod| pod_row(pod, include_object, wide, now))
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": serde_json::to_value(list_meta).unwrap_or_else(|_| json!({})),
+        "columnDefinitions": columns,
+        "rows": rows,
+    })
+}
+
+fn column(name: &str, kind: &str, format: Option<&str>, priority: u8, description: &str) -> Value {
+    json!({
+        "name": name,
+        "type": kind,
+        "format": format.unwrap_or(""),
+        "description": description,
+        "priority": priority,
+    })
+}
+
+fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> Value {
+    let summary = PodSummary::of(pod);
+    let mut cells = vec![
+        json!(pod.metadata.name.clone().unwrap_or_default()),
+        json!(format!("{}/{}", summary.ready, summary.total)),
+        json!(summary.reason),
+        json!(match summary.last_restart {
+            Some(at) if summary.restarts != 0 =>
+                format!("{} ({} ago)", summary.restarts, since(at, now)),
+            _ => summary.restarts.to_string(),
+        }),
+        json!(
+            pod.metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now))
+        ),
+    ];
+    if wide {
+        let status = pod.status.as_ref();
+        let or_none = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("<none>").to_string();
+        let ip = status.and_then(|s| s.pod_ips.as_ref()?.first().map(|ip| ip.ip.as_str()));
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let nominated = status.and_then(|s| s.nominated_node_name.as_deref());
+        cells.extend([
+            json!(or_none(ip)),
+            json!(or_none(node)),
+            json!(or_none(nominated)),
+            json!(readiness_gates(pod)),
+        ]);
+    }
+    let mut row = json!({ "cells": cells });
+    match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Succeeded") => {
+            row["conditions"] = json!([{"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."}])
+        }
+        Some("Failed") => {
+            row["conditions"] = json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}])
+        }
+        _ => {}
+    }
+    match include_object {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => {
+            row["object"] = json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": serde_json::to_value(&pod.metadata).unwrap_or_else(|_| json!({})),
+            });
+        }
+        IncludeObject::Object => row["object"] = serde_json::to_value(pod).unwrap_or(Value::Null),
+    }
+    row
+}
+
+fn readiness_gates(pod: &Pod) -> String {
+    let gates = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_deref())
+        .unwrap_or_default();
+    if gates.is_empty() {
+        return "<none>".to_string();
+    }
+    let conditions = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let met = gates
+        .iter()
+        .filter(|gate| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == gate.condition_type)
+                .is_some_and(|c| c.status == "True")
+        })
+        .count();
+    format!("{met}/{}", gates.len())
+}
+
+fn since(t: Timestamp, now: Timestamp) -> String {
+    human_duration(now.duration_since(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn pod(spec: Value, status: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "ns", "creationTimestamp": "2025-06-01T11:00:00Z", "labels": {"app": "x"}},
+            "spec": spec,
+            "status": status,
+        }))
+        .expect("pod")
+    }
+
+    const NOW: &str = "2025-06-01T12:00:00Z";
+
+    #[test]
+    fn table_has_the_api_server_columns_and_objects() {
+        let p = pod(
+            json!({"containers": [{"name": "c"}]}),
+            json!({"phase": "Succeeded", "podIPs": [{"ip": "10.0.0.7"}]}),
+        );
+        let meta = ListMeta {
+            resource_version: Some("42".into()),
+            ..ListMeta::default()
+        };
+        let table = pod_table(
+            std::slice::from_ref(&p),
+            IncludeObject::Metadata,
+            true,
+            ts(NOW),
+            meta,
+        );
+        assert_eq!(table["kind"], "Table");
+        assert_eq!(table["apiVersion"], "meta.k8s.io/v1");
+        assert_eq!(table["metadata"]["resourceVersion"], "42");
+        let columns: Vec<String> = table["columnDefinitions"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["name"].as_str().unwrap_or_default(),
+                    c["priority"]
+                )
+            })
+            .collect();
+        let want = "Name:0 Ready:0 Status:0 Restarts:0 Age:0 IP:1 Node:1 Nominated Node:1 Readiness Gates:1";
+        assert_eq!(columns.join(" "), want);
+        let row = &table["rows"][0];
+        let cells = json!([
+            "p",
+            "0/1",
+            "Succeeded",
+            "0",
+            "60m",
+            "10.0.0.7",
+            "<none>",
+            "<none>",
+            "<none>"
+        ]);
+        assert_eq!(row["cells"], cells);
+        assert_eq!(row["conditions"][0]["reason"], "Succeeded");
+        assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(row["object"]["metadata"]["namespace"], "ns");
+        assert_eq!(row["object"]["metadata"]["labels"]["app"], "x");
+
+        let full = pod_table(
+            std::slice::from_ref(&p),
+            IncludeObject::Object,
+            false,
+            ts(NOW),
+            ListMeta::default(),
+        );
+        assert_eq!(full["rows"][0]["object"]["kind"], "Pod");
+        assert_eq!(full["rows"][0]["cells"].as_array().map(Vec::len), Some(5));
+        assert_eq!(full["columnDefinitions"].as_array().map(Vec::len), Some(5));
+        let none = pod_table(
+            &[p],
+            IncludeObject::None,
+            true,
+            ts(NOW),
+            ListMeta::default(),
+        );
+        assert!(none["rows"][0].get("object").is_none());
+    }
+
+    #[test]
+    fn restarts_show_when_the_last_one_happened() {
+        let status = json!({"phase": "Running", "containerStatuses": [{
+            "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2025-06-01T11:55:00Z"}}}]});
+        let p = pod(json!({"containers": [{"name": "c"}]}), status);
+        let table = pod_table(
+            &[p],
+            IncludeObject::Metadata,
+            true,
+            ts(NOW),
+            ListMeta::default(),
+        );
+        let cells = &table["rows"][0]["cells"];
+        assert_eq!(cells[2], "CrashLoopBackOff");
+        assert_eq!(cells[3], "2 (5m ago)");
+        assert_eq!(cells[4], "60m");
+    }
+
+    #[test]
+    fn readiness_gates_count_true_conditions() {
+        let p = pod(
+            json!({"containers": [{"name": "c"}], "readinessGates": [{"conditionType": "a"}, {"conditionType": "b"}]}),
+            json!({"conditions": [{"type": "a", "status": "True"}, {"type": "b", "status": "False"}]}),
+        );
+        assert_eq!(readiness_gates(&p), "1/2");
+    }
+
+    #[test]
+    fn include_object_and_table_negotiation() {
+        assert_eq!(IncludeObject::from_query(None), Ok(IncludeObject::Metadata));
+        assert_eq!(
+            IncludeObject::from_query(Some("Object")),
+            Ok(IncludeObject::Object)
+        );
+        assert_eq!(
+            IncludeObject::from_query(Some("None")),
+            Ok(IncludeObject::None)
+        );
+        assert!(IncludeObject::from_query(Some("all")).is_err());
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,\
+                       application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert!(wants_table(kubectl));
+        assert_eq!(table_api_version(kubectl), Some("meta.k8s.io/v1"));
+        let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
+        assert_eq!(table_api_version(beta), Some("meta.k8s.io/v1beta1"));
+        assert!(!wants_table("application/json"));
+        assert!(!wants_table("application/yaml"));
+        assert!(!wants_table(
+            "application/json, application/json;as=Table;v=v1;g=meta.k8s.io"
+        ));
+    }
+}
