@@ -164,11 +164,14 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     )?);
     let state = AppState {
         pods: Pods {
-            store: records,
+            store: records.clone(),
             compute: Arc::new(compute),
             vm: Arc::new(vm),
         },
         body_limit: args.body_limit,
+        logs: k8sless::pods::logs::LogSources(vec![Arc::new(k8sless::pods::logs::ArchivedLogs {
+            store: records.clone(),
+        })]),
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     let listen = args.listen_addr(false);

@@ -115,6 +115,12 @@ impl StackBuilder {
         let state = AppState {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
+            logs: crate::pods::logs::LogSources(vec![
+                Arc::new(logs.clone()),
+                Arc::new(crate::pods::logs::ArchivedLogs {
+                    store: pods.store.clone(),
+                }),
+            ]),
             shutting_down: Arc::new(AtomicBool::new(false)),
         };
         let app = api::router(state.clone()).merge(sim.router());

@@ -146,58 +146,23 @@ pub fn decode_object<T: DeserializeOwned + serde::Serialize>(
             "{expect_kind} in version \"v1\" cannot be handled as a {expect_kind}: {e}"
         ))
     })?;
-    let mut unknown = Vec::new();
-    if validation != FieldValidation::Ignore {
-        let known = serde_json::to_value(&object).unwrap_or(Value::Null);
-        unknown_fields(&value, &known, "", &mut unknown);
-    }
+    let unknown = if validation == FieldValidation::Ignore {
+        Vec::new()
+    } else {
+        super::strict::unknown_fields(&format!("io.k8s.api.core.v1.{expect_kind}"), &value)
+    };
     match validation {
-        FieldValidation::Strict if !unknown.is_empty() => {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|f| format!("unknown field \"{f}\""))
-                .collect();
-            Err(Error::bad_request(format!(
-                "strict decoding error: {}",
-                list.join(", ")
-            )))
-        }
+        FieldValidation::Strict if !unknown.is_empty() => Err(Error::bad_request(
+            super::strict::strict_decoding_message(expect_kind, &unknown),
+        )),
         FieldValidation::Warn => Ok((
             object,
             unknown
                 .iter()
-                .map(|f| format!("unknown field \"{f}\""))
+                .map(|f| super::strict::unknown_field_warning(f))
                 .collect(),
         )),
         _ => Ok((object, Vec::new())),
-    }
-}
-
-/// Fields in `input` that did not survive decoding (present, non-null, absent in `known`).
-fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
-    match (input, known) {
-        (Value::Object(i), Value::Object(k)) => {
-            for (key, v) in i {
-                if v.is_null() {
-                    continue;
-                }
-                let p = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                match k.get(key) {
-                    Some(kv) => unknown_fields(v, kv, &p, out),
-                    None => out.push(p),
-                }
-            }
-        }
-        (Value::Array(i), Value::Array(k)) => {
-            for (idx, (iv, kv)) in i.iter().zip(k.iter()).enumerate() {
-                unknown_fields(iv, kv, &format!("{path}[{idx}]"), out);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -214,7 +179,9 @@ mod tests {
             .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("strict decoding error: unknown field \"spec.containers[0].imagee\"")
+            Some(
+                "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.containers[0].imagee\""
+            )
         );
         let (_, warnings) = decode_object::<Pod>(v, "Pod", FieldValidation::Warn).expect("warn");
         assert_eq!(warnings.len(), 1);

@@ -2,9 +2,21 @@
 //! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
+pub mod accept;
+pub mod discovery;
 pub mod extract;
 pub mod health;
+pub mod k8s_events;
+pub mod logs;
+pub mod meta;
+pub mod openapi;
+mod openapi_paths;
+pub mod pod_summary;
+pub mod pod_update;
 pub mod pods;
+pub mod strict;
+pub mod table;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +38,8 @@ pub struct AppState {
     pub pods: Pods,
     /// Largest request body.
     pub body_limit: usize,
+    /// Where container logs come from.
+    pub logs: crate::pods::logs::LogSources,
     /// Set once shutdown begins, so `/readyz` turns 503 and Cloud Run stops routing here.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -45,8 +59,33 @@ pub fn router(state: AppState) -> Router {
         .route(ns_pods, get(pods::pod_list).post(pods::pod_create))
         .route(
             &format!("{ns_pods}/{{name}}"),
-            get(pods::pod_view).delete(pods::pod_delete),
+            get(pods::pod_view)
+                .delete(pods::pod_delete)
+                .put(pod_update::pod_replace)
+                .patch(pod_update::pod_patch),
         )
+        .route(
+            &format!("{ns_pods}/{{name}}/status"),
+            get(pod_update::pod_status_view)
+                .put(pod_update::pod_status_replace)
+                .patch(pod_update::pod_status_patch),
+        )
+        .route(&format!("{ns_pods}/{{name}}/log"), get(logs::pod_log))
+        .route(
+            &format!("{ns_pods}/{{name}}/{{verb}}"),
+            axum::routing::any(meta::pod_unsupported),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/events",
+            get(k8s_events::event_list),
+        )
+        .route("/api/v1/events", get(k8s_events::event_list_all))
+        .route("/api", get(meta::api))
+        .route("/api/v1", get(meta::api_v1))
+        .route("/apis", get(meta::apis))
+        .route("/version", get(meta::version))
+        .route("/openapi/v3", get(meta::openapi_root))
+        .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

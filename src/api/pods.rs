@@ -7,8 +7,13 @@ use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+
 use super::extract;
-use super::{AppState, respond};
+use super::table::{self, IncludeObject};
+use super::{AppState, respond, watch};
 use crate::error::{Error, Result};
 use crate::pods::read::ListOptions;
 use crate::pods::selector::{FieldSelector, LabelSelector};
@@ -61,40 +66,151 @@ async fn create(
 pub async fn pod_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
-    respond(
-        state
-            .pods
-            .get(&namespace, &name)
-            .await
-            .map(|p| json(StatusCode::OK, &p)),
-    )
+    respond(view(state, namespace, name, q, headers).await)
 }
 
-/// `GET /api/v1/namespaces/{namespace}/pods`.
+async fn view(
+    state: AppState,
+    namespace: String,
+    name: String,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let query = extract::query(q.as_deref())?;
+    let pod = state.pods.get(&namespace, &name).await?;
+    match table_request(&headers, &query)? {
+        Some((version, include)) => {
+            let meta = ListMeta {
+                resource_version: pod.metadata.resource_version.clone(),
+                ..Default::default()
+            };
+            Ok(table_response(
+                version,
+                table::pod_table(&[pod], include, true, jiff::Timestamp::now(), meta),
+            ))
+        }
+        None => Ok(json(StatusCode::OK, &pod)),
+    }
+}
+
+/// `Some((apiVersion, includeObject))` when the client asked for a Table.
+fn table_request(
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+) -> Result<Option<(&'static str, IncludeObject)>> {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(version) = table::table_api_version(accept) else {
+        return Ok(None);
+    };
+    let include = IncludeObject::from_query(query.get("includeObject").map(String::as_str))
+        .map_err(|e| Error::bad_request(e.to_string()))?;
+    Ok(Some((version, include)))
+}
+
+fn table_response(version: &str, mut table: Value) -> Response {
+    table["apiVersion"] = version.into();
+    let v = version.rsplit('/').next().unwrap_or("v1");
+    match serde_json::to_vec(&table) {
+        Ok(body) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                format!("application/json;as=Table;v={v};g=meta.k8s.io"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => Error::internal(e.to_string()).into_response(),
+    }
+}
+
+/// `GET /api/v1/namespaces/{namespace}/pods` (and `?watch=true`).
 pub async fn pod_list(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
-    respond(list(state, Some(namespace), q).await)
+    respond(list(state, Some(namespace), q, headers).await)
 }
 
-/// `GET /api/v1/pods`.
-pub async fn pod_list_all(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    respond(list(state, None, q).await)
+/// `GET /api/v1/pods` (and `?watch=true`).
+pub async fn pod_list_all(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(list(state, None, q, headers).await)
 }
 
 /// `GET /pods`: the default namespace.
-pub async fn pod_list_default(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    respond(list(state, Some("default".into()), q).await)
+pub async fn pod_list_default(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(list(state, Some("default".into()), q, headers).await)
 }
 
-async fn list(state: AppState, namespace: Option<String>, q: Option<String>) -> Result<Response> {
+async fn list(
+    state: AppState,
+    namespace: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let opts = list_options(&query)?;
+    let table = table_request(&headers, &query)?;
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let resource_version = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| Error::bad_request(format!("invalid resourceVersion {v:?}")))?,
+            ),
+            None => None,
+        };
+        let timeout = match query.get("timeoutSeconds") {
+            Some(t) => Duration::from_secs(
+                t.parse::<u64>()
+                    .map_err(|_| Error::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
+            ),
+            None => Duration::from_secs(30 * 60),
+        };
+        let bookmarks = query
+            .get("allowWatchBookmarks")
+            .is_some_and(|b| b == "true");
+        let req = watch::WatchRequest {
+            namespace,
+            opts,
+            resource_version,
+            timeout,
+            bookmarks,
+            table: table.map(|t| t.1),
+        };
+        return watch::start(state, req);
+    }
     let page = state.pods.list(namespace.as_deref(), &opts).await?;
-    Ok(json(StatusCode::OK, &page.to_json()))
+    match table {
+        Some((version, include)) => {
+            let meta = ListMeta {
+                resource_version: Some(page.resource_version.to_string()),
+                continue_: page.continue_token.clone(),
+                ..Default::default()
+            };
+            let pods: Vec<Pod> = page.items.into_iter().map(|r| r.pod).collect();
+            Ok(table_response(
+                version,
+                table::pod_table(&pods, include, true, jiff::Timestamp::now(), meta),
+            ))
+        }
+        None => Ok(json(StatusCode::OK, &page.to_json())),
+    }
 }
 
 /// List options from a query map.

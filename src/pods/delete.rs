@@ -45,7 +45,10 @@ impl Pods {
             }
             self.delete_vm(&rec).await?;
             match self.store.delete(&key, Some(raw.generation)).await {
-                Ok(()) => return Ok(rec.pod),
+                Ok(()) => {
+                    self.write_tombstone(namespace, name, &rec.pod).await;
+                    return Ok(rec.pod);
+                }
                 // A report landed in between: read again and retry.
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound { .. }) => return Err(Error::pod_not_found(name)),
@@ -55,6 +58,31 @@ impl Pods {
         Err(Error::unavailable(format!(
             "pod {namespace}/{name} kept changing while being deleted; retry"
         )))
+    }
+
+    /// Leaves the deleted pod where watches find it (they report it as DELETED), so a watch
+    /// resumed from an older resourceVersion still learns of the deletion. Best effort: a lost
+    /// tombstone only costs a watcher the DELETED event, which its next list repairs.
+    async fn write_tombstone(&self, namespace: &str, name: &str, pod: &Pod) {
+        let key = record::tombstone_key(namespace, name);
+        let Ok(data) = serde_json::to_vec(pod) else {
+            return;
+        };
+        let data = bytes::Bytes::from(data);
+        let result = match self.store.create(&key, data.clone()).await {
+            Err(StoreError::AlreadyExists { .. }) => match self.store.get(&key).await {
+                Ok(old) => self
+                    .store
+                    .update(&key, data, old.generation)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            },
+            other => other.map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(pod = %format!("{namespace}/{name}"), error = %e, "could not write the tombstone");
+        }
     }
 
     /// Deletes the pod's VM if it may exist; a missing VM is fine.

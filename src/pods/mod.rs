@@ -5,12 +5,19 @@
 pub mod create;
 pub mod defaults;
 pub mod delete;
+mod list_order;
+pub mod logs;
 pub mod names;
+pub mod patch;
+pub mod patch_meta;
 pub mod quantity;
 pub mod read;
 pub mod record;
+pub mod replace;
 pub mod report;
 pub mod selector;
+pub mod strategic;
+pub mod update;
 pub mod validate;
 
 use std::sync::Arc;

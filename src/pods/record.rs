@@ -18,6 +18,19 @@ pub fn key(namespace: &str, name: &str) -> String {
     format!("pods/{namespace}/{name}.json")
 }
 
+/// Object name of a deleted pod's tombstone (what watches report as DELETED).
+pub fn tombstone_key(namespace: &str, name: &str) -> String {
+    format!("tombstones/{namespace}/{name}.json")
+}
+
+/// Prefix of tombstones (per namespace, or all).
+pub fn tombstone_prefix(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("tombstones/{ns}/"),
+        None => "tombstones/".to_string(),
+    }
+}
+
 /// Prefix of a namespace's records (or all of them).
 pub fn prefix(namespace: Option<&str>) -> String {
     match namespace {

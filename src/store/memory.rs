@@ -1,5 +1,6 @@
 //! An in-process record store with the same semantics as the Cloud Storage one: dev mode,
-//! tests and benchmarks. Faults can be injected to drill the callers' error paths.
+//! tests and benchmarks. Faults can be injected to drill the callers' error paths. Generations
+//! are microsecond timestamps, as Cloud Storage's are, so a resourceVersion dates a change.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -22,6 +23,15 @@ pub struct MemoryStore {
 struct Inner {
     objects: BTreeMap<String, (Bytes, i64)>,
     generation: i64,
+}
+
+impl Inner {
+    /// Like Cloud Storage: microseconds since the epoch, strictly increasing store-wide.
+    fn next_generation(&mut self) -> i64 {
+        let now = jiff::Timestamp::now().as_microsecond();
+        self.generation = now.max(self.generation + 1);
+        self.generation
+    }
 }
 
 impl MemoryStore {
@@ -63,8 +73,7 @@ impl RecordStore for MemoryStore {
                 key: key.to_string(),
             });
         }
-        inner.generation += 1;
-        let generation = inner.generation;
+        let generation = inner.next_generation();
         inner.objects.insert(key.to_string(), (data, generation));
         Ok(generation)
     }
@@ -96,8 +105,7 @@ impl RecordStore for MemoryStore {
                 key: key.to_string(),
             }),
             Some(_) => {
-                inner.generation += 1;
-                let next = inner.generation;
+                let next = inner.next_generation();
                 inner.objects.insert(key.to_string(), (data, next));
                 Ok(next)
             }

@@ -1,0 +1,115 @@
+//! Discovery (`/api`, `/api/v1`, `/apis`, `/version`), OpenAPI v3, and clear answers for what a
+//! VM with no open port cannot do (exec, attach, port-forward).
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::{discovery, openapi};
+use crate::error::Error;
+
+fn accept(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn json_with(content_type: &str, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::VARY, "Accept".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api`.
+pub async fn api(headers: HeaderMap) -> Response {
+    if discovery::wants_aggregated(accept(&headers)) {
+        json_with(
+            discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+            &discovery::aggregated_discovery_v2(),
+        )
+    } else {
+        json_with("application/json", &discovery::api_versions())
+    }
+}
+
+/// `GET /apis`: no groups besides core.
+pub async fn apis(headers: HeaderMap) -> Response {
+    if discovery::wants_aggregated(accept(&headers)) {
+        json_with(
+            discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+            &discovery::aggregated_discovery_apis_v2(),
+        )
+    } else {
+        json_with("application/json", &discovery::api_group_list())
+    }
+}
+
+/// `GET /api/v1`.
+pub async fn api_v1() -> Response {
+    json_with("application/json", &discovery::api_resource_list_v1())
+}
+
+/// `GET /version`.
+pub async fn version() -> Response {
+    json_with("application/json", &discovery::version_info())
+}
+
+/// `GET /openapi/v3`.
+pub async fn openapi_root() -> Response {
+    json_with("application/json", &openapi::openapi_v3_root())
+}
+
+/// `GET /openapi/v3/api/v1`.
+pub async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
+    let hash = openapi::openapi_v3_hash();
+    let pinned = q
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv == format!("hash={hash}")));
+    let cache = if pinned {
+        "public, immutable"
+    } else {
+        "no-cache, private"
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ETAG, format!("\"{hash}\""))
+        .header(header::CACHE_CONTROL, cache)
+        .body(Body::from(openapi::openapi_v3_api_v1_json()))
+        .unwrap_or_else(|e| Error::internal(e.to_string()).into_response())
+}
+
+/// `exec`, `attach`, `portforward`: a Status that says why not and what to use instead.
+pub async fn pod_unsupported(
+    Path((_namespace, name, verb)): Path<(String, String, String)>,
+) -> Error {
+    let what = match verb.as_str() {
+        "exec" => "exec",
+        "attach" => "attach",
+        "portforward" => "port-forward",
+        "proxy" => "proxy",
+        other => {
+            return Error::NotFound {
+                kind: "pods subresource",
+                name: other.to_string(),
+            };
+        }
+    };
+    Error::MethodNotAllowed {
+        message: format!(
+            "{what} into pod {name:?} is not supported by k8sless: the pod's VM opens no port to the outside, so there is \
+             nothing to connect to. Use `kubectl logs` for output; to get a shell, run `gcloud compute ssh` to the VM named in \
+             the pod's k8sless.dev/instance annotation (OS Login) and use `crictl`; to reach a port, use `gcloud compute ssh -- -L`."
+        ),
+    }
+}
