@@ -2,6 +2,7 @@
 //! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod pods;
@@ -28,6 +29,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Set once shutdown begins, so `/readyz` turns 503 and Cloud Run stops routing here.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Verifies the callers of /pubsub/push, /gc and /events/* (off in dev mode).
+    pub verifier: Arc<crate::events::oidc::Verifier>,
+    /// Collection settings, the lifecycle clock, the service's own account.
+    pub lifecycle: crate::pods::collect::Lifecycle,
 }
 
 /// The whole API.
@@ -47,6 +52,7 @@ pub fn router(state: AppState) -> Router {
             &format!("{ns_pods}/{{name}}"),
             get(pods::pod_view).delete(pods::pod_delete),
         )
+        .merge(events::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

@@ -2,15 +2,20 @@
 //! reports. Handlers parse requests and call these; these call the record store and the
 //! Compute Engine client. Nothing here knows HTTP.
 
+pub mod clock;
+pub mod collect;
 pub mod create;
 pub mod defaults;
 pub mod delete;
+pub mod identity;
 pub mod names;
 pub mod quantity;
 pub mod read;
 pub mod record;
+pub mod reinsert;
 pub mod report;
 pub mod selector;
+pub mod terminate;
 pub mod validate;
 
 use std::sync::Arc;
