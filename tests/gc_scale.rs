@@ -28,6 +28,7 @@ const ORPHANS: usize = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: cargo test --release --test gc_scale -- --ignored --nocapture"]
 async fn gc_over_ten_thousand_records_and_vms() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = default_args();
     args.compute_qps = 0.0;
     let stack = StackBuilder::new(args).start().await.expect("stack");

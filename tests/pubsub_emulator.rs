@@ -5,8 +5,10 @@
 //! and the service adds the token Pub/Sub would (signed by the test key); the service runs
 //! with verification on, and the report's identity token is checked as in production.
 //!
-//! Needs `gcloud` (with the pubsub-emulator component) and `java`; without them the test is
-//! skipped with a message, unless `K8SLESS_REQUIRE_TOOLS=1`, which makes their absence fail.
+//! Uses the emulator `scripts/test` started (`K8SLESS_TEST_PUBSUB_ENDPOINT`), else starts its
+//! own, which needs `gcloud` (with the pubsub-emulator component) and `java`; without them the
+//! test is skipped with a message, unless `K8SLESS_REQUIRE_TOOLS=1`, which makes their absence
+//! fail.
 
 mod common;
 
@@ -20,17 +22,19 @@ use common::*;
 use serde_json::json;
 
 struct Emulator {
-    child: Child,
+    child: Option<Child>,
     base: String,
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
         // The emulator runs in its own process group (gcloud starts a JVM): end the group.
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -68,7 +72,7 @@ async fn start_emulator() -> Emulator {
         .spawn()
         .expect("start the emulator");
     let emulator = Emulator {
-        child,
+        child: Some(child),
         base: format!("http://127.0.0.1:{port}"),
     };
     let http = reqwest::Client::new();
@@ -125,14 +129,22 @@ async fn token_proxy(target: String, token: String, refused: Arc<AtomicUsize>) -
 
 #[tokio::test]
 async fn reports_published_to_the_emulator_reach_the_record() {
-    if let Some(why) = missing_tools() {
-        if std::env::var("K8SLESS_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("K8SLESS_REQUIRE_TOOLS=1 but {why}");
+    let shared = std::env::var("K8SLESS_TEST_PUBSUB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let emulator = match shared {
+        Some(base) => Emulator { child: None, base },
+        None => {
+            if let Some(why) = missing_tools() {
+                if std::env::var("K8SLESS_REQUIRE_TOOLS").as_deref() == Ok("1") {
+                    panic!("K8SLESS_REQUIRE_TOOLS=1 but {why}");
+                }
+                eprintln!("skipped: {why} (set K8SLESS_REQUIRE_TOOLS=1 to make this a failure)");
+                return;
+            }
+            start_emulator().await
         }
-        eprintln!("skipped: {why} (set K8SLESS_REQUIRE_TOOLS=1 to make this a failure)");
-        return;
-    }
-    let emulator = start_emulator().await;
+    };
     let issuer = Issuer::start().await;
     let stack = stack(&issuer).await;
     let api = Api::new(&stack);
@@ -146,16 +158,18 @@ async fn reports_published_to_the_emulator_reach_the_record() {
 
     let http = reqwest::Client::new();
     let project = format!("{}/v1/projects/{PROJECT}", emulator.base);
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (topic, subscription) = (format!("reports-{suffix}"), format!("push-{suffix}"));
     let r = http
-        .put(format!("{project}/topics/reports"))
+        .put(format!("{project}/topics/{topic}"))
         .json(&json!({}))
         .send()
         .await;
     assert!(r.is_ok_and(|r| r.status().is_success()), "create topic");
     let r = http
-        .put(format!("{project}/subscriptions/reports-push"))
+        .put(format!("{project}/subscriptions/{subscription}"))
         .json(
-            &json!({"topic": format!("projects/{PROJECT}/topics/reports"),
+            &json!({"topic": format!("projects/{PROJECT}/topics/{topic}"),
             "pushConfig": {"pushEndpoint": format!("{proxy}/pubsub/push")},
             "ackDeadlineSeconds": 10}),
         )
@@ -187,7 +201,7 @@ async fn reports_published_to_the_emulator_reach_the_record() {
         {"data": b64(&genuine), "attributes": {"k8sless-sequence": "1", "k8sless-name": "via-emulator"}}
     ]});
     let r = http
-        .post(format!("{project}/topics/reports:publish"))
+        .post(format!("{project}/topics/{topic}:publish"))
         .json(&publish)
         .send()
         .await;
@@ -206,7 +220,11 @@ async fn reports_published_to_the_emulator_reach_the_record() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(api.pod("via-emulator").await["status"]["phase"], "Running");
     let _ = http
-        .delete(format!("{project}/subscriptions/reports-push"))
+        .delete(format!("{project}/subscriptions/{subscription}"))
+        .send()
+        .await;
+    let _ = http
+        .delete(format!("{project}/topics/{topic}"))
         .send()
         .await;
     stack.stop().await;

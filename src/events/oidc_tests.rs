@@ -25,6 +25,7 @@ fn push_claims(aud: &str, email: &str, exp: i64) -> serde_json::Value {
 }
 
 fn verifier() -> Verifier {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let v = Verifier::new(&VerifierSettings {
         jwks_url: "http://127.0.0.1:9/unused".into(),
         service_url: SERVICE.into(),

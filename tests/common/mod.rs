@@ -31,6 +31,7 @@ pub struct Issuer {
 impl Issuer {
     /// Serves the JWKS (each answer delayed 200 ms, so concurrent verifiers overlap).
     pub async fn start() -> Issuer {
+        init();
         let fetches = Arc::new(AtomicUsize::new(0));
         let counter = fetches.clone();
         let app = axum::Router::new().route(
@@ -123,8 +124,17 @@ pub fn identity_claims(vm: &Instance, aud: &str) -> Value {
             "instance_name": vm.name, "instance_creation_timestamp": now() - 60}}})
 }
 
+/// Installs the rustls provider once (reqwest is built without one).
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// A stack with verification on, against `issuer`.
 pub fn builder(issuer: &Issuer) -> StackBuilder {
+    init();
     let mut args = default_args();
     args.service_url = Some(SERVICE_URL.into());
     args.push_service_account = Some(PUSH_SA.into());

@@ -11,6 +11,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn whole_lifecycle_with_simulated_guests() {
+    init();
     let mut args = default_args();
     args.finished_grace = Duration::from_secs(1);
     let mut b = StackBuilder::new(args);
