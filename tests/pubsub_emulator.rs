@@ -129,6 +129,7 @@ async fn token_proxy(target: String, token: String, refused: Arc<AtomicUsize>) -
 
 #[tokio::test]
 async fn reports_published_to_the_emulator_reach_the_record() {
+    init();
     let shared = std::env::var("K8SLESS_TEST_PUBSUB_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty());

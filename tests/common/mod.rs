@@ -81,7 +81,7 @@ impl Issuer {
         self.sign(&caller_claims(
             &format!("{SERVICE_URL}{path}"),
             PUSH_SA,
-            600,
+            7200, // two hours: tests move the service clock up to an hour ahead
         ))
     }
 
@@ -196,11 +196,10 @@ impl Api {
         headers: &[(&str, &str)],
         body: String,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body);
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            req = req.header("content-type", "application/json");
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
