@@ -197,7 +197,10 @@ impl Api {
         body: String,
     ) -> (u16, Value) {
         let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             req = req.header("content-type", "application/json");
         }
         if let Some(t) = token {
