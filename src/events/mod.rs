@@ -6,6 +6,7 @@
 //! request to the pod layer ([`crate::pods`]), which decides what changes.
 
 pub mod eventarc;
+pub mod jwks;
 pub mod oidc;
 pub mod pubsub;
 

@@ -1,7 +1,9 @@
 //! Unit tests of token checks, with the test key of tests/keys (no network).
 
 use super::*;
+use crate::events::jwks::max_age;
 use jsonwebtoken::{EncodingKey, Header};
+use std::time::Duration;
 
 const GOOGLE: &[u8] = include_bytes!("../../tests/keys/google-test.pem");
 const ATTACKER: &[u8] = include_bytes!("../../tests/keys/attacker.pem");

@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod delete;
 pub mod identity;
 pub mod names;
+pub mod plan;
 pub mod quantity;
 pub mod read;
 pub mod record;

@@ -144,13 +144,3 @@ fn deadline_counts_from_start_time() {
         Some(Step::Fail(Failure::DeadlineExceeded, vec![vm()]))
     );
 }
-
-#[test]
-fn tally_keeps_count_and_a_sample() {
-    let mut tally = Tally::default();
-    for i in 0..60 {
-        tally.add(i.to_string());
-    }
-    assert_eq!(tally.count, 60);
-    assert_eq!(tally.items.len(), 50);
-}
