@@ -51,7 +51,7 @@ async fn gc_over_ten_thousand_records_and_vms() {
         .expect("pod");
         defaults::apply(&mut pod);
         let plan = translate::translate(&pod, &settings).expect("translate");
-        let inserted = i < PODS - UNINSERTED || i >= PODS;
+        let inserted = !(PODS - UNINSERTED..PODS).contains(&i);
         if inserted {
             stack
                 .sim
