@@ -144,6 +144,27 @@ pub struct ServiceArgs {
     /// A VM that never reports within this is failed and deleted.
     #[arg(long, env = "K8SLESS_BOOT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
     pub boot_timeout: Duration,
+    /// A k8sless VM that no pod record claims is deleted once this old.
+    #[arg(long, env = "K8SLESS_ORPHAN_GRACE", default_value = "5m", value_parser = parse_duration)]
+    pub orphan_grace: Duration,
+    /// `dev`: how often the service runs collection itself (serve relies on Cloud Scheduler
+    /// calling POST /gc).
+    #[arg(long, env = "K8SLESS_COLLECT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub collect_interval: Duration,
+    /// Verify the OIDC tokens of /pubsub/push, /gc and /events/* and the instance identity
+    /// tokens in reports (default: true for serve, false for dev).
+    #[arg(long, env = "K8SLESS_VERIFY_TOKENS", action = clap::ArgAction::Set)]
+    pub verify_tokens: Option<bool>,
+    /// Where Google's token signing keys are published (a JWKS).
+    #[arg(
+        long,
+        env = "K8SLESS_JWKS_URL",
+        default_value = "https://www.googleapis.com/oauth2/v3/certs"
+    )]
+    pub jwks_url: String,
+    /// The service's own service account: VM deletions it makes are not reported as events.
+    #[arg(long, env = "K8SLESS_SERVICE_ACCOUNT")]
+    pub service_account: Option<String>,
     /// Log format.
     #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -218,6 +239,42 @@ impl ServiceArgs {
         } else {
             format!("0.0.0.0:{port}")
         }
+    }
+
+    /// Lifecycle settings (collection, events).
+    pub fn lifecycle(&self) -> crate::pods::collect::Lifecycle {
+        crate::pods::collect::Lifecycle {
+            collect: crate::pods::collect::CollectSettings::new(
+                self.finished_grace,
+                self.boot_timeout,
+                self.orphan_grace,
+            ),
+            clock: crate::pods::clock::Clock::new(),
+            service_account: self.service_account.clone().filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// The token verifier: checking unless `verify` is false.
+    pub fn verifier(&self, verify: bool) -> Result<crate::events::oidc::Verifier, String> {
+        if !verify {
+            return Ok(crate::events::oidc::Verifier::disabled());
+        }
+        if self
+            .push_service_account
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+        {
+            return Err(
+                "token verification needs --push-service-account / K8SLESS_PUSH_SERVICE_ACCOUNT (or --verify-tokens=false, for local use only)"
+                    .into(),
+            );
+        }
+        crate::events::oidc::Verifier::new(&crate::events::oidc::VerifierSettings {
+            jwks_url: self.jwks_url.clone(),
+            service_url: self.vm_settings().service_url,
+            push_service_account: self.push_service_account.clone(),
+        })
     }
 
     /// Pod → VM settings.

@@ -162,6 +162,13 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         storage_auth,
         Duration::from_secs(10),
     )?);
+    let verify = args.verify_tokens.unwrap_or(true);
+    let verifier = args.verifier(verify)?;
+    if !verify {
+        tracing::warn!(
+            "token verification is OFF (--verify-tokens=false): anyone who can reach /pubsub/push, /gc and /events/compute can forge pod status"
+        );
+    }
     let state = AppState {
         pods: Pods {
             store: records.clone(),
@@ -173,6 +180,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             store: records.clone(),
         })]),
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        verifier: Arc::new(verifier),
+        lifecycle: args.lifecycle(),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -196,6 +205,9 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     args.check()?;
     telemetry::init(args.log_format.unwrap_or(LogFormat::Text), "k8sless-dev");
     let listen = args.listen_addr(true);
+    let verify = args.verify_tokens.unwrap_or(false);
+    let collect_every = args.collect_interval;
+    let finished_grace = args.finished_grace;
     let mut builder = testing::StackBuilder::new(args);
     builder.listen = listen;
     builder.mode = SimMode::Auto;
@@ -204,8 +216,22 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     if !args_compute_is_google(&builder.args.compute_endpoint) {
         builder.compute_endpoint = Some(builder.args.compute_endpoint.clone());
     }
+    builder.verify_tokens = verify;
+    builder.collect_interval = Some(collect_every);
     let mut stack = builder.start().await?;
     let base = stack.base.clone();
+    if verify {
+        println!("k8sless dev: token verification is on");
+    } else {
+        println!(
+            "k8sless dev: token verification is OFF (dev mode): /pubsub/push, /gc and /events/compute accept unauthenticated calls"
+        );
+    }
+    println!(
+        "k8sless dev: collecting every {}s; a finished pod's VM is deleted {}s after it ends (the pod stays, Succeeded or Failed)",
+        collect_every.as_secs_f64(),
+        finished_grace.as_secs_f64()
+    );
     println!(
         "k8sless dev: serving the Pod API on {base} (embedded store, Compute Engine simulator, simulated guests)\n\
          \n  curl -X POST {base}/pods -H 'Content-Type: application/yaml' --data-binary @examples/hello.yaml\n  \

@@ -1,10 +1,12 @@
 //! A whole k8sless in one process: the API, the Compute Engine simulator on the same listener
 //! (under `/compute/v1`), the production Compute client pointed at it, a record store, and
-//! optionally simulated guests. Tests, benchmarks and `k8sless dev` all start it here.
+//! optionally simulated guests (which report through the real push handler, in process, as
+//! Pub/Sub push JSON) and a periodic collector. Tests, benchmarks and `k8sless dev` all start
+//! it here.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -39,20 +41,28 @@ pub struct StackBuilder {
     /// Use this Compute Engine endpoint (e.g. a separate `gce-sim`) instead of the embedded
     /// simulator.
     pub compute_endpoint: Option<String>,
+    /// Verify tokens on /pubsub/push, /gc and /events/* (then `args` needs
+    /// `push_service_account`, and usually `jwks_url` pointing at a test key).
+    pub verify_tokens: bool,
+    /// Run collection every this often (dev mode); `None`: only `POST /gc`.
+    pub collect_interval: Option<Duration>,
 }
 
 impl StackBuilder {
     /// Defaults for tests: random port, explicit clock, zero timings, no guests.
     pub fn new(args: ServiceArgs) -> Self {
+        let verify_tokens = args.verify_tokens.unwrap_or(false);
         StackBuilder {
             listen: "127.0.0.1:0".into(),
             mode: SimMode::Explicit,
             timings: SimTimings::ZERO,
             guests: false,
             args,
+            verify_tokens,
             store: None,
             retry_deadline: Duration::from_secs(30),
             compute_endpoint: None,
+            collect_interval: None,
         }
     }
 
@@ -96,22 +106,14 @@ impl StackBuilder {
             vm: Arc::new(vm),
         };
         let logs = SimLogs::default();
+        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
         if self.guests {
-            let p = pods.clone();
-            let sink: ReportSink = Arc::new(move |report| {
-                let p = p.clone();
-                Box::pin(async move {
-                    p.apply_report(&report)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            });
-            guest::install(&sim, sink, logs.clone());
+            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
         }
         if self.mode == SimMode::Auto {
             sim.spawn_driver();
         }
+        let verifier = self.args.verifier(self.verify_tokens)?;
         let state = AppState {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
@@ -122,8 +124,14 @@ impl StackBuilder {
                 }),
             ]),
             shutting_down: Arc::new(AtomicBool::new(false)),
+            verifier: Arc::new(verifier),
+            lifecycle: self.args.lifecycle(),
         };
         let app = api::router(state.clone()).merge(sim.router());
+        let _ = app_cell.set(app.clone());
+        let collector = self
+            .collect_interval
+            .map(|every| tokio::spawn(collect_every(state.clone(), every)));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -142,6 +150,7 @@ impl StackBuilder {
             state,
             shutdown: Some(tx),
             server: Some(server),
+            collector,
         })
     }
 }
@@ -165,11 +174,21 @@ pub struct Stack {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    collector: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Stack {
+    /// Lets `by` pass for the simulator and for the service's lifecycle clock together.
+    pub fn advance(&self, by: Duration) {
+        self.state.lifecycle.clock.advance(by);
+        self.sim.advance(by);
+    }
+
     /// Stops accepting, lets in-flight requests finish.
     pub async fn stop(mut self) {
+        if let Some(c) = self.collector.take() {
+            c.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -183,6 +202,9 @@ impl Stack {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+        if let Some(c) = self.collector.take() {
+            c.abort();
+        }
     }
 
     /// Sends the shutdown signal without waiting.
@@ -192,6 +214,66 @@ impl Stack {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Simulated guests' reports, delivered as Pub/Sub would: push JSON to `POST /pubsub/push`
+/// of the stack's own router, in process; retried a few times on a non-2xx answer.
+fn push_sink(app: Arc<OnceLock<axum::Router>>) -> ReportSink {
+    let ids = Arc::new(AtomicU64::new(0));
+    Arc::new(move |report| {
+        let (app, ids) = (app.clone(), ids.clone());
+        Box::pin(async move {
+            use tower::ServiceExt;
+            let data = serde_json::to_vec(&report).map_err(|e| e.to_string())?;
+            let mut attributes = std::collections::BTreeMap::new();
+            attributes.insert("k8sless-uid".to_string(), report.uid.clone());
+            attributes.insert("k8sless-sequence".to_string(), report.sequence.to_string());
+            let id = ids.fetch_add(1, Ordering::SeqCst).to_string();
+            let body =
+                crate::events::pubsub::encode_push(&data, &attributes, &id, crate::pods::now())
+                    .to_string();
+            let mut last = String::new();
+            for attempt in 0..5u32 {
+                let router = app.get().cloned().ok_or("the service is not up yet")?;
+                let request = axum::http::Request::post("/pubsub/push")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.clone()))
+                    .map_err(|e| e.to_string())?;
+                match router.oneshot(request).await {
+                    Ok(r) if r.status().is_success() => return Ok(()),
+                    Ok(r) => last = format!("push answered {}", r.status()),
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            Err(last)
+        })
+    })
+}
+
+/// Dev mode's collector: what Cloud Scheduler's `POST /gc` does, every `every`.
+async fn collect_every(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = state.lifecycle.clock.now();
+        match state.pods.collect(&state.lifecycle.collect, now).await {
+            Ok(s) => {
+                let acted = s.finished_vms_deleted.count
+                    + s.boot_timeouts.count
+                    + s.deadlines_exceeded.count
+                    + s.nodes_lost.count
+                    + s.inserted.count
+                    + s.adopted.count
+                    + s.orphans_deleted.count;
+                if acted > 0 || s.errors.count > 0 {
+                    tracing::info!(summary = %serde_json::to_string(&s).unwrap_or_default(), "collection");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "collection failed; retrying next tick"),
         }
     }
 }

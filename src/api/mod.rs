@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod discovery;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod k8s_events;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub logs: crate::pods::logs::LogSources,
     /// Set once shutdown begins, so `/readyz` turns 503 and Cloud Run stops routing here.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Verifies the callers of /pubsub/push, /gc and /events/* (off in dev mode).
+    pub verifier: Arc<crate::events::oidc::Verifier>,
+    /// Collection settings, the lifecycle clock, the service's own account.
+    pub lifecycle: crate::pods::collect::Lifecycle,
 }
 
 /// The whole API.
@@ -86,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
+        .merge(events::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

@@ -175,6 +175,9 @@ impl Client {
         if let Some(token) = page_token {
             query.push(("pageToken", token.to_string()));
         }
+        if let Some(fields) = filter.fields_param() {
+            query.push(("fields", fields.to_string()));
+        }
         self.call::<(), _>(
             "instances.list",
             zone,

@@ -72,6 +72,7 @@ impl Urls {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     terms: Vec<(String, String)>,
+    fields: Option<String>,
 }
 
 impl ListFilter {
@@ -89,6 +90,16 @@ impl ListFilter {
     pub fn status(mut self, status: &str) -> Self {
         self.terms.push(("status".to_string(), status.to_string()));
         self
+    }
+    /// Partial response: only these fields (Google's `fields` syntax, e.g.
+    /// `items(name,status),nextPageToken`), so a list does not carry every VM's metadata.
+    pub fn fields(mut self, fields: &str) -> Self {
+        self.fields = Some(fields.to_string());
+        self
+    }
+    /// The `fields` parameter, if any.
+    pub fn fields_param(&self) -> Option<&str> {
+        self.fields.as_deref()
     }
     /// The filter expression, or `None` when empty.
     pub fn expression(&self) -> Option<String> {

@@ -133,6 +133,7 @@ impl Pods {
                 return Ok(false);
             }
             r.vm.inserted = true;
+            r.vm.inserted_at = Some(now());
             Ok(true)
         })
         .await;

@@ -2,21 +2,27 @@
 //! reports. Handlers parse requests and call these; these call the record store and the
 //! Compute Engine client. Nothing here knows HTTP.
 
+pub mod clock;
+pub mod collect;
 pub mod create;
 pub mod defaults;
 pub mod delete;
+pub mod identity;
 mod list_order;
 pub mod logs;
 pub mod names;
 pub mod patch;
 pub mod patch_meta;
+pub mod plan;
 pub mod quantity;
 pub mod read;
 pub mod record;
+pub mod reinsert;
 pub mod replace;
 pub mod report;
 pub mod selector;
 pub mod strategic;
+pub mod terminate;
 pub mod update;
 pub mod validate;
 

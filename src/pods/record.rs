@@ -55,6 +55,9 @@ pub struct VmState {
     /// Insert attempts so far (the request's, then collection's).
     #[serde(default)]
     pub insert_attempts: u32,
+    /// When the current VM's insert was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inserted_at: Option<Timestamp>,
     /// Zones that reported a stockout, in order.
     #[serde(default)]
     pub stocked_out_zones: Vec<String>,

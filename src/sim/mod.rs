@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod faults;
+pub mod fields;
 pub mod filter;
 pub mod guest;
 pub mod schema;

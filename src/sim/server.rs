@@ -152,8 +152,26 @@ async fn list(
         None => 500,
     };
     let token = q.get("pageToken").cloned();
+    let fields = match q.get("fields") {
+        Some(f) => Some(super::fields::Fields::parse(f).map_err(|m| SimError {
+            code: 400,
+            reason: "invalid",
+            message: m,
+        })?),
+        None => None,
+    };
     faulted(&sim.clone(), "list", &zone.clone(), move |_| {
-        ok(sim.list_instances(&zone, &filter, max, token.as_deref())?)
+        let mut list = sim.list_instances(&zone, &filter, max, token.as_deref())?;
+        let Some(fields) = fields else {
+            return ok(list);
+        };
+        // Metadata is most of an instance's size: drop it before rendering when not asked for.
+        if fields.sub("items").is_some_and(|i| !i.selects("metadata")) {
+            list.items.iter_mut().for_each(|i| i.metadata = None);
+        }
+        let mut value = serde_json::to_value(&list).unwrap_or_default();
+        fields.prune(&mut value);
+        ok(value)
     })
     .await
 }

@@ -1,0 +1,117 @@
+//! The endpoints Google Cloud calls: `POST /pubsub/push` (guest reports, Pub/Sub push or
+//! Eventarc), `POST /gc` (Cloud Scheduler) and `POST /events/compute` (Eventarc audit log
+//! events, or a Log Router sink through Pub/Sub). Each verifies its caller's OIDC token first,
+//! decodes the envelope, and hands the pod layer a report, a collection, or a VM event.
+//!
+//! Status codes (docs/lifecycle.md): 200 once the change is durable or deliberately ignored;
+//! 400 malformed; 401 no or bad caller token; 403 a valid token of another account, or a
+//! report whose identity token is not its pod's VM; 503 for transient failures.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use super::{AppState, extract, respond};
+use crate::error::Result;
+use crate::events::{eventarc, pubsub};
+use crate::pods::report::Merge;
+
+/// The routes of this module (merged into [`super::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/pubsub/push", post(report_push))
+        .route("/gc", post(collection_run))
+        .route("/events/compute", post(compute_event_receive))
+}
+
+fn merged(outcome: &Merge) -> Response {
+    let body = match outcome {
+        Merge::Applied => json!({"result": "applied"}),
+        Merge::Ignored(why) => json!({"result": "ignored", "reason": why}),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `POST /pubsub/push`: a guest's report.
+pub async fn report_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(push(state, headers, body).await)
+}
+
+async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
+    let now = state.lifecycle.clock.now();
+    state
+        .verifier
+        .verify_caller(&headers, "/pubsub/push", now)
+        .await?;
+    let bytes = extract::body_bytes(body, state.body_limit).await?;
+    let message = pubsub::decode_push(&headers, &bytes)?;
+    let report = pubsub::decode_report(&message)?;
+    let published = message.publish_time.unwrap_or(now);
+    let identity = state
+        .verifier
+        .verify_instance(report.identity_token.as_deref(), published)
+        .await?;
+    let outcome = state
+        .pods
+        .apply_pushed_report(&report, identity.as_ref(), now)
+        .await?;
+    tracing::debug!(
+        pod = %format!("{}/{}", report.namespace, report.name),
+        sequence = report.sequence,
+        message_id = %message.message_id,
+        ?outcome,
+        "report"
+    );
+    Ok(merged(&outcome))
+}
+
+/// `POST /gc`: one collection pass; answers its summary.
+pub async fn collection_run(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(collect(state, headers).await)
+}
+
+async fn collect(state: AppState, headers: HeaderMap) -> Result<Response> {
+    let now = state.lifecycle.clock.now();
+    state.verifier.verify_caller(&headers, "/gc", now).await?;
+    let summary = state.pods.collect(&state.lifecycle.collect, now).await?;
+    if summary.errors.count > 0 {
+        tracing::warn!(errors = ?summary.errors.items, "collection had failures; the next run retries");
+    }
+    Ok((StatusCode::OK, axum::Json(summary)).into_response())
+}
+
+/// `POST /events/compute`: a Compute Engine audit log entry.
+pub async fn compute_event_receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(compute_event(state, headers, body).await)
+}
+
+async fn compute_event(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
+    let now = state.lifecycle.clock.now();
+    state
+        .verifier
+        .verify_caller(&headers, "/events/compute", now)
+        .await?;
+    let bytes = extract::body_bytes(body, state.body_limit).await?;
+    let Some(event) = eventarc::decode_compute_event(&headers, &bytes, &state.pods.vm.project)?
+    else {
+        return Ok(merged(&Merge::Ignored("not an event k8sless acts on")));
+    };
+    let outcome = state
+        .pods
+        .apply_vm_event(&event, state.lifecycle.service_account.as_deref(), now)
+        .await?;
+    tracing::info!(vm = %event.instance_name, kind = ?event.kind, ?outcome, "compute event");
+    Ok(merged(&outcome))
+}

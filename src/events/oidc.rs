@@ -1,0 +1,353 @@
+//! Verifying Google-signed OIDC tokens: the bearer token of Pub/Sub pushes, Cloud Scheduler
+//! and Eventarc calls, and the instance identity token a VM puts inside its report.
+//!
+//! A token is accepted when its RS256 signature checks against Google's published keys
+//! (JWKS, `https://www.googleapis.com/oauth2/v3/certs`, overridable so tests can sign with
+//! their own key), its issuer is `accounts.google.com` or `https://accounts.google.com`, its
+//! audience is this service, and it has not expired (60 s leeway). A caller's token must also
+//! carry `email` = the configured push service account, verified. An identity token must carry
+//! the `google.compute_engine` claims, which name the VM.
+//!
+//! Keys come from [`KeyCache`] (`events/jwks.rs`): cached, refreshed single-flight.
+//!
+//! # Errors
+//! A bad caller token is 401 (403 for a valid token of another account); a bad identity
+//! token inside an authenticated push is 403; keys that cannot be fetched are 503 (the caller
+//! retries).
+
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use super::jwks::KeyCache;
+use crate::error::Error;
+use crate::pods::identity::VmIdentity;
+
+/// Google's JWKS.
+pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+/// Issuers of Google ID tokens.
+pub const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
+const LEEWAY_SECS: i64 = 60;
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer token")]
+    Missing,
+    /// Not a JWT, or not RS256.
+    #[error("malformed token: {reason}")]
+    Malformed {
+        /// Why.
+        reason: String,
+    },
+    /// Signed with a key Google does not publish.
+    #[error("token signed with unknown key {kid:?}")]
+    UnknownKey {
+        /// The header's `kid`.
+        kid: String,
+    },
+    /// The signature does not check.
+    #[error("token signature is invalid")]
+    BadSignature,
+    /// Past `exp`.
+    #[error("token expired at {exp}")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+    },
+    /// `iat` in the future.
+    #[error("token issued in the future ({iat})")]
+    NotYetValid {
+        /// `iat`.
+        iat: i64,
+    },
+    /// Not Google.
+    #[error("token issuer {iss:?} is not Google")]
+    WrongIssuer {
+        /// `iss`.
+        iss: String,
+    },
+    /// Not for this service.
+    #[error("token audience {aud} is not this service")]
+    WrongAudience {
+        /// `aud`.
+        aud: String,
+    },
+    /// Another account.
+    #[error("token is for {email:?}, not the configured push service account")]
+    WrongEmail {
+        /// `email`.
+        email: String,
+    },
+    /// No `google.compute_engine` claims.
+    #[error("not an instance identity token (no google.compute_engine claims)")]
+    NotInstance,
+    /// The JWKS could not be fetched.
+    #[error("Google's signing keys are unavailable: {message}")]
+    KeysUnavailable {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// The error for a refused caller (push, scheduler, Eventarc).
+pub fn caller_error(e: OidcError) -> Error {
+    match e {
+        OidcError::KeysUnavailable { .. } => Error::unavailable(e.to_string()),
+        OidcError::WrongEmail { .. } => Error::Forbidden {
+            message: e.to_string(),
+        },
+        _ => Error::Unauthorized {
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The error for a refused identity token inside an authenticated message.
+pub fn message_error(e: OidcError) -> Error {
+    match e {
+        OidcError::KeysUnavailable { .. } => Error::unavailable(e.to_string()),
+        _ => Error::Forbidden {
+            message: format!("the report's instance identity token: {e}"),
+        },
+    }
+}
+
+/// The claims k8sless reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    #[serde(default)]
+    pub iss: String,
+    /// Audience (a string, or a list).
+    #[serde(default)]
+    pub aud: Value,
+    /// Expiry (seconds).
+    #[serde(default)]
+    pub exp: Option<i64>,
+    /// Issued at (seconds).
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// Service account email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether Google verified the email.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    /// `google.compute_engine` of identity tokens.
+    #[serde(default)]
+    pub google: Option<GoogleClaims>,
+}
+
+/// `google`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GoogleClaims {
+    /// `compute_engine`.
+    #[serde(default)]
+    pub compute_engine: Option<ComputeEngineClaims>,
+}
+
+/// `google.compute_engine` (identity tokens with `format=full`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ComputeEngineClaims {
+    /// Project id.
+    #[serde(default)]
+    pub project_id: String,
+    /// Zone.
+    #[serde(default)]
+    pub zone: String,
+    /// Instance id.
+    #[serde(default)]
+    pub instance_id: String,
+    /// Instance name.
+    #[serde(default)]
+    pub instance_name: String,
+}
+
+/// What a verifier needs to know.
+#[derive(Debug, Clone)]
+pub struct VerifierSettings {
+    /// The JWKS URL.
+    pub jwks_url: String,
+    /// The service's URL (audience).
+    pub service_url: String,
+    /// The account Pub/Sub, Cloud Scheduler and Eventarc call with.
+    pub push_service_account: Option<String>,
+}
+
+/// Verifies callers and instance identity tokens; or, in dev mode, nothing.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: Option<KeyCache>,
+    service_url: String,
+    push_email: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier that checks tokens.
+    pub fn new(s: &VerifierSettings) -> Result<Self, String> {
+        Ok(Verifier {
+            keys: Some(KeyCache::new(&s.jwks_url)?),
+            service_url: s.service_url.trim_end_matches('/').to_string(),
+            push_email: s.push_service_account.clone().filter(|e| !e.is_empty()),
+        })
+    }
+
+    /// A verifier that accepts everything (dev mode only).
+    pub fn disabled() -> Self {
+        Verifier {
+            keys: None,
+            service_url: String::new(),
+            push_email: None,
+        }
+    }
+
+    /// Whether tokens are checked.
+    pub fn is_enabled(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// The key cache (tests read its fetch count).
+    pub fn keys(&self) -> Option<&KeyCache> {
+        self.keys.as_ref()
+    }
+
+    /// Checks the bearer token of a call to `path` (Pub/Sub, Cloud Scheduler, Eventarc).
+    /// Accepted audiences: the service URL, and the service URL plus `path` (Pub/Sub's and
+    /// Cloud Scheduler's default is the full endpoint URL).
+    pub async fn verify_caller(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let Some(keys) = &self.keys else {
+            return Ok(());
+        };
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or(OidcError::Missing)
+            .map_err(caller_error)?;
+        let audiences = [
+            self.service_url.clone(),
+            format!("{}/", self.service_url),
+            format!("{}{path}", self.service_url),
+        ];
+        let claims = verify(keys, token.trim(), &audiences, now)
+            .await
+            .map_err(caller_error)?;
+        let email = claims.email.unwrap_or_default();
+        match &self.push_email {
+            Some(want) if *want == email && claims.email_verified == Some(true) => Ok(()),
+            _ => Err(caller_error(OidcError::WrongEmail { email })),
+        }
+    }
+
+    /// Checks an instance identity token as of `at` (the message's publish time: the token
+    /// must have been valid when the VM published, however late Pub/Sub delivers) and returns
+    /// the VM it names; `None` when verification is off.
+    pub async fn verify_instance(
+        &self,
+        token: Option<&str>,
+        at: Timestamp,
+    ) -> Result<Option<VmIdentity>, Error> {
+        let Some(keys) = &self.keys else {
+            return Ok(None);
+        };
+        let token = token.ok_or(OidcError::Missing).map_err(message_error)?;
+        let audiences = [self.service_url.clone(), format!("{}/", self.service_url)];
+        let claims = verify(keys, token, &audiences, at)
+            .await
+            .map_err(message_error)?;
+        let ce = claims
+            .google
+            .and_then(|g| g.compute_engine)
+            .ok_or(OidcError::NotInstance)
+            .map_err(message_error)?;
+        Ok(Some(VmIdentity {
+            project_id: ce.project_id,
+            zone: ce.zone,
+            instance_id: ce.instance_id,
+            instance_name: ce.instance_name,
+        }))
+    }
+}
+
+async fn verify(
+    keys: &KeyCache,
+    token: &str,
+    audiences: &[String],
+    at: Timestamp,
+) -> Result<Claims, OidcError> {
+    let malformed = |reason: String| OidcError::Malformed { reason };
+    let header = jsonwebtoken::decode_header(token).map_err(|e| malformed(e.to_string()))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(malformed(format!(
+            "algorithm {:?}, expected RS256",
+            header.alg
+        )));
+    }
+    let kid = header.kid.unwrap_or_default();
+    let key = keys.key(&kid).await?;
+    check(token, &key, audiences, at)
+}
+
+/// Signature, issuer, audience and times (no I/O).
+pub fn check(
+    token: &str,
+    key: &DecodingKey,
+    audiences: &[String],
+    at: Timestamp,
+) -> Result<Claims, OidcError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => OidcError::BadSignature,
+            _ => OidcError::Malformed {
+                reason: e.to_string(),
+            },
+        })?
+        .claims;
+    if !GOOGLE_ISSUERS.contains(&claims.iss.as_str()) {
+        return Err(OidcError::WrongIssuer { iss: claims.iss });
+    }
+    let aud_ok = match &claims.aud {
+        Value::String(a) => audiences.contains(a),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| audiences.iter().any(|w| w == a)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(OidcError::WrongAudience {
+            aud: claims.aud.to_string(),
+        });
+    }
+    let now = at.as_second();
+    let exp = claims.exp.ok_or_else(|| OidcError::Malformed {
+        reason: "no exp".into(),
+    })?;
+    if now > exp + LEEWAY_SECS {
+        return Err(OidcError::Expired { exp });
+    }
+    if let Some(iat) = claims.iat.filter(|iat| *iat > now + LEEWAY_SECS) {
+        return Err(OidcError::NotYetValid { iat });
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+#[path = "oidc_tests.rs"]
+mod tests;

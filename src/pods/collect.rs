@@ -1,0 +1,418 @@
+//! Collection (`POST /gc`, Cloud Scheduler every minute; `k8sless dev` runs it itself): one
+//! pass over every VM labeled `k8sless=true` and every pod record, that deletes the VMs of
+//! pods that finished more than the grace ago, fails pods whose VM never reported within the
+//! boot timeout or whose `activeDeadlineSeconds` passed, fails running pods whose VM vanished
+//! without a word, (re)inserts the VM of a Pending pod that has none (trying the next zone
+//! after a stockout), and deletes VMs that have no record once they are older than a grace.
+//!
+//! It lists the VMs first and the records second: a VM is inserted only after its record is
+//! written, so every VM in the first list has its record in the second, and the only VMs
+//! without one are real orphans (or VMs whose pod is being deleted, which are going anyway).
+//!
+//! # Guarantees
+//! - Idempotent and safe to run concurrently (Cloud Scheduler retries, two instances): every
+//!   change to a record is a compare-and-swap that first re-decides on the fresh record with
+//!   the same rules, so a report or another run that got there first turns the step into a
+//!   no-op; inserts carry a deterministic `requestId` per pod, zone and attempt and treat "the
+//!   VM exists and is this pod's" as success; deleting a VM that is gone is success.
+//! - A VM of a pod that has reported and not finished is never deleted.
+//! - Records change before VMs do: a pod is marked Failed (or its VM's deletion recorded)
+//!   before the VM delete is sent, so a crash in between leaves a state the next run repairs.
+//! - Bounded parallelism: at most `parallelism` pods are worked on at once.
+//!
+//! # Assumptions
+//! `list_all` covers every zone a VM can be in (the configured zones).
+//!
+//! # Errors
+//! Failing to list VMs or records fails the whole run (503, the scheduler retries). A failure
+//! on one pod is counted in the summary's `errors` and retried on the next run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::Pods;
+use super::clock::elapsed;
+use super::plan::failure_verdict;
+pub use super::plan::{Failure, Step, VmRef, plan};
+use super::record::{self, PodRecord};
+use super::reinsert::Reinserted;
+use super::terminate::terminate;
+use crate::error::Result;
+use crate::gce::GceError;
+use crate::gce::request::ListFilter;
+use crate::gce::types::{Instance, InstanceStatus};
+use crate::translate::names::{LABEL_MANAGED, label_value};
+
+/// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
+const LIST_FIELDS: &str =
+    "items(id,name,zone,machineType,status,labels,creationTimestamp),nextPageToken";
+
+/// Collection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectSettings {
+    /// A finished pod's VM is deleted this long after the pod finished.
+    pub finished_grace: Duration,
+    /// A VM that has not reported this long after its creation is failed and deleted.
+    pub boot_timeout: Duration,
+    /// A k8sless VM with no record is deleted once this old.
+    pub orphan_grace: Duration,
+    /// An inserted VM still missing from the list this long after the insert is re-inserted
+    /// (its insert failed after it was accepted, e.g. a stockout reported by the operation).
+    pub reinsert_after: Duration,
+    /// A VM whose deletion was recorded but that is still listed is deleted again after this.
+    pub redelete_after: Duration,
+    /// Pods worked on at once.
+    pub parallelism: usize,
+}
+
+impl CollectSettings {
+    /// Settings with the given grace periods and defaults for the rest.
+    pub fn new(finished_grace: Duration, boot_timeout: Duration, orphan_grace: Duration) -> Self {
+        CollectSettings {
+            finished_grace,
+            boot_timeout,
+            orphan_grace,
+            reinsert_after: Duration::from_secs(120),
+            redelete_after: Duration::from_secs(300),
+            parallelism: 32,
+        }
+    }
+}
+
+/// What the lifecycle endpoints and dev mode's collector share.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// Collection settings.
+    pub collect: CollectSettings,
+    /// The clock of lifecycle decisions.
+    pub clock: super::clock::Clock,
+    /// k8sless' own service account: VM deletions by it are not news.
+    pub service_account: Option<String>,
+}
+
+/// A count and the first few names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// How many.
+    pub count: usize,
+    /// The first 50.
+    pub items: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, item: String) {
+        self.count += 1;
+        if self.items.len() < 50 {
+            self.items.push(item);
+        }
+    }
+}
+
+/// What one collection did (the JSON answer of `POST /gc`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectSummary {
+    /// Pod records seen.
+    pub records: usize,
+    /// k8sless VMs seen.
+    pub vms: usize,
+    /// VMs of finished pods deleted.
+    pub finished_vms_deleted: Tally,
+    /// Pods failed because their VM never reported.
+    pub boot_timeouts: Tally,
+    /// Pods failed for `activeDeadlineSeconds`.
+    pub deadlines_exceeded: Tally,
+    /// Running pods failed because their VM is gone.
+    pub nodes_lost: Tally,
+    /// VMs (re)inserted, as `namespace/name@zone`.
+    pub inserted: Tally,
+    /// Pending pods still waiting for capacity or quota.
+    pub unschedulable: Tally,
+    /// VMs found for records that did not know their insert had succeeded.
+    pub adopted: Tally,
+    /// VMs without a record deleted, as `zone/name`.
+    pub orphans_deleted: Tally,
+    /// Steps found already done by someone else.
+    pub skipped: Tally,
+    /// Failures (retried next run).
+    pub errors: Tally,
+    /// Wall time of the run.
+    pub elapsed_ms: u64,
+}
+
+/// One unit of work.
+enum Work {
+    Pod {
+        namespace: String,
+        name: String,
+        step: Step,
+    },
+    Orphan(VmRef),
+}
+
+impl Pods {
+    /// One collection pass (see the module docs).
+    pub async fn collect(&self, s: &CollectSettings, now: Timestamp) -> Result<CollectSummary> {
+        let started = std::time::Instant::now();
+        let filter = ListFilter::new()
+            .label(LABEL_MANAGED, "true")
+            .fields(LIST_FIELDS);
+        let listed_at = now;
+        let zones = self.vm.zones.clone();
+        let vms: Vec<VmRef> = self
+            .compute
+            .list_all(&filter)
+            .await
+            .map_err(super::delete::gce_error)?
+            .iter()
+            .map(|i| VmRef::from_instance(i, &zones))
+            .collect();
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, vm) in vms.iter().enumerate() {
+            by_name.entry(vm.name.as_str()).or_default().push(i);
+        }
+        let mut claimed = vec![false; vms.len()];
+        let mut work = Vec::new();
+        let mut summary = CollectSummary {
+            vms: vms.len(),
+            ..Default::default()
+        };
+        let prefix = record::prefix(None);
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list(&prefix, after.as_deref(), 500)
+                .await
+                .map_err(|e| record::store_error(e, "pods"))?;
+            for raw in &page.records {
+                summary.records += 1;
+                let rec = match PodRecord::decode(raw) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        summary.errors.add(format!("{}: {e}", raw.key));
+                        continue;
+                    }
+                };
+                let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+                let mut ours = Vec::new();
+                for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
+                    if vms[i].uid == uid {
+                        claimed[i] = true;
+                        ours.push(vms[i].clone());
+                    }
+                }
+                if let Some(step) = plan(&rec, &ours, now, listed_at, s) {
+                    work.push(Work::Pod {
+                        namespace: rec.pod.metadata.namespace.clone().unwrap_or_default(),
+                        name: rec.pod.metadata.name.clone().unwrap_or_default(),
+                        step,
+                    });
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        for (i, vm) in vms.iter().enumerate() {
+            let old = vm
+                .created
+                .is_some_and(|c| elapsed(c, now) >= s.orphan_grace);
+            if !claimed[i] && old && vm.status != Some(InstanceStatus::Stopping) {
+                work.push(Work::Orphan(vm.clone()));
+            }
+        }
+        let vms = &vms;
+        let outcomes: Vec<(Outcome, String)> = stream::iter(work)
+            .map(|w| async move {
+                match w {
+                    Work::Pod {
+                        namespace,
+                        name,
+                        step,
+                    } => {
+                        let key = format!("{namespace}/{name}");
+                        let outcome = self
+                            .collect_pod(&namespace, &name, step, vms, now, listed_at, s)
+                            .await
+                            .unwrap_or_else(|e| Outcome::Error(e.to_string()));
+                        (outcome, key)
+                    }
+                    Work::Orphan(vm) => {
+                        let key = format!("{}/{}", vm.zone, vm.name);
+                        (self.collect_orphan(&vm).await, key)
+                    }
+                }
+            })
+            .buffer_unordered(s.parallelism.max(1))
+            .collect()
+            .await;
+        for (outcome, key) in outcomes {
+            match outcome {
+                Outcome::FinishedDeleted => summary.finished_vms_deleted.add(key),
+                Outcome::Failed(Failure::BootTimeout) => summary.boot_timeouts.add(key),
+                Outcome::Failed(Failure::DeadlineExceeded) => summary.deadlines_exceeded.add(key),
+                Outcome::Failed(Failure::NodeLost) => summary.nodes_lost.add(key),
+                Outcome::Inserted(zone) => summary.inserted.add(format!("{key}@{zone}")),
+                Outcome::Unschedulable => summary.unschedulable.add(key),
+                Outcome::Adopted => summary.adopted.add(key),
+                Outcome::OrphanDeleted => summary.orphans_deleted.add(key),
+                Outcome::Skipped(why) => summary.skipped.add(format!("{key}: {why}")),
+                Outcome::Error(e) => summary.errors.add(format!("{key}: {e}")),
+            }
+        }
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(summary)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn collect_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        step: Step,
+        vms: &[VmRef],
+        now: Timestamp,
+        listed_at: Timestamp,
+        s: &CollectSettings,
+    ) -> Result<Outcome> {
+        if step == Step::Insert {
+            return Ok(match self.reinsert(namespace, name, now, s).await? {
+                Reinserted::Inserted { zone } => Outcome::Inserted(zone),
+                Reinserted::Unschedulable => Outcome::Unschedulable,
+                Reinserted::Failed => Outcome::Error("the VM cannot be created".into()),
+                Reinserted::Skipped(why) => Outcome::Skipped(why),
+            });
+        }
+        // Re-decide on the fresh record inside the compare-and-swap.
+        let mut decided: Option<Step> = None;
+        let changed = record::modify(&self.store, namespace, name, |rec| {
+            let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+            let ours: Vec<VmRef> = vms
+                .iter()
+                .filter(|v| v.name == rec.vm.name && v.uid == uid)
+                .cloned()
+                .collect();
+            decided = plan(rec, &ours, now, listed_at, s).filter(|d| d.same_kind(&step));
+            match &decided {
+                Some(Step::DeleteFinished(_)) => {
+                    rec.vm.deleted_at = Some(now);
+                    rec.event(
+                        false,
+                        "VMDeleted",
+                        format!("Deleted VM {} after the pod finished", rec.vm.name),
+                        now,
+                    );
+                }
+                Some(Step::Fail(f, vms)) => {
+                    let (reason, message) = failure_verdict(*f, &rec.vm.name, s);
+                    terminate(rec, reason, &message, now);
+                    if !vms.is_empty() {
+                        rec.vm.deleted_at = Some(now);
+                    }
+                }
+                Some(Step::Adopt(vm)) => super::reinsert::record_inserted(rec, vm, now),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+        .await;
+        match changed {
+            Ok(_) => {}
+            Err(crate::error::Error::NotFound { .. }) => {
+                return Ok(Outcome::Skipped("the pod was deleted"));
+            }
+            Err(e) => return Err(e),
+        }
+        let Some(step) = decided else {
+            return Ok(Outcome::Skipped("changed meanwhile"));
+        };
+        match step {
+            Step::DeleteFinished(vms) => {
+                self.delete_vms(&vms).await?;
+                Ok(Outcome::FinishedDeleted)
+            }
+            Step::Fail(f, vms) => {
+                self.delete_vms(&vms).await?;
+                Ok(Outcome::Failed(f))
+            }
+            Step::Adopt(_) => Ok(Outcome::Adopted),
+            Step::Insert => Ok(Outcome::Skipped("insert")),
+        }
+    }
+
+    async fn delete_vms(&self, vms: &[VmRef]) -> Result<()> {
+        for vm in vms {
+            match self.compute.delete(&vm.zone, &vm.name).await {
+                Ok(_) | Err(GceError::NotFound { .. }) => {}
+                Err(e) => return Err(super::delete::gce_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a VM that no record claims, after checking the record named in its manifest
+    /// once more (it may have been created after the list was read).
+    async fn collect_orphan(&self, vm: &VmRef) -> Outcome {
+        let owner = match self.compute.get(&vm.zone, &vm.name).await {
+            Ok(i) => owner_of(&i),
+            Err(GceError::NotFound { .. }) => return Outcome::Skipped("already gone"),
+            Err(e) => return Outcome::Error(e.to_string()),
+        };
+        if let Some((ns, name, uid)) = owner {
+            match record::load(&self.store, &ns, &name).await {
+                Ok(rec) if rec.pod.metadata.uid.as_deref() == Some(uid.as_str()) => {
+                    return Outcome::Skipped("its record exists");
+                }
+                Ok(_) | Err(crate::error::Error::NotFound { .. }) => {}
+                Err(e) => return Outcome::Error(e.to_string()),
+            }
+        }
+        match self.compute.delete(&vm.zone, &vm.name).await {
+            Ok(_) => Outcome::OrphanDeleted,
+            Err(GceError::NotFound { .. }) => Outcome::Skipped("already gone"),
+            Err(e) => Outcome::Error(e.to_string()),
+        }
+    }
+}
+
+/// The pod a VM was made for, from its manifest metadata.
+fn owner_of(i: &Instance) -> Option<(String, String, String)> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(i.metadata_value("k8sless-manifest")?).ok()?;
+    let m = manifest.get("metadata")?;
+    let field = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Some((field("namespace")?, field("name")?, field("uid")?))
+}
+
+/// What happened to one unit of work.
+enum Outcome {
+    FinishedDeleted,
+    Failed(Failure),
+    Inserted(String),
+    Unschedulable,
+    Adopted,
+    OrphanDeleted,
+    Skipped(&'static str),
+    Error(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_keeps_count_and_a_sample() {
+        let mut tally = Tally::default();
+        for i in 0..60 {
+            tally.add(i.to_string());
+        }
+        assert_eq!(tally.count, 60);
+        assert_eq!(tally.items.len(), 50);
+    }
+}

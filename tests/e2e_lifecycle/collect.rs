@@ -1,0 +1,262 @@
+//! Collection through `POST /gc`.
+
+use std::time::Duration;
+
+use k8sless::pods::record::{self, PodRecord, VmState};
+use k8sless::sim::faults::FaultRule;
+use k8sless::translate::names;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const MIN: Duration = Duration::from_secs(60);
+
+async fn gc(api: &Api, issuer: &Issuer) -> Value {
+    let (code, summary) = api.gc(Some(&issuer.caller("/gc"))).await;
+    assert_eq!(code, 200, "{summary}");
+    summary
+}
+
+fn count(summary: &Value, what: &str) -> u64 {
+    summary[what]["count"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    let p = api.create(pod("done")).await;
+    let vm = vm_of(&stack, &p).expect("vm");
+    let r = report(
+        &p,
+        &vm,
+        1,
+        succeeded(&rfc3339_now()),
+        Some(issuer.identity(&vm)),
+    );
+    assert_eq!(
+        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+        200
+    );
+    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 0);
+    assert!(vm_named(&stack, &vm.name).is_some());
+    stack.advance(MIN + Duration::from_secs(2));
+    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 1);
+    assert!(vm_named(&stack, &vm.name).is_none(), "VM deleted");
+    assert_eq!(api.pod("done").await["status"]["phase"], "Succeeded");
+    // Idempotent: nothing more to do.
+    let again = gc(&api, &issuer).await;
+    assert_eq!(
+        count(&again, "finishedVmsDeleted") + count(&again, "errors"),
+        0
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn running_pods_vm_is_never_deleted() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    let p = api.create(pod("long-runner")).await;
+    let vm = vm_of(&stack, &p).expect("vm");
+    let r = report(
+        &p,
+        &vm,
+        1,
+        running(&rfc3339_now()),
+        Some(issuer.identity(&vm)),
+    );
+    assert_eq!(
+        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+        200
+    );
+    for _ in 0..3 {
+        stack.advance(20 * MIN);
+        // No report for an hour: a quiet, long-running pod. Two collections at once.
+        let both = futures_util::future::join(gc(&api, &issuer), gc(&api, &issuer)).await;
+        for s in [both.0, both.1] {
+            assert_eq!(count(&s, "errors"), 0, "{s}");
+        }
+        assert!(vm_named(&stack, &vm.name).is_some(), "VM kept");
+        assert_eq!(api.pod("long-runner").await["status"]["phase"], "Running");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn silent_vm_fails_after_the_boot_timeout() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    let p = api.create(pod("mute")).await;
+    let vm = vm_of(&stack, &p).expect("vm");
+    stack.advance(9 * MIN);
+    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 0);
+    stack.advance(2 * MIN);
+    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 1);
+    let got = api.pod("mute").await;
+    assert_eq!(got["status"]["phase"], "Failed");
+    assert_eq!(got["status"]["reason"], "VMBootTimeout");
+    assert!(vm_named(&stack, &vm.name).is_none());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn deadline_fails_the_pod_and_deletes_its_vm() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    let mut spec = pod("deadline");
+    spec["spec"]["activeDeadlineSeconds"] = json!(30);
+    let p = api.create(spec).await;
+    let vm = vm_of(&stack, &p).expect("vm");
+    let r = report(
+        &p,
+        &vm,
+        1,
+        running(&rfc3339_now()),
+        Some(issuer.identity(&vm)),
+    );
+    assert_eq!(
+        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+        200
+    );
+    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 0);
+    stack.advance(Duration::from_secs(32));
+    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 1);
+    let got = api.pod("deadline").await;
+    assert_eq!(got["status"]["reason"], "DeadlineExceeded");
+    assert!(vm_named(&stack, &vm.name).is_none());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn crash_between_record_and_insert_is_repaired() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    // What a create writes before it inserts: the record, and nothing in Compute Engine.
+    let r = api
+        .http
+        .post(format!(
+            "{}/api/v1/namespaces/default/pods?dryRun=All",
+            api.base
+        ))
+        .json(&pod("orphaned-record"))
+        .send()
+        .await
+        .expect("dry run");
+    let pod_json: Value = r.json().await.expect("json");
+    let k8s_pod = serde_json::from_value(pod_json).expect("pod");
+    let vm_name = names::vm_name("default", "orphaned-record");
+    let rec = PodRecord::new(
+        k8s_pod,
+        VmState {
+            name: vm_name.clone(),
+            zone: "us-central1-a".into(),
+            machine_type: "e2-standard-2".into(),
+            insert_attempts: 1,
+            ..Default::default()
+        },
+    );
+    let key = record::key("default", "orphaned-record");
+    stack
+        .pods
+        .store
+        .create(&key, rec.encode().expect("encode"))
+        .await
+        .expect("write");
+    assert!(vm_named(&stack, &vm_name).is_none());
+
+    // Two collections at once (Cloud Scheduler retried): one VM.
+    let (a, b) = futures_util::future::join(gc(&api, &issuer), gc(&api, &issuer)).await;
+    let inserted = count(&a, "inserted") + count(&b, "inserted");
+    assert!((1..=2).contains(&inserted), "{a} {b}");
+    let vms: Vec<_> = stack
+        .sim
+        .instances()
+        .into_iter()
+        .filter(|i| i.name == vm_name)
+        .collect();
+    assert_eq!(vms.len(), 1);
+    let got = api.pod("orphaned-record").await;
+    assert_eq!(got["spec"]["nodeName"], vm_name.as_str());
+    assert_eq!(got["status"]["conditions"][0]["status"], "True");
+    assert_eq!(count(&gc(&api, &issuer).await, "inserted"), 0);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn stockout_in_zone_a_moves_to_zone_b() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    stack.sim.set_faults(vec![FaultRule {
+        zone: Some("us-central1-a".into()),
+        stockout: true,
+        ..Default::default()
+    }]);
+    let p = api.create(pod("no-room")).await;
+    let scheduled = &p["status"]["conditions"][0];
+    assert_eq!(scheduled["status"], "False");
+    assert_eq!(scheduled["reason"], "Unschedulable");
+    assert!(
+        scheduled["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("us-central1-a")
+    );
+    let summary = gc(&api, &issuer).await;
+    assert_eq!(count(&summary, "inserted"), 1, "{summary}");
+    let name = names::vm_name("default", "no-room");
+    let vm = vm_named(&stack, &name).expect("vm");
+    assert_eq!(zone_of(&vm), "us-central1-b");
+    let got = api.pod("no-room").await;
+    assert_eq!(got["status"]["conditions"][0]["status"], "True");
+    assert!(
+        got["metadata"]["annotations"]["k8sless.dev/instance"]
+            .as_str()
+            .unwrap_or("")
+            .contains("zones/us-central1-b/")
+    );
+    // Its reports are accepted from zone b.
+    let r = report(
+        &got,
+        &vm,
+        1,
+        running(&rfc3339_now()),
+        Some(issuer.identity(&vm)),
+    );
+    assert_eq!(
+        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+        200
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn orphan_vm_goes_after_the_grace() {
+    let issuer = Issuer::start().await;
+    let stack = stack(&issuer).await;
+    let api = Api::new(&stack);
+    let p = api.create(pod("forgotten")).await;
+    let vm = vm_of(&stack, &p).expect("vm");
+    // The record disappears (a crash of a delete between VM and record, inverted).
+    stack
+        .pods
+        .store
+        .delete(&record::key("default", "forgotten"), None)
+        .await
+        .expect("delete record");
+    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 0);
+    assert!(
+        vm_named(&stack, &vm.name).is_some(),
+        "kept within the grace"
+    );
+    stack.advance(6 * MIN);
+    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 1);
+    assert!(vm_named(&stack, &vm.name).is_none());
+    stack.stop().await;
+}
