@@ -237,7 +237,7 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
          \n  curl -X POST {base}/pods -H 'Content-Type: application/yaml' --data-binary @examples/hello.yaml\n  \
          curl {base}/api/v1/namespaces/default/pods/hello\n  curl {base}/compute/v1/projects/k8sless-dev/zones/us-central1-a/instances\n\
          \n  kubectl config set-cluster k8sless-dev --server={base}\n  kubectl config set-context k8sless-dev --cluster=k8sless-dev --user=k8sless-dev\n  \
-         kubectl config set-credentials k8sless-dev --token=dev\n  kubectl config use-context k8sless-dev\n  kubectl create -f examples/hello.yaml --validate=false\n"
+         kubectl config set-credentials k8sless-dev --token=dev\n  kubectl config use-context k8sless-dev\n  kubectl apply -f examples/hello.yaml && kubectl get pods -w\n"
     );
     shutdown_signal().await;
     stack.begin_shutdown();
