@@ -16,4 +16,5 @@ pub mod sim;
 pub mod store;
 pub mod telemetry;
 pub mod testing;
+pub mod tls;
 pub mod translate;

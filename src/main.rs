@@ -55,6 +55,13 @@ struct DevArgs {
     /// Run simulated guests that play each pod (off for benchmarks of the API alone).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     guests: bool,
+    /// Serve HTTPS with a generated self-signed certificate (kubectl sends bearer tokens only
+    /// over https); the certificate is written to --tls-ca-file for kubectl.
+    #[arg(long)]
+    tls: bool,
+    /// Where `--tls` writes the certificate kubectl should trust.
+    #[arg(long, default_value = "k8sless-dev-ca.crt")]
+    tls_ca_file: std::path::PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -144,6 +151,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     telemetry::init(args.log_format.unwrap_or(LogFormat::Json), &vm.project);
     let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint).await?;
     let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint).await?;
+    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint).await?;
     let compute = gce::Client::new(
         gce::ClientConfig {
             endpoint: args.compute_endpoint.clone(),
@@ -162,6 +170,12 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         storage_auth,
         Duration::from_secs(10),
     )?);
+    let cloud_logging = k8sless::pods::cloud_logging::CloudLogging::new(
+        &args.logging_endpoint,
+        &vm.project,
+        logging_auth,
+        records.clone(),
+    )?;
     let verify = args.verify_tokens.unwrap_or(true);
     let verifier = args.verifier(verify)?;
     if !verify {
@@ -176,9 +190,13 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             vm: Arc::new(vm),
         },
         body_limit: args.body_limit,
-        logs: k8sless::pods::logs::LogSources(vec![Arc::new(k8sless::pods::logs::ArchivedLogs {
-            store: records.clone(),
-        })]),
+        // The archive once the pod finished, else Cloud Logging while it runs.
+        logs: k8sless::pods::logs::LogSources(vec![
+            Arc::new(k8sless::pods::logs::ArchivedLogs {
+                store: records.clone(),
+            }),
+            Arc::new(cloud_logging),
+        ]),
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
@@ -218,6 +236,14 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     }
     builder.verify_tokens = verify;
     builder.collect_interval = Some(collect_every);
+    let mut ca_note = String::new();
+    if dev.tls {
+        let cert = k8sless::tls::self_signed()?;
+        std::fs::write(&dev.tls_ca_file, &cert.cert_pem)
+            .map_err(|e| format!("{}: {e}", dev.tls_ca_file.display()))?;
+        ca_note = format!(" --certificate-authority={}", dev.tls_ca_file.display());
+        builder.tls = Some(cert);
+    }
     let mut stack = builder.start().await?;
     let base = stack.base.clone();
     if verify {
@@ -236,7 +262,7 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
         "k8sless dev: serving the Pod API on {base} (embedded store, Compute Engine simulator, simulated guests)\n\
          \n  curl -X POST {base}/pods -H 'Content-Type: application/yaml' --data-binary @examples/hello.yaml\n  \
          curl {base}/api/v1/namespaces/default/pods/hello\n  curl {base}/compute/v1/projects/k8sless-dev/zones/us-central1-a/instances\n\
-         \n  kubectl config set-cluster k8sless-dev --server={base}\n  kubectl config set-context k8sless-dev --cluster=k8sless-dev --user=k8sless-dev\n  \
+         \n  kubectl config set-cluster k8sless-dev --server={base}{ca_note}\n  kubectl config set-context k8sless-dev --cluster=k8sless-dev --user=k8sless-dev\n  \
          kubectl config set-credentials k8sless-dev --token=dev\n  kubectl config use-context k8sless-dev\n  kubectl apply -f examples/hello.yaml && kubectl get pods -w\n"
     );
     shutdown_signal().await;

@@ -46,6 +46,11 @@ pub struct StackBuilder {
     pub verify_tokens: bool,
     /// Run collection every this often (dev mode); `None`: only `POST /gc`.
     pub collect_interval: Option<Duration>,
+    /// Use these log sources instead of the simulated guests' lines and the archive.
+    pub logs: Option<crate::pods::logs::LogSources>,
+    /// Serve HTTPS with this certificate (the embedded simulator then also listens on a
+    /// loopback plain-HTTP port for the service's own Compute Engine client).
+    pub tls: Option<crate::tls::SelfSigned>,
 }
 
 impl StackBuilder {
@@ -63,6 +68,8 @@ impl StackBuilder {
             retry_deadline: Duration::from_secs(30),
             compute_endpoint: None,
             collect_interval: None,
+            logs: None,
+            tls: None,
         }
     }
 
@@ -72,12 +79,28 @@ impl StackBuilder {
             .await
             .map_err(|e| format!("listen on {}: {e}", self.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let base = format!("http://{addr}");
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{addr}");
+        // The service's Compute client reaches the embedded simulator over plain HTTP on
+        // loopback: the same listener without TLS, or a second one with it.
+        let internal = if self.tls.is_some() {
+            Some(
+                TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("internal listener: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let sim_base = match &internal {
+            Some(l) => format!("http://{}", l.local_addr().map_err(|e| e.to_string())?),
+            None => base.clone(),
+        };
         let sim = Sim::new(SimConfig {
             mode: self.mode,
             timings: self.timings,
             faults: Vec::new(),
-            base_url: format!("{base}/compute/v1"),
+            base_url: format!("{sim_base}/compute/v1"),
             schema: None,
         });
         let vm = self.args.vm_settings();
@@ -86,7 +109,7 @@ impl StackBuilder {
                 endpoint: self
                     .compute_endpoint
                     .clone()
-                    .unwrap_or_else(|| format!("{base}/compute/v1")),
+                    .unwrap_or_else(|| format!("{sim_base}/compute/v1")),
                 project: vm.project.clone(),
                 zones: vm.zones.clone(),
                 mutations_per_second: self.args.compute_qps,
@@ -117,12 +140,14 @@ impl StackBuilder {
         let state = AppState {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
-            logs: crate::pods::logs::LogSources(vec![
-                Arc::new(logs.clone()),
-                Arc::new(crate::pods::logs::ArchivedLogs {
-                    store: pods.store.clone(),
-                }),
-            ]),
+            logs: self.logs.clone().unwrap_or_else(|| {
+                crate::pods::logs::LogSources(vec![
+                    Arc::new(logs.clone()),
+                    Arc::new(crate::pods::logs::ArchivedLogs {
+                        store: pods.store.clone(),
+                    }),
+                ])
+            }),
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
@@ -133,13 +158,36 @@ impl StackBuilder {
             .collect_interval
             .map(|every| tokio::spawn(collect_every(state.clone(), every)));
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
+        if let Some(internal) = internal {
+            let sim_app = sim.router();
+            tokio::spawn(async move {
+                let _ = axum::serve(internal, sim_app).await;
+            });
+        }
+        let server = match &self.tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            }),
+            Some(cert) => {
+                let config = crate::tls::server_config(cert).await?;
+                let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+                let server = axum_server::from_tcp_rustls(std_listener, config)
+                    .map_err(|e| format!("TLS listener: {e}"))?;
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
                     let _ = rx.await;
+                    h.graceful_shutdown(Some(Duration::from_secs(10)));
+                });
+                tokio::spawn(async move {
+                    let _ = server.handle(handle).serve(app.into_make_service()).await;
                 })
-                .await;
-        });
+            }
+        };
         Ok(Stack {
             addr,
             base,

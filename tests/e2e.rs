@@ -7,7 +7,9 @@ mod e2e {
     pub mod gce;
     pub mod gcs;
     pub mod k8s_schema;
+    pub mod kubectl;
     pub mod pods;
     pub mod support;
+    pub mod tls;
     pub mod translate;
 }
