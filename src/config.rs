@@ -135,6 +135,13 @@ pub struct ServiceArgs {
         default_value = "https://storage.googleapis.com"
     )]
     pub storage_endpoint: String,
+    /// Cloud Logging API base URL (running pods' container logs).
+    #[arg(
+        long,
+        env = "K8SLESS_LOGGING_ENDPOINT",
+        default_value = "https://logging.googleapis.com"
+    )]
+    pub logging_endpoint: String,
     /// Compute Engine mutations per second (client-side limit).
     #[arg(long, env = "K8SLESS_COMPUTE_QPS", default_value_t = 20.0)]
     pub compute_qps: f64,

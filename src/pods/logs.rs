@@ -1,9 +1,9 @@
 //! Container logs behind one interface, for `kubectl logs`.
 //!
 //! Sources, asked in order until one knows the container: the simulated guests' lines (dev
-//! mode), and the log the guest archives in Cloud Storage at `logs/<ns>/<pod>/<container>.log`
-//! when the pod finishes (so logs outlive the VM). A running pod's lines live in Cloud Logging;
-//! reading them needs the Cloud Logging source, which is not built yet (docs/kubectl.md).
+//! mode), the log the guest archives in Cloud Storage at `logs/<ns>/<pod>/<container>.log`
+//! when the pod finishes (so logs outlive the VM), and, while it runs, Cloud Logging
+//! (`cloud_logging::CloudLogging`, which finds the VM's instance id in the pod record).
 
 use std::sync::Arc;
 
