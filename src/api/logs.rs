@@ -196,14 +196,13 @@ async fn log(
     tokio::spawn(async move {
         let mut sent = 0usize;
         let mut first = true;
+        let mut lines_seen = Vec::new();
         loop {
-            let lines = state
-                .logs
-                .lines(&namespace, &name, &opts.container)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+            // A failed read sends nothing and keeps the count, so nothing is sent twice.
+            let lines = match state.logs.lines(&namespace, &name, &opts.container).await {
+                Ok(l) => l.unwrap_or_default(),
+                Err(_) => lines_seen.clone(),
+            };
             let chunk = if first {
                 render(&lines, &opts)
             } else {
@@ -216,7 +215,8 @@ async fn log(
                 )
             };
             first = false;
-            sent = lines.len();
+            sent = sent.max(lines.len());
+            lines_seen = lines;
             if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
                 return;
             }
