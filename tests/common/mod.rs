@@ -301,3 +301,25 @@ pub fn rfc3339_now() -> String {
         .expect("now")
         .to_string()
 }
+
+/// Prints a skip reason past the test harness' output capture.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
+/// `Some(value)` of an environment variable naming a shared peer (scripts/test starts them),
+/// or a printed skip; a failure when `K8SLESS_REQUIRE_TOOLS=1`.
+pub fn peer(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            let msg = format!("{what} not available: {var} is not set (scripts/test starts it)");
+            if std::env::var("K8SLESS_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+                panic!("{msg}");
+            }
+            skip(&msg);
+            None
+        }
+    }
+}
