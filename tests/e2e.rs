@@ -8,6 +8,7 @@ mod e2e {
     pub mod gcs;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod kubectl;
     pub mod pods;
     pub mod support;
     pub mod tls;

@@ -4,28 +4,35 @@
 //! (a selector naming the pod reads only that record).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::pods::json as json_response;
+use super::event_table::event_table;
+use super::pods::{json as json_response, table_request, table_response};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
 use crate::pods::read::ListOptions;
 use crate::pods::record::PodRecord;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 
 /// `GET /api/v1/namespaces/{namespace}/events`.
 pub async fn event_list(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
-    respond(list(state, Some(namespace), q).await)
+    respond(list(state, Some(namespace), q, &headers).await)
 }
 
 /// `GET /api/v1/events`.
-pub async fn event_list_all(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    respond(list(state, None, q).await)
+pub async fn event_list_all(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(list(state, None, q, &headers).await)
 }
 
 fn events_of(rec: &PodRecord) -> Vec<Value> {
@@ -70,8 +77,14 @@ fn events_of(rec: &PodRecord) -> Vec<Value> {
         .collect()
 }
 
-async fn list(state: AppState, namespace: Option<String>, q: Option<String>) -> Result<Response> {
+async fn list(
+    state: AppState,
+    namespace: Option<String>,
+    q: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
+    let table = table_request(headers, &query)?;
     let mut wanted: Vec<(String, String)> = Vec::new();
     for term in query
         .get("fieldSelector")
@@ -142,6 +155,16 @@ async fn list(state: AppState, namespace: Option<String>, q: Option<String>) -> 
             })
         })
         .collect();
+    if let Some((version, include)) = table {
+        let meta = ListMeta {
+            resource_version: Some("0".to_string()),
+            ..Default::default()
+        };
+        return Ok(table_response(
+            version,
+            event_table(&items, include, jiff::Timestamp::now(), meta),
+        ));
+    }
     Ok(json_response(
         StatusCode::OK,
         &json!({"apiVersion": "v1", "kind": "EventList", "metadata": {"resourceVersion": "0"}, "items": items}),

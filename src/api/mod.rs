@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod discovery;
+pub mod event_table;
 pub mod events;
 pub mod extract;
 pub mod health;

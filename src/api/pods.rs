@@ -97,7 +97,7 @@ async fn view(
 }
 
 /// `Some((apiVersion, includeObject))` when the client asked for a Table.
-fn table_request(
+pub(super) fn table_request(
     headers: &HeaderMap,
     query: &std::collections::HashMap<String, String>,
 ) -> Result<Option<(&'static str, IncludeObject)>> {
@@ -113,7 +113,7 @@ fn table_request(
     Ok(Some((version, include)))
 }
 
-fn table_response(version: &str, mut table: Value) -> Response {
+pub(super) fn table_response(version: &str, mut table: Value) -> Response {
     table["apiVersion"] = version.into();
     let v = version.rsplit('/').next().unwrap_or("v1");
     match serde_json::to_vec(&table) {

@@ -166,7 +166,13 @@ pub fn pod_table(
     })
 }
 
-fn column(name: &str, kind: &str, format: Option<&str>, priority: u8, description: &str) -> Value {
+pub(super) fn column(
+    name: &str,
+    kind: &str,
+    format: Option<&str>,
+    priority: u8,
+    description: &str,
+) -> Value {
     json!({
         "name": name,
         "type": kind,
@@ -257,7 +263,7 @@ fn readiness_gates(pod: &Pod) -> String {
     format!("{met}/{}", gates.len())
 }
 
-fn since(t: Timestamp, now: Timestamp) -> String {
+pub(super) fn since(t: Timestamp, now: Timestamp) -> String {
     human_duration(now.duration_since(t))
 }
 

@@ -1,0 +1,363 @@
+//! Real kubectl against an in-process `k8sless dev` stack (simulated guests), once per bundled
+//! kubectl version the dispatcher offers: apply, create, run, get (tables, wide, -A, labels,
+//! sort, yaml/json/jsonpath, watch), wait, logs (-f, --tail), describe, delete, exec.
+//! Each version gets its own stack and runs in its own test, so the versions run in parallel.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use k8sless::sim::{SimMode, SimTimings};
+use k8sless::testing::{StackBuilder, default_args};
+
+use super::support;
+
+const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+
+/// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache.
+struct Kubectl {
+    bin: PathBuf,
+    server: String,
+    dir: PathBuf,
+}
+
+impl Kubectl {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg(format!("--server={}", self.server))
+            .arg(format!(
+                "--kubeconfig={}",
+                self.dir.join("kubeconfig").display()
+            ))
+            .arg(format!("--cache-dir={}", self.dir.join("cache").display()))
+            .arg("--request-timeout=30s")
+            .args(args)
+            .env("HOME", &self.dir)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("kubectl runs")
+    }
+
+    /// Runs and asserts success and a stderr free of client-side errors; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success(),
+            "{} {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}",
+            self.bin.display()
+        );
+        assert!(
+            !stderr
+                .lines()
+                .any(|l| l.starts_with('E') || l.contains("Warning")),
+            "{} {args:?} complained on stderr: {stderr}",
+            self.bin.display()
+        );
+        stdout
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "{} {args:?} succeeded: {}",
+            self.bin.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl spawns")
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).expect("write manifest");
+        path.display().to_string()
+    }
+}
+
+fn manifest(name: &str, label: &str, duration: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {label}\n  \
+         annotations:\n    k8sless.dev/simulate-duration: \"{duration}\"\nspec:\n  \
+         restartPolicy: Never\n  containers:\n    - name: main\n      image: busybox:1.36\n      \
+         command: [\"sh\", \"-c\", \"echo hi\"]\n      resources:\n        requests:\n          \
+         cpu: 250m\n          memory: 256Mi\n"
+    )
+}
+
+/// Kills a watch and returns what it printed.
+fn stop(mut child: Child) -> String {
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut out = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    out
+}
+
+/// The STATUS column of the watch lines about `name`, consecutive duplicates folded.
+fn statuses(watch: &str, name: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for line in watch.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.first() == Some(&name)
+            && let Some(s) = cols.get(2)
+            && seen.last().map(String::as_str) != Some(*s)
+        {
+            seen.push((*s).to_string());
+        }
+    }
+    seen
+}
+
+fn position(seen: &[String], any_of: &[&str]) -> Option<usize> {
+    seen.iter().position(|s| any_of.contains(&s.as_str()))
+}
+
+fn suite(version: &str) {
+    let name = format!("kubectl.{version}");
+    let bin = Path::new(BIN_DIR).join(&name);
+    if !bin.is_file() {
+        // `support::tool` looks on PATH; the bundled versions live beside the dispatcher.
+        let on_path = support::tool(&name);
+        if !on_path {
+            return;
+        }
+    }
+    support::init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut b = StackBuilder::new(default_args());
+    b.mode = SimMode::Auto;
+    b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
+    b.guests = true;
+    let stack = rt.block_on(b.start()).expect("stack starts");
+    let dir = std::env::temp_dir().join(format!(
+        "k8sless-kubectl-{version}-{}-{}",
+        std::process::id(),
+        stack.addr.port()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let k = Kubectl {
+        bin: if bin.is_file() {
+            bin
+        } else {
+            PathBuf::from(&name)
+        },
+        server: stack.base.clone(),
+        dir: dir.clone(),
+    };
+    k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+    let started = Instant::now();
+
+    // apply twice: created, then configured with the changed label.
+    let first = k.write("hello.yaml", &manifest("hello", "web", "3s"));
+    assert!(k.ok(&["apply", "-f", &first]).contains("pod/hello created"));
+    let second = k.write("hello2.yaml", &manifest("hello", "web2", "3s"));
+    assert!(
+        k.ok(&["apply", "-f", &second])
+            .contains("pod/hello configured")
+    );
+    let labels = k.ok(&["get", "pod", "hello", "--show-labels"]);
+    assert!(
+        labels.lines().next().is_some_and(|h| h.contains("LABELS")),
+        "{labels}"
+    );
+    assert!(labels.contains("app=web2"), "{labels}");
+
+    // get: the table's columns; wide: the node is the VM.
+    let table = k.ok(&["get", "pods"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{table}"
+    );
+    let vm = k.ok(&["get", "pod", "hello", "-o", "jsonpath={.spec.nodeName}"]);
+    assert!(vm.starts_with("k8s-default-hello-"), "{vm}");
+    let wide = k.ok(&["get", "pods", "-o", "wide"]);
+    assert!(
+        wide.lines().next().is_some_and(|h| h.contains("NODE")),
+        "{wide}"
+    );
+    assert!(wide.contains(&vm), "{wide}");
+
+    // get -w from before the create: Pending → (ContainerCreating →) Running → Completed.
+    let watch = k.spawn(&["get", "pods", "-w"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let job = k.write("job.yaml", &manifest("job", "job", "3s"));
+    assert!(k.ok(&["create", "-f", &job]).contains("pod/job created"));
+    assert!(
+        k.fails(&["create", "-f", &job]).contains("AlreadyExists"),
+        "a second create conflicts"
+    );
+    k.ok(&["wait", "--for=condition=Ready", "pod/job", "--timeout=60s"]);
+    // logs -f follows until the container ends.
+    let t = Instant::now();
+    let followed = k.ok(&["logs", "-f", "job"]);
+    assert!(followed.contains("simulated"), "{followed}");
+    assert!(followed.contains("exited with code 0"), "{followed}");
+    assert!(t.elapsed() < Duration::from_secs(30));
+    k.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/job",
+        "--timeout=60s",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let watched = stop(watch);
+    let seen = statuses(&watched, "job");
+    let pending = position(&seen, &["Pending", "ContainerCreating"]);
+    let running = position(&seen, &["Running"]);
+    let done = position(&seen, &["Completed"]);
+    assert!(
+        pending.is_some() && pending < running && running < done,
+        "{version} watch saw {seen:?}:\n{watched}"
+    );
+
+    // logs and --tail.
+    let logs = k.ok(&["logs", "job"]);
+    assert!(
+        logs.lines().count() > 1 && logs.contains("simulated"),
+        "{logs}"
+    );
+    let tail = k.ok(&["logs", "job", "--tail=1"]);
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+    assert!(tail.contains("exited with code 0"), "{tail}");
+
+    // run --restart=Never; a long run so exec meets a live pod.
+    let ran = k.ok(&[
+        "run",
+        "runner",
+        "--image=busybox:1.36",
+        "--restart=Never",
+        "--annotations=k8sless.dev/simulate-duration=60s",
+        "--",
+        "sleep",
+        "60",
+    ]);
+    assert!(ran.contains("pod/runner created"), "{ran}");
+    let exec = k.fails(&["exec", "runner", "--", "ls"]);
+    assert!(exec.contains("not supported by k8sless"), "{exec}");
+
+    // get -A, --sort-by, -o yaml/json/jsonpath.
+    let all = k.ok(&["get", "pods", "-A"]);
+    assert!(all.starts_with("NAMESPACE"), "{all}");
+    assert!(all.contains("default") && all.contains("runner"), "{all}");
+    let sorted = k.ok(&["get", "pods", "--sort-by=.metadata.name", "-o", "name"]);
+    assert_eq!(
+        sorted.lines().collect::<Vec<_>>(),
+        ["pod/hello", "pod/job", "pod/runner"],
+        "{sorted}"
+    );
+    let by_time = k.ok(&["get", "pods", "--sort-by=.metadata.creationTimestamp"]);
+    let names: Vec<&str> = by_time
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["hello", "job", "runner"], "{by_time}");
+    let yaml = k.ok(&["get", "pod", "job", "-o", "yaml"]);
+    assert!(
+        yaml.contains("kind: Pod") && yaml.contains("phase: Succeeded"),
+        "{yaml}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "pods", "-o", "json"])).expect("-o json parses");
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"].as_array().map(Vec::len), Some(3));
+    let phase = k.ok(&["get", "pod", "job", "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(phase, "Succeeded");
+    let table = k.ok(&["get", "pod", "job"]);
+    assert!(table.contains("Completed"), "{table}");
+
+    // describe shows the events.
+    let described = k.ok(&["describe", "pod", "job"]);
+    assert!(described.contains("Events:"), "{described}");
+    assert!(described.contains("Scheduled"), "{described}");
+    assert!(described.contains("Started"), "{described}");
+
+    // get events: the API server's columns.
+    let events = k.ok(&["get", "events"]);
+    let header: Vec<&str> = events
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{events}"
+    );
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("Scheduled") && l.contains("pod/job")),
+        "{events}"
+    );
+
+    // label and patch change a live pod.
+    assert!(
+        k.ok(&["label", "pod", "job", "tier=batch"])
+            .contains("labeled")
+    );
+    let patch = r#"{"metadata":{"annotations":{"note":"x"}}}"#;
+    assert!(
+        k.ok(&["patch", "pod", "job", "-p", patch])
+            .contains("patched")
+    );
+    let labels = k.ok(&["get", "pods", "-l", "tier=batch", "-o", "name"]);
+    assert_eq!(labels.trim(), "pod/job");
+
+    // delete returns when the pod is gone.
+    let deleted = k.ok(&["delete", "pod", "runner"]);
+    assert!(deleted.contains("\"runner\" deleted"), "{deleted}");
+    let gone = k.fails(&["get", "pod", "runner"]);
+    assert!(gone.contains("NotFound"), "{gone}");
+
+    eprintln!("{name}: suite passed in {:?}", started.elapsed());
+    // Not `stop()`: a graceful shutdown waits for the killed watch's stream to notice.
+    drop(stack);
+    rt.shutdown_background();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kubectl_1_29() {
+    suite("1.29");
+}
+
+#[test]
+fn kubectl_1_32() {
+    suite("1.32");
+}
+
+#[test]
+fn kubectl_1_33() {
+    suite("1.33");
+}
