@@ -8,7 +8,6 @@ mod e2e {
     pub mod gcs;
     pub mod k8s_schema;
     pub mod kubectl;
-    pub mod kubectl;
     pub mod pods;
     pub mod support;
     pub mod tls;
