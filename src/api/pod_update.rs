@@ -111,6 +111,9 @@ async fn patch(
         .unwrap_or("")
         .trim()
         .to_string();
+    if content_type == "application/apply-patch+yaml" && part == Part::Main {
+        return server_side_apply(state, namespace, name, dry_run, validation, headers, body).await;
+    }
     let kind = match content_type.as_str() {
         "application/json-patch+json" => PatchKind::Json,
         "application/merge-patch+json" => PatchKind::Merge,
@@ -140,4 +143,57 @@ async fn patch(
         _ => Vec::new(),
     };
     Ok(with_warnings(json(StatusCode::OK, &pod), &warnings))
+}
+
+/// Server-side apply (`kubectl apply --server-side`): creates the pod when absent, else merges
+/// the applied configuration into it with the pod's strategic merge rules.
+///
+/// # Caveats
+/// k8sless keeps no `managedFields`: a field dropped from the applied configuration is not
+/// removed, and conflicts between field managers are not detected. For pods, whose spec is
+/// immutable after creation, that leaves metadata: remove a label with `kubectl label pod x key-`.
+async fn server_side_apply(
+    state: AppState,
+    namespace: String,
+    name: String,
+    dry_run: crate::pods::DryRun,
+    validation: FieldValidation,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let bytes = extract::body_bytes(body, state.body_limit).await?;
+    let value = extract::parse_value(&headers, &bytes)?;
+    // kubectl's server-side apply defaults to strict field validation.
+    let (pod, warnings): (Pod, Vec<String>) =
+        extract::decode_object(value.clone(), "Pod", validation)?;
+    if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
+        return Err(Error::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            pod.metadata.name.as_deref().unwrap_or("")
+        )));
+    }
+    match state.pods.get(&namespace, &name).await {
+        Err(Error::NotFound { .. }) => {
+            let created = state.pods.create(Some(&namespace), pod, dry_run).await?;
+            Ok(with_warnings(
+                json(StatusCode::CREATED, &created),
+                &warnings,
+            ))
+        }
+        Err(e) => Err(e),
+        Ok(_) => {
+            let (updated, _) = state
+                .pods
+                .patch(
+                    &namespace,
+                    &name,
+                    PatchKind::Strategic,
+                    value,
+                    Part::Main,
+                    dry_run,
+                )
+                .await?;
+            Ok(with_warnings(json(StatusCode::OK, &updated), &warnings))
+        }
+    }
 }

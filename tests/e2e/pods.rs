@@ -697,3 +697,45 @@ async fn store_outage_is_503_never_a_half_written_pod() {
     assert!(stack.sim.instances().is_empty());
     let _ = Arc::clone(&stack.memory);
 }
+
+#[tokio::test]
+async fn server_side_apply_creates_then_merges() {
+    let stack = support::stack().await;
+    let url = format!(
+        "{}/api/v1/namespaces/default/pods/ssa?fieldManager=kubectl&fieldValidation=Strict",
+        stack.base
+    );
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\n  labels: {app: one}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
+    let r = http()
+        .patch(&url)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply");
+    assert_eq!(r.status().as_u16(), 201);
+    let r = http()
+        .patch(&url)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(yaml.replace("app: one", "app: two"))
+        .send()
+        .await
+        .expect("apply again");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["metadata"]["labels"]["app"], "two");
+    assert_valid("io.k8s.api.core.v1.Pod", &v);
+    let r = http()
+        .patch(&url)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(yaml.replace("busybox:1.36", "busybox:1.37"))
+        .send()
+        .await
+        .expect("apply image");
+    assert_eq!(
+        r.status().as_u16(),
+        422,
+        "an image change cannot reach the running VM"
+    );
+    assert_eq!(stack.sim.instances().len(), 1);
+}
