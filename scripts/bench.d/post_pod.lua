@@ -9,7 +9,8 @@ function setup(thread)
 end
 
 function init(args)
-  prefix = string.format("b%d-%d", id, math.random(1, 1000000000))
+  -- Unique per run and thread: repeated names would be 409s, not creates.
+  prefix = string.format("%s-%d", os.getenv("BENCH_RUN") or "b", id)
 end
 
 request = function()
