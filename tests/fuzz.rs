@@ -14,6 +14,14 @@ use k8sless::testing::default_args;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// 2,000 cases per target in CI; `PROPTEST_CASES` for longer runs.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(2000)
+}
+
 fn settings() -> k8sless::translate::VmSettings {
     default_args().vm_settings()
 }
@@ -126,7 +134,7 @@ fn through_everything(value: Value) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), yaml in any::<bool>()) {
