@@ -196,12 +196,21 @@ fn census(records: &[(String, String, String)], vms: &[Instance]) -> Census {
     c
 }
 
+/// `POST /gc` as Cloud Scheduler does it: a 503 (Compute or the store unavailable under
+/// injected faults) is retried, a bounded number of times.
 async fn gc_http(http: &reqwest::Client, base: &str) -> Value {
-    let r = http.post(format!("{base}/gc")).send().await.expect("gc");
-    let code = r.status().as_u16();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(code, 200, "gc: {v}");
-    v
+    for _ in 0..30 {
+        let r = http.post(format!("{base}/gc")).send().await.expect("gc");
+        let code = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if code == 503 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(code, 200, "gc: {v}");
+        return v;
+    }
+    panic!("gc: 503 thirty times");
 }
 
 fn count(summary: &Value, what: &str) -> u64 {
