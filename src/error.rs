@@ -7,7 +7,14 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use serde::Serialize;
+
+use crate::gce::GceError;
+use crate::store::StoreError;
+
+/// The cause an [`Error`] wraps: a module error, kept whole for the log.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// One field-level problem, rendered as a `StatusCause`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +64,14 @@ impl Cause {
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = message.into();
         self
+    }
+    /// As a Kubernetes `StatusCause`.
+    pub fn to_status_cause(&self) -> StatusCause {
+        StatusCause {
+            field: Some(self.field.clone()),
+            message: Some(self.message.clone()),
+            reason: Some(self.reason.clone()),
+        }
     }
     /// Renders as Kubernetes does in a message: `spec.x: Invalid value: ...`.
     pub fn render(&self) -> String {
@@ -162,12 +177,18 @@ pub enum Error {
         message: String,
         /// Seconds for Retry-After.
         retry_after: u32,
+        /// The dependency's error, logged only.
+        #[source]
+        source: Option<Source>,
     },
     /// 500: a bug or an unexpected dependency answer. The message is logged, not shown.
     #[error("internal error: {internal}")]
     Internal {
-        /// Logged only.
+        /// Logged only: what k8sless was doing.
         internal: String,
+        /// The error that stopped it, logged only.
+        #[source]
+        source: Option<Source>,
     },
 }
 
@@ -206,6 +227,17 @@ impl Error {
     pub fn internal(internal: impl Into<String>) -> Self {
         Error::Internal {
             internal: internal.into(),
+            source: None,
+        }
+    }
+    /// 500 caused by `source`; `doing` says what failed (without repeating the source).
+    pub fn internal_from(
+        doing: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            internal: doing.into(),
+            source: Some(source.into()),
         }
     }
     /// 503 with a default Retry-After.
@@ -213,7 +245,58 @@ impl Error {
         Error::Unavailable {
             message: message.into(),
             retry_after: 5,
+            source: None,
         }
+    }
+    /// 503 caused by a dependency's `source`.
+    pub fn unavailable_from(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Unavailable {
+            message: message.into(),
+            retry_after: 5,
+            source: Some(source.into()),
+        }
+    }
+    /// 409 Conflict for a pod changed since the client read it.
+    pub fn pod_conflict(name: &str) -> Self {
+        Error::Conflict {
+            message: format!(
+                "Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+            ),
+        }
+    }
+    /// A record store failure on pod `name`, by meaning: 409 for a taken name or a lost
+    /// compare-and-swap, 404, 503 while Cloud Storage is unavailable, 500 else.
+    pub fn pod_store(err: StoreError, name: &str) -> Self {
+        match err {
+            StoreError::AlreadyExists { .. } => Error::AlreadyExists {
+                kind: "pods",
+                name: name.to_string(),
+            },
+            StoreError::NotFound { .. } => Error::pod_not_found(name),
+            StoreError::Conflict { .. } => Error::pod_conflict(name),
+            err @ StoreError::Unavailable { .. } => Error::unavailable_from(
+                "the pod record store (Cloud Storage) is unavailable; retry shortly",
+                err,
+            ),
+            err @ StoreError::Internal { .. } => {
+                Error::internal_from("the pod record store failed", err)
+            }
+        }
+    }
+
+    /// The chain of causes, outermost first, as the middleware logs it.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        out
     }
 
     /// Whether the same request may succeed later (drives Pub/Sub redelivery too).
@@ -270,46 +353,42 @@ impl Error {
     }
 
     /// The Kubernetes `Status` object for this error.
-    pub fn to_status(&self) -> serde_json::Value {
-        let mut details = serde_json::Map::new();
+    pub fn status(&self) -> Status {
+        let mut details = StatusDetails::default();
         match self {
             Error::NotFound { kind, name } | Error::AlreadyExists { kind, name } => {
-                details.insert("name".into(), name.clone().into());
-                details.insert("kind".into(), (*kind).into());
+                details.name = Some(name.clone());
+                details.kind = Some((*kind).to_string());
+                details.group = Some(String::new());
             }
             Error::Invalid { kind, name, causes } => {
-                details.insert("name".into(), name.clone().into());
-                details.insert("kind".into(), (*kind).into());
-                details.insert(
-                    "causes".into(),
-                    serde_json::to_value(causes).unwrap_or_default(),
-                );
+                details.name = Some(name.clone());
+                details.kind = Some((*kind).to_string());
+                details.causes = Some(causes.iter().map(Cause::to_status_cause).collect());
             }
             Error::Unavailable { retry_after, .. } => {
-                details.insert("retryAfterSeconds".into(), (*retry_after).into());
+                details.retry_after_seconds = Some(i32::try_from(*retry_after).unwrap_or(i32::MAX));
             }
             _ => {}
         }
-        if matches!(self, Error::NotFound { .. } | Error::AlreadyExists { .. }) {
-            details.insert("group".into(), "".into());
+        Status {
+            code: Some(i32::from(self.code().as_u16())),
+            details: (details != StatusDetails::default()).then_some(details),
+            message: Some(self.external_message()),
+            metadata: Default::default(),
+            reason: Some(self.reason().to_string()),
+            status: Some("Failure".to_string()),
         }
-        let mut status = serde_json::json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.external_message(),
-            "reason": self.reason(),
-            "code": self.code().as_u16(),
-        });
-        if !details.is_empty() {
-            status["details"] = serde_json::Value::Object(details);
-        }
-        status
+    }
+
+    /// [`Error::status`] as JSON.
+    pub fn to_status(&self) -> serde_json::Value {
+        serde_json::to_value(self.status()).unwrap_or_default()
     }
 }
 
-/// Response extension carrying the internal message so the middleware can log it.
+/// Response extension carrying the internal message and its causes so the middleware can log
+/// them, once.
 #[derive(Clone, Debug)]
 pub struct ErrorLogged(pub String);
 
@@ -325,11 +404,47 @@ impl IntoResponse for Error {
         if let Error::Unavailable { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
-        response
-            .extensions_mut()
-            .insert(ErrorLogged(self.to_string()));
+        response.extensions_mut().insert(ErrorLogged(self.chain()));
         response
     }
+}
+
+/// A Compute Engine failure, by meaning: 503 while it is unavailable or out of capacity, 409 for
+/// a stale fingerprint, 500 else (a permission problem is k8sless' own, not the client's).
+impl From<GceError> for Error {
+    fn from(err: GceError) -> Self {
+        match err {
+            GceError::Transient { .. } | GceError::Quota { .. } | GceError::Stockout { .. } => {
+                Error::unavailable_from("Compute Engine is unavailable; retry shortly", err)
+            }
+            GceError::Conflict { ref message, .. } => Error::Conflict {
+                message: message.clone(),
+            },
+            GceError::PermissionDenied { .. } => {
+                Error::internal_from("Compute Engine denied k8sless permission", err)
+            }
+            _ => Error::internal_from("Compute Engine failed", err),
+        }
+    }
+}
+
+/// A record store failure. Records are pods: the pod's name comes from the record's key.
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        let name = match &err {
+            StoreError::AlreadyExists { key, .. }
+            | StoreError::NotFound { key, .. }
+            | StoreError::Conflict { key, .. } => name_of_key(key).to_string(),
+            _ => String::new(),
+        };
+        Error::pod_store(err, &name)
+    }
+}
+
+/// `pods/<namespace>/<name>.json` → `<name>`.
+fn name_of_key(key: &str) -> &str {
+    let last = key.rsplit('/').next().unwrap_or(key);
+    last.strip_suffix(".json").unwrap_or(last)
 }
 
 /// Result alias for API operations.
@@ -352,6 +467,23 @@ mod tests {
         assert_eq!(
             status["details"]["causes"][0]["field"],
             "spec.containers[0].image"
+        );
+    }
+
+    #[test]
+    fn store_errors_map_by_meaning_and_keep_their_cause() {
+        let err = Error::from(StoreError::NotFound {
+            key: "pods/default/web.json".into(),
+        });
+        assert_eq!(err.to_string(), "pods \"web\" not found");
+        assert_eq!(err.to_status()["details"]["group"], "");
+        let err = Error::internal_from("reading", std::io::Error::other("disk on fire"));
+        assert_eq!(err.chain(), "internal error: reading: disk on fire");
+        assert!(
+            !err.to_status()["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("fire")
         );
     }
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub(crate) mod codec;
 pub mod config;
 pub mod error;
 pub mod events;

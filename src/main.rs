@@ -184,11 +184,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         );
     }
     let state = AppState {
-        pods: Pods {
-            store: records.clone(),
-            compute: Arc::new(compute),
-            vm: Arc::new(vm),
-        },
+        pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm)),
         body_limit: args.body_limit,
         // The archive once the pod finished, else Cloud Logging while it runs.
         logs: k8sless::pods::logs::LogSources(vec![
@@ -320,7 +316,7 @@ fn render(args: RenderArgs) -> Result<ExitCode, String> {
         std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file))?
     };
     args.args.check()?;
-    match k8sless::pods::create::render(&text, &args.args.vm_settings()) {
+    match k8sless::pods::render(&text, &args.args.vm_settings()) {
         Ok(instance) => {
             if args.user_data {
                 print!("{}", instance.metadata_value("user-data").unwrap_or(""));

@@ -21,6 +21,13 @@ use crate::sim::{Sim, SimConfig, SimMode, SimTimings};
 use crate::store::RecordStore;
 use crate::store::memory::MemoryStore;
 
+// re-exports for tests (A)
+/// Pod defaulting as create applies it, for tests that write records by hand.
+pub mod defaults {
+    pub use crate::pods::crud::defaults::apply;
+}
+// end of re-exports for tests (A)
+
 /// How to build a [`Stack`].
 #[derive(Debug, Clone)]
 pub struct StackBuilder {
@@ -123,11 +130,7 @@ impl StackBuilder {
         )?;
         let memory = Arc::new(MemoryStore::new());
         let store: Arc<dyn RecordStore> = self.store.clone().unwrap_or_else(|| memory.clone());
-        let pods = Pods {
-            store,
-            compute: Arc::new(compute),
-            vm: Arc::new(vm),
-        };
+        let pods = Pods::new(store, Arc::new(compute), Arc::new(vm));
         let logs = SimLogs::default();
         let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
         if self.guests {
@@ -144,7 +147,7 @@ impl StackBuilder {
                 crate::pods::logs::LogSources(vec![
                     Arc::new(logs.clone()),
                     Arc::new(crate::pods::logs::ArchivedLogs {
-                        store: pods.store.clone(),
+                        store: pods.store().clone(),
                     }),
                 ])
             }),

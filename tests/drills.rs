@@ -145,7 +145,7 @@ struct Census {
 async fn records_of(stack: &Stack) -> Vec<(String, String, String)> {
     let page = stack
         .pods
-        .store
+        .store()
         .list("pods/", None, 100_000)
         .await
         .expect("list records");

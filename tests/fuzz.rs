@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use k8s_openapi::api::core::v1::Pod;
 use k8sless::api::extract::{self, FieldValidation};
 use k8sless::error::Error;
-use k8sless::pods::create::render;
+use k8sless::pods::render;
 use k8sless::testing::default_args;
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -14,8 +14,9 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
+use k8sless::pods::k8s_time;
 use k8sless::pods::record::{self, PodRecord, VmState};
-use k8sless::pods::{defaults, k8s_time};
+use k8sless::testing::defaults;
 use k8sless::testing::{StackBuilder, default_args};
 use k8sless::translate;
 use serde_json::json;
@@ -32,7 +33,7 @@ async fn gc_over_ten_thousand_records_and_vms() {
     let mut args = default_args();
     args.compute_qps = 0.0;
     let stack = StackBuilder::new(args).start().await.expect("stack");
-    let settings = stack.pods.vm.clone();
+    let settings = stack.pods.settings().clone();
     let now = jiff::Timestamp::now();
     let setup = Instant::now();
     let running_until = PODS - FINISHED - UNINSERTED;
@@ -98,7 +99,7 @@ async fn gc_over_ten_thousand_records_and_vms() {
         let rec = PodRecord::new(pod, vm);
         stack
             .pods
-            .store
+            .store()
             .create(
                 &record::key("default", &name),
                 rec.encode().expect("encode"),

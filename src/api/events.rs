@@ -104,7 +104,8 @@ async fn compute_event(state: AppState, headers: HeaderMap, body: Body) -> Resul
         .verify_caller(&headers, "/events/compute", now)
         .await?;
     let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let Some(event) = eventarc::decode_compute_event(&headers, &bytes, &state.pods.vm.project)?
+    let Some(event) =
+        eventarc::decode_compute_event(&headers, &bytes, &state.pods.settings().project)?
     else {
         return Ok(merged(&Merge::Ignored("not an event k8sless acts on")));
     };

@@ -12,7 +12,7 @@ use super::event_table::event_table;
 use super::pods::{json as json_response, table_request, table_response};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
-use crate::pods::read::ListOptions;
+use crate::pods::crud::read::ListOptions;
 use crate::pods::record::PodRecord;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 

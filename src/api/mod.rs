@@ -16,7 +16,6 @@ mod openapi_paths;
 pub mod pod_summary;
 pub mod pod_update;
 pub mod pods;
-pub mod strict;
 pub mod table;
 pub mod watch;
 

@@ -35,7 +35,7 @@ use sha2::{Digest, Sha512};
 
 use super::discovery::KUBERNETES_VERSION;
 use super::openapi_paths::paths;
-use crate::pods::patch::POD_PATCH_META;
+use crate::pods::update::patch_meta::POD_PATCH_META;
 
 /// Where client-go finds the core group's document in the `/openapi/v3` index.
 pub const API_V1_PATH: &str = "api/v1";

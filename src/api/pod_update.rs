@@ -8,9 +8,11 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::extract::{self, FieldValidation};
 use super::pods::{json, with_warnings};
-use super::{AppState, respond, strict};
+use super::{AppState, respond};
+use crate::codec::strict;
 use crate::error::{Error, Result};
-use crate::pods::replace::{Part, PatchKind};
+use crate::pods::DryRun;
+use crate::pods::update::replace::{Part, PatchKind};
 
 /// `PUT .../pods/{name}`.
 pub async fn pod_replace(
@@ -145,18 +147,12 @@ async fn patch(
     Ok(with_warnings(json(StatusCode::OK, &pod), &warnings))
 }
 
-/// Server-side apply (`kubectl apply --server-side`): creates the pod when absent, else merges
-/// the applied configuration into it with the pod's strategic merge rules.
-///
-/// # Caveats
-/// k8sless keeps no `managedFields`: a field dropped from the applied configuration is not
-/// removed, and conflicts between field managers are not detected. For pods, whose spec is
-/// immutable after creation, that leaves metadata: remove a label with `kubectl label pod x key-`.
+/// Server-side apply (`kubectl apply --server-side`): see [`crate::pods::update::apply`].
 async fn server_side_apply(
     state: AppState,
     namespace: String,
     name: String,
-    dry_run: crate::pods::DryRun,
+    dry_run: DryRun,
     validation: FieldValidation,
     headers: HeaderMap,
     body: Body,
@@ -166,34 +162,14 @@ async fn server_side_apply(
     // kubectl's server-side apply defaults to strict field validation.
     let (pod, warnings): (Pod, Vec<String>) =
         extract::decode_object(value.clone(), "Pod", validation)?;
-    if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
-        return Err(Error::bad_request(format!(
-            "the name of the object ({}) does not match the name on the URL ({name})",
-            pod.metadata.name.as_deref().unwrap_or("")
-        )));
-    }
-    match state.pods.get(&namespace, &name).await {
-        Err(Error::NotFound { .. }) => {
-            let created = state.pods.create(Some(&namespace), pod, dry_run).await?;
-            Ok(with_warnings(
-                json(StatusCode::CREATED, &created),
-                &warnings,
-            ))
-        }
-        Err(e) => Err(e),
-        Ok(_) => {
-            let (updated, _) = state
-                .pods
-                .patch(
-                    &namespace,
-                    &name,
-                    PatchKind::Strategic,
-                    value,
-                    Part::Main,
-                    dry_run,
-                )
-                .await?;
-            Ok(with_warnings(json(StatusCode::OK, &updated), &warnings))
-        }
-    }
+    let applied = state
+        .pods
+        .apply(&namespace, &name, pod, value, dry_run)
+        .await?;
+    let code = if applied.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_warnings(json(code, &applied.pod), &warnings))
 }

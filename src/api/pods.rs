@@ -15,7 +15,7 @@ use super::extract;
 use super::table::{self, IncludeObject};
 use super::{AppState, respond, watch};
 use crate::error::{Error, Result};
-use crate::pods::read::ListOptions;
+use crate::pods::crud::read::ListOptions;
 use crate::pods::selector::{FieldSelector, LabelSelector};
 
 /// `POST /api/v1/namespaces/{namespace}/pods`.
@@ -209,7 +209,7 @@ async fn list(
                 table::pod_table(&pods, include, true, jiff::Timestamp::now(), meta),
             ))
         }
-        None => Ok(json(StatusCode::OK, &page.to_json())),
+        None => Ok(json(StatusCode::OK, &page.to_list())),
     }
 }
 

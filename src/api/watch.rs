@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::table::{self, IncludeObject};
 use crate::error::{Error, Result};
-use crate::pods::read::ListOptions;
+use crate::pods::crud::read::ListOptions;
 use crate::pods::record::{self, PodRecord};
 
 /// How often a stream polls the store.
@@ -108,7 +108,7 @@ async fn snapshot(state: &AppState, req: &WatchRequest) -> Result<Snapshot> {
     loop {
         let page = state
             .pods
-            .store
+            .store()
             .list(&prefix, start.as_deref(), 1000)
             .await
             .map_err(|e| record::store_error(e, ""))?;

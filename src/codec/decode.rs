@@ -1,33 +1,12 @@
-//! Request decoding with Kubernetes semantics: bodies in JSON or YAML (bounded), query strings,
-//! `dryRun` and `fieldValidation`. Every failure is an [`Error`], so it renders as a `Status`.
+//! Decoding bodies: JSON or YAML bytes into a `serde_json::Value` by media type
+//! ([`parse_value`]), and a `Value` into a typed object with `fieldValidation` applied
+//! ([`decode_object`]). Every failure is an [`Error`], so it renders as a `Status`.
 
-use std::collections::HashMap;
-
-use axum::body::Body;
-use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::strict;
 use crate::error::{Error, Result};
-use crate::pods::DryRun;
-
-/// The query string as a map (last value wins).
-pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|e| Error::bad_request(format!("invalid query string: {e}")))?;
-    Ok(pairs.into_iter().collect())
-}
-
-/// `dryRun=All` (anything else but empty is a 400, as in Kubernetes).
-pub fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
-    match q.get("dryRun").map(String::as_str) {
-        None | Some("") => Ok(DryRun::No),
-        Some("All") => Ok(DryRun::All),
-        Some(other) => Err(Error::bad_request(format!(
-            "Invalid dry run value {other:?}: only \"All\" is supported"
-        ))),
-    }
-}
 
 /// `fieldValidation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,44 +19,10 @@ pub enum FieldValidation {
     Ignore,
 }
 
-/// Parses `fieldValidation`.
-pub fn field_validation(q: &HashMap<String, String>) -> Result<FieldValidation> {
-    match q.get("fieldValidation").map(String::as_str) {
-        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
-        Some("Strict") => Ok(FieldValidation::Strict),
-        Some("Ignore") => Ok(FieldValidation::Ignore),
-        Some(other) => Err(Error::bad_request(format!(
-            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
-        ))),
-    }
-}
-
-/// Reads at most `limit` bytes of body.
-pub async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
-        if too_large {
-            Error::TooLarge { limit }
-        } else {
-            Error::bad_request(format!("reading the request body: {e}"))
-        }
-    })
-}
-
-/// Parses a JSON or YAML body into a `serde_json::Value` by Content-Type (sniffing when the
-/// client sent none or a form type, as `curl --data-binary` does).
-pub fn parse_value(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+/// Parses a JSON or YAML body into a `serde_json::Value` by media type (`content_type` without
+/// parameters, lowercase; sniffing when the client sent none or a form type, as
+/// `curl --data-binary` does).
+pub(crate) fn parse_value(content_type: &str, body: &[u8]) -> Result<Value> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::bad_request("the request body is not valid UTF-8"))?;
     if text.trim().is_empty() {
@@ -85,7 +30,7 @@ pub fn parse_value(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
             "the request body is empty; send a Pod as JSON or YAML",
         ));
     }
-    let yaml = match content_type.as_str() {
+    let yaml = match content_type {
         "application/json"
         | "application/merge-patch+json"
         | "application/strategic-merge-patch+json"
@@ -105,10 +50,7 @@ pub fn parse_value(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
         }
     };
     if yaml {
-        let v: serde_yaml::Value = serde_yaml::from_str(text)
-            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?;
-        serde_json::to_value(v)
-            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))
+        parse_yaml(text)
     } else {
         serde_json::from_str(text)
             .map_err(|e| Error::bad_request(format!("the request body is not valid JSON: {e}")))
@@ -149,21 +91,29 @@ pub fn decode_object<T: DeserializeOwned + serde::Serialize>(
     let unknown = if validation == FieldValidation::Ignore {
         Vec::new()
     } else {
-        super::strict::unknown_fields(&format!("io.k8s.api.core.v1.{expect_kind}"), &value)
+        strict::unknown_fields(&format!("io.k8s.api.core.v1.{expect_kind}"), &value)
     };
     match validation {
         FieldValidation::Strict if !unknown.is_empty() => Err(Error::bad_request(
-            super::strict::strict_decoding_message(expect_kind, &unknown),
+            strict::strict_decoding_message(expect_kind, &unknown),
         )),
         FieldValidation::Warn => Ok((
             object,
             unknown
                 .iter()
-                .map(|f| super::strict::unknown_field_warning(f))
+                .map(|f| strict::unknown_field_warning(f))
                 .collect(),
         )),
         _ => Ok((object, Vec::new())),
     }
+}
+
+/// Parses YAML text into JSON, as the API server converts YAML bodies.
+pub(crate) fn parse_yaml(text: &str) -> Result<Value> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?;
+    serde_json::to_value(v)
+        .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -189,23 +139,14 @@ mod tests {
 
     #[test]
     fn yaml_and_json_bodies() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            "application/yaml".parse().expect("header"),
-        );
-        assert!(parse_value(&h, b"kind: Pod\nmetadata: {name: a}\n").is_ok());
-        assert!(parse_value(&h, b"kind: [unclosed").is_err());
-        h.insert(
-            header::CONTENT_TYPE,
-            "application/xml".parse().expect("header"),
-        );
+        let yaml = "application/yaml";
+        assert!(parse_value(yaml, b"kind: Pod\nmetadata: {name: a}\n").is_ok());
+        assert!(parse_value(yaml, b"kind: [unclosed").is_err());
         assert!(matches!(
-            parse_value(&h, b"<pod/>"),
+            parse_value("application/xml", b"<pod/>"),
             Err(Error::UnsupportedMediaType { .. })
         ));
-        let empty = HeaderMap::new();
-        assert!(parse_value(&empty, b"{\"kind\":\"Pod\"}").is_ok());
-        assert!(parse_value(&empty, b"kind: Pod").is_ok());
+        assert!(parse_value("", b"{\"kind\":\"Pod\"}").is_ok());
+        assert!(parse_value("", b"kind: Pod").is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! Server-side field validation (`fieldValidation=Strict|Warn|Ignore`) against our OpenAPI schemas.
 //!
-//! kubectl leaves validation to servers that advertise `fieldValidation` (see [`super::openapi`])
+//! kubectl leaves validation to servers that advertise `fieldValidation` (see [`crate::api::openapi`])
 //! and sends `fieldValidation=Strict` by default, expecting unknown fields to be rejected. serde
 //! (and the k8s-openapi types) silently drop unknown fields, so the raw JSON is walked against the
 //! schema instead: every member not declared by the schema at that place is reported, with
@@ -14,12 +14,12 @@
 
 use serde_json::Value;
 
-use super::openapi::openapi_v3_api_v1;
+use crate::api::openapi::openapi_v3_api_v1;
 
 /// The unknown fields of `value` as an instance of schema `schema_name` (e.g.
 /// `io.k8s.api.core.v1.Pod`), in document order, at most 100. An unknown schema name reports
 /// nothing.
-pub fn unknown_fields(schema_name: &str, value: &Value) -> Vec<String> {
+pub(crate) fn unknown_fields(schema_name: &str, value: &Value) -> Vec<String> {
     let schemas = &openapi_v3_api_v1()["components"]["schemas"];
     let mut out = Vec::new();
     if let Some(schema) = schemas.get(schema_name) {
@@ -30,7 +30,7 @@ pub fn unknown_fields(schema_name: &str, value: &Value) -> Vec<String> {
 
 /// The message of Kubernetes' 400 response for unknown fields of a `kind` object, e.g.
 /// `Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.foo"`.
-pub fn strict_decoding_message(kind: &str, unknown: &[String]) -> String {
+pub(crate) fn strict_decoding_message(kind: &str, unknown: &[String]) -> String {
     let fields: Vec<String> = unknown.iter().map(|f| unknown_field_warning(f)).collect();
     format!(
         "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
@@ -40,7 +40,7 @@ pub fn strict_decoding_message(kind: &str, unknown: &[String]) -> String {
 
 /// The text Kubernetes reports for one unknown field: `unknown field "spec.foo"` (the value of a
 /// `Warning: 299 - "..."` header once its quotes are escaped).
-pub fn unknown_field_warning(field: &str) -> String {
+pub(crate) fn unknown_field_warning(field: &str) -> String {
     format!("unknown field {field:?}")
 }
 

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 pub use super::jwks::KeyCache;
 use crate::error::Error;
-use crate::pods::identity::VmIdentity;
+use crate::pods::crud::identity::VmIdentity;
 
 /// Google's JWKS.
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";

@@ -35,7 +35,7 @@ impl Clock {
 }
 
 /// `since` to `now` as a std duration (zero when `since` is later).
-pub fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
+pub(crate) fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(since)).unwrap_or(Duration::ZERO)
 }
 

@@ -162,12 +162,12 @@ impl Pods {
             .label(LABEL_MANAGED, "true")
             .fields(LIST_FIELDS);
         let listed_at = now;
-        let zones = self.vm.zones.clone();
+        let zones = self.settings.zones.clone();
         let vms: Vec<VmRef> = self
             .compute
             .list_all(&filter)
             .await
-            .map_err(super::delete::gce_error)?
+            .map_err(crate::error::Error::from)?
             .iter()
             .map(|i| VmRef::from_instance(i, &zones))
             .collect();
@@ -350,7 +350,7 @@ impl Pods {
         for vm in vms {
             match self.compute.delete(&vm.zone, &vm.name).await {
                 Ok(_) | Err(GceError::NotFound { .. }) => {}
-                Err(e) => return Err(super::delete::gce_error(e)),
+                Err(e) => return Err(crate::error::Error::from(e)),
             }
         }
         Ok(())

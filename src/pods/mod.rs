@@ -1,30 +1,26 @@
-//! The pod operations behind the API: create, read, list, delete, and merging status
+//! The pod operations behind the API: create, read, list, delete, update, and merging status
 //! reports. Handlers parse requests and call these; these call the record store and the
 //! Compute Engine client. Nothing here knows HTTP.
+//!
+//! Each flow has its room: [`crud`] (create, read, list, delete), [`update`] (`PUT`, the three
+//! `PATCH` formats, server-side apply and the rules of what may change), the lifecycle (reports,
+//! collection, VM events) and logs. Every write of an existing record goes through
+//! [`record::modify`].
 
-pub mod clock;
+pub(crate) mod clock;
 pub mod cloud_logging;
 pub mod collect;
-pub mod create;
-pub mod defaults;
-pub mod delete;
-pub mod identity;
-mod list_order;
+pub(crate) mod crud;
 pub mod logs;
-pub mod names;
-pub mod patch;
-pub mod patch_meta;
+pub(crate) mod phase;
 pub mod plan;
-pub mod quantity;
-pub mod read;
+pub(crate) mod quantity;
 pub mod record;
 pub mod reinsert;
-pub mod replace;
 pub mod report;
-pub mod selector;
-pub mod strategic;
+pub(crate) mod selector;
 pub mod terminate;
-pub mod update;
+pub(crate) mod update;
 pub mod validate;
 
 use std::sync::Arc;
@@ -33,15 +29,56 @@ use crate::gce;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
+pub use crud::create::render;
+pub use phase::Phase;
+
 /// The pod service: its dependencies, shared by every request.
 #[derive(Debug, Clone)]
 pub struct Pods {
     /// Pod records.
-    pub store: Arc<dyn RecordStore>,
+    store: Arc<dyn RecordStore>,
     /// Compute Engine.
-    pub compute: Arc<gce::Client>,
+    compute: Arc<gce::Client>,
+    /// Pod → VM settings (project, zones, machine rules).
+    settings: Arc<VmSettings>,
+}
+
+impl Pods {
+    /// The service over these dependencies.
+    pub fn new(
+        store: Arc<dyn RecordStore>,
+        compute: Arc<gce::Client>,
+        settings: Arc<VmSettings>,
+    ) -> Self {
+        Pods {
+            store,
+            compute,
+            settings,
+        }
+    }
+
+    /// The record store (for readiness checks and the test harness).
+    pub fn store(&self) -> &Arc<dyn RecordStore> {
+        &self.store
+    }
+
+    /// The Compute Engine client.
+    pub fn compute(&self) -> &Arc<gce::Client> {
+        &self.compute
+    }
+
     /// Pod → VM settings.
-    pub vm: Arc<VmSettings>,
+    pub fn settings(&self) -> &Arc<VmSettings> {
+        &self.settings
+    }
+
+    /// The same service on another Compute Engine client.
+    pub fn with_compute(&self, compute: Arc<gce::Client>) -> Self {
+        Pods {
+            compute,
+            ..self.clone()
+        }
+    }
 }
 
 /// `dryRun=All`.

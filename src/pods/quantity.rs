@@ -3,7 +3,7 @@
 
 /// Parses a quantity into thousandths of its base unit (`"500m"` → 500, `"2"` → 2000,
 /// `"1Ki"` → 1_024_000). Rounds up, as Kubernetes does for requests.
-pub fn parse_milli(q: &str) -> Result<u128, String> {
+pub(crate) fn parse_milli(q: &str) -> Result<u128, String> {
     let q = q.trim();
     if q.is_empty() {
         return Err("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'".into());
@@ -64,7 +64,7 @@ pub fn parse_milli(q: &str) -> Result<u128, String> {
 }
 
 /// Parses into whole base units, rounding up (`"1Gi"` → 1073741824 bytes; `"500m"` → 1).
-pub fn parse_units(q: &str) -> Result<u128, String> {
+pub(crate) fn parse_units(q: &str) -> Result<u128, String> {
     Ok(parse_milli(q)?.div_ceil(1000))
 }
 

@@ -2,6 +2,10 @@
 //! bookkeeping (the VM it runs on, the last report applied, the event history), in one
 //! object `pods/<namespace>/<name>.json`. The object generation is the pod's resourceVersion;
 //! it is set on read, never stored.
+//!
+//! Every writer of an existing record goes through [`modify`] (or [`modify_or_delete`]): read,
+//! change, compare-and-swap on the generation read, and on a lost swap read again and rerun the
+//! change, at most [`CAS_TRIES`] times before answering 503.
 
 use std::sync::Arc;
 
@@ -10,8 +14,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
+use super::phase::Phase;
 use crate::error::Error;
 use crate::store::{Record, RecordStore, StoreError};
+
+/// Attempts of one read-change-swap before a writer gives up with 503 (each lost swap means
+/// another writer, usually a status report, landed in between).
+pub const CAS_TRIES: usize = 16;
 
 /// Object name of a pod's record.
 pub fn key(namespace: &str, name: &str) -> String {
@@ -181,13 +190,14 @@ impl PodRecord {
         };
         value
             .map(Bytes::from)
-            .map_err(|e| Error::internal(format!("encoding pod record: {e}")))
+            .map_err(|e| Error::internal_from("encoding a pod record", e))
     }
 
     /// Parses a stored object and sets the pod's resourceVersion.
     pub fn decode(record: &Record) -> Result<Self, Error> {
-        let mut parsed: PodRecord = serde_json::from_slice(&record.data)
-            .map_err(|e| Error::internal(format!("pod record {} is corrupt: {e}", record.key)))?;
+        let mut parsed: PodRecord = serde_json::from_slice(&record.data).map_err(|e| {
+            Error::internal_from(format!("pod record {} is corrupt", record.key), e)
+        })?;
         parsed.pod.metadata.resource_version = Some(record.generation.to_string());
         Ok(parsed)
     }
@@ -210,40 +220,29 @@ impl PodRecord {
         )
     }
 
-    /// The pod's phase.
-    pub fn phase(&self) -> &str {
-        self.pod
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_deref())
-            .unwrap_or("Pending")
+    /// The pod's phase (`Pending` while none is recorded).
+    pub fn phase(&self) -> Phase {
+        match self.pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+            None => Phase::Pending,
+            Some(p) => Phase::parse(p).unwrap_or(Phase::Unknown),
+        }
+    }
+
+    /// Sets the pod's phase.
+    pub fn set_phase(&mut self, phase: Phase) {
+        self.pod.status.get_or_insert_with(Default::default).phase = phase.to_status();
     }
 
     /// Succeeded or Failed.
     pub fn is_finished(&self) -> bool {
-        matches!(self.phase(), "Succeeded" | "Failed")
+        self.phase().is_finished()
     }
 }
 
-/// Maps store errors for the API.
+/// Maps store errors for the API; the same as [`Error::pod_store`], kept for the callers that
+/// still spell it this way.
 pub fn store_error(err: StoreError, name: &str) -> Error {
-    match err {
-        StoreError::AlreadyExists { .. } => Error::AlreadyExists {
-            kind: "pods",
-            name: name.to_string(),
-        },
-        StoreError::NotFound { .. } => Error::pod_not_found(name),
-        StoreError::Conflict { .. } => Error::Conflict {
-            message: format!(
-                "Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
-            ),
-        },
-        StoreError::Unavailable { message } => {
-            tracing::warn!(%message, "record store unavailable");
-            Error::unavailable("the pod record store (Cloud Storage) is unavailable; retry shortly")
-        }
-        StoreError::Internal { message } => Error::internal(message),
-    }
+    Error::pod_store(err, name)
 }
 
 /// Reads one record.
@@ -255,12 +254,32 @@ pub async fn load(
     let record = store
         .get(&key(namespace, name))
         .await
-        .map_err(|e| store_error(e, name))?;
+        .map_err(|e| Error::pod_store(e, name))?;
     PodRecord::decode(&record)
 }
 
+/// What a change decided to do with the record it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Leave the stored record as it is (the changed copy is still returned).
+    Keep,
+    /// Write the changed record.
+    Write,
+    /// Delete the record.
+    Delete,
+}
+
+/// The record after [`modify_or_delete`], and what became of it.
+#[derive(Debug, Clone)]
+pub struct Modified {
+    /// The record as changed (with the new resourceVersion when written).
+    pub record: PodRecord,
+    /// What was done.
+    pub change: Change,
+}
+
 /// Read-modify-write with compare-and-swap, retried on conflicts. `change` returns false to
-/// leave the record as it is (then nothing is written).
+/// leave the record as it is (then nothing is written, and the changed copy is returned).
 pub async fn modify<F>(
     store: &Arc<dyn RecordStore>,
     namespace: &str,
@@ -270,23 +289,67 @@ pub async fn modify<F>(
 where
     F: FnMut(&mut PodRecord) -> Result<bool, Error>,
 {
+    let decide = |rec: &mut PodRecord| {
+        Ok(if change(rec)? {
+            Change::Write
+        } else {
+            Change::Keep
+        })
+    };
+    let modified = modify_or_delete(store, namespace, name, decide, |_| async { Ok(()) }).await?;
+    Ok(modified.record)
+}
+
+/// Read, let `decide` change the record and say what to do with it, then write or delete it
+/// on the generation read; on a lost swap, read again and decide again. `before_delete` runs
+/// (on a copy of the record) before each deletion attempt, e.g. to delete the pod's VM first.
+///
+/// # Errors
+/// What `decide` or `before_delete` return; the mapped store error; 503 after [`CAS_TRIES`]
+/// lost swaps.
+pub async fn modify_or_delete<F, B, Fut>(
+    store: &Arc<dyn RecordStore>,
+    namespace: &str,
+    name: &str,
+    mut decide: F,
+    mut before_delete: B,
+) -> Result<Modified, Error>
+where
+    F: FnMut(&mut PodRecord) -> Result<Change, Error>,
+    B: FnMut(PodRecord) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
     let key = key(namespace, name);
-    for _ in 0..16 {
-        let record = store.get(&key).await.map_err(|e| store_error(e, name))?;
-        let mut parsed = PodRecord::decode(&record)?;
-        if !change(&mut parsed)? {
-            return Ok(parsed);
-        }
-        match store
-            .update(&key, parsed.encode()?, record.generation)
+    for _ in 0..CAS_TRIES {
+        let stored = store
+            .get(&key)
             .await
-        {
+            .map_err(|e| Error::pod_store(e, name))?;
+        let mut record = PodRecord::decode(&stored)?;
+        let change = decide(&mut record)?;
+        let written = match change {
+            Change::Keep => return Ok(Modified { record, change }),
+            Change::Write => store
+                .update(&key, record.encode()?, stored.generation)
+                .await
+                .map(Some),
+            Change::Delete => {
+                before_delete(record.clone()).await?;
+                store
+                    .delete(&key, Some(stored.generation))
+                    .await
+                    .map(|()| None)
+            }
+        };
+        match written {
             Ok(generation) => {
-                parsed.pod.metadata.resource_version = Some(generation.to_string());
-                return Ok(parsed);
+                if let Some(generation) = generation {
+                    record.pod.metadata.resource_version = Some(generation.to_string());
+                }
+                return Ok(Modified { record, change });
             }
             Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_error(e, name)),
+            Err(e) => return Err(Error::pod_store(e, name)),
         }
     }
     Err(Error::unavailable(format!(

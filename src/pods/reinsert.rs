@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use super::Pods;
 use super::collect::{CollectSettings, Step, VmRef, plan};
-use super::create::{insert_failure_message, scheduled_condition};
+use super::crud::create::{insert_failure_message, scheduled_condition};
 use super::record::{self, PodRecord};
 use super::terminate::terminate;
 use crate::error::{Error, Result};
@@ -112,7 +112,7 @@ impl Pods {
         if plan(&rec, &[], now, now, s) != Some(Step::Insert) {
             return Ok(Reinserted::Skipped("changed meanwhile"));
         }
-        let plan = translate::translate(&rec.pod, &self.vm).map_err(|causes| {
+        let plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
             Error::internal(format!(
                 "pod {namespace}/{name} no longer translates: {causes:?}"
             ))

@@ -50,7 +50,7 @@ impl LabelSelector {
             } else {
                 (term.to_string(), Op::Exists)
             };
-            if req.0.is_empty() || crate::pods::names::qualified_name(&req.0).is_err() {
+            if req.0.is_empty() || crate::pods::crud::names::qualified_name(&req.0).is_err() {
                 return Err(Error::bad_request(format!(
                     "unable to parse requirement: invalid label key {:?}",
                     req.0
@@ -126,7 +126,7 @@ pub struct FieldSelector {
 }
 
 /// Fields a pod field selector may use.
-pub const POD_FIELDS: &[&str] = &[
+pub(crate) const POD_FIELDS: &[&str] = &[
     "metadata.name",
     "metadata.namespace",
     "status.phase",

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Volume};
 
-use super::names;
+use super::crud::names;
 use super::quantity;
 use crate::error::Cause;
 

@@ -60,7 +60,7 @@ fn make_pod(v: Value) -> Pod {
     v["metadata"]["namespace"] = "default".into();
     v["metadata"]["uid"] = UID.into();
     let mut pod: Pod = serde_json::from_value(v).expect("pod");
-    crate::pods::defaults::apply(&mut pod);
+    crate::pods::crud::defaults::apply(&mut pod);
     if let Err(c) = crate::pods::validate::validate(&pod) {
         panic!("table pod is not a valid pod: {c:?}");
     }

@@ -430,7 +430,7 @@ async fn bodies_and_responses_match_the_discovery_document() {
     let discovery = Discovery::load(&path).expect("discovery");
     // The simulator checks every body against the document: what the client sends passes.
     let env = start(true, SimTimings::ZERO).await;
-    let vm = k8sless::pods::create::render(
+    let vm = k8sless::pods::render(
         &serde_json::to_string(&support::pod("fidelity")).expect("json"),
         &k8sless::testing::default_args().vm_settings(),
     )

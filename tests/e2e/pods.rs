@@ -227,10 +227,7 @@ async fn two_service_instances_sharing_one_store() {
     b.store = Some(first.memory.clone());
     let second = b.start().await.expect("second");
     // Both instances use the first's simulator as their Compute Engine.
-    let shared = k8sless::pods::Pods {
-        compute: first.pods.compute.clone(),
-        ..second.pods.clone()
-    };
+    let shared = second.pods.with_compute(first.pods.compute().clone());
     let state = k8sless::api::AppState {
         pods: shared,
         ..second.state.clone()

@@ -67,7 +67,7 @@ async fn create(
         .as_str()
         .expect("nodeName")
         .to_string();
-    let rec = record::load(&stack.pods.store, "default", &name)
+    let rec = record::load(stack.pods.store(), "default", &name)
         .await
         .expect("the record");
     let scheduled = rec

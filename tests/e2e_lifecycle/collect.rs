@@ -164,7 +164,7 @@ async fn crash_between_record_and_insert_is_repaired() {
     let key = record::key("default", "orphaned-record");
     stack
         .pods
-        .store
+        .store()
         .create(&key, rec.encode().expect("encode"))
         .await
         .expect("write");
@@ -246,7 +246,7 @@ async fn orphan_vm_goes_after_the_grace() {
     // The record disappears (a crash of a delete between VM and record, inverted).
     stack
         .pods
-        .store
+        .store()
         .delete(&record::key("default", "forgotten"), None)
         .await
         .expect("delete record");

@@ -17,10 +17,12 @@
 
 use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
 
-use super::record::{self, PodRecord, VmState};
-use super::{DryRun, Pods, defaults, k8s_time, now, validate};
+use super::defaults;
+use crate::codec::decode::{self, FieldValidation};
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
+use crate::pods::record::{self, PodRecord, VmState};
+use crate::pods::{DryRun, Phase, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, names};
 
 /// Characters Kubernetes uses for generated name suffixes (no vowels, no confusables).
@@ -51,7 +53,7 @@ impl Pods {
         set_server_fields(&mut pod, at);
         defaults::apply(&mut pod);
         validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
-        let plan = translate::translate(&pod, &self.vm)
+        let plan = translate::translate(&pod, &self.settings)
             .map_err(|causes| Error::pod_invalid(&name, causes))?;
 
         let annotations = pod
@@ -62,7 +64,7 @@ impl Pods {
             ANNOTATION_INSTANCE.to_string(),
             format!(
                 "projects/{}/zones/{}/instances/{}",
-                self.vm.project, plan.zone, plan.name
+                self.settings.project, plan.zone, plan.name
             ),
         );
         annotations.insert(ANNOTATION_MACHINE_REASON.to_string(), plan.reason.clone());
@@ -70,7 +72,7 @@ impl Pods {
         spec.node_name = Some(plan.name.clone());
         let qos = defaults::qos_class(spec).to_string();
         pod.status = Some(PodStatus {
-            phase: Some("Pending".into()),
+            phase: Phase::Pending.to_status(),
             qos_class: Some(qos),
             conditions: Some(vec![scheduled_condition(true, None, None, at)]),
             ..Default::default()
@@ -101,7 +103,7 @@ impl Pods {
             .store
             .create(&key, rec.encode()?)
             .await
-            .map_err(|e| record::store_error(e, &name))?;
+            .map_err(|e| Error::pod_store(e, &name))?;
         rec.pod.metadata.resource_version = Some(generation.to_string());
 
         let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
@@ -175,7 +177,7 @@ impl Pods {
             }
             let status = r.pod.status.get_or_insert_with(Default::default);
             if permanent {
-                status.phase = Some("Failed".into());
+                status.phase = Phase::Failed.to_status();
                 status.reason = Some("VMCreateFailed".into());
                 status.message = Some(message.clone());
                 r.vm.finished_at = Some(at);
@@ -210,7 +212,7 @@ impl Pods {
 }
 
 /// What users read when the VM could not be created.
-pub fn insert_failure_message(err: &GceError) -> String {
+pub(crate) fn insert_failure_message(err: &GceError) -> String {
     match err {
         GceError::Stockout { zone, .. } => {
             format!("zone {zone} has no capacity for this machine type right now; k8sless will retry in the next allowed zone")
@@ -227,7 +229,7 @@ pub fn insert_failure_message(err: &GceError) -> String {
 }
 
 /// A `PodScheduled` condition.
-pub fn scheduled_condition(
+pub(crate) fn scheduled_condition(
     ok: bool,
     reason: Option<&str>,
     message: Option<&str>,
@@ -278,6 +280,42 @@ fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
     pod.status = None;
 }
 
+/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated),
+/// or the error a create would answer.
+pub fn render(
+    text: &str,
+    vm: &crate::translate::VmSettings,
+) -> Result<crate::gce::types::Instance> {
+    let value: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text)
+            .map_err(|e| Error::bad_request(format!("the pod is not valid JSON: {e}")))?
+    } else {
+        decode::parse_yaml(text)?
+    };
+    let (mut pod, _): (Pod, Vec<String>) =
+        decode::decode_object(value, "Pod", FieldValidation::Strict)?;
+    let namespace = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    pod.metadata.namespace = Some(namespace);
+    if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
+        if let Some(prefix) = pod.metadata.generate_name.clone() {
+            pod.metadata.name = Some(format!("{prefix}xxxxx"));
+        }
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    set_server_fields(&mut pod, now());
+    // A fixed uid and no creation time keep the output reproducible.
+    pod.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
+    pod.metadata.creation_timestamp = None;
+    defaults::apply(&mut pod);
+    validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
+    let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    Ok(plan.instance)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,46 +343,4 @@ mod tests {
         assert_eq!(n.len(), 9);
         assert!(n.starts_with("job-"));
     }
-}
-
-/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated),
-/// or the error a create would answer.
-pub fn render(
-    text: &str,
-    vm: &crate::translate::VmSettings,
-) -> Result<crate::gce::types::Instance> {
-    let value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text)
-            .map_err(|e| Error::bad_request(format!("the pod is not valid JSON: {e}")))?
-    } else {
-        let y: serde_yaml::Value = serde_yaml::from_str(text)
-            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?;
-        serde_json::to_value(y)
-            .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?
-    };
-    let (mut pod, _): (Pod, Vec<String>) = crate::api::extract::decode_object(
-        value,
-        "Pod",
-        crate::api::extract::FieldValidation::Strict,
-    )?;
-    let namespace = pod
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    pod.metadata.namespace = Some(namespace);
-    if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
-        if let Some(prefix) = pod.metadata.generate_name.clone() {
-            pod.metadata.name = Some(format!("{prefix}xxxxx"));
-        }
-    }
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    set_server_fields(&mut pod, now());
-    // A fixed uid and no creation time keep the output reproducible.
-    pod.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
-    pod.metadata.creation_timestamp = None;
-    defaults::apply(&mut pod);
-    validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
-    let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
-    Ok(plan.instance)
 }

@@ -64,7 +64,7 @@ fn container(c: &mut Container) {
 }
 
 /// `Always` for `:latest` or no tag (and no digest), else `IfNotPresent`.
-pub fn pull_policy(image: &str) -> &'static str {
+pub(crate) fn pull_policy(image: &str) -> &'static str {
     if image.contains('@') {
         return "IfNotPresent";
     }
@@ -77,7 +77,7 @@ pub fn pull_policy(image: &str) -> &'static str {
 }
 
 /// The pod's QoS class, as Kubernetes computes it.
-pub fn qos_class(spec: &PodSpec) -> &'static str {
+pub(crate) fn qos_class(spec: &PodSpec) -> &'static str {
     let all = spec
         .init_containers
         .iter()

@@ -8,10 +8,10 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::record::{self, PodRecord};
-use super::{DryRun, Pods, k8s_time, now};
 use crate::error::{Error, Result};
 use crate::gce::GceError;
+use crate::pods::record::{self, Change, PodRecord};
+use crate::pods::{DryRun, Pods, k8s_time, now};
 use crate::store::StoreError;
 
 impl Pods {
@@ -23,14 +23,9 @@ impl Pods {
         grace: Option<i64>,
         dry_run: DryRun,
     ) -> Result<Pod> {
-        let key = record::key(namespace, name);
-        for _ in 0..8 {
-            let raw = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| record::store_error(e, name))?;
-            let mut rec = PodRecord::decode(&raw)?;
+        // A report landing between the VM delete and the record delete loses the swap: the
+        // record is read again and the (idempotent) VM delete sent again.
+        let mark = |rec: &mut PodRecord| {
             let grace = grace
                 .or(rec
                     .pod
@@ -40,24 +35,21 @@ impl Pods {
                 .unwrap_or(30);
             rec.pod.metadata.deletion_timestamp = Some(k8s_time(now()));
             rec.pod.metadata.deletion_grace_period_seconds = Some(grace);
-            if dry_run == DryRun::All {
-                return Ok(rec.pod);
-            }
-            self.delete_vm(&rec).await?;
-            match self.store.delete(&key, Some(raw.generation)).await {
-                Ok(()) => {
-                    self.write_tombstone(namespace, name, &rec.pod).await;
-                    return Ok(rec.pod);
-                }
-                // A report landed in between: read again and retry.
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::NotFound { .. }) => return Err(Error::pod_not_found(name)),
-                Err(e) => return Err(record::store_error(e, name)),
-            }
+            Ok(match dry_run {
+                DryRun::All => Change::Keep,
+                DryRun::No => Change::Delete,
+            })
+        };
+        let deleted =
+            record::modify_or_delete(&self.store, namespace, name, mark, |rec| async move {
+                self.delete_vm(&rec).await
+            })
+            .await?;
+        if deleted.change == Change::Delete {
+            self.write_tombstone(namespace, name, &deleted.record.pod)
+                .await;
         }
-        Err(Error::unavailable(format!(
-            "pod {namespace}/{name} kept changing while being deleted; retry"
-        )))
+        Ok(deleted.record.pod)
     }
 
     /// Leaves the deleted pod where watches find it (they report it as DELETED), so a watch
@@ -92,22 +84,7 @@ impl Pods {
         }
         match self.compute.delete(&rec.vm.zone, &rec.vm.name).await {
             Ok(_) | Err(GceError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(gce_error(e)),
+            Err(e) => Err(Error::from(e)),
         }
-    }
-}
-
-/// Maps a Compute Engine failure for API callers.
-pub fn gce_error(e: GceError) -> Error {
-    match e {
-        GceError::Transient { .. } | GceError::Quota { .. } | GceError::Stockout { .. } => {
-            tracing::warn!(error = %e, "Compute Engine unavailable");
-            Error::unavailable("Compute Engine is unavailable; retry shortly")
-        }
-        GceError::PermissionDenied { message, .. } => {
-            Error::internal(format!("Compute Engine permission denied: {message}"))
-        }
-        GceError::Conflict { message, .. } => Error::Conflict { message },
-        other => Error::internal(other.to_string()),
     }
 }

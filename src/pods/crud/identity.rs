@@ -12,10 +12,10 @@
 
 use jiff::Timestamp;
 
-use super::Pods;
-use super::record::{self, PodRecord};
-use super::report::{Merge, Report, merge};
 use crate::error::{Error, Result};
+use crate::pods::Pods;
+use crate::pods::record::{self, PodRecord};
+use crate::pods::report::{Merge, Report, merge};
 
 /// The `google.compute_engine` claims of a verified instance identity token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,7 +31,7 @@ pub struct VmIdentity {
 }
 
 /// Why `identity` may not report for the pod of `rec`, if it may not.
-pub fn mismatch(
+pub(crate) fn mismatch(
     rec: &PodRecord,
     report: &Report,
     identity: &VmIdentity,
@@ -85,7 +85,7 @@ impl Pods {
         at: Timestamp,
     ) -> Result<Merge> {
         let mut outcome = Merge::Ignored("not applied");
-        let project = self.vm.project.clone();
+        let project = self.settings.project.clone();
         let result = record::modify(&self.store, &report.namespace, &report.name, |rec| {
             if rec.pod.metadata.uid.as_deref() != Some(report.uid.as_str()) {
                 outcome = Merge::Ignored("report for another pod with the same name");

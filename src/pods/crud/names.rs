@@ -2,7 +2,7 @@
 //! messages.
 
 /// DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63.
-pub fn dns1123_label(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_label(value: &str) -> Result<(), String> {
     let b = value.as_bytes();
     let ok = !b.is_empty()
         && b.len() <= 63
@@ -21,7 +21,7 @@ pub fn dns1123_label(value: &str) -> Result<(), String> {
 }
 
 /// DNS-1123 subdomain: labels joined by dots, at most 253.
-pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_subdomain(value: &str) -> Result<(), String> {
     if value.len() > 253 {
         return Err("must be no more than 253 characters".into());
     }
@@ -44,7 +44,7 @@ fn qualified_name_part(part: &str) -> bool {
 }
 
 /// A qualified name (label and annotation keys): `[prefix/]name`.
-pub fn qualified_name(key: &str) -> Result<(), String> {
+pub(crate) fn qualified_name(key: &str) -> Result<(), String> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -68,7 +68,7 @@ pub fn qualified_name(key: &str) -> Result<(), String> {
 }
 
 /// A label value: empty, or like a qualified name part.
-pub fn label_value(value: &str) -> Result<(), String> {
+pub(crate) fn label_value(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }
@@ -83,7 +83,7 @@ pub fn label_value(value: &str) -> Result<(), String> {
 }
 
 /// IANA service name (container port names): at most 15, `[a-z0-9-]`, a letter, no `--`.
-pub fn port_name(value: &str) -> Result<(), String> {
+pub(crate) fn port_name(value: &str) -> Result<(), String> {
     let b = value.as_bytes();
     if b.len() > 15 {
         return Err("must be no more than 15 characters".into());

@@ -6,14 +6,17 @@
 //! Storage has no multi-object snapshot), which Kubernetes' own inconsistent-continue mode also
 //! allows. Each pod appears at most once across pages, in name order.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::Pods;
-use super::record::{self, PodRecord};
-use super::selector::{FieldSelector, LabelSelector};
 use crate::error::{Error, Result};
-use crate::sim::{base64_decode, base64_encode};
+use crate::pods::Pods;
+use crate::pods::record::{self, PodRecord};
+use crate::pods::selector::{FieldSelector, LabelSelector};
 
 /// Page size used against the store.
 const STORE_PAGE: usize = 500;
@@ -43,18 +46,16 @@ pub struct PodPage {
 }
 
 impl PodPage {
-    /// The `PodList` JSON.
-    pub fn to_json(&self) -> Value {
-        let mut metadata = json!({ "resourceVersion": self.resource_version.to_string() });
-        if let Some(c) = &self.continue_token {
-            metadata["continue"] = c.clone().into();
+    /// The `PodList`.
+    pub fn to_list(&self) -> List<Pod> {
+        List {
+            items: self.items.iter().map(|r| r.pod.clone()).collect(),
+            metadata: ListMeta {
+                resource_version: Some(self.resource_version.to_string()),
+                continue_: self.continue_token.clone(),
+                ..Default::default()
+            },
         }
-        json!({
-            "kind": "PodList",
-            "apiVersion": "v1",
-            "metadata": metadata,
-            "items": self.items.iter().map(|r| serde_json::to_value(&r.pod).unwrap_or(Value::Null)).collect::<Vec<_>>(),
-        })
     }
 }
 
@@ -90,7 +91,7 @@ impl Pods {
                 .store
                 .list(&prefix, start.as_deref(), STORE_PAGE)
                 .await
-                .map_err(|e| record::store_error(e, ""))?;
+                .map_err(|e| Error::pod_store(e, ""))?;
             let count = page.records.len();
             for (i, raw) in page.records.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);
@@ -128,12 +129,12 @@ impl Pods {
 }
 
 fn encode_continue(key: &str) -> String {
-    base64_encode(json!({ "v": 1, "start": key }).to_string().as_bytes())
+    URL_SAFE_NO_PAD.encode(json!({ "v": 1, "start": key }).to_string().as_bytes())
 }
 
 fn decode_continue(token: &str, prefix: &str) -> Result<String> {
     let bad = || Error::bad_request(format!("continue key is not valid: {token:?}"));
-    let bytes = base64_decode(token).ok_or_else(bad)?;
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
     if !start.starts_with(prefix) {

@@ -9,7 +9,7 @@
 
 /// How one list field of a Kubernetes type is patched (its Go `patchStrategy`/`patchMergeKey`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListPatchMeta {
+pub(crate) struct ListPatchMeta {
     /// The OpenAPI schema name of the type holding the field.
     pub schema: &'static str,
     /// The JSON field name.
@@ -43,7 +43,7 @@ const fn meta(
 }
 
 /// Every list with a patch strategy in the types reachable from Pod (Kubernetes 1.33).
-pub const POD_PATCH_META: &[ListPatchMeta] = &[
+pub(crate) const POD_PATCH_META: &[ListPatchMeta] = &[
     meta(META, "finalizers", "merge", ""),
     meta(META, "ownerReferences", "merge", "uid"),
     meta(SPEC, "containers", "merge", "name"),

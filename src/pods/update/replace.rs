@@ -12,11 +12,14 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
-use super::patch::{self, FieldCause, PatchError};
-use super::record::{self, PodRecord};
-use super::{DryRun, Pods, defaults, validate};
+use super::patch::{self, PatchError};
+use super::rules::{self, FieldCause};
+use super::strategic::apply_strategic_merge_patch;
+use crate::codec::strict;
 use crate::error::{Cause, Error, Result};
-use crate::store::StoreError;
+use crate::pods::crud::defaults;
+use crate::pods::record;
+use crate::pods::{DryRun, Pods, validate};
 
 /// A patch document and its type.
 #[derive(Debug, Clone)]
@@ -101,17 +104,15 @@ impl Pods {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        self.write(namespace, name, dry_run, move |current| {
+        let build = move |current: &Pod| {
             if let Some(rv) = &expected {
                 if current.metadata.resource_version.as_ref() != Some(rv) {
-                    return Err(Error::Conflict {
-                        message: format!("Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
-                    });
+                    return Err(Error::pod_conflict(name));
                 }
             }
             Ok(new.clone())
-        }, part)
-        .await
+        };
+        self.write(namespace, name, dry_run, build, part).await
     }
 
     /// `PATCH`: applies `patch` to the pod (or its status).
@@ -139,12 +140,10 @@ impl Pods {
                         }
                         PatchKind::Merge => patch::apply_merge_patch(&original, &patch),
                         PatchKind::Strategic => {
-                            patch::apply_strategic_merge_patch(&original, &patch)
-                                .map_err(patch_error)?
+                            apply_strategic_merge_patch(&original, &patch).map_err(patch_error)?
                         }
                     };
-                    unknown =
-                        crate::api::strict::unknown_fields("io.k8s.api.core.v1.Pod", &patched);
+                    unknown = strict::unknown_fields("io.k8s.api.core.v1.Pod", &patched);
                     let mut pod: Pod = serde_json::from_value(patched).map_err(|e| {
                         Error::bad_request(format!("the patched object is not a valid Pod: {e}"))
                     })?;
@@ -173,45 +172,13 @@ impl Pods {
     where
         F: FnMut(&Pod) -> Result<Pod>,
     {
-        let key = record::key(namespace, name);
-        for _ in 0..8 {
-            let raw = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| record::store_error(e, name))?;
-            let mut rec = PodRecord::decode(&raw)?;
-            let old = rec.pod.clone();
-            let mut new = build(&old)?;
+        let written = record::modify(&self.store, namespace, name, |rec| {
+            let old = &rec.pod;
+            let mut new = build(old)?;
             new.metadata.namespace = Some(namespace.to_string());
             new.metadata.name = Some(name.to_string());
             match part {
-                Part::Main => {
-                    patch::prepare_pod_update(&old, &mut new);
-                    // Fields only k8sless sets stay as they are.
-                    if let (Some(spec), Some(old_spec)) = (new.spec.as_mut(), old.spec.as_ref()) {
-                        if spec.node_name.is_none() {
-                            spec.node_name.clone_from(&old_spec.node_name);
-                        }
-                    }
-                    defaults::apply(&mut new);
-                    let mut causes: Vec<Cause> = Vec::new();
-                    if let Err(c) = patch::validate_pod_update(&old, &new) {
-                        causes.extend(c.into_iter().map(Cause::from));
-                    }
-                    if causes.is_empty() {
-                        causes.extend(unreachable_changes(&old, &new));
-                    }
-                    if causes.is_empty() {
-                        // The spec's own rules (labels, annotations size, ...).
-                        if let Err(c) = validate::validate(&without_node_name(&new)) {
-                            causes.extend(c);
-                        }
-                    }
-                    if !causes.is_empty() {
-                        return Err(Error::pod_invalid(name, causes));
-                    }
-                }
+                Part::Main => checked_update(old, &mut new, name)?,
                 Part::Status => {
                     let status = new.status.take();
                     new = old.clone();
@@ -221,22 +188,42 @@ impl Pods {
             new.metadata
                 .resource_version
                 .clone_from(&old.metadata.resource_version);
-            if dry_run == DryRun::All {
-                return Ok(new);
-            }
             rec.pod = new;
-            match self.store.update(&key, rec.encode()?, raw.generation).await {
-                Ok(generation) => {
-                    rec.pod.metadata.resource_version = Some(generation.to_string());
-                    return Ok(rec.pod);
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(record::store_error(e, name)),
-            }
+            Ok(dry_run == DryRun::No)
+        })
+        .await?;
+        Ok(written.pod)
+    }
+}
+
+/// Completes `new` from `old` as the API server does, then checks it against Kubernetes'
+/// update rules, what a running VM can take, and the spec's own rules, in that order.
+fn checked_update(old: &Pod, new: &mut Pod, name: &str) -> Result<()> {
+    rules::prepare_pod_update(old, new);
+    // Fields only k8sless sets stay as they are.
+    if let (Some(spec), Some(old_spec)) = (new.spec.as_mut(), old.spec.as_ref()) {
+        if spec.node_name.is_none() {
+            spec.node_name.clone_from(&old_spec.node_name);
         }
-        Err(Error::unavailable(format!(
-            "pod {namespace}/{name} is being changed concurrently; retry"
-        )))
+    }
+    defaults::apply(new);
+    let mut causes: Vec<Cause> = Vec::new();
+    if let Err(c) = rules::validate_pod_update(old, new) {
+        causes.extend(c.into_iter().map(Cause::from));
+    }
+    if causes.is_empty() {
+        causes.extend(unreachable_changes(old, new));
+    }
+    if causes.is_empty() {
+        // The spec's own rules (labels, annotations size, ...).
+        if let Err(c) = validate::validate(&without_node_name(new)) {
+            causes.extend(c);
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::pod_invalid(name, causes))
     }
 }
 

@@ -68,12 +68,12 @@ impl FieldCause {
 }
 
 /// The fields an update may change, as Kubernetes 1.33 lists them in its rejection message.
-pub const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+pub(crate) const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
 /// Carries over what a client cannot change on update, as the API server does before validating:
 /// the status (updated only through `/status`), `uid` when the client sent none, and
 /// `creationTimestamp`, `deletionTimestamp`, `deletionGracePeriodSeconds`, `generation`.
-pub fn prepare_pod_update(old: &Pod, new: &mut Pod) {
+pub(crate) fn prepare_pod_update(old: &Pod, new: &mut Pod) {
     new.status.clone_from(&old.status);
     let (old_meta, meta) = (&old.metadata, &mut new.metadata);
     if meta.uid.as_deref().unwrap_or_default().is_empty() {
@@ -96,7 +96,7 @@ pub fn prepare_pod_update(old: &Pod, new: &mut Pod) {
 /// # Errors
 ///
 /// The causes, in Kubernetes' order and wording, when the update is not allowed.
-pub fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldCause>> {
+pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldCause>> {
     let mut causes = Vec::new();
     for (field, a, b) in [
         ("metadata.name", &old.metadata.name, &new.metadata.name),
@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn with(patch: Value) -> Pod {
-        let spec = crate::pods::patch::apply_merge_patch(&base(), &patch);
+        let spec = crate::pods::update::patch::apply_merge_patch(&base(), &patch);
         pod(spec)
     }
 

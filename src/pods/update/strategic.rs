@@ -33,7 +33,10 @@ const SET_ELEMENT_ORDER: &str = "$setElementOrder";
 /// [`PatchError::Malformed`] when the patch is not an object or a directive is malformed, and
 /// [`PatchError::Unprocessable`] when it cannot apply (list element without its merge key, lists
 /// of lists, a key outside `$retainKeys`).
-pub fn apply_strategic_merge_patch(original: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub(crate) fn apply_strategic_merge_patch(
+    original: &Value,
+    patch: &Value,
+) -> Result<Value, PatchError> {
     let Value::Object(patch) = patch else {
         return Err(PatchError::malformed(
             "a strategic merge patch must be a JSON object",

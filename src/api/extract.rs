@@ -1,0 +1,77 @@
+//! Request decoding with Kubernetes semantics: query strings, `dryRun`, `fieldValidation` and
+//! bounded bodies. The body formats themselves (JSON, YAML, strict fields) are
+//! [`crate::codec`]'s; this module only takes them off the HTTP request. Every failure is an
+//! [`Error`], so it renders as a `Status`.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+pub use crate::codec::decode::{FieldValidation, decode_object};
+use crate::error::{Error, Result};
+use crate::pods::DryRun;
+
+/// The query string as a map (last value wins).
+pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| Error::bad_request(format!("invalid query string: {e}")))?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// `dryRun=All` (anything else but empty is a 400, as in Kubernetes).
+pub fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(DryRun::No),
+        Some("All") => Ok(DryRun::All),
+        Some(other) => Err(Error::bad_request(format!(
+            "Invalid dry run value {other:?}: only \"All\" is supported"
+        ))),
+    }
+}
+
+/// Parses `fieldValidation`.
+pub fn field_validation(q: &HashMap<String, String>) -> Result<FieldValidation> {
+    match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+        Some("Strict") => Ok(FieldValidation::Strict),
+        Some("Ignore") => Ok(FieldValidation::Ignore),
+        Some(other) => Err(Error::bad_request(format!(
+            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+        ))),
+    }
+}
+
+/// Reads at most `limit` bytes of body.
+pub async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit");
+        if too_large {
+            Error::TooLarge { limit }
+        } else {
+            Error::bad_request(format!("reading the request body: {e}"))
+        }
+    })
+}
+
+/// The media type of the request: Content-Type without parameters, lowercase.
+pub fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Parses a JSON or YAML body by the request's Content-Type (see
+/// [`crate::codec::decode::parse_value`]).
+pub fn parse_value(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
+    crate::codec::decode::parse_value(&media_type(headers), body)
+}

@@ -1,0 +1,9 @@
+//! Bodies to objects, with Kubernetes semantics, for every layer that reads them: the API
+//! (request bodies), the pod service (patched documents) and the CLI (`k8sless render`).
+//!
+//! Nothing here knows HTTP: callers pass the media type as a string. [`decode`] turns JSON or
+//! YAML bytes into a `serde_json::Value` and a `Value` into a typed object, applying
+//! `fieldValidation`; [`strict`] finds the fields a schema does not declare.
+
+pub(crate) mod decode;
+pub(crate) mod strict;
