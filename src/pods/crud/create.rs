@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Phase, Pods, k8s_time, now, validate};
-use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, names};
+use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
 
 /// Characters Kubernetes uses for generated name suffixes (no vowels, no confusables).
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -55,28 +55,7 @@ impl Pods {
         validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
         let plan = translate::translate(&pod, &self.settings)
             .map_err(|causes| Error::pod_invalid(&name, causes))?;
-
-        let annotations = pod
-            .metadata
-            .annotations
-            .get_or_insert_with(Default::default);
-        annotations.insert(
-            ANNOTATION_INSTANCE.to_string(),
-            format!(
-                "projects/{}/zones/{}/instances/{}",
-                self.settings.project, plan.zone, plan.name
-            ),
-        );
-        annotations.insert(ANNOTATION_MACHINE_REASON.to_string(), plan.reason.clone());
-        let spec = pod.spec.get_or_insert_with(Default::default);
-        spec.node_name = Some(plan.name.clone());
-        let qos = defaults::qos_class(spec).to_string();
-        pod.status = Some(PodStatus {
-            phase: Phase::Pending.to_status(),
-            qos_class: Some(qos),
-            conditions: Some(vec![scheduled_condition(true, None, None, at)]),
-            ..Default::default()
-        });
+        self.schedule(&mut pod, &plan, at);
         if dry_run == DryRun::All {
             return Ok(pod);
         }
@@ -105,7 +84,45 @@ impl Pods {
             .await
             .map_err(|e| Error::pod_store(e, &name))?;
         rec.pod.metadata.resource_version = Some(generation.to_string());
+        Ok(self.insert_vm(rec, &plan, &namespace, &name).await)
+    }
 
+    /// Assigns the pod to its VM: the instance annotations, `nodeName`, and a Pending status
+    /// with `PodScheduled=True`.
+    fn schedule(&self, pod: &mut Pod, plan: &VmPlan, at: jiff::Timestamp) {
+        let annotations = pod
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default);
+        annotations.insert(
+            ANNOTATION_INSTANCE.to_string(),
+            format!(
+                "projects/{}/zones/{}/instances/{}",
+                self.settings.project, plan.zone, plan.name
+            ),
+        );
+        annotations.insert(ANNOTATION_MACHINE_REASON.to_string(), plan.reason.clone());
+        let spec = pod.spec.get_or_insert_with(Default::default);
+        spec.node_name = Some(plan.name.clone());
+        let qos = defaults::qos_class(spec).to_string();
+        pod.status = Some(PodStatus {
+            phase: Phase::Pending.to_status(),
+            qos_class: Some(qos),
+            conditions: Some(vec![scheduled_condition(true, None, None, at)]),
+            ..Default::default()
+        });
+    }
+
+    /// Inserts the pod's VM once its record exists, and records the outcome; answers with the
+    /// pod as recorded (a failed insert is not an error of the request).
+    async fn insert_vm(
+        &self,
+        mut rec: PodRecord,
+        plan: &VmPlan,
+        namespace: &str,
+        name: &str,
+    ) -> Pod {
+        let key = record::key(namespace, name);
         let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
         let request_id = names::request_id(&uid, &plan.zone, 0);
         let outcome = self
@@ -119,12 +136,12 @@ impl Pods {
             .await;
         match outcome {
             Ok(Inserted::Started(_)) | Ok(Inserted::AlreadyOwned) => {
-                self.mark_inserted(&mut rec, &namespace, &name).await;
-                Ok(rec.pod)
+                self.mark_inserted(&mut rec, namespace, name).await;
+                rec.pod
             }
             Err(err) => {
                 tracing::warn!(pod = %key, error = %err, "VM insert failed; the pod stays Pending for collection to retry");
-                Ok(self.mark_unschedulable(rec, &namespace, &name, &err).await)
+                self.mark_unschedulable(rec, namespace, name, &err).await
             }
         }
     }

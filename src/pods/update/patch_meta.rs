@@ -119,6 +119,43 @@ mod tests {
         };
         let doc: Value = serde_json::from_str(&text).expect("fixture parses");
         let schemas = &doc["components"]["schemas"];
+        let published = published_patch_meta(schemas);
+        let ours: Vec<_> = POD_PATCH_META
+            .iter()
+            .map(|m| {
+                (
+                    m.schema.to_string(),
+                    m.field.to_string(),
+                    m.strategy.to_string(),
+                    m.merge_key.map(String::from),
+                )
+            })
+            .collect();
+        for entry in &published {
+            assert!(
+                ours.contains(entry),
+                "missing from POD_PATCH_META: {entry:?}"
+            );
+        }
+        let reached = reached_from_pod(schemas);
+        for entry in &ours {
+            assert!(
+                published.contains(entry),
+                "not published by Kubernetes: {entry:?}"
+            );
+            assert!(
+                reached.contains(&entry.0),
+                "no path from Pod to {}",
+                entry.0
+            );
+        }
+    }
+
+    type Entry = (String, String, String, Option<String>);
+
+    /// The patch extensions published for the schemas reachable from Pod, checking on the way
+    /// that [`child_schema`] names the schema each field refers to.
+    fn published_patch_meta(schemas: &Value) -> Vec<Entry> {
         let mut stack = vec![POD.to_string()];
         let mut seen = std::collections::BTreeSet::new();
         let mut published = Vec::new();
@@ -150,24 +187,11 @@ mod tests {
                 }
             }
         }
-        let ours: Vec<_> = POD_PATCH_META
-            .iter()
-            .map(|m| {
-                (
-                    m.schema.to_string(),
-                    m.field.to_string(),
-                    m.strategy.to_string(),
-                    m.merge_key.map(String::from),
-                )
-            })
-            .collect();
-        for entry in &published {
-            assert!(
-                ours.contains(entry),
-                "missing from POD_PATCH_META: {entry:?}"
-            );
-        }
-        // Every schema of the table is reached from Pod through `child_schema`.
+        published
+    }
+
+    /// The schemas [`child_schema`] leads to from Pod.
+    fn reached_from_pod(schemas: &Value) -> Vec<String> {
         let mut reached = vec![POD.to_string()];
         let mut i = 0;
         while let Some(name) = reached.get(i).cloned() {
@@ -184,16 +208,6 @@ mod tests {
             }
             i += 1;
         }
-        for entry in &ours {
-            assert!(
-                published.contains(entry),
-                "not published by Kubernetes: {entry:?}"
-            );
-            assert!(
-                reached.contains(&entry.0),
-                "no path from Pod to {}",
-                entry.0
-            );
-        }
+        reached
     }
 }

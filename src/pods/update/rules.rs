@@ -97,6 +97,30 @@ pub(crate) fn prepare_pod_update(old: &Pod, new: &mut Pod) {
 ///
 /// The causes, in Kubernetes' order and wording, when the update is not allowed.
 pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldCause>> {
+    let mut causes = immutable_metadata(old, new);
+    let old_spec = spec_json(old);
+    let new_spec = spec_json(new);
+    // Like Kubernetes, some problems end the check: what follows would only add noise.
+    let checks = container_images(&old_spec, &new_spec, &mut causes)
+        .and_then(|()| active_deadline(old, new, &mut causes));
+    if checks.is_err() {
+        return Err(causes);
+    }
+    causes.extend(tolerations(&old_spec, &new_spec));
+    causes.extend(scheduling_gates(&old_spec, &new_spec));
+    causes.extend(other_spec_changes(old_spec, &new_spec));
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(causes)
+    }
+}
+
+/// Ends [`validate_pod_update`] early, with the causes found so far.
+struct Stop;
+
+/// Name, namespace and uid never change.
+fn immutable_metadata(old: &Pod, new: &Pod) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     for (field, a, b) in [
         ("metadata.name", &old.metadata.name, &new.metadata.name),
@@ -114,18 +138,23 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
             causes.push(FieldCause::invalid(field, &value, "field is immutable"));
         }
     }
-    let old_spec = spec_json(old);
-    let new_spec = spec_json(new);
-    let get = |spec: &Map<String, Value>, key: &str| spec.get(key).cloned().unwrap_or(Value::Null);
+    causes
+}
 
+/// The same containers (a different count stops the check); every image set and trimmed.
+fn container_images(
+    old_spec: &Map<String, Value>,
+    new_spec: &Map<String, Value>,
+    causes: &mut Vec<FieldCause>,
+) -> Result<(), Stop> {
     for list in ["containers", "initContainers"] {
-        let (old_list, new_list) = (items(&old_spec, list), items(&new_spec, list));
+        let (old_list, new_list) = (items(old_spec, list), items(new_spec, list));
         if old_list.len() != new_list.len() {
             causes.push(FieldCause::forbidden(
                 &format!("spec.{list}"),
                 "pod updates may not add or remove containers",
             ));
-            return Err(causes);
+            return Err(Stop);
         }
         for (i, container) in new_list.iter().enumerate() {
             let image = container
@@ -144,7 +173,12 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
             }
         }
     }
+    Ok(())
+}
 
+/// `activeDeadlineSeconds` may be set or shortened, never lengthened (which stops the check)
+/// or removed.
+fn active_deadline(old: &Pod, new: &Pod, causes: &mut Vec<FieldCause>) -> Result<(), Stop> {
     let deadline = "spec.activeDeadlineSeconds";
     match (
         old.spec.as_ref().and_then(|s| s.active_deadline_seconds),
@@ -156,7 +190,7 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
                 &n.into(),
                 "must be between 0 and 2147483647, inclusive",
             ));
-            return Err(causes);
+            return Err(Stop);
         }
         (Some(o), Some(n)) if o < n => {
             causes.push(FieldCause::invalid(
@@ -164,7 +198,7 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
                 &n.into(),
                 "must be less than or equal to previous value",
             ));
-            return Err(causes);
+            return Err(Stop);
         }
         (Some(_), None) => causes.push(FieldCause::invalid(
             deadline,
@@ -173,8 +207,12 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
         )),
         _ => {}
     }
+    Ok(())
+}
 
-    let new_tolerations = items(&new_spec, "tolerations");
+/// Existing tolerations stay (only their `tolerationSeconds` may change); new ones may be added.
+fn tolerations(old_spec: &Map<String, Value>, new_spec: &Map<String, Value>) -> Option<FieldCause> {
+    let new_tolerations = items(new_spec, "tolerations");
     let without_seconds = |t: &Value| {
         let mut t = normalized(t);
         if let Value::Object(map) = &mut t {
@@ -187,25 +225,40 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
             .iter()
             .any(|n| without_seconds(n) == without_seconds(old_t))
     };
-    if !items(&old_spec, "tolerations").iter().all(kept) {
-        causes.push(FieldCause::forbidden(
+    (!items(old_spec, "tolerations").iter().all(kept)).then(|| {
+        FieldCause::forbidden(
             "spec.tolerations",
             "existing toleration can not be modified except its tolerationSeconds",
-        ));
-    }
+        )
+    })
+}
 
-    let old_gates = items(&old_spec, "schedulingGates");
-    for gate in items(&new_spec, "schedulingGates") {
-        if !old_gates.contains(&gate) {
+/// Scheduling gates may only be removed.
+fn scheduling_gates(
+    old_spec: &Map<String, Value>,
+    new_spec: &Map<String, Value>,
+) -> Vec<FieldCause> {
+    let old_gates = items(old_spec, "schedulingGates");
+    items(new_spec, "schedulingGates")
+        .into_iter()
+        .filter(|gate| !old_gates.contains(gate))
+        .map(|gate| {
             let name = gate.get("name").and_then(Value::as_str).unwrap_or_default();
-            causes.push(FieldCause::forbidden(
+            FieldCause::forbidden(
                 "spec.schedulingGates",
                 &format!("only deletion is allowed, but found new scheduling gate '{name}'"),
-            ));
-        }
-    }
+            )
+        })
+        .collect()
+}
 
-    // Everything else must be unchanged: munge the updatable fields back to their old values.
+/// Everything else must be unchanged: the updatable fields are munged back to their old values
+/// and the rest compared.
+fn other_spec_changes(
+    old_spec: Map<String, Value>,
+    new_spec: &Map<String, Value>,
+) -> Option<FieldCause> {
+    let get = |spec: &Map<String, Value>, key: &str| spec.get(key).cloned().unwrap_or(Value::Null);
     let mut munged = new_spec.clone();
     for list in ["containers", "initContainers"] {
         if let Some(Value::Array(containers)) = munged.get_mut(list) {
@@ -224,7 +277,7 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
     }
     let grace = "terminationGracePeriodSeconds";
     if get(&old_spec, grace).as_i64().is_some_and(|g| g < 0)
-        && get(&new_spec, grace).as_i64() == Some(1)
+        && get(new_spec, grace).as_i64() == Some(1)
     {
         munged.insert(grace.into(), get(&old_spec, grace));
     }
@@ -232,20 +285,16 @@ pub(crate) fn validate_pod_update(old: &Pod, new: &Pod) -> Result<(), Vec<FieldC
         normalized(&Value::Object(old_spec)),
         normalized(&Value::Object(munged)),
     );
-    if old_norm != munged_norm {
-        let mut diff = Vec::new();
-        describe_diff("spec", &old_norm, &munged_norm, &mut diff);
-        let detail = format!(
-            "pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}",
-            diff.join("\n")
-        );
-        causes.push(FieldCause::forbidden("spec", &detail));
+    if old_norm == munged_norm {
+        return None;
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(causes)
-    }
+    let mut diff = Vec::new();
+    describe_diff("spec", &old_norm, &munged_norm, &mut diff);
+    let detail = format!(
+        "pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}",
+        diff.join("\n")
+    );
+    Some(FieldCause::forbidden("spec", &detail))
 }
 
 fn spec_json(pod: &Pod) -> Map<String, Value> {
@@ -314,196 +363,5 @@ fn describe_diff(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn pod(spec: Value) -> Pod {
-        serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "ns", "uid": "u1", "labels": {"a": "1"}}, "spec": spec})).expect("pod")
-    }
-
-    fn base() -> Value {
-        json!({
-            "containers": [{"name": "c", "image": "nginx:1", "ports": [{"containerPort": 80}]}],
-            "initContainers": [{"name": "i", "image": "busybox"}],
-            "activeDeadlineSeconds": 600,
-            "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}],
-            "terminationGracePeriodSeconds": 30,
-        })
-    }
-
-    fn with(patch: Value) -> Pod {
-        let spec = crate::pods::update::patch::apply_merge_patch(&base(), &patch);
-        pod(spec)
-    }
-
-    #[test]
-    fn allowed_updates_pass() {
-        let old = pod(base());
-        let mut relabelled = old.clone();
-        relabelled.metadata.labels = Some([("b".to_string(), "2".to_string())].into());
-        relabelled.metadata.annotations = Some([("note".to_string(), "x".to_string())].into());
-        let allowed = [
-            relabelled,
-            with(
-                json!({"containers": [{"name": "c", "image": "nginx:2", "ports": [{"containerPort": 80}]}]}),
-            ),
-            with(json!({"initContainers": [{"name": "i", "image": "busybox:2"}]})),
-            with(json!({"activeDeadlineSeconds": 60})),
-            with(
-                json!({"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}, {"key": "new", "operator": "Exists"}]}),
-            ),
-            with(json!({"nodeSelector": {}, "volumes": []})),
-        ];
-        for new in allowed {
-            assert_eq!(validate_pod_update(&old, &new), Ok(()), "{:?}", new.spec);
-        }
-        let negative = with(json!({"terminationGracePeriodSeconds": -1}));
-        assert_eq!(
-            validate_pod_update(
-                &negative,
-                &with(json!({"terminationGracePeriodSeconds": 1}))
-            ),
-            Ok(())
-        );
-        let unset = with(json!({"activeDeadlineSeconds": null}));
-        assert_eq!(
-            validate_pod_update(&unset, &with(json!({"activeDeadlineSeconds": 100}))),
-            Ok(())
-        );
-    }
-
-    fn causes(old: &Pod, new: &Pod) -> Vec<(String, String)> {
-        validate_pod_update(old, new)
-            .expect_err("rejected")
-            .into_iter()
-            .map(|c| (c.field, c.message))
-            .collect()
-    }
-
-    #[test]
-    fn forbidden_updates_use_kubernetes_messages() {
-        let old = pod(base());
-        let port = causes(
-            &old,
-            &with(
-                json!({"containers": [{"name": "c", "image": "nginx:1", "ports": [{"containerPort": 8080}]}]}),
-            ),
-        );
-        assert_eq!(port.len(), 1);
-        assert_eq!(port[0].0, "spec");
-        assert!(port[0].1.starts_with(&format!(
-            "Forbidden: pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n"
-        )));
-        assert!(
-            port[0]
-                .1
-                .contains("spec.containers[0].ports[0].containerPort: 80 -> 8080"),
-            "{}",
-            port[0].1
-        );
-
-        let added = causes(
-            &old,
-            &with(
-                json!({"containers": [{"name": "c", "image": "x"}, {"name": "d", "image": "y"}]}),
-            ),
-        );
-        assert_eq!(
-            added,
-            [(
-                "spec.containers".to_string(),
-                "Forbidden: pod updates may not add or remove containers".to_string()
-            )]
-        );
-        let longer = causes(&old, &with(json!({"activeDeadlineSeconds": 601})));
-        assert_eq!(
-            longer,
-            [(
-                "spec.activeDeadlineSeconds".to_string(),
-                "Invalid value: 601: must be less than or equal to previous value".to_string()
-            )]
-        );
-        let removed = causes(&old, &with(json!({"activeDeadlineSeconds": null})));
-        assert_eq!(
-            removed,
-            [(
-                "spec.activeDeadlineSeconds".to_string(),
-                "Invalid value: null: must not update from a positive integer to nil value"
-                    .to_string()
-            )]
-        );
-        let toleration = causes(
-            &old,
-            &with(json!({"tolerations": [{"key": "other", "operator": "Exists"}]})),
-        );
-        assert_eq!(
-            toleration[0].1,
-            "Forbidden: existing toleration can not be modified except its tolerationSeconds"
-        );
-        let image = causes(
-            &old,
-            &with(
-                json!({"containers": [{"name": "c", "image": "", "ports": [{"containerPort": 80}]}]}),
-            ),
-        );
-        assert_eq!(
-            image,
-            [(
-                "spec.containers[0].image".to_string(),
-                "Required value".to_string()
-            )]
-        );
-        let mut renamed = old.clone();
-        renamed.metadata.name = Some("other".into());
-        assert_eq!(
-            causes(&old, &renamed),
-            [(
-                "metadata.name".to_string(),
-                "Invalid value: \"other\": field is immutable".to_string()
-            )]
-        );
-        let gated = causes(&old, &with(json!({"schedulingGates": [{"name": "g"}]})));
-        assert_eq!(
-            gated[0].1,
-            "Forbidden: only deletion is allowed, but found new scheduling gate 'g'"
-        );
-    }
-
-    #[test]
-    fn status_message_matches_kubernetes() {
-        let one = [FieldCause::forbidden(
-            "spec",
-            "pod updates may not add or remove containers",
-        )];
-        assert_eq!(
-            FieldCause::status_message("Pod", "web", &one),
-            "Pod \"web\" is invalid: spec: Forbidden: pod updates may not add or remove containers"
-        );
-        let two = [FieldCause::required("a"), FieldCause::required("b")];
-        assert_eq!(
-            FieldCause::status_message("Pod", "web", &two),
-            "Pod \"web\" is invalid: [a: Required value, b: Required value]"
-        );
-    }
-
-    #[test]
-    fn prepare_keeps_system_fields_and_status() {
-        let mut old = pod(base());
-        old.metadata.creation_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                "2025-01-01T00:00:00Z".parse().expect("ts"),
-            ));
-        old.status = Some(Default::default());
-        let mut new = pod(base());
-        new.metadata.uid = None;
-        prepare_pod_update(&old, &mut new);
-        assert_eq!(new.metadata.uid.as_deref(), Some("u1"));
-        assert_eq!(
-            new.metadata.creation_timestamp,
-            old.metadata.creation_timestamp
-        );
-        assert_eq!(new.status, old.status);
-        assert_eq!(validate_pod_update(&old, &new), Ok(()));
-    }
-}
+#[path = "rules_tests.rs"]
+mod tests;
