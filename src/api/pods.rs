@@ -126,7 +126,7 @@ pub(super) fn table_response(version: &str, mut table: Value) -> Response {
             body,
         )
             .into_response(),
-        Err(e) => Error::internal(e.to_string()).into_response(),
+        Err(e) => Error::internal_from("encoding a Table", e).into_response(),
     }
 }
 
@@ -286,7 +286,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
             body,
         )
             .into_response(),
-        Err(e) => Error::internal(format!("encoding response: {e}")).into_response(),
+        Err(e) => Error::internal_from("encoding a response", e).into_response(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Server-side field validation (`fieldValidation=Strict|Warn|Ignore`) against our OpenAPI schemas.
 //!
-//! kubectl leaves validation to servers that advertise `fieldValidation` (see [`crate::api::openapi`])
+//! kubectl leaves validation to servers that advertise `fieldValidation` (see `api/openapi.rs`)
 //! and sends `fieldValidation=Strict` by default, expecting unknown fields to be rejected. serde
 //! (and the k8s-openapi types) silently drop unknown fields, so the raw JSON is walked against the
 //! schema instead: every member not declared by the schema at that place is reported, with
@@ -14,18 +14,39 @@
 
 use serde_json::Value;
 
-use crate::api::openapi::openapi_v3_api_v1;
+use std::sync::OnceLock;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::schemars::generate::SchemaSettings;
+use serde_json::Map;
 
 /// The unknown fields of `value` as an instance of schema `schema_name` (e.g.
 /// `io.k8s.api.core.v1.Pod`), in document order, at most 100. An unknown schema name reports
 /// nothing.
 pub(crate) fn unknown_fields(schema_name: &str, value: &Value) -> Vec<String> {
-    let schemas = &openapi_v3_api_v1()["components"]["schemas"];
+    let schemas = schemas();
     let mut out = Vec::new();
     if let Some(schema) = schemas.get(schema_name) {
         walk(schemas, schema, value, "", &mut out);
     }
     out
+}
+
+/// The schemas of the objects k8sless decodes (and of everything they contain), generated once
+/// from the k8s-openapi types with the settings of our OpenAPI document (`api/openapi.rs`,
+/// which adds extensions but no properties, so the fields known here are the ones it
+/// publishes).
+fn schemas() -> &'static Value {
+    static SCHEMAS: OnceLock<Value> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let mut generator = SchemaSettings::openapi3()
+            .with(|s| s.meta_schema = None)
+            .into_generator();
+        generator.subschema_for::<Pod>();
+        generator.subschema_for::<Event>();
+        let definitions: Map<String, Value> = generator.take_definitions(true);
+        Value::Object(definitions)
+    })
 }
 
 /// The message of Kubernetes' 400 response for unknown fields of a `kind` object, e.g.

@@ -133,7 +133,7 @@ impl Pods {
                 dry_run,
                 |current| {
                     let original = serde_json::to_value(current)
-                        .map_err(|e| Error::internal(e.to_string()))?;
+                        .map_err(|e| Error::internal_from("encoding the pod to patch", e))?;
                     let patched = match kind {
                         PatchKind::Json => {
                             patch::apply_json_patch(&original, &patch).map_err(patch_error)?
