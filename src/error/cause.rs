@@ -1,0 +1,79 @@
+//! A field-level problem of an invalid object: Kubernetes' `StatusCause`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause;
+use serde::Serialize;
+
+/// One field-level problem, rendered as a `StatusCause`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    /// Kubernetes cause type, e.g. `FieldValueInvalid`, `FieldValueRequired`.
+    pub reason: String,
+    /// Human-readable explanation, without the field path.
+    pub message: String,
+    /// JSONPath-like field path, e.g. `spec.containers[0].image`.
+    pub field: String,
+}
+
+impl Cause {
+    /// A cause of the given Kubernetes type.
+    pub fn new(reason: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Cause {
+            reason: reason.to_string(),
+            message: message.into(),
+            field: field.into(),
+        }
+    }
+    /// `FieldValueInvalid`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("FieldValueInvalid", field, message)
+    }
+    /// `FieldValueRequired`.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self::new("FieldValueRequired", field, "Required value")
+    }
+    /// `FieldValueForbidden`.
+    pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("FieldValueForbidden", field, message)
+    }
+    /// `FieldValueNotSupported`.
+    pub fn not_supported(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("FieldValueNotSupported", field, message)
+    }
+    /// `FieldValueTooLong`.
+    pub fn too_long(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("FieldValueTooLong", field, message)
+    }
+    /// `FieldValueDuplicate`.
+    pub fn duplicate(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("FieldValueDuplicate", field, message)
+    }
+    /// The same cause with another message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+    /// As a Kubernetes `StatusCause`.
+    pub fn to_status_cause(&self) -> StatusCause {
+        StatusCause {
+            field: Some(self.field.clone()),
+            message: Some(self.message.clone()),
+            reason: Some(self.reason.clone()),
+        }
+    }
+    /// Renders as Kubernetes does in a message: `spec.x: Invalid value: ...`.
+    pub fn render(&self) -> String {
+        let kind = match self.reason.as_str() {
+            "FieldValueRequired" => "Required value",
+            "FieldValueForbidden" => "Forbidden",
+            "FieldValueNotSupported" => "Unsupported value",
+            "FieldValueTooLong" => "Too long",
+            "FieldValueDuplicate" => "Duplicate value",
+            _ => "Invalid value",
+        };
+        if self.message == kind {
+            format!("{}: {}", self.field, kind)
+        } else {
+            format!("{}: {}: {}", self.field, kind, self.message)
+        }
+    }
+}
