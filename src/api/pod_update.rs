@@ -128,14 +128,15 @@ async fn patch(
     };
     let bytes = extract::body_bytes(body, state.body_limit).await?;
     let value = extract::parse_value(&headers, &bytes)?;
-    let (pod, unknown) = state
+    let patched = state
         .pods
         .patch(&namespace, &name, kind, value, part, dry_run)
         .await?;
+    let unknown = &patched.unknown_fields;
     let warnings: Vec<String> = match validation {
         FieldValidation::Strict if !unknown.is_empty() => {
             return Err(Error::bad_request(strict::strict_decoding_message(
-                "Pod", &unknown,
+                "Pod", unknown,
             )));
         }
         FieldValidation::Warn => unknown
@@ -144,7 +145,7 @@ async fn patch(
             .collect(),
         _ => Vec::new(),
     };
-    Ok(with_warnings(json(StatusCode::OK, &pod), &warnings))
+    Ok(with_warnings(json(StatusCode::OK, &patched.pod), &warnings))
 }
 
 /// Server-side apply (`kubectl apply --server-side`): see [`crate::pods::update::apply`].

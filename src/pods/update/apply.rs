@@ -48,7 +48,7 @@ impl Pods {
             }
             Err(e) => Err(e),
             Ok(_) => {
-                let (pod, _) = self
+                let patched = self
                     .patch(
                         namespace,
                         name,
@@ -59,7 +59,7 @@ impl Pods {
                     )
                     .await?;
                 Ok(Applied {
-                    pod,
+                    pod: patched.pod,
                     created: false,
                 })
             }

@@ -32,6 +32,16 @@ pub enum PatchKind {
     Strategic,
 }
 
+/// A patched pod, and the fields of the patched document the Pod schema does not know (for
+/// `fieldValidation`).
+#[derive(Debug, Clone)]
+pub struct Patched {
+    /// The pod as stored (or as it would be, for a dry run).
+    pub pod: Pod,
+    /// Unknown fields, with Kubernetes' paths.
+    pub unknown_fields: Vec<String>,
+}
+
 /// Which part of the pod an update writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -124,7 +134,7 @@ impl Pods {
         patch: Value,
         part: Part,
         dry_run: DryRun,
-    ) -> Result<(Pod, Vec<String>)> {
+    ) -> Result<Patched> {
         let mut unknown = Vec::new();
         let pod = self
             .write(
@@ -156,7 +166,10 @@ impl Pods {
                 part,
             )
             .await?;
-        Ok((pod, unknown))
+        Ok(Patched {
+            pod,
+            unknown_fields: unknown,
+        })
     }
 
     /// Read, build the new pod from the current one, check, compare-and-swap; retried on a
