@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use super::Pods;
 use super::record::{self, PodRecord};
-use super::report::{Merge, Report, merge};
+use super::lifecycle::report::{Merge, Report, merge};
 use crate::error::{Error, Result};
 
 /// The `google.compute_engine` claims of a verified instance identity token.
@@ -112,7 +112,7 @@ impl Pods {
 mod tests {
     use super::*;
     use crate::pods::record::VmState;
-    use crate::pods::report::ReportInstance;
+    use crate::pods::lifecycle::report::ReportInstance;
     use k8s_openapi::api::core::v1::Pod;
 
     fn rec(instance_id: Option<&str>) -> PodRecord {

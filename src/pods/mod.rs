@@ -4,28 +4,27 @@
 
 pub mod clock;
 pub mod cloud_logging;
-pub mod collect;
 pub mod create;
 pub mod defaults;
 pub mod delete;
 pub mod identity;
 mod list_order;
-pub mod logs;
+pub(crate) mod events;
+mod health;
+pub(crate) mod lifecycle;
+pub(crate) mod logs;
 pub mod names;
 pub mod patch;
 pub mod patch_meta;
-pub mod plan;
 pub mod quantity;
 pub mod read;
 pub mod record;
-pub mod reinsert;
 pub mod replace;
-pub mod report;
 pub mod selector;
 pub mod strategic;
-pub mod terminate;
 pub mod update;
 pub mod validate;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 
