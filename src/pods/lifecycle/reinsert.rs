@@ -97,14 +97,7 @@ impl Pods {
                 .await
             {
                 Ok(_) => {
-                    let vm = VmRef {
-                        zone: zone.clone(),
-                        name: plan.name.clone(),
-                        id: None,
-                        uid: owner,
-                        status: None,
-                        created: None,
-                    };
+                    let vm = VmRef::inserted(&zone, &plan.name, owner);
                     self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
                         rec.vm.stocked_out_zones.clear();
                         rec.vm.instance_id = None;
@@ -204,6 +197,20 @@ impl Pods {
         match result {
             Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl VmRef {
+    /// The VM just inserted (not listed yet: no id, status or creation time).
+    fn inserted(zone: &str, name: &str, uid: String) -> Self {
+        VmRef {
+            zone: zone.to_string(),
+            name: name.to_string(),
+            id: None,
+            uid,
+            status: None,
+            created: None,
         }
     }
 }
