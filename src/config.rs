@@ -249,9 +249,9 @@ impl ServiceArgs {
     }
 
     /// Lifecycle settings (collection, events).
-    pub fn lifecycle(&self) -> crate::pods::collect::Lifecycle {
-        crate::pods::collect::Lifecycle {
-            collect: crate::pods::collect::CollectSettings::new(
+    pub fn lifecycle(&self) -> crate::pods::lifecycle::collect::Lifecycle {
+        crate::pods::lifecycle::collect::Lifecycle {
+            collect: crate::pods::lifecycle::collect::CollectSettings::new(
                 self.finished_grace,
                 self.boot_timeout,
                 self.orphan_grace,
@@ -262,9 +262,9 @@ impl ServiceArgs {
     }
 
     /// The token verifier: checking unless `verify` is false.
-    pub fn verifier(&self, verify: bool) -> Result<crate::events::oidc::Verifier, String> {
+    pub fn verifier(&self, verify: bool) -> Result<crate::auth::oidc::Verifier, String> {
         if !verify {
-            return Ok(crate::events::oidc::Verifier::disabled());
+            return Ok(crate::auth::oidc::Verifier::disabled());
         }
         if self
             .push_service_account
@@ -277,7 +277,7 @@ impl ServiceArgs {
                     .into(),
             );
         }
-        crate::events::oidc::Verifier::new(&crate::events::oidc::VerifierSettings {
+        crate::auth::oidc::Verifier::new(&crate::auth::oidc::VerifierSettings {
             jwks_url: self.jwks_url.clone(),
             service_url: self.vm_settings().service_url,
             push_service_account: self.push_service_account.clone(),

@@ -4,14 +4,14 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod api;
-pub mod auth;
+pub(crate) mod auth;
 pub(crate) mod codec;
 pub mod config;
 pub mod error;
-pub mod events;
 pub mod gce;
 pub mod guest;
 pub mod pods;
+pub(crate) mod push;
 pub mod retry;
 pub mod sim;
 pub mod store;

@@ -13,7 +13,7 @@ use k8sless::sim::faults::FaultRule;
 use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
 use k8sless::store::RecordStore;
 use k8sless::telemetry::{self, LogFormat};
-use k8sless::{auth, gce, retry, store, testing};
+use k8sless::{gce, retry, store, testing};
 
 #[derive(Parser)]
 #[command(
@@ -149,9 +149,9 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     args.check()?;
     let vm = args.vm_settings();
     telemetry::init(args.log_format.unwrap_or(LogFormat::Json), &vm.project);
-    let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint).await?;
-    let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint).await?;
-    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint).await?;
+    let compute_auth = testing::TokenSource::for_endpoint(&args.compute_endpoint).await.map_err(|e| e.detail())?;
+    let storage_auth = testing::TokenSource::for_endpoint(&args.storage_endpoint).await.map_err(|e| e.detail())?;
+    let logging_auth = testing::TokenSource::for_endpoint(&args.logging_endpoint).await.map_err(|e| e.detail())?;
     let compute = gce::Client::new(
         gce::ClientConfig {
             endpoint: args.compute_endpoint.clone(),
@@ -187,8 +187,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm)),
         body_limit: args.body_limit,
         // The archive once the pod finished, else Cloud Logging while it runs.
-        logs: k8sless::pods::logs::LogSources(vec![
-            Arc::new(k8sless::pods::logs::ArchivedLogs {
+        logs: testing::LogSources(vec![
+            Arc::new(testing::ArchivedLogs {
                 store: records.clone(),
             }),
             Arc::new(cloud_logging),

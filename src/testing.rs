@@ -17,6 +17,17 @@ use crate::config::ServiceArgs;
 use crate::gce;
 use crate::pods::Pods;
 use crate::sim::guest::{self, ReportSink, SimLogs};
+
+// re-exports for tests (B)
+pub use crate::auth::{TokenError, TokenSource};
+pub use crate::pods::lifecycle::report::{Report, ReportInstance};
+pub use crate::pods::logs::{ArchivedLogs, LogLine, LogSource, LogSources, archive_key};
+pub use crate::push::pubsub::encode_push;
+// Named by the still-public api::AppState, config::ServiceArgs and pods::identity; drop these
+// once lib.rs makes those modules pub(crate).
+pub use crate::auth::oidc::Verifier;
+pub use crate::pods::lifecycle::collect::{CollectSettings, Lifecycle};
+pub use crate::pods::lifecycle::report::Merge;
 use crate::sim::{Sim, SimConfig, SimMode, SimTimings};
 use crate::store::RecordStore;
 use crate::store::memory::MemoryStore;
@@ -54,7 +65,7 @@ pub struct StackBuilder {
     /// Run collection every this often (dev mode); `None`: only `POST /gc`.
     pub collect_interval: Option<Duration>,
     /// Use these log sources instead of the simulated guests' lines and the archive.
-    pub logs: Option<crate::pods::logs::LogSources>,
+    pub logs: Option<LogSources>,
     /// Serve HTTPS with this certificate (the embedded simulator then also listens on a
     /// loopback plain-HTTP port for the service's own Compute Engine client).
     pub tls: Option<crate::tls::SelfSigned>,
@@ -144,9 +155,9 @@ impl StackBuilder {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
             logs: self.logs.clone().unwrap_or_else(|| {
-                crate::pods::logs::LogSources(vec![
+                LogSources(vec![
                     Arc::new(logs.clone()),
-                    Arc::new(crate::pods::logs::ArchivedLogs {
+                    Arc::new(ArchivedLogs {
                         store: pods.store().clone(),
                     }),
                 ])
@@ -283,7 +294,7 @@ fn push_sink(app: Arc<OnceLock<axum::Router>>) -> ReportSink {
             attributes.insert("k8sless-sequence".to_string(), report.sequence.to_string());
             let id = ids.fetch_add(1, Ordering::SeqCst).to_string();
             let body =
-                crate::events::pubsub::encode_push(&data, &attributes, &id, crate::pods::now())
+                encode_push(&data, &attributes, &id, crate::pods::now())
                     .to_string();
             let mut last = String::new();
             for attempt in 0..5u32 {

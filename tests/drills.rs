@@ -480,9 +480,9 @@ fn code_of(r: reqwest::Result<reqwest::Response>) -> u16 {
     code
 }
 
-fn encode(report: &k8sless::pods::report::Report) -> String {
+fn encode(report: &k8sless::testing::Report) -> String {
     let data = serde_json::to_vec(report).expect("report");
-    k8sless::events::pubsub::encode_push(
+    k8sless::testing::encode_push(
         &data,
         &Default::default(),
         &format!("m-{}-{}", report.uid, report.sequence),
@@ -746,7 +746,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     let store = k8sless::store::gcs::GcsStore::new(
         &gcs,
         &bucket,
-        k8sless::auth::TokenSource::Anonymous,
+        k8sless::testing::TokenSource::Anonymous,
         Duration::from_secs(10),
     )
     .expect("store");

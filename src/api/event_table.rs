@@ -8,6 +8,65 @@ use serde_json::{Value, json};
 
 use super::table::{IncludeObject, column, since};
 
+/// The columns: name, format, priority (1: `-o wide` only), description.
+const COLUMNS: [(&str, Option<&str>, u8, &str); 10] = [
+    (
+        "Last Seen",
+        None,
+        0,
+        "The time at which the most recent occurrence of this event was recorded.",
+    ),
+    (
+        "Type",
+        None,
+        0,
+        "Type of this event (Normal, Warning), new types could be added in the future.",
+    ),
+    (
+        "Reason",
+        None,
+        0,
+        "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+    ),
+    (
+        "Object",
+        None,
+        0,
+        "The object that this event is about.",
+    ),
+    (
+        "Subobject",
+        None,
+        1,
+        "The field of the object this event is about.",
+    ),
+    ("Source", None, 1, "The component reporting this event."),
+    (
+        "Message",
+        None,
+        0,
+        "A human-readable description of the status of this operation.",
+    ),
+    (
+        "First Seen",
+        None,
+        1,
+        "The time at which the event was first recorded.",
+    ),
+    (
+        "Count",
+        None,
+        1,
+        "The number of times this event has occurred.",
+    ),
+    (
+        "Name",
+        Some("name"),
+        1,
+        "Name must be unique within a namespace.",
+    ),
+];
+
 /// Renders `events` (Kubernetes `Event` JSON) as a `meta.k8s.io/v1` `Table`.
 pub fn event_table(
     events: &[Value],
@@ -15,78 +74,12 @@ pub fn event_table(
     now: Timestamp,
     list_meta: ListMeta,
 ) -> Value {
-    let columns = vec![
-        column(
-            "Last Seen",
-            "string",
-            None,
-            0,
-            "The time at which the most recent occurrence of this event was recorded.",
-        ),
-        column(
-            "Type",
-            "string",
-            None,
-            0,
-            "Type of this event (Normal, Warning), new types could be added in the future.",
-        ),
-        column(
-            "Reason",
-            "string",
-            None,
-            0,
-            "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
-        ),
-        column(
-            "Object",
-            "string",
-            None,
-            0,
-            "The object that this event is about.",
-        ),
-        column(
-            "Subobject",
-            "string",
-            None,
-            1,
-            "The field of the object this event is about.",
-        ),
-        column(
-            "Source",
-            "string",
-            None,
-            1,
-            "The component reporting this event.",
-        ),
-        column(
-            "Message",
-            "string",
-            None,
-            0,
-            "A human-readable description of the status of this operation.",
-        ),
-        column(
-            "First Seen",
-            "string",
-            None,
-            1,
-            "The time at which the event was first recorded.",
-        ),
-        column(
-            "Count",
-            "string",
-            None,
-            1,
-            "The number of times this event has occurred.",
-        ),
-        column(
-            "Name",
-            "string",
-            Some("name"),
-            1,
-            "Name must be unique within a namespace.",
-        ),
-    ];
+    let columns: Vec<_> = COLUMNS
+        .iter()
+        .map(|(name, format, priority, description)| {
+            column(name, "string", *format, *priority, description)
+        })
+        .collect();
     let rows: Vec<Value> = events
         .iter()
         .map(|e| event_row(e, include_object, now))

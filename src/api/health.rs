@@ -18,7 +18,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if state.shutting_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
     }
-    match state.pods.store().ready().await {
+    match state.pods.ready().await {
         Ok(()) => (StatusCode::OK, "ok".into()),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,

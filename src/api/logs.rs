@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -14,6 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
 use crate::pods::logs::LogLine;
+use crate::pods::logs::follow::{self, Batch, Target, progress};
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}/log`.
 pub async fn pod_log(
@@ -24,8 +24,8 @@ pub async fn pod_log(
     respond(log(state, namespace, name, q).await)
 }
 
+#[derive(Debug, Clone)]
 struct Options {
-    container: String,
     follow: bool,
     tail: Option<usize>,
     since: Option<jiff::Timestamp>,
@@ -75,34 +75,6 @@ fn container_of(pod: &Pod, name: &str, asked: Option<&String>) -> Result<String>
     }
 }
 
-/// Whether the container has started, and whether it has ended (per the pod's status).
-fn container_state(pod: &Pod, container: &str) -> (bool, bool, Option<String>) {
-    let status = pod.status.as_ref();
-    let cs = status
-        .into_iter()
-        .flat_map(|s| {
-            s.init_container_statuses
-                .iter()
-                .flatten()
-                .chain(s.container_statuses.iter().flatten())
-        })
-        .find(|c| c.name == container);
-    let finished_pod = matches!(
-        status.and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    );
-    match cs.and_then(|c| c.state.as_ref()) {
-        Some(s) if s.running.is_some() => (true, finished_pod, None),
-        Some(s) if s.terminated.is_some() => (true, true, None),
-        Some(s) => (
-            false,
-            finished_pod,
-            s.waiting.as_ref().and_then(|w| w.reason.clone()),
-        ),
-        None => (false, finished_pod, None),
-    }
-}
-
 fn render(lines: &[LogLine], o: &Options) -> String {
     let mut selected: Vec<&LogLine> = lines
         .iter()
@@ -138,21 +110,14 @@ fn render(lines: &[LogLine], o: &Options) -> String {
     out
 }
 
-async fn log(
-    state: AppState,
-    namespace: String,
-    name: String,
-    q: Option<String>,
-) -> Result<Response> {
-    let q = extract::query(q.as_deref())?;
-    let pod = state.pods.get(&namespace, &name).await?;
-    let container = container_of(&pod, &name, q.get("container"))?;
-    if flag(&q, "previous") {
+/// The options after the container: `previous`, `since*`, `tailLines`, `limitBytes`, ...
+fn options(q: &HashMap<String, String>, container: &str, name: &str) -> Result<Options> {
+    if flag(q, "previous") {
         return Err(Error::bad_request(format!(
             "previous terminated container \"{container}\" in pod \"{name}\" not found"
         )));
     }
-    let since = match (number::<i64>(&q, "sinceSeconds")?, q.get("sinceTime")) {
+    let since = match (number::<i64>(q, "sinceSeconds")?, q.get("sinceTime")) {
         (Some(s), _) if s <= 0 => {
             return Err(Error::bad_request("sinceSeconds must be greater than 0"));
         }
@@ -165,105 +130,67 @@ async fn log(
         ),
         (None, None) => None,
     };
-    let opts = Options {
-        container: container.clone(),
-        follow: flag(&q, "follow"),
-        tail: number::<i64>(&q, "tailLines")?.map(|n| n.max(0) as usize),
+    Ok(Options {
+        follow: flag(q, "follow"),
+        tail: number::<i64>(q, "tailLines")?.map(|n| n.max(0) as usize),
         since,
-        timestamps: flag(&q, "timestamps"),
-        limit_bytes: number::<i64>(&q, "limitBytes")?.map(|n| n.max(0) as usize),
-    };
-    let (started, ended, waiting) = container_state(&pod, &container);
+        timestamps: flag(q, "timestamps"),
+        limit_bytes: number::<i64>(q, "limitBytes")?.map(|n| n.max(0) as usize),
+    })
+}
+
+fn text_response(body: Body) -> Result<Response> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(body)
+        .map_err(|e| Error::internal(e.to_string()))
+}
+
+async fn log(
+    state: AppState,
+    namespace: String,
+    name: String,
+    q: Option<String>,
+) -> Result<Response> {
+    let q = extract::query(q.as_deref())?;
+    let pod = state.pods.get(&namespace, &name).await?;
+    let container = container_of(&pod, &name, q.get("container"))?;
+    let opts = options(&q, &container, &name)?;
+    let now = progress(&pod, &container);
     let lines = state.logs.lines(&namespace, &name, &container).await?;
-    if !started && lines.is_none() {
-        let why = waiting.unwrap_or_else(|| "ContainerCreating".into());
+    if !now.started && lines.is_none() {
+        let why = now.waiting.unwrap_or_else(|| "ContainerCreating".into());
         return Err(Error::bad_request(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start: {why}"
         )));
     }
-    let text_response = |body: Body| {
-        Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(body)
-            .map_err(|e| Error::internal(e.to_string()))
-    };
-    if !opts.follow || ended {
+    if !opts.follow || now.ended {
         return text_response(Body::from(render(lines.as_deref().unwrap_or(&[]), &opts)));
     }
-    // Follow: send what exists, then new lines as they come, until the container ends.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        let mut sent = 0usize;
-        let mut first = true;
-        let mut lines_seen = Vec::new();
-        loop {
-            // A failed read sends nothing and keeps the count, so nothing is sent twice.
-            let lines = match state.logs.lines(&namespace, &name, &opts.container).await {
-                Ok(l) => l.unwrap_or_default(),
-                Err(_) => lines_seen.clone(),
-            };
-            let chunk = if first {
-                render(&lines, &opts)
-            } else {
-                render(
-                    &lines[sent.min(lines.len())..],
-                    &Options {
-                        tail: None,
-                        ..opts_clone(&opts)
-                    },
-                )
-            };
-            first = false;
-            sent = sent.max(lines.len());
-            lines_seen = lines;
-            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
-            }
-            let done = match state.pods.get(&namespace, &name).await {
-                Ok(p) => container_state(&p, &opts.container).1,
-                Err(_) => true,
-            };
-            if done {
-                let lines = state
-                    .logs
-                    .lines(&namespace, &name, &opts.container)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                if lines.len() > sent {
-                    let _ = tx
-                        .send(Bytes::from(render(
-                            &lines[sent..],
-                            &Options {
-                                tail: None,
-                                ..opts_clone(&opts)
-                            },
-                        )))
-                        .await;
+    // Follow: what exists (tail, since and limit applied), then new lines as they come.
+    let target = Target {
+        namespace,
+        pod: name,
+        container,
+    };
+    let batches = follow::follow(state.pods.clone(), state.logs.clone(), target);
+    let later = Options {
+        tail: None,
+        limit_bytes: None,
+        ..opts.clone()
+    };
+    let stream = futures_util::stream::unfold(batches, move |mut rx| {
+        let (opts, later) = (opts.clone(), later.clone());
+        async move {
+            loop {
+                let Batch { first, lines } = rx.recv().await?;
+                let chunk = render(&lines, if first { &opts } else { &later });
+                if !chunk.is_empty() {
+                    return Some((Ok::<_, Infallible>(Bytes::from(chunk)), rx));
                 }
-                return;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = tx.closed() => return,
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
     text_response(Body::from_stream(stream))
-}
-
-fn opts_clone(o: &Options) -> Options {
-    Options {
-        container: o.container.clone(),
-        follow: o.follow,
-        tail: o.tail,
-        since: o.since,
-        timestamps: o.timestamps,
-        limit_bytes: None,
-    }
 }

@@ -5,7 +5,6 @@
 pub mod accept;
 pub mod discovery;
 pub mod event_table;
-pub mod events;
 pub mod extract;
 pub mod health;
 pub mod k8s_events;
@@ -16,6 +15,7 @@ mod openapi_paths;
 pub mod pod_summary;
 pub mod pod_update;
 pub mod pods;
+pub mod push;
 pub mod table;
 pub mod watch;
 
@@ -44,9 +44,9 @@ pub struct AppState {
     /// Set once shutdown begins, so `/readyz` turns 503 and Cloud Run stops routing here.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
     /// Verifies the callers of /pubsub/push, /gc and /events/* (off in dev mode).
-    pub verifier: Arc<crate::events::oidc::Verifier>,
+    pub verifier: Arc<crate::auth::oidc::Verifier>,
     /// Collection settings, the lifecycle clock, the service's own account.
-    pub lifecycle: crate::pods::collect::Lifecycle,
+    pub lifecycle: crate::pods::lifecycle::collect::Lifecycle,
 }
 
 /// The whole API.
@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
-        .merge(events::routes())
+        .merge(push::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

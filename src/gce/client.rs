@@ -420,7 +420,7 @@ impl Client {
             .request(http_method, url)
             .timeout(self.timeout)
             .query(query);
-        if let Some(token) = self.auth.bearer().await.map_err(transient)? {
+        if let Some(token) = self.auth.bearer().await.map_err(|e| transient(e.detail()))? {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {

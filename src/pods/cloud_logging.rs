@@ -87,7 +87,7 @@ impl CloudLogging {
             .http
             .post(format!("{}/v2/entries:list", self.endpoint))
             .json(&body);
-        if let Some(bearer) = self.auth.bearer().await.map_err(Error::internal)? {
+        if let Some(bearer) = self.auth.bearer().await.map_err(|e| Error::internal(e.detail()))? {
             request = request.bearer_auth(bearer);
         }
         let response = request.send().await.map_err(|e| {

@@ -9,19 +9,18 @@
 
 pub(crate) mod clock;
 pub mod cloud_logging;
-pub mod collect;
 pub(crate) mod crud;
-pub mod logs;
+pub(crate) mod events;
+mod health;
+pub(crate) mod lifecycle;
+pub(crate) mod logs;
 pub(crate) mod phase;
-pub mod plan;
 pub(crate) mod quantity;
 pub mod record;
-pub mod reinsert;
-pub mod report;
 pub(crate) mod selector;
-pub mod terminate;
 pub(crate) mod update;
 pub mod validate;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 

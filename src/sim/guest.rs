@@ -9,8 +9,7 @@
 //!   `OOMKilled` (exit code 137) or `ImagePullBackOff` (never starts);
 //! - `restartPolicy: Always` pods with no duration annotation run until deleted.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
@@ -20,7 +19,7 @@ use k8s_openapi::api::core::v1::{
 
 use super::{Sim, SimEvent};
 use crate::gce::types::InstanceStatus;
-use crate::pods::report::{Report, ReportInstance};
+use crate::pods::lifecycle::report::{Report, ReportInstance};
 use crate::pods::{k8s_time, now};
 
 /// Annotation: how long containers run.
@@ -33,32 +32,7 @@ pub type ReportSink = Arc<
     dyn Fn(Report) -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
 >;
 
-/// Log lines per `namespace/name/container`.
-#[derive(Debug, Default, Clone)]
-pub struct SimLogs {
-    inner: Arc<Mutex<HashMap<String, Vec<(jiff::Timestamp, String)>>>>,
-}
-
-impl SimLogs {
-    /// Appends a line.
-    pub fn push(&self, namespace: &str, name: &str, container: &str, line: String) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(format!("{namespace}/{name}/{container}"))
-            .or_default()
-            .push((now(), line));
-    }
-
-    /// The lines so far.
-    pub fn lines(
-        &self,
-        namespace: &str,
-        name: &str,
-        container: &str,
-    ) -> Option<Vec<(jiff::Timestamp, String)>> {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&format!("{namespace}/{name}/{container}")).cloned()
-    }
-}
+pub use super::logs::SimLogs;
 
 /// Installs the guest hook on `sim`.
 pub fn install(sim: &Sim, sink: ReportSink, logs: SimLogs) {

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod fields;
 pub mod filter;
 pub mod guest;
+mod logs;
 pub mod schema;
 pub mod server;
 pub mod state;

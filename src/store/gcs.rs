@@ -106,7 +106,7 @@ impl GcsStore {
         let mut attempt = 0;
         loop {
             let mut request = build();
-            if let Some(token) = self.auth.bearer().await.map_err(Failure::Transport)? {
+            if let Some(token) = self.auth.bearer().await.map_err(|e| Failure::Transport(e.detail()))? {
                 request = request.bearer_auth(token);
             }
             let outcome = match request.send().await {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8sless::auth::TokenSource;
+use k8sless::testing::TokenSource;
 use k8sless::gce::types::{
     AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
 };

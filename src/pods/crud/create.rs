@@ -15,10 +15,11 @@
 //! stays unavailable. A failed insert is not an error of the request: the pod stays Pending
 //! with `PodScheduled=False` and the reason, for collection to retry.
 
-use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::Pod;
 
 use super::defaults;
 use crate::codec::decode::{self, FieldValidation};
+use crate::pods::lifecycle::transitions;
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
 use crate::pods::record::{self, PodRecord, VmState};
@@ -105,12 +106,7 @@ impl Pods {
         let spec = pod.spec.get_or_insert_with(Default::default);
         spec.node_name = Some(plan.name.clone());
         let qos = defaults::qos_class(spec).to_string();
-        pod.status = Some(PodStatus {
-            phase: Phase::Pending.to_status(),
-            qos_class: Some(qos),
-            conditions: Some(vec![scheduled_condition(true, None, None, at)]),
-            ..Default::default()
-        });
+        pod.status = Some(transitions::pending_status(qos, at));
     }
 
     /// Inserts the pod's VM once its record exists, and records the outcome; answers with the
@@ -148,12 +144,7 @@ impl Pods {
 
     async fn mark_inserted(&self, rec: &mut PodRecord, namespace: &str, name: &str) {
         let result = record::modify(&self.store, namespace, name, |r| {
-            if r.vm.inserted {
-                return Ok(false);
-            }
-            r.vm.inserted = true;
-            r.vm.inserted_at = Some(now());
-            Ok(true)
+            Ok(transitions::insert_accepted(r, now()))
         })
         .await;
         match result {
@@ -175,47 +166,8 @@ impl Pods {
         err: &GceError,
     ) -> Pod {
         let at = now();
-        let permanent = matches!(
-            err,
-            GceError::Invalid { .. } | GceError::PermissionDenied { .. }
-        );
-        let message = insert_failure_message(err);
         let result = record::modify(&self.store, namespace, name, |r| {
-            if r.vm.inserted {
-                return Ok(false);
-            }
-            if let Some(spec) = r.pod.spec.as_mut() {
-                spec.node_name = None;
-            }
-            if let GceError::Stockout { zone, .. } = err {
-                if !r.vm.stocked_out_zones.contains(zone) {
-                    r.vm.stocked_out_zones.push(zone.clone());
-                }
-            }
-            let status = r.pod.status.get_or_insert_with(Default::default);
-            if permanent {
-                status.phase = Phase::Failed.to_status();
-                status.reason = Some("VMCreateFailed".into());
-                status.message = Some(message.clone());
-                r.vm.finished_at = Some(at);
-            }
-            status.conditions = Some(vec![scheduled_condition(
-                false,
-                Some("Unschedulable"),
-                Some(&message),
-                at,
-            )]);
-            r.event(
-                true,
-                if permanent {
-                    "FailedCreate"
-                } else {
-                    "FailedScheduling"
-                },
-                message.clone(),
-                at,
-            );
-            Ok(true)
+            Ok(transitions::insert_failed(r, err, at))
         })
         .await;
         match result {
@@ -225,41 +177,6 @@ impl Pods {
                 rec.pod
             }
         }
-    }
-}
-
-/// What users read when the VM could not be created.
-pub(crate) fn insert_failure_message(err: &GceError) -> String {
-    match err {
-        GceError::Stockout { zone, .. } => {
-            format!("zone {zone} has no capacity for this machine type right now; k8sless will retry in the next allowed zone")
-        }
-        GceError::Quota { message, .. } => format!("Compute Engine quota exceeded ({message}); k8sless will retry"),
-        GceError::Transient { message, .. } => format!("Compute Engine is unavailable ({message}); k8sless will retry"),
-        GceError::AlreadyExists { .. } => {
-            "a VM with this pod's name still exists (a previous pod of the same name is being cleaned up); k8sless will retry".into()
-        }
-        GceError::Invalid { message, .. } => format!("Compute Engine rejected the VM: {message}"),
-        GceError::PermissionDenied { message, .. } => format!("k8sless may not create this VM: {message}"),
-        other => other.to_string(),
-    }
-}
-
-/// A `PodScheduled` condition.
-pub(crate) fn scheduled_condition(
-    ok: bool,
-    reason: Option<&str>,
-    message: Option<&str>,
-    at: jiff::Timestamp,
-) -> PodCondition {
-    PodCondition {
-        type_: "PodScheduled".into(),
-        status: if ok { "True" } else { "False" }.into(),
-        reason: reason.map(str::to_string),
-        message: message.map(str::to_string),
-        last_transition_time: Some(k8s_time(at)),
-        last_probe_time: None,
-        observed_generation: None,
     }
 }
 

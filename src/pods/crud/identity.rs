@@ -14,8 +14,8 @@ use jiff::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::pods::Pods;
+use crate::pods::lifecycle::report::{Merge, Report, merge};
 use crate::pods::record::{self, PodRecord};
-use crate::pods::report::{Merge, Report, merge};
 
 /// The `google.compute_engine` claims of a verified instance identity token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,7 +112,7 @@ impl Pods {
 mod tests {
     use super::*;
     use crate::pods::record::VmState;
-    use crate::pods::report::ReportInstance;
+    use crate::pods::lifecycle::report::ReportInstance;
     use k8s_openapi::api::core::v1::Pod;
 
     fn rec(instance_id: Option<&str>) -> PodRecord {

@@ -4,11 +4,11 @@
 //! per 30 s, and a failed fetch is not retried for 5 s (meanwhile cached keys keep working).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use serde::Deserialize;
 
 use super::oidc::OidcError;
@@ -28,18 +28,17 @@ struct KeySet {
 
 /// Google's keys, cached, refreshed single-flight.
 #[derive(Debug)]
-pub struct KeyCache {
+pub(crate) struct KeyCache {
     url: String,
     http: reqwest::Client,
     current: RwLock<Option<Arc<KeySet>>>,
     refresh: tokio::sync::Mutex<()>,
     failed_at: Mutex<Option<Instant>>,
-    fetches: AtomicU64,
 }
 
 impl KeyCache {
     /// A cache of the JWKS at `url`.
-    pub fn new(url: &str) -> Result<Self, String> {
+    pub(crate) fn new(url: &str) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -50,17 +49,12 @@ impl KeyCache {
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             failed_at: Mutex::new(None),
-            fetches: AtomicU64::new(0),
         })
     }
 
-    /// How many times the JWKS was fetched.
-    pub fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::SeqCst)
-    }
-
     /// Installs keys from a JWKS document (tests; a fetch does the same).
-    pub fn install(&self, jwks: &[u8]) -> Result<(), OidcError> {
+    #[cfg(test)]
+    pub(crate) fn install(&self, jwks: &[u8]) -> Result<(), OidcError> {
         let keys = parse_jwks(jwks)?;
         self.store(KeySet {
             keys,
@@ -87,7 +81,7 @@ impl KeyCache {
     }
 
     /// The key `kid`, fetching the JWKS when the cache is stale or lacks it.
-    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, OidcError> {
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, OidcError> {
         let unknown = || OidcError::UnknownKey { kid: kid.into() };
         let before = self.snapshot();
         if let Some(set) = &before {
@@ -115,7 +109,8 @@ impl KeyCache {
                 .unwrap_or(false);
             let fetched = if paused {
                 Err(OidcError::KeysUnavailable {
-                    message: "the last fetch failed moments ago".into(),
+                    what: "the last fetch failed moments ago".into(),
+                    source: None,
                 })
             } else {
                 self.fetch().await
@@ -142,20 +137,16 @@ impl KeyCache {
     }
 
     async fn fetch(&self) -> Result<KeySet, OidcError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        let unavailable = |message: String| OidcError::KeysUnavailable { message };
-        let response = self
-            .http
-            .get(&self.url)
-            .send()
-            .await
-            .map_err(|e| unavailable(format!("{}: {e}", self.url)))?;
+        let unavailable = |e: reqwest::Error| OidcError::KeysUnavailable {
+            what: self.url.clone(),
+            source: Some(Arc::new(e)),
+        };
+        let response = self.http.get(&self.url).send().await.map_err(unavailable)?;
         if !response.status().is_success() {
-            return Err(unavailable(format!(
-                "{}: HTTP {}",
-                self.url,
-                response.status()
-            )));
+            return Err(OidcError::KeysUnavailable {
+                what: format!("{}: HTTP {}", self.url, response.status()),
+                source: None,
+            });
         }
         let max_age = response
             .headers()
@@ -167,7 +158,7 @@ impl KeyCache {
         let body = response
             .bytes()
             .await
-            .map_err(|e| unavailable(format!("{}: {e}", self.url)))?;
+            .map_err(unavailable)?;
         Ok(KeySet {
             keys: parse_jwks(&body)?,
             fetched: Instant::now(),
@@ -184,29 +175,27 @@ pub(crate) fn max_age(cache_control: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The RSA keys of a JWKS document, by key id; keys of other types, or that do not parse,
+/// are skipped.
 fn parse_jwks(body: &[u8]) -> Result<Keys, OidcError> {
     #[derive(Deserialize)]
     struct Jwks {
-        keys: Vec<Jwk>,
-    }
-    #[derive(Deserialize)]
-    struct Jwk {
-        #[serde(default)]
-        kid: String,
-        #[serde(default)]
-        kty: String,
-        #[serde(default)]
-        n: String,
-        #[serde(default)]
-        e: String,
+        keys: Vec<serde_json::Value>,
     }
     let jwks: Jwks = serde_json::from_slice(body).map_err(|e| OidcError::KeysUnavailable {
-        message: format!("the JWKS is malformed: {e}"),
+        what: "the JWKS is malformed".into(),
+        source: Some(Arc::new(e)),
     })?;
     let mut keys = HashMap::new();
-    for k in jwks.keys.into_iter().filter(|k| k.kty == "RSA") {
-        if let Ok(key) = DecodingKey::from_rsa_components(&k.n, &k.e) {
-            keys.insert(k.kid, Arc::new(key));
+    for value in jwks.keys {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+            continue;
+        };
+        if !matches!(jwk.algorithm, AlgorithmParameters::RSA(_)) {
+            continue;
+        }
+        if let Ok(key) = DecodingKey::from_jwk(&jwk) {
+            keys.insert(jwk.common.key_id.unwrap_or_default(), Arc::new(key));
         }
     }
     Ok(keys)

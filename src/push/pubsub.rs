@@ -20,24 +20,24 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::EnvelopeError;
-use crate::pods::report::Report;
+use crate::pods::lifecycle::report::Report;
 
 /// The CloudEvent type of a Pub/Sub message delivered by Eventarc.
-pub const MESSAGE_PUBLISHED: &str = "google.cloud.pubsub.topic.v1.messagePublished";
+pub(crate) const MESSAGE_PUBLISHED: &str = "google.cloud.pubsub.topic.v1.messagePublished";
 
 /// One delivered message.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PushMessage {
+pub(crate) struct PushMessage {
     /// The decoded `data`.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// Attributes.
-    pub attributes: BTreeMap<String, String>,
+    pub(crate) attributes: BTreeMap<String, String>,
     /// Message id.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// When Pub/Sub accepted the message (the push's caller vouches for it).
-    pub publish_time: Option<Timestamp>,
+    pub(crate) publish_time: Option<Timestamp>,
     /// `projects/P/subscriptions/S`, when given.
-    pub subscription: Option<String>,
+    pub(crate) subscription: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,14 +74,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether the body is a structured-mode CloudEvent.
-pub fn is_structured_cloudevent(headers: &HeaderMap) -> bool {
+pub(crate) fn is_structured_cloudevent(headers: &HeaderMap) -> bool {
     header(headers, "content-type").is_some_and(|c| c.starts_with("application/cloudevents+json"))
 }
 
 /// Decodes a push (plain, binary CloudEvent or structured CloudEvent).
-pub fn decode_push(headers: &HeaderMap, body: &[u8]) -> Result<PushMessage, EnvelopeError> {
+pub(crate) fn decode_push(headers: &HeaderMap, body: &[u8]) -> Result<PushMessage, EnvelopeError> {
     let value: Value = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError::new("Pub/Sub push", format!("body is not JSON: {e}")))?;
+        .map_err(|e| EnvelopeError::caused("Pub/Sub push", "body is not JSON", e))?;
     let (value, ce_time) = if is_structured_cloudevent(headers) {
         let ty = value.get("type").and_then(Value::as_str).unwrap_or("");
         if ty != MESSAGE_PUBLISHED {
@@ -110,24 +110,24 @@ pub fn decode_push(headers: &HeaderMap, body: &[u8]) -> Result<PushMessage, Enve
 }
 
 /// Decodes the `{"message": ..., "subscription": ...}` JSON.
-pub fn from_value(
+pub(crate) fn from_value(
     value: Value,
     fallback_time: Option<String>,
 ) -> Result<PushMessage, EnvelopeError> {
     let wire: WireBody = serde_json::from_value(value)
-        .map_err(|e| EnvelopeError::new("Pub/Sub push", e.to_string()))?;
+        .map_err(|e| EnvelopeError::caused("Pub/Sub push", "not a push body", e))?;
     let m = wire.message;
     let data = match m.data.as_deref() {
         Some(d) => BASE64
             .decode(d)
             .or_else(|_| general_purpose::URL_SAFE_NO_PAD.decode(d.trim_end_matches('=')))
-            .map_err(|e| EnvelopeError::new("Pub/Sub push", format!("data is not base64: {e}")))?,
+            .map_err(|e| EnvelopeError::caused("Pub/Sub push", "data is not base64", e))?,
         None => Vec::new(),
     };
     let publish_time =
         match m.publish_time.or(m.publish_time_snake).or(fallback_time) {
             Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
-                EnvelopeError::new("Pub/Sub push", format!("publishTime {t:?}: {e}"))
+                EnvelopeError::caused("Pub/Sub push", format!("publishTime {t:?}"), e)
             })?),
             None => None,
         };
@@ -142,9 +142,9 @@ pub fn from_value(
 
 /// The guest report a message carries (docs/guest-protocol.md): `k8sless.dev/v1 PodReport`,
 /// with attributes, when present, that agree with the body.
-pub fn decode_report(msg: &PushMessage) -> Result<Report, EnvelopeError> {
+pub(crate) fn decode_report(msg: &PushMessage) -> Result<Report, EnvelopeError> {
     let report: Report = serde_json::from_slice(&msg.data)
-        .map_err(|e| EnvelopeError::new("pod report", e.to_string()))?;
+        .map_err(|e| EnvelopeError::caused("pod report", "not a PodReport", e))?;
     if (!report.api_version.is_empty() && report.api_version != "k8sless.dev/v1")
         || (!report.kind.is_empty() && report.kind != "PodReport")
     {

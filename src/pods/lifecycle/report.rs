@@ -10,9 +10,7 @@
 use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
 use serde::{Deserialize, Serialize};
 
-use super::Pods;
-use super::record::{self, PodRecord};
-use crate::error::Result;
+use crate::pods::record::PodRecord;
 
 /// The instance a report comes from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,7 +84,7 @@ fn rank(phase: &str) -> u8 {
 }
 
 /// Applies `report` to a record in memory; returns whether anything changed.
-pub fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -> Merge {
+pub(crate) fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -> Merge {
     if rec.pod.metadata.uid.as_deref() != Some(report.uid.as_str()) {
         return Merge::Ignored("report for another pod with the same name");
     }
@@ -141,7 +139,7 @@ pub fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -> Merge
     if !report.instance.id.is_empty() {
         rec.vm.instance_id = Some(report.instance.id.clone());
     }
-    events(rec, &old, &status, at);
+    history_entries(rec, &old, &status, at);
     if matches!(new_phase.as_str(), "Succeeded" | "Failed") {
         rec.vm.finished_at = Some(at);
     }
@@ -149,71 +147,18 @@ pub fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -> Merge
     Merge::Applied
 }
 
-/// Events for what changed: containers started and ended, the pod finished, the node lost.
-fn events(rec: &mut PodRecord, old: &PodStatus, new: &PodStatus, at: jiff::Timestamp) {
-    let all_new = new
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(new.container_statuses.iter().flatten());
-    let mut pending = Vec::new();
-    for cs in all_new {
-        let before = old
-            .init_container_statuses
-            .iter()
-            .flatten()
-            .chain(old.container_statuses.iter().flatten())
-            .find(|o| o.name == cs.name);
-        let state = cs.state.as_ref();
-        let was = before.and_then(|b| b.state.as_ref());
-        if state.and_then(|s| s.running.as_ref()).is_some()
-            && was.and_then(|s| s.running.as_ref()).is_none()
-        {
-            pending.push((false, "Started", format!("Started container {}", cs.name)));
-        }
-        if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-            if was.and_then(|s| s.terminated.as_ref()).is_none() {
-                let reason = t.reason.clone().unwrap_or_else(|| {
-                    if t.exit_code == 0 {
-                        "Completed".into()
-                    } else {
-                        "Error".into()
-                    }
-                });
-                pending.push((
-                    t.exit_code != 0,
-                    "Terminated",
-                    format!(
-                        "Container {} terminated: {reason} (exit code {})",
-                        cs.name, t.exit_code
-                    ),
-                ));
-            }
-        }
-        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-            if matches!(
-                w.reason.as_deref(),
-                Some(
-                    "ErrImagePull"
-                        | "ImagePullBackOff"
-                        | "CrashLoopBackOff"
-                        | "CreateContainerError"
-                )
-            ) {
-                pending.push((
-                    true,
-                    "BackOff",
-                    format!(
-                        "{}: {}",
-                        w.reason.clone().unwrap_or_default(),
-                        w.message.clone().unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-    }
-    for (warning, reason, message) in pending {
-        rec.event(warning, reason, message, at);
+/// One history entry to add.
+struct Entry {
+    warning: bool,
+    reason: &'static str,
+    message: String,
+}
+
+/// History entries for what changed: containers started and ended, the pod finished, the
+/// node lost.
+fn history_entries(rec: &mut PodRecord, old: &PodStatus, new: &PodStatus, at: jiff::Timestamp) {
+    for e in container_entries(old, new) {
+        rec.event(e.warning, e.reason, e.message, at);
     }
     match new.phase.as_deref() {
         Some("Succeeded") => rec.event(
@@ -238,18 +183,74 @@ fn events(rec: &mut PodRecord, old: &PodStatus, new: &PodStatus, at: jiff::Times
     }
 }
 
-impl Pods {
-    /// Merges a report into the record (read, merge, compare-and-swap, retry on conflict).
-    pub async fn apply_report(&self, report: &Report) -> Result<Merge> {
-        let mut outcome = Merge::Ignored("not applied");
-        let at = super::now();
-        record::modify(&self.store, &report.namespace, &report.name, |rec| {
-            outcome = merge(rec, report, at);
-            Ok(outcome == Merge::Applied)
-        })
-        .await?;
-        Ok(outcome)
+/// Entries for each container that started, ended or is backing off since `old`.
+fn container_entries(old: &PodStatus, new: &PodStatus) -> Vec<Entry> {
+    let all_new = new
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(new.container_statuses.iter().flatten());
+    let mut pending = Vec::new();
+    for cs in all_new {
+        let before = old
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(old.container_statuses.iter().flatten())
+            .find(|o| o.name == cs.name);
+        let state = cs.state.as_ref();
+        let was = before.and_then(|b| b.state.as_ref());
+        if state.and_then(|s| s.running.as_ref()).is_some()
+            && was.and_then(|s| s.running.as_ref()).is_none()
+        {
+            pending.push(Entry {
+                warning: false,
+                reason: "Started",
+                message: format!("Started container {}", cs.name),
+            });
+        }
+        if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+            if was.and_then(|s| s.terminated.as_ref()).is_none() {
+                let reason = t.reason.clone().unwrap_or_else(|| {
+                    if t.exit_code == 0 {
+                        "Completed".into()
+                    } else {
+                        "Error".into()
+                    }
+                });
+                pending.push(Entry {
+                    warning: t.exit_code != 0,
+                    reason: "Terminated",
+                    message: format!(
+                        "Container {} terminated: {reason} (exit code {})",
+                        cs.name, t.exit_code
+                    ),
+                });
+            }
+        }
+        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+            if matches!(
+                w.reason.as_deref(),
+                Some(
+                    "ErrImagePull"
+                        | "ImagePullBackOff"
+                        | "CrashLoopBackOff"
+                        | "CreateContainerError"
+                )
+            ) {
+                pending.push(Entry {
+                    warning: true,
+                    reason: "BackOff",
+                    message: format!(
+                        "{}: {}",
+                        w.reason.clone().unwrap_or_default(),
+                        w.message.clone().unwrap_or_default()
+                    ),
+                });
+            }
+        }
     }
+    pending
 }
 
 #[cfg(test)]

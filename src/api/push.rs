@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::{AppState, extract, respond};
 use crate::error::Result;
-use crate::events::{eventarc, pubsub};
-use crate::pods::report::Merge;
+use crate::pods::lifecycle::report::Merge;
+use crate::push::{audit, pubsub};
 
 /// The routes of this module (merged into [`super::router`]).
 pub fn routes() -> Router<AppState> {
@@ -104,15 +104,15 @@ async fn compute_event(state: AppState, headers: HeaderMap, body: Body) -> Resul
         .verify_caller(&headers, "/events/compute", now)
         .await?;
     let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let Some(event) =
-        eventarc::decode_compute_event(&headers, &bytes, &state.pods.settings().project)?
+    let Some(incident) =
+        audit::decode_compute_incident(&headers, &bytes, &state.pods.settings().project)?
     else {
         return Ok(merged(&Merge::Ignored("not an event k8sless acts on")));
     };
     let outcome = state
         .pods
-        .apply_vm_event(&event, state.lifecycle.service_account.as_deref(), now)
+        .apply_vm_incident(&incident, state.lifecycle.service_account.as_deref(), now)
         .await?;
-    tracing::info!(vm = %event.instance_name, kind = ?event.kind, ?outcome, "compute event");
+    tracing::info!(vm = %incident.instance_name, kind = ?incident.kind, ?outcome, "compute event");
     Ok(merged(&outcome))
 }

@@ -8,7 +8,7 @@
 //! carry `email` = the configured push service account, verified. An identity token must carry
 //! the `google.compute_engine` claims, which name the VM.
 //!
-//! Keys come from [`KeyCache`] (`events/jwks.rs`): cached, refreshed single-flight.
+//! Keys come from [`KeyCache`] (`auth/jwks.rs`): cached, refreshed single-flight.
 //!
 //! # Errors
 //! A bad caller token is 401 (403 for a valid token of another account); a bad identity
@@ -21,19 +21,20 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use super::jwks::KeyCache;
+pub(crate) use super::jwks::KeyCache;
 use crate::error::Error;
 use crate::pods::crud::identity::VmIdentity;
 
-/// Google's JWKS.
-pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 /// Issuers of Google ID tokens.
-pub const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
+pub(crate) const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
 const LEEWAY_SECS: i64 = 60;
 
+/// A cause kept with an error (cloneable, as verdicts are shared).
+type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a token was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OidcError {
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum OidcError {
     /// No `Authorization: Bearer` header.
     #[error("no bearer token")]
     Missing,
@@ -42,6 +43,9 @@ pub enum OidcError {
     Malformed {
         /// Why.
         reason: String,
+        /// The JWT library's error, when it found the fault.
+        #[source]
+        source: Option<jsonwebtoken::errors::Error>,
     },
     /// Signed with a key Google does not publish.
     #[error("token signed with unknown key {kid:?}")]
@@ -86,96 +90,109 @@ pub enum OidcError {
     #[error("not an instance identity token (no google.compute_engine claims)")]
     NotInstance,
     /// The JWKS could not be fetched.
-    #[error("Google's signing keys are unavailable: {message}")]
+    #[error("Google's signing keys are unavailable: {what}")]
     KeysUnavailable {
-        /// What happened.
-        message: String,
+        /// What was fetched, or what happened.
+        what: String,
+        /// The transport's or the parser's error.
+        #[source]
+        source: Option<Cause>,
     },
 }
 
+/// The error's message followed by its causes (`a: b: c`), for the API error's text.
+fn with_causes(e: &OidcError) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// The error for a refused caller (push, scheduler, Eventarc).
-pub fn caller_error(e: OidcError) -> Error {
+pub(crate) fn caller_error(e: OidcError) -> Error {
+    let message = with_causes(&e);
     match e {
-        OidcError::KeysUnavailable { .. } => Error::unavailable(e.to_string()),
-        OidcError::WrongEmail { .. } => Error::Forbidden {
-            message: e.to_string(),
-        },
-        _ => Error::Unauthorized {
-            message: e.to_string(),
-        },
+        OidcError::KeysUnavailable { .. } => Error::unavailable(message),
+        OidcError::WrongEmail { .. } => Error::Forbidden { message },
+        _ => Error::Unauthorized { message },
     }
 }
 
 /// The error for a refused identity token inside an authenticated message.
-pub fn message_error(e: OidcError) -> Error {
+pub(crate) fn message_error(e: OidcError) -> Error {
+    let message = with_causes(&e);
     match e {
-        OidcError::KeysUnavailable { .. } => Error::unavailable(e.to_string()),
+        OidcError::KeysUnavailable { .. } => Error::unavailable(message),
         _ => Error::Forbidden {
-            message: format!("the report's instance identity token: {e}"),
+            message: format!("the report's instance identity token: {message}"),
         },
     }
 }
 
 /// The claims k8sless reads.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// Issuer.
     #[serde(default)]
-    pub iss: String,
+    pub(crate) iss: String,
     /// Audience (a string, or a list).
     #[serde(default)]
-    pub aud: Value,
+    pub(crate) aud: Value,
     /// Expiry (seconds).
     #[serde(default)]
-    pub exp: Option<i64>,
+    pub(crate) exp: Option<i64>,
     /// Issued at (seconds).
     #[serde(default)]
-    pub iat: Option<i64>,
+    pub(crate) iat: Option<i64>,
     /// Service account email.
     #[serde(default)]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     /// Whether Google verified the email.
     #[serde(default)]
-    pub email_verified: Option<bool>,
+    pub(crate) email_verified: Option<bool>,
     /// `google.compute_engine` of identity tokens.
     #[serde(default)]
-    pub google: Option<GoogleClaims>,
+    pub(crate) google: Option<GoogleClaims>,
 }
 
 /// `google`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct GoogleClaims {
+pub(crate) struct GoogleClaims {
     /// `compute_engine`.
     #[serde(default)]
-    pub compute_engine: Option<ComputeEngineClaims>,
+    pub(crate) compute_engine: Option<ComputeEngineClaims>,
 }
 
 /// `google.compute_engine` (identity tokens with `format=full`).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ComputeEngineClaims {
+pub(crate) struct ComputeEngineClaims {
     /// Project id.
     #[serde(default)]
-    pub project_id: String,
+    pub(crate) project_id: String,
     /// Zone.
     #[serde(default)]
-    pub zone: String,
+    pub(crate) zone: String,
     /// Instance id.
     #[serde(default)]
-    pub instance_id: String,
+    pub(crate) instance_id: String,
     /// Instance name.
     #[serde(default)]
-    pub instance_name: String,
+    pub(crate) instance_name: String,
 }
 
 /// What a verifier needs to know.
 #[derive(Debug, Clone)]
-pub struct VerifierSettings {
+pub(crate) struct VerifierSettings {
     /// The JWKS URL.
-    pub jwks_url: String,
+    pub(crate) jwks_url: String,
     /// The service's URL (audience).
-    pub service_url: String,
+    pub(crate) service_url: String,
     /// The account Pub/Sub, Cloud Scheduler and Eventarc call with.
-    pub push_service_account: Option<String>,
+    pub(crate) push_service_account: Option<String>,
 }
 
 /// Verifies callers and instance identity tokens; or, in dev mode, nothing.
@@ -188,7 +205,7 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier that checks tokens.
-    pub fn new(s: &VerifierSettings) -> Result<Self, String> {
+    pub(crate) fn new(s: &VerifierSettings) -> Result<Self, String> {
         Ok(Verifier {
             keys: Some(KeyCache::new(&s.jwks_url)?),
             service_url: s.service_url.trim_end_matches('/').to_string(),
@@ -197,7 +214,7 @@ impl Verifier {
     }
 
     /// A verifier that accepts everything (dev mode only).
-    pub fn disabled() -> Self {
+    pub(crate) fn disabled() -> Self {
         Verifier {
             keys: None,
             service_url: String::new(),
@@ -206,19 +223,21 @@ impl Verifier {
     }
 
     /// Whether tokens are checked.
-    pub fn is_enabled(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_enabled(&self) -> bool {
         self.keys.is_some()
     }
 
-    /// The key cache (tests read its fetch count).
-    pub fn keys(&self) -> Option<&KeyCache> {
+    /// The key cache (tests install keys in it).
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> Option<&KeyCache> {
         self.keys.as_ref()
     }
 
     /// Checks the bearer token of a call to `path` (Pub/Sub, Cloud Scheduler, Eventarc).
     /// Accepted audiences: the service URL, and the service URL plus `path` (Pub/Sub's and
     /// Cloud Scheduler's default is the full endpoint URL).
-    pub async fn verify_caller(
+    pub(crate) async fn verify_caller(
         &self,
         headers: &HeaderMap,
         path: &str,
@@ -254,7 +273,7 @@ impl Verifier {
     /// Checks an instance identity token as of `at` (the message's publish time: the token
     /// must have been valid when the VM published, however late Pub/Sub delivers) and returns
     /// the VM it names; `None` when verification is off.
-    pub async fn verify_instance(
+    pub(crate) async fn verify_instance(
         &self,
         token: Option<&str>,
         at: Timestamp,
@@ -287,13 +306,15 @@ async fn verify(
     audiences: &[String],
     at: Timestamp,
 ) -> Result<Claims, OidcError> {
-    let malformed = |reason: String| OidcError::Malformed { reason };
-    let header = jsonwebtoken::decode_header(token).map_err(|e| malformed(e.to_string()))?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| OidcError::Malformed {
+        reason: "no JWT header".into(),
+        source: Some(e),
+    })?;
     if header.alg != Algorithm::RS256 {
-        return Err(malformed(format!(
-            "algorithm {:?}, expected RS256",
-            header.alg
-        )));
+        return Err(OidcError::Malformed {
+            reason: format!("algorithm {:?}, expected RS256", header.alg),
+            source: None,
+        });
     }
     let kid = header.kid.unwrap_or_default();
     let key = keys.key(&kid).await?;
@@ -301,7 +322,7 @@ async fn verify(
 }
 
 /// Signature, issuer, audience and times (no I/O).
-pub fn check(
+pub(crate) fn check(
     token: &str,
     key: &DecodingKey,
     audiences: &[String],
@@ -315,7 +336,8 @@ pub fn check(
         .map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => OidcError::BadSignature,
             _ => OidcError::Malformed {
-                reason: e.to_string(),
+                reason: "undecodable".into(),
+                source: Some(e),
             },
         })?
         .claims;
@@ -338,6 +360,7 @@ pub fn check(
     let now = at.as_second();
     let exp = claims.exp.ok_or_else(|| OidcError::Malformed {
         reason: "no exp".into(),
+        source: None,
     })?;
     if now > exp + LEEWAY_SECS {
         return Err(OidcError::Expired { exp });

@@ -34,14 +34,13 @@ use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::Pods;
-use super::clock::elapsed;
-use super::plan::failure_verdict;
-pub use super::plan::{Failure, Step, VmRef, plan};
-use super::record::{self, PodRecord};
+use super::decide::{Failure, Step, VmRef, decide, failure_verdict};
 use super::reinsert::Reinserted;
-use super::terminate::terminate;
+use super::transitions;
 use crate::error::Result;
+use crate::pods::Pods;
+use crate::pods::clock::elapsed;
+use crate::pods::record::{self, PodRecord};
 use crate::gce::GceError;
 use crate::gce::request::ListFilter;
 use crate::gce::types::{Instance, InstanceStatus};
@@ -55,23 +54,23 @@ const LIST_FIELDS: &str =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectSettings {
     /// A finished pod's VM is deleted this long after the pod finished.
-    pub finished_grace: Duration,
+    pub(crate) finished_grace: Duration,
     /// A VM that has not reported this long after its creation is failed and deleted.
-    pub boot_timeout: Duration,
+    pub(crate) boot_timeout: Duration,
     /// A k8sless VM with no record is deleted once this old.
-    pub orphan_grace: Duration,
+    pub(crate) orphan_grace: Duration,
     /// An inserted VM still missing from the list this long after the insert is re-inserted
     /// (its insert failed after it was accepted, e.g. a stockout reported by the operation).
-    pub reinsert_after: Duration,
+    pub(crate) reinsert_after: Duration,
     /// A VM whose deletion was recorded but that is still listed is deleted again after this.
-    pub redelete_after: Duration,
+    pub(crate) redelete_after: Duration,
     /// Pods worked on at once.
-    pub parallelism: usize,
+    pub(crate) parallelism: usize,
 }
 
 impl CollectSettings {
     /// Settings with the given grace periods and defaults for the rest.
-    pub fn new(finished_grace: Duration, boot_timeout: Duration, orphan_grace: Duration) -> Self {
+    pub(crate) fn new(finished_grace: Duration, boot_timeout: Duration, orphan_grace: Duration) -> Self {
         CollectSettings {
             finished_grace,
             boot_timeout,
@@ -87,20 +86,20 @@ impl CollectSettings {
 #[derive(Debug, Clone)]
 pub struct Lifecycle {
     /// Collection settings.
-    pub collect: CollectSettings,
+    pub(crate) collect: CollectSettings,
     /// The clock of lifecycle decisions.
-    pub clock: super::clock::Clock,
+    pub(crate) clock: crate::pods::clock::Clock,
     /// k8sless' own service account: VM deletions by it are not news.
-    pub service_account: Option<String>,
+    pub(crate) service_account: Option<String>,
 }
 
 /// A count and the first few names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// How many.
-    pub count: usize,
+    pub(crate) count: usize,
     /// The first 50.
-    pub items: Vec<String>,
+    pub(crate) items: Vec<String>,
 }
 
 impl Tally {
@@ -115,33 +114,33 @@ impl Tally {
 /// What one collection did (the JSON answer of `POST /gc`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CollectSummary {
+pub(crate) struct CollectSummary {
     /// Pod records seen.
-    pub records: usize,
+    pub(crate) records: usize,
     /// k8sless VMs seen.
-    pub vms: usize,
+    pub(crate) vms: usize,
     /// VMs of finished pods deleted.
-    pub finished_vms_deleted: Tally,
+    pub(crate) finished_vms_deleted: Tally,
     /// Pods failed because their VM never reported.
-    pub boot_timeouts: Tally,
+    pub(crate) boot_timeouts: Tally,
     /// Pods failed for `activeDeadlineSeconds`.
-    pub deadlines_exceeded: Tally,
+    pub(crate) deadlines_exceeded: Tally,
     /// Running pods failed because their VM is gone.
-    pub nodes_lost: Tally,
+    pub(crate) nodes_lost: Tally,
     /// VMs (re)inserted, as `namespace/name@zone`.
-    pub inserted: Tally,
+    pub(crate) inserted: Tally,
     /// Pending pods still waiting for capacity or quota.
-    pub unschedulable: Tally,
+    pub(crate) unschedulable: Tally,
     /// VMs found for records that did not know their insert had succeeded.
-    pub adopted: Tally,
+    pub(crate) adopted: Tally,
     /// VMs without a record deleted, as `zone/name`.
-    pub orphans_deleted: Tally,
+    pub(crate) orphans_deleted: Tally,
     /// Steps found already done by someone else.
-    pub skipped: Tally,
+    pub(crate) skipped: Tally,
     /// Failures (retried next run).
-    pub errors: Tally,
+    pub(crate) errors: Tally,
     /// Wall time of the run.
-    pub elapsed_ms: u64,
+    pub(crate) elapsed_ms: u64,
 }
 
 /// One unit of work.
@@ -154,14 +153,65 @@ enum Work {
     Orphan(VmRef),
 }
 
+/// What one collection pass knows: the VM list and when it was taken.
+struct Pass<'a> {
+    vms: &'a [VmRef],
+    now: Timestamp,
+    listed_at: Timestamp,
+    settings: &'a CollectSettings,
+}
+
+/// The VMs listed, and which of them a record claims.
+struct Listed {
+    vms: Vec<VmRef>,
+    claimed: Vec<bool>,
+}
+
+/// One unit of work's outcome, with the pod or VM it was about.
+struct Done {
+    outcome: Outcome,
+    key: String,
+}
+
 impl Pods {
     /// One collection pass (see the module docs).
-    pub async fn collect(&self, s: &CollectSettings, now: Timestamp) -> Result<CollectSummary> {
+    pub(crate) async fn collect(
+        &self,
+        s: &CollectSettings,
+        now: Timestamp,
+    ) -> Result<CollectSummary> {
         let started = std::time::Instant::now();
+        let mut listed = self.list_vms().await?;
+        let mut summary = CollectSummary {
+            vms: listed.vms.len(),
+            ..Default::default()
+        };
+        let mut work = self.plan_records(&mut listed, now, s, &mut summary).await?;
+        for (i, vm) in listed.vms.iter().enumerate() {
+            let old = vm
+                .created
+                .is_some_and(|c| elapsed(c, now) >= s.orphan_grace);
+            if !listed.claimed[i] && old && vm.status != Some(InstanceStatus::Stopping) {
+                work.push(Work::Orphan(vm.clone()));
+            }
+        }
+        let pass = Pass {
+            vms: &listed.vms,
+            now,
+            listed_at: now,
+            settings: s,
+        };
+        for done in self.run_work(work, &pass).await {
+            summary.count(done);
+        }
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(summary)
+    }
+
+    async fn list_vms(&self) -> Result<Listed> {
         let filter = ListFilter::new()
             .label(LABEL_MANAGED, "true")
             .fields(LIST_FIELDS);
-        let listed_at = now;
         let zones = self.settings.zones.clone();
         let vms: Vec<VmRef> = self
             .compute
@@ -171,16 +221,23 @@ impl Pods {
             .iter()
             .map(|i| VmRef::from_instance(i, &zones))
             .collect();
-        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, vm) in vms.iter().enumerate() {
-            by_name.entry(vm.name.as_str()).or_default().push(i);
+        let claimed = vec![false; vms.len()];
+        Ok(Listed { vms, claimed })
+    }
+
+    /// Reads every record and decides what each needs, marking the VMs records claim.
+    async fn plan_records(
+        &self,
+        listed: &mut Listed,
+        now: Timestamp,
+        s: &CollectSettings,
+        summary: &mut CollectSummary,
+    ) -> Result<Vec<Work>> {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, vm) in listed.vms.iter().enumerate() {
+            by_name.entry(vm.name.clone()).or_default().push(i);
         }
-        let mut claimed = vec![false; vms.len()];
         let mut work = Vec::new();
-        let mut summary = CollectSummary {
-            vms: vms.len(),
-            ..Default::default()
-        };
         let prefix = record::prefix(None);
         let mut after: Option<String> = None;
         loop {
@@ -201,12 +258,12 @@ impl Pods {
                 let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
                 let mut ours = Vec::new();
                 for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
-                    if vms[i].uid == uid {
-                        claimed[i] = true;
-                        ours.push(vms[i].clone());
+                    if listed.vms[i].uid == uid {
+                        listed.claimed[i] = true;
+                        ours.push(listed.vms[i].clone());
                     }
                 }
-                if let Some(step) = plan(&rec, &ours, now, listed_at, s) {
+                if let Some(step) = decide(&rec, &ours, now, now, s) {
                     work.push(Work::Pod {
                         namespace: rec.pod.metadata.namespace.clone().unwrap_or_default(),
                         name: rec.pod.metadata.name.clone().unwrap_or_default(),
@@ -216,19 +273,14 @@ impl Pods {
             }
             match page.next {
                 Some(next) => after = Some(next),
-                None => break,
+                None => return Ok(work),
             }
         }
-        for (i, vm) in vms.iter().enumerate() {
-            let old = vm
-                .created
-                .is_some_and(|c| elapsed(c, now) >= s.orphan_grace);
-            if !claimed[i] && old && vm.status != Some(InstanceStatus::Stopping) {
-                work.push(Work::Orphan(vm.clone()));
-            }
-        }
-        let vms = &vms;
-        let outcomes: Vec<(Outcome, String)> = stream::iter(work)
+    }
+
+    /// Works on at most `parallelism` units at once.
+    async fn run_work(&self, work: Vec<Work>, pass: &Pass<'_>) -> Vec<Done> {
+        stream::iter(work)
             .map(|w| async move {
                 match w {
                     Work::Pod {
@@ -238,49 +290,31 @@ impl Pods {
                     } => {
                         let key = format!("{namespace}/{name}");
                         let outcome = self
-                            .collect_pod(&namespace, &name, step, vms, now, listed_at, s)
+                            .collect_pod(&namespace, &name, step, pass)
                             .await
                             .unwrap_or_else(|e| Outcome::Error(e.to_string()));
-                        (outcome, key)
+                        Done { outcome, key }
                     }
                     Work::Orphan(vm) => {
                         let key = format!("{}/{}", vm.zone, vm.name);
-                        (self.collect_orphan(&vm).await, key)
+                        let outcome = self.collect_orphan(&vm).await;
+                        Done { outcome, key }
                     }
                 }
             })
-            .buffer_unordered(s.parallelism.max(1))
+            .buffer_unordered(pass.settings.parallelism.max(1))
             .collect()
-            .await;
-        for (outcome, key) in outcomes {
-            match outcome {
-                Outcome::FinishedDeleted => summary.finished_vms_deleted.add(key),
-                Outcome::Failed(Failure::BootTimeout) => summary.boot_timeouts.add(key),
-                Outcome::Failed(Failure::DeadlineExceeded) => summary.deadlines_exceeded.add(key),
-                Outcome::Failed(Failure::NodeLost) => summary.nodes_lost.add(key),
-                Outcome::Inserted(zone) => summary.inserted.add(format!("{key}@{zone}")),
-                Outcome::Unschedulable => summary.unschedulable.add(key),
-                Outcome::Adopted => summary.adopted.add(key),
-                Outcome::OrphanDeleted => summary.orphans_deleted.add(key),
-                Outcome::Skipped(why) => summary.skipped.add(format!("{key}: {why}")),
-                Outcome::Error(e) => summary.errors.add(format!("{key}: {e}")),
-            }
-        }
-        summary.elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(summary)
+            .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn collect_pod(
         &self,
         namespace: &str,
         name: &str,
         step: Step,
-        vms: &[VmRef],
-        now: Timestamp,
-        listed_at: Timestamp,
-        s: &CollectSettings,
+        pass: &Pass<'_>,
     ) -> Result<Outcome> {
+        let (now, s) = (pass.now, pass.settings);
         if step == Step::Insert {
             return Ok(match self.reinsert(namespace, name, now, s).await? {
                 Reinserted::Inserted { zone } => Outcome::Inserted(zone),
@@ -292,34 +326,8 @@ impl Pods {
         // Re-decide on the fresh record inside the compare-and-swap.
         let mut decided: Option<Step> = None;
         let changed = record::modify(&self.store, namespace, name, |rec| {
-            let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
-            let ours: Vec<VmRef> = vms
-                .iter()
-                .filter(|v| v.name == rec.vm.name && v.uid == uid)
-                .cloned()
-                .collect();
-            decided = plan(rec, &ours, now, listed_at, s).filter(|d| d.same_kind(&step));
-            match &decided {
-                Some(Step::DeleteFinished(_)) => {
-                    rec.vm.deleted_at = Some(now);
-                    rec.event(
-                        false,
-                        "VMDeleted",
-                        format!("Deleted VM {} after the pod finished", rec.vm.name),
-                        now,
-                    );
-                }
-                Some(Step::Fail(f, vms)) => {
-                    let (reason, message) = failure_verdict(*f, &rec.vm.name, s);
-                    terminate(rec, reason, &message, now);
-                    if !vms.is_empty() {
-                        rec.vm.deleted_at = Some(now);
-                    }
-                }
-                Some(Step::Adopt(vm)) => super::reinsert::record_inserted(rec, vm, now),
-                _ => return Ok(false),
-            }
-            Ok(true)
+            decided = redecide(rec, &step, pass);
+            Ok(apply_step(rec, decided.as_ref(), pass))
         })
         .await;
         match changed {
@@ -364,9 +372,9 @@ impl Pods {
             Err(GceError::NotFound { .. }) => return Outcome::Skipped("already gone"),
             Err(e) => return Outcome::Error(e.to_string()),
         };
-        if let Some((ns, name, uid)) = owner {
-            match record::load(&self.store, &ns, &name).await {
-                Ok(rec) if rec.pod.metadata.uid.as_deref() == Some(uid.as_str()) => {
+        if let Some(owner) = owner {
+            match record::load(&self.store, &owner.namespace, &owner.name).await {
+                Ok(rec) if rec.pod.metadata.uid.as_deref() == Some(owner.uid.as_str()) => {
                     return Outcome::Skipped("its record exists");
                 }
                 Ok(_) | Err(crate::error::Error::NotFound { .. }) => {}
@@ -381,13 +389,72 @@ impl Pods {
     }
 }
 
+/// The same decision on the fresh record, if it is still the same kind of step.
+fn redecide(rec: &PodRecord, step: &Step, pass: &Pass<'_>) -> Option<Step> {
+    let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+    let ours: Vec<VmRef> = pass
+        .vms
+        .iter()
+        .filter(|v| v.name == rec.vm.name && v.uid == uid)
+        .cloned()
+        .collect();
+    decide(rec, &ours, pass.now, pass.listed_at, pass.settings).filter(|d| d.same_kind(step))
+}
+
+/// Records a step before its VMs change; `false` when there is nothing to record.
+fn apply_step(rec: &mut PodRecord, step: Option<&Step>, pass: &Pass<'_>) -> bool {
+    let now = pass.now;
+    match step {
+        Some(Step::DeleteFinished(_)) => transitions::finished_vm_deleted(rec, now),
+        Some(Step::Fail(f, vms)) => {
+            let verdict = failure_verdict(*f, &rec.vm.name, pass.settings);
+            transitions::terminate(rec, verdict.reason, &verdict.message, now);
+            if !vms.is_empty() {
+                rec.vm.deleted_at = Some(now);
+            }
+        }
+        Some(Step::Adopt(vm)) => transitions::scheduled(rec, vm, now),
+        _ => return false,
+    }
+    true
+}
+
+impl CollectSummary {
+    fn count(&mut self, done: Done) {
+        let Done { outcome, key } = done;
+        match outcome {
+            Outcome::FinishedDeleted => self.finished_vms_deleted.add(key),
+            Outcome::Failed(Failure::BootTimeout) => self.boot_timeouts.add(key),
+            Outcome::Failed(Failure::DeadlineExceeded) => self.deadlines_exceeded.add(key),
+            Outcome::Failed(Failure::NodeLost) => self.nodes_lost.add(key),
+            Outcome::Inserted(zone) => self.inserted.add(format!("{key}@{zone}")),
+            Outcome::Unschedulable => self.unschedulable.add(key),
+            Outcome::Adopted => self.adopted.add(key),
+            Outcome::OrphanDeleted => self.orphans_deleted.add(key),
+            Outcome::Skipped(why) => self.skipped.add(format!("{key}: {why}")),
+            Outcome::Error(e) => self.errors.add(format!("{key}: {e}")),
+        }
+    }
+}
+
+/// The pod a VM's manifest names.
+struct Owner {
+    namespace: String,
+    name: String,
+    uid: String,
+}
+
 /// The pod a VM was made for, from its manifest metadata.
-fn owner_of(i: &Instance) -> Option<(String, String, String)> {
+fn owner_of(i: &Instance) -> Option<Owner> {
     let manifest: serde_json::Value =
         serde_json::from_str(i.metadata_value("k8sless-manifest")?).ok()?;
     let m = manifest.get("metadata")?;
     let field = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    Some((field("namespace")?, field("name")?, field("uid")?))
+    Some(Owner {
+        namespace: field("namespace")?,
+        name: field("name")?,
+        uid: field("uid")?,
+    })
 }
 
 /// What happened to one unit of work.

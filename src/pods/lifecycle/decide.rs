@@ -1,14 +1,15 @@
 //! What collection decides for one pod record, given the VMs listed for it: a pure function
-//! ([`plan`]), so the rules can be read and tested in one place, and re-applied on the fresh
+//! ([`decide`]), so the rules can be read and tested in one place, and re-applied on the fresh
 //! record inside each compare-and-swap (docs/lifecycle.md has the table).
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::clock::elapsed;
 use super::collect::CollectSettings;
-use super::record::PodRecord;
+use super::transitions::Verdict;
+use crate::pods::clock::elapsed;
+use crate::pods::record::PodRecord;
 use crate::gce::types::{Instance, InstanceStatus};
 use crate::translate::names::LABEL_UID;
 
@@ -17,19 +18,19 @@ const NODE_LOST_MARGIN: Duration = Duration::from_secs(60);
 
 /// A listed VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmRef {
+pub(crate) struct VmRef {
     /// Zone.
-    pub zone: String,
+    pub(crate) zone: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Instance id.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The `k8sless-uid` label.
-    pub uid: String,
+    pub(crate) uid: String,
     /// Status.
-    pub status: Option<InstanceStatus>,
+    pub(crate) status: Option<InstanceStatus>,
     /// `creationTimestamp`.
-    pub created: Option<Timestamp>,
+    pub(crate) created: Option<Timestamp>,
 }
 
 impl VmRef {
@@ -54,7 +55,7 @@ impl VmRef {
 
 /// Why the collector fails a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// No report within the boot timeout.
     BootTimeout,
     /// `activeDeadlineSeconds` passed.
@@ -65,7 +66,7 @@ pub enum Failure {
 
 /// What one record needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Delete the VM(s) of a finished pod.
     DeleteFinished(Vec<VmRef>),
     /// Fail the pod and delete its VM(s).
@@ -87,7 +88,7 @@ impl Step {
 
 /// Decides what a record needs, given its VMs in the list (no I/O). `listed_at` is when the
 /// VM list was taken.
-pub fn plan(
+pub(crate) fn decide(
     rec: &PodRecord,
     ours: &[VmRef],
     now: Timestamp,
@@ -143,8 +144,9 @@ pub fn plan(
         .then_some(Step::Fail(Failure::NodeLost, Vec::new()))
 }
 
-pub(crate) fn failure_verdict(f: Failure, vm: &str, s: &CollectSettings) -> (&'static str, String) {
-    match f {
+/// The pod's reason and message when collection fails it.
+pub(crate) fn failure_verdict(f: Failure, vm: &str, s: &CollectSettings) -> Verdict {
+    let (reason, message) = match f {
         Failure::BootTimeout => (
             "VMBootTimeout",
             format!(
@@ -160,9 +162,10 @@ pub(crate) fn failure_verdict(f: Failure, vm: &str, s: &CollectSettings) -> (&'s
             "NodeLost",
             format!("The VM {vm} is gone and the pod did not report its end"),
         ),
-    }
+    };
+    Verdict { reason, message }
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
+#[path = "decide_tests.rs"]
 mod tests;

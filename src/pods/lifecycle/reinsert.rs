@@ -14,18 +14,19 @@
 
 use jiff::Timestamp;
 
-use super::Pods;
-use super::collect::{CollectSettings, Step, VmRef, plan};
-use super::crud::create::{insert_failure_message, scheduled_condition};
-use super::record::{self, PodRecord};
-use super::terminate::terminate;
+use super::collect::CollectSettings;
+use super::decide::{Step, VmRef, decide};
+use super::transitions::{self, insert_failure_message, insert_is_permanent};
+use super::transitions::terminate;
 use crate::error::{Error, Result};
+use crate::pods::Pods;
+use crate::pods::record::{self, PodRecord};
 use crate::gce::GceError;
-use crate::translate::{self, ANNOTATION_INSTANCE, names};
+use crate::translate::{self, names};
 
 /// What a reinsert did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reinserted {
+pub(crate) enum Reinserted {
     /// The VM was inserted (or found) in this zone.
     Inserted {
         /// Zone.
@@ -39,65 +40,25 @@ pub enum Reinserted {
     Skipped(&'static str),
 }
 
-/// Records that the pod's VM exists in `vm.zone`: scheduled, with its node name.
-pub fn record_inserted(rec: &mut PodRecord, vm: &VmRef, now: Timestamp) {
-    rec.vm.inserted = true;
-    rec.vm.inserted_at = Some(vm.created.unwrap_or(now));
-    rec.vm.zone = vm.zone.clone();
-    if vm.id.is_some() {
-        rec.vm.instance_id = vm.id.clone();
-    }
-    let instance = format!("zones/{}/instances/{}", vm.zone, vm.name);
-    let annotations = rec
-        .pod
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default);
-    let project = annotations
-        .get(ANNOTATION_INSTANCE)
-        .and_then(|a| a.split("/zones/").next())
-        .map(str::to_string);
-    if let Some(project) = project {
-        annotations.insert(ANNOTATION_INSTANCE.into(), format!("{project}/{instance}"));
-    }
-    if let Some(spec) = rec.pod.spec.as_mut() {
-        spec.node_name = Some(vm.name.clone());
-    }
-    let status = rec.pod.status.get_or_insert_with(Default::default);
-    let mut conditions: Vec<_> = status
-        .conditions
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.type_ != "PodScheduled")
-        .collect();
-    conditions.insert(0, scheduled_condition(true, None, None, now));
-    status.conditions = Some(conditions);
-    rec.event(
-        false,
-        "Scheduled",
-        format!("Successfully assigned to {} in {}", vm.name, vm.zone),
-        now,
-    );
+/// The record's insert state when collection read it: a write is dropped if it moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InsertSeen {
+    inserted: bool,
+    inserted_at: Option<Timestamp>,
 }
 
-fn record_waiting(rec: &mut PodRecord, message: &str, now: Timestamp) {
-    if let Some(spec) = rec.pod.spec.as_mut() {
-        spec.node_name = None;
+impl InsertSeen {
+    fn of(rec: &PodRecord) -> Self {
+        InsertSeen {
+            inserted: rec.vm.inserted,
+            inserted_at: rec.vm.inserted_at,
+        }
     }
-    let status = rec.pod.status.get_or_insert_with(Default::default);
-    status.conditions = Some(vec![scheduled_condition(
-        false,
-        Some("Unschedulable"),
-        Some(message),
-        now,
-    )]);
-    rec.event(true, "FailedScheduling", message, now);
 }
 
 impl Pods {
     /// Inserts the VM of a Pending pod that has none (see the module docs).
-    pub async fn reinsert(
+    pub(crate) async fn reinsert(
         &self,
         namespace: &str,
         name: &str,
@@ -109,7 +70,7 @@ impl Pods {
             Err(Error::NotFound { .. }) => return Ok(Reinserted::Skipped("the pod was deleted")),
             Err(e) => return Err(e),
         };
-        if plan(&rec, &[], now, now, s) != Some(Step::Insert) {
+        if decide(&rec, &[], now, now, s) != Some(Step::Insert) {
             return Ok(Reinserted::Skipped("changed meanwhile"));
         }
         let plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
@@ -118,23 +79,8 @@ impl Pods {
             ))
         })?;
         let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
-        let mut tried = rec.vm.stocked_out_zones.clone();
-        // An accepted insert whose VM never appeared failed in its operation (a stockout
-        // reported late, quota): move on from that zone too.
-        if rec.vm.inserted && !tried.contains(&rec.vm.zone) {
-            tried.push(rec.vm.zone.clone());
-        }
-        let mut zones: Vec<String> = plan
-            .zones
-            .iter()
-            .filter(|z| !tried.contains(z))
-            .cloned()
-            .collect();
-        if zones.is_empty() {
-            tried.clear();
-            zones = plan.zones.clone();
-        }
-        let seen = (rec.vm.inserted, rec.vm.inserted_at);
+        let ZoneChoice { zones, mut tried } = zones_to_try(&rec, &plan.zones);
+        let seen = InsertSeen::of(&rec);
         let mut attempts = rec.vm.insert_attempts;
         let mut last_error: Option<GceError> = None;
         for zone in zones {
@@ -152,18 +98,11 @@ impl Pods {
                 .await
             {
                 Ok(_) => {
-                    let vm = VmRef {
-                        zone: zone.clone(),
-                        name: plan.name.clone(),
-                        id: None,
-                        uid: owner,
-                        status: None,
-                        created: None,
-                    };
+                    let vm = VmRef::inserted(&zone, &plan.name, owner);
                     self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
                         rec.vm.stocked_out_zones.clear();
                         rec.vm.instance_id = None;
-                        record_inserted(rec, &vm, now);
+                        transitions::scheduled(rec, &vm, now);
                     })
                     .await?;
                     return Ok(Reinserted::Inserted { zone });
@@ -182,11 +121,29 @@ impl Pods {
                 }
             }
         }
-        let permanent = matches!(
-            last_error,
-            Some(GceError::Invalid { .. } | GceError::PermissionDenied { .. })
-        );
-        let message = match &last_error {
+        let failed = InsertFailed {
+            uid: &uid,
+            seen,
+            attempts,
+            tried,
+        };
+        self.record_insert_failure(namespace, name, failed, last_error.as_ref(), now)
+            .await
+    }
+
+    /// Records that no zone took the VM: waiting for capacity, or Failed when Compute
+    /// Engine rejected the VM itself.
+    async fn record_insert_failure(
+        &self,
+        namespace: &str,
+        name: &str,
+        failed: InsertFailed<'_>,
+        last_error: Option<&GceError>,
+        now: Timestamp,
+    ) -> Result<Reinserted> {
+        let permanent = last_error.is_some_and(insert_is_permanent);
+        let tried = failed.tried;
+        let message = match last_error {
             Some(GceError::Stockout { .. }) => format!(
                 "no capacity for this machine type in zone(s) {} right now; k8sless will retry",
                 tried.join(", ")
@@ -194,22 +151,14 @@ impl Pods {
             Some(e) => insert_failure_message(e),
             None => "no zone to try".into(),
         };
-        self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
+        let (uid, seen, attempts) = (failed.uid, failed.seen, failed.attempts);
+        self.finish_insert(namespace, name, uid, seen, attempts, |rec| {
             rec.vm.stocked_out_zones = tried.clone();
             rec.vm.inserted = false;
             if permanent {
-                rec.pod
-                    .status
-                    .get_or_insert_with(Default::default)
-                    .conditions = Some(vec![scheduled_condition(
-                    false,
-                    Some("Unschedulable"),
-                    Some(&message),
-                    now,
-                )]);
-                terminate(rec, "VMCreateFailed", &message, now);
+                transitions::create_failed(rec, &message, now);
             } else {
-                record_waiting(rec, &message, now);
+                transitions::waiting(rec, &message, now);
             }
         })
         .await?;
@@ -228,7 +177,7 @@ impl Pods {
         namespace: &str,
         name: &str,
         uid: &str,
-        seen: (bool, Option<Timestamp>),
+        seen: InsertSeen,
         attempts: u32,
         mut change: F,
     ) -> Result<()>
@@ -238,7 +187,7 @@ impl Pods {
         let result = record::modify(&self.store, namespace, name, |rec| {
             rec.vm.insert_attempts = rec.vm.insert_attempts.max(attempts);
             let same_pod = rec.pod.metadata.uid.as_deref() == Some(uid);
-            let moved = (rec.vm.inserted, rec.vm.inserted_at) != seen;
+            let moved = InsertSeen::of(rec) != seen;
             if !same_pod || rec.is_finished() || rec.vm.last_sequence > 0 || moved {
                 return Ok(same_pod);
             }
@@ -251,4 +200,52 @@ impl Pods {
             Err(e) => Err(e),
         }
     }
+}
+
+impl VmRef {
+    /// The VM just inserted (not listed yet: no id, status or creation time).
+    fn inserted(zone: &str, name: &str, uid: String) -> Self {
+        VmRef {
+            zone: zone.to_string(),
+            name: name.to_string(),
+            id: None,
+            uid,
+            status: None,
+            created: None,
+        }
+    }
+}
+
+/// The zones an insert tries, and those already tried (stocked out).
+struct ZoneChoice {
+    zones: Vec<String>,
+    tried: Vec<String>,
+}
+
+/// The pod's zones minus those that stocked out; all of them again once every zone has.
+fn zones_to_try(rec: &PodRecord, allowed: &[String]) -> ZoneChoice {
+    let mut tried = rec.vm.stocked_out_zones.clone();
+    // An accepted insert whose VM never appeared failed in its operation (a stockout
+    // reported late, quota): move on from that zone too.
+    if rec.vm.inserted && !tried.contains(&rec.vm.zone) {
+        tried.push(rec.vm.zone.clone());
+    }
+    let mut zones: Vec<String> = allowed
+        .iter()
+        .filter(|z| !tried.contains(z))
+        .cloned()
+        .collect();
+    if zones.is_empty() {
+        tried.clear();
+        zones = allowed.to_vec();
+    }
+    ZoneChoice { zones, tried }
+}
+
+/// What a failed round of inserts leaves to record.
+struct InsertFailed<'a> {
+    uid: &'a str,
+    seen: InsertSeen,
+    attempts: u32,
+    tried: Vec<String>,
 }

@@ -13,66 +13,17 @@
 //! the records, which reads every record (rare: only pods whose names have dots or are long).
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, PodStatus};
 
-use super::Pods;
-use super::record::{self, PodRecord};
 use super::report::Merge;
+use super::transitions::{Verdict, terminate};
 use crate::error::{Error, Result};
+use crate::pods::Pods;
+use crate::pods::record::{self, PodRecord};
 use crate::translate::names;
-
-/// Marks a pod `Failed` with `reason`, as Kubernetes does for a lost node: containers that had
-/// not ended become terminated with `ContainerStatusUnknown` (exit code 137), readiness goes.
-pub fn terminate(rec: &mut PodRecord, reason: &str, message: &str, at: Timestamp) {
-    let status: &mut PodStatus = rec.pod.status.get_or_insert_with(Default::default);
-    status.phase = Some("Failed".into());
-    status.reason = Some(reason.into());
-    status.message = Some(message.into());
-    for c in status.conditions.iter_mut().flatten() {
-        if matches!(c.type_.as_str(), "Ready" | "ContainersReady") && c.status != "False" {
-            c.status = "False".into();
-            c.reason = Some("PodFailed".into());
-            c.last_transition_time = Some(super::k8s_time(at));
-        }
-    }
-    let containers = status
-        .init_container_statuses
-        .iter_mut()
-        .flatten()
-        .chain(status.container_statuses.iter_mut().flatten());
-    for cs in containers {
-        let ended = cs.state.as_ref().is_some_and(|s| s.terminated.is_some());
-        if !ended {
-            let started_at = cs
-                .state
-                .as_ref()
-                .and_then(|s| s.running.as_ref())
-                .and_then(|r| r.started_at.clone());
-            cs.last_state = cs.state.take();
-            cs.state = Some(ContainerState {
-                terminated: Some(ContainerStateTerminated {
-                    exit_code: 137,
-                    reason: Some("ContainerStatusUnknown".into()),
-                    message: Some(
-                        "The container could not be located when the pod was terminated".into(),
-                    ),
-                    started_at,
-                    finished_at: Some(super::k8s_time(at)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-            cs.ready = false;
-            cs.started = Some(false);
-        }
-    }
-    rec.vm.finished_at = Some(at);
-    rec.event(true, reason, message, at);
-}
 
 /// What happened to a VM, from a Compute Engine audit log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VmEventKind {
+pub(crate) enum VmIncidentKind {
     /// `compute.instances.preempted`.
     Preempted,
     /// `compute.instances.hostError`.
@@ -83,33 +34,33 @@ pub enum VmEventKind {
 
 /// A Compute Engine event about one VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmEvent {
+pub(crate) struct VmIncident {
     /// What happened.
-    pub kind: VmEventKind,
+    pub(crate) kind: VmIncidentKind,
     /// Zone.
-    pub zone: String,
+    pub(crate) zone: String,
     /// Instance name.
-    pub instance_name: String,
+    pub(crate) instance_name: String,
     /// Instance id, when the entry has it.
-    pub instance_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
     /// Who did it (`protoPayload.authenticationInfo.principalEmail`).
-    pub principal: Option<String>,
+    pub(crate) principal: Option<String>,
 }
 
-impl VmEvent {
+impl VmIncident {
     /// The pod's reason and message.
-    pub fn verdict(&self) -> (&'static str, String) {
+    pub(crate) fn verdict(&self) -> Verdict {
         let vm = &self.instance_name;
-        match self.kind {
-            VmEventKind::Preempted => (
+        let (reason, message) = match self.kind {
+            VmIncidentKind::Preempted => (
                 "Preempted",
                 format!("The VM {vm} was preempted by Compute Engine"),
             ),
-            VmEventKind::HostError => (
+            VmIncidentKind::HostError => (
                 "NodeLost",
                 format!("The VM {vm} stopped after a host error (compute.instances.hostError)"),
             ),
-            VmEventKind::Deleted => (
+            VmIncidentKind::Deleted => (
                 "Deleted",
                 format!(
                     "The VM {vm} was deleted by {}",
@@ -118,12 +69,13 @@ impl VmEvent {
                         .unwrap_or("someone other than k8sless")
                 ),
             ),
-        }
+        };
+        Verdict { reason, message }
     }
 }
 
 /// The `(namespace, name)` pairs whose VM name is `vm` (no I/O).
-pub fn pods_of_vm_name(vm: &str) -> Vec<(String, String)> {
+pub(crate) fn pods_of_vm_name(vm: &str) -> Vec<(String, String)> {
     let Some(middle) = vm
         .strip_prefix("k8s-")
         .and_then(|rest| rest.get(..rest.len().saturating_sub(9)))
@@ -141,7 +93,7 @@ pub fn pods_of_vm_name(vm: &str) -> Vec<(String, String)> {
 
 impl Pods {
     /// The record of the pod whose VM is named `vm`, if any.
-    pub async fn find_by_vm(&self, vm: &str) -> Result<Option<PodRecord>> {
+    pub(crate) async fn find_by_vm(&self, vm: &str) -> Result<Option<PodRecord>> {
         for (ns, name) in pods_of_vm_name(vm) {
             match record::load(&self.store, &ns, &name).await {
                 Ok(rec) if rec.vm.name == vm => return Ok(Some(rec)),
@@ -174,41 +126,41 @@ impl Pods {
         }
     }
 
-    /// Applies a Compute Engine event: the pod on that VM becomes `Failed` (Preempted,
+    /// Applies a Compute Engine incident: the pod on that VM becomes `Failed` (Preempted,
     /// NodeLost, Deleted) unless it already finished. `own_account` is k8sless' own service
     /// account: its deletions are not news.
-    pub async fn apply_vm_event(
+    pub(crate) async fn apply_vm_incident(
         &self,
-        event: &VmEvent,
+        incident: &VmIncident,
         own_account: Option<&str>,
         at: Timestamp,
     ) -> Result<Merge> {
-        if event.kind == VmEventKind::Deleted
+        if incident.kind == VmIncidentKind::Deleted
             && own_account.is_some()
-            && event.principal.as_deref() == own_account
+            && incident.principal.as_deref() == own_account
         {
             return Ok(Merge::Ignored("deleted by k8sless itself"));
         }
-        let Some(found) = self.find_by_vm(&event.instance_name).await? else {
+        let Some(found) = self.find_by_vm(&incident.instance_name).await? else {
             return Ok(Merge::Ignored("no pod runs on this VM"));
         };
         let ns = found.pod.metadata.namespace.clone().unwrap_or_default();
         let name = found.pod.metadata.name.clone().unwrap_or_default();
-        let (reason, message) = event.verdict();
+        let verdict = incident.verdict();
         let mut outcome = Merge::Ignored("not applied");
         let result = record::modify(&self.store, &ns, &name, |rec| {
-            outcome = if rec.vm.name != event.instance_name || rec.vm.zone != event.zone {
+            outcome = if rec.vm.name != incident.instance_name || rec.vm.zone != incident.zone {
                 Merge::Ignored("the pod runs on another VM now")
-            } else if matches!((&rec.vm.instance_id, &event.instance_id), (Some(a), Some(b)) if a != b)
+            } else if matches!((&rec.vm.instance_id, &incident.instance_id), (Some(a), Some(b)) if a != b)
             {
                 Merge::Ignored("event for an earlier VM of the same name")
             } else if rec.is_finished() {
                 Merge::Ignored("pod already finished")
-            } else if event.kind == VmEventKind::Deleted && rec.vm.deleted_at.is_some() {
+            } else if incident.kind == VmIncidentKind::Deleted && rec.vm.deleted_at.is_some() {
                 Merge::Ignored("k8sless deleted this VM")
             } else {
-                terminate(rec, reason, &message, at);
-                if event.kind == VmEventKind::Deleted {
+                terminate(rec, verdict.reason, &verdict.message, at);
+                if incident.kind == VmIncidentKind::Deleted {
                     rec.vm.deleted_at = Some(at);
                 }
                 Merge::Applied
@@ -227,7 +179,6 @@ impl Pods {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::Pod;
 
     #[test]
     fn vm_names_lead_back_to_their_pod() {
@@ -240,30 +191,5 @@ mod tests {
         }
         assert!(pods_of_vm_name("web-1").is_empty());
         assert!(pods_of_vm_name(&names::vm_name("default", "a.b")).is_empty());
-    }
-
-    #[test]
-    fn terminate_ends_running_containers() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "default", "uid": "u"},
-            "status": {"phase": "Running",
-                "conditions": [{"type": "Ready", "status": "True"}],
-                "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": true,
-                    "restartCount": 0, "state": {"running": {}}}]}
-        }))
-        .expect("pod");
-        let mut rec = PodRecord::new(pod, Default::default());
-        terminate(&mut rec, "Preempted", "gone", Timestamp::UNIX_EPOCH);
-        let s = rec.pod.status.as_ref().expect("status");
-        assert_eq!(s.phase.as_deref(), Some("Failed"));
-        assert_eq!(s.reason.as_deref(), Some("Preempted"));
-        let cs = &s.container_statuses.as_ref().expect("cs")[0];
-        let t = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
-        assert_eq!(t.map(|t| t.exit_code), Some(137));
-        assert!(rec.vm.finished_at.is_some());
-        assert_eq!(
-            rec.events.last().map(|e| e.reason.as_str()),
-            Some("Preempted")
-        );
     }
 }

@@ -51,17 +51,17 @@ fn finished_pods_vm_goes_after_the_grace() {
     let mut r = rec("Succeeded", inserted());
     r.vm.finished_at = Some(t(100));
     let s = settings();
-    assert_eq!(plan(&r, &[vm()], t(150), t(150), &s), None);
+    assert_eq!(decide(&r, &[vm()], t(150), t(150), &s), None);
     assert_eq!(
-        plan(&r, &[vm()], t(161), t(161), &s),
+        decide(&r, &[vm()], t(161), t(161), &s),
         Some(Step::DeleteFinished(vec![vm()]))
     );
     // Recorded as deleted: not again until redelete_after.
     r.vm.deleted_at = Some(t(161));
-    assert_eq!(plan(&r, &[vm()], t(200), t(200), &s), None);
-    assert!(plan(&r, &[vm()], t(161 + 301), t(0), &s).is_some());
+    assert_eq!(decide(&r, &[vm()], t(200), t(200), &s), None);
+    assert!(decide(&r, &[vm()], t(161 + 301), t(0), &s).is_some());
     // VM gone: nothing to do.
-    assert_eq!(plan(&r, &[], t(1000), t(1000), &s), None);
+    assert_eq!(decide(&r, &[], t(1000), t(1000), &s), None);
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn running_pods_vm_is_never_deleted() {
     r.vm.last_report_at = Some(t(10));
     let s = settings();
     for at in [t(11), t(700), t(100_000)] {
-        assert_eq!(plan(&r, &[vm()], at, at, &s), None);
+        assert_eq!(decide(&r, &[vm()], at, at, &s), None);
     }
 }
 
@@ -79,9 +79,9 @@ fn running_pods_vm_is_never_deleted() {
 fn silent_vm_fails_after_the_boot_timeout() {
     let r = rec("Pending", inserted());
     let s = settings();
-    assert_eq!(plan(&r, &[vm()], t(599), t(599), &s), None);
+    assert_eq!(decide(&r, &[vm()], t(599), t(599), &s), None);
     assert_eq!(
-        plan(&r, &[vm()], t(601), t(601), &s),
+        decide(&r, &[vm()], t(601), t(601), &s),
         Some(Step::Fail(Failure::BootTimeout, vec![vm()]))
     );
 }
@@ -97,11 +97,11 @@ fn pending_pod_without_vm_is_inserted() {
             ..Default::default()
         },
     );
-    assert_eq!(plan(&r, &[], t(1), t(1), &s), Some(Step::Insert));
+    assert_eq!(decide(&r, &[], t(1), t(1), &s), Some(Step::Insert));
     // Accepted insert whose VM is not listed (yet): only after reinsert_after.
     let r = rec("Pending", inserted());
-    assert_eq!(plan(&r, &[], t(60), t(60), &s), None);
-    assert_eq!(plan(&r, &[], t(121), t(121), &s), Some(Step::Insert));
+    assert_eq!(decide(&r, &[], t(60), t(60), &s), None);
+    assert_eq!(decide(&r, &[], t(121), t(121), &s), Some(Step::Insert));
     // A VM that exists but the record missed it: adopt.
     let r = rec(
         "Pending",
@@ -110,7 +110,7 @@ fn pending_pod_without_vm_is_inserted() {
             ..Default::default()
         },
     );
-    assert_eq!(plan(&r, &[vm()], t(1), t(1), &s), Some(Step::Adopt(vm())));
+    assert_eq!(decide(&r, &[vm()], t(1), t(1), &s), Some(Step::Adopt(vm())));
 }
 
 #[test]
@@ -119,9 +119,9 @@ fn reporting_pod_whose_vm_vanished_is_lost() {
     r.vm.last_sequence = 2;
     r.vm.last_report_at = Some(t(100));
     let s = settings();
-    assert_eq!(plan(&r, &[], t(130), t(130), &s), None);
+    assert_eq!(decide(&r, &[], t(130), t(130), &s), None);
     assert_eq!(
-        plan(&r, &[], t(200), t(200), &s),
+        decide(&r, &[], t(200), t(200), &s),
         Some(Step::Fail(Failure::NodeLost, vec![]))
     );
 }
@@ -138,9 +138,9 @@ fn deadline_counts_from_start_time() {
         st.start_time = Some(crate::pods::k8s_time(t(0)));
     }
     let s = settings();
-    assert_eq!(plan(&r, &[vm()], t(20), t(20), &s), None);
+    assert_eq!(decide(&r, &[vm()], t(20), t(20), &s), None);
     assert_eq!(
-        plan(&r, &[vm()], t(31), t(31), &s),
+        decide(&r, &[vm()], t(31), t(31), &s),
         Some(Step::Fail(Failure::DeadlineExceeded, vec![vm()]))
     );
 }

@@ -17,19 +17,19 @@ use serde_json::Value;
 
 use super::EnvelopeError;
 use super::pubsub::{self, MESSAGE_PUBLISHED};
-use crate::pods::terminate::{VmEvent, VmEventKind};
+use crate::pods::lifecycle::terminate::{VmIncident, VmIncidentKind};
 
 /// The CloudEvent type of an audit log entry.
-pub const AUDIT_LOG_WRITTEN: &str = "google.cloud.audit.log.v1.written";
+pub(crate) const AUDIT_LOG_WRITTEN: &str = "google.cloud.audit.log.v1.written";
 
-/// Decodes a delivery into the VM event it reports, if it is one k8sless acts on.
-pub fn decode_compute_event(
+/// Decodes a delivery into the VM incident it reports, if it is one k8sless acts on.
+pub(crate) fn decode_compute_incident(
     headers: &HeaderMap,
     body: &[u8],
     project: &str,
-) -> Result<Option<VmEvent>, EnvelopeError> {
+) -> Result<Option<VmIncident>, EnvelopeError> {
     let value: Value = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError::new("event", format!("body is not JSON: {e}")))?;
+        .map_err(|e| EnvelopeError::caused("event", "body is not JSON", e))?;
     let ce_type = headers.get("ce-type").and_then(|v| v.to_str().ok());
     let structured = pubsub::is_structured_cloudevent(headers);
     let structured_type = structured
@@ -61,7 +61,7 @@ pub fn decode_compute_event(
 
 fn log_entry_from_push(msg: &pubsub::PushMessage) -> Result<Value, EnvelopeError> {
     serde_json::from_slice(&msg.data)
-        .map_err(|e| EnvelopeError::new("log entry", format!("message data is not JSON: {e}")))
+        .map_err(|e| EnvelopeError::caused("log entry", "message data is not JSON", e))
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -70,16 +70,16 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-/// The VM event of one LogEntry (JSON form), if it is one k8sless acts on.
-pub fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmEvent>, EnvelopeError> {
+/// The VM incident of one LogEntry (JSON form), if it is one k8sless acts on.
+pub(crate) fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmIncident>, EnvelopeError> {
     let Some(payload) = entry.get("protoPayload") else {
         return Err(EnvelopeError::new("log entry", "no protoPayload"));
     };
     let method = text(payload, &["methodName"]).unwrap_or("");
     let kind = match method {
-        "compute.instances.preempted" => VmEventKind::Preempted,
-        "compute.instances.hostError" => VmEventKind::HostError,
-        "v1.compute.instances.delete" | "beta.compute.instances.delete" => VmEventKind::Deleted,
+        "compute.instances.preempted" => VmIncidentKind::Preempted,
+        "compute.instances.hostError" => VmIncidentKind::HostError,
+        "v1.compute.instances.delete" | "beta.compute.instances.delete" => VmIncidentKind::Deleted,
         _ => return Ok(None),
     };
     if payload
@@ -113,7 +113,7 @@ pub fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmEvent>, E
     if !name.starts_with("k8s-") || (!numeric && entry_project != project) {
         return Ok(None);
     }
-    Ok(Some(VmEvent {
+    Ok(Some(VmIncident {
         kind,
         zone,
         instance_name: name.to_string(),
@@ -152,10 +152,10 @@ mod tests {
             "k8s-default-p-1234abcd",
             "a@b.c",
         );
-        let ev = decode_compute_event(&h, body.to_string().as_bytes(), "proj")
+        let ev = decode_compute_incident(&h, body.to_string().as_bytes(), "proj")
             .expect("decode")
             .expect("event");
-        assert_eq!(ev.kind, VmEventKind::Deleted);
+        assert_eq!(ev.kind, VmIncidentKind::Deleted);
         assert_eq!(ev.zone, "us-central1-a");
         assert_eq!(ev.instance_id.as_deref(), Some("42"));
         assert_eq!(ev.principal.as_deref(), Some("a@b.c"));
@@ -171,10 +171,10 @@ mod tests {
         let push = serde_json::json!({"message": {
             "data": base64::engine::general_purpose::STANDARD.encode(data.to_string()),
             "messageId": "1"}, "subscription": "projects/proj/subscriptions/s"});
-        let ev = decode_compute_event(&HeaderMap::new(), push.to_string().as_bytes(), "proj")
+        let ev = decode_compute_incident(&HeaderMap::new(), push.to_string().as_bytes(), "proj")
             .expect("decode")
             .expect("event");
-        assert_eq!(ev.kind, VmEventKind::Preempted);
+        assert_eq!(ev.kind, VmIncidentKind::Preempted);
     }
 
     #[test]
@@ -185,18 +185,18 @@ mod tests {
             entry("v1.compute.instances.delete", "web-1", "x"),
         ] {
             assert_eq!(
-                decode_compute_event(&h, body.to_string().as_bytes(), "proj"),
+                decode_compute_incident(&h, body.to_string().as_bytes(), "proj"),
                 Ok(None)
             );
         }
         let other = entry("compute.instances.hostError", "k8s-default-p-1234abcd", "x");
         assert_eq!(from_log_entry(&other, "another-project"), Ok(None));
-        assert!(decode_compute_event(&h, b"{}", "proj").is_err());
+        assert!(decode_compute_incident(&h, b"{}", "proj").is_err());
         let mut bad = HeaderMap::new();
         bad.insert(
             "ce-type",
             HeaderValue::from_static("google.cloud.storage.object.v1.finalized"),
         );
-        assert!(decode_compute_event(&bad, b"{}", "proj").is_err());
+        assert!(decode_compute_incident(&bad, b"{}", "proj").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Unit tests of token checks, with the test key of tests/keys (no network).
 
 use super::*;
-use crate::events::jwks::max_age;
+use crate::auth::jwks::max_age;
 use jsonwebtoken::{EncodingKey, Header};
 use std::time::Duration;
 

@@ -1,0 +1,63 @@
+//! Container logs behind one interface, for `kubectl logs`.
+//!
+//! Sources, asked in order until one knows the container. The service is given its list at
+//! start-up: the log the guest archives in Cloud Storage at `logs/<ns>/<pod>/<container>.log`
+//! when the pod finishes ([`archive`], so logs outlive the VM) and, while it runs, Cloud
+//! Logging (`cloud_logging::CloudLogging`, which finds the VM's instance id in the pod
+//! record). The dev and test harness ([`crate::testing`]) puts the simulated guests' lines
+//! first; production code knows nothing of the simulator.
+//!
+//! [`follow`] streams a container's lines as they come, until it ends.
+
+pub(crate) mod archive;
+pub(crate) mod follow;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use archive::{ArchivedLogs, archive_key};
+
+use crate::error::Result;
+
+/// One line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// When it was written, if the source knows.
+    pub time: Option<jiff::Timestamp>,
+    /// The text, without a trailing newline.
+    pub text: String,
+}
+
+/// Where logs come from.
+#[async_trait]
+pub trait LogSource: Send + Sync + std::fmt::Debug {
+    /// The container's lines, oldest first, or `None` when this source has nothing for it.
+    async fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<Option<Vec<LogLine>>>;
+}
+
+/// Asks each source in turn.
+#[derive(Debug, Clone, Default)]
+pub struct LogSources(pub Vec<Arc<dyn LogSource>>);
+
+impl LogSources {
+    /// The first source's answer that knows the container.
+    pub async fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<Option<Vec<LogLine>>> {
+        for source in &self.0 {
+            if let Some(lines) = source.lines(namespace, pod, container).await? {
+                return Ok(Some(lines));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,59 @@
+//! The simulated guests' log lines, and the log source that serves them to `kubectl logs`
+//! (wired in by [`crate::testing`] only; production code never sees the simulator).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::pods::logs::{LogLine, LogSource};
+use crate::pods::now;
+
+/// Timestamped lines by `namespace/name/container`.
+type Lines = HashMap<String, Vec<(jiff::Timestamp, String)>>;
+
+/// Log lines per `namespace/name/container`.
+#[derive(Debug, Default, Clone)]
+pub struct SimLogs {
+    inner: Arc<Mutex<Lines>>,
+}
+
+impl SimLogs {
+    /// Appends a line.
+    pub fn push(&self, namespace: &str, name: &str, container: &str, line: String) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(format!("{namespace}/{name}/{container}"))
+            .or_default()
+            .push((now(), line));
+    }
+
+    /// The lines so far.
+    pub fn lines(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+    ) -> Option<Vec<(jiff::Timestamp, String)>> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&format!("{namespace}/{name}/{container}")).cloned()
+    }
+}
+
+#[async_trait]
+impl LogSource for SimLogs {
+    async fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> crate::error::Result<Option<Vec<LogLine>>> {
+        Ok(SimLogs::lines(self, namespace, pod, container).map(|v| {
+            v.into_iter()
+                .map(|(t, text)| LogLine {
+                    time: Some(t),
+                    text,
+                })
+                .collect()
+        }))
+    }
+}
