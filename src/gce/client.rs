@@ -131,12 +131,12 @@ impl Client {
     ) -> Result<Inserted, GceError> {
         match self.insert(zone, instance, request_id).await {
             Ok(op) => Ok(Inserted::Started(op)),
-            Err(GceError::AlreadyExists { method, message }) => {
+            Err(err @ GceError::AlreadyExists { .. }) => {
                 let existing = self.get(zone, &instance.name).await?;
                 if existing.labels.get(owner.0).map(String::as_str) == Some(owner.1) {
                     Ok(Inserted::AlreadyOwned)
                 } else {
-                    Err(GceError::AlreadyExists { method, message })
+                    Err(err)
                 }
             }
             Err(other) => Err(other),
@@ -356,6 +356,7 @@ impl Client {
                 return Err(GceError::Transient {
                     method: "zoneOperations.wait",
                     message: format!("operation {operation} not done after {deadline:?}"),
+                    source: None,
                 });
             }
         }
@@ -375,32 +376,17 @@ impl Client {
         mutation: bool,
     ) -> Result<T, GceError> {
         let span = tracing::debug_span!("gce", method, zone, instance);
-        async move {
-            let started = tokio::time::Instant::now();
-            let mut attempt = 0u32;
-            loop {
-                if mutation {
-                    self.limiter.acquire().await;
-                }
-                let result = self
-                    .attempt(method, zone, http_method.clone(), url, query, body)
-                    .await;
-                match result {
-                    Ok(value) => return Ok(value),
-                    Err(err) if err.is_transient() => {
-                        let backoff = self.retry.backoff(attempt);
-                        if started.elapsed() + backoff >= self.retry.deadline {
-                            tracing::warn!(error = %err, attempts = attempt + 1, "giving up");
-                            return Err(err);
-                        }
-                        tracing::debug!(error = %err, attempt, ?backoff, "retrying");
-                        tokio::time::sleep(backoff).await;
-                        attempt += 1;
+        self.retry
+            .run(
+                |_| async {
+                    if mutation {
+                        self.limiter.acquire().await;
                     }
-                    Err(err) => return Err(err),
-                }
-            }
-        }
+                    self.attempt(method, zone, http_method.clone(), url, query, body)
+                        .await
+                },
+                GceError::is_transient,
+            )
         .instrument(span)
         .await
     }
@@ -414,13 +400,13 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, GceError> {
-        let transient = |message: String| GceError::Transient { method, message };
         let mut request = self
             .http
             .request(http_method, url)
             .timeout(self.timeout)
             .query(query);
-        if let Some(token) = self.auth.bearer().await.map_err(transient)? {
+        let token = self.auth.bearer().await;
+        if let Some(token) = token.map_err(|e| GceError::transport(method, "credentials", e))? {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
@@ -429,17 +415,14 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| transient(format!("{e}")))?;
+            .map_err(|e| GceError::transport(method, "sending the request", e))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| transient(format!("reading body: {e}")))?;
+            .map_err(|e| GceError::transport(method, "reading the answer", e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| GceError::Invalid {
-                method,
-                message: format!("unexpected response: {e}"),
-            });
+            return serde_json::from_slice(&bytes).map_err(|e| GceError::undecodable(method, e));
         }
         let envelope: Option<GoogleErrorEnvelope> = serde_json::from_slice(&bytes).ok();
         Err(GceError::from_http(

@@ -238,11 +238,11 @@ pub fn store_error(err: StoreError, name: &str) -> Error {
                 "Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
             ),
         },
-        StoreError::Unavailable { message } => {
-            tracing::warn!(%message, "record store unavailable");
+        err @ StoreError::Unavailable { .. } => {
+            tracing::warn!(error = %err, "record store unavailable");
             Error::unavailable("the pod record store (Cloud Storage) is unavailable; retry shortly")
         }
-        StoreError::Internal { message } => Error::internal(message),
+        err @ StoreError::Internal { .. } => Error::internal(err.to_string()),
     }
 }
 
