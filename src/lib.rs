@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod gce;
 pub mod guest;
+pub mod logging;
 pub mod pods;
 pub mod retry;
 pub mod sim;

@@ -170,7 +170,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         storage_auth,
         Duration::from_secs(10),
     )?);
-    let cloud_logging = k8sless::pods::cloud_logging::CloudLogging::new(
+    let cloud_logging = k8sless::logging::CloudLogging::new(
         &args.logging_endpoint,
         &vm.project,
         logging_auth,

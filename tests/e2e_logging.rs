@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodStatus,
 };
 use k8sless::auth::TokenSource;
-use k8sless::pods::cloud_logging::CloudLogging;
+use k8sless::logging::CloudLogging;
 use k8sless::pods::logs::{ArchivedLogs, LogSource, LogSources};
 use k8sless::pods::record::{self, PodRecord, VmState};
 use k8sless::store::RecordStore;

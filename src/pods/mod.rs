@@ -3,7 +3,6 @@
 //! Compute Engine client. Nothing here knows HTTP.
 
 pub mod clock;
-pub mod cloud_logging;
 pub mod collect;
 pub mod create;
 pub mod defaults;
