@@ -164,7 +164,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         compute_auth,
     )?;
     let bucket = args.bucket.clone().unwrap_or_default();
-    let records: Arc<dyn RecordStore> = Arc::new(store::gcs::GcsStore::new(
+    let records: Arc<dyn RecordStore> = Arc::new(store::GcsStore::new(
         &args.storage_endpoint,
         &bucket,
         storage_auth,

@@ -17,7 +17,7 @@ use k8sless::logging::CloudLogging;
 use k8sless::pods::logs::{ArchivedLogs, LogSource, LogSources};
 use k8sless::pods::record::{self, PodRecord, VmState};
 use k8sless::store::RecordStore;
-use k8sless::store::memory::MemoryStore;
+use k8sless::store::MemoryStore;
 use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{discovery, openapi};
 use crate::error::Error;
@@ -17,7 +17,8 @@ fn accept(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-fn json_with(content_type: &str, value: &Value) -> Response {
+/// `value` as JSON with `content_type`; discovery answers vary by `Accept`.
+fn json_with(content_type: &str, value: &impl Serialize) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     (
         StatusCode::OK,

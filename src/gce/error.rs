@@ -89,7 +89,7 @@ pub enum GceError {
 }
 
 /// The cause of a failure below HTTP: a `reqwest` or `serde_json` error, or the token source's.
-pub type Source = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
 
 impl GceError {
     /// Whether a later retry of the same call may succeed.

@@ -1,10 +1,10 @@
 //! Compute Engine: the typed REST client, its error type, URL builders, retry policy and the
 //! machine-type catalog shared with the simulator and the Pod → VM translation.
 
-pub mod catalog;
-pub mod client;
-pub mod error;
-pub mod request;
+pub(crate) mod catalog;
+pub(crate) mod client;
+pub(crate) mod error;
+pub(crate) mod request;
 pub mod types;
 
 pub use client::{Client, ClientConfig, Inserted};

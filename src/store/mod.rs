@@ -7,8 +7,11 @@
 //! [`memory::MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and
 //! increase with every write, store-wide, as Cloud Storage's do.
 
-pub mod gcs;
-pub mod memory;
+pub(crate) mod gcs;
+pub(crate) mod memory;
+
+pub use gcs::GcsStore;
+pub use memory::MemoryStore;
 
 use async_trait::async_trait;
 use bytes::Bytes;
