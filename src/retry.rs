@@ -86,7 +86,7 @@ impl RetryPolicy {
 /// Reservations are handed out in order, so a burst of 1,000 mutations is spread over
 /// `1000 / rate` seconds instead of hitting the quota and failing.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     burst: u32,
     next: Mutex<Instant>,
@@ -94,7 +94,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `rate` per second; 0 disables limiting.
-    pub fn new(rate: f64, burst: u32) -> Self {
+    pub(crate) fn new(rate: f64, burst: u32) -> Self {
         let interval = if rate > 0.0 {
             Duration::from_secs_f64(1.0 / rate)
         } else {
@@ -108,7 +108,7 @@ impl RateLimiter {
     }
 
     /// Waits for a slot.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         if self.interval.is_zero() {
             return;
         }
@@ -155,7 +155,13 @@ mod tests {
             .run(
                 |n| {
                     calls += 1;
-                    async move { if n < 3 { Err("busy".to_string()) } else { Ok(n) } }
+                    async move {
+                        if n < 3 {
+                            Err("busy".to_string())
+                        } else {
+                            Ok(n)
+                        }
+                    }
                 },
                 |_| true,
             )

@@ -57,7 +57,8 @@ impl PodSummary {
             .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default();
         let mut sidecar_restarts = Restarts::default();
-        let initializing = summary.init_containers(init_statuses, init_specs, &mut sidecar_restarts);
+        let initializing =
+            summary.init_containers(init_statuses, init_specs, &mut sidecar_restarts);
         if !initializing || condition_true(conditions, "Initialized") {
             summary.restarts = sidecar_restarts.count;
             summary.last_restart = sidecar_restarts.last;

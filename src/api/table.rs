@@ -150,8 +150,18 @@ struct PartialObjectMetadata<'a> {
 /// The API server's pod columns: name, format, priority, description.
 const POD_COLUMNS: [(&str, &str, u8, &str); 9] = [
     ("Name", "name", 0, "Name must be unique within a namespace."),
-    ("Ready", "", 0, "The aggregate readiness state of this pod for accepting traffic."),
-    ("Status", "", 0, "The aggregate status of the containers in this pod."),
+    (
+        "Ready",
+        "",
+        0,
+        "The aggregate readiness state of this pod for accepting traffic.",
+    ),
+    (
+        "Status",
+        "",
+        0,
+        "The aggregate status of the containers in this pod.",
+    ),
     (
         "Restarts",
         "",
@@ -170,7 +180,12 @@ const POD_COLUMNS: [(&str, &str, u8, &str); 9] = [
         1,
         "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
     ),
-    ("Node", "", 1, "NodeName indicates in which node this pod is scheduled."),
+    (
+        "Node",
+        "",
+        1,
+        "NodeName indicates in which node this pod is scheduled.",
+    ),
     (
         "Nominated Node",
         "",

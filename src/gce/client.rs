@@ -50,7 +50,7 @@ pub struct ClientConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inserted {
     /// Compute Engine accepted the insert (or deduplicated a retry of it).
-    Started(Operation),
+    Started(Box<Operation>),
     /// The VM already exists and belongs to the same pod.
     AlreadyOwned,
 }
@@ -130,7 +130,7 @@ impl Client {
         owner: (&str, &str),
     ) -> Result<Inserted, GceError> {
         match self.insert(zone, instance, request_id).await {
-            Ok(op) => Ok(Inserted::Started(op)),
+            Ok(op) => Ok(Inserted::Started(Box::new(op))),
             Err(err @ GceError::AlreadyExists { .. }) => {
                 let existing = self.get(zone, &instance.name).await?;
                 if existing.labels.get(owner.0).map(String::as_str) == Some(owner.1) {
@@ -387,8 +387,8 @@ impl Client {
                 },
                 GceError::is_transient,
             )
-        .instrument(span)
-        .await
+            .instrument(span)
+            .await
     }
 
     async fn attempt<B: Serialize, T: DeserializeOwned>(

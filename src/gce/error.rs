@@ -130,13 +130,11 @@ impl GceError {
             .map(|e| e.reason.as_str())
             .unwrap_or("");
         match (status, reason) {
-            (_, "rateLimitExceeded" | "userRateLimitExceeded") => {
-                GceError::Transient {
+            (_, "rateLimitExceeded" | "userRateLimitExceeded") => GceError::Transient {
                 method,
                 message,
                 source: None,
-            }
-            }
+            },
             (429 | 500 | 502 | 503 | 504, _) => GceError::Transient {
                 method,
                 message,
@@ -185,10 +183,10 @@ impl GceError {
             "PERMISSIONS_ERROR" | "FORBIDDEN" => GceError::PermissionDenied { method, message },
             "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMIT_EXCEEDED" => {
                 GceError::Transient {
-                method,
-                message,
-                source: None,
-            }
+                    method,
+                    message,
+                    source: None,
+                }
             }
             _ => GceError::Invalid {
                 method,

@@ -74,12 +74,18 @@ impl StoreCause {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, StoreCause> {
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, StoreCause> {
     serde_json::from_slice(body).map_err(|source| StoreCause::Decode { what, source })
 }
 
 fn generation(object: &ObjectResource) -> Result<i64, StoreCause> {
-    object.generation.parse().map_err(|_| StoreCause::NoGeneration)
+    object
+        .generation
+        .parse()
+        .map_err(|_| StoreCause::NoGeneration)
 }
 
 impl GcsStore {
@@ -303,13 +309,12 @@ impl GcsStore {
                 .send(|| self.http.get(&url).query(&query))
                 .await
                 .map_err(failed)?;
-            let list: ObjectList = decode("object list", &body).map_err(|source| {
-                StoreError::Internal {
+            let list: ObjectList =
+                decode("object list", &body).map_err(|source| StoreError::Internal {
                     operation: "list",
                     key: prefix.to_string(),
                     source,
-                }
-            })?;
+                })?;
             for item in list.items {
                 if start_after.is_some_and(|a| item.name.as_str() <= a) {
                     continue;
