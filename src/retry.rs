@@ -1,5 +1,5 @@
 //! Retry policy (exponential backoff with full jitter, bounded by a deadline), the one retry
-//! loop every cloud client runs its attempts through ([`RetryPolicy::run`]), and the
+//! loop every cloud client runs its attempts through (`RetryPolicy::run`), and the
 //! client-side rate limiter that keeps bursts under the project's mutation quota.
 //!
 //! The clients decide what is transient (each API has its own codes); this module decides

@@ -229,6 +229,13 @@ pub(crate) fn all() -> &'static [MachineType] {
 
 fn build() -> Vec<MachineType> {
     let mut v = Vec::new();
+    general_purpose(&mut v);
+    accelerator_optimized(&mut v);
+    v
+}
+
+/// The general-purpose and compute-optimized series, then the shared-core e2 types.
+fn general_purpose(v: &mut Vec<MachineType>) {
     let mut series = |family: &'static str, class: &str, sizes: &[u32], gib_per_cpu: f64| {
         for &n in sizes {
             v.push(shape(
@@ -264,6 +271,10 @@ fn build() -> Vec<MachineType> {
     v.push(shape("e2", "e2-micro".into(), 2, 1.0, None, true));
     v.push(shape("e2", "e2-small".into(), 2, 2.0, None, true));
     v.push(shape("e2", "e2-medium".into(), 2, 4.0, None, true));
+}
+
+/// The GPU series: g2 (L4), a2 (A100 40 and 80 GB), a3 (H100).
+fn accelerator_optimized(v: &mut Vec<MachineType>) {
     for (n, gib, gpus) in [
         (4, 16.0, 1),
         (8, 32.0, 1),
@@ -328,7 +339,6 @@ fn build() -> Vec<MachineType> {
             false,
         ));
     }
-    v
 }
 
 /// Looks a machine type up by name; `FAMILY-custom-CPUS-MIB` custom types are computed.

@@ -3,9 +3,13 @@
 //!
 //! [`RecordStore`] is the whole contract: create-if-absent, compare-and-swap update and
 //! delete on the generation, get, and ordered listing by prefix with paging. Two
-//! implementations: [`gcs::GcsStore`] (Cloud Storage JSON API; fake-gcs-server in tests) and
-//! [`memory::MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and
-//! increase with every write, store-wide, as Cloud Storage's do.
+//! implementations: [`GcsStore`] (Cloud Storage JSON API; fake-gcs-server in tests) and
+//! [`MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and increase with
+//! every write, store-wide, as Cloud Storage's do.
+//!
+//! Callers that walk a prefix use [`Pager`] (page by page, stopping when they like) or
+//! [`list_all`]; nobody else loops over [`RecordStore::list`]. Failures are a [`StoreError`]:
+//! the answers callers act on, or `Unavailable`/`Internal` with a [`StoreCause`] as source.
 
 pub(crate) mod gcs;
 pub(crate) mod memory;
@@ -124,7 +128,7 @@ pub enum StoreCause {
     /// A successful answer without the object's generation.
     #[error("the answer carries no generation")]
     NoGeneration,
-    /// A fault injected by a drill ([`memory::MemoryStore::fail_next`]).
+    /// A fault injected by a drill ([`MemoryStore::fail_next`]).
     #[error("injected fault")]
     Injected,
 }
