@@ -98,8 +98,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Error {
-    let _ = method;
+async fn not_found(uri: axum::http::Uri) -> Error {
     Error::NotFound {
         kind: "path",
         name: uri.path().to_string(),
