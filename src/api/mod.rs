@@ -2,7 +2,7 @@
 //! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
-pub mod accept;
+pub(crate) mod accept;
 pub mod discovery;
 pub mod event_table;
 pub mod events;
@@ -10,14 +10,14 @@ pub mod extract;
 pub mod health;
 pub mod k8s_events;
 pub mod logs;
-pub mod meta;
+pub(crate) mod meta;
 pub mod openapi;
 mod openapi_paths;
-pub mod pod_summary;
+pub(crate) mod pod_summary;
 pub mod pod_update;
 pub mod pods;
 pub mod strict;
-pub mod table;
+pub(crate) mod table;
 pub mod watch;
 
 use std::sync::Arc;

@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// The READY, STATUS and RESTARTS figures of one pod, as `kubectl get pods` shows them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PodSummary {
+pub(crate) struct PodSummary {
     /// Ready containers (including started, ready sidecars).
     pub ready: usize,
     /// Containers plus restartable init containers.
@@ -32,7 +32,7 @@ pub struct PodSummary {
 
 impl PodSummary {
     /// Computes the summary the way the API server's pod printer does.
-    pub fn of(pod: &Pod) -> Self {
+    pub(crate) fn of(pod: &Pod) -> Self {
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
         let init_specs = spec
@@ -213,7 +213,7 @@ fn note_restart(cs: &ContainerStatus, latest: &mut Option<Timestamp>) {
 /// A duration the way kubectl shows ages: "45s", "3m20s", "5h12m", "9d", "2y31d" (apimachinery's
 /// `HumanDuration`: about two significant units, coarser as it grows). Up to a second in the
 /// future reads "0s" (clock skew); further is `"<invalid>"`.
-pub fn human_duration(d: SignedDuration) -> String {
+pub(crate) fn human_duration(d: SignedDuration) -> String {
     let seconds = d.as_secs();
     if seconds < -1 {
         return "<invalid>".to_string();

@@ -25,9 +25,6 @@ use serde_json::Value;
 use super::accept::negotiate;
 use super::pod_summary::{PodSummary, human_duration};
 
-/// The `Content-Type` of a `Table` response.
-pub const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
-
 /// What each table row carries in its `object` field (the `includeObject` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IncludeObject {
@@ -74,9 +71,9 @@ impl IncludeObject {
 
 /// The `Table` apiVersion the client prefers among those we can produce (`"meta.k8s.io/v1"` or
 /// `"meta.k8s.io/v1beta1"`), or `None` when plain JSON comes first (or nothing matches).
-/// Both versions have the same shape; set the response's `apiVersion` (and the `v=` of
-/// [`TABLE_CONTENT_TYPE`]) to the answer.
-pub fn table_api_version(accept: &str) -> Option<&'static str> {
+/// Both versions have the same shape; set the response's `apiVersion` (and the `v=` of its
+/// `Content-Type`, `application/json;as=Table;v=…;g=meta.k8s.io`) to the answer.
+pub(crate) fn table_api_version(accept: &str) -> Option<&'static str> {
     negotiate(accept, |range| {
         if range.is_json_as("Table", "meta.k8s.io", "v1") {
             Some(Some("meta.k8s.io/v1"))
@@ -89,11 +86,6 @@ pub fn table_api_version(accept: &str) -> Option<&'static str> {
         }
     })
     .flatten()
-}
-
-/// Whether the client asked for a `Table` (v1 or v1beta1) ahead of plain JSON.
-pub fn wants_table(accept: &str) -> bool {
-    table_api_version(accept).is_some()
 }
 
 /// A `meta.k8s.io/v1` `Table` (k8s-openapi has no type for it).
@@ -206,7 +198,7 @@ const POD_COLUMNS: [(&str, &str, u8, &str); 9] = [
 /// server always does, and kubectl hides them unless `-o wide`. `list_meta` becomes the table's
 /// `metadata` (the list's `resourceVersion` and `continue`, or the pod's `resourceVersion` for
 /// a single-object GET).
-pub fn pod_table(
+pub(crate) fn pod_table(
     pods: &[Pod],
     include_object: IncludeObject,
     wide: bool,
@@ -347,6 +339,11 @@ pub(super) fn since(t: Timestamp, now: Timestamp) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Whether the client asked for a `Table` (v1 or v1beta1) ahead of plain JSON.
+    fn wants_table(accept: &str) -> bool {
+        table_api_version(accept).is_some()
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
