@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod gce;
 pub mod guest;
+pub mod logging;
 pub mod pods;
 pub(crate) mod push;
 pub mod retry;

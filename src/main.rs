@@ -164,13 +164,13 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         compute_auth,
     )?;
     let bucket = args.bucket.clone().unwrap_or_default();
-    let records: Arc<dyn RecordStore> = Arc::new(store::gcs::GcsStore::new(
+    let records: Arc<dyn RecordStore> = Arc::new(store::GcsStore::new(
         &args.storage_endpoint,
         &bucket,
         storage_auth,
         Duration::from_secs(10),
     )?);
-    let cloud_logging = k8sless::pods::cloud_logging::CloudLogging::new(
+    let cloud_logging = k8sless::logging::CloudLogging::new(
         &args.logging_endpoint,
         &vm.project,
         logging_auth,

@@ -1,6 +1,12 @@
-//! Retry policy (exponential backoff with full jitter, bounded by a deadline) and the
+//! Retry policy (exponential backoff with full jitter, bounded by a deadline), the one retry
+//! loop every cloud client runs its attempts through (`RetryPolicy::run`), and the
 //! client-side rate limiter that keeps bursts under the project's mutation quota.
+//!
+//! The clients decide what is transient (each API has its own codes); this module decides
+//! how long to wait and when to stop. It never logs a failure: the caller's error reaches the
+//! request middleware, which logs it once.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -42,6 +48,37 @@ impl RetryPolicy {
         }
         Duration::from_millis(rand::random_range(0..=millis))
     }
+
+    /// Runs `attempt` until it succeeds, fails with an error `is_transient` rejects, or the
+    /// next backoff would end past the deadline (counted from the first attempt); returns the
+    /// last result. `attempt` receives the attempt number, from 0.
+    pub(crate) async fn run<T, E, Fut>(
+        &self,
+        mut attempt: impl FnMut(u32) -> Fut,
+        is_transient: impl Fn(&E) -> bool,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        let started = Instant::now();
+        let mut n = 0u32;
+        loop {
+            let err = match attempt(n).await {
+                Ok(value) => return Ok(value),
+                Err(err) if is_transient(&err) => err,
+                Err(err) => return Err(err),
+            };
+            let backoff = self.backoff(n);
+            if started.elapsed() + backoff >= self.deadline {
+                tracing::debug!(error = %err, attempts = n + 1, "retries exhausted");
+                return Err(err);
+            }
+            tracing::debug!(error = %err, attempt = n, ?backoff, "retrying");
+            tokio::time::sleep(backoff).await;
+            n += 1;
+        }
+    }
 }
 
 /// A token bucket: at most `rate` acquisitions per second on average, bursts up to `burst`.
@@ -49,7 +86,7 @@ impl RetryPolicy {
 /// Reservations are handed out in order, so a burst of 1,000 mutations is spread over
 /// `1000 / rate` seconds instead of hitting the quota and failing.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     burst: u32,
     next: Mutex<Instant>,
@@ -57,7 +94,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `rate` per second; 0 disables limiting.
-    pub fn new(rate: f64, burst: u32) -> Self {
+    pub(crate) fn new(rate: f64, burst: u32) -> Self {
         let interval = if rate > 0.0 {
             Duration::from_secs_f64(1.0 / rate)
         } else {
@@ -71,7 +108,7 @@ impl RateLimiter {
     }
 
     /// Waits for a slot.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         if self.interval.is_zero() {
             return;
         }
@@ -104,6 +141,50 @@ mod tests {
         for attempt in 0..40 {
             assert!(p.backoff(attempt) <= Duration::from_secs(1));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_retries_transient_failures_until_the_deadline() {
+        let p = RetryPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(100),
+            deadline: Duration::from_secs(1),
+        };
+        let mut calls = 0;
+        let ok: Result<u32, String> = p
+            .run(
+                |n| {
+                    calls += 1;
+                    async move {
+                        if n < 3 {
+                            Err("busy".to_string())
+                        } else {
+                            Ok(n)
+                        }
+                    }
+                },
+                |_| true,
+            )
+            .await;
+        assert_eq!((ok, calls), (Ok(3), 4));
+
+        let mut calls = 0;
+        let permanent: Result<(), String> = p
+            .run(
+                |_| {
+                    calls += 1;
+                    async { Err("no".to_string()) }
+                },
+                |e| e != "no",
+            )
+            .await;
+        assert_eq!((permanent, calls), (Err("no".to_string()), 1));
+
+        let start = Instant::now();
+        let gave_up: Result<(), String> =
+            p.run(|_| async { Err("busy".to_string()) }, |_| true).await;
+        assert!(gave_up.is_err());
+        assert!(start.elapsed() <= Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

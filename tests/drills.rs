@@ -743,7 +743,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     assert!(answers.iter().all(|(_, a)| *a == Answer::Accepted));
 
     // Collection: the first run inserts and adopts; orphans need their grace (1 s) first.
-    let store = k8sless::store::gcs::GcsStore::new(
+    let store = k8sless::store::GcsStore::new(
         &gcs,
         &bucket,
         k8sless::testing::TokenSource::Anonymous,

@@ -9,7 +9,7 @@
 
 /// One element of an `Accept` header: `type/subtype` plus its parameters (lowercased names).
 #[derive(Debug, Clone, PartialEq)]
-pub struct MediaRange {
+pub(crate) struct MediaRange {
     /// The `type/subtype` part, lowercased, e.g. `application/json` or `*/*`.
     pub essence: String,
     /// Parameters other than `q`, in order, names lowercased, values unquoted.
@@ -20,7 +20,7 @@ pub struct MediaRange {
 
 impl MediaRange {
     /// The value of parameter `name` (case-insensitive name), if present.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -29,7 +29,7 @@ impl MediaRange {
 
     /// True for a range that plain JSON satisfies: `application/json`, `application/*` or `*/*`
     /// without an `as=` parameter (which would ask for a different kind of object).
-    pub fn accepts_plain_json(&self) -> bool {
+    pub(crate) fn accepts_plain_json(&self) -> bool {
         matches!(
             self.essence.as_str(),
             "application/json" | "application/*" | "*/*"
@@ -38,7 +38,7 @@ impl MediaRange {
 
     /// True when this range asks for JSON rendered `as` kind `kind` of group `group`, version
     /// `version` (the Kubernetes `as=`, `g=`, `v=` parameters).
-    pub fn is_json_as(&self, kind: &str, group: &str, version: &str) -> bool {
+    pub(crate) fn is_json_as(&self, kind: &str, group: &str, version: &str) -> bool {
         self.essence == "application/json"
             && self.param("as") == Some(kind)
             && self.param("g") == Some(group)
@@ -48,7 +48,7 @@ impl MediaRange {
 
 /// Parses an `Accept` header into media ranges, most preferred first. Ranges with `q=0` are
 /// dropped (the client refuses them); an empty or absent header yields `*/*`.
-pub fn media_ranges(accept: &str) -> Vec<MediaRange> {
+pub(crate) fn media_ranges(accept: &str) -> Vec<MediaRange> {
     let mut ranges: Vec<MediaRange> = accept.split(',').filter_map(parse_range).collect();
     if accept.trim().is_empty() {
         ranges.push(MediaRange {
@@ -91,7 +91,7 @@ fn parse_range(element: &str) -> Option<MediaRange> {
 
 /// Returns the first answer `classify` gives, trying ranges in preference order; `classify`
 /// returns `None` for a range the endpoint cannot produce.
-pub fn negotiate<T>(accept: &str, classify: impl Fn(&MediaRange) -> Option<T>) -> Option<T> {
+pub(crate) fn negotiate<T>(accept: &str, classify: impl Fn(&MediaRange) -> Option<T>) -> Option<T> {
     media_ranges(accept).iter().find_map(classify)
 }
 

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{discovery, openapi};
 use crate::error::Error;
@@ -17,7 +17,8 @@ fn accept(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-fn json_with(content_type: &str, value: &Value) -> Response {
+/// `value` as JSON with `content_type`; discovery answers vary by `Accept`.
+fn json_with(content_type: &str, value: &impl Serialize) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     (
         StatusCode::OK,
@@ -31,7 +32,7 @@ fn json_with(content_type: &str, value: &Value) -> Response {
 }
 
 /// `GET /api`.
-pub async fn api(headers: HeaderMap) -> Response {
+pub(crate) async fn api(headers: HeaderMap) -> Response {
     if discovery::wants_aggregated(accept(&headers)) {
         json_with(
             discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
@@ -43,7 +44,7 @@ pub async fn api(headers: HeaderMap) -> Response {
 }
 
 /// `GET /apis`: no groups besides core.
-pub async fn apis(headers: HeaderMap) -> Response {
+pub(crate) async fn apis(headers: HeaderMap) -> Response {
     if discovery::wants_aggregated(accept(&headers)) {
         json_with(
             discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
@@ -55,22 +56,22 @@ pub async fn apis(headers: HeaderMap) -> Response {
 }
 
 /// `GET /api/v1`.
-pub async fn api_v1() -> Response {
+pub(crate) async fn api_v1() -> Response {
     json_with("application/json", &discovery::api_resource_list_v1())
 }
 
 /// `GET /version`.
-pub async fn version() -> Response {
+pub(crate) async fn version() -> Response {
     json_with("application/json", &discovery::version_info())
 }
 
 /// `GET /openapi/v3`.
-pub async fn openapi_root() -> Response {
+pub(crate) async fn openapi_root() -> Response {
     json_with("application/json", &openapi::openapi_v3_root())
 }
 
 /// `GET /openapi/v3/api/v1`.
-pub async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
     let hash = openapi::openapi_v3_hash();
     let pinned = q
         .as_deref()
@@ -90,7 +91,7 @@ pub async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
 }
 
 /// `exec`, `attach`, `portforward`: a Status that says why not and what to use instead.
-pub async fn pod_unsupported(
+pub(crate) async fn pod_unsupported(
     Path((_namespace, name, verb)): Path<(String, String, String)>,
 ) -> Error {
     let what = match verb.as_str() {

@@ -2,21 +2,21 @@
 //! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
-pub mod accept;
+pub(crate) mod accept;
 pub mod discovery;
 pub mod event_table;
 pub mod extract;
 pub mod health;
 pub mod k8s_events;
 pub mod logs;
-pub mod meta;
+pub(crate) mod meta;
 pub mod openapi;
 mod openapi_paths;
-pub mod pod_summary;
+pub(crate) mod pod_summary;
 pub mod pod_update;
 pub mod pods;
 pub mod push;
-pub mod table;
+pub(crate) mod table;
 pub mod watch;
 
 use std::sync::Arc;
@@ -97,16 +97,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Error {
-    let _ = method;
+async fn not_found(uri: axum::http::Uri) -> Error {
     Error::NotFound {
         kind: "path",
         name: uri.path().to_string(),
     }
 }
 
-/// One span per request with the trace id; one access log line; errors logged with their
-/// internal message (the response only carries the external one).
+/// One span per request with the trace id; one access log line; a failure logged once, with
+/// its internal message and the whole `source()` chain (the response only carries the
+/// external message). Nothing else logs an error on its way to the response.
 async fn observe(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let trace = crate::telemetry::trace_id(
@@ -125,16 +125,49 @@ async fn observe(request: Request, next: Next) -> Response {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if let Some(ErrorLogged(internal)) = response.extensions().get::<ErrorLogged>() {
+            let error = internal.chain();
             if status >= 500 {
-                tracing::error!(status, latency_ms, error = %internal, "request failed");
+                tracing::error!(status, latency_ms, %error, "request failed");
             } else {
-                tracing::info!(status, latency_ms, error = %internal, "request rejected");
+                tracing::info!(status, latency_ms, %error, "request rejected");
             }
         } else if path != "/livez" && path != "/readyz" {
             tracing::debug!(status, latency_ms, "request");
         }
     });
     response
+}
+
+/// An error and its causes, outermost first: `a: b: c`, from `Display` and
+/// [`std::error::Error::source`].
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// What the middleware can log from the error a response carries ([`ErrorLogged`]): an error
+/// value with its `source()` chain, or (until `ErrorLogged` carries the error itself) the
+/// message rendered when the response was built.
+trait LoggedChain {
+    fn chain(&self) -> String;
+}
+
+impl LoggedChain for String {
+    fn chain(&self) -> String {
+        self.clone()
+    }
+}
+
+impl<E: std::error::Error + 'static> LoggedChain for Arc<E> {
+    fn chain(&self) -> String {
+        error_chain(&**self)
+    }
 }
 
 /// Renders a result whose Ok is already a response.
@@ -144,3 +177,19 @@ pub fn respond(result: Result<Response, Error>) -> Response {
 
 /// For handlers that need the state only.
 pub type St = State<AppState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_logged_chain_names_every_cause_once() {
+        let err = Arc::new(Outer(std::io::Error::other("inner")));
+        assert_eq!(err.chain(), "outer: inner");
+        assert_eq!("as rendered".to_string().chain(), "as rendered");
+    }
+}

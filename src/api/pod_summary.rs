@@ -10,12 +10,14 @@
 //! status, with the time of the latest. Ages use apimachinery's `HumanDuration`.
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// The READY, STATUS and RESTARTS figures of one pod, as `kubectl get pods` shows them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PodSummary {
+pub(crate) struct PodSummary {
     /// Ready containers (including started, ready sidecars).
     pub ready: usize,
     /// Containers plus restartable init containers.
@@ -30,59 +32,66 @@ pub struct PodSummary {
 
 impl PodSummary {
     /// Computes the summary the way the API server's pod printer does.
-    pub fn of(pod: &Pod) -> Self {
+    pub(crate) fn of(pod: &Pod) -> Self {
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
-        let containers = spec.map_or(0, |s| s.containers.len());
         let init_specs = spec
             .and_then(|s| s.init_containers.as_deref())
             .unwrap_or_default();
-        let is_sidecar = |name: &str| {
-            init_specs
-                .iter()
-                .any(|c| c.name == name && c.restart_policy.as_deref() == Some("Always"))
-        };
         let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
         let conditions = status
             .and_then(|s| s.conditions.as_deref())
             .unwrap_or_default();
-        let condition_true = |t: &str| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == t && c.status == "True")
-        };
-
-        let mut reason = status
-            .and_then(|s| s.reason.clone())
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| phase.clone());
-        if conditions
+        let sidecars = init_specs
             .iter()
-            .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
-        {
-            reason = "SchedulingGated".to_string();
-        }
+            .filter(|c| is_sidecar(init_specs, &c.name))
+            .count();
         let mut summary = PodSummary {
             ready: 0,
-            total: containers + init_specs.iter().filter(|c| is_sidecar(&c.name)).count(),
-            reason,
+            total: spec.map_or(0, |s| s.containers.len()) + sidecars,
+            reason: initial_reason(status, &phase, conditions),
             restarts: 0,
             last_restart: None,
         };
-
-        let mut sidecar_restarts = 0_i64;
-        let mut sidecar_last_restart = None;
-        let mut initializing = false;
         let init_statuses = status
             .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default();
-        for (i, cs) in init_statuses.iter().enumerate() {
-            summary.restarts += i64::from(cs.restart_count);
-            note_restart(cs, &mut summary.last_restart);
-            let sidecar = is_sidecar(&cs.name);
+        let mut sidecar_restarts = Restarts::default();
+        let initializing =
+            summary.init_containers(init_statuses, init_specs, &mut sidecar_restarts);
+        if !initializing || condition_true(conditions, "Initialized") {
+            summary.restarts = sidecar_restarts.count;
+            summary.last_restart = sidecar_restarts.last;
+            let statuses = status
+                .and_then(|s| s.container_statuses.as_deref())
+                .unwrap_or_default();
+            summary.containers(statuses, condition_true(conditions, "Ready"));
+        }
+        if pod.metadata.deletion_timestamp.is_some() {
+            if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
+                summary.reason = "Unknown".to_string();
+            } else if phase != "Succeeded" && phase != "Failed" {
+                summary.reason = "Terminating".to_string();
+            }
+        }
+        summary
+    }
+
+    /// Walks the init containers in order: counts their restarts (sidecars' also into
+    /// `sidecars`) and ready started sidecars, and takes the STATUS from the first one that
+    /// has not completed. Returns whether the pod is still initializing.
+    fn init_containers(
+        &mut self,
+        statuses: &[ContainerStatus],
+        specs: &[Container],
+        sidecars: &mut Restarts,
+    ) -> bool {
+        for (i, cs) in statuses.iter().enumerate() {
+            self.restarts += i64::from(cs.restart_count);
+            note_restart(cs, &mut self.last_restart);
+            let sidecar = is_sidecar(specs, &cs.name);
             if sidecar {
-                sidecar_restarts += i64::from(cs.restart_count);
-                note_restart(cs, &mut sidecar_last_restart);
+                sidecars.add(cs);
             }
             let state = cs.state.as_ref();
             let terminated = state.and_then(|s| s.terminated.as_ref());
@@ -94,75 +103,97 @@ impl PodSummary {
                 continue;
             }
             if sidecar && cs.started == Some(true) {
-                summary.ready += usize::from(cs.ready);
+                self.ready += usize::from(cs.ready);
                 continue;
             }
-            summary.reason = if let Some(t) = terminated {
-                match t.reason.as_deref().filter(|r| !r.is_empty()) {
-                    Some(r) => format!("Init:{r}"),
-                    None if t.signal.unwrap_or(0) != 0 => {
-                        format!("Init:Signal:{}", t.signal.unwrap_or(0))
-                    }
-                    None => format!("Init:ExitCode:{}", t.exit_code),
-                }
+            self.reason = if let Some(t) = terminated {
+                format!("Init:{}", terminated_reason(t))
             } else if !waiting_reason.is_empty() && waiting_reason != "PodInitializing" {
                 format!("Init:{waiting_reason}")
             } else {
-                format!("Init:{i}/{}", init_specs.len())
+                format!("Init:{i}/{}", specs.len())
             };
-            initializing = true;
-            break;
+            return true;
         }
+        false
+    }
 
-        if !initializing || condition_true("Initialized") {
-            summary.restarts = sidecar_restarts;
-            summary.last_restart = sidecar_last_restart;
-            let mut has_running = false;
-            let statuses = status
-                .and_then(|s| s.container_statuses.as_deref())
-                .unwrap_or_default();
-            for cs in statuses.iter().rev() {
-                summary.restarts += i64::from(cs.restart_count);
-                note_restart(cs, &mut summary.last_restart);
-                let state = cs.state.as_ref();
-                let waiting = state
-                    .and_then(|s| s.waiting.as_ref())
-                    .and_then(|w| w.reason.as_deref())
-                    .filter(|r| !r.is_empty());
-                let terminated = state.and_then(|s| s.terminated.as_ref());
-                if let Some(w) = waiting {
-                    summary.reason = w.to_string();
-                } else if let Some(t) = terminated {
-                    summary.reason = match t.reason.as_deref().filter(|r| !r.is_empty()) {
-                        Some(r) => r.to_string(),
-                        None if t.signal.unwrap_or(0) != 0 => {
-                            format!("Signal:{}", t.signal.unwrap_or(0))
-                        }
-                        None => format!("ExitCode:{}", t.exit_code),
-                    };
-                } else if cs.ready && state.is_some_and(|s| s.running.is_some()) {
-                    has_running = true;
-                    summary.ready += 1;
-                }
-            }
-            if summary.reason == "Completed" && has_running {
-                summary.reason = if condition_true("Ready") {
-                    "Running"
-                } else {
-                    "NotReady"
-                }
-                .to_string();
+    /// Walks the app containers last to first: counts restarts and ready running containers,
+    /// and takes the STATUS from waiting or terminated ones; a `Completed` pod with a running
+    /// container shows `Running` or `NotReady` by the `Ready` condition.
+    fn containers(&mut self, statuses: &[ContainerStatus], pod_ready: bool) {
+        let mut has_running = false;
+        for cs in statuses.iter().rev() {
+            self.restarts += i64::from(cs.restart_count);
+            note_restart(cs, &mut self.last_restart);
+            let state = cs.state.as_ref();
+            let waiting = state
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .filter(|r| !r.is_empty());
+            let terminated = state.and_then(|s| s.terminated.as_ref());
+            if let Some(w) = waiting {
+                self.reason = w.to_string();
+            } else if let Some(t) = terminated {
+                self.reason = terminated_reason(t);
+            } else if cs.ready && state.is_some_and(|s| s.running.is_some()) {
+                has_running = true;
+                self.ready += 1;
             }
         }
+        if self.reason == "Completed" && has_running {
+            self.reason = if pod_ready { "Running" } else { "NotReady" }.to_string();
+        }
+    }
+}
 
-        if pod.metadata.deletion_timestamp.is_some() {
-            if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
-                summary.reason = "Unknown".to_string();
-            } else if phase != "Succeeded" && phase != "Failed" {
-                summary.reason = "Terminating".to_string();
-            }
-        }
-        summary
+/// The pod's `reason`, else its phase; `SchedulingGated` while a scheduling gate holds it.
+fn initial_reason(status: Option<&PodStatus>, phase: &str, conditions: &[PodCondition]) -> String {
+    let gated = conditions
+        .iter()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"));
+    if gated {
+        return "SchedulingGated".to_string();
+    }
+    status
+        .and_then(|s| s.reason.clone())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| phase.to_string())
+}
+
+fn condition_true(conditions: &[PodCondition], type_: &str) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
+/// A restartable init container (`restartPolicy: Always`).
+fn is_sidecar(init_specs: &[Container], name: &str) -> bool {
+    init_specs
+        .iter()
+        .any(|c| c.name == name && c.restart_policy.as_deref() == Some("Always"))
+}
+
+/// A terminated container's reason, else `Signal:N`, else `ExitCode:N`.
+fn terminated_reason(t: &ContainerStateTerminated) -> String {
+    match t.reason.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None if t.signal.unwrap_or(0) != 0 => format!("Signal:{}", t.signal.unwrap_or(0)),
+        None => format!("ExitCode:{}", t.exit_code),
+    }
+}
+
+/// A restart count and the time of the latest counted restart.
+#[derive(Debug, Default)]
+struct Restarts {
+    count: i64,
+    last: Option<Timestamp>,
+}
+
+impl Restarts {
+    fn add(&mut self, cs: &ContainerStatus) {
+        self.count += i64::from(cs.restart_count);
+        note_restart(cs, &mut self.last);
     }
 }
 
@@ -182,7 +213,7 @@ fn note_restart(cs: &ContainerStatus, latest: &mut Option<Timestamp>) {
 /// A duration the way kubectl shows ages: "45s", "3m20s", "5h12m", "9d", "2y31d" (apimachinery's
 /// `HumanDuration`: about two significant units, coarser as it grows). Up to a second in the
 /// future reads "0s" (clock skew); further is `"<invalid>"`.
-pub fn human_duration(d: SignedDuration) -> String {
+pub(crate) fn human_duration(d: SignedDuration) -> String {
     let seconds = d.as_secs();
     if seconds < -1 {
         return "<invalid>".to_string();

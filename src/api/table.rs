@@ -18,14 +18,12 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
-use serde_json::{Value, json};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::accept::negotiate;
 use super::pod_summary::{PodSummary, human_duration};
-
-/// The `Content-Type` of a `Table` response.
-pub const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 /// What each table row carries in its `object` field (the `includeObject` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,9 +71,9 @@ impl IncludeObject {
 
 /// The `Table` apiVersion the client prefers among those we can produce (`"meta.k8s.io/v1"` or
 /// `"meta.k8s.io/v1beta1"`), or `None` when plain JSON comes first (or nothing matches).
-/// Both versions have the same shape; set the response's `apiVersion` (and the `v=` of
-/// [`TABLE_CONTENT_TYPE`]) to the answer.
-pub fn table_api_version(accept: &str) -> Option<&'static str> {
+/// Both versions have the same shape; set the response's `apiVersion` (and the `v=` of its
+/// `Content-Type`, `application/json;as=Table;v=…;g=meta.k8s.io`) to the answer.
+pub(crate) fn table_api_version(accept: &str) -> Option<&'static str> {
     negotiate(accept, |range| {
         if range.is_json_as("Table", "meta.k8s.io", "v1") {
             Some(Some("meta.k8s.io/v1"))
@@ -90,10 +88,109 @@ pub fn table_api_version(accept: &str) -> Option<&'static str> {
     .flatten()
 }
 
-/// Whether the client asked for a `Table` (v1 or v1beta1) ahead of plain JSON.
-pub fn wants_table(accept: &str) -> bool {
-    table_api_version(accept).is_some()
+/// A `meta.k8s.io/v1` `Table` (k8s-openapi has no type for it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Table {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: ListMeta,
+    column_definitions: Vec<TableColumnDefinition>,
+    rows: Vec<TableRow>,
 }
+
+/// One column of a `Table`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TableColumnDefinition {
+    name: &'static str,
+    #[serde(rename = "type")]
+    type_: &'static str,
+    format: &'static str,
+    description: &'static str,
+    priority: u8,
+}
+
+/// One row of a `Table`: the cells, conditions of a finished pod, the object.
+#[derive(Debug, Serialize)]
+struct TableRow {
+    cells: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conditions: Option<[TableRowCondition; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<Value>,
+}
+
+/// A `TableRowCondition`; only `Completed` is used.
+#[derive(Debug, Serialize)]
+struct TableRowCondition {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    status: &'static str,
+    reason: &'static str,
+    message: &'static str,
+}
+
+/// A `meta.k8s.io/v1` `PartialObjectMetadata` (k8s-openapi has no type for it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialObjectMetadata<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: &'a ObjectMeta,
+}
+
+/// The API server's pod columns: name, format, priority, description.
+const POD_COLUMNS: [(&str, &str, u8, &str); 9] = [
+    ("Name", "name", 0, "Name must be unique within a namespace."),
+    (
+        "Ready",
+        "",
+        0,
+        "The aggregate readiness state of this pod for accepting traffic.",
+    ),
+    (
+        "Status",
+        "",
+        0,
+        "The aggregate status of the containers in this pod.",
+    ),
+    (
+        "Restarts",
+        "",
+        0,
+        "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+    ),
+    (
+        "Age",
+        "",
+        0,
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    ),
+    (
+        "IP",
+        "",
+        1,
+        "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+    ),
+    (
+        "Node",
+        "",
+        1,
+        "NodeName indicates in which node this pod is scheduled.",
+    ),
+    (
+        "Nominated Node",
+        "",
+        1,
+        "nominatedNodeName is set only when this pod preempts other pods on the node.",
+    ),
+    (
+        "Readiness Gates",
+        "",
+        1,
+        "If specified, all readiness gates will be evaluated for pod readiness.",
+    ),
+];
 
 /// Renders `pods` as a `meta.k8s.io/v1` `Table` with the API server's pod columns.
 ///
@@ -101,104 +198,69 @@ pub fn wants_table(accept: &str) -> bool {
 /// server always does, and kubectl hides them unless `-o wide`. `list_meta` becomes the table's
 /// `metadata` (the list's `resourceVersion` and `continue`, or the pod's `resourceVersion` for
 /// a single-object GET).
-pub fn pod_table(
+pub(crate) fn pod_table(
     pods: &[Pod],
     include_object: IncludeObject,
     wide: bool,
     now: Timestamp,
     list_meta: ListMeta,
 ) -> Value {
-    let mut columns = vec![
-        column(
-            "Name",
-            "string",
-            Some("name"),
-            0,
-            "Name must be unique within a namespace.",
-        ),
-        column(
-            "Ready",
-            "string",
-            None,
-            0,
-            "The aggregate readiness state of this pod for accepting traffic.",
-        ),
-        column(
-            "Status",
-            "string",
-            None,
-            0,
-            "The aggregate status of the containers in this pod.",
-        ),
-        column(
-            "Restarts",
-            "string",
-            None,
-            0,
-            "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
-        ),
-        column(
-            "Age",
-            "string",
-            None,
-            0,
-            "CreationTimestamp is a timestamp representing the server time when this object was created.",
-        ),
-    ];
-    if wide {
-        columns.extend([
-            column("IP", "string", None, 1, "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
-            column("Node", "string", None, 1, "NodeName indicates in which node this pod is scheduled."),
-            column("Nominated Node", "string", None, 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
-            column("Readiness Gates", "string", None, 1, "If specified, all readiness gates will be evaluated for pod readiness."),
-        ]);
-    }
-    let rows: Vec<Value> = pods
+    let column_definitions = POD_COLUMNS
         .iter()
-        .map(|pod| pod_row(pod, include_object, wide, now))
+        .filter(|(_, _, priority, _)| wide || *priority == 0)
+        .map(|&(name, format, priority, description)| {
+            column(name, "string", Some(format), priority, description)
+        })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": serde_json::to_value(list_meta).unwrap_or_else(|_| json!({})),
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    let table = Table {
+        kind: "Table",
+        api_version: "meta.k8s.io/v1",
+        metadata: list_meta,
+        column_definitions,
+        rows: pods
+            .iter()
+            .map(|pod| pod_row(pod, include_object, wide, now))
+            .collect(),
+    };
+    serde_json::to_value(table).unwrap_or(Value::Null)
 }
 
+/// A column definition (`format` empty when `None`).
 pub(super) fn column(
-    name: &str,
-    kind: &str,
-    format: Option<&str>,
+    name: &'static str,
+    kind: &'static str,
+    format: Option<&'static str>,
     priority: u8,
-    description: &str,
-) -> Value {
-    json!({
-        "name": name,
-        "type": kind,
-        "format": format.unwrap_or(""),
-        "description": description,
-        "priority": priority,
-    })
+    description: &'static str,
+) -> TableColumnDefinition {
+    TableColumnDefinition {
+        name,
+        type_: kind,
+        format: format.unwrap_or(""),
+        description,
+        priority,
+    }
 }
 
-fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> Value {
+fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow {
     let summary = PodSummary::of(pod);
+    let restarts = match summary.last_restart {
+        Some(at) if summary.restarts != 0 => {
+            format!("{} ({} ago)", summary.restarts, since(at, now))
+        }
+        _ => summary.restarts.to_string(),
+    };
+    let age = pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now));
     let mut cells = vec![
-        json!(pod.metadata.name.clone().unwrap_or_default()),
-        json!(format!("{}/{}", summary.ready, summary.total)),
-        json!(summary.reason),
-        json!(match summary.last_restart {
-            Some(at) if summary.restarts != 0 =>
-                format!("{} ({} ago)", summary.restarts, since(at, now)),
-            _ => summary.restarts.to_string(),
-        }),
-        json!(
-            pod.metadata
-                .creation_timestamp
-                .as_ref()
-                .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now))
-        ),
+        pod.metadata.name.clone().unwrap_or_default(),
+        format!("{}/{}", summary.ready, summary.total),
+        summary.reason,
+        restarts,
+        age,
     ];
     if wide {
         let status = pod.status.as_ref();
@@ -207,34 +269,40 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
         let nominated = status.and_then(|s| s.nominated_node_name.as_deref());
         cells.extend([
-            json!(or_none(ip)),
-            json!(or_none(node)),
-            json!(or_none(nominated)),
-            json!(readiness_gates(pod)),
+            or_none(ip),
+            or_none(node),
+            or_none(nominated),
+            readiness_gates(pod),
         ]);
     }
-    let mut row = json!({ "cells": cells });
-    match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
-        Some("Succeeded") => {
-            row["conditions"] = json!([{"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."}])
-        }
-        Some("Failed") => {
-            row["conditions"] = json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}])
-        }
-        _ => {}
+    let completed = |reason, message| {
+        Some([TableRowCondition {
+            type_: "Completed",
+            status: "True",
+            reason,
+            message,
+        }])
+    };
+    let conditions = match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Succeeded") => completed("Succeeded", "The pod has completed successfully."),
+        Some("Failed") => completed("Failed", "The pod failed."),
+        _ => None,
+    };
+    let object = match include_object {
+        IncludeObject::None => None,
+        IncludeObject::Metadata => serde_json::to_value(PartialObjectMetadata {
+            kind: "PartialObjectMetadata",
+            api_version: "meta.k8s.io/v1",
+            metadata: &pod.metadata,
+        })
+        .ok(),
+        IncludeObject::Object => Some(serde_json::to_value(pod).unwrap_or(Value::Null)),
+    };
+    TableRow {
+        cells: cells.into_iter().map(Value::String).collect(),
+        conditions,
+        object,
     }
-    match include_object {
-        IncludeObject::None => {}
-        IncludeObject::Metadata => {
-            row["object"] = json!({
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": serde_json::to_value(&pod.metadata).unwrap_or_else(|_| json!({})),
-            });
-        }
-        IncludeObject::Object => row["object"] = serde_json::to_value(pod).unwrap_or(Value::Null),
-    }
-    row
 }
 
 fn readiness_gates(pod: &Pod) -> String {
@@ -270,6 +338,12 @@ pub(super) fn since(t: Timestamp, now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// Whether the client asked for a `Table` (v1 or v1beta1) ahead of plain JSON.
+    fn wants_table(accept: &str) -> bool {
+        table_api_version(accept).is_some()
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")

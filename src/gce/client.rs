@@ -50,7 +50,7 @@ pub struct ClientConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inserted {
     /// Compute Engine accepted the insert (or deduplicated a retry of it).
-    Started(Operation),
+    Started(Box<Operation>),
     /// The VM already exists and belongs to the same pod.
     AlreadyOwned,
 }
@@ -106,14 +106,9 @@ impl Client {
         let query = [("requestId", request_id.to_string())];
         let op: Operation = self
             .call(
-                "instances.insert",
-                zone,
-                &instance.name,
-                Method::POST,
-                &url,
-                &query,
+                Call::mutation("instances.insert", Method::POST, &url, zone, &instance.name)
+                    .query(query),
                 Some(instance),
-                true,
             )
             .await?;
         check_operation("instances.insert", zone, op)
@@ -130,13 +125,13 @@ impl Client {
         owner: (&str, &str),
     ) -> Result<Inserted, GceError> {
         match self.insert(zone, instance, request_id).await {
-            Ok(op) => Ok(Inserted::Started(op)),
-            Err(GceError::AlreadyExists { method, message }) => {
+            Ok(op) => Ok(Inserted::Started(Box::new(op))),
+            Err(err @ GceError::AlreadyExists { .. }) => {
                 let existing = self.get(zone, &instance.name).await?;
                 if existing.labels.get(owner.0).map(String::as_str) == Some(owner.1) {
                     Ok(Inserted::AlreadyOwned)
                 } else {
-                    Err(GceError::AlreadyExists { method, message })
+                    Err(err)
                 }
             }
             Err(other) => Err(other),
@@ -146,15 +141,9 @@ impl Client {
     /// `instances.get`.
     pub async fn get(&self, zone: &str, name: &str) -> Result<Instance, GceError> {
         let url = self.urls.instance(zone, name);
-        self.call::<(), _>(
-            "instances.get",
-            zone,
-            name,
-            Method::GET,
-            &url,
-            &[],
-            None,
-            false,
+        self.call(
+            Call::read("instances.get", Method::GET, &url, zone, name),
+            NO_BODY,
         )
         .await
     }
@@ -178,15 +167,9 @@ impl Client {
         if let Some(fields) = filter.fields_param() {
             query.push(("fields", fields.to_string()));
         }
-        self.call::<(), _>(
-            "instances.list",
-            zone,
-            "",
-            Method::GET,
-            &url,
-            &query,
-            None,
-            false,
+        self.call(
+            Call::read("instances.list", Method::GET, &url, zone, "").query(query),
+            NO_BODY,
         )
         .await
     }
@@ -227,15 +210,9 @@ impl Client {
         let url = self.urls.instance(zone, name);
         let query = [("requestId", Uuid::new_v4().to_string())];
         let op: Operation = self
-            .call::<(), _>(
-                "instances.delete",
-                zone,
-                name,
-                Method::DELETE,
-                &url,
-                &query,
-                None,
-                true,
+            .call(
+                Call::mutation("instances.delete", Method::DELETE, &url, zone, name).query(query),
+                NO_BODY,
             )
             .await?;
         check_operation("instances.delete", zone, op)
@@ -245,15 +222,9 @@ impl Client {
     pub async fn stop(&self, zone: &str, name: &str) -> Result<Operation, GceError> {
         let url = self.urls.instance_action(zone, name, "stop");
         let op: Operation = self
-            .call::<(), _>(
-                "instances.stop",
-                zone,
-                name,
-                Method::POST,
-                &url,
-                &[],
-                None,
-                true,
+            .call(
+                Call::mutation("instances.stop", Method::POST, &url, zone, name),
+                NO_BODY,
             )
             .await?;
         check_operation("instances.stop", zone, op)
@@ -274,14 +245,8 @@ impl Client {
         };
         let op: Operation = self
             .call(
-                "instances.setLabels",
-                zone,
-                name,
-                Method::POST,
-                &url,
-                &[],
+                Call::mutation("instances.setLabels", Method::POST, &url, zone, name),
                 Some(&body),
-                true,
             )
             .await?;
         check_operation("instances.setLabels", zone, op)
@@ -297,14 +262,8 @@ impl Client {
         let url = self.urls.instance_action(zone, name, "setMetadata");
         let op: Operation = self
             .call(
-                "instances.setMetadata",
-                zone,
-                name,
-                Method::POST,
-                &url,
-                &[],
+                Call::mutation("instances.setMetadata", Method::POST, &url, zone, name),
                 Some(metadata),
-                true,
             )
             .await?;
         check_operation("instances.setMetadata", zone, op)
@@ -313,15 +272,9 @@ impl Client {
     /// `zoneOperations.get`.
     pub async fn get_operation(&self, zone: &str, operation: &str) -> Result<Operation, GceError> {
         let url = self.urls.operation(zone, operation);
-        self.call::<(), _>(
-            "zoneOperations.get",
-            zone,
-            "",
-            Method::GET,
-            &url,
-            &[],
-            None,
-            false,
+        self.call(
+            Call::read("zoneOperations.get", Method::GET, &url, zone, ""),
+            NO_BODY,
         )
         .await
     }
@@ -338,15 +291,9 @@ impl Client {
         let until = tokio::time::Instant::now() + deadline;
         loop {
             let op: Operation = self
-                .call::<(), _>(
-                    "zoneOperations.wait",
-                    zone,
-                    "",
-                    Method::POST,
-                    &url,
-                    &[],
-                    None,
-                    false,
+                .call(
+                    Call::read("zoneOperations.wait", Method::POST, &url, zone, ""),
+                    NO_BODY,
                 )
                 .await?;
             if op.status == OperationStatus::Done {
@@ -356,71 +303,51 @@ impl Client {
                 return Err(GceError::Transient {
                     method: "zoneOperations.wait",
                     message: format!("operation {operation} not done after {deadline:?}"),
+                    source: None,
                 });
             }
         }
     }
 
     /// One logical call: rate limit (mutations), attempts with timeout, retries, span.
-    #[allow(clippy::too_many_arguments)]
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
-        method: &'static str,
-        zone: &str,
-        instance: &str,
-        http_method: Method,
-        url: &str,
-        query: &[(&str, String)],
+        call: Call<'_>,
         body: Option<&B>,
-        mutation: bool,
     ) -> Result<T, GceError> {
-        let span = tracing::debug_span!("gce", method, zone, instance);
-        async move {
-            let started = tokio::time::Instant::now();
-            let mut attempt = 0u32;
-            loop {
-                if mutation {
-                    self.limiter.acquire().await;
-                }
-                let result = self
-                    .attempt(method, zone, http_method.clone(), url, query, body)
-                    .await;
-                match result {
-                    Ok(value) => return Ok(value),
-                    Err(err) if err.is_transient() => {
-                        let backoff = self.retry.backoff(attempt);
-                        if started.elapsed() + backoff >= self.retry.deadline {
-                            tracing::warn!(error = %err, attempts = attempt + 1, "giving up");
-                            return Err(err);
-                        }
-                        tracing::debug!(error = %err, attempt, ?backoff, "retrying");
-                        tokio::time::sleep(backoff).await;
-                        attempt += 1;
+        let span = tracing::debug_span!(
+            "gce",
+            method = call.method,
+            zone = call.zone,
+            instance = call.instance
+        );
+        self.retry
+            .run(
+                |_| async {
+                    if call.mutation {
+                        self.limiter.acquire().await;
                     }
-                    Err(err) => return Err(err),
-                }
-            }
-        }
-        .instrument(span)
-        .await
+                    self.attempt(&call, body).await
+                },
+                GceError::is_transient,
+            )
+            .instrument(span)
+            .await
     }
 
     async fn attempt<B: Serialize, T: DeserializeOwned>(
         &self,
-        method: &'static str,
-        zone: &str,
-        http_method: Method,
-        url: &str,
-        query: &[(&str, String)],
+        call: &Call<'_>,
         body: Option<&B>,
     ) -> Result<T, GceError> {
-        let transient = |message: String| GceError::Transient { method, message };
+        let method = call.method;
         let mut request = self
             .http
-            .request(http_method, url)
+            .request(call.verb.clone(), call.url)
             .timeout(self.timeout)
-            .query(query);
-        if let Some(token) = self.auth.bearer().await.map_err(|e| transient(e.detail()))? {
+            .query(&call.query);
+        let token = self.auth.bearer().await;
+        if let Some(token) = token.map_err(|e| GceError::transport(method, "credentials", e))? {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
@@ -429,25 +356,78 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| transient(format!("{e}")))?;
+            .map_err(|e| GceError::transport(method, "sending the request", e))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| transient(format!("reading body: {e}")))?;
+            .map_err(|e| GceError::transport(method, "reading the answer", e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| GceError::Invalid {
-                method,
-                message: format!("unexpected response: {e}"),
-            });
+            return serde_json::from_slice(&bytes).map_err(|e| GceError::undecodable(method, e));
         }
         let envelope: Option<GoogleErrorEnvelope> = serde_json::from_slice(&bytes).ok();
         Err(GceError::from_http(
             method,
-            zone,
+            call.zone,
             status.as_u16(),
             envelope.as_ref().map(|e| &e.error),
         ))
+    }
+}
+
+/// The body of a call that sends none.
+const NO_BODY: Option<&()> = None;
+
+/// One logical Compute Engine call: the API method (for spans and errors), the zone and
+/// instance it concerns, the HTTP request, and whether it is a mutation (rate-limited).
+#[derive(Debug)]
+struct Call<'a> {
+    method: &'static str,
+    verb: Method,
+    url: &'a str,
+    zone: &'a str,
+    instance: &'a str,
+    query: Vec<(&'static str, String)>,
+    mutation: bool,
+}
+
+impl<'a> Call<'a> {
+    /// A call that changes nothing (reads, and waiting on an operation).
+    fn read(
+        method: &'static str,
+        verb: Method,
+        url: &'a str,
+        zone: &'a str,
+        instance: &'a str,
+    ) -> Self {
+        Call {
+            method,
+            verb,
+            url,
+            zone,
+            instance,
+            query: Vec::new(),
+            mutation: false,
+        }
+    }
+
+    /// A mutation: it passes the rate limiter first.
+    fn mutation(
+        method: &'static str,
+        verb: Method,
+        url: &'a str,
+        zone: &'a str,
+        instance: &'a str,
+    ) -> Self {
+        Call {
+            mutation: true,
+            ..Call::read(method, verb, url, zone, instance)
+        }
+    }
+
+    fn query(mut self, query: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+        self.query.extend(query);
+        self
     }
 }
 

@@ -3,11 +3,15 @@
 //! It tells apart what callers act on differently: a missing instance, a name taken, a zone out
 //! of capacity (try another zone), quota, a request Google rejected (its message kept), missing
 //! permission, a stale fingerprint, and transient failures (retry later).
+//!
+//! Google's own message is kept in `message`; a failure below HTTP (connection, timeout, an
+//! answer that does not decode, credentials) is kept as the `#[source]`, never stringified, so
+//! the request middleware can log the whole chain once.
 
 use super::types::{GoogleError, OperationError};
 
 /// A failed Compute Engine call or operation.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum GceError {
     /// 404 `notFound`.
     #[error("{method}: not found: {message}")]
@@ -43,13 +47,17 @@ pub enum GceError {
         /// Google's message.
         message: String,
     },
-    /// 400 `invalid`, or an operation error caused by the request.
+    /// 400 `invalid`, an operation error caused by the request, or an answer that does not
+    /// decode.
     #[error("{method}: invalid request: {message}")]
     Invalid {
         /// API method.
         method: &'static str,
-        /// Google's message, kept verbatim for the user.
+        /// Google's message, kept verbatim for the user (or what did not decode).
         message: String,
+        /// The decoding error, for an answer that did not decode.
+        #[source]
+        source: Option<Source>,
     },
     /// 401/403 (other than rate limits).
     #[error("{method}: permission denied: {message}")]
@@ -72,15 +80,39 @@ pub enum GceError {
     Transient {
         /// API method.
         method: &'static str,
-        /// What happened last.
+        /// What happened last (Google's message, or which step failed).
         message: String,
+        /// The transport or credentials error, when the failure was below HTTP.
+        #[source]
+        source: Option<Source>,
     },
 }
+
+/// The cause of a failure below HTTP: a `reqwest` or `serde_json` error, or the token source's.
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
 
 impl GceError {
     /// Whether a later retry of the same call may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, GceError::Transient { .. })
+    }
+
+    /// A failure below HTTP in `step` (sending, reading the answer, credentials); retried.
+    pub(crate) fn transport(method: &'static str, step: &str, source: impl Into<Source>) -> Self {
+        GceError::Transient {
+            method,
+            message: step.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A successful answer that does not decode as the expected type.
+    pub(crate) fn undecodable(method: &'static str, source: serde_json::Error) -> Self {
+        GceError::Invalid {
+            method,
+            message: "unexpected response".to_string(),
+            source: Some(source.into()),
+        }
     }
 
     /// Classifies an HTTP error answer.
@@ -98,10 +130,16 @@ impl GceError {
             .map(|e| e.reason.as_str())
             .unwrap_or("");
         match (status, reason) {
-            (_, "rateLimitExceeded" | "userRateLimitExceeded") => {
-                GceError::Transient { method, message }
-            }
-            (429 | 500 | 502 | 503 | 504, _) => GceError::Transient { method, message },
+            (_, "rateLimitExceeded" | "userRateLimitExceeded") => GceError::Transient {
+                method,
+                message,
+                source: None,
+            },
+            (429 | 500 | 502 | 503 | 504, _) => GceError::Transient {
+                method,
+                message,
+                source: None,
+            },
             (404, _) => GceError::NotFound { method, message },
             (409, _) => GceError::AlreadyExists { method, message },
             (412, _) => GceError::Conflict { method, message },
@@ -115,7 +153,11 @@ impl GceError {
                 }
             }
             (_, "QUOTA_EXCEEDED" | "quotaExceeded") => GceError::Quota { method, message },
-            _ => GceError::Invalid { method, message },
+            _ => GceError::Invalid {
+                method,
+                message,
+                source: None,
+            },
         }
     }
 
@@ -140,9 +182,17 @@ impl GceError {
             "CONDITION_NOT_MET" => GceError::Conflict { method, message },
             "PERMISSIONS_ERROR" | "FORBIDDEN" => GceError::PermissionDenied { method, message },
             "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMIT_EXCEEDED" => {
-                GceError::Transient { method, message }
+                GceError::Transient {
+                    method,
+                    message,
+                    source: None,
+                }
             }
-            _ => GceError::Invalid { method, message },
+            _ => GceError::Invalid {
+                method,
+                message,
+                source: None,
+            },
         }
     }
 }

@@ -10,20 +10,20 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Percent-encodes one query value.
-pub fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     utf8_percent_encode(value, QUERY).to_string()
 }
 
 /// Builds URLs under one API base (`https://compute.googleapis.com/compute/v1`).
 #[derive(Debug, Clone)]
-pub struct Urls {
+pub(crate) struct Urls {
     base: String,
     project: String,
 }
 
 impl Urls {
     /// `base` without a trailing slash is expected; one is trimmed.
-    pub fn new(base: &str, project: &str) -> Self {
+    pub(crate) fn new(base: &str, project: &str) -> Self {
         Urls {
             base: base.trim_end_matches('/').to_string(),
             project: project.to_string(),
@@ -31,12 +31,12 @@ impl Urls {
     }
 
     /// The project.
-    pub fn project(&self) -> &str {
+    pub(crate) fn project(&self) -> &str {
         &self.project
     }
 
     /// `.../projects/P/zones/Z/instances`.
-    pub fn instances(&self, zone: &str) -> String {
+    pub(crate) fn instances(&self, zone: &str) -> String {
         format!(
             "{}/projects/{}/zones/{}/instances",
             self.base, self.project, zone
@@ -44,17 +44,17 @@ impl Urls {
     }
 
     /// `.../instances/NAME`.
-    pub fn instance(&self, zone: &str, name: &str) -> String {
+    pub(crate) fn instance(&self, zone: &str, name: &str) -> String {
         format!("{}/{}", self.instances(zone), name)
     }
 
     /// `.../instances/NAME/VERB` (stop, setLabels, setMetadata).
-    pub fn instance_action(&self, zone: &str, name: &str, verb: &str) -> String {
+    pub(crate) fn instance_action(&self, zone: &str, name: &str, verb: &str) -> String {
         format!("{}/{}", self.instance(zone, name), verb)
     }
 
     /// `.../zones/Z/operations/OP`.
-    pub fn operation(&self, zone: &str, operation: &str) -> String {
+    pub(crate) fn operation(&self, zone: &str, operation: &str) -> String {
         format!(
             "{}/projects/{}/zones/{}/operations/{}",
             self.base, self.project, zone, operation
@@ -62,7 +62,7 @@ impl Urls {
     }
 
     /// `.../zones/Z/operations/OP/wait`.
-    pub fn operation_wait(&self, zone: &str, operation: &str) -> String {
+    pub(crate) fn operation_wait(&self, zone: &str, operation: &str) -> String {
         format!("{}/wait", self.operation(zone, operation))
     }
 }

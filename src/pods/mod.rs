@@ -8,7 +8,6 @@
 //! [`record::modify`].
 
 pub(crate) mod clock;
-pub mod cloud_logging;
 pub(crate) mod crud;
 pub(crate) mod events;
 mod health;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{Page, Record, RecordStore, StoreError};
+use super::{Page, Record, RecordStore, StoreCause, StoreError};
 use crate::auth::TokenSource;
 use crate::gce::request::encode;
 use crate::retry::RetryPolicy;
@@ -56,9 +56,36 @@ struct ObjectList {
     next_page_token: Option<String>,
 }
 
-enum Failure {
-    Status(u16, String),
-    Transport(String),
+impl StoreCause {
+    /// 429, 5xx and failures below HTTP; 409 is not (multipart uploads answer 412).
+    fn is_transient(&self) -> bool {
+        match self {
+            StoreCause::Status { status, .. } => *status == 429 || *status >= 500,
+            StoreCause::Transport { .. } | StoreCause::Credentials { .. } => true,
+            _ => false,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            StoreCause::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, StoreCause> {
+    serde_json::from_slice(body).map_err(|source| StoreCause::Decode { what, source })
+}
+
+fn generation(object: &ObjectResource) -> Result<i64, StoreCause> {
+    object
+        .generation
+        .parse()
+        .map_err(|_| StoreCause::NoGeneration)
 }
 
 impl GcsStore {
@@ -96,50 +123,51 @@ impl GcsStore {
         )
     }
 
-    /// One request with retries on 429/5xx/transport errors.
+    /// One request, retried (through [`RetryPolicy::run`]) on 429, 5xx and transport errors.
     async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
-        retry_conflicts: bool,
-    ) -> Result<(reqwest::header::HeaderMap, Bytes), Failure> {
-        let started = tokio::time::Instant::now();
-        let mut attempt = 0;
-        loop {
-            let mut request = build();
-            if let Some(token) = self.auth.bearer().await.map_err(|e| Failure::Transport(e.detail()))? {
-                request = request.bearer_auth(token);
-            }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) if (200..300).contains(&status) => return Ok((headers, body)),
-                        Ok(body) => Failure::Status(
-                            status,
-                            String::from_utf8_lossy(&body).chars().take(300).collect(),
-                        ),
-                        Err(e) => Failure::Transport(e.to_string()),
-                    }
-                }
-                Err(e) => Failure::Transport(e.to_string()),
-            };
-            let transient = match &outcome {
-                Failure::Status(code, _) => {
-                    *code == 429 || *code >= 500 || (retry_conflicts && *code == 409)
-                }
-                Failure::Transport(_) => true,
-            };
-            let backoff = self.retry.backoff(attempt);
-            if !transient || started.elapsed() + backoff >= self.retry.deadline {
-                return Err(outcome);
-            }
-            tokio::time::sleep(backoff).await;
-            attempt += 1;
-        }
+    ) -> Result<(reqwest::header::HeaderMap, Bytes), StoreCause> {
+        self.retry
+            .run(|_| self.attempt(&build), StoreCause::is_transient)
+            .await
     }
 
-    async fn upload(&self, key: &str, data: Bytes, if_generation: i64) -> Result<i64, Failure> {
+    async fn attempt(
+        &self,
+        build: &impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(reqwest::header::HeaderMap, Bytes), StoreCause> {
+        let mut request = build();
+        let token = self.auth.bearer().await;
+        if let Some(token) = token.map_err(|e| StoreCause::Credentials { source: e.into() })? {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| StoreCause::Transport {
+                step: "sending the request",
+                source,
+            })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| StoreCause::Transport {
+                step: "reading the answer",
+                source,
+            })?;
+        if !(200..300).contains(&status) {
+            return Err(StoreCause::Status {
+                status,
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            });
+        }
+        Ok((headers, body))
+    }
+
+    async fn upload(&self, key: &str, data: Bytes, if_generation: i64) -> Result<i64, StoreCause> {
         let boundary = format!("k8sless-{}", uuid::Uuid::new_v4().simple());
         let meta = serde_json::json!({ "name": key, "contentType": "application/json" });
         let mut body = Vec::with_capacity(data.len() + 256);
@@ -150,26 +178,18 @@ impl GcsStore {
         let url = format!("{}/upload/storage/v1/b/{}/o", self.endpoint, self.bucket);
         let content_type = format!("multipart/related; boundary={boundary}");
         let (_, response) = self
-            .send(
-                || {
-                    self.http
-                        .post(&url)
-                        .query(&[
-                            ("uploadType", "multipart".to_string()),
-                            ("ifGenerationMatch", if_generation.to_string()),
-                        ])
-                        .header(reqwest::header::CONTENT_TYPE, &content_type)
-                        .body(body.clone())
-                },
-                false,
-            )
+            .send(|| {
+                self.http
+                    .post(&url)
+                    .query(&[
+                        ("uploadType", "multipart".to_string()),
+                        ("ifGenerationMatch", if_generation.to_string()),
+                    ])
+                    .header(reqwest::header::CONTENT_TYPE, &content_type)
+                    .body(body.clone())
+            })
             .await?;
-        let object: ObjectResource = serde_json::from_slice(&response)
-            .map_err(|e| Failure::Status(500, format!("unexpected upload answer: {e}")))?;
-        let generation = object
-            .generation
-            .parse()
-            .map_err(|_| Failure::Status(500, "no generation".into()))?;
+        let generation = generation(&decode::<ObjectResource>("upload answer", &response)?)?;
         self.remember(key, generation, data);
         Ok(generation)
     }
@@ -190,15 +210,13 @@ impl GcsStore {
             .map(|(_, d)| d.clone())
     }
 
-    async fn download(&self, key: &str, generation: Option<i64>) -> Result<Record, Failure> {
+    async fn download(&self, key: &str, generation: Option<i64>) -> Result<Record, StoreCause> {
         let url = self.object_url(key);
         let mut query = vec![("alt", "media".to_string())];
         if let Some(g) = generation {
             query.push(("generation", g.to_string()));
         }
-        let (headers, body) = self
-            .send(|| self.http.get(&url).query(&query), false)
-            .await?;
+        let (headers, body) = self.send(|| self.http.get(&url).query(&query)).await?;
         let generation = match headers
             .get("x-goog-generation")
             .and_then(|v| v.to_str().ok())
@@ -218,115 +236,59 @@ impl GcsStore {
         })
     }
 
-    async fn metadata_generation(&self, key: &str) -> Result<i64, Failure> {
+    async fn metadata_generation(&self, key: &str) -> Result<i64, StoreCause> {
         let url = self.object_url(key);
-        let (_, body) = self.send(|| self.http.get(&url), false).await?;
-        let object: ObjectResource = serde_json::from_slice(&body)
-            .map_err(|e| Failure::Status(500, format!("object metadata: {e}")))?;
-        object
-            .generation
-            .parse()
-            .map_err(|_| Failure::Status(500, "no generation".into()))
+        let (_, body) = self.send(|| self.http.get(&url)).await?;
+        generation(&decode::<ObjectResource>("object metadata", &body)?)
     }
 }
 
-fn classify(key: &str, failure: Failure, precondition: StoreError) -> StoreError {
-    match failure {
-        Failure::Status(404, _) => StoreError::NotFound {
-            key: key.to_string(),
+/// Maps a failed call on `key`; `precondition` is what a 412 means for this call.
+fn classify(
+    operation: &'static str,
+    key: &str,
+    cause: StoreCause,
+    precondition: fn(String) -> StoreError,
+) -> StoreError {
+    let key = key.to_string();
+    match cause.status() {
+        Some(404) => StoreError::NotFound { key },
+        Some(412) => precondition(key),
+        Some(409) => StoreError::Conflict { key },
+        _ if cause.is_transient() => StoreError::Unavailable {
+            operation,
+            key,
+            source: cause,
         },
-        Failure::Status(412, _) => precondition,
-        Failure::Status(409, _) => StoreError::Conflict {
-            key: key.to_string(),
+        _ => StoreError::Internal {
+            operation,
+            key,
+            source: cause,
         },
-        Failure::Status(code, body) if code == 429 || code >= 500 => StoreError::Unavailable {
-            message: format!("HTTP {code}: {body}"),
-        },
-        Failure::Status(code, body) => StoreError::Internal {
-            message: format!("HTTP {code}: {body}"),
-        },
-        Failure::Transport(message) => StoreError::Unavailable { message },
     }
 }
 
-#[async_trait]
-impl RecordStore for GcsStore {
-    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.upload(key, data, 0).await.map_err(|f| {
-            classify(
-                key,
-                f,
-                StoreError::AlreadyExists {
-                    key: key.to_string(),
-                },
-            )
-        })
-    }
+fn conflict(key: String) -> StoreError {
+    StoreError::Conflict { key }
+}
 
-    async fn get(&self, key: &str) -> Result<Record, StoreError> {
-        self.download(key, None).await.map_err(|f| {
-            classify(
-                key,
-                f,
-                StoreError::Conflict {
-                    key: key.to_string(),
-                },
-            )
-        })
-    }
+fn already_exists(key: String) -> StoreError {
+    StoreError::AlreadyExists { key }
+}
 
-    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        if generation <= 0 {
-            return Err(StoreError::Conflict {
-                key: key.to_string(),
-            });
-        }
-        self.upload(key, data, generation).await.map_err(|f| {
-            classify(
-                key,
-                f,
-                StoreError::Conflict {
-                    key: key.to_string(),
-                },
-            )
-        })
-    }
-
-    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
-        let url = self.object_url(key);
-        let query: Vec<(&str, String)> = generation
-            .map(|g| vec![("ifGenerationMatch", g.to_string())])
-            .unwrap_or_default();
-        self.send(|| self.http.delete(&url).query(&query), false)
-            .await
-            .map(|_| ())
-            .map_err(|f| {
-                classify(
-                    key,
-                    f,
-                    StoreError::Conflict {
-                        key: key.to_string(),
-                    },
-                )
-            })?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        Ok(())
-    }
-
-    async fn list(
+impl GcsStore {
+    /// Names and generations under `prefix` after `start_after`: up to `want`, fewer only at
+    /// the end of the listing (Cloud Storage pages by `nextPageToken`).
+    async fn list_names(
         &self,
         prefix: &str,
         start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+        want: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let failed = |cause| classify("list", prefix, cause, conflict);
         let mut names: Vec<(String, i64)> = Vec::new();
         let mut page_token: Option<String> = None;
-        // Ask for one more than needed to know whether more follow.
-        let want = limit.saturating_add(1);
         loop {
             let mut query = vec![
                 ("prefix", prefix.to_string()),
@@ -344,20 +306,14 @@ impl RecordStore for GcsStore {
                 query.push(("pageToken", t.clone()));
             }
             let (_, body) = self
-                .send(|| self.http.get(&url).query(&query), false)
+                .send(|| self.http.get(&url).query(&query))
                 .await
-                .map_err(|f| {
-                    classify(
-                        prefix,
-                        f,
-                        StoreError::Conflict {
-                            key: prefix.to_string(),
-                        },
-                    )
-                })?;
+                .map_err(failed)?;
             let list: ObjectList =
-                serde_json::from_slice(&body).map_err(|e| StoreError::Internal {
-                    message: format!("object list: {e}"),
+                decode("object list", &body).map_err(|source| StoreError::Internal {
+                    operation: "list",
+                    key: prefix.to_string(),
+                    source,
                 })?;
             for item in list.items {
                 if start_after.is_some_and(|a| item.name.as_str() <= a) {
@@ -367,11 +323,14 @@ impl RecordStore for GcsStore {
             }
             page_token = list.next_page_token.filter(|t| !t.is_empty());
             if names.len() >= want || page_token.is_none() {
-                break;
+                return Ok(names);
             }
         }
-        let more = names.len() > limit;
-        names.truncate(limit);
+    }
+
+    /// The records of `names`, from the cache or downloaded concurrently; a record deleted or
+    /// replaced since the listing is skipped, as a snapshot would not show it.
+    async fn fetch_all(&self, names: &[(String, i64)]) -> Result<Vec<Record>, StoreError> {
         let fetched: Vec<Result<Option<Record>, StoreError>> =
             futures_util::stream::iter(names.iter().cloned())
                 .map(|(key, generation)| async move {
@@ -384,9 +343,8 @@ impl RecordStore for GcsStore {
                     }
                     match self.download(&key, Some(generation)).await {
                         Ok(r) => Ok(Some(r)),
-                        // Deleted or replaced since the listing: skip it, like a snapshot would.
-                        Err(Failure::Status(404, _)) => Ok(None),
-                        Err(f) => Err(classify(&key, f, StoreError::Conflict { key: key.clone() })),
+                        Err(cause) if cause.status() == Some(404) => Ok(None),
+                        Err(cause) => Err(classify("list", &key, cause, conflict)),
                     }
                 })
                 .buffered(FETCH_CONCURRENCY)
@@ -394,10 +352,63 @@ impl RecordStore for GcsStore {
                 .await;
         let mut records = Vec::with_capacity(fetched.len());
         for r in fetched {
-            if let Some(record) = r? {
-                records.push(record);
-            }
+            records.extend(r?);
         }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl RecordStore for GcsStore {
+    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
+        self.upload(key, data, 0)
+            .await
+            .map_err(|cause| classify("create", key, cause, already_exists))
+    }
+
+    async fn get(&self, key: &str) -> Result<Record, StoreError> {
+        self.download(key, None)
+            .await
+            .map_err(|cause| classify("get", key, cause, conflict))
+    }
+
+    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
+        if generation <= 0 {
+            return Err(conflict(key.to_string()));
+        }
+        self.upload(key, data, generation)
+            .await
+            .map_err(|cause| classify("update", key, cause, conflict))
+    }
+
+    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
+        let url = self.object_url(key);
+        let query: Vec<(&str, String)> = generation
+            .map(|g| vec![("ifGenerationMatch", g.to_string())])
+            .unwrap_or_default();
+        self.send(|| self.http.delete(&url).query(&query))
+            .await
+            .map_err(|cause| classify("delete", key, cause, conflict))?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        // Ask for one more than needed to know whether more follow.
+        let mut names = self
+            .list_names(prefix, start_after, limit.saturating_add(1))
+            .await?;
+        let more = names.len() > limit;
+        names.truncate(limit);
+        let records = self.fetch_all(&names).await?;
         let next = if more {
             names.last().map(|(k, _)| k.clone())
         } else {
@@ -408,17 +419,9 @@ impl RecordStore for GcsStore {
 
     async fn ready(&self) -> Result<(), StoreError> {
         let url = format!("{}/storage/v1/b/{}", self.endpoint, self.bucket);
-        self.send(|| self.http.get(&url).query(&[("fields", "name")]), false)
+        self.send(|| self.http.get(&url).query(&[("fields", "name")]))
             .await
             .map(|_| ())
-            .map_err(|f| {
-                classify(
-                    &self.bucket,
-                    f,
-                    StoreError::Conflict {
-                        key: self.bucket.clone(),
-                    },
-                )
-            })
+            .map_err(|cause| classify("ready", &self.bucket, cause, conflict))
     }
 }

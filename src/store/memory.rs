@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Page, Record, RecordStore, StoreError};
+use super::{Page, Record, RecordStore, StoreCause, StoreError};
 
 /// In-memory records.
 #[derive(Debug, Default)]
@@ -45,14 +45,16 @@ impl MemoryStore {
         self.fail_next.store(n, Ordering::SeqCst);
     }
 
-    fn check_fault(&self) -> Result<(), StoreError> {
+    fn check_fault(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
         let injected = self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if injected {
             return Err(StoreError::Unavailable {
-                message: "injected fault".into(),
+                operation,
+                key: key.to_string(),
+                source: StoreCause::Injected,
             });
         }
         Ok(())
@@ -66,7 +68,7 @@ impl MemoryStore {
 #[async_trait]
 impl RecordStore for MemoryStore {
     async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.check_fault()?;
+        self.check_fault("create", key)?;
         let mut inner = self.lock();
         if inner.objects.contains_key(key) {
             return Err(StoreError::AlreadyExists {
@@ -79,7 +81,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {
-        self.check_fault()?;
+        self.check_fault("get", key)?;
         let inner = self.lock();
         inner
             .objects
@@ -95,7 +97,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        self.check_fault()?;
+        self.check_fault("update", key)?;
         let mut inner = self.lock();
         match inner.objects.get(key) {
             None => Err(StoreError::NotFound {
@@ -113,7 +115,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
-        self.check_fault()?;
+        self.check_fault("delete", key)?;
         let mut inner = self.lock();
         match inner.objects.get(key) {
             None => Err(StoreError::NotFound {
@@ -137,7 +139,7 @@ impl RecordStore for MemoryStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        self.check_fault()?;
+        self.check_fault("list", prefix)?;
         let inner = self.lock();
         let start = match start_after {
             Some(s) if s >= prefix => std::ops::Bound::Excluded(s.to_string()),

@@ -3,12 +3,19 @@
 //!
 //! [`RecordStore`] is the whole contract: create-if-absent, compare-and-swap update and
 //! delete on the generation, get, and ordered listing by prefix with paging. Two
-//! implementations: [`gcs::GcsStore`] (Cloud Storage JSON API; fake-gcs-server in tests) and
-//! [`memory::MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and
-//! increase with every write, store-wide, as Cloud Storage's do.
+//! implementations: [`GcsStore`] (Cloud Storage JSON API; fake-gcs-server in tests) and
+//! [`MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and increase with
+//! every write, store-wide, as Cloud Storage's do.
+//!
+//! Callers that walk a prefix use [`Pager`] (page by page, stopping when they like) or
+//! [`list_all`]; nobody else loops over [`RecordStore::list`]. Failures are a [`StoreError`]:
+//! the answers callers act on, or `Unavailable`/`Internal` with a [`StoreCause`] as source.
 
-pub mod gcs;
-pub mod memory;
+pub(crate) mod gcs;
+pub(crate) mod memory;
+
+pub use gcs::GcsStore;
+pub use memory::MemoryStore;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -34,7 +41,10 @@ pub struct Page {
 }
 
 /// Why a store call failed.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// The first three are answers callers act on; `Unavailable` (retry later) and `Internal` (an
+/// answer the store should not give) carry what went wrong below as their `#[source]`.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Create of a key that exists.
     #[error("record {key} already exists")]
@@ -55,17 +65,72 @@ pub enum StoreError {
         key: String,
     },
     /// The store is unreachable or failing; retrying later may work.
-    #[error("record store unavailable: {message}")]
+    #[error("record store unavailable: {operation} {key}")]
     Unavailable {
-        /// What happened.
-        message: String,
+        /// The store call (`create`, `get`, `update`, `delete`, `list`, `ready`).
+        operation: &'static str,
+        /// Key, list prefix, or bucket.
+        key: String,
+        /// What failed.
+        #[source]
+        source: StoreCause,
     },
     /// An unexpected answer.
-    #[error("record store: {message}")]
+    #[error("record store: unexpected answer to {operation} {key}")]
     Internal {
-        /// What happened.
-        message: String,
+        /// The store call.
+        operation: &'static str,
+        /// Key, list prefix, or bucket.
+        key: String,
+        /// What was wrong with it.
+        #[source]
+        source: StoreCause,
     },
+}
+
+/// What went wrong under a store call: the `#[source]` of [`StoreError::Unavailable`] and
+/// [`StoreError::Internal`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreCause {
+    /// An HTTP error answer.
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// The request failed below HTTP (connection, timeout), or its answer could not be read.
+    #[error("{step}")]
+    Transport {
+        /// Sending the request or reading the answer.
+        step: &'static str,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No access token.
+    #[error("credentials")]
+    Credentials {
+        /// The token source's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A successful answer that does not decode.
+    #[error("decoding the {what}")]
+    Decode {
+        /// Which answer.
+        what: &'static str,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A successful answer without the object's generation.
+    #[error("the answer carries no generation")]
+    NoGeneration,
+    /// A fault injected by a drill ([`MemoryStore::fail_next`]).
+    #[error("injected fault")]
+    Injected,
 }
 
 /// The record store contract.
@@ -88,4 +153,101 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Page, StoreError>;
     /// Whether the store answers (readiness).
     async fn ready(&self) -> Result<(), StoreError>;
+}
+
+/// Pages through the records under a prefix in key order: the one paging loop over
+/// [`RecordStore::list`].
+///
+/// ```no_run
+/// # async fn f(store: &dyn k8sless::store::RecordStore) -> Result<(), k8sless::store::StoreError> {
+/// let mut pages = k8sless::store::Pager::new(store, "pods/", 500);
+/// while let Some(page) = pages.next_page().await? {
+///     for record in &page.records { /* ... */ }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Pager<'a> {
+    store: &'a dyn RecordStore,
+    prefix: String,
+    after: Option<String>,
+    page_size: usize,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    /// Pages of up to `page_size` records with `prefix`, from the first.
+    pub fn new(store: &'a dyn RecordStore, prefix: impl Into<String>, page_size: usize) -> Self {
+        Pager {
+            store,
+            prefix: prefix.into(),
+            after: None,
+            page_size,
+            done: false,
+        }
+    }
+
+    /// Starts after `key` (a continue token's position) instead of at the first record.
+    pub fn after(mut self, key: Option<String>) -> Self {
+        self.after = key;
+        self
+    }
+
+    /// The next page, or `None` once the last page was returned. A page's `next` tells
+    /// whether more follow.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .list(&self.prefix, self.after.as_deref(), self.page_size)
+            .await?;
+        match &page.next {
+            Some(next) => self.after = Some(next.clone()),
+            None => self.done = true,
+        }
+        Ok(Some(page))
+    }
+}
+
+/// Every record under `prefix`, in key order.
+pub async fn list_all(store: &dyn RecordStore, prefix: &str) -> Result<Vec<Record>, StoreError> {
+    let mut pages = Pager::new(store, prefix, 1000);
+    let mut all = Vec::new();
+    while let Some(page) = pages.next_page().await? {
+        all.extend(page.records);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pager_walks_every_page_in_key_order() {
+        let store = memory::MemoryStore::new();
+        for i in 0..7 {
+            store
+                .create(&format!("pods/a/{i}.json"), Bytes::new())
+                .await
+                .expect("create");
+        }
+        store.create("other/x", Bytes::new()).await.expect("create");
+        let mut pages = Pager::new(&store, "pods/", 3);
+        let mut sizes = Vec::new();
+        while let Some(page) = pages.next_page().await.expect("page") {
+            sizes.push(page.records.len());
+        }
+        assert_eq!(sizes, [3, 3, 1]);
+        let after = Pager::new(&store, "pods/", 10)
+            .after(Some("pods/a/4.json".into()))
+            .next_page()
+            .await
+            .expect("page")
+            .expect("a page");
+        assert_eq!(after.records.len(), 2);
+        assert_eq!(list_all(&store, "pods/").await.expect("all").len(), 7);
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use k8sless::testing::TokenSource;
-use k8sless::store::gcs::GcsStore;
+use k8sless::store::GcsStore;
 use k8sless::store::{RecordStore, StoreError};
 use k8sless::testing::{StackBuilder, default_args};
 

@@ -1,43 +1,26 @@
-//! A running pod's container log from Cloud Logging (`entries:list`).
-//!
-//! The guest writes each container's lines to the VM's journal with the identifier
-//! `NAMESPACE/POD/CONTAINER` (`src/guest/files/k8sless-logship.sh`); COS's logging agent ships
-//! the journal with the VM as the entry's resource. So one container's lines are the entries of
-//! resource `gce_instance` with the pod's current instance id (from the pod record) and that
-//! `jsonPayload.SYSLOG_IDENTIFIER`, since a little before the VM was inserted.
+//! The `entries:list` client: one page, or up to `max_pages` pages in one order.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::LoggingError;
 use crate::auth::TokenSource;
-use crate::error::{Error, Result};
-use crate::pods::logs::{LogLine, LogSource};
-use crate::pods::record;
 use crate::store::RecordStore;
-
-/// The public Cloud Logging API.
-pub const DEFAULT_ENDPOINT: &str = "https://logging.googleapis.com";
-
-/// How long before the VM's insert the window starts (clock skew, early boot).
-const WINDOW_SLACK: Duration = Duration::from_secs(300);
 
 /// Reads containers' lines from Cloud Logging.
 #[derive(Debug, Clone)]
 pub struct CloudLogging {
-    /// HTTP client.
-    pub http: reqwest::Client,
+    http: reqwest::Client,
     /// API base, without `/v2`.
-    pub endpoint: String,
+    endpoint: String,
     /// Project whose logs hold the VMs' entries.
-    pub project: String,
-    /// Credentials.
-    pub auth: TokenSource,
+    project: String,
+    auth: TokenSource,
     /// Pod records (for the VM's instance id and insert time).
-    pub store: Arc<dyn RecordStore>,
+    pub(super) store: Arc<dyn RecordStore>,
     /// Entries per page (the service allows at most 1000).
     pub page_size: usize,
     /// Pages per call; a longer log is read newest first and the newest lines kept.
@@ -51,7 +34,7 @@ impl CloudLogging {
         project: &str,
         auth: TokenSource,
         store: Arc<dyn RecordStore>,
-    ) -> std::result::Result<Self, String> {
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -73,7 +56,7 @@ impl CloudLogging {
         filter: &str,
         order: &str,
         token: Option<&str>,
-    ) -> Result<(Vec<Entry>, Option<String>)> {
+    ) -> Result<(Vec<Entry>, Option<String>), LoggingError> {
         let mut body = json!({
             "resourceNames": [format!("projects/{}", self.project)],
             "filter": filter,
@@ -87,34 +70,34 @@ impl CloudLogging {
             .http
             .post(format!("{}/v2/entries:list", self.endpoint))
             .json(&body);
-        if let Some(bearer) = self.auth.bearer().await.map_err(|e| Error::internal(e.detail()))? {
+        let bearer = self.auth.bearer().await;
+        if let Some(bearer) = bearer.map_err(|e| LoggingError::Credentials { source: e.into() })? {
             request = request.bearer_auth(bearer);
         }
-        let response = request.send().await.map_err(|e| {
-            tracing::warn!(error = %e, "Cloud Logging unreachable");
-            Error::unavailable("Cloud Logging is unreachable; retry shortly")
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|source| LoggingError::Unreachable { source })?;
         let status = response.status();
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
-            tracing::warn!(%status, body = %text, "Cloud Logging entries:list failed");
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                Error::unavailable("Cloud Logging is unavailable; retry shortly")
-            } else {
-                Error::internal(format!(
-                    "Cloud Logging entries:list answered {status}: {text}"
-                ))
+            return Err(LoggingError::Rejected {
+                status: status.as_u16(),
+                body: response.text().await.unwrap_or_default(),
             });
         }
         let page: Page = response
             .json()
             .await
-            .map_err(|e| Error::internal(format!("Cloud Logging entries:list: {e}")))?;
+            .map_err(|source| LoggingError::Undecodable { source })?;
         Ok((page.entries, page.next_page_token.filter(|t| !t.is_empty())))
     }
 
     /// Up to `max_pages` pages in `order`, and whether more remained.
-    async fn pages(&self, filter: &str, order: &str) -> Result<(Vec<Entry>, bool)> {
+    pub(super) async fn pages(
+        &self,
+        filter: &str,
+        order: &str,
+    ) -> Result<(Vec<Entry>, bool), LoggingError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..self.max_pages.max(1) {
@@ -130,7 +113,7 @@ impl CloudLogging {
 }
 
 /// The filter for one container of one VM since `since`.
-pub fn filter(
+pub(crate) fn filter(
     instance_id: &str,
     namespace: &str,
     pod: &str,
@@ -161,11 +144,12 @@ struct Page {
     next_page_token: Option<String>,
 }
 
+/// One log entry, the fields a container line needs.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Entry {
+pub(super) struct Entry {
     #[serde(default)]
-    timestamp: Option<jiff::Timestamp>,
+    pub(super) timestamp: Option<jiff::Timestamp>,
     #[serde(default)]
     text_payload: Option<String>,
     #[serde(default)]
@@ -173,8 +157,9 @@ struct Entry {
 }
 
 impl Entry {
-    /// The line: `textPayload`, else the journal's `MESSAGE` (or `message`).
-    fn line(self) -> LogLine {
+    /// The line's text: `textPayload`, else the journal's `MESSAGE` (or `message`), without
+    /// the trailing newline.
+    pub(super) fn text(self) -> String {
         let text = self.text_payload.or_else(|| {
             self.json_payload.and_then(|p| {
                 ["MESSAGE", "message"]
@@ -182,45 +167,7 @@ impl Entry {
                     .find_map(|k| p.get(*k).and_then(Value::as_str).map(str::to_string))
             })
         });
-        LogLine {
-            time: self.timestamp,
-            text: text.unwrap_or_default().trim_end_matches('\n').to_string(),
-        }
-    }
-}
-
-#[async_trait]
-impl LogSource for CloudLogging {
-    async fn lines(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-    ) -> Result<Option<Vec<LogLine>>> {
-        let rec = match record::load(&self.store, namespace, pod).await {
-            Ok(r) => r,
-            Err(Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Some(instance_id) = rec.vm.instance_id.as_deref().filter(|i| !i.is_empty()) else {
-            return Ok(None);
-        };
-        let since = rec
-            .vm
-            .inserted_at
-            .or_else(|| rec.pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
-            .and_then(|t| t.checked_sub(WINDOW_SLACK).ok());
-        let f = filter(instance_id, namespace, pod, container, since);
-        let (entries, more) = self.pages(&f, "timestamp asc").await?;
-        let entries = if more {
-            // Longer than one call reads: keep the newest lines (what tail and follow want).
-            let (mut newest, _) = self.pages(&f, "timestamp desc").await?;
-            newest.reverse();
-            newest
-        } else {
-            entries
-        };
-        Ok(Some(entries.into_iter().map(Entry::line).collect()))
+        text.unwrap_or_default().trim_end_matches('\n').to_string()
     }
 }
 
@@ -244,10 +191,9 @@ mod tests {
             "jsonPayload": {"MESSAGE": "hello\n", "SYSLOG_IDENTIFIER": "a/b/c"}
         }))
         .unwrap();
-        let l = e.line();
-        assert_eq!(l.text, "hello");
-        assert!(l.time.is_some());
+        assert!(e.timestamp.is_some());
+        assert_eq!(e.text(), "hello");
         let e: Entry = serde_json::from_value(json!({"textPayload": "x"})).unwrap();
-        assert_eq!(e.line().text, "x");
+        assert_eq!(e.text(), "x");
     }
 }
