@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod client;
 pub mod error;
+pub mod labels;
 pub mod request;
 pub mod types;
 
