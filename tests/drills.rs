@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use k8sless::gce::types::{Instance, InstanceStatus};
-use k8sless::pods::record::PodRecord;
 use k8sless::sim::faults::FaultRule;
+use k8sless::testing::names;
+use k8sless::testing::record::PodRecord;
+use k8sless::testing::{Instance, InstanceStatus};
 use k8sless::testing::{Stack, StackBuilder, default_args};
-use k8sless::translate::names;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
@@ -171,7 +171,7 @@ fn census(records: &[(String, String, String)], vms: &[Instance]) -> Census {
     }
     let uids: BTreeSet<String> = records
         .iter()
-        .map(|(_, uid, _)| names::label_value(uid))
+        .map(|(_, uid, _)| names::sanitize_value(uid))
         .collect();
     let mut c = Census {
         records: records.len(),
@@ -187,7 +187,9 @@ fn census(records: &[(String, String, String)], vms: &[Instance]) -> Census {
         }
     }
     for (name, uid, phase) in records {
-        let n = per_uid.get(&names::label_value(uid)).map_or(0, |v| v.len());
+        let n = per_uid
+            .get(&names::sanitize_value(uid))
+            .map_or(0, |v| v.len());
         let terminal = phase == "Succeeded" || phase == "Failed";
         if n != 1 && !terminal {
             c.missing.push(format!("{name} ({phase}, {n} VMs)"));
@@ -480,9 +482,9 @@ fn code_of(r: reqwest::Result<reqwest::Response>) -> u16 {
     code
 }
 
-fn encode(report: &k8sless::pods::report::Report) -> String {
+fn encode(report: &k8sless::testing::Report) -> String {
     let data = serde_json::to_vec(report).expect("report");
-    k8sless::events::pubsub::encode_push(
+    k8sless::testing::encode_push(
         &data,
         &Default::default(),
         &format!("m-{}-{}", report.uid, report.sequence),
@@ -743,10 +745,10 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     assert!(answers.iter().all(|(_, a)| *a == Answer::Accepted));
 
     // Collection: the first run inserts and adopts; orphans need their grace (1 s) first.
-    let store = k8sless::store::gcs::GcsStore::new(
+    let store = k8sless::testing::GcsStore::new(
         &gcs,
         &bucket,
-        k8sless::auth::TokenSource::Anonymous,
+        k8sless::testing::TokenSource::Anonymous,
         Duration::from_secs(10),
     )
     .expect("store");
@@ -762,7 +764,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
         for k in ["inserted", "adopted", "orphansDeleted", "errors"] {
             *totals.entry(k).or_default() += count(&s, k);
         }
-        let page = k8sless::store::RecordStore::list(&store, "pods/", None, 10_000)
+        let page = k8sless::testing::RecordStore::list(&store, "pods/", None, 10_000)
             .await
             .expect("list records");
         let records: Vec<(String, String, String)> = page

@@ -12,12 +12,12 @@ use axum::http::StatusCode;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodStatus,
 };
-use k8sless::auth::TokenSource;
-use k8sless::pods::cloud_logging::CloudLogging;
-use k8sless::pods::logs::{ArchivedLogs, LogSource, LogSources};
-use k8sless::pods::record::{self, PodRecord, VmState};
-use k8sless::store::RecordStore;
-use k8sless::store::memory::MemoryStore;
+use k8sless::testing::CloudLogging;
+use k8sless::testing::MemoryStore;
+use k8sless::testing::RecordStore;
+use k8sless::testing::TokenSource;
+use k8sless::testing::record::{self, PodRecord, VmState};
+use k8sless::testing::{ArchivedLogs, LogSource, LogSources};
 use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 
@@ -395,7 +395,7 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
     // Once the guest archived the log, the archive is the answer.
     store
         .create(
-            &k8sless::pods::logs::archive_key("default", "demo", "main"),
+            &k8sless::testing::archive_key("default", "demo", "main"),
             "archived 1\narchived 2\n".into(),
         )
         .await

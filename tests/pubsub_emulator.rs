@@ -194,7 +194,7 @@ async fn reports_published_to_the_emulator_reach_the_record() {
         Some(issuer.identity(&other_vm)),
     );
     let genuine = report(&target, &vm, 1, running(&start), Some(issuer.identity(&vm)));
-    let b64 = |r: &k8sless::pods::report::Report| {
+    let b64 = |r: &k8sless::testing::Report| {
         base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(r).expect("json"))
     };
     let publish = json!({"messages": [

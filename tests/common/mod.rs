@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use k8sless::gce::types::Instance;
-use k8sless::pods::report::{Report, ReportInstance};
+use k8sless::testing::Instance;
+use k8sless::testing::{Report, ReportInstance};
 use k8sless::testing::{Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
@@ -216,7 +216,7 @@ impl Api {
 
     pub async fn push(&self, token: Option<&str>, report: &Report) -> u16 {
         let data = serde_json::to_vec(report).expect("report");
-        let body = k8sless::events::pubsub::encode_push(
+        let body = k8sless::testing::encode_push(
             &data,
             &Default::default(),
             &format!("m-{}", report.sequence),

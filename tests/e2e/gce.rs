@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8sless::auth::TokenSource;
-use k8sless::gce::types::{
-    AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
-};
-use k8sless::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
-use k8sless::retry::RetryPolicy;
 use k8sless::sim::faults::FaultRule;
 use k8sless::sim::schema::{Discovery, fixture_path};
 use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
-use k8sless::translate::names;
+use k8sless::testing::RetryPolicy;
+use k8sless::testing::TokenSource;
+use k8sless::testing::names;
+use k8sless::testing::{
+    AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
+};
+use k8sless::testing::{Client, ClientConfig, GceError, Inserted, ListFilter};
 
 use super::support;
 
@@ -282,7 +282,7 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         .insert(ZONE, &instance("vm-b", "u"), uuid::Uuid::new_v4())
         .await
         .expect("insert");
-    assert_ne!(op.status, k8sless::gce::types::OperationStatus::Done);
+    assert_ne!(op.status, k8sless::testing::OperationStatus::Done);
     assert_eq!(
         env.client
             .get(ZONE, "vm-b")
@@ -317,7 +317,7 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         .wait_operation(ZONE, &op.name, Duration::from_secs(5))
         .await
         .expect("wait");
-    assert_eq!(done.status, k8sless::gce::types::OperationStatus::Done);
+    assert_eq!(done.status, k8sless::testing::OperationStatus::Done);
     env.client.stop(ZONE, "vm-b").await.expect("stop");
     assert_eq!(
         env.client
@@ -430,7 +430,7 @@ async fn bodies_and_responses_match_the_discovery_document() {
     let discovery = Discovery::load(&path).expect("discovery");
     // The simulator checks every body against the document: what the client sends passes.
     let env = start(true, SimTimings::ZERO).await;
-    let vm = k8sless::pods::create::render(
+    let vm = k8sless::testing::render(
         &serde_json::to_string(&support::pod("fidelity")).expect("json"),
         &k8sless::testing::default_args().vm_settings(),
     )

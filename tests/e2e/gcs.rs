@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use k8sless::auth::TokenSource;
-use k8sless::store::gcs::GcsStore;
-use k8sless::store::{RecordStore, StoreError};
+use k8sless::testing::GcsStore;
+use k8sless::testing::TokenSource;
+use k8sless::testing::{RecordStore, StoreError};
 use k8sless::testing::{StackBuilder, default_args};
 
 use super::support;

@@ -227,11 +227,11 @@ async fn two_service_instances_sharing_one_store() {
     b.store = Some(first.memory.clone());
     let second = b.start().await.expect("second");
     // Both instances use the first's simulator as their Compute Engine.
-    let shared = k8sless::pods::Pods {
+    let shared = k8sless::testing::Pods {
         compute: first.pods.compute.clone(),
         ..second.pods.clone()
     };
-    let state = k8sless::api::AppState {
+    let state = k8sless::testing::AppState {
         pods: shared,
         ..second.state.clone()
     };
@@ -240,7 +240,7 @@ async fn two_service_instances_sharing_one_store() {
         .expect("bind");
     let second_base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, k8sless::api::router(state)).await;
+        let _ = axum::serve(listener, k8sless::testing::router(state)).await;
     });
     let bases = [first.base.clone(), second_base];
     let tasks: Vec<_> = (0..50)

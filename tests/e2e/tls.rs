@@ -7,7 +7,7 @@ use super::support;
 #[tokio::test]
 async fn https_with_a_self_signed_certificate_and_a_token() {
     support::init();
-    let cert = k8sless::tls::self_signed().expect("certificate");
+    let cert = k8sless::testing::self_signed().expect("certificate");
     let mut b = StackBuilder::new(default_args());
     b.tls = Some(cert.clone());
     let stack = b.start().await.expect("stack");

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use k8sless::pods::record::{self, PodRecord, VmState};
 use k8sless::sim::faults::FaultRule;
-use k8sless::translate::names;
+use k8sless::testing::names;
+use k8sless::testing::record::{self, PodRecord, VmState};
 use serde_json::{Value, json};
 
 use crate::common::*;

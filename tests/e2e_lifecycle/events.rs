@@ -2,7 +2,7 @@
 //! Router sink through Pub/Sub.
 
 use base64::Engine;
-use k8sless::gce::types::Instance;
+use k8sless::testing::Instance;
 use serde_json::{Value, json};
 
 use crate::common::*;

@@ -277,7 +277,7 @@ async fn eventarc_cloudevent_form_of_a_push() {
         running(&rfc3339_now()),
         Some(issuer.identity(&vm)),
     );
-    let body = k8sless::events::pubsub::encode_push(
+    let body = k8sless::testing::encode_push(
         &serde_json::to_vec(&r).expect("json"),
         &Default::default(),
         "1",
