@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 /// Most labels on one resource.
-pub const LABELS_MAX: usize = 64;
+pub(crate) const LABELS_MAX: usize = 64;
 /// Longest label key or value, and longest resource name.
-pub const NAME_MAX: usize = 63;
+pub(crate) const NAME_MAX: usize = 63;
 
 /// RFC 1035 label, at most 63 characters: Compute Engine's resource names.
-pub fn valid_resource_name(name: &str) -> bool {
+pub(crate) fn valid_resource_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= NAME_MAX
@@ -22,7 +22,7 @@ pub fn valid_resource_name(name: &str) -> bool {
 }
 
 /// Label key: starts with a lowercase letter; lowercase letters, digits, `_`, `-`; at most 63.
-pub fn valid_label_key(key: &str) -> bool {
+pub(crate) fn valid_label_key(key: &str) -> bool {
     let b = key.as_bytes();
     !b.is_empty()
         && b.len() <= NAME_MAX
@@ -31,7 +31,7 @@ pub fn valid_label_key(key: &str) -> bool {
 }
 
 /// Label value: empty or lowercase letters, digits, `_`, `-`; at most 63.
-pub fn valid_label_value(value: &str) -> bool {
+pub(crate) fn valid_label_value(value: &str) -> bool {
     value.len() <= NAME_MAX && value.chars().all(label_char)
 }
 
@@ -44,7 +44,7 @@ fn label_char(c: char) -> bool {
 }
 
 /// Checks labels; returns Google's message on the first problem.
-pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
+pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
     if labels.len() > LABELS_MAX {
         return Err(
             "Invalid value for field 'resource.labels': too many labels (maximum 64)".into(),

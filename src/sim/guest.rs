@@ -34,10 +34,13 @@ pub type ReportSink = Arc<
     dyn Fn(Report) -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
 >;
 
+/// A container's log lines, with when each was written.
+pub type SimLogLines = Vec<(jiff::Timestamp, String)>;
+
 /// Log lines per `namespace/name/container`.
 #[derive(Debug, Default, Clone)]
 pub struct SimLogs {
-    inner: Arc<Mutex<HashMap<String, Vec<(jiff::Timestamp, String)>>>>,
+    inner: Arc<Mutex<HashMap<String, SimLogLines>>>,
 }
 
 impl SimLogs {
@@ -55,7 +58,7 @@ impl SimLogs {
         namespace: &str,
         name: &str,
         container: &str,
-    ) -> Option<Vec<(jiff::Timestamp, String)>> {
+    ) -> Option<SimLogLines> {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.get(&format!("{namespace}/{name}/{container}")).cloned()
     }

@@ -18,7 +18,7 @@ use crate::gce::catalog::{self, Accelerator, MachineType};
 
 /// What runs the pod.
 #[derive(Debug, Clone)]
-pub struct Choice {
+pub(crate) struct Choice {
     /// The machine type.
     pub machine: MachineType,
     /// Why, for people.
@@ -51,7 +51,7 @@ fn shape_text(m: &MachineType) -> String {
 }
 
 /// Chooses the machine type. `explicit` is the type the pod names, with its field.
-pub fn choose(
+pub(crate) fn choose(
     spec: &PodSpec,
     r: &Request,
     p: &Placement,

@@ -11,10 +11,10 @@
 //! The mapping table users read is docs/pod-to-vm.md; `k8sless render -f pod.yaml` prints
 //! what this module produces, with no cloud call.
 
-pub mod machine;
-pub mod names;
-pub mod placement;
-pub mod sizing;
+pub(crate) mod machine;
+pub(crate) mod names;
+pub(crate) mod placement;
+pub(crate) mod sizing;
 #[cfg(test)]
 mod tests;
 
@@ -35,25 +35,25 @@ use placement::Placement;
 use sizing::Request;
 
 /// Annotation naming the machine type.
-pub const ANNOTATION_MACHINE_TYPE: &str = "k8sless.dev/machine-type";
+pub(crate) const ANNOTATION_MACHINE_TYPE: &str = "k8sless.dev/machine-type";
 /// Annotation with why the machine type was chosen.
-pub const ANNOTATION_MACHINE_REASON: &str = "k8sless.dev/machine-type-reason";
+pub(crate) const ANNOTATION_MACHINE_REASON: &str = "k8sless.dev/machine-type-reason";
 /// Annotation with the VM's path.
-pub const ANNOTATION_INSTANCE: &str = "k8sless.dev/instance";
+pub(crate) const ANNOTATION_INSTANCE: &str = "k8sless.dev/instance";
 /// GKE's annotation naming the Google service account.
-pub const ANNOTATION_SERVICE_ACCOUNT: &str = "iam.gke.io/gcp-service-account";
+pub(crate) const ANNOTATION_SERVICE_ACCOUNT: &str = "iam.gke.io/gcp-service-account";
 /// Metadata key carrying the machine type reason on the VM itself.
-pub const METADATA_MACHINE_REASON: &str = "k8sless-machine-type-reason";
+pub(crate) const METADATA_MACHINE_REASON: &str = "k8sless-machine-type-reason";
 /// Smallest boot disk of the COS image, GB; the pod's ephemeral storage comes on top.
-pub const IMAGE_MIN_DISK_GB: u64 = 10;
+pub(crate) const IMAGE_MIN_DISK_GB: u64 = 10;
 /// Largest boot disk Compute Engine makes, GB.
-pub const MAX_DISK_GB: u64 = 65_536;
+pub(crate) const MAX_DISK_GB: u64 = 65_536;
 /// Compute Engine's bounds on `scheduling.maxRunDuration`, seconds.
-pub const MIN_RUN_SECONDS: u64 = 30;
+pub(crate) const MIN_RUN_SECONDS: u64 = 30;
 /// 120 days.
-pub const MAX_RUN_SECONDS: u64 = 120 * 86_400;
+pub(crate) const MAX_RUN_SECONDS: u64 = 120 * 86_400;
 /// OAuth scope of the VM's service account (IAM decides what it may do).
-pub const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// Everything translation needs from the configuration.
 #[derive(Debug, Clone)]
@@ -427,7 +427,7 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
 }
 
 /// The static pod manifest kubelet runs: the pod's metadata and spec, without status.
-pub fn static_manifest(pod: &Pod) -> String {
+pub(crate) fn static_manifest(pod: &Pod) -> String {
     let mut p = pod.clone();
     p.status = None;
     p.metadata.managed_fields = None;

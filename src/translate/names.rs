@@ -15,7 +15,7 @@ use crate::gce::labels::{sanitize_value, valid_label_key, valid_label_value};
 /// Label marking every VM k8sless owns.
 pub const LABEL_MANAGED: &str = "k8sless";
 /// Label with the pod's namespace (label-safe).
-pub const LABEL_NAMESPACE: &str = "k8sless-namespace";
+pub(crate) const LABEL_NAMESPACE: &str = "k8sless-namespace";
 /// Label with the pod's name (label-safe, truncated).
 pub const LABEL_POD: &str = "k8sless-pod";
 /// Label with the pod's uid: the owner check for idempotent inserts.
@@ -63,10 +63,10 @@ pub fn request_id(uid: &str, zone: &str, attempt: u32) -> Uuid {
 
 /// The old name of [`sanitize_value`], kept for callers outside translate/ (pods/create.rs,
 /// pods/reinsert.rs, pods/collect.rs) until the integrator renames them.
-pub use crate::gce::labels::sanitize_value as label_value;
+pub(crate) use crate::gce::labels::sanitize_value as label_value;
 
 /// A Compute Engine label key from a Kubernetes label key, or `None` if nothing usable is left.
-pub fn label_key(k: &str) -> Option<String> {
+pub(crate) fn label_key(k: &str) -> Option<String> {
     let mut key = sanitize_value(k.rsplit('/').next().unwrap_or(k));
     if !key.starts_with(|c: char| c.is_ascii_lowercase()) {
         key = format!("l-{key}");
@@ -77,7 +77,7 @@ pub fn label_key(k: &str) -> Option<String> {
 
 /// The VM's labels: k8sless' own, then as many of the pod's as fit Compute Engine's rules
 /// (keys that collide with k8sless' are skipped; at most 64 labels in all).
-pub fn vm_labels(
+pub(crate) fn vm_labels(
     namespace: &str,
     name: &str,
     uid: &str,

@@ -34,12 +34,12 @@ const REGION_KEYS: &[&str] = &[
     "failure-domain.beta.kubernetes.io/region",
 ];
 /// GKE's Spot node label.
-pub const SPOT_KEY: &str = "cloud.google.com/gke-spot";
+pub(crate) const SPOT_KEY: &str = "cloud.google.com/gke-spot";
 const PROVISIONING_KEY: &str = "cloud.google.com/gke-provisioning";
 /// GKE's accelerator node label.
-pub const ACCELERATOR_KEY: &str = "cloud.google.com/gke-accelerator";
+pub(crate) const ACCELERATOR_KEY: &str = "cloud.google.com/gke-accelerator";
 /// The well-known machine type node label.
-pub const INSTANCE_TYPE_KEY: &str = "node.kubernetes.io/instance-type";
+pub(crate) const INSTANCE_TYPE_KEY: &str = "node.kubernetes.io/instance-type";
 const INSTANCE_TYPE_KEYS: &[&str] = &[INSTANCE_TYPE_KEY, "beta.kubernetes.io/instance-type"];
 const OS_KEYS: &[&str] = &["kubernetes.io/os", "beta.kubernetes.io/os"];
 const ARCH_KEYS: &[&str] = &["kubernetes.io/arch", "beta.kubernetes.io/arch"];
@@ -47,7 +47,7 @@ const AFFINITY: &str = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnor
 
 /// What the pod asks of its VM's placement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Placement {
+pub(crate) struct Placement {
     /// Zones the pod may run in, in the configured fallback order (default zone first).
     pub zones: Vec<String>,
     /// Where the zone constraint came from, if any.
@@ -98,7 +98,7 @@ impl Rule {
 }
 
 /// The pod's placement, or why no VM k8sless can make satisfies it.
-pub fn place(spec: &PodSpec, s: &VmSettings) -> Result<Placement, Vec<Cause>> {
+pub(crate) fn place(spec: &PodSpec, s: &VmSettings) -> Result<Placement, Vec<Cause>> {
     let selector = spec.node_selector.clone().unwrap_or_default();
     let terms: Vec<&NodeSelectorTerm> = spec
         .affinity
@@ -292,7 +292,7 @@ fn place_term(
 }
 
 /// `"a", "b"` (Kubernetes' style for values in messages).
-pub fn quoted(values: &[String]) -> String {
+pub(crate) fn quoted(values: &[String]) -> String {
     if values.is_empty() {
         return "\"\"".into();
     }

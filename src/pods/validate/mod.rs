@@ -17,10 +17,10 @@ use super::names;
 use crate::error::Cause;
 
 /// Largest total size of a pod's annotations (Kubernetes: 256 KiB).
-pub const ANNOTATIONS_MAX: usize = 256 * 1024;
+pub(crate) const ANNOTATIONS_MAX: usize = 256 * 1024;
 
 /// Validates a defaulted pod; `Ok` or every cause found.
-pub fn validate(pod: &Pod) -> Result<(), Vec<Cause>> {
+pub(crate) fn validate(pod: &Pod) -> Result<(), Vec<Cause>> {
     let mut causes = Vec::new();
     metadata(pod, &mut causes);
     match &pod.spec {
