@@ -53,12 +53,7 @@ impl SimLogs {
     }
 
     /// The lines so far.
-    pub fn lines(
-        &self,
-        namespace: &str,
-        name: &str,
-        container: &str,
-    ) -> Option<SimLogLines> {
+    pub fn lines(&self, namespace: &str, name: &str, container: &str) -> Option<SimLogLines> {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.get(&format!("{namespace}/{name}/{container}")).cloned()
     }

@@ -17,7 +17,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::sim::schema::{Discovery, fixture_path};
+use crate::sim::schema::Discovery;
+use crate::testing::fixture;
 
 const UID: &str = "9f1c2d3e-0000-4000-8000-00000000abcd";
 
@@ -219,14 +220,9 @@ fn expected(pod: &Pod, s: &VmSettings, v: &Vm, reason: &str) -> Instance {
 
 fn discovery() -> Option<&'static Discovery> {
     static DOC: OnceLock<Option<Discovery>> = OnceLock::new();
-    DOC.get_or_init(|| match fixture_path() {
-        Some(p) => Some(Discovery::load(&p).expect("the Compute discovery fixture loads")),
-        None => {
-            println!(
-                "skipping the discovery-schema check: ../shared/fixtures/compute-v1.json is absent"
-            );
-            None
-        }
+    DOC.get_or_init(|| {
+        fixture("compute-v1.json")
+            .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
     })
     .as_ref()
 }

@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8sless::sim::faults::FaultRule;
-use k8sless::sim::schema::{Discovery, fixture_path};
+use k8sless::sim::schema::Discovery;
 use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
 use k8sless::testing::RetryPolicy;
 use k8sless::testing::TokenSource;
+use k8sless::testing::fixture;
 use k8sless::testing::names;
 use k8sless::testing::{
     AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
 };
 use k8sless::testing::{Client, ClientConfig, GceError, Inserted, ListFilter};
 
-use super::support;
+use crate::common;
 
 const ZONE: &str = "us-central1-a";
 
@@ -28,15 +29,15 @@ struct Env {
 }
 
 async fn start(schema: bool, timings: SimTimings) -> Env {
-    support::init();
+    common::init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}/compute/v1");
     let schema = if schema {
-        fixture_path()
-            .and_then(|p| Discovery::load(&p).ok())
+        fixture("compute-v1.json")
+            .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
             .map(Arc::new)
     } else {
         None
@@ -423,15 +424,14 @@ async fn transient_errors_give_up_at_the_deadline() {
 
 #[tokio::test]
 async fn bodies_and_responses_match_the_discovery_document() {
-    let Some(path) = fixture_path() else {
-        support::skip("../shared/fixtures/compute-v1.json not found");
+    let Some(path) = fixture("compute-v1.json") else {
         return;
     };
     let discovery = Discovery::load(&path).expect("discovery");
     // The simulator checks every body against the document: what the client sends passes.
     let env = start(true, SimTimings::ZERO).await;
     let vm = k8sless::testing::render(
-        &serde_json::to_string(&support::pod("fidelity")).expect("json"),
+        &serde_json::to_string(&common::labelled_pod("fidelity")).expect("json"),
         &k8sless::testing::default_args().vm_settings(),
     )
     .expect("render");
@@ -457,7 +457,7 @@ async fn bodies_and_responses_match_the_discovery_document() {
         .await
         .expect("labels");
     // Responses, raw.
-    let http = support::http();
+    let http = common::http();
     let inst: serde_json::Value = http
         .get(format!(
             "{}/projects/p/zones/{zone}/instances/{}",
@@ -517,7 +517,7 @@ async fn bodies_and_responses_match_the_discovery_document() {
 #[tokio::test]
 async fn errors_have_googles_shape() {
     let env = start(false, SimTimings::ZERO).await;
-    let http = support::http();
+    let http = common::http();
     let r = http
         .get(format!(
             "{}/projects/p/zones/{ZONE}/instances/nope",
@@ -568,7 +568,7 @@ async fn errors_have_googles_shape() {
 
 #[test]
 fn gce_sim_binary_answers_curl() {
-    if !support::tool("curl") {
+    if !common::tool("curl") {
         return;
     }
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_k8sless"))
@@ -654,7 +654,7 @@ async fn gce_figures() {
         n as f64 / secs
     );
     // Client overhead: the same get through the client vs a bare reqwest call.
-    let http = support::http();
+    let http = common::http();
     let url = format!(
         "{}/projects/p/zones/{ZONE}/instances/{}",
         env.base,

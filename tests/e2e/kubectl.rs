@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{StackBuilder, default_args};
 
-use super::support;
+use crate::common;
 
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
@@ -134,13 +134,13 @@ fn suite(version: &str) {
     let name = format!("kubectl.{version}");
     let bin = Path::new(BIN_DIR).join(&name);
     if !bin.is_file() {
-        // `support::tool` looks on PATH; the bundled versions live beside the dispatcher.
-        let on_path = support::tool(&name);
+        // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
+        let on_path = common::tool(&name);
         if !on_path {
             return;
         }
     }
-    support::init();
+    common::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

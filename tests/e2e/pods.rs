@@ -10,7 +10,7 @@ use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 
 use super::k8s_schema::assert_valid;
-use super::support::{self, http, pod};
+use crate::common::{self, http, labelled_pod as pod};
 
 async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     let r = http()
@@ -35,7 +35,7 @@ async fn get(base: &str, path: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn create_get_list_delete() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
         .expect("example");
     let r = http()
@@ -149,7 +149,7 @@ async fn create_get_list_delete() {
 
 #[tokio::test]
 async fn simulated_guest_runs_the_pod_to_succeeded() {
-    support::init();
+    common::init();
     let mut b = StackBuilder::new(default_args());
     b.guests = true;
     let stack = b.start().await.expect("stack");
@@ -196,7 +196,7 @@ async fn simulated_guest_runs_the_pod_to_succeeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_creates_of_one_name() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let base = stack.base.clone();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -222,7 +222,7 @@ async fn fifty_concurrent_creates_of_one_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_service_instances_sharing_one_store() {
-    let first = support::stack().await;
+    let first = common::stack().await;
     let mut b = StackBuilder::new(default_args());
     b.store = Some(first.memory.clone());
     let second = b.start().await.expect("second");
@@ -265,7 +265,7 @@ async fn two_service_instances_sharing_one_store() {
 
 #[tokio::test]
 async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let url = format!("{}/api/v1/namespaces/default/pods", stack.base);
     let send = |ct: &'static str, body: Vec<u8>| {
         let url = url.clone();
@@ -486,7 +486,7 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
 
 #[tokio::test]
 async fn dry_run_writes_nothing() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let (code, body) = post(
         &stack.base,
         "/api/v1/namespaces/default/pods?dryRun=All",
@@ -527,7 +527,7 @@ async fn dry_run_writes_nothing() {
 
 #[tokio::test]
 async fn selectors_generate_name_and_paging() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     for i in 0..7 {
         let mut p = pod(&format!("p{i}"));
         p["metadata"]["labels"] =
@@ -606,7 +606,7 @@ async fn selectors_generate_name_and_paging() {
 
 #[tokio::test]
 async fn failed_inserts_leave_a_pending_unschedulable_pod() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     stack.sim.set_faults(vec![FaultRule {
         stockout: true,
         ..Default::default()
@@ -636,7 +636,7 @@ async fn failed_inserts_leave_a_pending_unschedulable_pod() {
 
 #[tokio::test]
 async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
-    support::init();
+    common::init();
     let mut b = StackBuilder::new(default_args());
     b.retry_deadline = Duration::from_millis(300);
     let stack = b.start().await.expect("stack");
@@ -684,7 +684,7 @@ async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
 
 #[tokio::test]
 async fn store_outage_is_503_never_a_half_written_pod() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     stack.memory.fail_next(1);
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("s")).await;
     assert_eq!(code, 503, "{body}");
@@ -700,7 +700,7 @@ async fn store_outage_is_503_never_a_half_written_pod() {
 
 #[tokio::test]
 async fn server_side_apply_creates_then_merges() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let url = format!(
         "{}/api/v1/namespaces/default/pods/ssa?fieldManager=kubectl&fieldValidation=Strict",
         stack.base

@@ -37,7 +37,7 @@ pub fn audit_entry(method: &str, vm: &Instance, who: &str) -> Value {
 #[tokio::test]
 async fn preemption_host_error_and_deletion_fail_the_pod() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let token = issuer.caller("/events/compute");
     let mut vms = Vec::new();
