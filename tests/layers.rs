@@ -14,15 +14,47 @@ use std::path::{Path, PathBuf};
 /// `(from, forbidden, why)`: files of module `from` must not use `forbidden` (a top-level
 /// module, or `module::item` for one item of it). `*` is every module but the exempt ones.
 const RULES: &[(&str, &str, &str)] = &[
-    ("api", "store", "api/ is HTTP only: it calls pods::, never the store"),
-    ("api", "gce", "api/ is HTTP only: it calls pods::, never Compute Engine"),
-    ("pods", "api", "pods/ is below api/: shared decoding lives in codec/"),
+    (
+        "api",
+        "store",
+        "api/ is HTTP only: it calls pods::, never the store",
+    ),
+    (
+        "api",
+        "gce",
+        "api/ is HTTP only: it calls pods::, never Compute Engine",
+    ),
+    (
+        "pods",
+        "api",
+        "pods/ is below api/: shared decoding lives in codec/",
+    ),
     ("translate", "store", "translate/ is pure: no record store"),
-    ("translate", "gce::client", "translate/ is pure: gce types and rules, no client I/O"),
-    ("translate", "gce::Client", "translate/ is pure: gce types and rules, no client I/O"),
-    ("guest", "store", "guest/ is pure functions: no record store"),
-    ("guest", "gce::client", "guest/ is pure functions: no Compute Engine client"),
-    ("guest", "gce::Client", "guest/ is pure functions: no Compute Engine client"),
+    (
+        "translate",
+        "gce::client",
+        "translate/ is pure: gce types and rules, no client I/O",
+    ),
+    (
+        "translate",
+        "gce::Client",
+        "translate/ is pure: gce types and rules, no client I/O",
+    ),
+    (
+        "guest",
+        "store",
+        "guest/ is pure functions: no record store",
+    ),
+    (
+        "guest",
+        "gce::client",
+        "guest/ is pure functions: no Compute Engine client",
+    ),
+    (
+        "guest",
+        "gce::Client",
+        "guest/ is pure functions: no Compute Engine client",
+    ),
     ("*", "sim", "production code never imports the simulator"),
 ];
 
@@ -148,7 +180,12 @@ fn declared_test_files(files: &[PathBuf]) -> BTreeSet<PathBuf> {
                 .and_then(|rest| rest.strip_suffix(';'));
             if let Some(name) = name {
                 out.insert(base.join(format!("{name}.rs")));
-                out.extend(files.iter().filter(|f| f.starts_with(base.join(name))).cloned());
+                out.extend(
+                    files
+                        .iter()
+                        .filter(|f| f.starts_with(base.join(name)))
+                        .cloned(),
+                );
             }
         }
     }
@@ -231,27 +268,8 @@ fn used_paths(code: &str, module: &[String]) -> BTreeSet<String> {
 /// Reads a path (`a::b::C`, or a group `{a::b, c}`) at the start of `text` into `out`, each
 /// prefixed with `prefix`; returns how many bytes it read.
 fn collect(text: &str, prefix: &str, out: &mut BTreeSet<String>) -> usize {
-    if let Some(inner) = text.strip_prefix('{') {
-        let mut read = 1;
-        let mut rest = inner;
-        loop {
-            let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-            read += rest.len() - trimmed.len();
-            rest = trimmed;
-            if rest.is_empty() {
-                return read;
-            }
-            if let Some(after) = rest.strip_prefix('}') {
-                let _ = after;
-                return read + 1;
-            }
-            let n = collect(rest, prefix, out);
-            if n == 0 {
-                return read + 1;
-            }
-            read += n;
-            rest = &rest[n..];
-        }
+    if text.starts_with('{') {
+        return collect_group(text, prefix, out);
     }
     let mut path = prefix.to_string();
     let mut read = 0;
@@ -267,20 +285,42 @@ fn collect(text: &str, prefix: &str, out: &mut BTreeSet<String>) -> usize {
         path.push_str(&ident);
         read += ident.len();
         rest = &rest[ident.len()..];
-        if let Some(after) = rest.strip_prefix("::") {
-            read += 2;
-            rest = after;
-            if rest.starts_with('{') {
-                return read + collect(rest, &path, out);
-            }
-        } else {
+        let Some(after) = rest.strip_prefix("::") else {
             break;
+        };
+        read += 2;
+        rest = after;
+        if rest.starts_with('{') {
+            return read + collect_group(rest, &path, out);
         }
     }
     if !path.is_empty() && path != prefix {
         out.insert(path);
     }
     read
+}
+
+/// Reads `{a, b::c, d::{e}}` at the start of `text`; returns how many bytes it read.
+fn collect_group(text: &str, prefix: &str, out: &mut BTreeSet<String>) -> usize {
+    let mut read = 1;
+    let mut rest = &text[1..];
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        read += rest.len() - trimmed.len();
+        rest = trimmed;
+        if rest.is_empty() {
+            return read;
+        }
+        if rest.starts_with('}') {
+            return read + 1;
+        }
+        let n = collect(rest, prefix, out);
+        if n == 0 {
+            return read + 1;
+        }
+        read += n;
+        rest = &rest[n..];
+    }
 }
 
 fn is_ident(c: char) -> bool {

@@ -99,6 +99,47 @@ impl StackBuilder {
             base_url: format!("{sim_base}/compute/v1"),
             schema: None,
         });
+        let memory = Arc::new(MemoryStore::new());
+        let pods = self.pods(&sim_base, &memory)?;
+        let logs = SimLogs::default();
+        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+        if self.guests {
+            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
+        }
+        if self.mode == SimMode::Auto {
+            sim.spawn_driver();
+        }
+        let state = self.app_state(&pods, &logs)?;
+        let app = api::router(state.clone()).merge(sim.router());
+        let _ = app_cell.set(app.clone());
+        let collector = self
+            .collect_interval
+            .map(|every| tokio::spawn(collect_every(state.clone(), every)));
+        if let Some(internal) = internal {
+            let sim_app = sim.router();
+            tokio::spawn(async move {
+                let _ = axum::serve(internal, sim_app).await;
+            });
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = serve(listener, app, self.tls.as_ref(), rx).await?;
+        Ok(Stack {
+            addr,
+            base,
+            sim,
+            pods,
+            memory,
+            logs,
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+            collector,
+        })
+    }
+
+    /// The pod service, with the production Compute client on the simulator (or on
+    /// `compute_endpoint`) and the given store or `memory`.
+    fn pods(&self, sim_base: &str, memory: &Arc<MemoryStore>) -> Result<Pods, String> {
         let vm = self.args.vm_settings();
         let compute = gce::Client::new(
             gce::ClientConfig {
@@ -117,23 +158,19 @@ impl StackBuilder {
             },
             crate::auth::TokenSource::Anonymous,
         )?;
-        let memory = Arc::new(MemoryStore::new());
         let store: Arc<dyn RecordStore> = self.store.clone().unwrap_or_else(|| memory.clone());
-        let pods = Pods {
+        Ok(Pods {
             store,
             compute: Arc::new(compute),
             vm: Arc::new(vm),
-        };
-        let logs = SimLogs::default();
-        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
-        if self.guests {
-            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
-        }
-        if self.mode == SimMode::Auto {
-            sim.spawn_driver();
-        }
+        })
+    }
+
+    /// The API state: log sources (the simulated guests' lines, then the archive, unless
+    /// given), token verification, lifecycle settings.
+    fn app_state(&self, pods: &Pods, logs: &SimLogs) -> Result<AppState, String> {
         let verifier = self.args.verifier(self.verify_tokens)?;
-        let state = AppState {
+        Ok(AppState {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
             logs: self.logs.clone().unwrap_or_else(|| {
@@ -147,56 +184,39 @@ impl StackBuilder {
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
-        };
-        let app = api::router(state.clone()).merge(sim.router());
-        let _ = app_cell.set(app.clone());
-        let collector = self
-            .collect_interval
-            .map(|every| tokio::spawn(collect_every(state.clone(), every)));
-        let (tx, rx) = oneshot::channel::<()>();
-        if let Some(internal) = internal {
-            let sim_app = sim.router();
-            tokio::spawn(async move {
-                let _ = axum::serve(internal, sim_app).await;
-            });
-        }
-        let server = match &self.tls {
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    })
-                    .await;
-            }),
-            Some(cert) => {
-                let config = crate::tls::server_config(cert).await?;
-                let std_listener = listener.into_std().map_err(|e| e.to_string())?;
-                let server = axum_server::from_tcp_rustls(std_listener, config)
-                    .map_err(|e| format!("TLS listener: {e}"))?;
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    let _ = rx.await;
-                    h.graceful_shutdown(Some(Duration::from_secs(10)));
-                });
-                tokio::spawn(async move {
-                    let _ = server.handle(handle).serve(app.into_make_service()).await;
-                })
-            }
-        };
-        Ok(Stack {
-            addr,
-            base,
-            sim,
-            pods,
-            memory,
-            logs,
-            state,
-            shutdown: Some(tx),
-            server: Some(server),
-            collector,
         })
     }
+}
+
+/// Serves `app` on `listener` (HTTPS with `tls`) until `stop` fires.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<&crate::tls::SelfSigned>,
+    stop: oneshot::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let Some(cert) = tls else {
+        return Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await;
+        }));
+    };
+    let config = crate::tls::server_config(cert).await?;
+    let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+    let server = axum_server::from_tcp_rustls(std_listener, config)
+        .map_err(|e| format!("TLS listener: {e}"))?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    Ok(tokio::spawn(async move {
+        let _ = server.handle(handle).serve(app.into_make_service()).await;
+    }))
 }
 
 /// A running k8sless.
