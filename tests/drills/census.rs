@@ -4,17 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use k8sless::sim::faults::FaultRule;
+use k8sless::testing::Instance;
 use k8sless::testing::names;
 use k8sless::testing::record::PodRecord;
-use k8sless::testing::{Instance, InstanceStatus};
 use k8sless::testing::{Stack, StackBuilder, default_args};
-use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -212,4 +208,16 @@ pub(crate) async fn gc_http(http: &reqwest::Client, base: &str) -> Value {
 
 pub(crate) fn count(summary: &Value, what: &str) -> u64 {
     summary[what]["count"].as_u64().unwrap_or(0)
+}
+
+/// A report as Pub/Sub pushes it.
+pub(crate) fn encode(report: &k8sless::testing::Report) -> String {
+    let data = serde_json::to_vec(report).expect("report");
+    k8sless::testing::encode_push(
+        &data,
+        &Default::default(),
+        &format!("m-{}-{}", report.uid, report.sequence),
+        jiff::Timestamp::now(),
+    )
+    .to_string()
 }

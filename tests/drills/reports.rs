@@ -1,17 +1,9 @@
 //! Drill 4: duplicated and shuffled Pub/Sub deliveries.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 use futures_util::StreamExt;
-use k8sless::sim::faults::FaultRule;
-use k8sless::testing::names;
-use k8sless::testing::record::PodRecord;
-use k8sless::testing::{Instance, InstanceStatus};
-use k8sless::testing::{Stack, StackBuilder, default_args};
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 

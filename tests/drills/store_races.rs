@@ -1,19 +1,15 @@
 //! Drill 3: record store failures and compare-and-swap races.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use k8sless::sim::faults::FaultRule;
+use k8sless::testing::Stack;
 use k8sless::testing::names;
-use k8sless::testing::record::PodRecord;
 use k8sless::testing::{Instance, InstanceStatus};
-use k8sless::testing::{Stack, StackBuilder, default_args};
-use rand::seq::SliceRandom;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::*;
 
@@ -215,15 +211,4 @@ fn code_of(r: reqwest::Result<reqwest::Response>) -> u16 {
         );
     }
     code
-}
-
-fn encode(report: &k8sless::testing::Report) -> String {
-    let data = serde_json::to_vec(report).expect("report");
-    k8sless::testing::encode_push(
-        &data,
-        &Default::default(),
-        &format!("m-{}-{}", report.uid, report.sequence),
-        jiff::Timestamp::now(),
-    )
-    .to_string()
 }
