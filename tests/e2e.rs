@@ -7,9 +7,11 @@ mod common;
 
 mod e2e {
     pub mod gce;
+    pub mod gce_fidelity;
     pub mod gcs;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod pod_input;
     pub mod pods;
     pub mod tls;
     pub mod translate;
