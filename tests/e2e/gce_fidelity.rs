@@ -2,19 +2,13 @@
 //! against the discovery document, Google's error shapes, the `gce-sim` binary over curl, and
 //! the figures of the closing note.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use k8sless::sim::faults::FaultRule;
+use k8sless::sim::SimTimings;
 use k8sless::sim::schema::Discovery;
-use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
-use k8sless::testing::RetryPolicy;
-use k8sless::testing::TokenSource;
 use k8sless::testing::fixture;
 use k8sless::testing::names;
-use k8sless::testing::{AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface};
-use k8sless::testing::{Client, ClientConfig, GceError, Inserted, ListFilter};
+use k8sless::testing::{Metadata, MetadataItem};
 
 use super::gce::{ZONE, create_all, instance, start};
 use crate::common;

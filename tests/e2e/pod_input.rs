@@ -1,11 +1,6 @@
 //! Bad input over HTTP: every malformed, oversized, unsupported or invalid body is a clear
 //! 4xx Status and leaves nothing behind; dry runs write nothing.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use k8sless::sim::faults::FaultRule;
-use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 
 use super::k8s_schema::assert_valid;
