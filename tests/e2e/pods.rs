@@ -33,21 +33,9 @@ pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn create_get_list_delete() {
-    let stack = common::stack().await;
-    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
-        .expect("example");
-    let r = http()
-        .post(format!("{}/pods", stack.base))
-        .header("Content-Type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 201);
-    let created: Value = r.json().await.expect("json");
-    assert_valid("io.k8s.api.core.v1.Pod", &created);
+/// The created hello pod: defaults, scheduling on its VM, server fields; returns the VM name.
+fn check_created(created: &Value) -> String {
+    assert_valid("io.k8s.api.core.v1.Pod", created);
     assert_eq!(created["metadata"]["namespace"], "default");
     assert_eq!(created["status"]["phase"], "Pending");
     assert_eq!(created["spec"]["hostNetwork"], true);
@@ -75,9 +63,11 @@ async fn create_get_list_delete() {
             .as_str()
             .is_some_and(|v| v.parse::<i64>().is_ok())
     );
+    vm_name
+}
 
-    // The VM: name, labels, metadata.
-    let vms = stack.sim.instances();
+/// The hello pod's one VM: name, labels, metadata.
+fn check_vm(vms: &[k8sless::testing::Instance], vm_name: &str, created: &Value) {
     assert_eq!(vms.len(), 1);
     let vm = &vms[0];
     assert_eq!(vm.name, vm_name);
@@ -100,6 +90,24 @@ async fn create_get_list_delete() {
     assert_eq!(manifest["metadata"]["name"], "hello");
     assert_eq!(manifest["spec"]["containers"][0]["image"], "busybox:1.36");
     assert!(vm.metadata_value("user-data").is_some());
+}
+
+#[tokio::test]
+async fn create_get_list_delete() {
+    let stack = common::stack().await;
+    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
+        .expect("example");
+    let r = http()
+        .post(format!("{}/pods", stack.base))
+        .header("Content-Type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let created: Value = r.json().await.expect("json");
+    let vm_name = check_created(&created);
+    check_vm(&stack.sim.instances(), &vm_name, &created);
 
     let (code, got) = get(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(code, 200);
