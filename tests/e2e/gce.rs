@@ -284,35 +284,11 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         .await
         .expect("insert");
     assert_ne!(op.status, k8sless::testing::OperationStatus::Done);
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("PROVISIONING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("PROVISIONING"));
     env.sim.advance(Duration::from_secs(3));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("STAGING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("STAGING"));
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("RUNNING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("RUNNING"));
     let done = env
         .client
         .wait_operation(ZONE, &op.name, Duration::from_secs(5))
@@ -320,27 +296,26 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         .expect("wait");
     assert_eq!(done.status, k8sless::testing::OperationStatus::Done);
     env.client.stop(ZONE, "vm-b").await.expect("stop");
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("STOPPING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("STOPPING"));
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("TERMINATED")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("TERMINATED"));
 
-    // A stockout ends the operation with an error: the wait is a failure.
+    stockouts_fail_the_wait(&env).await;
+    invalid_requests_are_not_retried(&env).await;
+}
+
+/// The status of `name` as the client reads it.
+async fn status_of(env: &Env, name: &str) -> Option<&'static str> {
+    env.client
+        .get(ZONE, name)
+        .await
+        .expect("get")
+        .status
+        .map(|s| s.as_str())
+}
+
+/// A stockout ends the operation with an error: the wait is a failure.
+async fn stockouts_fail_the_wait(env: &Env) {
     env.sim.set_faults(vec![FaultRule {
         zone: Some(ZONE.into()),
         stockout: true,
@@ -362,8 +337,10 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         env.client.get(ZONE, "vm-c").await,
         Err(GceError::NotFound { .. })
     ));
+}
 
-    // Never retried: 400 and 404 come back at once.
+/// Never retried: 400 and 404 come back at once; a nil requestId is rejected.
+async fn invalid_requests_are_not_retried(env: &Env) {
     let started = Instant::now();
     let mut bad = instance("Bad_Name", "u");
     bad.name = "Bad_Name".into();
