@@ -38,21 +38,7 @@ async fn duplicated_shuffled_reports_end_as_in_order_delivery() {
             .into_iter()
             .find(|v| Some(v.name.as_str()) == pod["spec"]["nodeName"].as_str())
             .expect("vm");
-        let now = rfc3339_now();
-        // Every pod's sequence: Pending, Running, then (for most) an end; a few stop at Running.
-        let mut seq: Vec<(Value, &'static str)> =
-            vec![(pending(), "Pending"), (running(&now), "Running")];
-        match i % 5 {
-            0 => {}
-            1 => {
-                let mut failed = succeeded(&now);
-                failed["phase"] = json!("Failed");
-                failed["containerStatuses"][0]["state"]["terminated"]["exitCode"] = json!(1);
-                failed["containerStatuses"][0]["state"]["terminated"]["reason"] = json!("Error");
-                seq.push((failed, "Failed"));
-            }
-            _ => seq.push((succeeded(&now), "Succeeded")),
-        }
+        let seq = status_sequence(i);
         expected.insert(name.clone(), seq.last().map(|s| s.1).unwrap_or("Pending"));
         for (n, (status, _)) in seq.into_iter().enumerate() {
             reports += 1;
@@ -64,22 +50,7 @@ async fn duplicated_shuffled_reports_end_as_in_order_delivery() {
     }
     deliveries.shuffle(&mut rand::rng());
     let total = deliveries.len();
-    let codes: Vec<u16> = futures_util::stream::iter(deliveries)
-        .map(|(_, body)| {
-            let (http, url) = (http.clone(), format!("{}/pubsub/push", stack.base));
-            async move {
-                http.post(url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
+    let codes = push_all(&http, &stack.base, deliveries).await;
     assert!(
         codes.iter().all(|c| *c == 200),
         "every delivery acknowledged: {codes:?}"
@@ -112,4 +83,48 @@ async fn duplicated_shuffled_reports_end_as_in_order_delivery() {
         started.elapsed().as_secs_f64()
     ));
     stack.stop().await;
+}
+
+/// Pod `i`'s statuses, with the phase each means: Pending, Running, then (for most) an end; a
+/// few stop at Running.
+fn status_sequence(i: usize) -> Vec<(Value, &'static str)> {
+    let now = rfc3339_now();
+    let mut seq: Vec<(Value, &'static str)> =
+        vec![(pending(), "Pending"), (running(&now), "Running")];
+    match i % 5 {
+        0 => {}
+        1 => {
+            let mut failed = succeeded(&now);
+            failed["phase"] = json!("Failed");
+            failed["containerStatuses"][0]["state"]["terminated"]["exitCode"] = json!(1);
+            failed["containerStatuses"][0]["state"]["terminated"]["reason"] = json!("Error");
+            seq.push((failed, "Failed"));
+        }
+        _ => seq.push((succeeded(&now), "Succeeded")),
+    }
+    seq
+}
+
+/// Every `(pod, body)` pushed to `/pubsub/push`, 32 at a time; the answers' codes.
+async fn push_all(
+    http: &reqwest::Client,
+    base: &str,
+    deliveries: Vec<(String, String)>,
+) -> Vec<u16> {
+    futures_util::stream::iter(deliveries)
+        .map(|(_, body)| {
+            let (http, url) = (http.clone(), format!("{base}/pubsub/push"));
+            async move {
+                http.post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await
 }
