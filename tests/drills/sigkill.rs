@@ -121,28 +121,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
                 .map(|i| {
                     let (http, base, tally, lost) =
                         (http.clone(), base.clone(), tally.clone(), lost.clone());
-                    async move {
-                        let name = format!("d2-{i}");
-                        // A lost connection (the service died) is retried: the retry gets 201,
-                        // or 409 when the dead attempt had written the record.
-                        let mut tries = 0;
-                        loop {
-                            match create(&http, &base, &name, true, &tally).await {
-                                Answer::Lost => {
-                                    lost.fetch_add(1, Ordering::SeqCst);
-                                    tries += 1;
-                                    assert!(tries < 400, "{name}: service never came back");
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
-                                    // A retry after a loss: 409 means accepted.
-                                    match create_after_loss(&http, &base, &name, &tally).await {
-                                        Some(a) => return (name, a),
-                                        None => continue,
-                                    }
-                                }
-                                a => return (name, a),
-                            }
-                        }
-                    }
+                    async move { create_until_accepted(&http, &base, i, &tally, &lost).await }
                 })
                 .buffer_unordered(8)
                 .collect::<Vec<(String, Answer)>>()
@@ -163,59 +142,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     assert!(answers.iter().all(|(_, a)| *a == Answer::Accepted));
 
     // Collection: the first run inserts and adopts; orphans need their grace (1 s) first.
-    let store = k8sless::testing::GcsStore::new(
-        &gcs,
-        &bucket,
-        k8sless::testing::TokenSource::Anonymous,
-        Duration::from_secs(10),
-    )
-    .expect("store");
-    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut c = Census::default();
-    let mut runs = 0;
-    for round in 0..5 {
-        if round > 0 {
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-        }
-        let s = gc_http(&http, &base).await;
-        runs += 1;
-        for k in ["inserted", "adopted", "orphansDeleted", "errors"] {
-            *totals.entry(k).or_default() += count(&s, k);
-        }
-        let page = k8sless::testing::RecordStore::list(&store, "pods/", None, 10_000)
-            .await
-            .expect("list records");
-        let records: Vec<(String, String, String)> = page
-            .records
-            .iter()
-            .map(|r| {
-                let rec = PodRecord::decode(r).expect("record decodes");
-                (
-                    rec.pod.metadata.name.clone().unwrap_or_default(),
-                    rec.pod.metadata.uid.clone().unwrap_or_default(),
-                    rec.pod.status.and_then(|s| s.phase).unwrap_or_default(),
-                )
-            })
-            .collect();
-        let vms: Value = http
-            .get(format!("{sim_base}/sim/instances"))
-            .send()
-            .await
-            .expect("sim instances")
-            .json()
-            .await
-            .expect("json");
-        let vms: Vec<Instance> = serde_json::from_value(vms["items"].clone()).expect("instances");
-        c = census(&records, &vms);
-        if count(&s, "errors") == 0
-            && c.orphans.is_empty()
-            && c.doubles.is_empty()
-            && c.missing.is_empty()
-            && round > 0
-        {
-            break;
-        }
-    }
+    let (c, totals, runs) = collect_until_clean(&http, &base, &sim_base, &gcs, &bucket).await;
     assert_eq!(c.records, N, "every accepted pod has a record");
     assert!(c.doubles.is_empty(), "pods with two VMs: {:?}", c.doubles);
     assert!(c.orphans.is_empty(), "orphan VMs: {:?}", c.orphans);
@@ -237,6 +164,107 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
         started.elapsed().as_secs_f64()
     ));
     drop(service);
+}
+
+/// Creates pod `d2-<i>` until accepted: a lost connection (the service died) is retried, and
+/// the retry gets 201, or 409 when the dead attempt had written the record.
+async fn create_until_accepted(
+    http: &reqwest::Client,
+    base: &str,
+    i: usize,
+    tally: &CreateTally,
+    lost: &AtomicU64,
+) -> (String, Answer) {
+    let name = format!("d2-{i}");
+    let mut tries = 0;
+    loop {
+        match create(http, base, &name, true, tally).await {
+            Answer::Lost => {
+                lost.fetch_add(1, Ordering::SeqCst);
+                tries += 1;
+                assert!(tries < 400, "{name}: service never came back");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                // A retry after a loss: 409 means accepted.
+                match create_after_loss(http, base, &name, tally).await {
+                    Some(a) => return (name, a),
+                    None => continue,
+                }
+            }
+            a => return (name, a),
+        }
+    }
+}
+
+/// `POST /gc` up to five times, until a run has no errors and the census is clean; the last
+/// census, the summed counters and the number of runs.
+async fn collect_until_clean(
+    http: &reqwest::Client,
+    base: &str,
+    sim_base: &str,
+    gcs: &str,
+    bucket: &str,
+) -> (Census, BTreeMap<&'static str, u64>, usize) {
+    let store = k8sless::testing::GcsStore::new(
+        gcs,
+        bucket,
+        k8sless::testing::TokenSource::Anonymous,
+        Duration::from_secs(10),
+    )
+    .expect("store");
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut c = Census::default();
+    let mut runs = 0;
+    for round in 0..5 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+        }
+        let s = gc_http(http, base).await;
+        runs += 1;
+        for k in ["inserted", "adopted", "orphansDeleted", "errors"] {
+            *totals.entry(k).or_default() += count(&s, k);
+        }
+        c = census(&gcs_records(&store).await, &sim_vms(http, sim_base).await);
+        if count(&s, "errors") == 0
+            && c.orphans.is_empty()
+            && c.doubles.is_empty()
+            && c.missing.is_empty()
+            && round > 0
+        {
+            break;
+        }
+    }
+    (c, totals, runs)
+}
+
+/// `(name, uid, phase)` of every record in the bucket.
+async fn gcs_records(store: &k8sless::testing::GcsStore) -> Vec<(String, String, String)> {
+    let page = k8sless::testing::RecordStore::list(store, "pods/", None, 10_000)
+        .await
+        .expect("list records");
+    page.records
+        .iter()
+        .map(|r| {
+            let rec = PodRecord::decode(r).expect("record decodes");
+            (
+                rec.pod.metadata.name.clone().unwrap_or_default(),
+                rec.pod.metadata.uid.clone().unwrap_or_default(),
+                rec.pod.status.and_then(|s| s.phase).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Every instance of the `gce-sim` process.
+async fn sim_vms(http: &reqwest::Client, sim_base: &str) -> Vec<Instance> {
+    let vms: Value = http
+        .get(format!("{sim_base}/sim/instances"))
+        .send()
+        .await
+        .expect("sim instances")
+        .json()
+        .await
+        .expect("json");
+    serde_json::from_value(vms["items"].clone()).expect("instances")
 }
 
 /// A create retried after a lost connection: `Some(Accepted)` on 201 or 409 (the lost

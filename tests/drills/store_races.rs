@@ -23,14 +23,7 @@ async fn store_failures_and_races_leave_no_half_written_pod() {
     let stack = open_stack().await;
     let http = client();
     let tally = Arc::new(CreateTally::default());
-    // A fault injector: every 5-25 ms the next 1-3 store calls fail.
-    let memory = stack.memory.clone();
-    let injector = tokio::spawn(async move {
-        loop {
-            memory.fail_next(rand::random_range(1..=3));
-            tokio::time::sleep(Duration::from_millis(rand::random_range(5..=25))).await;
-        }
-    });
+    let injector = spawn_store_faults(&stack);
     const N: usize = 300;
     // Even pods are retried after a 503; odd ones are given up, and must leave nothing behind
     // (or, if their record was written, be consistent after collection).
@@ -54,36 +47,13 @@ async fn store_failures_and_races_leave_no_half_written_pod() {
         .filter(|(_, a)| *a == Answer::Accepted)
         .map(|(n, _)| n.clone())
         .collect();
-    let mut codes: BTreeMap<u16, u64> = BTreeMap::new();
-    let raced: Vec<Vec<u16>> = futures_util::stream::iter(accepted.iter().take(100).cloned())
-        .map(|name| {
-            let (http, base, stack) = (http.clone(), stack.base.clone(), &stack);
-            async move { race(&http, &base, stack, &name).await }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    for c in raced.into_iter().flatten() {
-        *codes.entry(c).or_default() += 1;
-    }
+    let codes = race_all(&http, &stack, accepted.iter().take(100).cloned()).await;
     injector.abort();
     let _ = injector.await;
     stack.memory.fail_next(0);
     // The same races with the store healthy: only compare-and-swap conflicts (412) remain, and
     // the losers retry on the fresh record.
-    let mut clean_codes: BTreeMap<u16, u64> = BTreeMap::new();
-    let raced: Vec<Vec<u16>> =
-        futures_util::stream::iter(accepted.iter().skip(100).take(100).cloned())
-            .map(|name| {
-                let (http, base, stack) = (http.clone(), stack.base.clone(), &stack);
-                async move { race(&http, &base, stack, &name).await }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-    for c in raced.into_iter().flatten() {
-        *clean_codes.entry(c).or_default() += 1;
-    }
+    let clean_codes = race_all(&http, &stack, accepted.iter().skip(100).take(100).cloned()).await;
     for code in clean_codes.keys() {
         assert!(
             matches!(code, 200 | 404),
@@ -103,39 +73,9 @@ async fn store_failures_and_races_leave_no_half_written_pod() {
     let summary = gc_http(&http, &stack.base).await;
     assert_eq!(count(&summary, "errors"), 0, "{summary}");
     let records = records_of(&stack).await;
-    // Deleted pods' VMs are being deleted (STOPPING/gone): only count live ones.
-    let vms: Vec<Instance> = stack
-        .sim
-        .instances()
-        .into_iter()
-        .filter(|i| {
-            !matches!(
-                i.status,
-                Some(InstanceStatus::Stopping | InstanceStatus::Terminated)
-            )
-        })
-        .collect();
+    let vms = live_vms(&stack);
     let c = census(&records, &vms);
-    let by_name: BTreeMap<&str, &(String, String, String)> =
-        records.iter().map(|r| (r.0.as_str(), r)).collect();
-    let mut given_up_left = 0;
-    for (name, a) in &answers {
-        match a {
-            Answer::Unavailable => {
-                if by_name.contains_key(name.as_str()) {
-                    given_up_left += 1; // consistent: checked by the census below
-                } else {
-                    assert!(
-                        !vms.iter()
-                            .any(|v| v.labels.get(names::LABEL_POD) == Some(name)),
-                        "{name}: a 503'd create left a VM and no record"
-                    );
-                }
-            }
-            Answer::Accepted => {}
-            Answer::Lost => panic!("{name}: connection lost"),
-        }
-    }
+    let given_up_left = given_up_with_record(&answers, &records, &vms);
     assert!(c.doubles.is_empty(), "pods with two VMs: {:?}", c.doubles);
     assert!(c.orphans.is_empty(), "orphan VMs: {:?}", c.orphans);
     assert!(c.missing.is_empty(), "pods without a VM: {:?}", c.missing);
@@ -154,6 +94,83 @@ async fn store_failures_and_races_leave_no_half_written_pod() {
         started.elapsed().as_secs_f64()
     ));
     stack.stop().await;
+}
+
+/// A fault injector: every 5-25 ms the next 1-3 store calls fail.
+fn spawn_store_faults(stack: &Stack) -> tokio::task::JoinHandle<()> {
+    let memory = stack.memory.clone();
+    tokio::spawn(async move {
+        loop {
+            memory.fail_next(rand::random_range(1..=3));
+            tokio::time::sleep(Duration::from_millis(rand::random_range(5..=25))).await;
+        }
+    })
+}
+
+/// [`race`] for each of `names`, 16 at a time; how often each answer came.
+async fn race_all(
+    http: &reqwest::Client,
+    stack: &Stack,
+    names: impl Iterator<Item = String>,
+) -> BTreeMap<u16, u64> {
+    let raced: Vec<Vec<u16>> = futures_util::stream::iter(names)
+        .map(|name| {
+            let (http, base) = (http.clone(), stack.base.clone());
+            async move { race(&http, &base, stack, &name).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut codes: BTreeMap<u16, u64> = BTreeMap::new();
+    for c in raced.into_iter().flatten() {
+        *codes.entry(c).or_default() += 1;
+    }
+    codes
+}
+
+/// The VMs not being deleted (deleted pods' VMs are STOPPING or gone).
+fn live_vms(stack: &Stack) -> Vec<Instance> {
+    stack
+        .sim
+        .instances()
+        .into_iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                Some(InstanceStatus::Stopping | InstanceStatus::Terminated)
+            )
+        })
+        .collect()
+}
+
+/// Given-up (503'd) creates that left a record (consistent: the census checks them); one
+/// that left a VM and no record fails the drill.
+fn given_up_with_record(
+    answers: &[(String, Answer)],
+    records: &[(String, String, String)],
+    vms: &[Instance],
+) -> usize {
+    let by_name: BTreeMap<&str, &(String, String, String)> =
+        records.iter().map(|r| (r.0.as_str(), r)).collect();
+    let mut given_up_left = 0;
+    for (name, a) in answers {
+        match a {
+            Answer::Unavailable => {
+                if by_name.contains_key(name.as_str()) {
+                    given_up_left += 1; // consistent: checked by the census below
+                } else {
+                    assert!(
+                        !vms.iter()
+                            .any(|v| v.labels.get(names::LABEL_POD) == Some(name)),
+                        "{name}: a 503'd create left a VM and no record"
+                    );
+                }
+            }
+            Answer::Accepted => {}
+            Answer::Lost => panic!("{name}: connection lost"),
+        }
+    }
+    given_up_left
 }
 
 /// Two reports and a delete of one pod at once; returns the answers' codes.
