@@ -10,7 +10,7 @@ use crate::telemetry::LogFormat;
 use crate::translate::VmSettings;
 
 /// Parses `90s`, `10m`, `4h`, `1d` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, mult) = match s.chars().last() {
         Some('s') => (&s[..s.len() - 1], 1),

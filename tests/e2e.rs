@@ -3,13 +3,16 @@
 //! (fake-gcs-server, the Pub/Sub emulator). Suites that need a tool skip with a printed
 //! reason when it is absent, unless K8SLESS_REQUIRE_TOOLS=1 (CI), which makes that a failure.
 
+mod common;
+
 mod e2e {
     pub mod gce;
+    pub mod gce_fidelity;
     pub mod gcs;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod pod_input;
     pub mod pods;
-    pub mod support;
     pub mod tls;
     pub mod translate;
 }

@@ -12,12 +12,12 @@ use axum::http::StatusCode;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodStatus,
 };
+use k8sless::testing::CloudLogging;
+use k8sless::testing::MemoryStore;
+use k8sless::testing::RecordStore;
 use k8sless::testing::TokenSource;
-use k8sless::logging::CloudLogging;
+use k8sless::testing::record::{self, PodRecord, VmState};
 use k8sless::testing::{ArchivedLogs, LogSource, LogSources};
-use k8sless::pods::record::{self, PodRecord, VmState};
-use k8sless::store::RecordStore;
-use k8sless::store::MemoryStore;
 use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 

@@ -7,10 +7,10 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use k8s_openapi::api::core::v1::Pod;
-use k8sless::api::extract::{self, FieldValidation};
-use k8sless::error::Error;
-use k8sless::pods::render;
+use k8sless::testing::Error;
 use k8sless::testing::default_args;
+use k8sless::testing::render;
+use k8sless::testing::{FieldValidation, decode_object, parse_value};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ fn cases() -> u32 {
         .unwrap_or(2000)
 }
 
-fn settings() -> k8sless::translate::VmSettings {
+fn settings() -> k8sless::testing::VmSettings {
     default_args().vm_settings()
 }
 
@@ -121,7 +121,7 @@ fn through_everything(value: Value) {
         FieldValidation::Warn,
         FieldValidation::Ignore,
     ] {
-        match extract::decode_object::<Pod>(value.clone(), "Pod", validation) {
+        match decode_object::<Pod>(value.clone(), "Pod", validation) {
             Ok(_) => {}
             Err(e) => check_status(&e),
         }
@@ -140,7 +140,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), yaml in any::<bool>()) {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(if yaml { "application/yaml" } else { "application/json" }));
-        match extract::parse_value(&h, &bytes) {
+        match parse_value(&h, &bytes) {
             Ok(v) => through_everything(v),
             Err(e) => check_status(&e),
         }

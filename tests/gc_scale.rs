@@ -14,11 +14,10 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
-use k8sless::pods::k8s_time;
-use k8sless::pods::record::{self, PodRecord, VmState};
-use k8sless::testing::defaults;
+use k8sless::testing::record::{self, PodRecord, VmState};
+use k8sless::testing::translate;
 use k8sless::testing::{StackBuilder, default_args};
-use k8sless::translate;
+use k8sless::testing::{apply_defaults, k8s_time};
 use serde_json::json;
 
 const PODS: usize = 10_000;
@@ -50,8 +49,8 @@ async fn gc_over_ten_thousand_records_and_vms() {
             "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
         }))
         .expect("pod");
-        defaults::apply(&mut pod);
-        let plan = translate::translate(&pod, &settings).expect("translate");
+        apply_defaults(&mut pod);
+        let plan = translate(&pod, &settings).expect("translate");
         let inserted = !(PODS - UNINSERTED..PODS).contains(&i);
         if inserted {
             stack

@@ -30,13 +30,6 @@ impl Discovery {
         Ok(Discovery { doc })
     }
 
-    /// The request and response schema names of `resource.method` (e.g. `instances`, `insert`).
-    pub fn method_schemas(&self, resource: &str, method: &str) -> (Option<String>, Option<String>) {
-        let m = &self.doc["resources"][resource]["methods"][method];
-        let name = |v: &Value| v.get("$ref").and_then(Value::as_str).map(str::to_string);
-        (name(&m["request"]), name(&m["response"]))
-    }
-
     /// Problems of `value` as schema `schema`; `method_id` (e.g. `compute.instances.insert`)
     /// turns on that method's required properties. Empty means valid.
     pub fn validate(&self, schema: &str, value: &Value, method_id: Option<&str>) -> Vec<String> {
@@ -134,11 +127,4 @@ fn json_type(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
-}
-
-/// The fixture's path (`../shared/fixtures/compute-v1.json` from the crate root), if present.
-pub fn fixture_path() -> Option<std::path::PathBuf> {
-    let p =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/compute-v1.json");
-    p.exists().then_some(p)
 }

@@ -37,9 +37,9 @@ impl SimTimings {
     };
 }
 
-/// A state change, delivered to hooks.
+/// A change of one instance's state, delivered to hooks.
 #[derive(Debug, Clone)]
-pub struct SimEvent {
+pub struct SimChange {
     /// Zone.
     pub zone: String,
     /// The instance after the change (for `deleted`, as it was last).
@@ -104,8 +104,8 @@ impl State {
         now: u64,
         t: SimTimings,
         clock: &super::SimClock,
-    ) -> Vec<SimEvent> {
-        let mut events = Vec::new();
+    ) -> Vec<SimChange> {
+        let mut changes = Vec::new();
         let moving: Vec<(String, String)> = self.moving.iter().cloned().collect();
         for (zone, name) in moving {
             let Some(instances) = self.zones.get_mut(&zone) else {
@@ -139,14 +139,14 @@ impl State {
                     _ => {}
                 }
                 if next == InstanceStatus::Terminated && inst.deleting {
-                    events.push(SimEvent {
+                    changes.push(SimChange {
                         zone: zone.clone(),
                         instance: inst.body.clone(),
                         deleted: true,
                     });
                     break;
                 }
-                events.push(SimEvent {
+                changes.push(SimChange {
                     zone: zone.clone(),
                     instance: inst.body.clone(),
                     deleted: false,
@@ -164,7 +164,7 @@ impl State {
                 self.moving.remove(&(zone, name));
             }
         }
-        events
+        changes
     }
 
     /// The operation as of `now`.

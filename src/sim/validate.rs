@@ -1,71 +1,15 @@
-//! Compute Engine's own input rules, as the simulator enforces them on insert, setLabels and
-//! setMetadata, with Google's messages. The shared rules (names, labels) are also used by the
-//! Pod → VM translation so the service never sends what Compute Engine would reject.
-
-use std::collections::BTreeMap;
+//! Compute Engine's own input rules, as the simulator enforces them on insert and setMetadata,
+//! with Google's messages. The rules the translation shares (resource names, labels) live in
+//! [`crate::gce::labels`].
 
 use crate::gce::catalog;
+use crate::gce::labels::{check_labels, valid_resource_name};
 use crate::gce::types::{Instance, Metadata};
 
 /// Largest metadata value, 256 KiB.
 pub const METADATA_VALUE_MAX: usize = 256 * 1024;
 /// Largest total metadata, 512 KiB.
 pub const METADATA_TOTAL_MAX: usize = 512 * 1024;
-
-/// RFC 1035 label, at most 63 characters: Compute Engine's resource names.
-pub fn valid_resource_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[b.len() - 1] != b'-'
-}
-
-/// Label key: starts with a lowercase letter; lowercase letters, digits, `_`, `-`; at most 63.
-pub fn valid_label_key(key: &str) -> bool {
-    let b = key.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || !b[0].is_ascii())
-        && key.chars().all(label_char)
-}
-
-/// Label value: empty or lowercase letters, digits, `_`, `-`; at most 63.
-pub fn valid_label_value(value: &str) -> bool {
-    value.len() <= 63 && value.chars().all(label_char)
-}
-
-fn label_char(c: char) -> bool {
-    c.is_ascii_lowercase()
-        || c.is_ascii_digit()
-        || c == '_'
-        || c == '-'
-        || (!c.is_ascii() && c.is_lowercase())
-}
-
-/// Checks labels; returns Google's message on the first problem.
-pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
-    if labels.len() > 64 {
-        return Err(
-            "Invalid value for field 'resource.labels': too many labels (maximum 64)".into(),
-        );
-    }
-    for (k, v) in labels {
-        if !valid_label_key(k) {
-            return Err(format!(
-                "Invalid value for field 'resource.labels': '{k}'. Label key is invalid."
-            ));
-        }
-        if !valid_label_value(v) {
-            return Err(format!(
-                "Invalid value for field 'resource.labels': '{v}'. Label value is invalid."
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Checks metadata keys and sizes.
 pub fn check_metadata(metadata: &Metadata) -> Result<(), String> {
@@ -191,24 +135,6 @@ pub fn parse_machine_type(url: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert!(valid_resource_name("k8s-default-hello-1a2b3c"));
-        assert!(!valid_resource_name("1abc"));
-        assert!(!valid_resource_name("abc-"));
-        assert!(!valid_resource_name(&"a".repeat(64)));
-        assert!(valid_resource_name(&"a".repeat(63)));
-    }
-
-    #[test]
-    fn labels() {
-        let mut l = BTreeMap::new();
-        l.insert("k8sless".to_string(), "true".to_string());
-        assert!(check_labels(&l).is_ok());
-        l.insert("Bad".to_string(), "x".to_string());
-        assert!(check_labels(&l).is_err());
-    }
 
     #[test]
     fn machine_type_urls() {

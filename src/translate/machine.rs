@@ -18,7 +18,7 @@ use crate::gce::catalog::{self, Accelerator, MachineType};
 
 /// What runs the pod.
 #[derive(Debug, Clone)]
-pub struct Choice {
+pub(crate) struct Choice {
     /// The machine type.
     pub machine: MachineType,
     /// Why, for people.
@@ -51,7 +51,7 @@ fn shape_text(m: &MachineType) -> String {
 }
 
 /// Chooses the machine type. `explicit` is the type the pod names, with its field.
-pub fn choose(
+pub(crate) fn choose(
     spec: &PodSpec,
     r: &Request,
     p: &Placement,
@@ -60,124 +60,153 @@ pub fn choose(
 ) -> Result<Choice, Vec<Cause>> {
     let gpu_field = sizing::gpu_field(spec);
     let named = match explicit {
-        Some((name, field)) => match catalog::lookup(&name) {
-            Some(m) => Some((m, field)),
-            None => {
-                return Err(vec![Cause::invalid(
-                    field,
-                    format!(
-                        "{name:?}: not a machine type k8sless knows (e2, n2, n2d, c3, c4, n1, g2, a2 and a3 types, and e2/n2/n2d custom types such as e2-custom-2-4096)"
-                    ),
-                )]);
-            }
-        },
+        Some((name, field)) => Some(lookup_named(&name, field)?),
         None => None,
     };
     let acc = accelerator(r, p, named.as_ref().map(|(m, _)| m), &gpu_field, s)?;
-    let spot = p.spot;
-    let need = r.describe();
-
     if let Some((m, field)) = named {
-        if !sizing::fits(&m, r) {
-            return Err(vec![Cause::invalid(
-                field,
-                format!(
-                    "{:?}: too small for the pod: it has {}m CPU and {} MiB, the pod needs {need}",
-                    m.name,
-                    m.millicpu(),
-                    m.memory_mib
-                ),
-            )]);
-        }
-        let attach = match (acc, m.accelerator) {
-            (None, _) => None,
-            (Some(a), Some((model, n))) if a.name == model && n >= r.gpus => None,
-            (Some(a), None) if a.attachable_to_n1 && m.family == "n1" => {
-                n1_limits(a, r.gpus, &gpu_field).and_then(|(cpus, mib)| {
-                    if m.vcpus <= cpus && m.memory_mib <= mib {
-                        Ok(())
-                    } else {
-                        Err(vec![Cause::invalid(
-                            field.clone(),
-                            format!(
-                                "{:?}: N1 VMs with {} x {} have at most {cpus} vCPUs and {} GiB",
-                                m.name,
-                                r.gpus,
-                                a.name,
-                                mib / 1024
-                            ),
-                        )])
-                    }
-                })?;
-                Some((a, r.gpus))
-            }
-            (Some(a), _) => {
-                return Err(vec![Cause::invalid(
+        return named_choice(m, field, acc, r, p.spot, &gpu_field);
+    }
+    if let Some(a) = acc {
+        return if a.attachable_to_n1 {
+            n1_with_gpus(a, r, p.spot, &gpu_field)
+        } else {
+            built_in_gpus(a, r, p.spot, &gpu_field)
+        };
+    }
+    if !r.stated {
+        return default_choice(s, p.spot);
+    }
+    cheapest_choice(r, p.spot, s)
+}
+
+/// The machine type the pod names, with the field that names it.
+fn lookup_named(name: &str, field: String) -> Result<(MachineType, String), Vec<Cause>> {
+    match catalog::lookup(name) {
+        Some(m) => Ok((m, field)),
+        None => Err(vec![Cause::invalid(
+            field,
+            format!(
+                "{name:?}: not a machine type k8sless knows (e2, n2, n2d, c3, c4, n1, g2, a2 and a3 types, and e2/n2/n2d custom types such as e2-custom-2-4096)"
+            ),
+        )]),
+    }
+}
+
+/// The type the pod names, if it fits the pod and carries (or can take) its GPUs.
+fn named_choice(
+    m: MachineType,
+    field: String,
+    acc: Option<&'static Accelerator>,
+    r: &Request,
+    spot: bool,
+    gpu_field: &str,
+) -> Result<Choice, Vec<Cause>> {
+    let need = r.describe();
+    if !sizing::fits(&m, r) {
+        return Err(vec![Cause::invalid(
+            field,
+            format!(
+                "{:?}: too small for the pod: it has {}m CPU and {} MiB, the pod needs {need}",
+                m.name,
+                m.millicpu(),
+                m.memory_mib
+            ),
+        )]);
+    }
+    let attach = named_attach(&m, &field, acc, r, gpu_field)?;
+    let gpus = match attach {
+        Some((a, n)) => format!(" with {n} x {}", a.name),
+        None => String::new(),
+    };
+    let reason = format!(
+        "{}{gpus}: named by {field}; it fits {need}: {} at {}",
+        m.name,
+        shape_text(&m),
+        price_text(&m, spot)
+    );
+    let accelerator = acc.or_else(|| {
+        m.accelerator
+            .and_then(|(model, _)| catalog::accelerator(model))
+    });
+    Ok(Choice {
+        machine: m,
+        reason,
+        attach,
+        accelerator,
+    })
+}
+
+/// The GPUs to attach to a named type: none when it has them built in, the pod's on an N1
+/// within the N1 shape cap, an error otherwise.
+fn named_attach(
+    m: &MachineType,
+    field: &str,
+    acc: Option<&'static Accelerator>,
+    r: &Request,
+    gpu_field: &str,
+) -> Result<Option<(&'static Accelerator, u32)>, Vec<Cause>> {
+    match (acc, m.accelerator) {
+        (None, _) => Ok(None),
+        (Some(a), Some((model, n))) if a.name == model && n >= r.gpus => Ok(None),
+        (Some(a), None) if a.attachable_to_n1 && m.family == "n1" => {
+            let (cpus, mib) = n1_limits(a, r.gpus, gpu_field)?;
+            if m.vcpus <= cpus && m.memory_mib <= mib {
+                Ok(Some((a, r.gpus)))
+            } else {
+                Err(vec![Cause::invalid(
                     field,
                     format!(
-                        "{:?}: does not carry {} x {}; {}",
+                        "{:?}: N1 VMs with {} x {} have at most {cpus} vCPUs and {} GiB",
                         m.name,
                         r.gpus,
                         a.name,
-                        carrier_hint(a)
+                        mib / 1024
                     ),
-                )]);
+                )])
             }
-        };
-        let gpus = match attach {
-            Some((a, n)) => format!(" with {n} x {}", a.name),
-            None => String::new(),
-        };
-        let reason = format!(
-            "{}{gpus}: named by {field}; it fits {need}: {} at {}",
-            m.name,
-            shape_text(&m),
-            price_text(&m, spot)
-        );
-        let accelerator = acc.or_else(|| {
-            m.accelerator
-                .and_then(|(model, _)| catalog::accelerator(model))
-        });
-        return Ok(Choice {
-            machine: m,
-            reason,
-            attach,
-            accelerator,
-        });
+        }
+        (Some(a), _) => Err(vec![Cause::invalid(
+            field,
+            format!(
+                "{:?}: does not carry {} x {}; {}",
+                m.name,
+                r.gpus,
+                a.name,
+                carrier_hint(a)
+            ),
+        )]),
     }
+}
 
-    if let Some(a) = acc {
-        return if a.attachable_to_n1 {
-            n1_with_gpus(a, r, spot, &gpu_field)
-        } else {
-            built_in_gpus(a, r, spot, &gpu_field)
-        };
-    }
+/// The configured default, for pods that request no CPU or memory.
+fn default_choice(s: &VmSettings, spot: bool) -> Result<Choice, Vec<Cause>> {
+    let m = catalog::lookup(&s.default_machine_type).ok_or_else(|| {
+        vec![Cause::invalid(
+            "spec.containers",
+            format!(
+                "the configured default machine type {:?} is unknown",
+                s.default_machine_type
+            ),
+        )]
+    })?;
+    let reason = format!(
+        "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {} at {}",
+        m.name,
+        shape_text(&m),
+        price_text(&m, spot)
+    );
+    Ok(Choice {
+        machine: m,
+        reason,
+        attach: None,
+        accelerator: None,
+    })
+}
 
-    if !r.stated {
-        let m = catalog::lookup(&s.default_machine_type).ok_or_else(|| {
-            vec![Cause::invalid(
-                "spec.containers",
-                format!(
-                    "the configured default machine type {:?} is unknown",
-                    s.default_machine_type
-                ),
-            )]
-        })?;
-        let reason = format!(
-            "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {} at {}",
-            m.name,
-            shape_text(&m),
-            price_text(&m, spot)
-        );
-        return Ok(Choice {
-            machine: m,
-            reason,
-            attach: None,
-            accelerator: None,
-        });
-    }
-
+/// The cheapest type of the configured families that fits, and the runner-up in the reason.
+fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Vec<Cause>> {
+    let need = r.describe();
     let families = s.machine_families.join(", ");
     let ranked = sizing::ranked(&s.machine_families, r, spot, s.custom_machine_types);
     let Some(m) = ranked.first().cloned() else {

@@ -11,10 +11,10 @@
 //! The mapping table users read is docs/pod-to-vm.md; `k8sless render -f pod.yaml` prints
 //! what this module produces, with no cloud call.
 
-pub mod machine;
-pub mod names;
-pub mod placement;
-pub mod sizing;
+pub(crate) mod machine;
+pub(crate) mod names;
+pub(crate) mod placement;
+pub(crate) mod sizing;
 #[cfg(test)]
 mod tests;
 
@@ -35,25 +35,25 @@ use placement::Placement;
 use sizing::Request;
 
 /// Annotation naming the machine type.
-pub const ANNOTATION_MACHINE_TYPE: &str = "k8sless.dev/machine-type";
+pub(crate) const ANNOTATION_MACHINE_TYPE: &str = "k8sless.dev/machine-type";
 /// Annotation with why the machine type was chosen.
-pub const ANNOTATION_MACHINE_REASON: &str = "k8sless.dev/machine-type-reason";
+pub(crate) const ANNOTATION_MACHINE_REASON: &str = "k8sless.dev/machine-type-reason";
 /// Annotation with the VM's path.
-pub const ANNOTATION_INSTANCE: &str = "k8sless.dev/instance";
+pub(crate) const ANNOTATION_INSTANCE: &str = "k8sless.dev/instance";
 /// GKE's annotation naming the Google service account.
-pub const ANNOTATION_SERVICE_ACCOUNT: &str = "iam.gke.io/gcp-service-account";
+pub(crate) const ANNOTATION_SERVICE_ACCOUNT: &str = "iam.gke.io/gcp-service-account";
 /// Metadata key carrying the machine type reason on the VM itself.
-pub const METADATA_MACHINE_REASON: &str = "k8sless-machine-type-reason";
+pub(crate) const METADATA_MACHINE_REASON: &str = "k8sless-machine-type-reason";
 /// Smallest boot disk of the COS image, GB; the pod's ephemeral storage comes on top.
-pub const IMAGE_MIN_DISK_GB: u64 = 10;
+pub(crate) const IMAGE_MIN_DISK_GB: u64 = 10;
 /// Largest boot disk Compute Engine makes, GB.
-pub const MAX_DISK_GB: u64 = 65_536;
+pub(crate) const MAX_DISK_GB: u64 = 65_536;
 /// Compute Engine's bounds on `scheduling.maxRunDuration`, seconds.
-pub const MIN_RUN_SECONDS: u64 = 30;
+pub(crate) const MIN_RUN_SECONDS: u64 = 30;
 /// 120 days.
-pub const MAX_RUN_SECONDS: u64 = 120 * 86_400;
+pub(crate) const MAX_RUN_SECONDS: u64 = 120 * 86_400;
 /// OAuth scope of the VM's service account (IAM decides what it may do).
-pub const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// Everything translation needs from the configuration.
 #[derive(Debug, Clone)]
@@ -329,40 +329,7 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
         ));
     }
     let gpus = c.accelerator.is_some();
-    let mut guest_cfg = GuestConfig::new(
-        &s.project,
-        &s.topic,
-        &s.bucket,
-        &s.service_url,
-        namespace,
-        name,
-        uid,
-    );
-    guest_cfg.install_gpu_driver = gpus;
-    let mut items: Vec<MetadataItem> = guest::metadata_items(&guest_cfg, &static_manifest(pod))
-        .into_iter()
-        .map(|(key, value)| MetadataItem {
-            key,
-            value: Some(value),
-        })
-        .collect();
-    items.push(MetadataItem {
-        key: METADATA_MACHINE_REASON.into(),
-        value: Some(reason.clone()),
-    });
-    items.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut nic = NetworkInterface {
-        network: Some(s.network.clone()),
-        subnetwork: s.subnetwork.clone(),
-        ..Default::default()
-    };
-    if s.external_ip {
-        nic.access_configs.push(AccessConfig {
-            access_type: Some("ONE_TO_ONE_NAT".into()),
-            name: Some("External NAT".into()),
-            nat_ip: None,
-        });
-    }
+    let items = metadata_items(pod, s, gpus, &reason);
     let vm_name = names::vm_name(namespace, name);
     let instance = Instance {
         name: vm_name.clone(),
@@ -374,31 +341,13 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
             fingerprint: None,
             items,
         }),
-        disks: vec![AttachedDisk {
-            boot: Some(true),
-            auto_delete: Some(true),
-            disk_type: Some("PERSISTENT".into()),
-            initialize_params: Some(AttachedDiskInitializeParams {
-                source_image: Some(s.image.clone()),
-                disk_size_gb: Some(disk_gb.to_string()),
-                disk_type: Some(format!("zones/{zone}/diskTypes/{disk_type}")),
-            }),
-        }],
-        network_interfaces: vec![nic],
+        disks: vec![boot_disk(s, &zone, &disk_type, disk_gb)],
+        network_interfaces: vec![network_interface(s)],
         service_accounts: vec![ServiceAccount {
             email: account,
             scopes: vec![SCOPE_CLOUD_PLATFORM.into()],
         }],
-        scheduling: Some(Scheduling {
-            provisioning_model: Some(if spot { "SPOT" } else { "STANDARD" }.into()),
-            instance_termination_action: Some("DELETE".into()),
-            on_host_maintenance: Some(if spot || gpus { "TERMINATE" } else { "MIGRATE" }.into()),
-            automatic_restart: Some(false),
-            preemptible: None,
-            max_run_duration: Some(crate::gce::types::Duration {
-                seconds: max_run.to_string(),
-            }),
-        }),
+        scheduling: Some(scheduling(spot, gpus, max_run)),
         guest_accelerators: c
             .attach
             .map(|(a, n)| {
@@ -426,8 +375,83 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
     }
 }
 
+/// The guest's metadata (its settings, the static pod, cloud-init) and the machine-type
+/// reason, sorted by key.
+fn metadata_items(pod: &Pod, s: &VmSettings, gpus: bool, reason: &str) -> Vec<MetadataItem> {
+    let meta = &pod.metadata;
+    let mut guest_cfg = GuestConfig::new(
+        &s.project,
+        &s.topic,
+        &s.bucket,
+        &s.service_url,
+        meta.namespace.as_deref().unwrap_or("default"),
+        meta.name.as_deref().unwrap_or(""),
+        meta.uid.as_deref().unwrap_or(""),
+    );
+    guest_cfg.install_gpu_driver = gpus;
+    let mut items: Vec<MetadataItem> = guest::metadata_items(&guest_cfg, &static_manifest(pod))
+        .into_iter()
+        .map(|(key, value)| MetadataItem {
+            key,
+            value: Some(value),
+        })
+        .collect();
+    items.push(MetadataItem {
+        key: METADATA_MACHINE_REASON.into(),
+        value: Some(reason.to_string()),
+    });
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    items
+}
+
+/// The configured network, with an external IP when asked.
+fn network_interface(s: &VmSettings) -> NetworkInterface {
+    let mut nic = NetworkInterface {
+        network: Some(s.network.clone()),
+        subnetwork: s.subnetwork.clone(),
+        ..Default::default()
+    };
+    if s.external_ip {
+        nic.access_configs.push(AccessConfig {
+            access_type: Some("ONE_TO_ONE_NAT".into()),
+            name: Some("External NAT".into()),
+            nat_ip: None,
+        });
+    }
+    nic
+}
+
+/// The boot disk: the configured image, deleted with the VM.
+fn boot_disk(s: &VmSettings, zone: &str, disk_type: &str, disk_gb: u64) -> AttachedDisk {
+    AttachedDisk {
+        boot: Some(true),
+        auto_delete: Some(true),
+        disk_type: Some("PERSISTENT".into()),
+        initialize_params: Some(AttachedDiskInitializeParams {
+            source_image: Some(s.image.clone()),
+            disk_size_gb: Some(disk_gb.to_string()),
+            disk_type: Some(format!("zones/{zone}/diskTypes/{disk_type}")),
+        }),
+    }
+}
+
+/// One run, never restarted, deleted when it ends or exceeds `max_run` seconds; Spot and GPU
+/// VMs cannot live-migrate.
+fn scheduling(spot: bool, gpus: bool, max_run: u64) -> Scheduling {
+    Scheduling {
+        provisioning_model: Some(if spot { "SPOT" } else { "STANDARD" }.into()),
+        instance_termination_action: Some("DELETE".into()),
+        on_host_maintenance: Some(if spot || gpus { "TERMINATE" } else { "MIGRATE" }.into()),
+        automatic_restart: Some(false),
+        preemptible: None,
+        max_run_duration: Some(crate::gce::types::Duration {
+            seconds: max_run.to_string(),
+        }),
+    }
+}
+
 /// The static pod manifest kubelet runs: the pod's metadata and spec, without status.
-pub fn static_manifest(pod: &Pod) -> String {
+pub(crate) fn static_manifest(pod: &Pod) -> String {
     let mut p = pod.clone();
     p.status = None;
     p.metadata.managed_fields = None;

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::sim::validate::{valid_label_key, valid_label_value};
+use crate::gce::labels::{sanitize_value, valid_label_key, valid_label_value};
 
 /// Label marking every VM k8sless owns.
 pub const LABEL_MANAGED: &str = "k8sless";
 /// Label with the pod's namespace (label-safe).
-pub const LABEL_NAMESPACE: &str = "k8sless-namespace";
+pub(crate) const LABEL_NAMESPACE: &str = "k8sless-namespace";
 /// Label with the pod's name (label-safe, truncated).
 pub const LABEL_POD: &str = "k8sless-pod";
 /// Label with the pod's uid: the owner check for idempotent inserts.
@@ -61,26 +61,13 @@ pub fn request_id(uid: &str, zone: &str, attempt: u32) -> Uuid {
     )
 }
 
-/// A Compute Engine label value from arbitrary text.
-pub fn label_value(s: &str) -> String {
-    let v: String = s
-        .chars()
-        .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(63)
-        .collect();
-    v
-}
+/// The old name of [`sanitize_value`], kept for callers outside translate/ (pods/create.rs,
+/// pods/reinsert.rs, pods/collect.rs) until the integrator renames them.
+pub(crate) use crate::gce::labels::sanitize_value as label_value;
 
 /// A Compute Engine label key from a Kubernetes label key, or `None` if nothing usable is left.
-pub fn label_key(k: &str) -> Option<String> {
-    let mut key = label_value(k.rsplit('/').next().unwrap_or(k));
+pub(crate) fn label_key(k: &str) -> Option<String> {
+    let mut key = sanitize_value(k.rsplit('/').next().unwrap_or(k));
     if !key.starts_with(|c: char| c.is_ascii_lowercase()) {
         key = format!("l-{key}");
         key.truncate(63);
@@ -90,7 +77,7 @@ pub fn label_key(k: &str) -> Option<String> {
 
 /// The VM's labels: k8sless' own, then as many of the pod's as fit Compute Engine's rules
 /// (keys that collide with k8sless' are skipped; at most 64 labels in all).
-pub fn vm_labels(
+pub(crate) fn vm_labels(
     namespace: &str,
     name: &str,
     uid: &str,
@@ -98,18 +85,18 @@ pub fn vm_labels(
 ) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_MANAGED.to_string(), "true".to_string());
-    labels.insert(LABEL_NAMESPACE.to_string(), label_value(namespace));
-    labels.insert(LABEL_POD.to_string(), label_value(name));
-    labels.insert(LABEL_UID.to_string(), label_value(uid));
+    labels.insert(LABEL_NAMESPACE.to_string(), sanitize_value(namespace));
+    labels.insert(LABEL_POD.to_string(), sanitize_value(name));
+    labels.insert(LABEL_UID.to_string(), sanitize_value(uid));
     for (k, v) in pod_labels.into_iter().flatten() {
-        if labels.len() >= 64 {
+        if labels.len() >= crate::gce::labels::LABELS_MAX {
             break;
         }
         let Some(key) = label_key(k) else { continue };
         if key.starts_with(LABEL_MANAGED) || labels.contains_key(&key) {
             continue;
         }
-        let value = label_value(v);
+        let value = sanitize_value(v);
         if valid_label_value(&value) {
             labels.insert(key, value);
         }
@@ -120,7 +107,7 @@ pub fn vm_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::validate::valid_resource_name;
+    use crate::gce::labels::valid_resource_name;
 
     #[test]
     fn names_are_valid_distinct_and_stable() {
@@ -153,6 +140,6 @@ mod tests {
         assert_eq!(l.get("k8sless").map(String::as_str), Some("true"));
         assert_eq!(l.get("name").map(String::as_str), Some("my_app"));
         assert_eq!(l.get("l-9lives").map(String::as_str), Some("x"));
-        assert!(crate::sim::validate::check_labels(&l).is_ok());
+        assert!(crate::gce::labels::check_labels(&l).is_ok());
     }
 }

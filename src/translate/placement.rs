@@ -34,12 +34,12 @@ const REGION_KEYS: &[&str] = &[
     "failure-domain.beta.kubernetes.io/region",
 ];
 /// GKE's Spot node label.
-pub const SPOT_KEY: &str = "cloud.google.com/gke-spot";
+pub(crate) const SPOT_KEY: &str = "cloud.google.com/gke-spot";
 const PROVISIONING_KEY: &str = "cloud.google.com/gke-provisioning";
 /// GKE's accelerator node label.
-pub const ACCELERATOR_KEY: &str = "cloud.google.com/gke-accelerator";
+pub(crate) const ACCELERATOR_KEY: &str = "cloud.google.com/gke-accelerator";
 /// The well-known machine type node label.
-pub const INSTANCE_TYPE_KEY: &str = "node.kubernetes.io/instance-type";
+pub(crate) const INSTANCE_TYPE_KEY: &str = "node.kubernetes.io/instance-type";
 const INSTANCE_TYPE_KEYS: &[&str] = &[INSTANCE_TYPE_KEY, "beta.kubernetes.io/instance-type"];
 const OS_KEYS: &[&str] = &["kubernetes.io/os", "beta.kubernetes.io/os"];
 const ARCH_KEYS: &[&str] = &["kubernetes.io/arch", "beta.kubernetes.io/arch"];
@@ -47,7 +47,7 @@ const AFFINITY: &str = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnor
 
 /// What the pod asks of its VM's placement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Placement {
+pub(crate) struct Placement {
     /// Zones the pod may run in, in the configured fallback order (default zone first).
     pub zones: Vec<String>,
     /// Where the zone constraint came from, if any.
@@ -98,7 +98,7 @@ impl Rule {
 }
 
 /// The pod's placement, or why no VM k8sless can make satisfies it.
-pub fn place(spec: &PodSpec, s: &VmSettings) -> Result<Placement, Vec<Cause>> {
+pub(crate) fn place(spec: &PodSpec, s: &VmSettings) -> Result<Placement, Vec<Cause>> {
     let selector = spec.node_selector.clone().unwrap_or_default();
     let terms: Vec<&NodeSelectorTerm> = spec
         .affinity
@@ -154,22 +154,48 @@ fn rules(
     out
 }
 
+type Rules = BTreeMap<String, Vec<Rule>>;
+
+/// The rules on any of `keys`.
+fn on<'a>(all: &'a Rules, keys: &[&str]) -> Vec<&'a Rule> {
+    keys.iter().filter_map(|k| all.get(*k)).flatten().collect()
+}
+
 fn place_term(
     selector: &BTreeMap<String, String>,
     term: Option<(usize, &NodeSelectorTerm)>,
     s: &VmSettings,
 ) -> Result<Placement, Vec<Cause>> {
     let all = rules(selector, term);
-    let on = |keys: &[&str]| -> Vec<&Rule> {
-        keys.iter().filter_map(|k| all.get(*k)).flatten().collect()
-    };
     let mut causes = Vec::new();
+    let (zones, zone_field) = place_zones(&all, s, &mut causes);
+    let spot = place_spot(&all, &mut causes);
+    let accelerator = place_accelerator(&all, &mut causes);
+    let instance_type = place_instance_type(&all);
+    check_platform(&all, &mut causes);
+    if !causes.is_empty() {
+        return Err(causes);
+    }
+    Ok(Placement {
+        zones,
+        zone_field,
+        spot,
+        accelerator,
+        instance_type,
+    })
+}
 
+/// The zones the pod may run in, with the field that restricts them.
+fn place_zones(
+    all: &Rules,
+    s: &VmSettings,
+    causes: &mut Vec<Cause>,
+) -> (Vec<String>, Option<String>) {
     // Zones: the allowed ones, default first, that every zone and region rule admits.
     let mut allowed = vec![s.zone.clone()];
     allowed.extend(s.zones.iter().filter(|z| **z != s.zone).cloned());
-    let zone_rules = on(ZONE_KEYS);
-    let region_rules = on(REGION_KEYS);
+    let zone_rules = on(all, ZONE_KEYS);
+    let region_rules = on(all, REGION_KEYS);
     let zones: Vec<String> = allowed
         .iter()
         .filter(|z| zone_rules.iter().all(|r| r.allows(Some(z))))
@@ -215,11 +241,15 @@ fn place_term(
             ));
         }
     }
+    (zones, zone_field)
+}
 
+/// Whether the VM is Spot.
+fn place_spot(all: &Rules, causes: &mut Vec<Cause>) -> bool {
     // Spot: a Spot VM carries gke-spot=true and gke-provisioning=spot; a standard VM no
     // gke-spot label (or "false", as users write) and gke-provisioning=standard.
-    let spot_rules = on(&[SPOT_KEY]);
-    let prov_rules = on(&[PROVISIONING_KEY]);
+    let spot_rules = on(all, &[SPOT_KEY]);
+    let prov_rules = on(all, &[PROVISIONING_KEY]);
     let spot_ok = spot_rules.iter().all(|r| r.allows(Some("true")))
         && prov_rules.iter().all(|r| r.allows(Some("spot")));
     let standard_ok = spot_rules
@@ -239,10 +269,13 @@ fn place_term(
             ));
         }
     }
-    let spot = spot_ok && !standard_ok;
+    spot_ok && !standard_ok
+}
 
+/// The GPU model the node labels ask for, with its field.
+fn place_accelerator(all: &Rules, causes: &mut Vec<Cause>) -> Option<(String, String)> {
     // Accelerator: the first value named that every rule admits.
-    let acc_rules = on(&[ACCELERATOR_KEY]);
+    let acc_rules = on(all, &[ACCELERATOR_KEY]);
     let accelerator = acc_rules
         .iter()
         .flat_map(|r| r.named().iter().map(move |v| (v, r)))
@@ -260,39 +293,35 @@ fn place_term(
             ));
         }
     }
+    accelerator
+}
 
+/// The machine type the node labels name, with its field.
+fn place_instance_type(all: &Rules) -> Option<(String, String)> {
     // Machine type named by label.
-    let type_rules = on(INSTANCE_TYPE_KEYS);
-    let instance_type = type_rules
+    let type_rules = on(all, INSTANCE_TYPE_KEYS);
+    type_rules
         .iter()
         .flat_map(|r| r.named().iter().map(move |v| (v, r)))
         .find(|(v, _)| type_rules.iter().all(|r| r.allows(Some(v))))
-        .map(|(v, r)| (v.clone(), r.field.clone()));
+        .map(|(v, r)| (v.clone(), r.field.clone()))
+}
 
+/// The VM is linux/amd64: rules asking for anything else cannot be met.
+fn check_platform(all: &Rules, causes: &mut Vec<Cause>) {
     // The VM is linux/amd64.
     for (keys, value) in [(OS_KEYS, "linux"), (ARCH_KEYS, "amd64")] {
-        if let Some(r) = on(keys).into_iter().find(|r| !r.allows(Some(value))) {
+        if let Some(r) = on(all, keys).into_iter().find(|r| !r.allows(Some(value))) {
             causes.push(Cause::not_supported(
                 r.field.clone(),
                 format!("{}: supported values: \"{value}\"", quoted(r.named())),
             ));
         }
     }
-
-    if !causes.is_empty() {
-        return Err(causes);
-    }
-    Ok(Placement {
-        zones,
-        zone_field,
-        spot,
-        accelerator,
-        instance_type,
-    })
 }
 
 /// `"a", "b"` (Kubernetes' style for values in messages).
-pub fn quoted(values: &[String]) -> String {
+pub(crate) fn quoted(values: &[String]) -> String {
     if values.is_empty() {
         return "\"\"".into();
     }

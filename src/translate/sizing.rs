@@ -26,13 +26,13 @@ use crate::gce::catalog::{self, MachineType};
 use crate::pods::quantity;
 
 /// CPU reserved for the OS, kubelet and logging agent.
-pub const ALLOWANCE_MILLICPU: u64 = 200;
+pub(crate) const ALLOWANCE_MILLICPU: u64 = 200;
 /// Memory reserved for the OS, kubelet and logging agent.
-pub const ALLOWANCE_MEMORY_MIB: u64 = 640;
+pub(crate) const ALLOWANCE_MEMORY_MIB: u64 = 640;
 
 /// What the pod needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// Milli-CPUs.
     pub millicpu: u64,
     /// Bytes of memory.
@@ -47,23 +47,23 @@ pub struct Request {
 
 impl Request {
     /// Memory in MiB, rounded up.
-    pub fn memory_mib(&self) -> u64 {
+    pub(crate) fn memory_mib(&self) -> u64 {
         self.memory.div_ceil(1 << 20)
     }
 
     /// Milli-CPUs the VM must have: the request plus the allowance.
-    pub fn need_millicpu(&self) -> u64 {
+    pub(crate) fn need_millicpu(&self) -> u64 {
         self.millicpu.saturating_add(ALLOWANCE_MILLICPU)
     }
 
     /// MiB the VM must have: the request plus the allowance.
-    pub fn need_memory_mib(&self) -> u64 {
+    pub(crate) fn need_memory_mib(&self) -> u64 {
         self.memory_mib().saturating_add(ALLOWANCE_MEMORY_MIB)
     }
 
     /// `"700m CPU / 1664 MiB (the pod's 500m / 1024 MiB + 200m / 640 MiB for the OS, kubelet
     /// and logging agent)"`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{}m CPU / {} MiB (the pod's {}m / {} MiB + {}m / {} MiB for the OS, kubelet and logging agent)",
             self.need_millicpu(),
@@ -140,7 +140,7 @@ fn max(a: Request, b: Request) -> Request {
 }
 
 /// The effective request (see the module documentation).
-pub fn effective_request(spec: &PodSpec) -> Request {
+pub(crate) fn effective_request(spec: &PodSpec) -> Request {
     let mut sidecars = Request::default();
     let mut init_peak = Request::default();
     for c in spec.init_containers.iter().flatten() {
@@ -191,7 +191,7 @@ pub fn effective_request(spec: &PodSpec) -> Request {
 
 /// The field path of the first container that states `resource` in `which` (`requests` or
 /// `limits`; requests also match a limit), where causes about that resource point.
-pub fn resource_field(spec: &PodSpec, resource: &str, which: &str) -> String {
+pub(crate) fn resource_field(spec: &PodSpec, resource: &str, which: &str) -> String {
     let has = |c: &Container| {
         c.resources.as_ref().is_some_and(|r| {
             let limits = r.limits.as_ref().is_some_and(|l| l.contains_key(resource));
@@ -219,17 +219,17 @@ pub fn resource_field(spec: &PodSpec, resource: &str, which: &str) -> String {
 }
 
 /// Where GPU causes point: the first container limiting `nvidia.com/gpu`.
-pub fn gpu_field(spec: &PodSpec) -> String {
+pub(crate) fn gpu_field(spec: &PodSpec) -> String {
     resource_field(spec, "nvidia.com/gpu", "limits")
 }
 
 /// Whether a machine type fits the request plus the allowance.
-pub fn fits(m: &MachineType, r: &Request) -> bool {
+pub(crate) fn fits(m: &MachineType, r: &Request) -> bool {
     m.millicpu() >= r.need_millicpu() && m.memory_mib >= r.need_memory_mib()
 }
 
 /// Orders candidates: price, then predefined before custom, then the smaller shape.
-pub fn cheaper(a: &MachineType, b: &MachineType, spot: bool) -> std::cmp::Ordering {
+pub(crate) fn cheaper(a: &MachineType, b: &MachineType, spot: bool) -> std::cmp::Ordering {
     a.price(spot)
         .total_cmp(&b.price(spot))
         .then(a.is_custom().cmp(&b.is_custom()))
@@ -240,7 +240,12 @@ pub fn cheaper(a: &MachineType, b: &MachineType, spot: bool) -> std::cmp::Orderi
 
 /// Every type that fits, cheapest first: predefined types of `families` (no accelerator
 /// types) and, when `custom` is on, the smallest custom shape of each of e2/n2/n2d among them.
-pub fn ranked(families: &[String], r: &Request, spot: bool, custom: bool) -> Vec<MachineType> {
+pub(crate) fn ranked(
+    families: &[String],
+    r: &Request,
+    spot: bool,
+    custom: bool,
+) -> Vec<MachineType> {
     let mut candidates: Vec<MachineType> = catalog::all()
         .iter()
         .filter(|m| m.accelerator.is_none() && families.iter().any(|f| f == m.family) && fits(m, r))
@@ -253,15 +258,10 @@ pub fn ranked(families: &[String], r: &Request, spot: bool, custom: bool) -> Vec
     candidates
 }
 
-/// The cheapest type that fits (see [`ranked`]).
-pub fn cheapest(families: &[String], r: &Request, spot: bool, custom: bool) -> Option<MachineType> {
-    ranked(families, r, spot, custom).into_iter().next()
-}
-
 /// The smallest valid custom shape of `family` that fits: the fewest valid vCPUs covering the
 /// CPU and the memory (at most 8 GiB per vCPU), then the least memory (a multiple of 256 MiB,
 /// at least 512 MiB per vCPU). Price grows with both, so it is also the cheapest custom fit.
-pub fn custom_shape(family: &str, r: &Request) -> Option<MachineType> {
+pub(crate) fn custom_shape(family: &str, r: &Request) -> Option<MachineType> {
     let mib = r.need_memory_mib().div_ceil(256).checked_mul(256)?;
     let min_cpus = r.need_millicpu().div_ceil(1000).max(mib.div_ceil(8192));
     let cpus = (2..=96u32)
@@ -272,6 +272,11 @@ pub fn custom_shape(family: &str, r: &Request) -> Option<MachineType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cheapest type that fits (see [`ranked`]).
+    fn cheapest(families: &[String], r: &Request, spot: bool, custom: bool) -> Option<MachineType> {
+        ranked(families, r, spot, custom).into_iter().next()
+    }
 
     fn spec(v: serde_json::Value) -> PodSpec {
         serde_json::from_value(v).expect("spec")

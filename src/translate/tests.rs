@@ -17,7 +17,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::sim::schema::{Discovery, fixture_path};
+use crate::sim::schema::Discovery;
+use crate::testing::fixture;
 
 const UID: &str = "9f1c2d3e-0000-4000-8000-00000000abcd";
 
@@ -112,6 +113,62 @@ fn vm(machine: &'static str) -> Vm {
 /// reason where it states one).
 fn expected(pod: &Pod, s: &VmSettings, v: &Vm, reason: &str) -> Instance {
     let zone = v.zones[0];
+    let labels: BTreeMap<String, String> = [
+        ("k8sless", "true"),
+        ("k8sless-namespace", "default"),
+        ("k8sless-pod", "p"),
+        ("k8sless-uid", UID),
+    ]
+    .iter()
+    .chain(v.labels.iter())
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Instance {
+        name: names::vm_name("default", "p"),
+        description: Some("k8sless pod default/p".into()),
+        machine_type: format!("zones/{zone}/machineTypes/{}", v.machine),
+        labels,
+        metadata: Some(Metadata {
+            kind: None,
+            fingerprint: None,
+            items: expected_metadata(pod, v, reason),
+        }),
+        disks: vec![AttachedDisk {
+            boot: Some(true),
+            auto_delete: Some(true),
+            disk_type: Some("PERSISTENT".into()),
+            initialize_params: Some(AttachedDiskInitializeParams {
+                source_image: Some(s.image.clone()),
+                disk_size_gb: Some(v.disk_gb.to_string()),
+                disk_type: Some(format!("zones/{zone}/diskTypes/{}", v.disk_type)),
+            }),
+        }],
+        network_interfaces: vec![expected_nic(v)],
+        service_accounts: vec![ServiceAccount {
+            email: v.account.into(),
+            scopes: vec!["https://www.googleapis.com/auth/cloud-platform".into()],
+        }],
+        scheduling: Some(expected_scheduling(v)),
+        guest_accelerators: v
+            .attach
+            .map(|(a, n)| {
+                vec![AcceleratorConfig {
+                    accelerator_type: format!("zones/{zone}/acceleratorTypes/{a}"),
+                    accelerator_count: n,
+                }]
+            })
+            .unwrap_or_default(),
+        shielded_instance_config: Some(ShieldedInstanceConfig {
+            enable_secure_boot: true,
+            enable_vtpm: true,
+            enable_integrity_monitoring: true,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The metadata items a row expects, sorted by key.
+fn expected_metadata(pod: &Pod, v: &Vm, reason: &str) -> Vec<MetadataItem> {
     let mut cfg = GuestConfig::new(
         "proj",
         "projects/proj/topics/k8sless",
@@ -134,99 +191,51 @@ fn expected(pod: &Pod, s: &VmSettings, v: &Vm, reason: &str) -> Instance {
         value: Some(reason.into()),
     });
     items.sort_by(|a, b| a.key.cmp(&b.key));
-    let labels: BTreeMap<String, String> = [
-        ("k8sless", "true"),
-        ("k8sless-namespace", "default"),
-        ("k8sless-pod", "p"),
-        ("k8sless-uid", UID),
-    ]
-    .iter()
-    .chain(v.labels.iter())
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    Instance {
-        name: names::vm_name("default", "p"),
-        description: Some("k8sless pod default/p".into()),
-        machine_type: format!("zones/{zone}/machineTypes/{}", v.machine),
-        labels,
-        metadata: Some(Metadata {
-            kind: None,
-            fingerprint: None,
-            items,
-        }),
-        disks: vec![AttachedDisk {
-            boot: Some(true),
-            auto_delete: Some(true),
-            disk_type: Some("PERSISTENT".into()),
-            initialize_params: Some(AttachedDiskInitializeParams {
-                source_image: Some(s.image.clone()),
-                disk_size_gb: Some(v.disk_gb.to_string()),
-                disk_type: Some(format!("zones/{zone}/diskTypes/{}", v.disk_type)),
-            }),
-        }],
-        network_interfaces: vec![NetworkInterface {
-            network: Some("global/networks/default".into()),
-            subnetwork: v.subnetwork.map(str::to_string),
-            network_ip: None,
-            access_configs: if v.external_ip {
-                vec![AccessConfig {
-                    access_type: Some("ONE_TO_ONE_NAT".into()),
-                    name: Some("External NAT".into()),
-                    nat_ip: None,
-                }]
+    items
+}
+
+fn expected_nic(v: &Vm) -> NetworkInterface {
+    NetworkInterface {
+        network: Some("global/networks/default".into()),
+        subnetwork: v.subnetwork.map(str::to_string),
+        network_ip: None,
+        access_configs: if v.external_ip {
+            vec![AccessConfig {
+                access_type: Some("ONE_TO_ONE_NAT".into()),
+                name: Some("External NAT".into()),
+                nat_ip: None,
+            }]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn expected_scheduling(v: &Vm) -> Scheduling {
+    Scheduling {
+        provisioning_model: Some(if v.spot { "SPOT" } else { "STANDARD" }.into()),
+        instance_termination_action: Some("DELETE".into()),
+        on_host_maintenance: Some(
+            if v.spot || v.gpu {
+                "TERMINATE"
             } else {
-                Vec::new()
-            },
-        }],
-        service_accounts: vec![ServiceAccount {
-            email: v.account.into(),
-            scopes: vec!["https://www.googleapis.com/auth/cloud-platform".into()],
-        }],
-        scheduling: Some(Scheduling {
-            provisioning_model: Some(if v.spot { "SPOT" } else { "STANDARD" }.into()),
-            instance_termination_action: Some("DELETE".into()),
-            on_host_maintenance: Some(
-                if v.spot || v.gpu {
-                    "TERMINATE"
-                } else {
-                    "MIGRATE"
-                }
-                .into(),
-            ),
-            automatic_restart: Some(false),
-            preemptible: None,
-            max_run_duration: Some(crate::gce::types::Duration {
-                seconds: v.max_run.to_string(),
-            }),
+                "MIGRATE"
+            }
+            .into(),
+        ),
+        automatic_restart: Some(false),
+        preemptible: None,
+        max_run_duration: Some(crate::gce::types::Duration {
+            seconds: v.max_run.to_string(),
         }),
-        guest_accelerators: v
-            .attach
-            .map(|(a, n)| {
-                vec![AcceleratorConfig {
-                    accelerator_type: format!("zones/{zone}/acceleratorTypes/{a}"),
-                    accelerator_count: n,
-                }]
-            })
-            .unwrap_or_default(),
-        shielded_instance_config: Some(ShieldedInstanceConfig {
-            enable_secure_boot: true,
-            enable_vtpm: true,
-            enable_integrity_monitoring: true,
-        }),
-        ..Default::default()
     }
 }
 
 fn discovery() -> Option<&'static Discovery> {
     static DOC: OnceLock<Option<Discovery>> = OnceLock::new();
-    DOC.get_or_init(|| match fixture_path() {
-        Some(p) => Some(Discovery::load(&p).expect("the Compute discovery fixture loads")),
-        None => {
-            println!(
-                "skipping the discovery-schema check: ../shared/fixtures/compute-v1.json is absent"
-            );
-            None
-        }
+    DOC.get_or_init(|| {
+        fixture("compute-v1.json")
+            .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
     })
     .as_ref()
 }

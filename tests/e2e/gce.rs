@@ -1,42 +1,43 @@
 //! The Compute Engine client against the simulator over HTTP: idempotent inserts under
 //! injected faults, paging, fingerprints, operations, Google's error shapes, and fidelity of
-//! every body to Compute Engine's discovery document.
+//! every body to Compute Engine's discovery document (gce_fidelity.rs).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8sless::sim::faults::FaultRule;
+use k8sless::sim::schema::Discovery;
+use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
+use k8sless::testing::RetryPolicy;
 use k8sless::testing::TokenSource;
-use k8sless::gce::types::{
+use k8sless::testing::fixture;
+use k8sless::testing::names;
+use k8sless::testing::{
     AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
 };
-use k8sless::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
-use k8sless::retry::RetryPolicy;
-use k8sless::sim::faults::FaultRule;
-use k8sless::sim::schema::{Discovery, fixture_path};
-use k8sless::sim::{Sim, SimConfig, SimMode, SimTimings};
-use k8sless::translate::names;
+use k8sless::testing::{Client, ClientConfig, GceError, Inserted, ListFilter};
 
-use super::support;
+use crate::common;
 
-const ZONE: &str = "us-central1-a";
+pub(super) const ZONE: &str = "us-central1-a";
 
-struct Env {
-    sim: Sim,
-    client: Arc<Client>,
-    base: String,
+pub(super) struct Env {
+    pub(super) sim: Sim,
+    pub(super) client: Arc<Client>,
+    pub(super) base: String,
 }
 
-async fn start(schema: bool, timings: SimTimings) -> Env {
-    support::init();
+pub(super) async fn start(schema: bool, timings: SimTimings) -> Env {
+    common::init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}/compute/v1");
     let schema = if schema {
-        fixture_path()
-            .and_then(|p| Discovery::load(&p).ok())
+        fixture("compute-v1.json")
+            .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
             .map(Arc::new)
     } else {
         None
@@ -75,7 +76,7 @@ async fn start(schema: bool, timings: SimTimings) -> Env {
     }
 }
 
-fn instance(name: &str, uid: &str) -> Instance {
+pub(super) fn instance(name: &str, uid: &str) -> Instance {
     let mut labels = BTreeMap::new();
     labels.insert(names::LABEL_MANAGED.to_string(), "true".to_string());
     labels.insert(names::LABEL_UID.to_string(), uid.to_string());
@@ -108,7 +109,7 @@ fn instance(name: &str, uid: &str) -> Instance {
     }
 }
 
-async fn create_all(env: &Env, n: usize) -> usize {
+pub(super) async fn create_all(env: &Env, n: usize) -> usize {
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let client = env.client.clone();
@@ -282,64 +283,39 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         .insert(ZONE, &instance("vm-b", "u"), uuid::Uuid::new_v4())
         .await
         .expect("insert");
-    assert_ne!(op.status, k8sless::gce::types::OperationStatus::Done);
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("PROVISIONING")
-    );
+    assert_ne!(op.status, k8sless::testing::OperationStatus::Done);
+    assert_eq!(status_of(&env, "vm-b").await, Some("PROVISIONING"));
     env.sim.advance(Duration::from_secs(3));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("STAGING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("STAGING"));
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("RUNNING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("RUNNING"));
     let done = env
         .client
         .wait_operation(ZONE, &op.name, Duration::from_secs(5))
         .await
         .expect("wait");
-    assert_eq!(done.status, k8sless::gce::types::OperationStatus::Done);
+    assert_eq!(done.status, k8sless::testing::OperationStatus::Done);
     env.client.stop(ZONE, "vm-b").await.expect("stop");
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("STOPPING")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("STOPPING"));
     env.sim.advance(Duration::from_secs(2));
-    assert_eq!(
-        env.client
-            .get(ZONE, "vm-b")
-            .await
-            .expect("get")
-            .status
-            .map(|s| s.as_str()),
-        Some("TERMINATED")
-    );
+    assert_eq!(status_of(&env, "vm-b").await, Some("TERMINATED"));
 
-    // A stockout ends the operation with an error: the wait is a failure.
+    stockouts_fail_the_wait(&env).await;
+    invalid_requests_are_not_retried(&env).await;
+}
+
+/// The status of `name` as the client reads it.
+async fn status_of(env: &Env, name: &str) -> Option<&'static str> {
+    env.client
+        .get(ZONE, name)
+        .await
+        .expect("get")
+        .status
+        .map(|s| s.as_str())
+}
+
+/// A stockout ends the operation with an error: the wait is a failure.
+async fn stockouts_fail_the_wait(env: &Env) {
     env.sim.set_faults(vec![FaultRule {
         zone: Some(ZONE.into()),
         stockout: true,
@@ -361,8 +337,10 @@ async fn operations_report_failures_and_lifecycle_moves_with_the_clock() {
         env.client.get(ZONE, "vm-c").await,
         Err(GceError::NotFound { .. })
     ));
+}
 
-    // Never retried: 400 and 404 come back at once.
+/// Never retried: 400 and 404 come back at once; a nil requestId is rejected.
+async fn invalid_requests_are_not_retried(env: &Env) {
     let started = Instant::now();
     let mut bad = instance("Bad_Name", "u");
     bad.name = "Bad_Name".into();
@@ -418,267 +396,5 @@ async fn transient_errors_give_up_at_the_deadline() {
     assert!(
         env.sim.stats().calls.get("get").copied().unwrap_or(0) >= 3,
         "retried"
-    );
-}
-
-#[tokio::test]
-async fn bodies_and_responses_match_the_discovery_document() {
-    let Some(path) = fixture_path() else {
-        support::skip("../shared/fixtures/compute-v1.json not found");
-        return;
-    };
-    let discovery = Discovery::load(&path).expect("discovery");
-    // The simulator checks every body against the document: what the client sends passes.
-    let env = start(true, SimTimings::ZERO).await;
-    let vm = k8sless::pods::render(
-        &serde_json::to_string(&support::pod("fidelity")).expect("json"),
-        &k8sless::testing::default_args().vm_settings(),
-    )
-    .expect("render");
-    let body = serde_json::to_value(&vm).expect("json");
-    assert_eq!(
-        discovery.validate("Instance", &body, Some("compute.instances.insert")),
-        Vec::<String>::new()
-    );
-    let zone = vm.machine_type.split('/').nth(1).expect("zone").to_string();
-    let op = env
-        .client
-        .insert(&zone, &vm, uuid::Uuid::new_v4())
-        .await
-        .expect("insert accepted by the schema-checking sim");
-    let got = env.client.get(&zone, &vm.name).await.expect("get");
-    env.client
-        .set_labels(
-            &zone,
-            &vm.name,
-            got.labels.clone(),
-            got.label_fingerprint.as_deref().unwrap_or(""),
-        )
-        .await
-        .expect("labels");
-    // Responses, raw.
-    let http = support::http();
-    let inst: serde_json::Value = http
-        .get(format!(
-            "{}/projects/p/zones/{zone}/instances/{}",
-            env.base, vm.name
-        ))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("Instance", &inst, None),
-        Vec::<String>::new()
-    );
-    let list: serde_json::Value = http
-        .get(format!("{}/projects/p/zones/{zone}/instances", env.base))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("InstanceList", &list, None),
-        Vec::<String>::new()
-    );
-    let opv: serde_json::Value = http
-        .get(format!(
-            "{}/projects/p/zones/{zone}/operations/{}",
-            env.base, op.name
-        ))
-        .send()
-        .await
-        .expect("op")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("Operation", &opv, None),
-        Vec::<String>::new()
-    );
-    // And the document catches what it should: an unknown field, a bad enum.
-    let mut wrong = body.clone();
-    wrong["machineTyp"] = "x".into();
-    wrong["scheduling"]["provisioningModel"] = "CHEAP".into();
-    assert_eq!(discovery.validate("Instance", &wrong, None).len(), 2);
-    let resp = http
-        .post(format!("{}/projects/p/zones/{zone}/instances", env.base))
-        .json(&wrong)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(resp.status().as_u16(), 400);
-}
-
-#[tokio::test]
-async fn errors_have_googles_shape() {
-    let env = start(false, SimTimings::ZERO).await;
-    let http = support::http();
-    let r = http
-        .get(format!(
-            "{}/projects/p/zones/{ZONE}/instances/nope",
-            env.base
-        ))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status().as_u16(), 404);
-    let v: serde_json::Value = r.json().await.expect("json");
-    assert_eq!(v["error"]["code"], 404);
-    assert_eq!(v["error"]["errors"][0]["reason"], "notFound");
-    env.client
-        .insert(ZONE, &instance("dup", "u"), uuid::Uuid::new_v4())
-        .await
-        .expect("insert");
-    let r = http
-        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
-        .json(&instance("dup", "u"))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 409);
-    let v: serde_json::Value = r.json().await.expect("json");
-    assert_eq!(v["error"]["errors"][0]["reason"], "alreadyExists");
-    let mut big = instance("big", "u");
-    big.metadata = Some(Metadata {
-        items: vec![MetadataItem {
-            key: "x".into(),
-            value: Some("a".repeat(256 * 1024 + 1)),
-        }],
-        ..Default::default()
-    });
-    let r = http
-        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
-        .json(&big)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 400);
-    let r = http
-        .get(format!("{}/projects/p/zones/{ZONE}/disks", env.base))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status().as_u16(), 405, "unimplemented methods say so");
-}
-
-#[test]
-fn gce_sim_binary_answers_curl() {
-    if !support::tool("curl") {
-        return;
-    }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_k8sless"))
-        .args(["gce-sim", "--listen", "127.0.0.1:0", "--timings", "zero"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("gce-sim starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("banner");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("url in banner")
-        .to_string();
-    let curl = |args: &[&str]| -> serde_json::Value {
-        let out = std::process::Command::new("curl")
-            .arg("-s")
-            .args(args)
-            .output()
-            .expect("curl");
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
-    let zone_url = format!("{base}/projects/p/zones/{ZONE}");
-    let body = serde_json::to_string(&instance("curl-vm", "u")).expect("json");
-    let op = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &body,
-        &format!("{zone_url}/instances?requestId=8d5e3c1e-2d6f-4a8b-9c0d-1e2f3a4b5c6d"),
-    ]);
-    assert_eq!(op["kind"], "compute#operation", "{op}");
-    let op_name = op["name"].as_str().expect("op name").to_string();
-    assert_eq!(
-        curl(&[&format!("{zone_url}/instances/curl-vm")])["status"],
-        "RUNNING"
-    );
-    assert_eq!(
-        curl(&[&format!(
-            "{zone_url}/instances?filter=labels.k8sless%3Dtrue"
-        )])["items"][0]["name"],
-        "curl-vm"
-    );
-    assert_eq!(
-        curl(&[&format!("{zone_url}/operations/{op_name}")])["status"],
-        "DONE"
-    );
-    assert_eq!(
-        curl(&[
-            "-X",
-            "POST",
-            &format!("{zone_url}/operations/{op_name}/wait")
-        ])["status"],
-        "DONE"
-    );
-    assert_eq!(
-        curl(&["-X", "DELETE", &format!("{zone_url}/instances/curl-vm")])["operationType"],
-        "delete"
-    );
-    assert_eq!(
-        curl(&[&format!("{zone_url}/instances/curl-vm")])["error"]["code"],
-        404
-    );
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Figures for the closing note: simulator inserts/s over HTTP, and the client's own
-/// overhead per call. `cargo test --release --test e2e -- --ignored --nocapture gce_figures`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark figures, run by hand"]
-async fn gce_figures() {
-    let env = start(false, SimTimings::ZERO).await;
-    let n = 5000;
-    let started = Instant::now();
-    assert_eq!(create_all(&env, n).await, n);
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "simulator over HTTP via the client: {n} inserts in {secs:.2}s = {:.0} inserts/s",
-        n as f64 / secs
-    );
-    // Client overhead: the same get through the client vs a bare reqwest call.
-    let http = support::http();
-    let url = format!(
-        "{}/projects/p/zones/{ZONE}/instances/{}",
-        env.base,
-        names::vm_name("default", "pod-0")
-    );
-    let rounds = 2000;
-    let t = Instant::now();
-    for _ in 0..rounds {
-        let _ = http.get(&url).send().await.expect("get").bytes().await;
-    }
-    let bare = t.elapsed().as_secs_f64() / rounds as f64;
-    let t = Instant::now();
-    for _ in 0..rounds {
-        let _ = env
-            .client
-            .get(ZONE, &names::vm_name("default", "pod-0"))
-            .await
-            .expect("get");
-    }
-    let full = t.elapsed().as_secs_f64() / rounds as f64;
-    println!(
-        "get: bare reqwest {:.1} us, gce::Client {:.1} us, overhead {:.1} us per call",
-        bare * 1e6,
-        full * 1e6,
-        (full - bare) * 1e6
     );
 }

@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use k8sless::testing::GcsStore;
 use k8sless::testing::TokenSource;
-use k8sless::store::GcsStore;
-use k8sless::store::{RecordStore, StoreError};
+use k8sless::testing::{RecordStore, StoreError};
 use k8sless::testing::{StackBuilder, default_args};
 
-use super::support;
+use crate::common;
 
 async fn bucket(endpoint: &str) -> String {
     let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
-    let r = support::http()
+    let r = common::http()
         .post(format!("{endpoint}/storage/v1/b?project=test"))
         .json(&serde_json::json!({ "name": name }))
         .send()
@@ -25,8 +25,8 @@ async fn bucket(endpoint: &str) -> String {
 }
 
 async fn store() -> Option<Arc<dyn RecordStore>> {
-    let endpoint = support::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")?;
-    support::init();
+    let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")?;
+    common::init();
     let b = bucket(&endpoint).await;
     Some(Arc::new(
         GcsStore::new(
@@ -124,9 +124,9 @@ async fn two_instances_one_bucket_one_winner() {
         .map(|i| {
             let base = bases[i % 2].clone();
             tokio::spawn(async move {
-                support::http()
+                common::http()
                     .post(format!("{base}/api/v1/namespaces/default/pods"))
-                    .json(&support::pod("race"))
+                    .json(&common::labelled_pod("race"))
                     .send()
                     .await
                     .map(|r| r.status().as_u16())
@@ -146,7 +146,7 @@ async fn two_instances_one_bucket_one_winner() {
     );
     // Both instances read the same record.
     for base in &bases {
-        let r = support::http()
+        let r = common::http()
             .get(format!("{base}/api/v1/namespaces/default/pods/race"))
             .send()
             .await

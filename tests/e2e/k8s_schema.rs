@@ -2,21 +2,16 @@
 //! core/v1 document in ../shared/fixtures): no unknown field, the right JSON types, required
 //! properties present, enums respected. Test-only: the service never reads this file.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use k8sless::testing::fixture;
 use serde_json::Value;
 
-fn fixture() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/kubernetes-1.35-api-v1-openapi.json");
-    p.exists().then_some(p)
-}
-
+/// The document, read once; absent: a printed skip, or a failure when tools are required.
 fn doc() -> Option<&'static Value> {
     static DOC: OnceLock<Option<Value>> = OnceLock::new();
     DOC.get_or_init(|| {
-        let p = fixture()?;
+        let p = fixture("kubernetes-1.35-api-v1-openapi.json")?;
         let text = std::fs::read_to_string(p).ok()?;
         serde_json::from_str(&text).ok()
     })
@@ -26,10 +21,7 @@ fn doc() -> Option<&'static Value> {
 /// Problems of `value` as `io.k8s...` schema `name`; `None` when the fixture is absent
 /// (a skip is printed).
 pub fn check(name: &str, value: &Value) -> Option<Vec<String>> {
-    let Some(d) = doc() else {
-        super::support::skip("Kubernetes OpenAPI fixture not found (../shared/fixtures)");
-        return None;
-    };
+    let d = doc()?;
     let mut errors = Vec::new();
     walk(
         d,

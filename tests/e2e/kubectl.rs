@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{StackBuilder, default_args};
 
-use super::support;
+use crate::common;
 
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
@@ -134,13 +134,13 @@ fn suite(version: &str) {
     let name = format!("kubectl.{version}");
     let bin = Path::new(BIN_DIR).join(&name);
     if !bin.is_file() {
-        // `support::tool` looks on PATH; the bundled versions live beside the dispatcher.
-        let on_path = support::tool(&name);
+        // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
+        let on_path = common::tool(&name);
         if !on_path {
             return;
         }
     }
-    support::init();
+    common::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -169,6 +169,20 @@ fn suite(version: &str) {
     k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
     let started = Instant::now();
 
+    apply_and_get(&k);
+    watch_and_logs(&k, version);
+    run_and_output_formats(&k);
+    describe_label_and_delete(&k);
+
+    eprintln!("{name}: suite passed in {:?}", started.elapsed());
+    // Not `stop()`: a graceful shutdown waits for the killed watch's stream to notice.
+    drop(stack);
+    rt.shutdown_background();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// apply (create, then configure) and get: the table's columns, the node is the VM.
+fn apply_and_get(k: &Kubectl) {
     // apply twice: created, then configured with the changed label.
     let first = k.write("hello.yaml", &manifest("hello", "web", "3s"));
     assert!(k.ok(&["apply", "-f", &first]).contains("pod/hello created"));
@@ -205,7 +219,10 @@ fn suite(version: &str) {
         "{wide}"
     );
     assert!(wide.contains(&vm), "{wide}");
+}
 
+/// get -w from before a create sees Pending, Running, Completed; logs -f follows; --tail.
+fn watch_and_logs(k: &Kubectl, version: &str) {
     // get -w from before the create: Pending → (ContainerCreating →) Running → Completed.
     let watch = k.spawn(&["get", "pods", "-w"]);
     std::thread::sleep(Duration::from_millis(500));
@@ -248,7 +265,10 @@ fn suite(version: &str) {
     let tail = k.ok(&["logs", "job", "--tail=1"]);
     assert_eq!(tail.lines().count(), 1, "{tail}");
     assert!(tail.contains("exited with code 0"), "{tail}");
+}
 
+/// run and exec; get -A, --sort-by, -o yaml/json/jsonpath.
+fn run_and_output_formats(k: &Kubectl) {
     // run --restart=Never; a long run so exec meets a live pod.
     let ran = k.ok(&[
         "run",
@@ -294,7 +314,10 @@ fn suite(version: &str) {
     assert_eq!(phase, "Succeeded");
     let table = k.ok(&["get", "pod", "job"]);
     assert!(table.contains("Completed"), "{table}");
+}
 
+/// describe and get events; label and patch a live pod; delete returns when it is gone.
+fn describe_label_and_delete(k: &Kubectl) {
     // describe shows the events.
     let described = k.ok(&["describe", "pod", "job"]);
     assert!(described.contains("Events:"), "{described}");
@@ -339,12 +362,6 @@ fn suite(version: &str) {
     assert!(deleted.contains("\"runner\" deleted"), "{deleted}");
     let gone = k.fails(&["get", "pod", "runner"]);
     assert!(gone.contains("NotFound"), "{gone}");
-
-    eprintln!("{name}: suite passed in {:?}", started.elapsed());
-    // Not `stop()`: a graceful shutdown waits for the killed watch's stream to notice.
-    drop(stack);
-    rt.shutdown_background();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The Pod API over HTTP against the in-process stack: create, get, list, delete with
-//! Kubernetes semantics; concurrency; bad input; every answer checked against Kubernetes'
-//! OpenAPI schema.
+//! Kubernetes semantics; concurrency; outages; every answer checked against Kubernetes'
+//! OpenAPI schema. Bad input and dry runs: pod_input.rs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +10,9 @@ use k8sless::testing::{StackBuilder, default_args};
 use serde_json::{Value, json};
 
 use super::k8s_schema::assert_valid;
-use super::support::{self, http, pod};
+use crate::common::{self, http, labelled_pod as pod};
 
-async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+pub(super) async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     let r = http()
         .post(format!("{base}{path}"))
         .json(body)
@@ -23,7 +23,7 @@ async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(base: &str, path: &str) -> (u16, Value) {
+pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
     let r = http()
         .get(format!("{base}{path}"))
         .send()
@@ -33,21 +33,9 @@ async fn get(base: &str, path: &str) -> (u16, Value) {
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn create_get_list_delete() {
-    let stack = support::stack().await;
-    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
-        .expect("example");
-    let r = http()
-        .post(format!("{}/pods", stack.base))
-        .header("Content-Type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 201);
-    let created: Value = r.json().await.expect("json");
-    assert_valid("io.k8s.api.core.v1.Pod", &created);
+/// The created hello pod: defaults, scheduling on its VM, server fields; returns the VM name.
+fn check_created(created: &Value) -> String {
+    assert_valid("io.k8s.api.core.v1.Pod", created);
     assert_eq!(created["metadata"]["namespace"], "default");
     assert_eq!(created["status"]["phase"], "Pending");
     assert_eq!(created["spec"]["hostNetwork"], true);
@@ -75,9 +63,11 @@ async fn create_get_list_delete() {
             .as_str()
             .is_some_and(|v| v.parse::<i64>().is_ok())
     );
+    vm_name
+}
 
-    // The VM: name, labels, metadata.
-    let vms = stack.sim.instances();
+/// The hello pod's one VM: name, labels, metadata.
+fn check_vm(vms: &[k8sless::testing::Instance], vm_name: &str, created: &Value) {
     assert_eq!(vms.len(), 1);
     let vm = &vms[0];
     assert_eq!(vm.name, vm_name);
@@ -100,6 +90,24 @@ async fn create_get_list_delete() {
     assert_eq!(manifest["metadata"]["name"], "hello");
     assert_eq!(manifest["spec"]["containers"][0]["image"], "busybox:1.36");
     assert!(vm.metadata_value("user-data").is_some());
+}
+
+#[tokio::test]
+async fn create_get_list_delete() {
+    let stack = common::stack().await;
+    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.yaml"))
+        .expect("example");
+    let r = http()
+        .post(format!("{}/pods", stack.base))
+        .header("Content-Type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let created: Value = r.json().await.expect("json");
+    let vm_name = check_created(&created);
+    check_vm(&stack.sim.instances(), &vm_name, &created);
 
     let (code, got) = get(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(code, 200);
@@ -149,7 +157,7 @@ async fn create_get_list_delete() {
 
 #[tokio::test]
 async fn simulated_guest_runs_the_pod_to_succeeded() {
-    support::init();
+    common::init();
     let mut b = StackBuilder::new(default_args());
     b.guests = true;
     let stack = b.start().await.expect("stack");
@@ -196,7 +204,7 @@ async fn simulated_guest_runs_the_pod_to_succeeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_creates_of_one_name() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let base = stack.base.clone();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -222,13 +230,13 @@ async fn fifty_concurrent_creates_of_one_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_service_instances_sharing_one_store() {
-    let first = support::stack().await;
+    let first = common::stack().await;
     let mut b = StackBuilder::new(default_args());
     b.store = Some(first.memory.clone());
     let second = b.start().await.expect("second");
     // Both instances use the first's simulator as their Compute Engine.
     let shared = second.pods.with_compute(first.pods.compute().clone());
-    let state = k8sless::api::AppState {
+    let state = k8sless::testing::AppState {
         pods: shared,
         ..second.state.clone()
     };
@@ -237,7 +245,7 @@ async fn two_service_instances_sharing_one_store() {
         .expect("bind");
     let second_base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, k8sless::api::router(state)).await;
+        let _ = axum::serve(listener, k8sless::testing::router(state)).await;
     });
     let bases = [first.base.clone(), second_base];
     let tasks: Vec<_> = (0..50)
@@ -261,270 +269,8 @@ async fn two_service_instances_sharing_one_store() {
 }
 
 #[tokio::test]
-async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
-    let stack = support::stack().await;
-    let url = format!("{}/api/v1/namespaces/default/pods", stack.base);
-    let send = |ct: &'static str, body: Vec<u8>| {
-        let url = url.clone();
-        async move {
-            let r = http()
-                .post(url)
-                .header("Content-Type", ct)
-                .body(body)
-                .send()
-                .await
-                .expect("post");
-            let code = r.status().as_u16();
-            let v: Value = r.json().await.unwrap_or(Value::Null);
-            (code, v)
-        }
-    };
-    let with = |f: &dyn Fn(&mut Value)| {
-        let mut p = pod("bad");
-        f(&mut p);
-        serde_json::to_vec(&p).expect("json")
-    };
-    let cases: Vec<(&str, &'static str, Vec<u8>, u16, &str)> = vec![
-        (
-            "malformed JSON",
-            "application/json",
-            b"{\"kind\": \"Pod\", ".to_vec(),
-            400,
-            "BadRequest",
-        ),
-        (
-            "malformed YAML",
-            "application/yaml",
-            b"kind: Pod\nmetadata: [unclosed\n".to_vec(),
-            400,
-            "BadRequest",
-        ),
-        (
-            "a 10 MB body",
-            "application/json",
-            vec![b' '; 10 * 1024 * 1024],
-            413,
-            "RequestEntityTooLarge",
-        ),
-        (
-            "XML",
-            "application/xml",
-            b"<pod/>".to_vec(),
-            415,
-            "UnsupportedMediaType",
-        ),
-        (
-            "an invalid name",
-            "application/json",
-            with(&|p| p["metadata"]["name"] = "Bad_Name".into()),
-            422,
-            "Invalid",
-        ),
-        (
-            "no name",
-            "application/json",
-            with(&|p| p["metadata"] = json!({})),
-            422,
-            "Invalid",
-        ),
-        (
-            "no image",
-            "application/json",
-            with(&|p| p["spec"]["containers"][0]["image"] = Value::Null),
-            422,
-            "Invalid",
-        ),
-        (
-            "no containers",
-            "application/json",
-            with(&|p| p["spec"]["containers"] = json!([])),
-            422,
-            "Invalid",
-        ),
-        (
-            "duplicate containers",
-            "application/json",
-            with(&|p| {
-                let c = p["spec"]["containers"][0].clone();
-                p["spec"]["containers"] = json!([c.clone(), c]);
-            }),
-            422,
-            "Invalid",
-        ),
-        (
-            "a configMap volume",
-            "application/json",
-            with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}])),
-            422,
-            "Invalid",
-        ),
-        (
-            "a secret env",
-            "application/json",
-            with(&|p| {
-                p["spec"]["containers"][0]["env"] =
-                    json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])
-            }),
-            422,
-            "Invalid",
-        ),
-        (
-            "hostNetwork false",
-            "application/json",
-            with(&|p| p["spec"]["hostNetwork"] = false.into()),
-            422,
-            "Invalid",
-        ),
-        (
-            "a bad port",
-            "application/json",
-            with(&|p| p["spec"]["containers"][0]["ports"] = json!([{"containerPort": 70000}])),
-            422,
-            "Invalid",
-        ),
-        (
-            "a bad quantity",
-            "application/json",
-            with(&|p| p["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots".into()),
-            422,
-            "Invalid",
-        ),
-        (
-            "a bad label",
-            "application/json",
-            with(&|p| p["metadata"]["labels"] = json!({"app": "-x-"})),
-            422,
-            "Invalid",
-        ),
-        (
-            "another namespace in the body",
-            "application/json",
-            with(&|p| p["metadata"]["namespace"] = "other".into()),
-            400,
-            "BadRequest",
-        ),
-        (
-            "a ConfigMap",
-            "application/json",
-            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec(),
-            400,
-            "BadRequest",
-        ),
-        (
-            "a wrong type",
-            "application/json",
-            with(&|p| p["spec"]["containers"] = "nope".into()),
-            400,
-            "BadRequest",
-        ),
-    ];
-    for (what, ct, body, code, reason) in cases {
-        let (got, status) = send(ct, body).await;
-        assert_eq!(got, code, "{what}: {status}");
-        assert_eq!(status["reason"], reason, "{what}: {status}");
-        assert_eq!(status["kind"], "Status", "{what}");
-        assert!(
-            status["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what}"
-        );
-        assert_valid("io.k8s.apimachinery.pkg.apis.meta.v1.Status", &status);
-        if code == 422 {
-            let causes = status["details"]["causes"].as_array().expect("causes");
-            assert!(
-                !causes.is_empty() && causes.iter().all(|c| c["field"].is_string()),
-                "{what}: {status}"
-            );
-        }
-    }
-    let (_, status) = send(
-        "application/json",
-        with(&|p| p["spec"]["volumes"] = json!([{"name": "cfg", "configMap": {"name": "x"}}])),
-    )
-    .await;
-    assert!(
-        status["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("bake the files into the image"),
-        "says what to do instead: {status}"
-    );
-    // Strict field validation.
-    let r = http()
-        .post(format!("{url}?fieldValidation=Strict"))
-        .json(
-            &with(&|p| p["spec"]["containers"][0]["imagee"] = "typo".into())
-                .iter()
-                .map(|b| *b as char)
-                .collect::<String>()
-                .parse::<Value>()
-                .expect("json"),
-        )
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 400);
-    let v: Value = r.json().await.expect("json");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("unknown field \"spec.containers[0].imagee\""),
-        "{v}"
-    );
-    let (code, list) = get(&stack.base, "/api/v1/namespaces/default/pods").await;
-    assert_eq!(code, 200);
-    assert_eq!(
-        list["items"].as_array().map(Vec::len),
-        Some(0),
-        "no record left behind"
-    );
-    assert!(stack.sim.instances().is_empty(), "no VM left behind");
-}
-
-#[tokio::test]
-async fn dry_run_writes_nothing() {
-    let stack = support::stack().await;
-    let (code, body) = post(
-        &stack.base,
-        "/api/v1/namespaces/default/pods?dryRun=All",
-        &pod("dry"),
-    )
-    .await;
-    assert_eq!(code, 201);
-    assert_eq!(body["metadata"]["name"], "dry");
-    assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
-            .await
-            .0,
-        404
-    );
-    assert!(stack.sim.instances().is_empty());
-    assert_eq!(
-        post(&stack.base, "/api/v1/namespaces/default/pods", &pod("dry"))
-            .await
-            .0,
-        201
-    );
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/dry?dryRun=All",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
-            .await
-            .0,
-        200
-    );
-}
-
-#[tokio::test]
 async fn selectors_generate_name_and_paging() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     for i in 0..7 {
         let mut p = pod(&format!("p{i}"));
         p["metadata"]["labels"] =
@@ -603,7 +349,7 @@ async fn selectors_generate_name_and_paging() {
 
 #[tokio::test]
 async fn failed_inserts_leave_a_pending_unschedulable_pod() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     stack.sim.set_faults(vec![FaultRule {
         stockout: true,
         ..Default::default()
@@ -633,7 +379,7 @@ async fn failed_inserts_leave_a_pending_unschedulable_pod() {
 
 #[tokio::test]
 async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
-    support::init();
+    common::init();
     let mut b = StackBuilder::new(default_args());
     b.retry_deadline = Duration::from_millis(300);
     let stack = b.start().await.expect("stack");
@@ -681,7 +427,7 @@ async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
 
 #[tokio::test]
 async fn store_outage_is_503_never_a_half_written_pod() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     stack.memory.fail_next(1);
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("s")).await;
     assert_eq!(code, 503, "{body}");
@@ -697,7 +443,7 @@ async fn store_outage_is_503_never_a_half_written_pod() {
 
 #[tokio::test]
 async fn server_side_apply_creates_then_merges() {
-    let stack = support::stack().await;
+    let stack = common::stack().await;
     let url = format!(
         "{}/api/v1/namespaces/default/pods/ssa?fieldManager=kubectl&fieldValidation=Strict",
         stack.base

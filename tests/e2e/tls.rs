@@ -2,12 +2,12 @@
 
 use k8sless::testing::{StackBuilder, default_args};
 
-use super::support;
+use crate::common;
 
 #[tokio::test]
 async fn https_with_a_self_signed_certificate_and_a_token() {
-    support::init();
-    let cert = k8sless::tls::self_signed().expect("certificate");
+    common::init();
+    let cert = k8sless::testing::self_signed().expect("certificate");
     let mut b = StackBuilder::new(default_args());
     b.tls = Some(cert.clone());
     let stack = b.start().await.expect("stack");
@@ -27,7 +27,7 @@ async fn https_with_a_self_signed_certificate_and_a_token() {
     let r = http
         .post(format!("{}/api/v1/namespaces/default/pods", stack.base))
         .bearer_auth("t")
-        .json(&support::pod("tls"))
+        .json(&common::labelled_pod("tls"))
         .send()
         .await
         .expect("create");
@@ -42,7 +42,7 @@ async fn https_with_a_self_signed_certificate_and_a_token() {
         .unwrap_or(false);
     assert!(!plain_ok, "plain HTTP must not be served on the TLS port");
 
-    if !support::tool("kubectl") {
+    if !common::tool("kubectl") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("k8sless-tls-{}", uuid::Uuid::new_v4().simple()));

@@ -1,7 +1,7 @@
 //! Pod → VM end to end: pods created through the HTTP API get VMs fitted to them in the
 //! simulator, and the choice is visible in the pod's annotation and its Scheduled event.
 
-use k8sless::pods::record;
+use k8sless::testing::record;
 use k8sless::testing::{Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ async fn create(
     client: &reqwest::Client,
     stack: &Stack,
     body: Value,
-) -> (k8sless::gce::types::Instance, String) {
+) -> (k8sless::testing::Instance, String) {
     let name = body["metadata"]["name"].as_str().expect("name").to_string();
     let (code, created) = post(client, stack, &body).await;
     assert_eq!(code, 201, "{created}");
@@ -89,7 +89,7 @@ async fn create(
     (vm, reason)
 }
 
-fn machine(vm: &k8sless::gce::types::Instance) -> &str {
+fn machine(vm: &k8sless::testing::Instance) -> &str {
     vm.machine_type.rsplit('/').next().unwrap_or("")
 }
 

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use k8sless::pods::record::{self, PodRecord, VmState};
 use k8sless::sim::faults::FaultRule;
-use k8sless::translate::names;
+use k8sless::testing::names;
+use k8sless::testing::record::{self, PodRecord, VmState};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -24,7 +24,7 @@ fn count(summary: &Value, what: &str) -> u64 {
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("done")).await;
     let vm = vm_of(&stack, &p).expect("vm");
@@ -57,7 +57,7 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("long-runner")).await;
     let vm = vm_of(&stack, &p).expect("vm");
@@ -88,7 +88,7 @@ async fn running_pods_vm_is_never_deleted() {
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("mute")).await;
     let vm = vm_of(&stack, &p).expect("vm");
@@ -106,7 +106,7 @@ async fn silent_vm_fails_after_the_boot_timeout() {
 #[tokio::test]
 async fn deadline_fails_the_pod_and_deletes_its_vm() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
@@ -135,7 +135,7 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
 #[tokio::test]
 async fn crash_between_record_and_insert_is_repaired() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     // What a create writes before it inserts: the record, and nothing in Compute Engine.
     let r = api
@@ -191,7 +191,7 @@ async fn crash_between_record_and_insert_is_repaired() {
 #[tokio::test]
 async fn stockout_in_zone_a_moves_to_zone_b() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     stack.sim.set_faults(vec![FaultRule {
         zone: Some("us-central1-a".into()),
@@ -239,7 +239,7 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("forgotten")).await;
     let vm = vm_of(&stack, &p).expect("vm");

@@ -2,7 +2,7 @@
 //! Router sink through Pub/Sub.
 
 use base64::Engine;
-use k8sless::gce::types::Instance;
+use k8sless::testing::Instance;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -34,22 +34,28 @@ pub fn audit_entry(method: &str, vm: &Instance, who: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn preemption_host_error_and_deletion_fail_the_pod() {
-    let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
-    let api = Api::new(&stack);
-    let token = issuer.caller("/events/compute");
+/// An Eventarc CloudEvent (binary mode) to `POST /events/compute`.
+async fn send_ce(api: &Api, token: &str, entry: Value) -> (u16, Value) {
+    api.post(
+        "/events/compute",
+        Some(token),
+        &AUDIT_HEADERS,
+        entry.to_string(),
+    )
+    .await
+}
+
+/// One Running pod per name, reported by its VM.
+async fn running_pods(
+    stack: &k8sless::testing::Stack,
+    api: &Api,
+    issuer: &Issuer,
+    names: &[&str],
+) -> Vec<(Value, Instance)> {
     let mut vms = Vec::new();
-    for name in [
-        "preempted",
-        "host-error",
-        "deleted",
-        "deleted-by-us",
-        "finished",
-    ] {
+    for name in names {
         let p = api.create(pod(name)).await;
-        let vm = vm_of(&stack, &p).expect("vm");
+        let vm = vm_of(stack, &p).expect("vm");
         let r = report(
             &p,
             &vm,
@@ -63,36 +69,27 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
         );
         vms.push((p, vm));
     }
-    let send_ce = |entry: Value| {
-        let (api, token) = (&api, token.clone());
-        async move {
-            api.post(
-                "/events/compute",
-                Some(&token),
-                &AUDIT_HEADERS,
-                entry.to_string(),
-            )
-            .await
-        }
-    };
+    vms
+}
 
-    // Eventarc, binary mode; delivered twice.
+/// Eventarc in binary mode, delivered twice (the second changes nothing); a Log Router sink
+/// to Pub/Sub, pushed (system events Eventarc does not deliver); structured mode.
+async fn deliver_in_each_shape(api: &Api, token: &str, vms: &[(Value, Instance)]) {
     let preempt = audit_entry(
         "compute.instances.preempted",
         &vms[0].1,
         "system@google.com",
     );
-    let (code, body) = send_ce(preempt.clone()).await;
+    let (code, body) = send_ce(api, token, preempt.clone()).await;
     assert_eq!((code, body["result"].as_str()), (200, Some("applied")));
     let rv = api.pod("preempted").await["metadata"]["resourceVersion"].clone();
-    let (code, body) = send_ce(preempt).await;
+    let (code, body) = send_ce(api, token, preempt).await;
     assert_eq!((code, body["result"].as_str()), (200, Some("ignored")));
     assert_eq!(
         api.pod("preempted").await["metadata"]["resourceVersion"],
         rv
     );
 
-    // A Log Router sink to Pub/Sub, pushed (system events Eventarc does not deliver).
     let host_error = audit_entry(
         "compute.instances.hostError",
         &vms[1].1,
@@ -103,7 +100,7 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
         "messageId": "9", "publishTime": "2030-01-01T00:00:00Z"},
         "subscription": "projects/k8sless-dev/subscriptions/compute-events"});
     let (code, _) = api
-        .post("/events/compute", Some(&token), &[], push.to_string())
+        .post("/events/compute", Some(token), &[], push.to_string())
         .await;
     assert_eq!(code, 200);
 
@@ -114,16 +111,33 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     let (code, _) = api
         .post(
             "/events/compute",
-            Some(&token),
+            Some(token),
             &[("content-type", "application/cloudevents+json")],
             deleted.to_string(),
         )
         .await;
     assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn preemption_host_error_and_deletion_fail_the_pod() {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    let token = issuer.caller("/events/compute");
+    let names = [
+        "preempted",
+        "host-error",
+        "deleted",
+        "deleted-by-us",
+        "finished",
+    ];
+    let vms = running_pods(&stack, &api, &issuer, &names).await;
+    deliver_in_each_shape(&api, &token, &vms).await;
 
     // Deleted by k8sless itself: not news.
     let ours = audit_entry("v1.compute.instances.delete", &vms[3].1, OWN_SA);
-    assert_eq!(send_ce(ours).await.1["result"], "ignored");
+    assert_eq!(send_ce(&api, &token, ours).await.1["result"], "ignored");
 
     // A finished pod stays as it finished.
     let (p, vm) = &vms[4];
@@ -139,7 +153,7 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
         200
     );
     let late = audit_entry("compute.instances.preempted", vm, "system@google.com");
-    assert_eq!(send_ce(late).await.1["result"], "ignored");
+    assert_eq!(send_ce(&api, &token, late).await.1["result"], "ignored");
 
     for (name, phase, reason) in [
         ("preempted", "Failed", Some("Preempted")),
@@ -161,14 +175,14 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     // Entries about other VMs and other methods are acknowledged and ignored.
     let mut foreign = vms[0].1.clone();
     foreign.name = "web-server-1".into();
-    let (code, body) = send_ce(audit_entry(
-        "v1.compute.instances.delete",
-        &foreign,
-        "a@b.c",
-    ))
+    let (code, body) = send_ce(
+        &api,
+        &token,
+        audit_entry("v1.compute.instances.delete", &foreign, "a@b.c"),
+    )
     .await;
     assert_eq!((code, body["result"].as_str()), (200, Some("ignored")));
-    let (code, _) = send_ce(json!({"nothing": true})).await;
+    let (code, _) = send_ce(&api, &token, json!({"nothing": true})).await;
     assert_eq!(code, 400);
     stack.stop().await;
 }

@@ -22,7 +22,7 @@ fn final_view(pod: &Value) -> Value {
 #[tokio::test]
 async fn thrice_shuffled_delivery_ends_like_in_order() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let start = rfc3339_now();
     let statuses = [
@@ -84,7 +84,7 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
 #[tokio::test]
 async fn forged_pushes_are_refused_and_change_nothing() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let victim = api.create(pod("victim")).await;
     let other = api.create(pod("other")).await;
@@ -240,7 +240,7 @@ async fn forged_pushes_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn keys_are_fetched_once_for_concurrent_requests() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("busy")).await;
     let vm = vm_of(&stack, &p).expect("vm");
@@ -266,7 +266,7 @@ async fn keys_are_fetched_once_for_concurrent_requests() {
 #[tokio::test]
 async fn eventarc_cloudevent_form_of_a_push() {
     let issuer = Issuer::start().await;
-    let stack = stack(&issuer).await;
+    let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     let p = api.create(pod("via-eventarc")).await;
     let vm = vm_of(&stack, &p).expect("vm");

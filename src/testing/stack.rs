@@ -1,8 +1,6 @@
-//! A whole k8sless in one process: the API, the Compute Engine simulator on the same listener
-//! (under `/compute/v1`), the production Compute client pointed at it, a record store, and
-//! optionally simulated guests (which report through the real push handler, in process, as
-//! Pub/Sub push JSON) and a periodic collector. Tests, benchmarks and `k8sless dev` all start
-//! it here.
+//! The in-process stack: [`StackBuilder`] starts the API and the simulator on one listener,
+//! with the production Compute client, a record store, and optionally simulated guests and a
+//! periodic collector; [`Stack`] is the running whole.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,32 +10,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::api::{self, AppState};
-use crate::config::ServiceArgs;
+use crate::api;
 use crate::gce;
-use crate::pods::Pods;
 use crate::sim::guest::{self, ReportSink, SimLogs};
-
-// re-exports for tests (B)
-pub use crate::auth::{TokenError, TokenSource};
-pub use crate::pods::lifecycle::report::{Report, ReportInstance};
-pub use crate::pods::logs::{ArchivedLogs, LogLine, LogSource, LogSources, archive_key};
-pub use crate::push::pubsub::encode_push;
-// Named by the still-public api::AppState, config::ServiceArgs and pods::identity; drop these
-// once lib.rs makes those modules pub(crate).
-pub use crate::auth::oidc::Verifier;
-pub use crate::pods::lifecycle::collect::{CollectSettings, Lifecycle};
-pub use crate::pods::lifecycle::report::Merge;
 use crate::sim::{Sim, SimConfig, SimMode, SimTimings};
-use crate::store::RecordStore;
-use crate::store::memory::MemoryStore;
 
-// re-exports for tests (A)
-/// Pod defaulting as create applies it, for tests that write records by hand.
-pub mod defaults {
-    pub use crate::pods::crud::defaults::apply;
-}
-// end of re-exports for tests (A)
+use super::{AppState, MemoryStore, Pods, RecordStore, ServiceArgs};
 
 /// How to build a [`Stack`].
 #[derive(Debug, Clone)]
@@ -65,7 +43,7 @@ pub struct StackBuilder {
     /// Run collection every this often (dev mode); `None`: only `POST /gc`.
     pub collect_interval: Option<Duration>,
     /// Use these log sources instead of the simulated guests' lines and the archive.
-    pub logs: Option<LogSources>,
+    pub logs: Option<crate::pods::logs::LogSources>,
     /// Serve HTTPS with this certificate (the embedded simulator then also listens on a
     /// loopback plain-HTTP port for the service's own Compute Engine client).
     pub tls: Option<crate::tls::SelfSigned>,
@@ -121,6 +99,47 @@ impl StackBuilder {
             base_url: format!("{sim_base}/compute/v1"),
             schema: None,
         });
+        let memory = Arc::new(MemoryStore::new());
+        let pods = self.pods(&sim_base, &memory)?;
+        let logs = SimLogs::default();
+        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+        if self.guests {
+            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
+        }
+        if self.mode == SimMode::Auto {
+            sim.spawn_driver();
+        }
+        let state = self.app_state(&pods, &logs)?;
+        let app = api::router(state.clone()).merge(sim.router());
+        let _ = app_cell.set(app.clone());
+        let collector = self
+            .collect_interval
+            .map(|every| tokio::spawn(collect_every(state.clone(), every)));
+        if let Some(internal) = internal {
+            let sim_app = sim.router();
+            tokio::spawn(async move {
+                let _ = axum::serve(internal, sim_app).await;
+            });
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = serve(listener, app, self.tls.as_ref(), rx).await?;
+        Ok(Stack {
+            addr,
+            base,
+            sim,
+            pods,
+            memory,
+            logs,
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+            collector,
+        })
+    }
+
+    /// The pod service, with the production Compute client on the simulator (or on
+    /// `compute_endpoint`) and the given store or `memory`.
+    fn pods(&self, sim_base: &str, memory: &Arc<MemoryStore>) -> Result<Pods, String> {
         let vm = self.args.vm_settings();
         let compute = gce::Client::new(
             gce::ClientConfig {
@@ -139,25 +158,21 @@ impl StackBuilder {
             },
             crate::auth::TokenSource::Anonymous,
         )?;
-        let memory = Arc::new(MemoryStore::new());
         let store: Arc<dyn RecordStore> = self.store.clone().unwrap_or_else(|| memory.clone());
-        let pods = Pods::new(store, Arc::new(compute), Arc::new(vm));
-        let logs = SimLogs::default();
-        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
-        if self.guests {
-            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
-        }
-        if self.mode == SimMode::Auto {
-            sim.spawn_driver();
-        }
+        Ok(Pods::new(store, Arc::new(compute), Arc::new(vm)))
+    }
+
+    /// The API state: log sources (the simulated guests' lines, then the archive, unless
+    /// given), token verification, lifecycle settings.
+    fn app_state(&self, pods: &Pods, logs: &SimLogs) -> Result<AppState, String> {
         let verifier = self.args.verifier(self.verify_tokens)?;
-        let state = AppState {
+        Ok(AppState {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
             logs: self.logs.clone().unwrap_or_else(|| {
-                LogSources(vec![
+                crate::pods::logs::LogSources(vec![
                     Arc::new(logs.clone()),
-                    Arc::new(ArchivedLogs {
+                    Arc::new(crate::pods::logs::ArchivedLogs {
                         store: pods.store().clone(),
                     }),
                 ])
@@ -165,56 +180,39 @@ impl StackBuilder {
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
-        };
-        let app = api::router(state.clone()).merge(sim.router());
-        let _ = app_cell.set(app.clone());
-        let collector = self
-            .collect_interval
-            .map(|every| tokio::spawn(collect_every(state.clone(), every)));
-        let (tx, rx) = oneshot::channel::<()>();
-        if let Some(internal) = internal {
-            let sim_app = sim.router();
-            tokio::spawn(async move {
-                let _ = axum::serve(internal, sim_app).await;
-            });
-        }
-        let server = match &self.tls {
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    })
-                    .await;
-            }),
-            Some(cert) => {
-                let config = crate::tls::server_config(cert).await?;
-                let std_listener = listener.into_std().map_err(|e| e.to_string())?;
-                let server = axum_server::from_tcp_rustls(std_listener, config)
-                    .map_err(|e| format!("TLS listener: {e}"))?;
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    let _ = rx.await;
-                    h.graceful_shutdown(Some(Duration::from_secs(10)));
-                });
-                tokio::spawn(async move {
-                    let _ = server.handle(handle).serve(app.into_make_service()).await;
-                })
-            }
-        };
-        Ok(Stack {
-            addr,
-            base,
-            sim,
-            pods,
-            memory,
-            logs,
-            state,
-            shutdown: Some(tx),
-            server: Some(server),
-            collector,
         })
     }
+}
+
+/// Serves `app` on `listener` (HTTPS with `tls`) until `stop` fires.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<&crate::tls::SelfSigned>,
+    stop: oneshot::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let Some(cert) = tls else {
+        return Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await;
+        }));
+    };
+    let config = crate::tls::server_config(cert).await?;
+    let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+    let server = axum_server::from_tcp_rustls(std_listener, config)
+        .map_err(|e| format!("TLS listener: {e}"))?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    Ok(tokio::spawn(async move {
+        let _ = server.handle(handle).serve(app.into_make_service()).await;
+    }))
 }
 
 /// A running k8sless.
@@ -294,7 +292,7 @@ fn push_sink(app: Arc<OnceLock<axum::Router>>) -> ReportSink {
             attributes.insert("k8sless-sequence".to_string(), report.sequence.to_string());
             let id = ids.fetch_add(1, Ordering::SeqCst).to_string();
             let body =
-                encode_push(&data, &attributes, &id, crate::pods::now())
+                crate::push::pubsub::encode_push(&data, &attributes, &id, crate::pods::now())
                     .to_string();
             let mut last = String::new();
             for attempt in 0..5u32 {

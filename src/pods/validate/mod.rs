@@ -1,0 +1,212 @@
+//! Pod validation: Kubernetes' own rules for the fields k8sless accepts, and what a one-time VM
+//! cannot run (ConfigMaps, Secrets, volumes claims, ...), each with a message that says what
+//! to do instead. Returns every problem at once, as field causes for a 422.
+//!
+//! [`validate`] checks the metadata and the pod-level fields here; each container is checked
+//! in [`container`], the volumes in [`volumes`]. Every rule has an accept and a reject unit
+//! test with the message kube-apiserver gives.
+
+mod container;
+mod volumes;
+
+use std::collections::HashSet;
+
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+
+use super::crud::names;
+use crate::error::Cause;
+
+/// Largest total size of a pod's annotations (Kubernetes: 256 KiB).
+pub(crate) const ANNOTATIONS_MAX: usize = 256 * 1024;
+
+/// Validates a defaulted pod; `Ok` or every cause found.
+pub(crate) fn validate(pod: &Pod) -> Result<(), Vec<Cause>> {
+    let mut causes = Vec::new();
+    metadata(pod, &mut causes);
+    match &pod.spec {
+        Some(spec) => self::spec(spec, &mut causes),
+        None => causes.push(Cause::required("spec")),
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(causes)
+    }
+}
+
+fn metadata(pod: &Pod, causes: &mut Vec<Cause>) {
+    let m = &pod.metadata;
+    match m.name.as_deref() {
+        None | Some("") => causes.push(Cause::new(
+            "FieldValueRequired",
+            "metadata.name",
+            "name or generateName is required",
+        )),
+        Some(name) => {
+            if let Err(e) = names::dns1123_subdomain(name) {
+                causes.push(Cause::invalid("metadata.name", format!("{name:?}: {e}")));
+            }
+        }
+    }
+    if let Some(ns) = m.namespace.as_deref() {
+        if let Err(e) = names::dns1123_label(ns) {
+            causes.push(Cause::invalid("metadata.namespace", format!("{ns:?}: {e}")));
+        }
+    }
+    if let Some(labels) = &m.labels {
+        for (k, v) in labels {
+            if let Err(e) = names::qualified_name(k) {
+                causes.push(Cause::invalid("metadata.labels", format!("{k:?}: {e}")));
+            }
+            if let Err(e) = names::label_value(v) {
+                causes.push(Cause::invalid(
+                    format!("metadata.labels[{k}]"),
+                    format!("{v:?}: {e}"),
+                ));
+            }
+        }
+    }
+    if let Some(annotations) = &m.annotations {
+        let mut total = 0;
+        for (k, v) in annotations {
+            total += k.len() + v.len();
+            if let Err(e) = names::qualified_name(&k.to_ascii_lowercase()) {
+                causes.push(Cause::invalid(
+                    "metadata.annotations",
+                    format!("{k:?}: {e}"),
+                ));
+            }
+        }
+        if total > ANNOTATIONS_MAX {
+            causes.push(Cause::too_long(
+                "metadata.annotations",
+                "may not be more than 262144 bytes",
+            ));
+        }
+    }
+    if m.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+        causes.push(Cause::forbidden(
+            "metadata.finalizers",
+            "finalizers are not supported by k8sless: pods are deleted with their VM",
+        ));
+    }
+    if m.owner_references.as_ref().is_some_and(|o| !o.is_empty()) {
+        causes.push(Cause::forbidden(
+            "metadata.ownerReferences",
+            "k8sless has no controllers to own pods; remove ownerReferences",
+        ));
+    }
+}
+
+fn spec(spec: &PodSpec, causes: &mut Vec<Cause>) {
+    if spec.containers.is_empty() {
+        causes.push(Cause::required("spec.containers"));
+    }
+    let mut names_seen = HashSet::new();
+    let volumes = volumes::volumes(spec.volumes.as_deref().unwrap_or(&[]), causes);
+    let init = spec.init_containers.as_deref().unwrap_or(&[]);
+    for (i, c) in init.iter().enumerate() {
+        container::container(
+            c,
+            &format!("spec.initContainers[{i}]"),
+            &mut names_seen,
+            &volumes,
+            true,
+            causes,
+        );
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        container::container(
+            c,
+            &format!("spec.containers[{i}]"),
+            &mut names_seen,
+            &volumes,
+            false,
+            causes,
+        );
+    }
+    if spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        causes.push(Cause::forbidden(
+            "spec.ephemeralContainers",
+            "ephemeral containers cannot be set on create",
+        ));
+    }
+    if spec.host_network == Some(false) {
+        causes.push(Cause::forbidden(
+            "spec.hostNetwork",
+            "k8sless runs every pod on its own VM with the VM's network (hostNetwork: true); remove hostNetwork: false",
+        ));
+    }
+    pod_policies(spec, causes);
+}
+
+/// restartPolicy, dnsPolicy, deadlines, nodeName and the Kubernetes service account.
+fn pod_policies(spec: &PodSpec, causes: &mut Vec<Cause>) {
+    if let Some(p) = spec.restart_policy.as_deref() {
+        if !matches!(p, "Always" | "OnFailure" | "Never") {
+            causes.push(Cause::not_supported(
+                "spec.restartPolicy",
+                format!("{p:?}: supported values: \"Always\", \"OnFailure\", \"Never\""),
+            ));
+        }
+    }
+    if let Some(p) = spec.dns_policy.as_deref() {
+        if !matches!(
+            p,
+            "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None"
+        ) {
+            causes.push(Cause::not_supported(
+                "spec.dnsPolicy",
+                format!("{p:?}: supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\""),
+            ));
+        }
+    }
+    if let Some(d) = spec.active_deadline_seconds {
+        if d <= 0 {
+            causes.push(Cause::invalid(
+                "spec.activeDeadlineSeconds",
+                format!("{d}: must be greater than 0"),
+            ));
+        }
+    }
+    if let Some(g) = spec.termination_grace_period_seconds {
+        if g < 0 {
+            causes.push(Cause::invalid(
+                "spec.terminationGracePeriodSeconds",
+                format!("{g}: must be greater than or equal to 0"),
+            ));
+        }
+    }
+    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty()) {
+        causes.push(Cause::forbidden(
+            "spec.nodeName",
+            "k8sless sets nodeName to the pod's VM; leave it empty",
+        ));
+    }
+    if spec.host_pid == Some(true) || spec.host_ipc == Some(true) {
+        // Allowed: the VM is the pod's alone, so host namespaces expose nothing of other pods.
+    }
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_some_and(|s| !s.is_empty() && s != "default")
+    {
+        causes.push(Cause::forbidden(
+            "spec.serviceAccountName",
+            "Kubernetes service accounts do not exist in k8sless; give the VM a Google service account with the annotation iam.gke.io/gcp-service-account",
+        ));
+    }
+    if spec.automount_service_account_token == Some(true) {
+        causes.push(Cause::forbidden(
+            "spec.automountServiceAccountToken",
+            "there is no Kubernetes API token to mount in k8sless",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,59 @@
+//! A whole k8sless in one process: the API, the Compute Engine simulator on the same listener
+//! (under `/compute/v1`), the production Compute client pointed at it, a record store, and
+//! optionally simulated guests (which report through the real push handler, in process, as
+//! Pub/Sub push JSON) and a periodic collector. Tests, benchmarks and `k8sless dev` all start
+//! it here.
+//!
+//! This module is also the public surface of the crate for `tests/`: every other module is
+//! `pub(crate)`, and what the integration tests need is re-exported below, in one block per
+//! helper that added to it. Test code imports `k8sless::testing::…` (and `k8sless::sim::…`),
+//! never an internal path, so modules can move without touching the suites.
+
+//!
+//! Files: [`stack`] (the stack itself), [`tools`] (what a test needs from its environment:
+//! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`).
+
+mod stack;
+mod tools;
+
+pub use stack::{Stack, StackBuilder, default_args};
+pub use tools::{fixture, missing, skip, tools_required};
+
+// re-exports for tests (C) ------------------------------------------------------------------
+// The items tests/ use, by the module that owns them. When a module moves, change the path
+// here; the suites keep importing `k8sless::testing::…`.
+pub use crate::api::extract::parse_value;
+pub use crate::codec::decode::{FieldValidation, decode_object};
+pub use crate::api::{AppState, router};
+pub use crate::auth::{TokenError, TokenSource};
+pub use crate::config::ServiceArgs;
+pub use crate::error::{Cause, Error};
+pub use crate::push::pubsub::encode_push;
+pub use crate::gce::types::{
+    AttachedDisk, AttachedDiskInitializeParams, Instance, InstanceStatus, Metadata, MetadataItem,
+    NetworkInterface, Operation, OperationStatus,
+};
+pub use crate::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
+pub use crate::logging::CloudLogging;
+pub use crate::pods::crud::create::render;
+pub use crate::pods::crud::defaults::apply as apply_defaults;
+pub use crate::pods::logs::{ArchivedLogs, LogLine, LogSource, LogSources, archive_key};
+pub use crate::pods::lifecycle::report::{Report, ReportInstance};
+pub use crate::pods::{Pods, k8s_time};
+pub use crate::retry::RetryPolicy;
+pub use crate::store::{GcsStore, MemoryStore};
+pub use crate::store::{RecordStore, StoreError};
+pub use crate::tls::{SelfSigned, self_signed};
+pub use crate::translate::{VmPlan, VmSettings, translate};
+
+/// Pod records as the store holds them.
+pub mod record {
+    pub use crate::pods::record::{PodRecord, VmState, key, load, modify};
+}
+
+/// A pod's VM name, labels and insert request ids.
+pub mod names {
+    pub use crate::gce::labels::sanitize_value;
+    pub use crate::translate::names::{LABEL_MANAGED, LABEL_POD, LABEL_UID, request_id, vm_name};
+}
+// end of re-exports for tests (C) -----------------------------------------------------------
