@@ -16,7 +16,7 @@ mod cause;
 pub use cause::Cause;
 
 /// The cause an [`Error`] wraps: a module error, kept whole for the log.
-pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, by meaning; no HTTP knowledge outside [`Error::code`].
 #[derive(Debug, thiserror::Error)]
@@ -317,7 +317,7 @@ impl Error {
 /// Response extension carrying the internal message and its causes so the middleware can log
 /// them, once.
 #[derive(Clone, Debug)]
-pub struct ErrorLogged(pub String);
+pub(crate) struct ErrorLogged(pub String);
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -375,7 +375,7 @@ fn name_of_key(key: &str) -> &str {
 }
 
 /// Result alias for API operations.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

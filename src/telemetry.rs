@@ -27,7 +27,7 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. `project` qualifies trace ids.
-pub fn init(format: LogFormat, project: &str) {
+pub(crate) fn init(format: LogFormat, project: &str) {
     // hyper and rustls are chatty at debug; keep them at warn unless RUST_LOG says otherwise.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,rustls=warn,reqwest=warn"));
@@ -52,7 +52,7 @@ pub fn init(format: LogFormat, project: &str) {
 
 /// The Cloud Logging JSON formatter.
 #[derive(Debug)]
-pub struct CloudLogging {
+pub(crate) struct CloudLogging {
     project: String,
 }
 
@@ -147,7 +147,7 @@ where
 
 /// The trace id of a request: `X-Cloud-Trace-Context: TRACE/SPAN;o=1` or W3C
 /// `traceparent: 00-TRACE-SPAN-01`.
-pub fn trace_id(cloud: Option<&str>, traceparent: Option<&str>) -> Option<String> {
+pub(crate) fn trace_id(cloud: Option<&str>, traceparent: Option<&str>) -> Option<String> {
     if let Some(t) = traceparent {
         let parts: Vec<&str> = t.split('-').collect();
         if parts.len() == 4

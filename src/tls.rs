@@ -26,7 +26,7 @@ pub fn self_signed() -> Result<SelfSigned, String> {
 }
 
 /// The server configuration for a certificate.
-pub async fn server_config(cert: &SelfSigned) -> Result<RustlsConfig, String> {
+pub(crate) async fn server_config(cert: &SelfSigned) -> Result<RustlsConfig, String> {
     RustlsConfig::from_pem(
         cert.cert_pem.clone().into_bytes(),
         cert.key_pem.clone().into_bytes(),

@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 use super::accept::negotiate;
 
 /// The Kubernetes release whose Pod API we implement: (major, minor, gitVersion).
-pub const KUBERNETES_VERSION: (&str, &str, &str) = ("1", "33", "v1.33.0-k8sless");
+pub(crate) const KUBERNETES_VERSION: (&str, &str, &str) = ("1", "33", "v1.33.0-k8sless");
 
 /// The `Content-Type` of an aggregated discovery response. client-go checks its `g`, `v` and
 /// `as` parameters to tell it from a legacy `APIVersions` / `APIGroupList` body.
-pub const AGGREGATED_DISCOVERY_CONTENT_TYPE: &str =
+pub(crate) const AGGREGATED_DISCOVERY_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// One resource or subresource of the core group, as discovery describes it.
@@ -76,7 +76,7 @@ const RESOURCES: &[Resource] = &[
 ];
 
 /// `GET /version`: the `version.Info` document.
-pub fn version_info() -> Value {
+pub(crate) fn version_info() -> Value {
     let (major, minor, git_version) = KUBERNETES_VERSION;
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
@@ -101,7 +101,7 @@ pub fn version_info() -> Value {
 }
 
 /// `GET /api` (legacy form): the `APIVersions` document listing `v1`.
-pub fn api_versions() -> Value {
+pub(crate) fn api_versions() -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -110,12 +110,12 @@ pub fn api_versions() -> Value {
 }
 
 /// `GET /apis` (legacy form): an empty `APIGroupList`; we serve no named groups.
-pub fn api_group_list() -> Value {
+pub(crate) fn api_group_list() -> Value {
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] })
 }
 
 /// `GET /api/v1`: the `APIResourceList` of the core group.
-pub fn api_resource_list_v1() -> Value {
+pub(crate) fn api_resource_list_v1() -> Value {
     let resources: Vec<Value> = RESOURCES
         .iter()
         .map(|r| {
@@ -141,7 +141,7 @@ pub fn api_resource_list_v1() -> Value {
 /// `GET /api` (aggregated form): an `APIGroupDiscoveryList` holding the core group, `v1`,
 /// with each resource's subresources nested under it. Serve with
 /// [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
-pub fn aggregated_discovery_v2() -> Value {
+pub(crate) fn aggregated_discovery_v2() -> Value {
     let resources: Vec<Value> = RESOURCES
         .iter()
         .filter(|r| !r.name.contains('/'))
@@ -190,7 +190,7 @@ pub fn aggregated_discovery_v2() -> Value {
 
 /// `GET /apis` (aggregated form): an empty `APIGroupDiscoveryList`. Serve with
 /// [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
-pub fn aggregated_discovery_apis_v2() -> Value {
+pub(crate) fn aggregated_discovery_apis_v2() -> Value {
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": "apidiscovery.k8s.io/v2",
@@ -204,7 +204,7 @@ pub fn aggregated_discovery_apis_v2() -> Value {
 /// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList` (extra parameters such as
 /// `profile=nopeer` are fine: we have no peers). Ranges we cannot produce (protobuf, `v2beta1`)
 /// are skipped; plain JSON, or nothing we can produce, means the legacy form.
-pub fn wants_aggregated(accept: &str) -> bool {
+pub(crate) fn wants_aggregated(accept: &str) -> bool {
     negotiate(accept, |range| {
         if range.is_json_as("APIGroupDiscoveryList", "apidiscovery.k8s.io", "v2") {
             Some(true)

@@ -68,7 +68,7 @@ const COLUMNS: [(&str, Option<&str>, u8, &str); 10] = [
 ];
 
 /// Renders `events` (Kubernetes `Event` JSON) as a `meta.k8s.io/v1` `Table`.
-pub fn event_table(
+pub(crate) fn event_table(
     events: &[Value],
     include_object: IncludeObject,
     now: Timestamp,

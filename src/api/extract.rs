@@ -9,19 +9,19 @@ use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
-pub use crate::codec::decode::{FieldValidation, decode_object};
+pub(crate) use crate::codec::decode::{FieldValidation, decode_object};
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
 
 /// The query string as a map (last value wins).
-pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
+pub(crate) fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| Error::bad_request(format!("invalid query string: {e}")))?;
     Ok(pairs.into_iter().collect())
 }
 
 /// `dryRun=All` (anything else but empty is a 400, as in Kubernetes).
-pub fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
+pub(crate) fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
     match q.get("dryRun").map(String::as_str) {
         None | Some("") => Ok(DryRun::No),
         Some("All") => Ok(DryRun::All),
@@ -32,7 +32,7 @@ pub fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
 }
 
 /// Parses `fieldValidation`.
-pub fn field_validation(q: &HashMap<String, String>) -> Result<FieldValidation> {
+pub(crate) fn field_validation(q: &HashMap<String, String>) -> Result<FieldValidation> {
     match q.get("fieldValidation").map(String::as_str) {
         None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
         Some("Strict") => Ok(FieldValidation::Strict),
@@ -44,7 +44,7 @@ pub fn field_validation(q: &HashMap<String, String>) -> Result<FieldValidation> 
 }
 
 /// Reads at most `limit` bytes of body.
-pub async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
+pub(crate) async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.to_string().contains("length limit"))
@@ -58,7 +58,7 @@ pub async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
 }
 
 /// The media type of the request: Content-Type without parameters, lowercase.
-pub fn media_type(headers: &HeaderMap) -> String {
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

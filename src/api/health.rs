@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use super::AppState;
 
 /// Always 200 while the process serves.
-pub async fn livez() -> &'static str {
+pub(crate) async fn livez() -> &'static str {
     "ok"
 }
 
 /// 200 when the record store answers and shutdown has not begun.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if state.shutting_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
     }

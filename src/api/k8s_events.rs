@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::pods::events::EventFilter;
 
 /// `GET /api/v1/namespaces/{namespace}/events`.
-pub async fn event_list(
+pub(crate) async fn event_list(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
@@ -26,7 +26,7 @@ pub async fn event_list(
 }
 
 /// `GET /api/v1/events`.
-pub async fn event_list_all(
+pub(crate) async fn event_list_all(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,

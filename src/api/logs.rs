@@ -16,7 +16,7 @@ use crate::pods::logs::LogLine;
 use crate::pods::logs::follow::{self, Batch, Target, progress};
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}/log`.
-pub async fn pod_log(
+pub(crate) async fn pod_log(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     RawQuery(q): RawQuery,

@@ -3,21 +3,21 @@
 //! or the store directly.
 
 pub(crate) mod accept;
-pub mod discovery;
-pub mod event_table;
-pub mod extract;
-pub mod health;
-pub mod k8s_events;
-pub mod logs;
+pub(crate) mod discovery;
+pub(crate) mod event_table;
+pub(crate) mod extract;
+pub(crate) mod health;
+pub(crate) mod k8s_events;
+pub(crate) mod logs;
 pub(crate) mod meta;
-pub mod openapi;
+pub(crate) mod openapi;
 mod openapi_paths;
 pub(crate) mod pod_summary;
-pub mod pod_update;
-pub mod pods;
-pub mod push;
+pub(crate) mod pod_update;
+pub(crate) mod pods;
+pub(crate) mod push;
 pub(crate) mod table;
-pub mod watch;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -171,12 +171,12 @@ impl<E: std::error::Error + 'static> LoggedChain for Arc<E> {
 }
 
 /// Renders a result whose Ok is already a response.
-pub fn respond(result: Result<Response, Error>) -> Response {
+pub(crate) fn respond(result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// For handlers that need the state only.
-pub type St = State<AppState>;
+pub(crate) type St = State<AppState>;
 
 #[cfg(test)]
 mod tests {

@@ -38,28 +38,28 @@ use super::openapi_paths::paths;
 use crate::pods::update::patch_meta::POD_PATCH_META;
 
 /// Where client-go finds the core group's document in the `/openapi/v3` index.
-pub const API_V1_PATH: &str = "api/v1";
+pub(crate) const API_V1_PATH: &str = "api/v1";
 
 /// `GET /openapi/v3`: the index of group-version documents, with a hash-versioned URL.
-pub fn openapi_v3_root() -> Value {
+pub(crate) fn openapi_v3_root() -> Value {
     json!({ "paths": { API_V1_PATH: { "serverRelativeURL": format!("/openapi/v3/{API_V1_PATH}?hash={}", openapi_v3_hash()) } } })
 }
 
 /// `GET /openapi/v3/api/v1`: the document, built on first use.
-pub fn openapi_v3_api_v1() -> &'static Value {
+pub(crate) fn openapi_v3_api_v1() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(build_document)
 }
 
 /// The document serialized once, ready to send as the `application/json` body (about 320 KB).
-pub fn openapi_v3_api_v1_json() -> &'static [u8] {
+pub(crate) fn openapi_v3_api_v1_json() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| serde_json::to_vec(openapi_v3_api_v1()).unwrap_or_default())
 }
 
 /// The uppercase hex SHA-512 of [`openapi_v3_api_v1_json`] (the `hash` of the document's URL,
 /// as Kubernetes computes it; also usable as a strong ETag).
-pub fn openapi_v3_hash() -> &'static str {
+pub(crate) fn openapi_v3_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| {
         Sha512::digest(openapi_v3_api_v1_json())

@@ -15,7 +15,7 @@ use crate::pods::DryRun;
 use crate::pods::update::replace::{Part, PatchKind};
 
 /// `PUT .../pods/{name}`.
-pub async fn pod_replace(
+pub(crate) async fn pod_replace(
     s: State<AppState>,
     p: Path<(String, String)>,
     q: RawQuery,
@@ -26,7 +26,7 @@ pub async fn pod_replace(
 }
 
 /// `PUT .../pods/{name}/status`.
-pub async fn pod_status_replace(
+pub(crate) async fn pod_status_replace(
     s: State<AppState>,
     p: Path<(String, String)>,
     q: RawQuery,
@@ -37,7 +37,7 @@ pub async fn pod_status_replace(
 }
 
 /// `PATCH .../pods/{name}`.
-pub async fn pod_patch(
+pub(crate) async fn pod_patch(
     s: State<AppState>,
     p: Path<(String, String)>,
     q: RawQuery,
@@ -48,7 +48,7 @@ pub async fn pod_patch(
 }
 
 /// `PATCH .../pods/{name}/status`.
-pub async fn pod_status_patch(
+pub(crate) async fn pod_status_patch(
     s: State<AppState>,
     p: Path<(String, String)>,
     q: RawQuery,
@@ -59,7 +59,7 @@ pub async fn pod_status_patch(
 }
 
 /// `GET .../pods/{name}/status`: the pod.
-pub async fn pod_status_view(
+pub(crate) async fn pod_status_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {

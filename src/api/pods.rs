@@ -19,7 +19,7 @@ use crate::pods::crud::read::ListOptions;
 use crate::pods::selector::{FieldSelector, LabelSelector};
 
 /// `POST /api/v1/namespaces/{namespace}/pods`.
-pub async fn pod_create(
+pub(crate) async fn pod_create(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
@@ -30,7 +30,7 @@ pub async fn pod_create(
 }
 
 /// `POST /pods`: the body's namespace, else `default`.
-pub async fn pod_create_default(
+pub(crate) async fn pod_create_default(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -63,7 +63,7 @@ async fn create(
 }
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}`.
-pub async fn pod_view(
+pub(crate) async fn pod_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     RawQuery(q): RawQuery,
@@ -131,7 +131,7 @@ pub(super) fn table_response(version: &str, mut table: Value) -> Response {
 }
 
 /// `GET /api/v1/namespaces/{namespace}/pods` (and `?watch=true`).
-pub async fn pod_list(
+pub(crate) async fn pod_list(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
@@ -141,7 +141,7 @@ pub async fn pod_list(
 }
 
 /// `GET /api/v1/pods` (and `?watch=true`).
-pub async fn pod_list_all(
+pub(crate) async fn pod_list_all(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -150,7 +150,7 @@ pub async fn pod_list_all(
 }
 
 /// `GET /pods`: the default namespace.
-pub async fn pod_list_default(
+pub(crate) async fn pod_list_default(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -214,7 +214,7 @@ async fn list(
 }
 
 /// List options from a query map.
-pub fn list_options(query: &std::collections::HashMap<String, String>) -> Result<ListOptions> {
+pub(crate) fn list_options(query: &std::collections::HashMap<String, String>) -> Result<ListOptions> {
     let limit = match query.get("limit").map(String::as_str) {
         None | Some("") => 0,
         Some(l) => l
@@ -231,7 +231,7 @@ pub fn list_options(query: &std::collections::HashMap<String, String>) -> Result
 }
 
 /// `DELETE /api/v1/namespaces/{namespace}/pods/{name}`.
-pub async fn pod_delete(
+pub(crate) async fn pod_delete(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     RawQuery(q): RawQuery,
@@ -278,7 +278,7 @@ async fn delete(
 }
 
 /// A JSON response.
-pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (
             status,
@@ -291,7 +291,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// Adds `Warning: 299 - "..."` headers, as the API server does.
-pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+pub(crate) fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for w in warnings {
         let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
         if let Ok(v) = HeaderValue::from_str(&text) {

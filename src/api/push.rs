@@ -21,7 +21,7 @@ use crate::pods::lifecycle::report::Merge;
 use crate::push::{audit, pubsub};
 
 /// The routes of this module (merged into [`super::router`]).
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/pubsub/push", post(report_push))
         .route("/gc", post(collection_run))
@@ -37,7 +37,7 @@ fn merged(outcome: &Merge) -> Response {
 }
 
 /// `POST /pubsub/push`: a guest's report.
-pub async fn report_push(
+pub(crate) async fn report_push(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
@@ -74,7 +74,7 @@ async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Respons
 }
 
 /// `POST /gc`: one collection pass; answers its summary.
-pub async fn collection_run(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn collection_run(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(collect(state, headers).await)
 }
 
@@ -89,7 +89,7 @@ async fn collect(state: AppState, headers: HeaderMap) -> Result<Response> {
 }
 
 /// `POST /events/compute`: a Compute Engine audit log entry.
-pub async fn compute_event_receive(
+pub(crate) async fn compute_event_receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -27,7 +27,7 @@ use super::pod_summary::{PodSummary, human_duration};
 
 /// What each table row carries in its `object` field (the `includeObject` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IncludeObject {
+pub(crate) enum IncludeObject {
     /// No object.
     None,
     /// A `PartialObjectMetadata` holding the pod's metadata (the default).
@@ -42,7 +42,7 @@ pub enum IncludeObject {
 #[error(
     "includeObject: Unsupported value: {value:?}: supported values: \"None\", \"Metadata\", \"Object\""
 )]
-pub struct InvalidIncludeObject {
+pub(crate) struct InvalidIncludeObject {
     /// The rejected value.
     pub value: String,
 }
@@ -64,7 +64,7 @@ impl FromStr for IncludeObject {
 
 impl IncludeObject {
     /// Parses the optional `includeObject` query parameter; absent means `Metadata`.
-    pub fn from_query(value: Option<&str>) -> Result<Self, InvalidIncludeObject> {
+    pub(crate) fn from_query(value: Option<&str>) -> Result<Self, InvalidIncludeObject> {
         value.map_or(Ok(Self::Metadata), str::parse)
     }
 }

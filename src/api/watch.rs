@@ -21,7 +21,7 @@ use crate::pods::watch::{PodChange, WatchItem, WatchQuery};
 
 /// A watch request.
 #[derive(Debug, Clone)]
-pub struct WatchRequest {
+pub(crate) struct WatchRequest {
     /// Namespace, or all.
     pub namespace: Option<String>,
     /// Selectors.
@@ -37,7 +37,7 @@ pub struct WatchRequest {
 }
 
 /// Starts the stream.
-pub fn start(state: AppState, req: WatchRequest) -> Result<Response> {
+pub(crate) fn start(state: AppState, req: WatchRequest) -> Result<Response> {
     let table = req.table;
     let changes = state.pods.watch(WatchQuery {
         namespace: req.namespace,

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 /// One accelerator model.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Accelerator {
+pub(crate) struct Accelerator {
     /// GKE's and Compute Engine's name, e.g. `nvidia-l4`.
     pub name: &'static str,
     /// Whether it attaches to N1 VMs as a guest accelerator (else it comes with its machine type).
@@ -32,7 +32,7 @@ pub struct Accelerator {
 
 impl Accelerator {
     /// The N1 limits for `count` GPUs: (most vCPUs, most memory in MiB).
-    pub fn n1_limits(&self, count: u32) -> Option<(u32, u64)> {
+    pub(crate) fn n1_limits(&self, count: u32) -> Option<(u32, u64)> {
         self.n1_counts
             .iter()
             .find(|(n, _, _)| *n == count)

@@ -6,7 +6,7 @@ pub(crate) mod client;
 pub(crate) mod error;
 pub(crate) mod labels;
 pub(crate) mod request;
-pub mod types;
+pub(crate) mod types;
 
 pub use client::{Client, ClientConfig, Inserted};
 pub use error::GceError;

@@ -94,7 +94,7 @@ impl Instance {
 }
 
 /// The last path segment of a Compute Engine URL (`.../zones/us-central1-a` → `us-central1-a`).
-pub fn last_segment(url: &str) -> &str {
+pub(crate) fn last_segment(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
@@ -318,7 +318,7 @@ pub struct InstanceList {
 /// Body of `setLabels`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InstancesSetLabelsRequest {
+pub(crate) struct InstancesSetLabelsRequest {
     /// The full new label set.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -418,14 +418,14 @@ pub struct OperationErrorItem {
 
 /// Google's JSON error envelope: `{"error": {...}}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GoogleErrorEnvelope {
+pub(crate) struct GoogleErrorEnvelope {
     /// The error.
     pub error: GoogleError,
 }
 
 /// The body of a Google API error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GoogleError {
+pub(crate) struct GoogleError {
     /// HTTP status.
     pub code: u16,
     /// Message.
@@ -441,7 +441,7 @@ pub struct GoogleError {
 
 /// One detail of a Google API error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GoogleErrorItem {
+pub(crate) struct GoogleErrorItem {
     /// Message.
     #[serde(default)]
     pub message: String,

@@ -43,38 +43,38 @@ mod tool_tests;
 use serde::{Deserialize, Serialize};
 
 /// Image project of Container-Optimized OS images.
-pub const COS_IMAGE_PROJECT: &str = "cos-cloud";
+pub(crate) const COS_IMAGE_PROJECT: &str = "cos-cloud";
 
 /// Default COS image family: the milestone-121 long-term-support family, whose
 /// containerd and kernel stay put for the milestone's support window (see
 /// docs/guest.md for why an LTS family rather than `cos-stable`).
-pub const COS_IMAGE_FAMILY: &str = "cos-121-lts";
+pub(crate) const COS_IMAGE_FAMILY: &str = "cos-121-lts";
 
 /// Default kubelet release: the Kubernetes minor the service's API speaks
 /// (k8s-openapi feature `v1_33`).
-pub const DEFAULT_KUBELET_VERSION: &str = "v1.33.8";
+pub(crate) const DEFAULT_KUBELET_VERSION: &str = "v1.33.8";
 
 /// Where the default kubelet release is downloaded from (linux/amd64).
-pub const DEFAULT_KUBELET_URL: &str = "https://dl.k8s.io/release/v1.33.8/bin/linux/amd64/kubelet";
+pub(crate) const DEFAULT_KUBELET_URL: &str = "https://dl.k8s.io/release/v1.33.8/bin/linux/amd64/kubelet";
 
 /// SHA-256 of the binary at [`DEFAULT_KUBELET_URL`].
-pub const DEFAULT_KUBELET_SHA256: &str =
+pub(crate) const DEFAULT_KUBELET_SHA256: &str =
     "1caa69c5328cfa774218f75f0621a6f10a1b97e095af85015f468aeb8fdf956a";
 
 /// Compute Engine's limit on one metadata value, in bytes.
-pub const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
 
 /// Compute Engine's limit on all metadata values of an instance together, in bytes.
-pub const MAX_METADATA_TOTAL_BYTES: usize = 512 * 1024;
+pub(crate) const MAX_METADATA_TOTAL_BYTES: usize = 512 * 1024;
 
 /// Extended resource name under which pods ask for NVIDIA GPUs.
-pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+pub(crate) const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// The guest's scripts and files as embedded in the binary: (file name, text).
 ///
 /// The `.sh` entries are bash scripts (checked by shellcheck in the tests);
 /// the service's dev mode may also run the reporter against local fakes.
-pub const SCRIPTS: &[(&str, &str)] = &[
+pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("k8sless-setup.sh", render::SETUP_SH),
     ("k8sless-reporter.sh", render::REPORTER_SH),
     ("k8sless-gpu.sh", render::GPU_SH),
@@ -86,7 +86,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
 /// Where the VM gets kubelet when the image has none of the right version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KubeletSource {
+pub(crate) struct KubeletSource {
     /// Release, as `v1.33.8`. The image's own `/usr/bin/kubelet` is used
     /// instead when it has the same minor version.
     pub version: String,
@@ -110,7 +110,7 @@ impl Default for KubeletSource {
 /// `k8sless-config` as camelCase JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GuestConfig {
+pub(crate) struct GuestConfig {
     /// Google Cloud project of the VM, the topic and the bucket.
     pub project: String,
     /// Pub/Sub topic the reporter publishes to, `projects/P/topics/T`.
@@ -138,7 +138,7 @@ impl GuestConfig {
     /// A configuration with the defaults: no GPU driver, the pinned kubelet
     /// ([`KubeletSource::default`]), a report interval of 1 s.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         project: impl Into<String>,
         topic: impl Into<String>,
         bucket: impl Into<String>,
@@ -163,14 +163,14 @@ impl GuestConfig {
 
     /// The configuration as it goes into the `k8sless-config` metadata value.
     #[must_use]
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 }
 
 /// Why a pod's metadata cannot be given to a VM.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GuestError {
+pub(crate) enum GuestError {
     /// One metadata value is over Compute Engine's per-value limit.
     #[error("metadata value {key:?} is {size} bytes, over the limit of {limit} bytes")]
     MetadataValueTooLarge {
@@ -197,7 +197,7 @@ pub enum GuestError {
 /// the configuration are read from metadata at boot, so this document
 /// depends only on `cfg`'s GPU switch, kubelet source and pod identity.
 #[must_use]
-pub fn user_data(cfg: &GuestConfig) -> String {
+pub(crate) fn user_data(cfg: &GuestConfig) -> String {
     render::user_data(cfg)
 }
 
@@ -213,7 +213,7 @@ pub fn user_data(cfg: &GuestConfig) -> String {
 /// A manifest that is not a JSON object is passed through unchanged.
 /// Check the result with [`check_metadata_limits`].
 #[must_use]
-pub fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String, String)> {
+pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String, String)> {
     let adjusted = manifest::for_vm(cfg, pod_manifest_json);
     let mut cfg = cfg.clone();
     cfg.install_gpu_driver |= adjusted.wants_gpu;
@@ -240,7 +240,7 @@ pub fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String
 ///
 /// [`GuestError::MetadataValueTooLarge`] names the first value over the
 /// limit; [`GuestError::MetadataTooLarge`] reports the total.
-pub fn check_metadata_limits(items: &[(String, String)]) -> Result<(), GuestError> {
+pub(crate) fn check_metadata_limits(items: &[(String, String)]) -> Result<(), GuestError> {
     let mut total = 0;
     for (key, value) in items {
         if value.len() > MAX_METADATA_VALUE_BYTES {
@@ -264,6 +264,6 @@ pub fn check_metadata_limits(items: &[(String, String)]) -> Result<(), GuestErro
 /// Whether a pod manifest (JSON) asks for NVIDIA GPUs in any container's
 /// limits or requests.
 #[must_use]
-pub fn pod_requests_gpus(pod_manifest_json: &str) -> bool {
+pub(crate) fn pod_requests_gpus(pod_manifest_json: &str) -> bool {
     manifest::requests_gpus(pod_manifest_json)
 }

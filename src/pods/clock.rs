@@ -10,25 +10,25 @@ use jiff::{SignedDuration, Timestamp};
 
 /// Real time plus a test-controlled offset. Cheap to clone; clones share the offset.
 #[derive(Debug, Clone, Default)]
-pub struct Clock {
+pub(crate) struct Clock {
     offset_ms: Arc<AtomicI64>,
 }
 
 impl Clock {
     /// The real clock.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Now, as this clock sees it.
-    pub fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         let real = Timestamp::now();
         let offset = SignedDuration::from_millis(self.offset_ms.load(Ordering::SeqCst));
         real.checked_add(offset).unwrap_or(real)
     }
 
     /// Moves this clock (and its clones) forward.
-    pub fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
     }

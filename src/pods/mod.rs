@@ -15,10 +15,10 @@ pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod phase;
 pub(crate) mod quantity;
-pub mod record;
+pub(crate) mod record;
 pub(crate) mod selector;
 pub(crate) mod update;
-pub mod validate;
+pub(crate) mod validate;
 pub(crate) mod watch;
 
 use std::sync::Arc;
@@ -27,8 +27,7 @@ use crate::gce;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
-pub use crud::create::render;
-pub use phase::Phase;
+pub(crate) use crud::create::render;
 
 /// The pod service: its dependencies, shared by every request.
 #[derive(Debug, Clone)]
@@ -90,7 +89,7 @@ pub enum DryRun {
 }
 
 /// Now, for timestamps.
-pub fn now() -> jiff::Timestamp {
+pub(crate) fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 

@@ -20,7 +20,7 @@ use crate::store::{Record, RecordStore, StoreError};
 
 /// Attempts of one read-change-swap before a writer gives up with 503 (each lost swap means
 /// another writer, usually a status report, landed in between).
-pub const CAS_TRIES: usize = 16;
+pub(crate) const CAS_TRIES: usize = 16;
 
 /// Object name of a pod's record.
 pub fn key(namespace: &str, name: &str) -> String {
@@ -28,12 +28,12 @@ pub fn key(namespace: &str, name: &str) -> String {
 }
 
 /// Object name of a deleted pod's tombstone (what watches report as DELETED).
-pub fn tombstone_key(namespace: &str, name: &str) -> String {
+pub(crate) fn tombstone_key(namespace: &str, name: &str) -> String {
     format!("tombstones/{namespace}/{name}.json")
 }
 
 /// Prefix of tombstones (per namespace, or all).
-pub fn tombstone_prefix(namespace: Option<&str>) -> String {
+pub(crate) fn tombstone_prefix(namespace: Option<&str>) -> String {
     match namespace {
         Some(ns) => format!("tombstones/{ns}/"),
         None => "tombstones/".to_string(),
@@ -41,7 +41,7 @@ pub fn tombstone_prefix(namespace: Option<&str>) -> String {
 }
 
 /// Prefix of a namespace's records (or all of them).
-pub fn prefix(namespace: Option<&str>) -> String {
+pub(crate) fn prefix(namespace: Option<&str>) -> String {
     match namespace {
         Some(ns) => format!("pods/{ns}/"),
         None => "pods/".to_string(),
@@ -241,7 +241,7 @@ impl PodRecord {
 
 /// Maps store errors for the API; the same as [`Error::pod_store`], kept for the callers that
 /// still spell it this way.
-pub fn store_error(err: StoreError, name: &str) -> Error {
+pub(crate) fn store_error(err: StoreError, name: &str) -> Error {
     Error::pod_store(err, name)
 }
 
@@ -260,7 +260,7 @@ pub async fn load(
 
 /// What a change decided to do with the record it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Leave the stored record as it is (the changed copy is still returned).
     Keep,
     /// Write the changed record.
@@ -271,7 +271,7 @@ pub enum Change {
 
 /// The record after [`modify_or_delete`], and what became of it.
 #[derive(Debug, Clone)]
-pub struct Modified {
+pub(crate) struct Modified {
     /// The record as changed (with the new resourceVersion when written).
     pub record: PodRecord,
     /// What was done.
@@ -307,7 +307,7 @@ where
 /// # Errors
 /// What `decide` or `before_delete` return; the mapped store error; 503 after [`CAS_TRIES`]
 /// lost swaps.
-pub async fn modify_or_delete<F, B, Fut>(
+pub(crate) async fn modify_or_delete<F, B, Fut>(
     store: &Arc<dyn RecordStore>,
     namespace: &str,
     name: &str,

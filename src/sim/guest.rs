@@ -9,8 +9,7 @@
 //!   `OOMKilled` (exit code 137) or `ImagePullBackOff` (never starts);
 //! - `restartPolicy: Always` pods with no duration annotation run until deleted.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{

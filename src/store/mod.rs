@@ -167,7 +167,7 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct Pager<'a> {
+pub(crate) struct Pager<'a> {
     store: &'a dyn RecordStore,
     prefix: String,
     after: Option<String>,
@@ -177,7 +177,7 @@ pub struct Pager<'a> {
 
 impl<'a> Pager<'a> {
     /// Pages of up to `page_size` records with `prefix`, from the first.
-    pub fn new(store: &'a dyn RecordStore, prefix: impl Into<String>, page_size: usize) -> Self {
+    pub(crate) fn new(store: &'a dyn RecordStore, prefix: impl Into<String>, page_size: usize) -> Self {
         Pager {
             store,
             prefix: prefix.into(),
@@ -188,14 +188,14 @@ impl<'a> Pager<'a> {
     }
 
     /// Starts after `key` (a continue token's position) instead of at the first record.
-    pub fn after(mut self, key: Option<String>) -> Self {
+    pub(crate) fn after(mut self, key: Option<String>) -> Self {
         self.after = key;
         self
     }
 
     /// The next page, or `None` once the last page was returned. A page's `next` tells
     /// whether more follow.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, StoreError> {
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, StoreError> {
         if self.done {
             return Ok(None);
         }
@@ -212,7 +212,7 @@ impl<'a> Pager<'a> {
 }
 
 /// Every record under `prefix`, in key order.
-pub async fn list_all(store: &dyn RecordStore, prefix: &str) -> Result<Vec<Record>, StoreError> {
+pub(crate) async fn list_all(store: &dyn RecordStore, prefix: &str) -> Result<Vec<Record>, StoreError> {
     let mut pages = Pager::new(store, prefix, 1000);
     let mut all = Vec::new();
     while let Some(page) = pages.next_page().await? {

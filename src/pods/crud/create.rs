@@ -23,7 +23,7 @@ use crate::pods::lifecycle::transitions;
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
 use crate::pods::record::{self, PodRecord, VmState};
-use crate::pods::{DryRun, Phase, Pods, k8s_time, now, validate};
+use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
 
 /// Characters Kubernetes uses for generated name suffixes (no vowels, no confusables).

@@ -52,7 +52,7 @@ const LIST_FIELDS: &str =
 
 /// Collection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CollectSettings {
+pub(crate) struct CollectSettings {
     /// A finished pod's VM is deleted this long after the pod finished.
     pub(crate) finished_grace: Duration,
     /// A VM that has not reported this long after its creation is failed and deleted.

@@ -17,7 +17,6 @@ use jiff::Timestamp;
 use super::collect::CollectSettings;
 use super::decide::{Step, VmRef, decide};
 use super::transitions::{self, insert_failure_message, insert_is_permanent};
-use super::transitions::terminate;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
