@@ -30,9 +30,13 @@
 //! embedded with `include_str!`, so the binary carries exactly what it
 //! renders, and tests run shellcheck and `cloud-init schema` on them.
 //!
+//! [`facts`] reads the node facts a VM sends with its first report and renders the
+//! Event the service keeps of them.
+//!
 //! The reporter's wire format is docs/guest-protocol.md; the choices of COS
 //! image family, kubelet version, images, logs and GPUs are docs/guest.md.
 
+pub mod facts;
 mod manifest;
 mod render;
 
