@@ -9,7 +9,7 @@
 # The reporter runs it once and sends the object with its first report
 # (docs/guest-protocol.md, "Node facts"). Every value is a string of at most
 # 200 characters ("unknown" when it cannot be read); the object stays under
-# 4 KiB. Paths are overridable for tests.
+# 4 KiB. Every command is bounded by a 5 s time-out. Paths are overridable for tests.
 
 set -o nounset -o pipefail
 
@@ -74,7 +74,7 @@ mount_of() {
 # command_output CMD...: the first line CMD prints, or "unknown".
 command_output() {
   local out
-  out="$("$@" 2> /dev/null | head -n 1)" || true
+  out="$(timeout 5 "$@" 2> /dev/null | head -n 1)" || true
   printf '%s' "${out:-unknown}"
 }
 
@@ -84,7 +84,7 @@ loopback_fact() {
     printf 'unknown (no iptables)'
     return
   fi
-  rules="$(iptables -w -S INPUT 2> /dev/null || true)"
+  rules="$(timeout 5 iptables -w 5 -S INPUT 2> /dev/null || true)"
   if grep -Eq -- '-A INPUT -i lo( .*)? -j ACCEPT' <<< "${rules}"; then
     printf 'accepted (%s)' "$(grep -m1 -E -- '-i lo' <<< "${rules}")"
   else
@@ -95,7 +95,7 @@ loopback_fact() {
 cri_fact() {
   if ! command -v ctr > /dev/null 2>&1; then
     printf 'unknown (no ctr)'
-  elif ctr --address /run/containerd/containerd.sock plugins ls 2> /dev/null \
+  elif timeout 5 ctr --address /run/containerd/containerd.sock plugins ls 2> /dev/null \
     | grep -Eq '^io\.containerd\.grpc\.v1[[:space:]]+cri[[:space:]].*[[:space:]]ok[[:space:]]*$'; then
     printf 'serving'
   else
