@@ -14,8 +14,8 @@
 //!   ports on 127.0.0.1 only), `k8sless-reporter` (publishes status
 //!   transitions to Pub/Sub, uploads logs, powers off),
 //!   `k8sless-shutdown` (a "node lost" report when the VM stops early) and
-//!   `k8sless-logship` (container logs into the journal, which COS's logging
-//!   agent ships to Cloud Logging).
+//!   `k8sless-logship` (container logs to Cloud Logging with `entries:write`:
+//!   COS's logging agent forwards only journal entries at WARNING and above).
 //! - `k8sless-manifest`: the static pod JSON kubelet runs, adjusted for the
 //!   VM ([`metadata_items`]: uid kept, host network, GPU wiring).
 //! - `k8sless-config`: the [`GuestConfig`] as camelCase JSON, read by the

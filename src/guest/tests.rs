@@ -489,3 +489,16 @@ fn first_report_carries_bounded_node_facts() {
         assert!(setup.contains(&format!("fact {key} ")), "{key}");
     }
 }
+
+#[test]
+fn setup_failures_reach_cloud_logging_as_errors() {
+    // COS forwards journal entries at WARNING and above only; systemd reads the <3> prefix.
+    let mut cfg = config();
+    cfg.install_gpu_driver = true;
+    for path in ["/etc/k8sless/k8sless-setup", "/etc/k8sless/k8sless-gpu"] {
+        assert!(
+            written(&cfg, path).contains("printf '<3>k8sless-"),
+            "{path}"
+        );
+    }
+}

@@ -17,7 +17,8 @@ NVIDIA_DIR=/var/lib/nvidia
 fail() {
   mkdir -p "$(dirname "${FAILED_FILE}")"
   printf '%s\n' "$*" > "${FAILED_FILE}"
-  printf 'k8sless-gpu: FAILED: %s\n' "$*" >&2
+  # <3>: an error in the journal, which COS forwards to Cloud Logging.
+  printf '<3>k8sless-gpu: FAILED: %s\n' "$*" >&2
   exit 1
 }
 

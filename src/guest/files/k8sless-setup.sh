@@ -40,7 +40,9 @@ log() {
 fail() {
   mkdir -p "$(dirname "${FAILED_FILE}")"
   printf '%s\n' "$*" > "${FAILED_FILE}"
-  log "FAILED: $*"
+  # <3> makes it an error in the journal (systemd reads the prefix), which COS's
+  # logging agent forwards to Cloud Logging; INFO lines it does not forward.
+  printf '<3>k8sless-setup: FAILED: %s\n' "$*" >&2
   exit 1
 }
 
