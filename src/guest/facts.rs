@@ -104,7 +104,13 @@ impl NodeFacts {
     /// facts, or with unreadable ones, is still a good report).
     #[must_use]
     pub fn from_report(report: &Value) -> Option<Self> {
-        let facts = report.get("nodeFacts")?;
+        Self::from_value(report.get("nodeFacts")?)
+    }
+
+    /// The facts from the `nodeFacts` value itself (what a `Report` keeps as a raw
+    /// `serde_json::Value`): `None` unless an object within [`MAX_NODE_FACTS_BYTES`].
+    #[must_use]
+    pub fn from_value(facts: &Value) -> Option<Self> {
         if !facts.is_object() || facts.to_string().len() > MAX_NODE_FACTS_BYTES {
             return None;
         }
@@ -276,6 +282,7 @@ mod tests {
     #[test]
     fn no_facts_or_bad_facts_are_none() {
         assert_eq!(NodeFacts::from_report(&json!({"sequence": 2})), None);
+        assert!(NodeFacts::from_value(&real()["nodeFacts"]).is_some());
         assert_eq!(NodeFacts::from_report(&json!({"nodeFacts": "text"})), None);
         assert_eq!(
             NodeFacts::from_report(&json!({"nodeFacts": {"kernel": 5}})),
