@@ -27,6 +27,10 @@ pub(super) struct VmManifest {
     pub(super) wants_gpu: bool,
 }
 
+/// `LD_LIBRARY_PATH` given to GPU containers that set none: the driver's
+/// libraries, where the manifest mounts them.
+pub(super) const GPU_LD_LIBRARY_PATH: &str = "/usr/local/nvidia/lib64";
+
 const NVIDIA_MOUNTS: &[(&str, &str, &str)] = &[
     (
         "k8sless-nvidia-lib64",
@@ -103,6 +107,16 @@ fn wire_gpu(container: &mut Map<String, Value>) {
         }
     }
     object(container, "securityContext").insert("privileged".to_owned(), Value::Bool(true));
+    // The dynamic loader finds libcuda in the driver mount only through
+    // LD_LIBRARY_PATH (CUDA images set it; many others do not). A container
+    // that sets LD_LIBRARY_PATH itself keeps its value.
+    let env = array(container, "env");
+    if !env
+        .iter()
+        .any(|e| e.get("name").and_then(Value::as_str) == Some("LD_LIBRARY_PATH"))
+    {
+        env.push(json!({"name": "LD_LIBRARY_PATH", "value": GPU_LD_LIBRARY_PATH}));
+    }
 }
 
 pub(super) fn for_vm(cfg: &GuestConfig, pod_manifest_json: &str) -> VmManifest {

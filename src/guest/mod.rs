@@ -14,13 +14,14 @@
 //!   ports on 127.0.0.1 only), `k8sless-reporter` (publishes status
 //!   transitions to Pub/Sub, uploads logs, powers off),
 //!   `k8sless-shutdown` (a "node lost" report when the VM stops early) and
-//!   `k8sless-logship` (container logs into the journal, which COS's logging
-//!   agent ships to Cloud Logging).
+//!   `k8sless-logship` (container logs to Cloud Logging with `entries:write`:
+//!   COS's logging agent forwards only journal entries at WARNING and above).
 //! - `k8sless-manifest`: the static pod JSON kubelet runs, adjusted for the
 //!   VM ([`metadata_items`]: uid kept, host network, GPU wiring).
 //! - `k8sless-config`: the [`GuestConfig`] as camelCase JSON, read by the
 //!   scripts from the metadata server.
-//! - COS switches: `google-logging-enabled`, `block-project-ssh-keys`,
+//! - COS switches: `google-logging-enabled`, `google-monitoring-enabled`,
+//!   `block-project-ssh-keys`,
 //!   `enable-oslogin`, `cos-update-strategy`.
 //!
 //! The scripts are bash, curl, coreutils and awk only, since that is what COS
@@ -29,9 +30,13 @@
 //! embedded with `include_str!`, so the binary carries exactly what it
 //! renders, and tests run shellcheck and `cloud-init schema` on them.
 //!
+//! [`facts`] reads the node facts a VM sends with its first report and renders the
+//! Event the service keeps of them.
+//!
 //! The reporter's wire format is docs/guest-protocol.md; the choices of COS
 //! image family, kubelet version, images, logs and GPUs are docs/guest.md.
 
+pub mod facts;
 mod manifest;
 mod render;
 
@@ -80,6 +85,7 @@ pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("k8sless-gpu.sh", render::GPU_SH),
     ("k8sless-gcr-credentials.sh", render::GCR_CREDENTIALS_SH),
     ("k8sless-logship.sh", render::LOGSHIP_SH),
+    ("k8sless-node-facts.sh", render::NODE_FACTS_SH),
     ("k8sless-json.awk", render::JSON_AWK),
 ];
 
@@ -204,7 +210,8 @@ pub(crate) fn user_data(cfg: &GuestConfig) -> String {
 /// The VM's metadata items for the pod, sorted by key.
 ///
 /// Keys: `block-project-ssh-keys`, `cos-update-strategy`, `enable-oslogin`,
-/// `google-logging-enabled`, `k8sless-config`, `k8sless-manifest`,
+/// `google-logging-enabled`, `google-monitoring-enabled` (COS starts its Node
+/// Problem Detector, which writes node metrics), `k8sless-config`, `k8sless-manifest`,
 /// `user-data`. The manifest is adjusted for the VM (see
 /// docs/guest.md): its uid, namespace and name are the configuration's,
 /// `hostNetwork` is set, and when a container asks for `nvidia.com/gpu` the
@@ -225,6 +232,7 @@ pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<
         ),
         ("enable-oslogin".to_owned(), "TRUE".to_owned()),
         ("google-logging-enabled".to_owned(), "true".to_owned()),
+        ("google-monitoring-enabled".to_owned(), "true".to_owned()),
         ("k8sless-config".to_owned(), cfg.to_json()),
         ("k8sless-manifest".to_owned(), adjusted.json),
         ("user-data".to_owned(), user_data(&cfg)),

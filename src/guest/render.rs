@@ -15,6 +15,7 @@ pub(super) const REPORTER_SH: &str = include_str!("files/k8sless-reporter.sh");
 pub(super) const GPU_SH: &str = include_str!("files/k8sless-gpu.sh");
 pub(super) const GCR_CREDENTIALS_SH: &str = include_str!("files/k8sless-gcr-credentials.sh");
 pub(super) const LOGSHIP_SH: &str = include_str!("files/k8sless-logship.sh");
+pub(super) const NODE_FACTS_SH: &str = include_str!("files/k8sless-node-facts.sh");
 pub(super) const JSON_AWK: &str = include_str!("files/k8sless-json.awk");
 const KUBELET_CONFIG: &str = include_str!("files/kubelet-config.yaml");
 const CREDENTIAL_PROVIDER_CONFIG: &str = include_str!("files/credential-provider-config.yaml");
@@ -64,6 +65,7 @@ pub(super) fn files(cfg: &GuestConfig) -> Vec<GuestFile> {
         file("/etc/k8sless/k8sless-setup", "0755", SETUP_SH),
         file("/etc/k8sless/k8sless-reporter", "0755", REPORTER_SH),
         file("/etc/k8sless/k8sless-logship", "0755", LOGSHIP_SH),
+        file("/etc/k8sless/k8sless-node-facts", "0755", NODE_FACTS_SH),
         file(
             "/etc/k8sless/credential-providers/k8sless-gcr-credentials",
             "0755",

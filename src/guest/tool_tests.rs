@@ -67,7 +67,7 @@ fn shellcheck_every_script() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 5);
+    assert_eq!(checked, 6);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

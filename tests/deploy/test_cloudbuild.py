@@ -96,3 +96,26 @@ def test_steps_test_build_push_deploy_by_digest():
 def test_logs_go_to_cloud_logging():
     # Required when the build runs as a user-specified service account.
     assert _config()["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+
+
+def test_builder_images_are_pinned():
+    """No step runs an image by a moving tag (`latest`, `slim`, none): a builder that
+    changes under the build changes what is deployed."""
+    config = _config()
+    subs = config["substitutions"]
+    for step in config["steps"]:
+        name = step["name"]
+        for key, value in subs.items():
+            name = name.replace("${" + key + "}", str(value))
+        repo, _, tag = name.rpartition(":") if "@" not in name else (name, "", "digest")
+        assert repo and tag, f"{step['id']}: {name} has no tag"
+        assert tag not in ("latest", "slim", "alpine", "stable"), f"{step['id']}: {name}"
+        assert any(c.isdigit() for c in tag), f"{step['id']}: {name} is not pinned to a version"
+
+
+def test_deploy_moves_traffic_to_the_new_revision():
+    """After a rollback (`update-traffic --to-revisions`), `gcloud run deploy` leaves new
+    revisions at 0 %; the deploy step sends traffic to the latest revision again."""
+    deploy = " ".join(next(s for s in _config()["steps"] if s["id"] == "deploy")["args"])
+    assert "gcloud run services update-traffic" in deploy and "--to-latest" in deploy
+    assert deploy.index("gcloud run deploy") < deploy.index("--to-latest")

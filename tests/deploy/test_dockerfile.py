@@ -50,3 +50,11 @@ def test_dockerignore_keeps_the_context_small():
     assert {".git", "target", ".venv", "terraform"} <= ignored
     for needed in ("Cargo.toml", "Cargo.lock", "src"):
         assert needed not in ignored
+
+
+def test_the_binary_is_static_by_statement_and_check():
+    ins = _instructions()
+    envs = " ".join(rest for word, rest in ins if word == "ENV")
+    assert "target-feature=+crt-static" in envs
+    runs = " ".join(rest for word, rest in ins if word == "RUN")
+    assert "program interpreter" in runs, "the build fails on a dynamically linked binary"

@@ -61,7 +61,7 @@ def _principal(body: dict) -> str:
         return "Pub/Sub service agent"
     if m := re.fullmatch(r"\$\{google_logging_project_sink\.(\w+)\.writer_identity\}", member):
         return f"google_logging_project_sink.{m.group(1)}"
-    if member == "${each.value}":
+    if member in ("${each.value}", "serviceAccount:${each.value}"):
         return _for_each_var(body)
     pytest.fail(f"unrecognised member {member!r}")
 
@@ -151,6 +151,8 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
         ("roles/monitoring.metricWriter", "project"),
         ("roles/artifactregistry.reader", "google_artifact_registry_repository.images"),
     }
+    # A pod may run as one of allowed_service_accounts: each gets exactly the guest's grants.
+    assert by_principal["var.allowed_service_accounts"] == by_principal[_account_id("guest")]
     assert by_principal[_account_id("invoker")] == {
         ("roles/run.invoker", "google_cloud_run_v2_service.service"),
     }

@@ -261,6 +261,9 @@ class Guest:
             "K8SLESS_LOG_FLUSH_WAIT": "1",
             "K8SLESS_SETUP_FAILED_FILE": str(self.setup_failed),
             "K8SLESS_JSON_AWK": str(JSON_AWK),
+            "K8SLESS_NODE_FACTS_SH": str(GUEST_FILES / "k8sless-node-facts.sh"),
+            # Not this machine's: a node without setup facts, unless a test writes them.
+            "K8SLESS_SETUP_FACTS_FILE": str(self.tmp / "setup-facts"),
         })
         env.update({k: str(v) for k, v in overrides.items()})
         return env

@@ -4,6 +4,7 @@
 - FakeMetadata serves the Compute Engine metadata server paths the reporter
   reads: attributes, access token, instance identity token, instance name,
   id, zone and ``preempted``; it checks the ``Metadata-Flavor`` header.
+- FakeLogging records Cloud Logging ``entries:write`` requests.
 - TcpProxy sits between the reporter and the Pub/Sub emulator and can refuse,
   reset or black-hole connections to simulate an outage.
 
@@ -114,6 +115,8 @@ class FakeMetadata(_Server):
                     return h.reply(404, b"not found\n", "text/plain")
                 if path in ("instance/name", "instance/id", "instance/zone"):
                     return h.reply(200, owner.instance[path.split("/")[1]].encode(), "application/text")
+                if path == "project/project-id":
+                    return h.reply(200, b"k8sless-test", "application/text")
                 if path == "instance/preempted":
                     return h.reply(200, b"TRUE" if owner.preempted else b"FALSE", "application/text")
                 if path == "instance/service-accounts/default/token":
@@ -225,3 +228,36 @@ class TcpProxy:
         self.sock.close()
         for c in self.held:
             c.close()
+
+
+class FakeLogging(_Server):
+    """Cloud Logging's ``POST /v2/entries:write``: keeps each request body.
+
+    ``fail_next`` answers that many requests with 503 first (a retry test).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.auth: list[str] = []
+        self.fail_next = 0
+
+        class Handler(_Quiet):
+            def do_POST(h):
+                owner = h.server.owner
+                body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
+                if h.path != "/v2/entries:write":
+                    return h.reply(404, b"{}")
+                with owner.lock:
+                    if owner.fail_next > 0:
+                        owner.fail_next -= 1
+                        return h.reply(503, b'{"error":{"code":503,"status":"UNAVAILABLE"}}')
+                    owner.requests.append(json.loads(body))
+                    owner.auth.append(h.headers.get("Authorization", ""))
+                h.reply(200, b"{}")
+
+        super().__init__(Handler)
+
+    def entries(self) -> list[dict]:
+        with self.lock:
+            return [e for r in self.requests for e in r.get("entries", [])]

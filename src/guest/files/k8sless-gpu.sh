@@ -17,17 +17,27 @@ NVIDIA_DIR=/var/lib/nvidia
 fail() {
   mkdir -p "$(dirname "${FAILED_FILE}")"
   printf '%s\n' "$*" > "${FAILED_FILE}"
-  printf 'k8sless-gpu: FAILED: %s\n' "$*" >&2
+  # <3>: an error in the journal, which COS forwards to Cloud Logging.
+  printf '<3>k8sless-gpu: FAILED: %s\n' "$*" >&2
   exit 1
 }
 
+ATTEMPTS="${K8SLESS_GPU_INSTALL_ATTEMPTS:-5}"
+
+# The installer runs in Docker: wait (up to 2 minutes) until Docker answers.
+for _ in $(seq 1 60); do
+  docker info > /dev/null 2>&1 && break
+  sleep 2
+done
+
 attempt=1
 until cos-extensions install gpu; do
-  if ((attempt >= 3)); then
+  if ((attempt >= ATTEMPTS)); then
     fail "cos-extensions install gpu failed ${attempt} times"
   fi
+  printf 'k8sless-gpu: attempt %s failed; retrying in %ss\n' "${attempt}" "$((attempt * 15))" >&2
+  sleep "$((attempt * 15))"
   attempt=$((attempt + 1))
-  sleep 10
 done
 
 mkdir -p "${NVIDIA_DIR}"

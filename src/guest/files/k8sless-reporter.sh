@@ -5,19 +5,12 @@
 #   k8sless-reporter shutdown-hook  on a shutdown the reporter did not ask for,
 #                                   publish what is pending and a "node lost" report
 #
-# The protocol (message schema, attributes, ordering, retries) is
-# docs/guest-protocol.md. In short: every change of the pod's phase or of a
-# container's state becomes a PodReport message with the next per-VM sequence
-# number. Messages go to an on-disk outbox first and a background publisher
-# sends the outbox in order, retrying with backoff until Pub/Sub acknowledges,
-# so a Pub/Sub outage delays reports but neither loses them nor stops polling.
-# When the pod ends: upload each container's log to Cloud Storage, publish
-# the final report, wait for it to be acknowledged (and for the logging agent
-# to flush), then power the VM off.
-#
-# Only bash, curl, coreutils and awk are used: that is what Container-Optimized
-# OS offers. Endpoints come from the environment, with production defaults,
-# so that tests can point the reporter at fakes.
+# Protocol: docs/guest-protocol.md. Each change of the pod's phase or of a
+# container's state becomes a PodReport with the next per-VM sequence number,
+# queued in an on-disk outbox that a background publisher sends in order,
+# retrying until Pub/Sub acknowledges. At the end: upload the logs, publish
+# the final report, wait for its acknowledgement, power off. bash, curl,
+# coreutils and awk only (COS); endpoints overridable for tests.
 
 set -o errexit -o nounset -o pipefail
 shopt -s nullglob
@@ -35,6 +28,7 @@ SETUP_FAILED_FILE="${K8SLESS_SETUP_FAILED_FILE:-/run/k8sless/setup-failed}"
 JSON_AWK="${K8SLESS_JSON_AWK:-/etc/k8sless/k8sless-json.awk}"
 BACKOFF_MAX="${K8SLESS_PUBLISH_BACKOFF_MAX:-5}"
 HOOK_DEADLINE="${K8SLESS_HOOK_DEADLINE:-12}"
+NODE_FACTS_SH="${K8SLESS_NODE_FACTS_SH:-/etc/k8sless/k8sless-node-facts}"
 
 OUTBOX="${STATE_DIR}/outbox"
 TOKEN_PLACEHOLDER="__K8SLESS_IDENTITY_TOKEN__"
@@ -143,7 +137,11 @@ load_config() {
   log "reporting pod ${NAMESPACE}/${NAME} (uid ${UID_}) of project ${PROJECT} to ${TOPIC}"
 }
 
-# ---- sequence numbers and the outbox ------------------------------------
+# gather_node_facts: STATE_DIR/node-facts.json, once; sent with the first report.
+gather_node_facts() {
+  local out="${STATE_DIR}/node-facts.json"
+  [[ -f "${out}" ]] || { bash "${NODE_FACTS_SH}" > "${out}.tmp" && mv "${out}.tmp" "${out}" && log "node facts: $(< "${out}")"; }
+}
 
 next_sequence() {
   local seq=0
@@ -166,11 +164,15 @@ enqueue() {
     printf ',"uid":%s,"namespace":%s,"name":%s' "$(json_str "${UID_}")" "$(json_str "${NAMESPACE}")" "$(json_str "${NAME}")"
     printf ',"instance":{"name":%s,"id":%s,"zone":%s}' "$(json_str "${INSTANCE_NAME}")" "$(json_str "${INSTANCE_ID}")" "$(json_str "${INSTANCE_ZONE}")"
     printf ',"sequence":%s,"final":%s,"nodeLost":%s,"observedAt":"%s"' "${seq}" "${final}" "${node_lost}" "${observed}"
-    printf ',"identityToken":"%s","status":' "${TOKEN_PLACEHOLDER}"
+    printf ',"identityToken":"%s"' "${TOKEN_PLACEHOLDER}"
+    [[ ! -f "${STATE_DIR}/node-facts.json" || -f "${STATE_DIR}/node-facts-sent" ]] \
+      || printf ',"nodeFacts":%s' "$(< "${STATE_DIR}/node-facts.json")"
+    printf ',"status":'
     cat "${status_file}"
     printf '}'
   } > "${file}.tmp"
   mv "${file}.tmp" "${file}"
+  if [[ -f "${STATE_DIR}/node-facts.json" ]]; then : > "${STATE_DIR}/node-facts-sent"; fi
   log "queued report ${seq} (final=${final}, nodeLost=${node_lost})"
 }
 
@@ -283,8 +285,6 @@ publisher_loop() {
   done
 }
 
-# ---- logs -----------------------------------------------------------------
-
 # cri_to_text FILE...: the messages of CRI log files, without their prefixes.
 cri_to_text() {
   awk '{
@@ -342,8 +342,6 @@ upload_logs() {
   done < <(json "${status_file}" containers)
 }
 
-# ---- main loop --------------------------------------------------------------
-
 PUBLISHER_PID=""
 
 stop_publisher() {
@@ -379,6 +377,7 @@ finish() {
 run() {
   mkdir -p "${OUTBOX}"
   load_config
+  gather_node_facts || log "could not gather the node facts"
   trap 'stop_publisher; exit 0' TERM INT
   trap 'stop_publisher' EXIT
   publisher_loop &

@@ -138,6 +138,55 @@ resource "google_artifact_registry_repository_iam_member" "guest_reads_images" {
   member     = google_service_account.guest.member
 }
 
+# --- allowed_service_accounts: what a pod VM needs, whichever account it runs as ----------
+# A pod that asks for one of these (iam.gke.io/gcp-service-account) runs on a VM with that
+# account: its reporter, log shipping and image pulls need exactly the guest's grants, or the
+# pod fails at the boot timeout without a single report.
+
+resource "google_pubsub_topic_iam_member" "allowed_publish_status" {
+  for_each = toset(var.allowed_service_accounts)
+  project  = var.project_id
+  topic    = google_pubsub_topic.status.name
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${each.value}"
+}
+
+resource "google_storage_bucket_iam_member" "allowed_upload_logs" {
+  for_each = toset(var.allowed_service_accounts)
+  bucket   = google_storage_bucket.state.name
+  role     = "roles/storage.objectCreator"
+  member   = "serviceAccount:${each.value}"
+
+  condition {
+    title       = "logs-prefix-only"
+    description = "Only objects under logs/"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.state.name}/objects/logs/\")"
+  }
+}
+
+resource "google_project_iam_member" "allowed_log_writer" {
+  for_each = toset(var.allowed_service_accounts)
+  project  = var.project_id
+  role     = "roles/logging.logWriter"
+  member   = "serviceAccount:${each.value}"
+}
+
+resource "google_project_iam_member" "allowed_metric_writer" {
+  for_each = toset(var.allowed_service_accounts)
+  project  = var.project_id
+  role     = "roles/monitoring.metricWriter"
+  member   = "serviceAccount:${each.value}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "allowed_read_images" {
+  for_each   = toset(var.allowed_service_accounts)
+  project    = var.project_id
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:${each.value}"
+}
+
 # --- callers of the service --------------------------------------------------------------
 
 resource "google_cloud_run_v2_service_iam_member" "invoker" {

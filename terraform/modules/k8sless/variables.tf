@@ -118,7 +118,7 @@ variable "external_ip" {
 }
 
 variable "allowed_service_accounts" {
-  description = "Emails of other service accounts pods may run as (K8SLESS_ALLOWED_SERVICE_ACCOUNTS). The service gets roles/iam.serviceAccountUser on each of them, and on nothing else."
+  description = "Emails of other service accounts pods may run as (K8SLESS_ALLOWED_SERVICE_ACCOUNTS). The service gets roles/iam.serviceAccountUser on each of them; each gets the guest's grants (publish status reports, upload logs, write logs and metrics, pull images from the repository)."
   type        = list(string)
   default     = []
 }
