@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -174,9 +174,6 @@ impl<E: std::error::Error + 'static> LoggedChain for Arc<E> {
 pub(crate) fn respond(result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
-
-/// For handlers that need the state only.
-pub(crate) type St = State<AppState>;
 
 #[cfg(test)]
 mod tests {

@@ -20,23 +20,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Reason of the `Normal` Event that carries the facts.
-pub const NODE_FACTS_REASON: &str = "NodeFacts";
+pub(crate) const NODE_FACTS_REASON: &str = "NodeFacts";
 
 /// Reason of the `Warning` Event made when a fact contradicts an assumption.
-pub const FAILED_ASSUMPTIONS_REASON: &str = "NodeAssumptionFailed";
+pub(crate) const FAILED_ASSUMPTIONS_REASON: &str = "NodeAssumptionFailed";
 
 /// Largest `nodeFacts` object accepted, as serialized JSON (the guest stays under it).
-pub const MAX_NODE_FACTS_BYTES: usize = 4096;
+pub(crate) const MAX_NODE_FACTS_BYTES: usize = 4096;
 
 /// Longest Event message made from the facts (Kubernetes truncates Event messages at 1 KiB).
-pub const MAX_MESSAGE_CHARS: usize = 1024;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 1024;
 
 /// The `nodeFacts` member of a report. Every value is a string as the VM found it
 /// (`"unknown"` when it could not), so the service never fails on a fact it did not foresee;
 /// members it does not know are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct NodeFacts {
+pub(crate) struct NodeFacts {
     /// `true` when the service's simulated guest made them up (dev mode, tests).
     pub simulated: bool,
     /// When the VM gathered them (RFC 3339).
@@ -103,14 +103,14 @@ impl NodeFacts {
     /// an object within [`MAX_NODE_FACTS_BYTES`]; anything else is `None` (a report without
     /// facts, or with unreadable ones, is still a good report).
     #[must_use]
-    pub fn from_report(report: &Value) -> Option<Self> {
+    pub(crate) fn from_report(report: &Value) -> Option<Self> {
         Self::from_value(report.get("nodeFacts")?)
     }
 
     /// The facts from the `nodeFacts` value itself (what a `Report` keeps as a raw
     /// `serde_json::Value`): `None` unless an object within [`MAX_NODE_FACTS_BYTES`].
     #[must_use]
-    pub fn from_value(facts: &Value) -> Option<Self> {
+    pub(crate) fn from_value(facts: &Value) -> Option<Self> {
         if !facts.is_object() || facts.to_string().len() > MAX_NODE_FACTS_BYTES {
             return None;
         }
@@ -120,7 +120,7 @@ impl NodeFacts {
     /// What the simulated guest reports: the assumptions of docs/guest.md as if they held,
     /// every value saying it is simulated.
     #[must_use]
-    pub fn simulated(kubelet_version: &str) -> Self {
+    pub(crate) fn simulated(kubelet_version: &str) -> Self {
         let sim = |v: &str| Some(format!("{v} (simulated)"));
         Self {
             simulated: true,
@@ -151,7 +151,7 @@ impl NodeFacts {
     /// The message of the `NodeFacts` Event: every fact on one line, at most
     /// [`MAX_MESSAGE_CHARS`] characters, starting with `simulated:` for simulated ones.
     #[must_use]
-    pub fn event_message(&self) -> String {
+    pub(crate) fn event_message(&self) -> String {
         let mut parts = vec![
             format!(
                 "COS {} build {} ({}), kernel {}",
@@ -192,7 +192,7 @@ impl NodeFacts {
     /// What contradicts the assumptions of docs/guest.md, one sentence each (empty when
     /// nothing does, or nothing could be read). Simulated facts contradict nothing.
     #[must_use]
-    pub fn failed_assumptions(&self) -> Vec<String> {
+    pub(crate) fn failed_assumptions(&self) -> Vec<String> {
         let mut failed = Vec::new();
         if self.simulated {
             return failed;

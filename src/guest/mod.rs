@@ -36,7 +36,7 @@
 //! The reporter's wire format is docs/guest-protocol.md; the choices of COS
 //! image family, kubelet version, images, logs and GPUs are docs/guest.md.
 
-pub mod facts;
+pub(crate) mod facts;
 mod manifest;
 mod render;
 
@@ -46,9 +46,6 @@ mod tests;
 mod tool_tests;
 
 use serde::{Deserialize, Serialize};
-
-/// Image project of Container-Optimized OS images.
-pub(crate) const COS_IMAGE_PROJECT: &str = "cos-cloud";
 
 /// Default COS image family: the milestone-121 long-term-support family, whose
 /// containerd and kernel stay put for the milestone's support window (see
@@ -79,6 +76,7 @@ pub(crate) const GPU_RESOURCE: &str = "nvidia.com/gpu";
 ///
 /// The `.sh` entries are bash scripts (checked by shellcheck in the tests);
 /// the service's dev mode may also run the reporter against local fakes.
+#[cfg(test)]
 pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("k8sless-setup.sh", render::SETUP_SH),
     ("k8sless-reporter.sh", render::REPORTER_SH),
@@ -271,6 +269,7 @@ pub(crate) fn check_metadata_limits(items: &[(String, String)]) -> Result<(), Gu
 
 /// Whether a pod manifest (JSON) asks for NVIDIA GPUs in any container's
 /// limits or requests.
+#[cfg(test)]
 #[must_use]
 pub(crate) fn pod_requests_gpus(pod_manifest_json: &str) -> bool {
     manifest::requests_gpus(pod_manifest_json)

@@ -90,7 +90,7 @@ pub struct VmState {
 /// One entry of the pod's event history (shown by `kubectl describe`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecordEvent {
+pub struct HistoryEntry {
     /// `Normal` or `Warning`.
     #[serde(rename = "type")]
     pub event_type: String,
@@ -124,7 +124,7 @@ pub struct PodRecord {
     pub vm: VmState,
     /// Event history.
     #[serde(default)]
-    pub events: Vec<RecordEvent>,
+    pub events: Vec<HistoryEntry>,
 }
 
 impl PodRecord {
@@ -159,7 +159,7 @@ impl PodRecord {
             last.last = at;
             return;
         }
-        self.events.push(RecordEvent {
+        self.events.push(HistoryEntry {
             event_type: event_type.into(),
             reason: reason.into(),
             message,
@@ -237,12 +237,6 @@ impl PodRecord {
     pub fn is_finished(&self) -> bool {
         self.phase().is_finished()
     }
-}
-
-/// Maps store errors for the API; the same as [`Error::pod_store`], kept for the callers that
-/// still spell it this way.
-pub(crate) fn store_error(err: StoreError, name: &str) -> Error {
-    Error::pod_store(err, name)
 }
 
 /// Reads one record.

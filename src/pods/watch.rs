@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use super::Pods;
 use super::crud::read::ListOptions;
 use super::record::{self, PodRecord};
+use crate::store::list_all;
 use crate::error::{Error, Result};
 
 /// How often a stream polls the store.
@@ -209,29 +210,20 @@ impl Pods {
     ) -> Result<HashMap<String, Versioned>> {
         let mut tombstones = HashMap::new();
         let prefix = record::tombstone_prefix(namespace);
-        let mut start: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(&prefix, start.as_deref(), 1000)
-                .await
-                .map_err(|e| record::store_error(e, ""))?;
-            for raw in page.records {
-                if let Ok(mut pod) = serde_json::from_slice::<Pod>(&raw.data) {
-                    pod.metadata.resource_version = Some(raw.generation.to_string());
-                    if opts.labels.matches(pod.metadata.labels.as_ref()) && opts.fields.matches(&pod)
-                    {
-                        let key = raw.key.replacen("tombstones/", "pods/", 1);
-                        let rv = raw.generation;
-                        tombstones.insert(key, Versioned { rv, pod });
-                    }
+        let records = list_all(&**self.store(), &prefix)
+            .await
+            .map_err(|e| Error::pod_store(e, ""))?;
+        for raw in records {
+            if let Ok(mut pod) = serde_json::from_slice::<Pod>(&raw.data) {
+                pod.metadata.resource_version = Some(raw.generation.to_string());
+                if opts.labels.matches(pod.metadata.labels.as_ref()) && opts.fields.matches(&pod) {
+                    let key = raw.key.replacen("tombstones/", "pods/", 1);
+                    let rv = raw.generation;
+                    tombstones.insert(key, Versioned { rv, pod });
                 }
             }
-            match page.next {
-                Some(n) => start = Some(n),
-                None => return Ok(tombstones),
-            }
         }
+        Ok(tombstones)
     }
 }
 

@@ -174,7 +174,7 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
     match (placement, choice, account, disk_gb) {
         (Ok(p), Some(Ok(c)), Ok(account), Ok(disk_gb)) if causes.is_empty() => {
             let zones = zones_offering(&p, &c, spec, s)?;
-            Ok(plan(
+            let plan = plan(
                 pod,
                 s,
                 Parts {
@@ -185,7 +185,9 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
                     account,
                     disk_gb,
                 },
-            ))
+            );
+            check_metadata_size(&plan.instance)?;
+            Ok(plan)
         }
         _ => Err(causes),
     }
@@ -402,6 +404,24 @@ fn metadata_items(pod: &Pod, s: &VmSettings, gpus: bool, reason: &str) -> Vec<Me
     });
     items.sort_by(|a, b| a.key.cmp(&b.key));
     items
+}
+
+/// Compute Engine refuses an instance whose metadata is over its limits (256 KiB a value,
+/// 512 KiB in all); a pod whose manifest would be, say from megabytes of `env` or `args`, is
+/// refused at create with 422 rather than failing later at insert.
+fn check_metadata_size(instance: &Instance) -> Result<(), Vec<Cause>> {
+    let items: Vec<(String, String)> = instance
+        .metadata
+        .iter()
+        .flat_map(|m| m.items.iter())
+        .map(|i| (i.key.clone(), i.value.clone().unwrap_or_default()))
+        .collect();
+    guest::check_metadata_limits(&items).map_err(|e| {
+        vec![Cause::too_long(
+            "spec",
+            format!("the pod does not fit a Compute Engine VM's metadata: {e}"),
+        )]
+    })
 }
 
 /// The configured network, with an external IP when asked.

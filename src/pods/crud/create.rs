@@ -127,7 +127,7 @@ impl Pods {
                 &plan.zone,
                 &plan.instance,
                 request_id,
-                (names::LABEL_UID, &names::label_value(&uid)),
+                (names::LABEL_UID, &crate::gce::labels::sanitize_value(&uid)),
             )
             .await;
         match outcome {

@@ -68,7 +68,7 @@ pub(crate) fn qualified_name(key: &str) -> Result<(), String> {
 }
 
 /// A label value: empty, or like a qualified name part.
-pub(crate) fn label_value(value: &str) -> Result<(), String> {
+pub(crate) fn validate_label_value(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }
@@ -117,9 +117,9 @@ mod tests {
         assert!(qualified_name("app").is_ok());
         assert!(qualified_name("/app").is_err());
         assert!(qualified_name("a/b/c").is_err());
-        assert!(label_value("").is_ok());
-        assert!(label_value("v1.2_x").is_ok());
-        assert!(label_value("-x").is_err());
+        assert!(validate_label_value("").is_ok());
+        assert!(validate_label_value("v1.2_x").is_ok());
+        assert!(validate_label_value("-x").is_err());
         assert!(port_name("http").is_ok());
         assert!(port_name("80").is_err());
     }

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
+use crate::store::Pager;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
@@ -74,7 +75,7 @@ impl Pods {
     pub async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<PodPage> {
         let namespace = namespace.or(opts.fields.pinned("metadata.namespace"));
         let prefix = record::prefix(namespace);
-        let mut start = match &opts.continue_token {
+        let start = match &opts.continue_token {
             Some(t) => Some(decode_continue(t, &prefix)?),
             None => None,
         };
@@ -86,12 +87,12 @@ impl Pods {
         let mut items = Vec::new();
         let mut max_rv = 0i64;
         let mut continue_token = None;
-        'pages: loop {
-            let page = self
-                .store
-                .list(&prefix, start.as_deref(), STORE_PAGE)
-                .await
-                .map_err(|e| Error::pod_store(e, ""))?;
+        let mut pages = Pager::new(&**self.store(), prefix, STORE_PAGE).after(start);
+        'pages: while let Some(page) = pages
+            .next_page()
+            .await
+            .map_err(|e| Error::pod_store(e, ""))?
+        {
             let count = page.records.len();
             for (i, raw) in page.records.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);
@@ -114,10 +115,6 @@ impl Pods {
                         break 'pages;
                     }
                 }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
             }
         }
         Ok(PodPage {

@@ -37,6 +37,7 @@ use serde::Serialize;
 use super::decide::{Failure, Step, VmRef, decide, failure_verdict};
 use super::reinsert::Reinserted;
 use super::transitions;
+use crate::store::Pager;
 use crate::error::Result;
 use crate::pods::Pods;
 use crate::pods::clock::elapsed;
@@ -44,7 +45,8 @@ use crate::pods::record::{self, PodRecord};
 use crate::gce::GceError;
 use crate::gce::request::ListFilter;
 use crate::gce::types::{Instance, InstanceStatus};
-use crate::translate::names::{LABEL_MANAGED, label_value};
+use crate::gce::labels::sanitize_value;
+use crate::translate::names::LABEL_MANAGED;
 
 /// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
 const LIST_FIELDS: &str =
@@ -239,13 +241,12 @@ impl Pods {
         }
         let mut work = Vec::new();
         let prefix = record::prefix(None);
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(&prefix, after.as_deref(), 500)
-                .await
-                .map_err(|e| record::store_error(e, "pods"))?;
+        let mut pages = Pager::new(&**self.store(), prefix, 500);
+        while let Some(page) = pages
+            .next_page()
+            .await
+            .map_err(|e| crate::error::Error::pod_store(e, "pods"))?
+        {
             for raw in &page.records {
                 summary.records += 1;
                 let rec = match PodRecord::decode(raw) {
@@ -255,7 +256,7 @@ impl Pods {
                         continue;
                     }
                 };
-                let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+                let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
                 let mut ours = Vec::new();
                 for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
                     if listed.vms[i].uid == uid {
@@ -271,11 +272,8 @@ impl Pods {
                     });
                 }
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(work),
-            }
         }
+        Ok(work)
     }
 
     /// Works on at most `parallelism` units at once.
@@ -391,7 +389,7 @@ impl Pods {
 
 /// The same decision on the fresh record, if it is still the same kind of step.
 fn redecide(rec: &PodRecord, step: &Step, pass: &Pass<'_>) -> Option<Step> {
-    let uid = label_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+    let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
     let ours: Vec<VmRef> = pass
         .vms
         .iter()

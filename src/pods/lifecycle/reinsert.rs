@@ -85,7 +85,7 @@ impl Pods {
         for zone in zones {
             let request_id = names::request_id(&uid, &zone, attempts);
             attempts += 1;
-            let owner = names::label_value(&uid);
+            let owner = crate::gce::labels::sanitize_value(&uid);
             match self
                 .compute
                 .insert_idempotent(

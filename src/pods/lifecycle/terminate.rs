@@ -16,6 +16,7 @@ use jiff::Timestamp;
 
 use super::report::Merge;
 use super::transitions::{Verdict, terminate};
+use crate::store::Pager;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
@@ -106,24 +107,16 @@ impl Pods {
         }
         // Sanitized or truncated names: scan.
         let prefix = record::prefix(None);
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(&prefix, after.as_deref(), 500)
-                .await
-                .map_err(|e| record::store_error(e, vm))?;
+        let mut pages = Pager::new(&**self.store(), prefix, 500);
+        while let Some(page) = pages.next_page().await.map_err(|e| Error::pod_store(e, vm))? {
             for raw in &page.records {
                 let rec = PodRecord::decode(raw)?;
                 if rec.vm.name == vm {
                     return Ok(Some(rec));
                 }
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(None),
-            }
         }
+        Ok(None)
     }
 
     /// Applies a Compute Engine incident: the pod on that VM becomes `Failed` (Preempted,

@@ -7,7 +7,6 @@ use async_trait::async_trait;
 
 use super::{LogLine, LogSource};
 use crate::error::Result;
-use crate::pods::record;
 use crate::store::{RecordStore, StoreError};
 
 /// Object name of an archived log.
@@ -47,7 +46,7 @@ impl LogSource for ArchivedLogs {
                 ))
             }
             Err(StoreError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(record::store_error(e, pod)),
+            Err(e) => Err(crate::error::Error::pod_store(e, pod)),
         }
     }
 }

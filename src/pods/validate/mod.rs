@@ -58,7 +58,7 @@ fn metadata(pod: &Pod, causes: &mut Vec<Cause>) {
             if let Err(e) = names::qualified_name(k) {
                 causes.push(Cause::invalid("metadata.labels", format!("{k:?}: {e}")));
             }
-            if let Err(e) = names::label_value(v) {
+            if let Err(e) = names::validate_label_value(v) {
                 causes.push(Cause::invalid(
                     format!("metadata.labels[{k}]"),
                     format!("{v:?}: {e}"),
