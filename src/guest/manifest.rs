@@ -56,6 +56,7 @@ fn asks_for_gpu(container: &Value) -> bool {
     })
 }
 
+#[cfg(test)]
 pub(super) fn requests_gpus(pod_manifest_json: &str) -> bool {
     let Ok(pod) = serde_json::from_str::<Value>(pod_manifest_json) else {
         return false;
