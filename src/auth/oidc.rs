@@ -23,7 +23,19 @@ use serde_json::Value;
 
 pub(crate) use super::jwks::KeyCache;
 use crate::error::Error;
-use crate::pods::crud::identity::VmIdentity;
+
+/// The `google.compute_engine` claims of a verified instance identity token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VmIdentity {
+    /// Project id.
+    pub project_id: String,
+    /// Zone (short name).
+    pub zone: String,
+    /// Instance id (decimal).
+    pub instance_id: String,
+    /// Instance name.
+    pub instance_name: String,
+}
 
 /// Issuers of Google ID tokens.
 pub(crate) const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];

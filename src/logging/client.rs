@@ -20,7 +20,7 @@ pub struct CloudLogging {
     project: String,
     auth: TokenSource,
     /// Pod records (for the VM's instance id and insert time).
-    pub(super) store: Arc<dyn RecordStore>,
+    pub(crate) store: Arc<dyn RecordStore>,
     /// Entries per page (the service allows at most 1000).
     pub page_size: usize,
     /// Pages per call; a longer log is read newest first and the newest lines kept.
@@ -93,7 +93,7 @@ impl CloudLogging {
     }
 
     /// Up to `max_pages` pages in `order`, and whether more remained.
-    pub(super) async fn pages(
+    pub(crate) async fn pages(
         &self,
         filter: &str,
         order: &str,
@@ -147,9 +147,9 @@ struct Page {
 /// One log entry, the fields a container line needs.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     #[serde(default)]
-    pub(super) timestamp: Option<jiff::Timestamp>,
+    pub(crate) timestamp: Option<jiff::Timestamp>,
     #[serde(default)]
     text_payload: Option<String>,
     #[serde(default)]
@@ -159,7 +159,7 @@ pub(super) struct Entry {
 impl Entry {
     /// The line's text: `textPayload`, else the journal's `MESSAGE` (or `message`), without
     /// the trailing newline.
-    pub(super) fn text(self) -> String {
+    pub(crate) fn text(self) -> String {
         let text = self.text_payload.or_else(|| {
             self.json_payload.and_then(|p| {
                 ["MESSAGE", "message"]

@@ -7,12 +7,12 @@
 //! resource `gce_instance` with the pod's current instance id (from the pod record) and that
 //! `jsonPayload.SYSLOG_IDENTIFIER`, since a little before the VM was inserted.
 //!
-//! `client` knows only the API; `source` reads the pod record and implements
+//! `client` knows only the API; `pods::logs::cloud` reads the pod record and implements
 //! `pods::logs::LogSource`. Failures are a [`LoggingError`] with the transport or decoding
 //! error as `#[source]`; nothing here logs them (the request middleware does, once).
 
 pub(crate) mod client;
-pub(crate) mod source;
+
 
 pub use client::CloudLogging;
 

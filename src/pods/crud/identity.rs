@@ -17,18 +17,7 @@ use crate::pods::Pods;
 use crate::pods::lifecycle::report::{Merge, Report, merge};
 use crate::pods::record::{self, PodRecord};
 
-/// The `google.compute_engine` claims of a verified instance identity token.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VmIdentity {
-    /// Project id.
-    pub project_id: String,
-    /// Zone (short name).
-    pub zone: String,
-    /// Instance id (decimal).
-    pub instance_id: String,
-    /// Instance name.
-    pub instance_name: String,
-}
+pub(crate) use crate::auth::oidc::VmIdentity;
 
 /// Why `identity` may not report for the pod of `rec`, if it may not.
 pub(crate) fn mismatch(

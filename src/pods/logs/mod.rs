@@ -9,6 +9,7 @@
 //!
 //! [`follow`] streams a container's lines as they come, until it ends.
 
+pub(crate) mod cloud;
 pub(crate) mod archive;
 pub(crate) mod follow;
 

@@ -1,11 +1,11 @@
-//! Cloud Logging as a `pods::logs::LogSource`: the pod record names the VM's instance id and
+//! Cloud Logging as a [`LogSource`]: the pod record names the VM's instance id and
 //! when it was inserted; the container's entries since then are its lines.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::client::{CloudLogging, Entry, filter};
+use crate::logging::client::{CloudLogging, Entry, filter};
 use crate::error::{Error, Result};
 use crate::pods::logs::{LogLine, LogSource};
 use crate::pods::record;
