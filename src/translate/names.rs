@@ -61,9 +61,6 @@ pub fn request_id(uid: &str, zone: &str, attempt: u32) -> Uuid {
     )
 }
 
-/// The old name of [`sanitize_value`], kept for callers outside translate/ (pods/create.rs,
-/// pods/reinsert.rs, pods/collect.rs) until the integrator renames them.
-
 /// A Compute Engine label key from a Kubernetes label key, or `None` if nothing usable is left.
 pub(crate) fn label_key(k: &str) -> Option<String> {
     let mut key = sanitize_value(k.rsplit('/').next().unwrap_or(k));
