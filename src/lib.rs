@@ -16,6 +16,7 @@ pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod gce;
 pub(crate) mod guest;
+pub(crate) mod http;
 pub(crate) mod logging;
 pub(crate) mod pods;
 pub(crate) mod push;

@@ -39,7 +39,7 @@ pub(crate) struct KeyCache {
 impl KeyCache {
     /// A cache of the JWKS at `url`.
     pub(crate) fn new(url: &str) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("http client: {e}"))?;

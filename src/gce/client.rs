@@ -70,7 +70,7 @@ pub struct Client {
 impl Client {
     /// A client; `auth` is usually [`TokenSource::for_endpoint`].
     pub fn new(config: ClientConfig, auth: TokenSource) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| format!("http client: {e}"))?;

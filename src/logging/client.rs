@@ -35,7 +35,7 @@ impl CloudLogging {
         auth: TokenSource,
         store: Arc<dyn RecordStore>,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(Duration::from_secs(20))
             .build()
             .map_err(|e| format!("logging client: {e}"))?;

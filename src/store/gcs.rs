@@ -96,7 +96,7 @@ impl GcsStore {
         auth: TokenSource,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(timeout)
             .pool_max_idle_per_host(64)
             .build()

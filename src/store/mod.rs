@@ -157,15 +157,6 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
 
 /// Pages through the records under a prefix in key order: the one paging loop over
 /// [`RecordStore::list`].
-///
-/// ```no_run
-/// # async fn f(store: &dyn k8sless::store::RecordStore) -> Result<(), k8sless::store::StoreError> {
-/// let mut pages = k8sless::store::Pager::new(store, "pods/", 500);
-/// while let Some(page) = pages.next_page().await? {
-///     for record in &page.records { /* ... */ }
-/// }
-/// # Ok(()) }
-/// ```
 #[derive(Debug)]
 pub(crate) struct Pager<'a> {
     store: &'a dyn RecordStore,
