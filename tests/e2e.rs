@@ -4,6 +4,7 @@
 //! reason when it is absent, unless K8SLESS_REQUIRE_TOOLS=1 (CI), which makes that a failure.
 
 mod e2e {
+    pub mod discovery;
     pub mod gce;
     pub mod gcs;
     pub mod k8s_schema;

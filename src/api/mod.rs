@@ -11,6 +11,7 @@ pub mod health;
 pub mod k8s_events;
 pub mod logs;
 pub mod meta;
+pub mod namespaces;
 pub mod openapi;
 mod openapi_paths;
 pub mod pod_summary;
@@ -86,10 +87,16 @@ pub fn router(state: AppState) -> Router {
             get(k8s_events::event_list),
         )
         .route("/api/v1/events", get(k8s_events::event_list_all))
+        .route("/api/v1/namespaces", get(namespaces::namespace_list))
+        .route("/api/v1/namespaces/{namespace}", get(namespaces::namespace_view))
         .route("/api", get(meta::api))
+        .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))
+        .route("/api/v1/", get(meta::api_v1))
         .route("/apis", get(meta::apis))
+        .route("/apis/", get(meta::apis))
         .route("/version", get(meta::version))
+        .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(events::routes())

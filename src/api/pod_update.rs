@@ -174,6 +174,7 @@ async fn server_side_apply(
     }
     match state.pods.get(&namespace, &name).await {
         Err(Error::NotFound { .. }) => {
+            let warnings = [warnings, crate::pods::validate::warnings(&pod)].concat();
             let created = state.pods.create(Some(&namespace), pod, dry_run).await?;
             Ok(with_warnings(
                 json(StatusCode::CREATED, &created),

@@ -51,7 +51,8 @@ async fn create(
     let validation = extract::field_validation(&query)?;
     let bytes = extract::body_bytes(body, state.body_limit).await?;
     let value = extract::parse_value(&headers, &bytes)?;
-    let (pod, warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
+    let (pod, mut warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
+    warnings.extend(crate::pods::validate::warnings(&pod));
     let created = state
         .pods
         .create(namespace.as_deref(), pod, dry_run)

@@ -12,6 +12,7 @@ pub mod identity;
 mod list_order;
 pub mod logs;
 pub mod names;
+pub mod namespaces;
 pub mod patch;
 pub mod patch_meta;
 pub mod plan;
