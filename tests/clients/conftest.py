@@ -66,13 +66,15 @@ def binary() -> str:
 class Service:
     """A started k8sless: its URL, a kubeconfig for it, its log."""
 
-    def __init__(self, flavor: str, url: str, workdir: Path, log: Path):
+    def __init__(self, flavor: str, url: str, workdir: Path, log: Path, ca: Path | None = None):
         self.flavor, self.url, self.workdir, self.log = flavor, url, workdir, log
         self.kubeconfig = workdir / "kubeconfig"
+        ca_line = f"    certificate-authority: {ca}\n" if ca else ""
+        user = "\n    token: anything\n" if ca else " {}\n"
         self.kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: k8sless\n  cluster:\n    server: {url}\n"
-            "users:\n- name: k8sless\n  user: {}\n"
+            f"clusters:\n- name: k8sless\n  cluster:\n    server: {url}\n{ca_line}"
+            f"users:\n- name: k8sless\n  user:{user}"
             "contexts:\n- name: k8sless\n  context:\n    cluster: k8sless\n    user: k8sless\n    namespace: default\n"
             "current-context: k8sless\n")
 
@@ -137,6 +139,28 @@ def dev(processes, tmp_path_factory) -> Service:
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/readyz", proc, "k8sless dev", log)
     return Service("dev", url, work, log)
+
+
+@pytest.fixture(scope="session")
+def dev_tls(processes, tmp_path_factory) -> Service:
+    """`k8sless dev --tls`, for clients that send a token or refuse plain HTTP (the JavaScript
+    client does, unless told to skip TLS verification); the kubeconfig trusts its certificate."""
+    work = tmp_path_factory.mktemp("dev-tls")
+    port = free_port()
+    log, ca = work / "dev.log", work / "ca.crt"
+    proc = processes.start([binary(), "dev", "--listen", f"127.0.0.1:{port}", "--sim-timings", "zero",
+                            "--log-format", "text", "--tls", "--tls-ca-file", ca], log)
+    deadline = time.time() + 30
+    while not ca.exists() or not _listening(port):
+        if time.time() > deadline or proc.poll() is not None:
+            pytest.fail(f"k8sless dev --tls did not start; log:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
+        time.sleep(0.05)
+    return Service("dev --tls", f"https://127.0.0.1:{port}", work, log, ca=ca)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class GuestPlayer(threading.Thread):
