@@ -167,9 +167,9 @@ class GuestPlayer(threading.Thread):
     """Plays the guest of every pod `serve` creates: a Running report, the container logs uploaded
     to the bucket, a Succeeded report (each as the Pub/Sub push the service receives)."""
 
-    def __init__(self, svc: str, sim: str, gcs: str, run_seconds: float = 3.0):
+    def __init__(self, svc: str, sim: str, gcs: str, bucket: str, run_seconds: float = 3.0):
         super().__init__(daemon=True)
-        self.svc, self.sim, self.gcs, self.run_seconds = svc, sim, gcs, run_seconds
+        self.svc, self.sim, self.gcs, self.bucket, self.run_seconds = svc, sim, gcs, bucket, run_seconds
         self.started_at: dict[str, float] = {}
         self.done: set[str] = set()
         self.stopping = threading.Event()
@@ -210,7 +210,7 @@ class GuestPlayer(threading.Thread):
         for c in pod["spec"]["containers"]:
             name = urllib.parse.quote(f"logs/{meta['namespace']}/{meta['name']}/{c['name']}.log", safe="")
             text = f"hello from {meta['name']}/{c['name']} (guest player)\n"
-            http("POST", f"{self.gcs}/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name={name}",
+            http("POST", f"{self.gcs}/upload/storage/v1/b/{self.bucket}/o?uploadType=media&name={name}",
                  raw=text.encode(), content_type="text/plain")
 
     def step(self):
@@ -244,11 +244,8 @@ def serve(processes, tmp_path_factory) -> Service:
     gcs = os.environ.get("K8SLESS_TEST_GCS_ENDPOINT")
     if not gcs:
         unavailable("fake-gcs-server: K8SLESS_TEST_GCS_ENDPOINT is not set (scripts/test starts it)")
-    try:
-        http("POST", gcs + "/storage/v1/b", {"name": BUCKET})
-    except urllib.error.HTTPError as e:
-        if e.code != 409:
-            raise
+    bucket = f"{BUCKET}-{uuid.uuid4().hex[:8]}"  # fake-gcs-server is shared with other suites
+    http("POST", gcs + "/storage/v1/b", {"name": bucket})
     work = tmp_path_factory.mktemp("serve")
     sim_port, svc_port = free_port(), free_port()
     sim, svc = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{svc_port}"
@@ -256,12 +253,12 @@ def serve(processes, tmp_path_factory) -> Service:
     p = processes.start([binary(), "gce-sim", "--listen", f"127.0.0.1:{sim_port}", "--timings", "zero"], sim_log)
     wait_http(sim + "/", p, "gce-sim", sim_log)
     p = processes.start([
-        binary(), "serve", "--listen", f"127.0.0.1:{svc_port}", "--project", PROJECT, "--bucket", BUCKET,
+        binary(), "serve", "--listen", f"127.0.0.1:{svc_port}", "--project", PROJECT, "--bucket", bucket,
         "--topic", f"projects/{PROJECT}/topics/k8sless-{uuid.uuid4().hex[:8]}", "--service-url", svc,
         "--storage-endpoint", gcs, "--compute-endpoint", f"{sim}/compute/v1", "--logging-endpoint", gcs,
         "--verify-tokens", "false", "--compute-qps", "0", "--log-format", "text"], svc_log)
     wait_http(svc + "/readyz", p, "k8sless serve", svc_log)
-    player = GuestPlayer(svc, sim, gcs)
+    player = GuestPlayer(svc, sim, gcs, bucket)
     player.start()
     yield Service("serve", svc, work, svc_log)
     player.stopping.set()
@@ -280,8 +277,28 @@ def tool(name: str, hint: str) -> str:
     return path
 
 
+def start(args: list, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    """Starts a client's flow in the background (see `finish`)."""
+    return subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def finish(what: str, proc: subprocess.Popen, timeout: float = 240, service: Service | None = None) -> str:
+    """Waits for a flow `start`ed; on failure, says which client and shows its output and the service log."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"{what} did not finish within {timeout:.0f}s\n--- output ---\n{out[-4000:]}", pytrace=False)
+    if proc.returncode != 0:
+        tail = f"\n--- k8sless {service.flavor} log (last lines) ---\n{service.log_tail()}" if service else ""
+        pytest.fail(f"{what} failed (exit {proc.returncode})\n--- output ---\n{out[-4000:]}{tail}", pytrace=False)
+    return out
+
+
 def run(what: str, args: list, env: dict | None = None, timeout: float = 180, cwd: Path | None = None,
-        service: Service | None = None) -> str:
+        service: Service | None = None, both: bool = False) -> str:
     """Runs a client's flow; on failure, says which client and shows its output and the service log."""
     r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, **(env or {})}, cwd=cwd)
@@ -289,4 +306,4 @@ def run(what: str, args: list, env: dict | None = None, timeout: float = 180, cw
         tail = f"\n--- k8sless {service.flavor} log (last lines) ---\n{service.log_tail()}" if service else ""
         pytest.fail(f"{what} failed (exit {r.returncode})\n--- stdout ---\n{r.stdout[-4000:]}\n"
                     f"--- stderr ---\n{r.stderr[-4000:]}{tail}", pytrace=False)
-    return r.stdout
+    return r.stdout + r.stderr if both else r.stdout
