@@ -87,8 +87,14 @@ pub fn router(state: AppState) -> Router {
             get(k8s_events::event_list),
         )
         .route("/api/v1/events", get(k8s_events::event_list_all))
-        .route("/api/v1/namespaces", get(namespaces::namespace_list))
-        .route("/api/v1/namespaces/{namespace}", get(namespaces::namespace_view))
+        .route(
+            "/api/v1/namespaces",
+            get(namespaces::namespace_list).fallback(namespaces::namespace_unsupported),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}",
+            get(namespaces::namespace_view).fallback(namespaces::namespace_unsupported),
+        )
         .route("/api", get(meta::api))
         .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))

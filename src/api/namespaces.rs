@@ -37,6 +37,16 @@ pub async fn namespace_list(
     respond(list(state, q, &headers).await)
 }
 
+/// Any other method on `/api/v1/namespaces[/{name}]`: 405 with a message saying what to do.
+pub async fn namespace_unsupported(method: axum::http::Method) -> Error {
+    Error::MethodNotAllowed {
+        message: format!(
+            "{method} on namespaces is not supported by k8sless: a namespace exists while it has pods (and `default` always \
+             does); create the pod straight into the namespace you want"
+        ),
+    }
+}
+
 /// `GET /api/v1/namespaces/{name}`.
 pub async fn namespace_view(
     State(state): State<AppState>,

@@ -3,6 +3,7 @@ tests/e2e/kubectl.rs). Uses the kubectl on PATH."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from conftest import run, tool
 from flows import pod_manifest, step
@@ -23,3 +24,21 @@ def test_get_namespaces(dev, tmp_path):
     out = run("kubectl get ns default -o yaml", [*kc, "get", "ns", "default", "-o", "yaml"], service=dev)
     with step("kubectl", "dev", "get ns default -o yaml", "kind: Namespace, phase: Active"):
         assert "kind: Namespace" in out and "phase: Active" in out, out
+
+
+def test_apply_twice_with_host_network_false(dev, tmp_path):
+    """docs/pod-to-vm.md#network: hostNetwork: false is kept as sent, so re-applying the same
+    manifest has nothing to change (a live `true` would make kubectl patch an immutable field)."""
+    kubectl = tool("kubectl", "gcloud components install kubectl, or the Debian/Google package")
+    body = pod_manifest("kubectl-no-host-net")
+    body["spec"]["hostNetwork"] = False
+    manifest = tmp_path / "pod.json"
+    manifest.write_text(json.dumps(body))
+    kc = [kubectl, f"--kubeconfig={dev.kubeconfig}", f"--cache-dir={tmp_path / 'cache'}"]
+    r = subprocess.run([*kc, "apply", "-f", manifest], capture_output=True, text=True, timeout=60)
+    with step("kubectl", "dev", "apply a pod with hostNetwork: false", "created, with the Warning printed"):
+        assert r.returncode == 0, r.stderr
+        assert "VM's network" in r.stderr, r.stderr
+    out = run("kubectl apply (again)", [*kc, "apply", "-f", manifest], service=dev)
+    with step("kubectl", "dev", "apply the same manifest again", "unchanged"):
+        assert "unchanged" in out, out

@@ -93,6 +93,22 @@ async fn namespaces_are_default_and_those_with_pods() {
     assert_eq!(status["message"], "namespaces \"nope\" not found");
     assert_eq!(status["details"]["kind"], "namespaces");
 
+    let r = http()
+        .post(format!("{}/api/v1/namespaces", stack.base))
+        .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "new"}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 405);
+    let status: Value = r.json().await.expect("status");
+    assert_eq!(status["reason"], "MethodNotAllowed");
+    let r = http()
+        .delete(format!("{}/api/v1/namespaces/team-a", stack.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 405);
+
     let table_accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
     let (code, headers, table) = get(&stack.base, "/api/v1/namespaces", table_accept).await;
     assert_eq!(code, 200);
