@@ -33,8 +33,11 @@ struct Options {
     limit_bytes: Option<usize>,
 }
 
+/// A boolean query parameter as kube-apiserver parses it (Go's `strconv.ParseBool`): the Python
+/// client of Airflow's pins sends `follow=True`.
 fn flag(q: &HashMap<String, String>, k: &str) -> bool {
-    q.get(k).is_some_and(|v| v == "true" || v == "1")
+    q.get(k)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
 }
 
 fn number<T: std::str::FromStr>(q: &HashMap<String, String>, k: &str) -> Result<Option<T>> {

@@ -65,7 +65,11 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
     };
-    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+    // Go's strconv.ParseBool, as kube-apiserver: clients send `true`, `True` or `1`.
+    if query
+        .get("watch")
+        .is_some_and(|w| matches!(w.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
+    {
         let timeout = match query.get("timeoutSeconds") {
             Some(t) => Duration::from_secs(
                 t.parse::<u64>()

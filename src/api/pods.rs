@@ -168,7 +168,8 @@ async fn list(
     let query = extract::query(q.as_deref())?;
     let opts = list_options(&query)?;
     let table = table_request(&headers, &query)?;
-    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+    let truthy = |v: &String| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE");
+    if query.get("watch").is_some_and(truthy) {
         let resource_version = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
             Some(v) => Some(
                 v.parse::<i64>()
@@ -185,7 +186,7 @@ async fn list(
         };
         let bookmarks = query
             .get("allowWatchBookmarks")
-            .is_some_and(|b| b == "true");
+            .is_some_and(truthy);
         let req = watch::WatchRequest {
             namespace,
             opts,

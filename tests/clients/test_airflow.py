@@ -63,6 +63,7 @@ def check(service: Service, out: str):
         assert "reached Running phase" in out or "reached Succeeded phase" in out, out[-1500:]
     with step(CLIENT, f, "stream logs (get_logs=True)", "the container's log lines in the task log"):
         assert "[base]" in out and ("guest player" in out or "log line" in out), out[-1500:]
+        assert "log read interrupted" not in out, "the log follow ended while the container ran:\n" + out[-1500:]
     with step(CLIENT, f, "delete the pod (on_finish_action=delete_pod)", "no pod left with the DAG's labels"):
         assert "Deleting pod" in out, out[-1500:]
         deadline = time.time() + 30
