@@ -149,13 +149,7 @@ pub fn namespace_table(
             0,
             "Name must be unique within a namespace.",
         ),
-        column(
-            "Status",
-            "string",
-            None,
-            0,
-            "The status of the namespace",
-        ),
+        column("Status", "string", None, 0, "The status of the namespace"),
         column(
             "Age",
             "string",
@@ -226,7 +220,10 @@ mod tests {
             .filter_map(|c| c["name"].as_str())
             .collect();
         assert_eq!(names, ["Name", "Status", "Age"]);
-        assert_eq!(t["rows"][0]["cells"], json!(["default", "Active", "<unknown>"]));
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["default", "Active", "<unknown>"])
+        );
         assert_eq!(t["rows"][1]["cells"], json!(["team-a", "Active", "60m"]));
         assert_eq!(t["rows"][1]["object"]["metadata"]["name"], "team-a");
     }

@@ -123,7 +123,10 @@ fn schemas() -> Map<String, Value> {
     );
     schemas.insert(
         format!("{NAMESPACE_SCHEMA}List"),
-        list_schema::<Namespace>(NAMESPACE_SCHEMA, "Items is the list of Namespace objects in the list."),
+        list_schema::<Namespace>(
+            NAMESPACE_SCHEMA,
+            "Items is the list of Namespace objects in the list.",
+        ),
     );
     let kinds = [
         (POD_SCHEMA, gvk::<Pod>("")),

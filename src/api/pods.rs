@@ -184,9 +184,7 @@ async fn list(
             ),
             None => Duration::from_secs(30 * 60),
         };
-        let bookmarks = query
-            .get("allowWatchBookmarks")
-            .is_some_and(truthy);
+        let bookmarks = query.get("allowWatchBookmarks").is_some_and(truthy);
         let req = watch::WatchRequest {
             namespace,
             opts,

@@ -81,10 +81,9 @@ impl Pods {
                 name: name.to_string(),
             });
         }
-        let created = page
-            .items
-            .iter()
-            .fold(None, |acc, r| earliest(acc, r.pod.metadata.creation_timestamp.clone()));
+        let created = page.items.iter().fold(None, |acc, r| {
+            earliest(acc, r.pod.metadata.creation_timestamp.clone())
+        });
         Ok(namespace_object(name, created))
     }
 }
@@ -140,7 +139,10 @@ mod tests {
             ns.metadata.uid,
             "the uid is a function of the name"
         );
-        assert_ne!(namespace_object("team-b", None).metadata.uid, ns.metadata.uid);
+        assert_ne!(
+            namespace_object("team-b", None).metadata.uid,
+            ns.metadata.uid
+        );
     }
 
     #[test]

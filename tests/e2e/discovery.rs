@@ -84,9 +84,17 @@ async fn namespaces_are_default_and_those_with_pods() {
     assert_eq!(code, 200);
     assert_valid("io.k8s.api.core.v1.Namespace", &ns);
     assert_eq!(ns["status"]["phase"], "Active");
-    assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
+    assert_eq!(
+        ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+        "team-a"
+    );
     assert!(ns["metadata"]["creationTimestamp"].is_string());
-    let (code, _, _) = get(&stack.base, "/api/v1/namespaces/default", "application/json").await;
+    let (code, _, _) = get(
+        &stack.base,
+        "/api/v1/namespaces/default",
+        "application/json",
+    )
+    .await;
     assert_eq!(code, 200);
     let (code, _, status) = get(&stack.base, "/api/v1/namespaces/nope", "application/json").await;
     assert_eq!(code, 404);
