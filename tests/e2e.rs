@@ -6,6 +6,7 @@
 mod common;
 
 mod e2e {
+    pub mod discovery;
     pub mod gce;
     pub mod gce_fidelity;
     pub mod gcs;

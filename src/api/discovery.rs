@@ -7,13 +7,23 @@
 //! must carry [`AGGREGATED_DISCOVERY_CONTENT_TYPE`]. Both forms are built here from one table of
 //! resources (`RESOURCES`), so they cannot disagree.
 //!
-//! We serve the core group only: `pods` (with the `log` and `status` subresources) and `events`
-//! (read-only, for `kubectl describe`). `deletecollection` is deliberately not advertised: we do
+//! We serve the core group only: `pods` (with the `log` and `status` subresources), `events`
+//! (read-only, for `kubectl describe`) and `namespaces` (read-only, cluster-scoped: `default`
+//! and every namespace that has pods). `deletecollection` is deliberately not advertised: we do
 //! not implement it, and kubectl only uses verbs that discovery lists.
+//!
+//! Every document answers with or without a trailing slash (`/version/`, `/api/`, `/api/v1/`,
+//! `/apis/`, as kube-apiserver does; kr8s asks for `/version/` first) and to `HEAD`. The legacy
+//! documents are the k8s-openapi types (`APIVersions`, `APIGroupList`, `APIResourceList`,
+//! `version::Info`); the aggregated form has no type there and is built as JSON.
 //!
 //! `GET /version` reports Kubernetes 1.33 (the API level we implement); gcloud's kubectl
 //! dispatcher uses it to pick its bundled kubectl 1.33.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    APIGroupList, APIResource, APIResourceList, APIVersions,
+};
+use k8s_openapi::apimachinery::pkg::version::Info;
 use serde_json::{Value, json};
 
 use super::accept::negotiate;
@@ -32,6 +42,7 @@ struct Resource {
     name: &'static str,
     singular: &'static str,
     kind: &'static str,
+    namespaced: bool,
     verbs: &'static [&'static str],
     short_names: &'static [&'static str],
     categories: &'static [&'static str],
@@ -43,14 +54,25 @@ const RESOURCES: &[Resource] = &[
         name: "events",
         singular: "event",
         kind: "Event",
+        namespaced: true,
         verbs: &["get", "list", "watch"],
         short_names: &["ev"],
+        categories: &[],
+    },
+    Resource {
+        name: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        verbs: &["get", "list", "watch"],
+        short_names: &["ns"],
         categories: &[],
     },
     Resource {
         name: "pods",
         singular: "pod",
         kind: "Pod",
+        namespaced: true,
         verbs: &[
             "create", "delete", "get", "list", "patch", "update", "watch",
         ],
@@ -61,6 +83,7 @@ const RESOURCES: &[Resource] = &[
         name: "pods/log",
         singular: "",
         kind: "Pod",
+        namespaced: true,
         verbs: &["get"],
         short_names: &[],
         categories: &[],
@@ -69,11 +92,24 @@ const RESOURCES: &[Resource] = &[
         name: "pods/status",
         singular: "",
         kind: "Pod",
+        namespaced: true,
         verbs: &["get", "patch", "update"],
         short_names: &[],
         categories: &[],
     },
 ];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_string()).collect()
+}
+
+fn non_empty(items: &[&str]) -> Option<Vec<String>> {
+    (!items.is_empty()).then(|| strings(items))
+}
+
+fn to_value<T: serde::Serialize>(document: &T) -> Value {
+    serde_json::to_value(document).unwrap_or(Value::Null)
+}
 
 /// `GET /version`: the `version.Info` document.
 pub(crate) fn version_info() -> Value {
@@ -83,59 +119,55 @@ pub(crate) fn version_info() -> Value {
         "aarch64" => "arm64",
         other => other,
     };
-    json!({
-        "major": major,
-        "minor": minor,
-        "emulationMajor": major,
-        "emulationMinor": minor,
-        "minCompatibilityMajor": major,
-        "minCompatibilityMinor": minor,
-        "gitVersion": git_version,
-        "gitCommit": "",
-        "gitTreeState": "clean",
-        "buildDate": "1970-01-01T00:00:00Z",
-        "goVersion": "",
-        "compiler": "rustc",
-        "platform": format!("{}/{}", std::env::consts::OS, arch),
+    to_value(&Info {
+        major: major.into(),
+        minor: minor.into(),
+        emulation_major: Some(major.into()),
+        emulation_minor: Some(minor.into()),
+        min_compatibility_major: Some(major.into()),
+        min_compatibility_minor: Some(minor.into()),
+        git_version: git_version.into(),
+        git_commit: String::new(),
+        git_tree_state: "clean".into(),
+        build_date: "1970-01-01T00:00:00Z".into(),
+        go_version: String::new(),
+        compiler: "rustc".into(),
+        platform: format!("{}/{}", std::env::consts::OS, arch),
     })
 }
 
 /// `GET /api` (legacy form): the `APIVersions` document listing `v1`.
 pub(crate) fn api_versions() -> Value {
-    json!({
-        "kind": "APIVersions",
-        "versions": ["v1"],
-        "serverAddressByClientCIDRs": [],
+    to_value(&APIVersions {
+        versions: vec!["v1".into()],
+        server_address_by_client_cidrs: vec![],
     })
 }
 
 /// `GET /apis` (legacy form): an empty `APIGroupList`; we serve no named groups.
 pub(crate) fn api_group_list() -> Value {
-    json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] })
+    to_value(&APIGroupList { groups: vec![] })
 }
 
 /// `GET /api/v1`: the `APIResourceList` of the core group.
 pub(crate) fn api_resource_list_v1() -> Value {
-    let resources: Vec<Value> = RESOURCES
+    let resources = RESOURCES
         .iter()
-        .map(|r| {
-            let mut entry = json!({
-                "name": r.name,
-                "singularName": r.singular,
-                "namespaced": true,
-                "kind": r.kind,
-                "verbs": r.verbs,
-            });
-            if !r.short_names.is_empty() {
-                entry["shortNames"] = json!(r.short_names);
-            }
-            if !r.categories.is_empty() {
-                entry["categories"] = json!(r.categories);
-            }
-            entry
+        .map(|r| APIResource {
+            name: r.name.into(),
+            singular_name: r.singular.into(),
+            namespaced: r.namespaced,
+            kind: r.kind.into(),
+            verbs: strings(r.verbs),
+            short_names: non_empty(r.short_names),
+            categories: non_empty(r.categories),
+            ..Default::default()
         })
         .collect();
-    json!({ "kind": "APIResourceList", "groupVersion": "v1", "resources": resources })
+    to_value(&APIResourceList {
+        group_version: "v1".into(),
+        resources,
+    })
 }
 
 /// `GET /api` (aggregated form): an `APIGroupDiscoveryList` holding the core group, `v1`,
@@ -161,7 +193,7 @@ pub(crate) fn aggregated_discovery_v2() -> Value {
             let mut entry = json!({
                 "resource": r.name,
                 "responseKind": { "group": "", "version": "v1", "kind": r.kind },
-                "scope": "Namespaced",
+                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                 "singularResource": r.singular,
                 "verbs": r.verbs,
             });
@@ -287,13 +319,13 @@ mod tests {
             find("events").expect("events")["verbs"],
             json!(["get", "list", "watch"])
         );
-        assert!(
-            list["resources"]
-                .as_array()
-                .expect("array")
-                .iter()
-                .all(|r| r["namespaced"] == true)
-        );
+        for r in list["resources"].as_array().expect("array") {
+            assert_eq!(r["namespaced"], r["name"] != "namespaces", "{}", r["name"]);
+        }
+        let ns = find("namespaces").expect("namespaces listed");
+        assert_eq!(ns["kind"], "Namespace");
+        assert_eq!(ns["shortNames"], json!(["ns"]));
+        assert_eq!(list["kind"], "APIResourceList");
     }
 
     #[test]
@@ -347,5 +379,12 @@ mod tests {
         assert_eq!(aggregated_discovery_apis_v2()["items"], json!([]));
         assert_eq!(api_group_list()["groups"], json!([]));
         assert_eq!(api_versions()["versions"], json!(["v1"]));
+        assert_eq!(api_versions()["kind"], "APIVersions");
+        assert_eq!(api_group_list()["kind"], "APIGroupList");
+        let namespaces = resources
+            .iter()
+            .find(|r| r["resource"] == "namespaces")
+            .expect("namespaces");
+        assert_eq!(namespaces["scope"], "Cluster");
     }
 }

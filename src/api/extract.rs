@@ -20,6 +20,13 @@ pub(crate) fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
     Ok(pairs.into_iter().collect())
 }
 
+/// A boolean query parameter as kube-apiserver parses it (Go's `strconv.ParseBool`): clients
+/// send `true`, `True` or `1` (the Python client Airflow pins sends `follow=True`).
+pub(crate) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
+}
+
 /// `dryRun=All` (anything else but empty is a 400, as in Kubernetes).
 pub(crate) fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
     match q.get("dryRun").map(String::as_str) {

@@ -33,9 +33,7 @@ struct Options {
     limit_bytes: Option<usize>,
 }
 
-fn flag(q: &HashMap<String, String>, k: &str) -> bool {
-    q.get(k).is_some_and(|v| v == "true" || v == "1")
-}
+use super::extract::flag;
 
 fn number<T: std::str::FromStr>(q: &HashMap<String, String>, k: &str) -> Result<Option<T>> {
     q.get(k)

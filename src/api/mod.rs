@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod k8s_events;
 pub(crate) mod logs;
 pub(crate) mod meta;
+pub(crate) mod namespaces;
 pub(crate) mod openapi;
 mod openapi_paths;
 pub(crate) mod pod_summary;
@@ -85,10 +86,22 @@ pub fn router(state: AppState) -> Router {
             get(k8s_events::event_list),
         )
         .route("/api/v1/events", get(k8s_events::event_list_all))
+        .route(
+            "/api/v1/namespaces",
+            get(namespaces::namespace_list).fallback(namespaces::namespace_unsupported),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}",
+            get(namespaces::namespace_view).fallback(namespaces::namespace_unsupported),
+        )
         .route("/api", get(meta::api))
+        .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))
+        .route("/api/v1/", get(meta::api_v1))
         .route("/apis", get(meta::apis))
+        .route("/apis/", get(meta::apis))
         .route("/version", get(meta::version))
+        .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(push::routes())

@@ -16,6 +16,12 @@
 //! - **`kubectl explain pods`**: finds the GVK on the `get` of `/api/v1/namespaces/{namespace}/pods`
 //!   and then the schema carrying that GVK.
 //!
+//! Namespaces are in it too (`get` and `list`, read-only, see [`super::namespaces`]).
+//!
+//! `/openapi/v2` is not served: kube-apiserver serves it, but every client we test reads v3
+//! (kubectl since 1.27 tries v3 first and uses v2 only when v3 is absent), so `/openapi/v2`
+//! answers as any absent path does, a 404 `Status`.
+//!
 //! Schemas are generated at first use from the k8s-openapi types (`schemars` feature, OpenAPI 3.0
 //! settings: `#/components/schemas/io.k8s.api.core.v1.Pod` names, `$ref` with siblings wrapped in
 //! `allOf` as Kubernetes does), then completed with what the types lack: GVK extensions, patch
@@ -25,7 +31,7 @@
 use std::sync::OnceLock;
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     DeleteOptions, ListMeta, Patch, Status, WatchEvent,
 };
@@ -91,6 +97,7 @@ fn build_document() -> Value {
 
 pub(super) const POD_SCHEMA: &str = "io.k8s.api.core.v1.Pod";
 pub(super) const EVENT_SCHEMA: &str = "io.k8s.api.core.v1.Event";
+pub(super) const NAMESPACE_SCHEMA: &str = "io.k8s.api.core.v1.Namespace";
 
 fn schemas() -> Map<String, Value> {
     let mut generator = SchemaSettings::openapi3()
@@ -98,6 +105,7 @@ fn schemas() -> Map<String, Value> {
         .into_generator();
     generator.subschema_for::<Pod>();
     generator.subschema_for::<Event>();
+    generator.subschema_for::<Namespace>();
     generator.subschema_for::<Status>();
     generator.subschema_for::<DeleteOptions>();
     generator.subschema_for::<ListMeta>();
@@ -113,9 +121,17 @@ fn schemas() -> Map<String, Value> {
         format!("{EVENT_SCHEMA}List"),
         list_schema::<Event>(EVENT_SCHEMA, "List of events."),
     );
+    schemas.insert(
+        format!("{NAMESPACE_SCHEMA}List"),
+        list_schema::<Namespace>(
+            NAMESPACE_SCHEMA,
+            "Items is the list of Namespace objects in the list.",
+        ),
+    );
     let kinds = [
         (POD_SCHEMA, gvk::<Pod>("")),
         (EVENT_SCHEMA, gvk::<Event>("")),
+        (NAMESPACE_SCHEMA, gvk::<Namespace>("")),
         (
             "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
             gvk::<Status>(""),
@@ -178,6 +194,7 @@ fn schemas() -> Map<String, Value> {
 
 const NOT_REQUIRED: &[(&str, &str)] = &[
     (POD_SCHEMA, "metadata"),
+    (NAMESPACE_SCHEMA, "metadata"),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "metadata"),
     ("io.k8s.api.core.v1.LocalObjectReference", "name"),
     ("io.k8s.api.core.v1.ConfigMapEnvSource", "name"),
@@ -346,6 +363,8 @@ mod tests {
             "PodList",
             "Event",
             "EventList",
+            "Namespace",
+            "NamespaceList",
             "Status",
             "DeleteOptions",
             "WatchEvent",

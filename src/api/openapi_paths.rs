@@ -1,4 +1,4 @@
-//! The `paths` of our OpenAPI document: the pod and event operations we serve, with their
+//! The `paths` of our OpenAPI document: the pod, event and namespace operations we serve, with their
 //! parameters, bodies and responses, each tagged with `x-kubernetes-group-version-kind` and
 //! `x-kubernetes-action` as Kubernetes does (see [`super::openapi`] for why kubectl needs them).
 //!
@@ -6,10 +6,10 @@
 //! (`application/apply-patch+yaml`), no protobuf or CBOR, no `/watch/` paths (watches are
 //! `?watch=true` on the list operations).
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use serde_json::{Map, Value, json};
 
-use super::openapi::{EVENT_SCHEMA, POD_SCHEMA, gvk, schema_ref};
+use super::openapi::{EVENT_SCHEMA, NAMESPACE_SCHEMA, POD_SCHEMA, gvk, schema_ref};
 
 fn param(name: &str, location: &str, kind: &str, description: &str) -> Value {
     let mut p = json!({ "name": name, "in": location, "description": description, "schema": { "type": kind, "uniqueItems": true } });
@@ -199,7 +199,7 @@ fn operation(
 }
 
 pub(super) fn paths() -> Value {
-    let (pod, event) = (gvk::<Pod>(""), gvk::<Event>(""));
+    let (pod, event, ns) = (gvk::<Pod>(""), gvk::<Event>(""), gvk::<Namespace>(""));
     let json_only: &[&str] = &["application/json"];
     let list_types: &[&str] = &["application/json", "application/json;stream=watch"];
     let ok = [("200", "OK")];
@@ -327,6 +327,15 @@ pub(super) fn paths() -> Value {
         "/api/v1/namespaces/{namespace}/events/{name}": {
             "parameters": named("Event"),
             "get": operation("readCoreV1NamespacedEvent", "get", "read the specified Event", &event, vec![], None, responses(EVENT_SCHEMA, &ok, json_only)),
+        },
+        "/api/v1/namespaces": {
+            "parameters": [pretty.clone()],
+            "get": operation("listCoreV1Namespace", "list", "list or watch objects of kind Namespace", &ns, list_params(), None,
+                responses(&format!("{NAMESPACE_SCHEMA}List"), &ok, list_types)),
+        },
+        "/api/v1/namespaces/{name}": {
+            "parameters": [param("name", "path", "string", "name of the Namespace"), pretty.clone()],
+            "get": operation("readCoreV1Namespace", "get", "read the specified Namespace", &ns, vec![], None, responses(NAMESPACE_SCHEMA, &ok, json_only)),
         },
         "/api/v1/events": {
             "parameters": [pretty],

@@ -172,5 +172,10 @@ async fn server_side_apply(
     } else {
         StatusCode::OK
     };
+    let warnings = if applied.created {
+        [warnings, crate::pods::validate::warnings(&applied.pod)].concat()
+    } else {
+        warnings
+    };
     Ok(with_warnings(json(code, &applied.pod), &warnings))
 }

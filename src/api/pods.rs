@@ -51,7 +51,8 @@ async fn create(
     let validation = extract::field_validation(&query)?;
     let bytes = extract::body_bytes(body, state.body_limit).await?;
     let value = extract::parse_value(&headers, &bytes)?;
-    let (pod, warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
+    let (pod, mut warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
+    warnings.extend(crate::pods::validate::warnings(&pod));
     let created = state
         .pods
         .create(namespace.as_deref(), pod, dry_run)
@@ -167,7 +168,7 @@ async fn list(
     let query = extract::query(q.as_deref())?;
     let opts = list_options(&query)?;
     let table = table_request(&headers, &query)?;
-    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+    if extract::flag(&query, "watch") {
         let resource_version = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
             Some(v) => Some(
                 v.parse::<i64>()
@@ -182,9 +183,7 @@ async fn list(
             ),
             None => Duration::from_secs(30 * 60),
         };
-        let bookmarks = query
-            .get("allowWatchBookmarks")
-            .is_some_and(|b| b == "true");
+        let bookmarks = extract::flag(&query, "allowWatchBookmarks");
         let req = watch::WatchRequest {
             namespace,
             opts,

@@ -7,8 +7,8 @@
 //! - `metadata.uid`, `namespace` and `name` are the configuration's: kubelet
 //!   keeps a static pod's uid when the manifest has one, so the VM's reports
 //!   and log paths carry the pod's real uid.
-//! - `spec.hostNetwork` is set when absent: standalone kubelet has no CNI, and
-//!   the service rejects `false`.
+//! - `spec.hostNetwork` is set to `true`, also over a `false` the service kept:
+//!   standalone kubelet has no CNI, so the pod runs on the VM's network.
 //! - GPUs: kubelet without a device plugin would reject a pod that asks for
 //!   `nvidia.com/gpu` (an extended resource the node does not advertise). The
 //!   request is removed from each container that makes it, which instead gets
@@ -138,7 +138,7 @@ pub(super) fn for_vm(cfg: &GuestConfig, pod_manifest_json: &str) -> VmManifest {
         }
     }
     let spec = object(&mut pod, "spec");
-    spec.entry("hostNetwork").or_insert(Value::Bool(true));
+    spec.insert("hostNetwork".to_owned(), Value::Bool(true));
     let mut wants_gpu = false;
     for list in CONTAINER_LISTS {
         if let Some(containers) = spec.get_mut(*list).and_then(Value::as_array_mut) {

@@ -13,6 +13,7 @@ pub(crate) mod events;
 mod health;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
+pub(crate) mod namespaces;
 pub(crate) mod phase;
 pub(crate) mod quantity;
 pub(crate) mod record;

@@ -116,13 +116,6 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing() {
             "Invalid",
         ),
         (
-            "hostNetwork false",
-            "application/json",
-            with(&|p| p["spec"]["hostNetwork"] = false.into()),
-            422,
-            "Invalid",
-        ),
-        (
             "a bad port",
             "application/json",
             with(&|p| p["spec"]["containers"][0]["ports"] = json!([{"containerPort": 70000}])),

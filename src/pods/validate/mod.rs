@@ -19,6 +19,18 @@ use crate::error::Cause;
 /// Largest total size of a pod's annotations (Kubernetes: 256 KiB).
 pub(crate) const ANNOTATIONS_MAX: usize = 256 * 1024;
 
+/// The `Warning` a pod with `hostNetwork: false` is accepted with (docs/pod-to-vm.md#network).
+pub(crate) const HOST_NETWORK_WARNING: &str = "spec.hostNetwork: false is kept as you sent it, but the pod runs on its VM's network (k8sless runs each pod on a VM of its own and gives it no separate network namespace): containers see the VM's interfaces and their ports are the VM's ports";
+
+/// What an accepted pod runs differently from what it says: `Warning` headers for the create.
+pub(crate) fn warnings(pod: &Pod) -> Vec<String> {
+    let mut out = Vec::new();
+    if pod.spec.as_ref().and_then(|s| s.host_network) == Some(false) {
+        out.push(HOST_NETWORK_WARNING.to_string());
+    }
+    out
+}
+
 /// Validates a defaulted pod; `Ok` or every cause found.
 pub(crate) fn validate(pod: &Pod) -> Result<(), Vec<Cause>> {
     let mut causes = Vec::new();
@@ -133,12 +145,6 @@ fn spec(spec: &PodSpec, causes: &mut Vec<Cause>) {
         causes.push(Cause::forbidden(
             "spec.ephemeralContainers",
             "ephemeral containers cannot be set on create",
-        ));
-    }
-    if spec.host_network == Some(false) {
-        causes.push(Cause::forbidden(
-            "spec.hostNetwork",
-            "k8sless runs every pod on its own VM with the VM's network (hostNetwork: true); remove hostNetwork: false",
         ));
     }
     pod_policies(spec, causes);

@@ -142,11 +142,6 @@ fn pod_spec_rules() {
             "spec.ephemeralContainers: Forbidden: ephemeral containers cannot be set on create",
         ),
         (
-            json!({ "spec": { "hostNetwork": true } }),
-            json!({ "spec": { "hostNetwork": false } }),
-            "spec.hostNetwork: Forbidden: k8sless runs every pod on its own VM with the VM's network (hostNetwork: true); remove hostNetwork: false",
-        ),
-        (
             json!({ "spec": { "restartPolicy": "OnFailure" } }),
             json!({ "spec": { "restartPolicy": "Sometimes" } }),
             "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
