@@ -154,3 +154,49 @@ impl LogSource for ArchivedLogs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pods::record::VmState;
+    use crate::store::MemoryStore;
+
+    async fn finished_pod(store: &Arc<dyn RecordStore>, created_ago_s: i64) {
+        let created = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(created_ago_s);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1",
+                "creationTimestamp": created.to_string()},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Succeeded"}
+        }))
+        .expect("pod");
+        let rec = PodRecord::new(pod, VmState::default());
+        store
+            .put(&record::key("default", "p"), rec.encode().expect("encode"), "application/json")
+            .await
+            .expect("record");
+    }
+
+    #[tokio::test]
+    async fn a_name_only_log_is_read_only_when_written_after_the_pod_was_created() {
+        let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+        let logs = ArchivedLogs {
+            store: store.clone(),
+        };
+        let legacy = legacy_archive_key("default", "p", "c");
+        // A pod created 10 s ago, whose (old) guest wrote the name-only key just now: shown.
+        finished_pod(&store, 10).await;
+        store.put(&legacy, "old guest\n".into(), "text/plain").await.expect("put");
+        let lines = logs.lines("default", "p", "c").await.expect("read").expect("lines");
+        assert_eq!(lines[0].text, "old guest");
+        // The uid key wins over it.
+        let key = archive_key("default", "p", "u1", "c");
+        store.put(&key, "by uid\n".into(), "text/plain").await.expect("put");
+        let lines = logs.lines("default", "p", "c").await.expect("read").expect("lines");
+        assert_eq!(lines[0].text, "by uid");
+        // A pod (re)created after the name-only object was written: not shown.
+        store.delete(&key, None).await.expect("delete");
+        finished_pod(&store, -5).await;
+        assert!(logs.lines("default", "p", "c").await.expect("read").is_none());
+    }
+}
