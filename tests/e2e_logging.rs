@@ -1,7 +1,8 @@
 //! `kubectl logs` of a running pod through Cloud Logging: the service's `CloudLogging` source
 //! against a local implementation of `entries:list` that honors what the service relies on
 //! (the filter terms it sends, `orderBy`, `pageSize`, `pageToken`), then the HTTP path of
-//! `GET .../pods/NAME/log` (archive first, tailLines, follow until the container ends).
+//! `GET .../pods/NAME/log` (live logs while the pod runs, the archive once it finished,
+//! tailLines, follow until the container ends).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -237,6 +238,7 @@ fn vm_111() -> VmState {
 
 #[tokio::test]
 async fn source_reads_one_containers_lines_in_order_across_pages() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (l, endpoint) = Logging::start().await;
     feed(&l);
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
@@ -338,6 +340,22 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
     let (code, body) = get(&http, &log).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body, main_lines(1, 7).join("\n") + "\n");
+    // An archived log (as the guest uploads it just before its final report) while the
+    // record says Running: live logs still win.
+    let uid = record::load(&store, "default", "demo")
+        .await
+        .unwrap()
+        .pod
+        .metadata
+        .uid
+        .unwrap();
+    let archived = k8sless::testing::archive_key("default", "demo", &uid, "main");
+    store
+        .put(&archived, (main_lines(1, 9).join("\n") + "\n").into(), "text/plain")
+        .await
+        .unwrap();
+    let (_, body) = get(&http, &log).await;
+    assert_eq!(body, main_lines(1, 7).join("\n") + "\n", "live logs win while running");
     let (_, body) = get(&http, &format!("{log}&tailLines=2")).await;
     assert_eq!(body, "main 6\nmain 7\n");
     let (_, body) = get(&http, &format!("{log}&tailLines=1&timestamps=true")).await;
@@ -392,17 +410,10 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
         .unwrap();
     assert_eq!(rest, "main 9\n", "the last lines, then the end");
 
-    // Once the guest archived the log, the archive is the answer.
-    store
-        .create(
-            &k8sless::testing::archive_key("default", "demo", "main"),
-            "archived 1\narchived 2\n".into(),
-        )
-        .await
-        .unwrap();
+    // Once the pod finished, the archive is the answer.
     let before = l.requests();
     let (_, body) = get(&http, &log).await;
-    assert_eq!(body, "archived 1\narchived 2\n");
+    assert_eq!(body, main_lines(1, 9).join("\n") + "\n");
     assert_eq!(
         l.requests(),
         before,

@@ -6,6 +6,7 @@ pub(crate) mod accept;
 pub(crate) mod discovery;
 pub(crate) mod event_table;
 pub(crate) mod extract;
+pub(crate) mod guest;
 pub(crate) mod health;
 pub(crate) mod k8s_events;
 pub(crate) mod logs;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(push::routes())
+        .merge(guest::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

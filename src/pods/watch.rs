@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 
 /// How often a stream polls the store.
 pub(crate) const POLL: Duration = Duration::from_secs(1);
-/// How far back a watch may resume (tombstones are kept at least this long).
+/// How far back a watch may resume (tombstones are kept at least this long, and listed no
+/// longer).
 pub(crate) const WINDOW: Duration = Duration::from_secs(15 * 60);
 const BOOKMARK_EVERY: Duration = Duration::from_secs(10);
 
@@ -213,8 +214,12 @@ impl Pods {
         let records = list_all(&**self.store(), &prefix)
             .await
             .map_err(|e| Error::pod_store(e, ""))?;
+        let oldest = jiff::Timestamp::now().as_microsecond() - WINDOW.as_micros() as i64;
         for raw in records {
             if let Ok(mut pod) = serde_json::from_slice::<Pod>(&raw.data) {
+                if tombstone_expired(&pod, raw.generation, oldest) {
+                    continue;
+                }
                 pod.metadata.resource_version = Some(raw.generation.to_string());
                 if opts.labels.matches(pod.metadata.labels.as_ref()) && opts.fields.matches(&pod) {
                     let key = raw.key.replacen("tombstones/", "pods/", 1);
@@ -225,6 +230,19 @@ impl Pods {
         }
         Ok(tombstones)
     }
+}
+
+/// Whether a tombstone written at `generation` (a write time in microseconds) for `pod` is
+/// older than the watch window starting at `oldest`: no resumable watch can need it, so it
+/// is not listed even before the bucket's lifecycle rule deletes it (terraform: `tombstones/`
+/// objects are deleted after a day). The deletion time the tombstone carries counts too.
+fn tombstone_expired(pod: &Pod, generation: i64, oldest: i64) -> bool {
+    let deleted = pod
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_microsecond());
+    generation < oldest || deleted.is_some_and(|d| d < oldest)
 }
 
 /// A resume point older than [`WINDOW`] is gone.

@@ -25,6 +25,8 @@ use crate::retry::RetryPolicy;
 
 /// Largest number of cached record bodies kept between lists.
 const CACHE_MAX: usize = 50_000;
+/// Content type of records and tombstones.
+const JSON: &str = "application/json";
 /// Concurrent downloads when a list page misses the cache.
 const FETCH_CONCURRENCY: usize = 32;
 
@@ -167,25 +169,34 @@ impl GcsStore {
         Ok((headers, body))
     }
 
-    async fn upload(&self, key: &str, data: Bytes, if_generation: i64) -> Result<i64, StoreCause> {
+    /// Uploads `data` as `key` (`ifGenerationMatch` when `if_generation` is given) with
+    /// `content_type`.
+    async fn upload(
+        &self,
+        key: &str,
+        data: Bytes,
+        if_generation: Option<i64>,
+        content_type: &str,
+    ) -> Result<i64, StoreCause> {
         let boundary = format!("k8sless-{}", uuid::Uuid::new_v4().simple());
-        let meta = serde_json::json!({ "name": key, "contentType": "application/json" });
+        let meta = serde_json::json!({ "name": key, "contentType": content_type });
         let mut body = Vec::with_capacity(data.len() + 256);
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
         body.extend_from_slice(&data);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let body = Bytes::from(body);
         let url = format!("{}/upload/storage/v1/b/{}/o", self.endpoint, self.bucket);
-        let content_type = format!("multipart/related; boundary={boundary}");
+        let multipart = format!("multipart/related; boundary={boundary}");
+        let mut query = vec![("uploadType", "multipart".to_string())];
+        if let Some(g) = if_generation {
+            query.push(("ifGenerationMatch", g.to_string()));
+        }
         let (_, response) = self
             .send(|| {
                 self.http
                     .post(&url)
-                    .query(&[
-                        ("uploadType", "multipart".to_string()),
-                        ("ifGenerationMatch", if_generation.to_string()),
-                    ])
-                    .header(reqwest::header::CONTENT_TYPE, &content_type)
+                    .query(&query)
+                    .header(reqwest::header::CONTENT_TYPE, &multipart)
                     .body(body.clone())
             })
             .await?;
@@ -194,7 +205,11 @@ impl GcsStore {
         Ok(generation)
     }
 
+    /// Keeps a record's body by generation; archived logs (up to 16 MiB each) are not kept.
     fn remember(&self, key: &str, generation: i64, data: Bytes) {
+        if key.starts_with("logs/") {
+            return;
+        }
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.clear();
@@ -361,7 +376,7 @@ impl GcsStore {
 #[async_trait]
 impl RecordStore for GcsStore {
     async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.upload(key, data, 0)
+        self.upload(key, data, Some(0), JSON)
             .await
             .map_err(|cause| classify("create", key, cause, already_exists))
     }
@@ -376,9 +391,15 @@ impl RecordStore for GcsStore {
         if generation <= 0 {
             return Err(conflict(key.to_string()));
         }
-        self.upload(key, data, generation)
+        self.upload(key, data, Some(generation), JSON)
             .await
             .map_err(|cause| classify("update", key, cause, conflict))
+    }
+
+    async fn put(&self, key: &str, data: Bytes, content_type: &str) -> Result<i64, StoreError> {
+        self.upload(key, data, None, content_type)
+            .await
+            .map_err(|cause| classify("put", key, cause, conflict))
     }
 
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {

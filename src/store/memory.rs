@@ -114,6 +114,14 @@ impl RecordStore for MemoryStore {
         }
     }
 
+    async fn put(&self, key: &str, data: Bytes, _content_type: &str) -> Result<i64, StoreError> {
+        self.check_fault("put", key)?;
+        let mut inner = self.lock();
+        let generation = inner.next_generation();
+        inner.objects.insert(key.to_string(), (data, generation));
+        Ok(generation)
+    }
+
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
         self.check_fault("delete", key)?;
         let mut inner = self.lock();

@@ -142,6 +142,9 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Record, StoreError>;
     /// Replaces `key` if its generation is still `generation`; returns the new one.
     async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError>;
+    /// Writes `key` whatever is there (no precondition): objects with one writer, such as a
+    /// pod's archived logs. Not cached. Returns the new generation.
+    async fn put(&self, key: &str, data: Bytes, content_type: &str) -> Result<i64, StoreError>;
     /// Deletes `key`, if `generation` is given only at that generation.
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError>;
     /// Up to `limit` records with `prefix`, in key order, after `start_after`.

@@ -37,7 +37,9 @@ pub use crate::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
 pub use crate::logging::CloudLogging;
 pub use crate::pods::crud::create::render;
 pub use crate::pods::crud::defaults::apply as apply_defaults;
-pub use crate::pods::logs::{ArchivedLogs, LogLine, LogSource, LogSources, archive_key};
+pub use crate::pods::logs::{
+    ArchivedLogs, LogLine, LogSource, LogSources, MAX_LOG_BYTES, archive_key, legacy_archive_key,
+};
 pub use crate::pods::lifecycle::report::{Report, ReportInstance};
 pub use crate::pods::{Pods, k8s_time};
 pub use crate::retry::RetryPolicy;

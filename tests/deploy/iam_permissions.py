@@ -140,8 +140,6 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     # The guest (and any of allowed_service_accounts a pod runs as).
     (GUEST, "topics.publish", "pubsub.topics.publish", "google_pubsub_topic.status",
      "src/guest/files/k8sless-reporter.sh", ":publish"),
-    (GUEST, "objects.insert (uploadType=media, logs/)", "storage.objects.create", STATE,
-     "src/guest/files/k8sless-reporter.sh", "/upload/storage/v1/b/"),
     (GUEST, "entries.write", "logging.logEntries.create", "project",
      "src/guest/files/k8sless-logship.sh", "/v2/entries:write"),
     (GUEST, "Node Problem Detector metrics (timeSeries.create)", "monitoring.timeSeries.create", "project",

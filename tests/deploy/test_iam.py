@@ -146,7 +146,6 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
         by_principal.setdefault(principal, set()).add((role, resource))
     assert by_principal[_account_id("guest")] == {
         ("roles/pubsub.publisher", "google_pubsub_topic.status"),
-        ("roles/storage.objectCreator", "google_storage_bucket.state"),
         ("roles/logging.logWriter", "project"),
         ("roles/monitoring.metricWriter", "project"),
         ("roles/artifactregistry.reader", "google_artifact_registry_repository.images"),

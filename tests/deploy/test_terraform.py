@@ -67,7 +67,7 @@ def test_apis_enabled():
         assert f"{api}.googleapis.com" in services, api
 
 
-def test_bucket_is_private_and_expires_records_and_logs():
+def test_bucket_is_private_and_expires_records_logs_and_tombstones():
     bucket = resources()[("google_storage_bucket", "state")]
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
@@ -77,7 +77,8 @@ def test_bucket_is_private_and_expires_records_and_logs():
         assert one(rule["action"])["type"] == "Delete"
         (prefix,) = cond["matches_prefix"]
         rules[prefix] = cond["age"]
-    assert rules == {"pods/": "${var.record_retention_days}", "logs/": "${var.log_retention_days}"}
+    assert rules == {"pods/": "${var.record_retention_days}", "logs/": "${var.log_retention_days}",
+                     "tombstones/": 1}
     assert var_default("record_retention_days") == 30
     assert var_default("log_retention_days") == 30
 

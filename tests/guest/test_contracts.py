@@ -69,7 +69,7 @@ def node_files(tmp: Path) -> dict:
             "K8SLESS_SETUP_FACTS_FILE": tmp / "setup-facts"}
 
 
-def test_publish_request_and_node_facts(guest_factory, subscription, gcs):
+def test_publish_request_and_node_facts(guest_factory, subscription):
     doc = fixture("pubsub.v1.json")
     publish = discovery.method(doc, "projects", "topics", "publish")
     assert publish["httpMethod"] == "POST" and publish["path"] == "v1/{+topic}:publish"

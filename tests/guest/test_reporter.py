@@ -1,4 +1,4 @@
-"""The real guest reporter against fakes, fake-gcs-server and the Pub/Sub emulator.
+"""The real guest reporter against fakes (kubelet, metadata, the service's log upload) and the Pub/Sub emulator.
 
 Each test steps a fake kubelet through a realistic sequence of pod views and
 checks what reaches Pub/Sub (order, sequence numbers, attributes, content),
@@ -65,7 +65,7 @@ def write_log(guest, pod, container, text, restart=0):
     (d / f"{restart}.log").write_text(text)
 
 
-def test_pending_running_succeeded_with_timing(guest_factory, subscription, gcs, request):
+def test_pending_running_succeeded_with_timing(guest_factory, subscription, request):
     """Pending -> Running -> exit 0; the log is uploaded; power-off comes last.
 
     Production settings here (poll 1 s, 5 s logging-agent flush) so that the
@@ -86,7 +86,7 @@ def test_pending_running_succeeded_with_timing(guest_factory, subscription, gcs,
     assert g.wait_exit(timeout=30) == 0
     msgs = subscription.settle(1.0)
     check_messages(g, msgs, statuses)
-    assert gcs.read(f"logs/{g.namespace}/{g.name}/main.log") == b"hello from main\npartial line\n\n"
+    assert g.service.read(f"logs/{g.namespace}/{g.name}/{g.uid}/main.log") == b"hello from main\npartial line\n\n"
     offs = g.poweroffs()
     assert len(offs) == 1, "power-off requested once"
     final_published = rfc3339(msgs[-1]["publishTime"])
@@ -100,7 +100,7 @@ def test_pending_running_succeeded_with_timing(guest_factory, subscription, gcs,
     assert to_final < 5
 
 
-def test_exit_1_is_final_failed(guest_factory, subscription, gcs):
+def test_exit_1_is_final_failed(guest_factory, subscription):
     g = guest_factory()
     pod = StaticPod(g.name, g.namespace, g.uid, [("main", "us-docker.pkg.dev/k8sless-test/app/job:1.2")])
     t = time.time()
@@ -115,11 +115,11 @@ def test_exit_1_is_final_failed(guest_factory, subscription, gcs):
     msgs = subscription.settle(0.5)
     check_messages(g, msgs, statuses)
     assert msgs[-1]["report"]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
-    assert gcs.read(f"logs/{g.namespace}/{g.name}/main.log") == b"fatal: no input\n"
+    assert g.service.read(f"logs/{g.namespace}/{g.name}/{g.uid}/main.log") == b"fatal: no input\n"
     assert len(g.poweroffs()) == 1
 
 
-def test_oom_killed(guest_factory, subscription, gcs):
+def test_oom_killed(guest_factory, subscription):
     g = guest_factory(name="hungry")
     pod = StaticPod(g.name, g.namespace, g.uid, [("eater", "python:3.12-slim")])
     t = time.time()
@@ -135,7 +135,7 @@ def test_oom_killed(guest_factory, subscription, gcs):
     check_messages(g, msgs, statuses)
     term = msgs[-1]["report"]["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137)
-    assert gcs.read(f"logs/{g.namespace}/hungry/eater.log") == b"allocating\n"
+    assert g.service.read(f"logs/{g.namespace}/hungry/{g.uid}/eater.log") == b"allocating\n"
 
 
 def test_image_pull_backoff_then_preempted(guest_factory, subscription):
@@ -181,7 +181,7 @@ def test_image_pull_backoff_then_preempted(guest_factory, subscription):
     assert g.poweroffs() == [], "the hook never powers off by itself"
 
 
-def test_init_and_two_containers_ending_apart(guest_factory, subscription, gcs):
+def test_init_and_two_containers_ending_apart(guest_factory, subscription):
     g = guest_factory(namespace="batch", name="pair")
     pod = StaticPod(g.name, g.namespace, g.uid, [("fast", "busybox:1.36"), ("slow", "busybox:1.36")],
                     init_containers=[("prepare", "busybox:1.36")])
@@ -206,15 +206,15 @@ def test_init_and_two_containers_ending_apart(guest_factory, subscription, gcs):
     assert g.wait_exit() == 0
     msgs = subscription.settle(0.5)
     check_messages(g, msgs, statuses)
-    assert gcs.names("logs/batch/pair/") == ["logs/batch/pair/fast.log", "logs/batch/pair/prepare.log",
-                                             "logs/batch/pair/slow.log"]
-    assert gcs.read("logs/batch/pair/prepare.log") == b"prepared\n"
-    assert gcs.read("logs/batch/pair/fast.log") == b"fast done\n"
-    assert gcs.read("logs/batch/pair/slow.log") == b"slow 1\nslow 2\n"
+    assert g.service.names("logs/batch/pair/") == [f"logs/batch/pair/{g.uid}/{c}.log"
+                                                   for c in ("fast", "prepare", "slow")]
+    assert g.service.read(f"logs/batch/pair/{g.uid}/prepare.log") == b"prepared\n"
+    assert g.service.read(f"logs/batch/pair/{g.uid}/fast.log") == b"fast done\n"
+    assert g.service.read(f"logs/batch/pair/{g.uid}/slow.log") == b"slow 1\nslow 2\n"
     assert len(g.poweroffs()) == 1
 
 
-def test_restart_continues_sequence_and_restarted_container_log(guest_factory, subscription, gcs):
+def test_restart_continues_sequence_and_restarted_container_log(guest_factory, subscription):
     """A reporter restart continues the sequence and does not repeat a report;
     the uploaded log is the one of the container's last run."""
     g = guest_factory(name="retry")
@@ -240,7 +240,7 @@ def test_restart_continues_sequence_and_restarted_container_log(guest_factory, s
     msgs = subscription.settle(0.5)
     first_of_each = list({m["report"]["sequence"]: m for m in reversed(msgs)}.values())[::-1]
     check_messages(g, sorted(first_of_each, key=lambda m: m["report"]["sequence"]), [v1["status"], v2["status"]])
-    assert gcs.read(f"logs/{g.namespace}/retry/job.log") == b"attempt 2\n"
+    assert g.service.read(f"logs/{g.namespace}/retry/{g.uid}/job.log") == b"attempt 2\n"
 
 
 def test_setup_failure_is_reported_final(guest_factory, subscription):
@@ -257,7 +257,7 @@ def test_setup_failure_is_reported_final(guest_factory, subscription):
     assert len(g.poweroffs()) == 1
 
 
-def test_pubsub_outage_of_30s_delays_but_loses_nothing(guest_factory, subscription, pubsub_proxy, gcs, request):
+def test_pubsub_outage_of_30s_delays_but_loses_nothing(guest_factory, subscription, pubsub_proxy, request):
     """Pub/Sub is unreachable for 30 s (black-holed, then resetting) while the
     pod starts and ends: every report arrives, in order, and power-off waits."""
     g = guest_factory(pubsub_url=pubsub_proxy.url, name="patient")
@@ -289,6 +289,6 @@ def test_pubsub_outage_of_30s_delays_but_loses_nothing(guest_factory, subscripti
     check_messages(g, msgs, [v1["status"], v2["status"], v3["status"]])
     offs = g.poweroffs()
     assert len(offs) == 1 and offs[0] >= rfc3339(msgs[-1]["publishTime"])
-    assert gcs.read(f"logs/{g.namespace}/patient/main.log") == b"done while Pub/Sub was away\n"
+    assert g.service.read(f"logs/{g.namespace}/patient/{g.uid}/main.log") == b"done while Pub/Sub was away\n"
     record_figure(request, f"30 s Pub/Sub outage: final message acknowledged "
                            f"{rfc3339(msgs[-1]['publishTime']) - outage_end:.2f} s after it ended")

@@ -8,8 +8,8 @@
 # Protocol: docs/guest-protocol.md. Each change of the pod's phase or of a
 # container's state becomes a PodReport with the next per-VM sequence number,
 # queued in an on-disk outbox that a background publisher sends in order,
-# retrying until Pub/Sub acknowledges. At the end: upload the logs, publish
-# the final report, wait for its acknowledgement, power off. bash, curl,
+# retrying until Pub/Sub acknowledges. At the end: upload the logs to the
+# service, publish the final report, wait for its acknowledgement, power off. bash, curl,
 # coreutils and awk only (COS); endpoints overridable for tests.
 
 set -o errexit -o nounset -o pipefail
@@ -18,7 +18,8 @@ shopt -s nullglob
 METADATA_URL="${K8SLESS_METADATA_URL:-http://metadata.google.internal}"
 KUBELET_URL="${K8SLESS_KUBELET_URL:-http://127.0.0.1:10255}"
 PUBSUB_URL="${K8SLESS_PUBSUB_URL:-https://pubsub.googleapis.com}"
-STORAGE_URL="${K8SLESS_STORAGE_URL:-https://storage.googleapis.com}"
+LOG_UPLOAD_MAX="${K8SLESS_LOG_UPLOAD_MAX:-16777216}"
+GUEST_API_URL="${K8SLESS_GUEST_API_URL:-}"
 POWEROFF_CMD="${K8SLESS_POWEROFF_CMD:-systemctl poweroff}"
 STATE_DIR="${K8SLESS_STATE_DIR:-/var/lib/k8sless/state}"
 POD_LOG_DIR="${K8SLESS_POD_LOG_DIR:-/var/log/pods}"
@@ -114,7 +115,7 @@ load_config() {
   {
     read -r PROJECT
     read -r TOPIC
-    read -r BUCKET
+    read -r _
     read -r SERVICE_URL
     read -r NAMESPACE
     read -r NAME
@@ -296,28 +297,48 @@ cri_to_text() {
   }' "$@"
 }
 
-upload_object() {
-  local object="$1" file="$2" attempt code
+# upload_log CONTAINER FILE: FILE as the container's log, to the service (not to
+# the bucket: the VM's account has no Storage permission). Authenticated by the
+# VM's instance identity token; the service writes it under the pod's uid. The
+# newest LOG_UPLOAD_MAX bytes only (Cloud Run refuses HTTP/1 bodies over 32 MiB),
+# from the first whole line. Up to 5 tries; a refusal (4xx but 408/429) is final.
+upload_log() {
+  local container="$1" file="$2" attempt code token body="${2}.upload"
+  local size
+  size="$(wc -c < "${file}")"
+  if ((size > LOG_UPLOAD_MAX)); then
+    tail -c "${LOG_UPLOAD_MAX}" "${file}" | sed '1d' > "${body}"
+    log "the log of ${container} is ${size} bytes; uploading its newest ${LOG_UPLOAD_MAX}"
+  else
+    cp "${file}" "${body}"
+  fi
+  local url
+  url="${GUEST_API_URL:-${SERVICE_URL}}/guest/v1/namespaces/${NAMESPACE}/pods/${NAME}/logs/${container}?uid=$(urlencode "${UID_}")"
   for attempt in 1 2 3 4 5; do
-    refresh_access_token || true
-    code="$("${CURL[@]}" --max-time 30 -o /dev/null -w '%{http_code}' -X POST \
-      -H "Authorization: Bearer ${ACCESS_TOKEN}" -H 'Content-Type: text/plain; charset=utf-8' \
-      --data-binary "@${file}" \
-      "${STORAGE_URL}/upload/storage/v1/b/${BUCKET}/o?uploadType=media&name=$(urlencode "${object}")")" || code="000"
+    token="$(identity_token)" || token=""
+    code="$("${CURL[@]}" --max-time 60 -o /dev/null -w '%{http_code}' -X PUT \
+      -H "Authorization: Bearer ${token}" -H 'Content-Type: text/plain; charset=utf-8' \
+      --data-binary "@${body}" "${url}")" || code="000"
     if [[ "${code}" == 2* ]]; then
-      log "uploaded gs://${BUCKET}/${object}"
+      log "uploaded the log of ${container}"
+      rm -f "${body}"
       return 0
     fi
-    log "upload of ${object} failed (HTTP ${code}, attempt ${attempt})"
+    log "upload of the log of ${container} failed (HTTP ${code}, attempt ${attempt})"
+    if [[ "${code}" == 4* && "${code}" != "408" && "${code}" != "429" ]]; then
+      break
+    fi
     sleep "$((attempt > 3 ? 4 : attempt))"
   done
+  rm -f "${body}"
   return 1
 }
 
-# upload_logs STATUS_FILE: each container's log to gs://BUCKET/logs/NS/NAME/CONTAINER.log.
+# upload_logs STATUS_FILE: each container's log to the service, which keeps it
+# as gs://BUCKET/logs/NS/NAME/UID/CONTAINER.log.
 upload_logs() {
   local status_file="$1" name restarts dir current text
-  [[ -n "${BUCKET}" ]] || return 0
+  [[ -n "${SERVICE_URL}" ]] || return 0
   local pod_dirs=("${POD_LOG_DIR}/${NAMESPACE}_"*"_${KUBELET_UID}")
   while IFS=$'\t' read -r name restarts; do
     [[ -n "${name}" ]] || continue
@@ -337,7 +358,7 @@ upload_logs() {
     else
       : > "${text}"
     fi
-    upload_object "logs/${NAMESPACE}/${NAME}/${name}.log" "${text}" || log "giving up on the log of ${name}"
+    upload_log "${name}" "${text}" || log "giving up on the log of ${name}"
     rm -f "${text}"
   done < <(json "${status_file}" containers)
 }
@@ -475,7 +496,7 @@ load_config_quick() {
   {
     read -r PROJECT
     read -r TOPIC
-    read -r BUCKET
+    read -r _
     read -r SERVICE_URL
     read -r NAMESPACE
     read -r NAME

@@ -1,4 +1,6 @@
-//! Deleting a pod: delete its VM (without waiting for the operation), then its record.
+//! Deleting a pod: delete its VM (without waiting for the operation), then its record, then
+//! its archived logs (best effort: a log that could not be deleted is logged; no later pod
+//! can read it, since its key carries this pod's uid).
 //!
 //! # Guarantees
 //! The record goes only after Compute Engine accepted the VM's deletion (or the VM was already
@@ -48,6 +50,7 @@ impl Pods {
         if deleted.change == Change::Delete {
             self.write_tombstone(namespace, name, &deleted.record.pod)
                 .await;
+            crate::pods::logs::archive::delete_archived(&**self.store(), &deleted.record).await;
         }
         Ok(deleted.record.pod)
     }

@@ -27,17 +27,12 @@ pub(crate) fn mismatch(
     project: &str,
 ) -> Option<String> {
     let vm = &identity.instance_name;
-    if identity.project_id != project {
-        return Some(format!(
-            "the identity token is for project {:?}, not {project:?}",
-            identity.project_id
-        ));
-    }
     let claimed = &report.instance;
     let differs = |said: &str, proven: &str| !said.is_empty() && said != proven;
-    if differs(&claimed.name, vm)
-        || differs(&claimed.id, &identity.instance_id)
-        || differs(&claimed.zone, &identity.zone)
+    if identity.project_id == project
+        && (differs(&claimed.name, vm)
+            || differs(&claimed.id, &identity.instance_id)
+            || differs(&claimed.zone, &identity.zone))
     {
         return Some(format!(
             "the report says it comes from {}/{} ({}), its identity token is for {}/{vm} ({})",
@@ -45,6 +40,25 @@ pub(crate) fn mismatch(
         ));
     }
     let pod = format!("{}/{}", report.namespace, report.name);
+    vm_mismatch(rec, identity, project, &pod)
+}
+
+/// Why `identity` is not the VM that runs `pod` (the pod of `rec`), if it is not: another
+/// project, instance name, zone, or (once the record knows it) instance id. Reports and log
+/// uploads both pass through here.
+pub(crate) fn vm_mismatch(
+    rec: &PodRecord,
+    identity: &VmIdentity,
+    project: &str,
+    pod: &str,
+) -> Option<String> {
+    let vm = &identity.instance_name;
+    if identity.project_id != project {
+        return Some(format!(
+            "the identity token is for project {:?}, not {project:?}",
+            identity.project_id
+        ));
+    }
     if rec.vm.name != *vm || rec.vm.zone != identity.zone {
         return Some(format!(
             "pod {pod} runs on {}/{}, not on {}/{vm}",

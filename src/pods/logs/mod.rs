@@ -1,10 +1,11 @@
 //! Container logs behind one interface, for `kubectl logs`.
 //!
 //! Sources, asked in order until one knows the container. The service is given its list at
-//! start-up: the log the guest archives in Cloud Storage at `logs/<ns>/<pod>/<container>.log`
-//! when the pod finishes ([`archive`], so logs outlive the VM) and, while it runs, Cloud
-//! Logging (`cloud_logging::CloudLogging`, which finds the VM's instance id in the pod
-//! record). The dev and test harness ([`crate::testing`]) puts the simulated guests' lines
+//! start-up: the log archived in Cloud Storage at `logs/<ns>/<pod>/<uid>/<container>.log`
+//! when the pod finishes ([`archive`], so logs outlive the VM; the guest uploads it to the
+//! service, [`upload`]) and Cloud Logging (`cloud_logging::CloudLogging`, which finds the
+//! VM's instance id in the pod record). The archive answers only once the record's phase is
+//! Succeeded or Failed, so while the pod runs live logs win over an early upload. The dev and test harness ([`crate::testing`]) puts the simulated guests' lines
 //! first; production code knows nothing of the simulator.
 //!
 //! [`follow`] streams a container's lines as they come, until it ends.
@@ -12,12 +13,13 @@
 pub(crate) mod cloud;
 pub(crate) mod archive;
 pub(crate) mod follow;
+pub(crate) mod upload;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use archive::{ArchivedLogs, archive_key};
+pub use archive::{ArchivedLogs, MAX_LOG_BYTES, archive_key, legacy_archive_key};
 
 use crate::error::Result;
 

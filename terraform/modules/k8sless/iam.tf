@@ -104,19 +104,8 @@ resource "google_pubsub_topic_iam_member" "guest_publishes_status" {
   member  = google_service_account.guest.member
 }
 
-# Create (never read, overwrite or delete) objects, and only under logs/: a guest cannot
-# touch pod records, nor another pod's uploaded logs.
-resource "google_storage_bucket_iam_member" "guest_uploads_logs" {
-  bucket = google_storage_bucket.state.name
-  role   = "roles/storage.objectCreator"
-  member = google_service_account.guest.member
-
-  condition {
-    title       = "logs-prefix-only"
-    description = "Only objects under logs/"
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.state.name}/objects/logs/\")"
-  }
-}
+# No Cloud Storage grant: the guest sends its logs to the service (PUT /guest/v1/...,
+# authenticated by the VM's instance identity token), which writes them under the pod's uid.
 
 resource "google_project_iam_member" "guest_log_writer" {
   project = var.project_id
@@ -149,19 +138,6 @@ resource "google_pubsub_topic_iam_member" "allowed_publish_status" {
   topic    = google_pubsub_topic.status.name
   role     = "roles/pubsub.publisher"
   member   = "serviceAccount:${each.value}"
-}
-
-resource "google_storage_bucket_iam_member" "allowed_upload_logs" {
-  for_each = toset(var.allowed_service_accounts)
-  bucket   = google_storage_bucket.state.name
-  role     = "roles/storage.objectCreator"
-  member   = "serviceAccount:${each.value}"
-
-  condition {
-    title       = "logs-prefix-only"
-    description = "Only objects under logs/"
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.state.name}/objects/logs/\")"
-  }
 }
 
 resource "google_project_iam_member" "allowed_log_writer" {

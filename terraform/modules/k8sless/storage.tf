@@ -1,4 +1,5 @@
-# The service's state: pod records under pods/ and finished containers' logs under logs/.
+# The service's state: pod records under pods/, finished containers' logs under logs/
+# (written by the service only), deleted pods' tombstones under tombstones/.
 resource "google_storage_bucket" "state" {
   # checkov:skip=CKV_GCP_62: Access to the bucket is recorded by Cloud Audit Logs; usage-log objects would need a second bucket and cost more than the records they describe.
   # checkov:skip=CKV_GCP_78: Records are rewritten on every status change and compare-and-swapped by generation; versioning would keep every intermediate copy and adds nothing the lifecycle rules do not already bound.
@@ -26,6 +27,18 @@ resource "google_storage_bucket" "state" {
     condition {
       age            = var.log_retention_days
       matches_prefix = ["logs/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Tombstones of deleted pods serve watches resumed within 15 minutes (src/pods/watch.rs
+  # ignores older ones); a day later they go.
+  lifecycle_rule {
+    condition {
+      age            = 1
+      matches_prefix = ["tombstones/"]
     }
     action {
       type = "Delete"
