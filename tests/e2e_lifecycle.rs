@@ -12,3 +12,5 @@ mod dev;
 mod events;
 #[path = "e2e_lifecycle/reports.rs"]
 mod reports;
+#[path = "e2e_lifecycle/hostile.rs"]
+mod hostile;

@@ -17,6 +17,9 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Fail the next N calls with `Unavailable` (drills).
     fail_next: AtomicU32,
+    /// Keys whose content cannot be read (as a download that keeps failing): `get` fails,
+    /// listings report them as unreadable.
+    unreadable: Mutex<std::collections::BTreeSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +41,23 @@ impl MemoryStore {
     /// Empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every read of `key`'s content fails from now on, as a Cloud Storage download that keeps
+    /// answering 5xx does: `get` is `Unavailable`, a listing reports the key as unreadable.
+    pub fn fail_reads_of(&self, key: &str) {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string());
+    }
+
+    fn readable(&self, key: &str) -> bool {
+        !self
+            .unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
     }
 
     /// The next `n` calls fail with `Unavailable`.
@@ -82,6 +102,13 @@ impl RecordStore for MemoryStore {
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {
         self.check_fault("get", key)?;
+        if !self.readable(key) {
+            return Err(StoreError::Unavailable {
+                operation: "get",
+                key: key.to_string(),
+                source: StoreCause::Injected,
+            });
+        }
         let inner = self.lock();
         inner
             .objects
@@ -146,14 +173,24 @@ impl RecordStore for MemoryStore {
             _ => std::ops::Bound::Included(prefix.to_string()),
         };
         let mut records = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut last_key = String::new();
         let mut next = None;
         for (key, (data, generation)) in inner.objects.range((start, std::ops::Bound::Unbounded)) {
             if !key.starts_with(prefix) {
                 break;
             }
-            if records.len() == limit {
-                next = records.last().map(|r: &Record| r.key.clone());
+            if records.len() + unreadable.len() == limit {
+                next = Some(last_key.clone());
                 break;
+            }
+            last_key = key.clone();
+            if !self.readable(key) {
+                unreadable.push(super::Unreadable {
+                    key: key.clone(),
+                    error: "record store unavailable: injected fault".into(),
+                });
+                continue;
             }
             records.push(Record {
                 key: key.clone(),
@@ -161,7 +198,11 @@ impl RecordStore for MemoryStore {
                 generation: *generation,
             });
         }
-        Ok(Page { records, next })
+        Ok(Page {
+            records,
+            next,
+            unreadable,
+        })
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
