@@ -107,12 +107,13 @@ pub(crate) fn bound_status(status: &mut PodStatus, containers: &[&str]) {
     for list in [
         &mut status.init_container_statuses,
         &mut status.container_statuses,
-    ] {
-        if let Some(list) = list {
-            list.retain(|cs| containers.contains(&cs.name.as_str()) && seen.insert(cs.name.clone()));
-            for cs in list {
-                bound_container(cs, per_container);
-            }
+    ]
+    .into_iter()
+    .flatten()
+    {
+        list.retain(|cs| containers.contains(&cs.name.as_str()) && seen.insert(cs.name.clone()));
+        for cs in list {
+            bound_container(cs, per_container);
         }
     }
 }
@@ -165,14 +166,14 @@ mod tests {
 
     #[test]
     fn a_huge_status_is_cut_to_the_caps() {
-        let big = "é".repeat(5_000_000);
-        let terminated = |name: &str| ContainerStatus {
+        let big = "é".repeat(1 << 20);
+        let terminated = |name: &str, text: &str| ContainerStatus {
             name: name.into(),
-            image: big.clone(),
+            image: text.into(),
             state: Some(ContainerState {
                 terminated: Some(ContainerStateTerminated {
-                    message: Some(big.clone()),
-                    reason: Some(big.clone()),
+                    message: Some(text.into()),
+                    reason: Some(text.into()),
                     exit_code: 1,
                     ..Default::default()
                 }),
@@ -188,7 +189,7 @@ mod tests {
                     .map(|i| PodCondition {
                         type_: format!("T{i}"),
                         status: "True".into(),
-                        message: Some(big.clone()),
+                        message: Some(if i < 3 { big.clone() } else { "m".into() }),
                         ..Default::default()
                     })
                     .collect(),
@@ -196,8 +197,8 @@ mod tests {
             container_statuses: Some(
                 ["a", "b", "a", "not-in-spec"]
                     .into_iter()
-                    .map(terminated)
-                    .chain((0..1000).map(|i| terminated(&format!("x{i}"))))
+                    .map(|n| terminated(n, &big))
+                    .chain((0..1000).map(|i| terminated(&format!("x{i}"), "x")))
                     .collect(),
             ),
             ..Default::default()
@@ -215,5 +216,43 @@ mod tests {
         let message = statuses[0].state.as_ref().and_then(|s| s.terminated.as_ref());
         let len = message.and_then(|t| t.message.as_ref()).map_or(0, String::len);
         assert!(len <= 4096 && len > 4000, "{len}");
+    }
+
+    #[test]
+    fn every_write_holds_a_record_to_the_cap() {
+        use crate::pods::record::{HistoryEntry, PodRecord};
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "c", "image": "x".repeat(3 << 20), "imageID": "", "ready": true, "restartCount": 0}]}
+        }))
+        .expect("pod");
+        let mut rec = PodRecord::new(pod, Default::default());
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        rec.event(true, &"r".repeat(1000), "m".repeat(1 << 20), at);
+        assert_eq!(rec.events[0].reason.len(), REASON_MAX);
+        assert_eq!(rec.events[0].message.len(), MESSAGE_MAX);
+        for i in 0..3000 {
+            rec.events.push(HistoryEntry {
+                event_type: "Normal".into(),
+                reason: "R".into(),
+                message: format!("{i}{}", "m".repeat(1000)),
+                first: at,
+                last: at,
+                count: 1,
+            });
+        }
+        let bytes = rec.encode_bounded().expect("fits");
+        assert!(bytes.len() <= RECORD_MAX, "{}", bytes.len());
+        assert_eq!(rec.phase(), "Running", "the status stays");
+        assert!(rec.events.last().is_some_and(|e| e.message.starts_with("2999")), "newest kept");
+        // A record whose pod alone is over the cap is refused (413), never written.
+        rec.pod.metadata.annotations =
+            Some([("a".to_string(), "x".repeat(RECORD_MAX))].into_iter().collect());
+        assert!(matches!(
+            rec.encode_bounded(),
+            Err(crate::error::Error::TooLarge { .. })
+        ));
     }
 }
