@@ -174,8 +174,9 @@ async fn failing_downloads_proxy(upstream: String) -> String {
             }
             let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
             let mut out = http.request(method, format!("{upstream}{uri}"));
+            let hop = |k: &str| matches!(k, "host" | "content-length" | "transfer-encoding" | "connection");
             for (k, v) in req.headers() {
-                if k != "host" {
+                if !hop(k.as_str()) {
                     out = out.header(k.as_str(), v.as_bytes());
                 }
             }
@@ -183,7 +184,9 @@ async fn failing_downloads_proxy(upstream: String) -> String {
             let answer = out.body(body).send().await.expect("upstream");
             let mut res = Response::builder().status(answer.status().as_u16());
             for (k, v) in answer.headers() {
-                res = res.header(k.as_str(), v.as_bytes());
+                if !hop(k.as_str()) {
+                    res = res.header(k.as_str(), v.as_bytes());
+                }
             }
             res.body(Body::from(answer.bytes().await.expect("upstream body")))
                 .expect("response")
