@@ -181,7 +181,7 @@ impl RecordStore for MemoryStore {
                 break;
             }
             if records.len() + unreadable.len() == limit {
-                next = Some(last_key.clone());
+                next = (!last_key.is_empty()).then(|| last_key.clone());
                 break;
             }
             last_key = key.clone();
@@ -272,5 +272,28 @@ mod tests {
                 .len(),
             6
         );
+    }
+
+    #[tokio::test]
+    async fn unreadable_records_are_listed_apart_and_paged_over() {
+        let s = MemoryStore::new();
+        for i in 0..5 {
+            s.create(&format!("pods/a/{i}.json"), Bytes::new())
+                .await
+                .expect("create");
+        }
+        s.fail_reads_of("pods/a/1.json");
+        assert!(matches!(
+            s.get("pods/a/1.json").await,
+            Err(StoreError::Unavailable { .. })
+        ));
+        let p1 = s.list("pods/a/", None, 2).await.expect("list");
+        assert_eq!(p1.records.len(), 1);
+        assert_eq!(p1.unreadable.len(), 1);
+        assert_eq!(p1.unreadable[0].key, "pods/a/1.json");
+        assert_eq!(p1.next.as_deref(), Some("pods/a/1.json"));
+        let p2 = s.list("pods/a/", p1.next.as_deref(), 10).await.expect("list");
+        assert_eq!(p2.records.len(), 3);
+        assert!(p2.unreadable.is_empty() && p2.next.is_none());
     }
 }
