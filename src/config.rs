@@ -57,6 +57,10 @@ pub struct ServiceArgs {
     /// Cloud Storage bucket of pod records and logs.
     #[arg(long, env = "K8SLESS_BUCKET")]
     pub bucket: Option<String>,
+    /// This deployment's id: the `k8sless-deployment` label of its VMs and the tag in their
+    /// names (default: the bucket name, label-sanitized).
+    #[arg(long, env = "K8SLESS_DEPLOYMENT")]
+    pub deployment: Option<String>,
     /// Pub/Sub topic guests publish to (projects/P/topics/T).
     #[arg(long, env = "K8SLESS_TOPIC")]
     pub topic: Option<String>,
@@ -284,6 +288,18 @@ impl ServiceArgs {
         })
     }
 
+    /// This deployment's id: `--deployment`, else the bucket's name (`k8sless-dev` without
+    /// one), as a label value.
+    pub fn deployment(&self) -> String {
+        let id = self
+            .deployment
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| self.bucket.clone().filter(|b| !b.is_empty()))
+            .unwrap_or_else(|| "k8sless-dev".into());
+        crate::gce::labels::sanitize_value(&id)
+    }
+
     /// Pod → VM settings.
     pub fn vm_settings(&self) -> VmSettings {
         let project = self.project.clone().unwrap_or_else(|| "k8sless-dev".into());
@@ -293,6 +309,7 @@ impl ServiceArgs {
                 .clone()
                 .unwrap_or_else(|| format!("projects/{project}/topics/k8sless")),
             bucket: self.bucket.clone().unwrap_or_else(|| "k8sless-dev".into()),
+            deployment: self.deployment(),
             service_url: self
                 .service_url
                 .clone()

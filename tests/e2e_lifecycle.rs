@@ -14,3 +14,5 @@ mod events;
 mod reports;
 #[path = "e2e_lifecycle/logs.rs"]
 mod logs;
+#[path = "e2e_lifecycle/hostile.rs"]
+mod hostile;

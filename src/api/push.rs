@@ -36,6 +36,10 @@ fn merged(outcome: &Merge) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
+/// Largest push body: a Pub/Sub message of the largest size Pub/Sub takes (10 MB), base64 in
+/// the push JSON, with room for its attributes.
+const PUSH_BODY_LIMIT: usize = 14 * 1024 * 1024;
+
 /// `POST /pubsub/push`: a guest's report.
 pub(crate) async fn report_push(
     State(state): State<AppState>,
@@ -51,7 +55,9 @@ async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Respons
         .verifier
         .verify_caller(&headers, "/pubsub/push", now)
         .await?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
+    // A report is bounded by what the record keeps (pods/bounds.rs), not refused for its size:
+    // a refused push is redelivered for days and the pod's phase would never advance.
+    let bytes = extract::body_bytes(body, state.body_limit.max(PUSH_BODY_LIMIT)).await?;
     let message = pubsub::decode_push(&headers, &bytes)?;
     let report = pubsub::decode_report(&message)?;
     let published = message.publish_time.unwrap_or(now);

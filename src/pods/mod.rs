@@ -7,6 +7,7 @@
 //! collection, VM events) and logs. Every write of an existing record goes through
 //! [`record::modify`].
 
+pub(crate) mod bounds;
 pub(crate) mod clock;
 pub(crate) mod crud;
 pub(crate) mod events;

@@ -5,7 +5,8 @@
 //!
 //! Every writer of an existing record goes through [`modify`] (or [`modify_or_delete`]): read,
 //! change, compare-and-swap on the generation read, and on a lost swap read again and rerun the
-//! change, at most [`CAS_TRIES`] times before answering 503.
+//! change, at most [`CAS_TRIES`] times before answering 503. Every write (create and modify)
+//! encodes with [`PodRecord::encode_bounded`], which holds the record to `bounds::RECORD_MAX`.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
+use super::bounds;
 use super::phase::Phase;
 use crate::error::Error;
 use crate::store::{Record, RecordStore, StoreError};
@@ -147,7 +149,11 @@ impl PodRecord {
         message: impl Into<String>,
         at: Timestamp,
     ) {
-        let message = message.into();
+        let mut message = message.into();
+        bounds::truncate_utf8(&mut message, bounds::MESSAGE_MAX);
+        let mut reason = reason.to_string();
+        bounds::truncate_utf8(&mut reason, bounds::REASON_MAX);
+        let reason = reason.as_str();
         let event_type = if warning { "Warning" } else { "Normal" };
         if let Some(last) = self
             .events
@@ -191,6 +197,34 @@ impl PodRecord {
         value
             .map(Bytes::from)
             .map_err(|e| Error::internal_from("encoding a pod record", e))
+    }
+
+    /// The serialized form, made to fit [`bounds::RECORD_MAX`]: the oldest history entries
+    /// go first, then the containers' statuses (the phase, reason and conditions stay), so a
+    /// status change is never refused for the record's size; a record still too large (a pod
+    /// spec near the limit) is 413.
+    pub(crate) fn encode_bounded(&mut self) -> Result<Bytes, Error> {
+        let mut bytes = self.encode()?;
+        while bytes.len() > bounds::RECORD_MAX && !self.events.is_empty() {
+            let drop = self.events.len().div_ceil(2);
+            self.events.drain(..drop);
+            bytes = self.encode()?;
+        }
+        if bytes.len() > bounds::RECORD_MAX {
+            if let Some(status) = self.pod.status.as_mut() {
+                status.container_statuses = None;
+                status.init_container_statuses = None;
+                status.ephemeral_container_statuses = None;
+            }
+            bytes = self.encode()?;
+        }
+        if bytes.len() > bounds::RECORD_MAX {
+            tracing::warn!(key = %self.key(), bytes = bytes.len(), "a pod record over the cap is not written");
+            return Err(Error::TooLarge {
+                limit: bounds::RECORD_MAX,
+            });
+        }
+        Ok(bytes)
     }
 
     /// Parses a stored object and sets the pod's resourceVersion.
@@ -324,7 +358,7 @@ where
         let written = match change {
             Change::Keep => return Ok(Modified { record, change }),
             Change::Write => store
-                .update(&key, record.encode()?, stored.generation)
+                .update(&key, record.encode_bounded()?, stored.generation)
                 .await
                 .map(Some),
             Change::Delete => {

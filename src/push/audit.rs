@@ -7,6 +7,12 @@
 //!   (`compute.instances.preempted`, `compute.instances.hostError`), plain or wrapped by
 //!   Eventarc as `messagePublished`.
 //!
+//! An entry counts only when it is what Cloud Audit Logs writes: its `logName` is exactly
+//! `projects/<project>/logs/cloudaudit.googleapis.com%2Fsystem_event` (preemption, host error)
+//! or `…%2Factivity` (deletion), and `protoPayload.serviceName` is `compute.googleapis.com`.
+//! That alone does not make it true (docs/security.md): the pod layer still asks Compute Engine
+//! before it fails a pod (`pods/lifecycle/terminate.rs`).
+//!
 //! Only three methods matter: `compute.instances.preempted`, `compute.instances.hostError`
 //! and `v1.compute.instances.delete` (also `beta.`); everything else, entries for VMs that
 //! are not k8sless' (names not starting with `k8s-`), entries of other projects and failed
@@ -21,6 +27,11 @@ use crate::pods::lifecycle::terminate::{VmIncident, VmIncidentKind};
 
 /// The CloudEvent type of an audit log entry.
 pub(crate) const AUDIT_LOG_WRITTEN: &str = "google.cloud.audit.log.v1.written";
+
+/// The Admin Activity audit log (URL-encoded, as in `logName`): deletions.
+const ACTIVITY_LOG: &str = "cloudaudit.googleapis.com%2Factivity";
+/// The System Event audit log: preemptions and host errors.
+const SYSTEM_EVENT_LOG: &str = "cloudaudit.googleapis.com%2Fsystem_event";
 
 /// Decodes a delivery into the VM incident it reports, if it is one k8sless acts on.
 pub(crate) fn decode_compute_incident(
@@ -76,12 +87,22 @@ pub(crate) fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmIn
         return Err(EnvelopeError::new("log entry", "no protoPayload"));
     };
     let method = text(payload, &["methodName"]).unwrap_or("");
-    let kind = match method {
-        "compute.instances.preempted" => VmIncidentKind::Preempted,
-        "compute.instances.hostError" => VmIncidentKind::HostError,
-        "v1.compute.instances.delete" | "beta.compute.instances.delete" => VmIncidentKind::Deleted,
+    let (kind, log) = match method {
+        "compute.instances.preempted" => (VmIncidentKind::Preempted, SYSTEM_EVENT_LOG),
+        "compute.instances.hostError" => (VmIncidentKind::HostError, SYSTEM_EVENT_LOG),
+        "v1.compute.instances.delete" | "beta.compute.instances.delete" => {
+            (VmIncidentKind::Deleted, ACTIVITY_LOG)
+        }
         _ => return Ok(None),
     };
+    let log_name = text(entry, &["logName"]).unwrap_or("");
+    if log_name != format!("projects/{project}/logs/{log}") {
+        tracing::warn!(log_name, method, "a Compute Engine entry outside its audit log; ignored");
+        return Ok(None);
+    }
+    if text(payload, &["serviceName"]) != Some("compute.googleapis.com") {
+        return Ok(None);
+    }
     if payload
         .get("status")
         .and_then(|s| s.get("code"))
@@ -139,8 +160,33 @@ mod tests {
             },
             "resource": {"type": "gce_instance",
                 "labels": {"instance_id": "42", "project_id": "proj", "zone": "us-central1-a"}},
-            "logName": "projects/proj/logs/cloudaudit.googleapis.com%2Fsystem_event"
+            "logName": format!("projects/proj/logs/{}", if method.contains(".delete") {
+                ACTIVITY_LOG
+            } else {
+                SYSTEM_EVENT_LOG
+            })
         })
+    }
+
+    #[test]
+    fn entries_outside_the_audit_logs_are_none() {
+        let real = entry("compute.instances.preempted", "k8s-default-p-1234abcd", "x");
+        assert!(from_log_entry(&real, "proj").expect("decode").is_some());
+        for (path, value) in [
+            // Written by anyone with logging.logWriter under a name of their own.
+            ("logName", "projects/proj/logs/cloudaudit.googleapis.com"),
+            ("logName", "projects/proj/logs/my-cloudaudit.googleapis.com%2Fsystem_event"),
+            ("logName", "projects/other/logs/cloudaudit.googleapis.com%2Fsystem_event"),
+            // A preemption is a system event, never an Admin Activity entry.
+            ("logName", "projects/proj/logs/cloudaudit.googleapis.com%2Factivity"),
+        ] {
+            let mut forged = real.clone();
+            forged[path] = value.into();
+            assert_eq!(from_log_entry(&forged, "proj"), Ok(None), "{value}");
+        }
+        let mut forged = real.clone();
+        forged["protoPayload"]["serviceName"] = "logging.googleapis.com".into();
+        assert_eq!(from_log_entry(&forged, "proj"), Ok(None));
     }
 
     #[test]

@@ -321,6 +321,33 @@ impl Sim {
         ))
     }
 
+    /// Preemption by Compute Engine (what the `compute.instances.preempted` system event
+    /// reports): only a Spot (`scheduling.provisioningModel: SPOT`) or preemptible VM can be
+    /// preempted; it goes STOPPING → TERMINATED with `lastStopTimestamp` set, and is then
+    /// deleted when its `instanceTerminationAction` is `DELETE` (k8sless' Spot VMs).
+    pub fn preempt(&self, zone: &str, name: &str) -> Result<(), SimError> {
+        {
+            let mut st = self.lock();
+            let inst = st
+                .zones
+                .get_mut(zone)
+                .and_then(|z| z.get_mut(name))
+                .ok_or_else(|| SimError::instance_not_found(zone, name))?;
+            let scheduling = inst.body.scheduling.clone().unwrap_or_default();
+            let spot = scheduling.preemptible == Some(true)
+                || scheduling.provisioning_model.as_deref() == Some("SPOT");
+            if !spot {
+                return Err(SimError::invalid(format!(
+                    "instance {name} is neither Spot nor preemptible; Compute Engine does not preempt it"
+                )));
+            }
+            if scheduling.instance_termination_action.as_deref() == Some("DELETE") {
+                inst.deleting = true;
+            }
+        }
+        self.stop_instance(zone, name).map(|_| ())
+    }
+
     /// Power-off from inside the guest (`systemctl poweroff`): RUNNING → STOPPING → TERMINATED.
     pub fn guest_poweroff(&self, zone: &str, name: &str) -> Result<(), SimError> {
         self.stop_instance(zone, name).map(|_| ())

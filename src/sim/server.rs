@@ -41,6 +41,7 @@ pub fn router(sim: Sim) -> Router {
         .route("/sim/stats", get(stats))
         .route("/sim/instances", get(all_instances))
         .route("/sim/instances/{zone}/{name}/poweroff", post(poweroff))
+        .route("/sim/instances/{zone}/{name}/preempt", post(preempt))
         .route("/compute/v1/{*rest}", axum::routing::any(unimplemented))
         .with_state(sim)
 }
@@ -314,5 +315,10 @@ async fn all_instances(State(sim): State<Sim>) -> Answer {
 
 async fn poweroff(State(sim): State<Sim>, Path((zone, name)): Path<(String, String)>) -> Answer {
     sim.guest_poweroff(&zone, &name)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn preempt(State(sim): State<Sim>, Path((zone, name)): Path<(String, String)>) -> Answer {
+    sim.preempt(&zone, &name)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{Page, Record, RecordStore, StoreCause, StoreError};
+use super::{Page, Record, RecordStore, StoreCause, StoreError, Unreadable};
 use crate::auth::TokenSource;
 use crate::gce::request::encode;
 use crate::retry::RetryPolicy;
@@ -344,8 +344,13 @@ impl GcsStore {
     }
 
     /// The records of `names`, from the cache or downloaded concurrently; a record deleted or
-    /// replaced since the listing is skipped, as a snapshot would not show it.
-    async fn fetch_all(&self, names: &[(String, i64)]) -> Result<Vec<Record>, StoreError> {
+    /// replaced since the listing is skipped, as a snapshot would not show it. A record whose
+    /// download fails (after the retries) is returned as unreadable rather than failing the
+    /// others, unless every download failed (the store itself is failing: the list fails).
+    async fn fetch_all(
+        &self,
+        names: &[(String, i64)],
+    ) -> Result<(Vec<Record>, Vec<Unreadable>), StoreError> {
         let fetched: Vec<Result<Option<Record>, StoreError>> =
             futures_util::stream::iter(names.iter().cloned())
                 .map(|(key, generation)| async move {
@@ -366,11 +371,37 @@ impl GcsStore {
                 .collect()
                 .await;
         let mut records = Vec::with_capacity(fetched.len());
-        for r in fetched {
-            records.extend(r?);
+        let mut unreadable = Vec::new();
+        let mut first_error = None;
+        for (r, (key, _)) in fetched.into_iter().zip(names) {
+            match r {
+                Ok(r) => records.extend(r),
+                Err(e) => {
+                    unreadable.push(Unreadable {
+                        key: key.clone(),
+                        error: error_chain(&e),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(records)
+        match first_error {
+            Some(e) if records.is_empty() && unreadable.len() == names.len() => Err(e),
+            _ => Ok((records, unreadable)),
+        }
     }
+}
+
+/// An error and its sources, for a log line or a summary item.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 #[async_trait]
@@ -429,13 +460,17 @@ impl RecordStore for GcsStore {
             .await?;
         let more = names.len() > limit;
         names.truncate(limit);
-        let records = self.fetch_all(&names).await?;
+        let (records, unreadable) = self.fetch_all(&names).await?;
         let next = if more {
             names.last().map(|(k, _)| k.clone())
         } else {
             None
         };
-        Ok(Page { records, next })
+        Ok(Page {
+            records,
+            next,
+            unreadable,
+        })
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

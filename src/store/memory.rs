@@ -17,6 +17,9 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Fail the next N calls with `Unavailable` (drills).
     fail_next: AtomicU32,
+    /// Keys whose content cannot be read (as a download that keeps failing): `get` fails,
+    /// listings report them as unreadable.
+    unreadable: Mutex<std::collections::BTreeSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +41,23 @@ impl MemoryStore {
     /// Empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every read of `key`'s content fails from now on, as a Cloud Storage download that keeps
+    /// answering 5xx does: `get` is `Unavailable`, a listing reports the key as unreadable.
+    pub fn fail_reads_of(&self, key: &str) {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string());
+    }
+
+    fn readable(&self, key: &str) -> bool {
+        !self
+            .unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
     }
 
     /// The next `n` calls fail with `Unavailable`.
@@ -82,6 +102,13 @@ impl RecordStore for MemoryStore {
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {
         self.check_fault("get", key)?;
+        if !self.readable(key) {
+            return Err(StoreError::Unavailable {
+                operation: "get",
+                key: key.to_string(),
+                source: StoreCause::Injected,
+            });
+        }
         let inner = self.lock();
         inner
             .objects
@@ -154,14 +181,24 @@ impl RecordStore for MemoryStore {
             _ => std::ops::Bound::Included(prefix.to_string()),
         };
         let mut records = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut last_key = String::new();
         let mut next = None;
         for (key, (data, generation)) in inner.objects.range((start, std::ops::Bound::Unbounded)) {
             if !key.starts_with(prefix) {
                 break;
             }
-            if records.len() == limit {
-                next = records.last().map(|r: &Record| r.key.clone());
+            if records.len() + unreadable.len() == limit {
+                next = (!last_key.is_empty()).then(|| last_key.clone());
                 break;
+            }
+            last_key = key.clone();
+            if !self.readable(key) {
+                unreadable.push(super::Unreadable {
+                    key: key.clone(),
+                    error: "record store unavailable: injected fault".into(),
+                });
+                continue;
             }
             records.push(Record {
                 key: key.clone(),
@@ -169,7 +206,11 @@ impl RecordStore for MemoryStore {
                 generation: *generation,
             });
         }
-        Ok(Page { records, next })
+        Ok(Page {
+            records,
+            next,
+            unreadable,
+        })
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -239,5 +280,28 @@ mod tests {
                 .len(),
             6
         );
+    }
+
+    #[tokio::test]
+    async fn unreadable_records_are_listed_apart_and_paged_over() {
+        let s = MemoryStore::new();
+        for i in 0..5 {
+            s.create(&format!("pods/a/{i}.json"), Bytes::new())
+                .await
+                .expect("create");
+        }
+        s.fail_reads_of("pods/a/1.json");
+        assert!(matches!(
+            s.get("pods/a/1.json").await,
+            Err(StoreError::Unavailable { .. })
+        ));
+        let p1 = s.list("pods/a/", None, 2).await.expect("list");
+        assert_eq!(p1.records.len(), 1);
+        assert_eq!(p1.unreadable.len(), 1);
+        assert_eq!(p1.unreadable[0].key, "pods/a/1.json");
+        assert_eq!(p1.next.as_deref(), Some("pods/a/1.json"));
+        let p2 = s.list("pods/a/", p1.next.as_deref(), 10).await.expect("list");
+        assert_eq!(p2.records.len(), 3);
+        assert!(p2.unreadable.is_empty() && p2.next.is_none());
     }
 }

@@ -38,6 +38,18 @@ pub struct Page {
     pub records: Vec<Record>,
     /// Key to resume after, when more may follow.
     pub next: Option<String>,
+    /// Records listed whose content could not be read (their download failed after retries):
+    /// one bad record never fails the listing of the others. Callers report and skip them.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A listed record whose content could not be read, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// Object name.
+    pub key: String,
+    /// What failed (the store error, with its cause).
+    pub error: String,
 }
 
 /// Why a store call failed.
@@ -205,11 +217,15 @@ impl<'a> Pager<'a> {
     }
 }
 
-/// Every record under `prefix`, in key order.
+/// Every record under `prefix`, in key order; records that cannot be read are logged and
+/// skipped.
 pub(crate) async fn list_all(store: &dyn RecordStore, prefix: &str) -> Result<Vec<Record>, StoreError> {
     let mut pages = Pager::new(store, prefix, 1000);
     let mut all = Vec::new();
     while let Some(page) = pages.next_page().await? {
+        for u in &page.unreadable {
+            tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable record");
+        }
         all.extend(page.records);
     }
     Ok(all)

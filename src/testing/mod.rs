@@ -56,6 +56,8 @@ pub mod record {
 /// A pod's VM name, labels and insert request ids.
 pub mod names {
     pub use crate::gce::labels::sanitize_value;
-    pub use crate::translate::names::{LABEL_MANAGED, LABEL_POD, LABEL_UID, request_id, vm_name};
+    pub use crate::translate::names::{
+        LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_POD, LABEL_UID, request_id, vm_name, vm_name_prefix,
+    };
 }
 // end of re-exports for tests (C) -----------------------------------------------------------

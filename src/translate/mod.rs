@@ -94,6 +94,8 @@ pub struct VmSettings {
     pub topic: String,
     /// Bucket of records and logs.
     pub bucket: String,
+    /// This deployment's id (`k8sless-deployment` label, VM name tag).
+    pub deployment: String,
     /// The service's URL.
     pub service_url: String,
 }
@@ -332,12 +334,12 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
     }
     let gpus = c.accelerator.is_some();
     let items = metadata_items(pod, s, gpus, &reason);
-    let vm_name = names::vm_name(namespace, name);
+    let vm_name = names::vm_name(&s.deployment, namespace, name);
     let instance = Instance {
         name: vm_name.clone(),
         description: Some(format!("k8sless pod {namespace}/{name}")),
         machine_type: format!("zones/{zone}/machineTypes/{}", c.machine.name),
-        labels: names::vm_labels(namespace, name, uid, meta.labels.as_ref()),
+        labels: names::vm_labels(&s.deployment, namespace, name, uid, meta.labels.as_ref()),
         metadata: Some(Metadata {
             kind: None,
             fingerprint: None,

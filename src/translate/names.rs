@@ -1,7 +1,12 @@
 //! Deterministic VM names, labels and insert request ids for a pod.
 //!
-//! The instance name is a readable prefix plus a hash of `namespace/name`, so two pods never
-//! map to one VM and a retried create never makes two. The `requestId` of an insert derives
+//! The instance name is `k8s-<deployment tag>-<namespace>-<name>-<hash8>`: the deployment's tag
+//! (six hex digits of its id's SHA-256) comes first, so one IAM condition on the name prefix
+//! limits a deployment's service account to its own VMs (docs/security.md), and the hash covers
+//! `deployment/namespace/name`, so two pods, even of two deployments in one project, never map
+//! to one VM and a retried create never makes two. Records store their VM's name, so records
+//! written before the tag existed (`k8s-<namespace>-<name>-<hash8>`, [`legacy_vm_name`]) keep
+//! their VM. The `requestId` of an insert derives
 //! from the pod's uid, the zone and the attempt number: retries of one attempt are deduplicated
 //! by Compute Engine, while a new attempt (another zone after a stockout) is a new request.
 
@@ -20,12 +25,39 @@ pub(crate) const LABEL_NAMESPACE: &str = "k8sless-namespace";
 pub const LABEL_POD: &str = "k8sless-pod";
 /// Label with the pod's uid: the owner check for idempotent inserts.
 pub const LABEL_UID: &str = "k8sless-uid";
+/// Label with the deployment's id: collection and the orphan sweep touch only VMs that carry
+/// their own deployment's.
+pub const LABEL_DEPLOYMENT: &str = "k8sless-deployment";
 
 /// Namespace of the v5 UUIDs k8sless derives (a fixed random UUID).
 const REQUEST_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b38_736c_6573_4f72_9c1d_2f1a_7e0b_5d33);
 
-/// `k8s-<namespace>-<name>-<hash8>`, RFC 1035, at most 63 characters.
-pub fn vm_name(namespace: &str, name: &str) -> String {
+/// The six hex digits that follow `k8s-` in every VM name of `deployment`.
+pub(crate) fn deployment_tag(deployment: &str) -> String {
+    let hash = Sha256::digest(deployment.as_bytes());
+    hash[..3].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The prefix of every VM name of `deployment`: `k8s-<tag>-` (what the IAM condition names).
+pub fn vm_name_prefix(deployment: &str) -> String {
+    format!("k8s-{}-", deployment_tag(deployment))
+}
+
+/// `k8s-<tag>-<namespace>-<name>-<hash8>`, RFC 1035, at most 63 characters.
+pub fn vm_name(deployment: &str, namespace: &str, name: &str) -> String {
+    let hash = Sha256::digest(format!("{deployment}/{namespace}/{name}").as_bytes());
+    let suffix: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let prefix = vm_name_prefix(deployment);
+    let readable = sanitize(
+        &format!("{prefix}{namespace}-{name}"),
+        63 - 1 - suffix.len(),
+    );
+    format!("{readable}-{suffix}")
+}
+
+/// The name scheme before deployments: `k8s-<namespace>-<name>-<hash8>` (records written then
+/// still name such VMs).
+pub(crate) fn legacy_vm_name(namespace: &str, name: &str) -> String {
     let hash = Sha256::digest(format!("{namespace}/{name}").as_bytes());
     let suffix: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
     let readable = sanitize(&format!("k8s-{namespace}-{name}"), 63 - 1 - suffix.len());
@@ -74,6 +106,7 @@ pub(crate) fn label_key(k: &str) -> Option<String> {
 /// The VM's labels: k8sless' own, then as many of the pod's as fit Compute Engine's rules
 /// (keys that collide with k8sless' are skipped; at most 64 labels in all).
 pub(crate) fn vm_labels(
+    deployment: &str,
     namespace: &str,
     name: &str,
     uid: &str,
@@ -84,6 +117,7 @@ pub(crate) fn vm_labels(
     labels.insert(LABEL_NAMESPACE.to_string(), sanitize_value(namespace));
     labels.insert(LABEL_POD.to_string(), sanitize_value(name));
     labels.insert(LABEL_UID.to_string(), sanitize_value(uid));
+    labels.insert(LABEL_DEPLOYMENT.to_string(), sanitize_value(deployment));
     for (k, v) in pod_labels.into_iter().flatten() {
         if labels.len() >= crate::gce::labels::LABELS_MAX {
             break;
@@ -107,14 +141,20 @@ mod tests {
 
     #[test]
     fn names_are_valid_distinct_and_stable() {
-        let a = vm_name("default", "hello");
-        assert!(a.starts_with("k8s-default-hello-"), "{a}");
+        let a = vm_name("d1", "default", "hello");
+        let tag = deployment_tag("d1");
+        assert_eq!(tag.len(), 6);
+        assert!(a.starts_with(&format!("k8s-{tag}-default-hello-")), "{a}");
+        assert!(a.starts_with(&vm_name_prefix("d1")));
         assert!(valid_resource_name(&a));
-        assert_eq!(a, vm_name("default", "hello"));
-        assert_ne!(vm_name("a-b", "c"), vm_name("a", "b-c"));
-        let long = vm_name(&"n".repeat(63), &"x.y".repeat(80));
+        assert_eq!(a, vm_name("d1", "default", "hello"));
+        assert_ne!(vm_name("d1", "a-b", "c"), vm_name("d1", "a", "b-c"));
+        // Two deployments in one project never share a VM name.
+        assert_ne!(a, vm_name("d2", "default", "hello"));
+        let long = vm_name("d1", &"n".repeat(63), &"x.y".repeat(80));
         assert!(valid_resource_name(&long), "{long}");
         assert_eq!(long.len(), 63);
+        assert!(legacy_vm_name("default", "hello").starts_with("k8s-default-hello-"));
     }
 
     #[test]
@@ -132,7 +172,8 @@ mod tests {
         pod.insert("app.kubernetes.io/Name".to_string(), "My.App".to_string());
         pod.insert("k8sless".to_string(), "false".to_string());
         pod.insert("9lives".to_string(), "x".to_string());
-        let l = vm_labels("default", "p", "u-1", Some(&pod));
+        let l = vm_labels("dep", "default", "p", "u-1", Some(&pod));
+        assert_eq!(l.get(LABEL_DEPLOYMENT).map(String::as_str), Some("dep"));
         assert_eq!(l.get("k8sless").map(String::as_str), Some("true"));
         assert_eq!(l.get("name").map(String::as_str), Some("my_app"));
         assert_eq!(l.get("l-9lives").map(String::as_str), Some("x"));

@@ -48,6 +48,7 @@ fn settings() -> VmSettings {
         default_accelerator: None,
         topic: "projects/proj/topics/k8sless".into(),
         bucket: "proj-k8sless".into(),
+        deployment: "proj-k8sless".into(),
         service_url: "https://k8sless.test".into(),
     }
 }
@@ -115,6 +116,7 @@ fn expected(pod: &Pod, s: &VmSettings, v: &Vm, reason: &str) -> Instance {
     let zone = v.zones[0];
     let labels: BTreeMap<String, String> = [
         ("k8sless", "true"),
+        ("k8sless-deployment", "proj-k8sless"),
         ("k8sless-namespace", "default"),
         ("k8sless-pod", "p"),
         ("k8sless-uid", UID),
@@ -124,7 +126,7 @@ fn expected(pod: &Pod, s: &VmSettings, v: &Vm, reason: &str) -> Instance {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     Instance {
-        name: names::vm_name("default", "p"),
+        name: names::vm_name("proj-k8sless", "default", "p"),
         description: Some("k8sless pod default/p".into()),
         machine_type: format!("zones/{zone}/machineTypes/{}", v.machine),
         labels,

@@ -106,11 +106,26 @@ def test_compute_events_come_from_a_log_sink_to_the_events_topic():
     assert sink["destination"] == "pubsub.googleapis.com/${google_pubsub_topic.compute_events.id}"
     assert sink["unique_writer_identity"] is True
     event_filter = locals_of()["compute_event_filter"]
-    assert "cloudaudit.googleapis.com" in event_filter
+    # The exact audit log names, never a substring match any log writer can satisfy.
+    assert "logName:" not in event_filter
+    for log in ("activity", "system_event"):
+        assert f'\\"projects/${{var.project_id}}/logs/cloudaudit.googleapis.com%2F{log}\\"' in event_filter
     assert "compute.googleapis.com" in event_filter
     methods = var_default("compute_event_methods")
     assert {"compute.instances.preempted", "compute.instances.hostError"} <= set(methods)
     assert any(m.endswith("compute.instances.delete") for m in methods)
+
+
+def test_service_compute_grant_is_limited_to_this_deployments_vm_names():
+    binding = resources()[("google_project_iam_member", "service_instance_manager")]
+    condition = one(binding["condition"])
+    expression = condition["expression"]
+    for kind, segment in (("Instance", "instances"), ("Disk", "disks")):
+        assert f"resource.type != 'compute.googleapis.com/{kind}'" in expression
+        assert f"resource.name.extract('/{segment}/{{name}}').startsWith('${{local.vm_name_prefix}}')" in expression
+    assert locals_of()["vm_name_prefix"] == "k8s-${substr(sha256(local.deployment), 0, 6)}-"
+    env = locals_of()["env"]
+    assert "K8SLESS_DEPLOYMENT" in str(env)
 
 
 def test_scheduler_calls_gc_every_minute_with_oidc():

@@ -115,7 +115,7 @@ pub(super) async fn create_all(env: &Env, n: usize) -> usize {
             let client = env.client.clone();
             tokio::spawn(async move {
                 let uid = format!("uid-{i}");
-                let name = names::vm_name("default", &format!("pod-{i}"));
+                let name = names::vm_name("d", "default", &format!("pod-{i}"));
                 client
                     .insert_idempotent(
                         ZONE,

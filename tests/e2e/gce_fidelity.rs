@@ -249,7 +249,7 @@ async fn gce_figures() {
     let url = format!(
         "{}/projects/p/zones/{ZONE}/instances/{}",
         env.base,
-        names::vm_name("default", "pod-0")
+        names::vm_name("d", "default", "pod-0")
     );
     let rounds = 2000;
     let t = Instant::now();
@@ -261,7 +261,7 @@ async fn gce_figures() {
     for _ in 0..rounds {
         let _ = env
             .client
-            .get(ZONE, &names::vm_name("default", "pod-0"))
+            .get(ZONE, &names::vm_name("d", "default", "pod-0"))
             .await
             .expect("get");
     }

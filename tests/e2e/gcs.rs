@@ -154,3 +154,76 @@ async fn two_instances_one_bucket_one_winner() {
         assert_eq!(r.status().as_u16(), 200);
     }
 }
+
+/// A proxy in front of fake-gcs-server that answers 503 to every download of an object whose
+/// name contains `unreadable` (a Cloud Storage download that keeps failing), and passes the rest.
+async fn failing_downloads_proxy(upstream: String) -> String {
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    let http = common::http();
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let http = http.clone();
+        let upstream = upstream.clone();
+        async move {
+            let uri = req.uri().to_string();
+            let decoded = percent_encoding::percent_decode_str(&uri).decode_utf8_lossy().to_string();
+            if req.method() == Method::GET && decoded.contains("unreadable") && uri.contains("alt=media")
+            {
+                return (StatusCode::SERVICE_UNAVAILABLE, "injected").into_response();
+            }
+            let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
+            let mut out = http.request(method, format!("{upstream}{uri}"));
+            let hop = |k: &str| matches!(k, "host" | "content-length" | "transfer-encoding" | "connection");
+            for (k, v) in req.headers() {
+                if !hop(k.as_str()) {
+                    out = out.header(k.as_str(), v.as_bytes());
+                }
+            }
+            let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("body");
+            let answer = out.body(body).send().await.expect("upstream");
+            let mut res = Response::builder().status(answer.status().as_u16());
+            for (k, v) in answer.headers() {
+                if !hop(k.as_str()) {
+                    res = res.header(k.as_str(), v.as_bytes());
+                }
+            }
+            res.body(Body::from(answer.bytes().await.expect("upstream body")))
+                .expect("response")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// One record whose download fails does not fail the listing of the others: the page carries
+/// it as unreadable. Only when every download of a page fails does the list fail (the store
+/// itself is down).
+#[tokio::test]
+async fn one_failed_download_does_not_fail_a_list() {
+    let Some(endpoint) = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server") else {
+        return;
+    };
+    common::init();
+    let b = bucket(&endpoint).await;
+    let direct = GcsStore::new(&endpoint, &b, TokenSource::Anonymous, Duration::from_secs(10))
+        .expect("store");
+    for key in ["pods/a/1.json", "pods/a/unreadable.json", "pods/a/3.json", "pods/z/unreadable.json"] {
+        direct.create(key, Bytes::from_static(b"{}")).await.expect("create");
+    }
+    let proxy = failing_downloads_proxy(endpoint).await;
+    let s = GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1))
+        .expect("store");
+    let page = s.list("pods/a/", None, 100).await.expect("list");
+    let keys: Vec<&str> = page.records.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["pods/a/1.json", "pods/a/3.json"]);
+    assert_eq!(page.unreadable.len(), 1);
+    assert_eq!(page.unreadable[0].key, "pods/a/unreadable.json");
+    assert!(page.unreadable[0].error.contains("503"), "{}", page.unreadable[0].error);
+    assert!(matches!(
+        s.list("pods/z/", None, 100).await,
+        Err(StoreError::Unavailable { .. })
+    ));
+}

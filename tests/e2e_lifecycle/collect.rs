@@ -150,7 +150,7 @@ async fn crash_between_record_and_insert_is_repaired() {
         .expect("dry run");
     let pod_json: Value = r.json().await.expect("json");
     let k8s_pod = serde_json::from_value(pod_json).expect("pod");
-    let vm_name = names::vm_name("default", "orphaned-record");
+    let vm_name = names::vm_name(&stack.pods.settings().deployment, "default", "orphaned-record");
     let rec = PodRecord::new(
         k8s_pod,
         VmState {
@@ -210,7 +210,7 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
     );
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "inserted"), 1, "{summary}");
-    let name = names::vm_name("default", "no-room");
+    let name = names::vm_name(&stack.pods.settings().deployment, "default", "no-room");
     let vm = vm_named(&stack, &name).expect("vm");
     assert_eq!(zone_of(&vm), "us-central1-b");
     let got = api.pod("no-room").await;
@@ -258,5 +258,69 @@ async fn orphan_vm_goes_after_the_grace() {
     stack.advance(6 * MIN);
     assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 1);
     assert!(vm_named(&stack, &vm.name).is_none());
+    stack.stop().await;
+}
+
+/// Two k8sless deployments in one project: the other one's VMs carry its own deployment label
+/// and name tag, and no record of ours claims them, yet this deployment's `/gc` never deletes
+/// them, however old; its own orphan still goes.
+#[tokio::test]
+async fn another_deployments_vms_survive_this_deployments_gc() {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    let ours = stack.pods.settings().deployment.clone();
+    let theirs = format!("{ours}-other");
+    let compute = stack.pods.compute().clone();
+
+    // The other deployment's pods, translated and inserted as its service would.
+    let mut other = (**stack.pods.settings()).clone();
+    other.deployment = theirs.clone();
+    let mut their_vms = Vec::new();
+    for name in ["hello", "batch-1"] {
+        let created = api
+            .http
+            .post(format!("{}/api/v1/namespaces/default/pods?dryRun=All", api.base))
+            .json(&pod(name))
+            .send()
+            .await
+            .expect("dry run");
+        let k8s_pod = serde_json::from_value(created.json::<Value>().await.expect("json"))
+            .expect("pod");
+        let plan = k8sless::testing::translate(&k8s_pod, &other).expect("translate");
+        assert_eq!(plan.instance.labels[names::LABEL_DEPLOYMENT], theirs);
+        assert!(plan.name.starts_with(&names::vm_name_prefix(&theirs)));
+        assert_ne!(plan.name, names::vm_name(&ours, "default", name));
+        compute
+            .insert(&plan.zone, &plan.instance, names::request_id(name, &plan.zone, 0))
+            .await
+            .expect("insert");
+        their_vms.push(plan.name);
+    }
+    // One of ours, whose record is gone: an orphan of this deployment.
+    let mine = api.create(pod("hello")).await;
+    let my_vm = vm_of(&stack, &mine).expect("vm");
+    assert_eq!(my_vm.labels[names::LABEL_DEPLOYMENT], ours);
+    assert_ne!(my_vm.name, their_vms[0], "same pod name, another deployment: no collision");
+    stack
+        .pods
+        .store()
+        .delete(&record::key("default", "hello"), None)
+        .await
+        .expect("delete record");
+
+    stack.advance(60 * MIN);
+    let summary = gc(&api, &issuer).await;
+    assert_eq!(count(&summary, "orphansDeleted"), 1, "{summary}");
+    assert_eq!(summary["vms"], 1, "only this deployment's VMs are listed: {summary}");
+    assert!(vm_named(&stack, &my_vm.name).is_none(), "our orphan goes");
+    for name in &their_vms {
+        assert!(vm_named(&stack, name).is_some(), "{name} survives");
+    }
+    stack.advance(60 * MIN);
+    gc(&api, &issuer).await;
+    for name in &their_vms {
+        assert!(vm_named(&stack, name).is_some(), "{name} survives a second pass");
+    }
     stack.stop().await;
 }

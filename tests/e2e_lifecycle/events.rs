@@ -17,8 +17,14 @@ pub const AUDIT_HEADERS: [(&str, &str); 4] = [
     ("ce-type", "google.cloud.audit.log.v1.written"),
 ];
 
-/// An audit log entry about `vm`.
+/// An audit log entry about `vm`, in the audit log Cloud Audit Logs writes it to: preemptions
+/// and host errors are System Event entries, deletions Admin Activity ones.
 pub fn audit_entry(method: &str, vm: &Instance, who: &str) -> Value {
+    let log = if method.ends_with(".delete") {
+        "activity"
+    } else {
+        "system_event"
+    };
     json!({
         "protoPayload": {
             "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
@@ -30,7 +36,7 @@ pub fn audit_entry(method: &str, vm: &Instance, who: &str) -> Value {
         "resource": {"type": "gce_instance", "labels": {
             "instance_id": vm.id, "project_id": PROJECT, "zone": zone_of(vm)}},
         "operation": {"id": "op", "producer": "compute.googleapis.com", "first": true},
-        "logName": format!("projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Factivity")
+        "logName": format!("projects/{PROJECT}/logs/cloudaudit.googleapis.com%2F{log}")
     })
 }
 
@@ -54,7 +60,12 @@ async fn running_pods(
 ) -> Vec<(Value, Instance)> {
     let mut vms = Vec::new();
     for name in names {
-        let p = api.create(pod(name)).await;
+        // Only a Spot VM can be preempted.
+        let mut body = pod(name);
+        if name.contains("preempt") {
+            body["spec"]["nodeSelector"] = json!({"cloud.google.com/gke-spot": "true"});
+        }
+        let p = api.create(body).await;
         let vm = vm_of(stack, &p).expect("vm");
         let r = report(
             &p,
@@ -133,6 +144,22 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
         "finished",
     ];
     let vms = running_pods(&stack, &api, &issuer, &names).await;
+    // What the entries report really happens first: Compute Engine is asked before a pod fails.
+    let zone = zone_of(&vms[0].1);
+    stack.sim.preempt(&zone, &vms[0].1.name).expect("preempt");
+    assert_eq!(
+        vms[0].1.scheduling.as_ref().and_then(|s| s.provisioning_model.as_deref()),
+        Some("SPOT")
+    );
+    // A standard VM is never preempted.
+    assert!(stack.sim.preempt(&zone, &vms[3].1.name).is_err());
+    stack.sim.guest_poweroff(&zone, &vms[1].1.name).expect("host error stops it");
+    stack
+        .pods
+        .compute()
+        .delete(&zone, &vms[2].1.name)
+        .await
+        .expect("deleted by hand");
     deliver_in_each_shape(&api, &token, &vms).await;
 
     // Deleted by k8sless itself: not news.
@@ -173,6 +200,7 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     );
 
     // Entries about other VMs and other methods are acknowledged and ignored.
+    assert!(vm_named(&stack, &vms[3].1.name).is_some());
     let mut foreign = vms[0].1.clone();
     foreign.name = "web-server-1".into();
     let (code, body) = send_ce(
@@ -184,5 +212,42 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     assert_eq!((code, body["result"].as_str()), (200, Some("ignored")));
     let (code, _) = send_ce(&api, &token, json!({"nothing": true})).await;
     assert_eq!(code, 400);
+    stack.stop().await;
+}
+
+/// Anyone who can write a log entry (a pod's own VM holds logging.logWriter) can forge one: a
+/// forged preemption of another pod's running VM changes nothing, whether it imitates the
+/// audit log or not; the real preemption of that VM afterwards still fails the pod.
+#[tokio::test]
+async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    let token = issuer.caller("/events/compute");
+    let vms = running_pods(&stack, &api, &issuer, &["victim-preempt"]).await;
+    let (_, vm) = &vms[0];
+    let forged = audit_entry("compute.instances.preempted", vm, "system@google.com");
+    let mut own_log = forged.clone();
+    own_log["logName"] = json!(format!("projects/{PROJECT}/logs/cloudaudit.googleapis.com"));
+    let rv = api.pod("victim-preempt").await["metadata"]["resourceVersion"].clone();
+    for entry in [own_log, forged.clone()] {
+        let (code, body) = send_ce(&api, &token, entry).await;
+        assert_eq!((code, body["result"].as_str()), (200, Some("ignored")), "{body}");
+    }
+    let got = api.pod("victim-preempt").await;
+    assert_eq!(got["status"]["phase"], "Running");
+    assert_eq!(got["metadata"]["resourceVersion"], rv, "nothing written");
+    assert!(vm_named(&stack, &vm.name).is_some(), "its VM is untouched");
+
+    stack.sim.preempt(&zone_of(vm), &vm.name).expect("preempt");
+    let (code, body) = send_ce(&api, &token, forged).await;
+    assert_eq!((code, body["result"].as_str()), (200, Some("applied")), "{body}");
+    let got = api.pod("victim-preempt").await;
+    assert_eq!(got["status"]["phase"], "Failed");
+    assert_eq!(got["status"]["reason"], "Preempted");
+    // Gone for good once Compute Engine has deleted it (instanceTerminationAction DELETE).
+    stack.advance(std::time::Duration::from_secs(120));
+    stack.sim.step();
+    assert!(vm_named(&stack, &vm.name).is_none());
     stack.stop().await;
 }

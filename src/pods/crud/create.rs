@@ -81,7 +81,7 @@ impl Pods {
         let key = record::key(&namespace, &name);
         let generation = self
             .store
-            .create(&key, rec.encode()?)
+            .create(&key, rec.encode_bounded()?)
             .await
             .map_err(|e| Error::pod_store(e, &name))?;
         rec.pod.metadata.resource_version = Some(generation.to_string());

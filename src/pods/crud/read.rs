@@ -93,6 +93,9 @@ impl Pods {
             .await
             .map_err(|e| Error::pod_store(e, ""))?
         {
+            for u in &page.unreadable {
+                tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");
+            }
             let count = page.records.len();
             for (i, raw) in page.records.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);

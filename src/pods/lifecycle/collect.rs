@@ -46,7 +46,7 @@ use crate::gce::GceError;
 use crate::gce::request::ListFilter;
 use crate::gce::types::{Instance, InstanceStatus};
 use crate::gce::labels::sanitize_value;
-use crate::translate::names::LABEL_MANAGED;
+use crate::translate::names::{LABEL_DEPLOYMENT, LABEL_MANAGED};
 
 /// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
 const LIST_FIELDS: &str =
@@ -141,6 +141,9 @@ pub(crate) struct CollectSummary {
     pub(crate) skipped: Tally,
     /// Failures (retried next run).
     pub(crate) errors: Tally,
+    /// Records that could not be read (download failed, or corrupt): skipped, the others
+    /// collected.
+    pub(crate) unreadable: Tally,
     /// Wall time of the run.
     pub(crate) elapsed_ms: u64,
 }
@@ -163,10 +166,13 @@ struct Pass<'a> {
     settings: &'a CollectSettings,
 }
 
-/// The VMs listed, and which of them a record claims.
+/// The VMs listed, which of them a record claims, and which carry this deployment's label
+/// (the others are VMs of before deployments: a record may claim them, the orphan sweep never
+/// deletes them).
 struct Listed {
     vms: Vec<VmRef>,
     claimed: Vec<bool>,
+    labeled: Vec<bool>,
 }
 
 /// One unit of work's outcome, with the pod or VM it was about.
@@ -193,7 +199,11 @@ impl Pods {
             let old = vm
                 .created
                 .is_some_and(|c| elapsed(c, now) >= s.orphan_grace);
-            if !listed.claimed[i] && old && vm.status != Some(InstanceStatus::Stopping) {
+            if !listed.claimed[i]
+                && listed.labeled[i]
+                && old
+                && vm.status != Some(InstanceStatus::Stopping)
+            {
                 work.push(Work::Orphan(vm.clone()));
             }
         }
@@ -210,21 +220,36 @@ impl Pods {
         Ok(summary)
     }
 
+    /// This deployment's VMs: labeled `k8sless=true` and with its `k8sless-deployment` label,
+    /// or with none (made before deployments). Another deployment's VMs in the project are
+    /// never looked at again.
     async fn list_vms(&self) -> Result<Listed> {
         let filter = ListFilter::new()
             .label(LABEL_MANAGED, "true")
             .fields(LIST_FIELDS);
         let zones = self.settings.zones.clone();
-        let vms: Vec<VmRef> = self
+        let deployment = self.settings.deployment.as_str();
+        let mut listed = Listed {
+            vms: Vec::new(),
+            claimed: Vec::new(),
+            labeled: Vec::new(),
+        };
+        for i in self
             .compute
             .list_all(&filter)
             .await
             .map_err(crate::error::Error::from)?
-            .iter()
-            .map(|i| VmRef::from_instance(i, &zones))
-            .collect();
-        let claimed = vec![false; vms.len()];
-        Ok(Listed { vms, claimed })
+        {
+            let labeled = match i.labels.get(LABEL_DEPLOYMENT) {
+                Some(d) if d == deployment => true,
+                Some(_) => continue,
+                None => false,
+            };
+            listed.vms.push(VmRef::from_instance(&i, &zones));
+            listed.claimed.push(false);
+            listed.labeled.push(labeled);
+        }
+        Ok(listed)
     }
 
     /// Reads every record and decides what each needs, marking the VMs records claim.
@@ -247,12 +272,18 @@ impl Pods {
             .await
             .map_err(|e| crate::error::Error::pod_store(e, "pods"))?
         {
+            for u in &page.unreadable {
+                tracing::error!(key = %u.key, error = %u.error, "collection skips an unreadable pod record");
+                summary.records += 1;
+                summary.unreadable.add(format!("{}: {}", u.key, u.error));
+            }
             for raw in &page.records {
                 summary.records += 1;
                 let rec = match PodRecord::decode(raw) {
                     Ok(r) => r,
                     Err(e) => {
-                        summary.errors.add(format!("{}: {e}", raw.key));
+                        tracing::error!(key = %raw.key, error = %e, "collection skips a corrupt pod record");
+                        summary.unreadable.add(format!("{}: {e}", raw.key));
                         continue;
                     }
                 };
@@ -366,6 +397,9 @@ impl Pods {
     /// once more (it may have been created after the list was read).
     async fn collect_orphan(&self, vm: &VmRef) -> Outcome {
         let owner = match self.compute.get(&vm.zone, &vm.name).await {
+            Ok(i) if i.labels.get(LABEL_DEPLOYMENT) != Some(&self.settings.deployment) => {
+                return Outcome::Skipped("not this deployment's VM");
+            }
             Ok(i) => owner_of(&i),
             Err(GceError::NotFound { .. }) => return Outcome::Skipped("already gone"),
             Err(e) => return Outcome::Error(e.to_string()),

@@ -7,6 +7,10 @@
 //! any number of times, or after the pod's own final report, changes nothing more. Applied
 //! with compare-and-swap on the record.
 //!
+//! Before a pod is failed, Compute Engine is asked (`instances.get`) whether the VM is in fact
+//! gone, stopped, or (for a preemption) a stopped Spot VM ([`confirms`]): an audit log entry
+//! can be forged by anyone who can write log entries, a pod's own VM included.
+//!
 //! # Caveats
 //! Events name the VM, not the pod. [`Pods::find_by_vm`] recovers the pod from the VM name
 //! (readable prefix + hash); a name that was sanitized or truncated falls back to a scan of
@@ -16,8 +20,10 @@ use jiff::Timestamp;
 
 use super::report::Merge;
 use super::transitions::{Verdict, terminate};
-use crate::store::Pager;
 use crate::error::{Error, Result};
+use crate::gce::GceError;
+use crate::gce::types::{Instance, InstanceStatus};
+use crate::store::Pager;
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
 use crate::translate::names;
@@ -75,10 +81,24 @@ impl VmIncident {
     }
 }
 
-/// The `(namespace, name)` pairs whose VM name is `vm` (no I/O).
-pub(crate) fn pods_of_vm_name(vm: &str) -> Vec<(String, String)> {
+/// The `(namespace, name)` pairs whose VM name is `vm` in `deployment` (no I/O): names of the
+/// current scheme, and of the one before deployments (records keep their VM's name).
+pub(crate) fn pods_of_vm_name(deployment: &str, vm: &str) -> Vec<(String, String)> {
+    let current = split_vm_name(vm, &names::vm_name_prefix(deployment), |ns, name| {
+        names::vm_name(deployment, ns, name)
+    });
+    let legacy = split_vm_name(vm, "k8s-", names::legacy_vm_name);
+    current.into_iter().chain(legacy).collect()
+}
+
+/// The splits of `vm` (after `prefix`, before `-<hash8>`) that `name_of` maps back to `vm`.
+fn split_vm_name(
+    vm: &str,
+    prefix: &str,
+    name_of: impl Fn(&str, &str) -> String,
+) -> Vec<(String, String)> {
     let Some(middle) = vm
-        .strip_prefix("k8s-")
+        .strip_prefix(prefix)
         .and_then(|rest| rest.get(..rest.len().saturating_sub(9)))
     else {
         return Vec::new();
@@ -87,15 +107,40 @@ pub(crate) fn pods_of_vm_name(vm: &str) -> Vec<(String, String)> {
         .match_indices('-')
         .map(|(i, _)| (&middle[..i], &middle[i + 1..]))
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
-        .filter(|(ns, name)| names::vm_name(ns, name) == vm)
+        .filter(|(ns, name)| name_of(ns, name) == vm)
         .map(|(ns, name)| (ns.to_string(), name.to_string()))
         .collect()
+}
+
+/// Whether Compute Engine's own view of the VM bears an incident out: the VM is gone (404),
+/// stopping or stopped, and for a preemption it is a Spot or preemptible VM. An entry that
+/// names another VM of the same name (its id differs) is not borne out.
+pub(crate) fn confirms(incident: &VmIncident, vm: Option<&Instance>) -> bool {
+    let Some(vm) = vm else {
+        return true;
+    };
+    if matches!((&vm.id, &incident.instance_id), (Some(a), Some(b)) if a != b) {
+        return false;
+    }
+    let stopped = matches!(
+        vm.status,
+        Some(InstanceStatus::Stopping | InstanceStatus::Terminated | InstanceStatus::Suspended)
+    );
+    match incident.kind {
+        VmIncidentKind::Preempted => {
+            let spot = vm.scheduling.as_ref().is_some_and(|s| {
+                s.preemptible == Some(true) || s.provisioning_model.as_deref() == Some("SPOT")
+            });
+            stopped && spot
+        }
+        VmIncidentKind::HostError | VmIncidentKind::Deleted => stopped,
+    }
 }
 
 impl Pods {
     /// The record of the pod whose VM is named `vm`, if any.
     pub(crate) async fn find_by_vm(&self, vm: &str) -> Result<Option<PodRecord>> {
-        for (ns, name) in pods_of_vm_name(vm) {
+        for (ns, name) in pods_of_vm_name(&self.settings.deployment, vm) {
             match record::load(&self.store, &ns, &name).await {
                 Ok(rec) if rec.vm.name == vm => return Ok(Some(rec)),
                 Ok(_) | Err(Error::NotFound { .. }) => {}
@@ -109,10 +154,12 @@ impl Pods {
         let prefix = record::prefix(None);
         let mut pages = Pager::new(&**self.store(), prefix, 500);
         while let Some(page) = pages.next_page().await.map_err(|e| Error::pod_store(e, vm))? {
+            // One unreadable or corrupt record does not hide the others' VMs.
             for raw in &page.records {
-                let rec = PodRecord::decode(raw)?;
-                if rec.vm.name == vm {
-                    return Ok(Some(rec));
+                match PodRecord::decode(raw) {
+                    Ok(rec) if rec.vm.name == vm => return Ok(Some(rec)),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(key = %raw.key, error = %e, "skipping a corrupt pod record"),
                 }
             }
         }
@@ -139,6 +186,28 @@ impl Pods {
         };
         let ns = found.pod.metadata.namespace.clone().unwrap_or_default();
         let name = found.pod.metadata.name.clone().unwrap_or_default();
+        if found.is_finished()
+            || found.vm.name != incident.instance_name
+            || found.vm.zone != incident.zone
+        {
+            return Ok(Merge::Ignored("the pod runs on another VM, or finished"));
+        }
+        // Anyone who can write a log entry can forge one: ask Compute Engine.
+        let vm = match self.compute.get(&incident.zone, &incident.instance_name).await {
+            Ok(vm) => Some(vm),
+            Err(GceError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if !confirms(incident, vm.as_ref()) {
+            tracing::warn!(
+                vm = %incident.instance_name,
+                zone = %incident.zone,
+                kind = ?incident.kind,
+                status = ?vm.as_ref().and_then(|v| v.status),
+                "a Compute Engine event that Compute Engine does not bear out; ignored"
+            );
+            return Ok(Merge::Ignored("Compute Engine does not bear the event out"));
+        }
         let verdict = incident.verdict();
         let mut outcome = Merge::Ignored("not applied");
         let result = record::modify(&self.store, &ns, &name, |rec| {
@@ -176,13 +245,52 @@ mod tests {
     #[test]
     fn vm_names_lead_back_to_their_pod() {
         for (ns, name) in [("default", "hello"), ("team-a", "job-1-x"), ("a-b", "c")] {
-            let vm = names::vm_name(ns, name);
-            assert_eq!(
-                pods_of_vm_name(&vm),
-                vec![(ns.to_string(), name.to_string())]
-            );
+            let vm = names::vm_name("dep", ns, name);
+            let pod = vec![(ns.to_string(), name.to_string())];
+            assert_eq!(pods_of_vm_name("dep", &vm), pod);
+            // A record written before deployments names its VM the old way.
+            assert_eq!(pods_of_vm_name("dep", &names::legacy_vm_name(ns, name)), pod);
+            assert!(pods_of_vm_name("other", &vm).is_empty());
         }
-        assert!(pods_of_vm_name("web-1").is_empty());
-        assert!(pods_of_vm_name(&names::vm_name("default", "a.b")).is_empty());
+        assert!(pods_of_vm_name("dep", "web-1").is_empty());
+        assert!(pods_of_vm_name("dep", &names::vm_name("dep", "default", "a.b")).is_empty());
+    }
+
+    fn incident(kind: VmIncidentKind) -> VmIncident {
+        VmIncident {
+            kind,
+            zone: "us-central1-a".into(),
+            instance_name: "k8s-x".into(),
+            instance_id: Some("7".into()),
+            principal: None,
+        }
+    }
+
+    fn vm(status: InstanceStatus, spot: bool) -> Instance {
+        Instance {
+            id: Some("7".into()),
+            status: Some(status),
+            scheduling: Some(crate::gce::types::Scheduling {
+                provisioning_model: spot.then(|| "SPOT".to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_what_compute_engine_bears_out_is_confirmed() {
+        use InstanceStatus::*;
+        use VmIncidentKind::*;
+        assert!(confirms(&incident(Preempted), None));
+        assert!(confirms(&incident(Preempted), Some(&vm(Terminated, true))));
+        assert!(!confirms(&incident(Preempted), Some(&vm(Running, true))));
+        assert!(!confirms(&incident(Preempted), Some(&vm(Terminated, false))));
+        assert!(confirms(&incident(Deleted), Some(&vm(Stopping, false))));
+        assert!(!confirms(&incident(Deleted), Some(&vm(Running, false))));
+        assert!(!confirms(&incident(HostError), Some(&vm(Running, false))));
+        let mut other = vm(Terminated, true);
+        other.id = Some("8".into());
+        assert!(!confirms(&incident(Preempted), Some(&other)));
     }
 }

@@ -8,7 +8,9 @@
 #   as the status pushes, plus the retry policy and dead-letter topic of every subscription.
 locals {
   compute_event_filter = join(" AND ", [
-    "logName:\"cloudaudit.googleapis.com\"",
+    # The exact audit logs, not a substring: anyone with logging.logWriter (every VM) can
+    # write to a log whose name merely contains "cloudaudit.googleapis.com".
+    "logName=(\"projects/${var.project_id}/logs/cloudaudit.googleapis.com%2Factivity\" OR \"projects/${var.project_id}/logs/cloudaudit.googleapis.com%2Fsystem_event\")",
     "protoPayload.serviceName=\"compute.googleapis.com\"",
     "resource.type=\"gce_instance\"",
     "protoPayload.methodName=(${join(" OR ", [for m in var.compute_event_methods : "\"${m}\""])})",

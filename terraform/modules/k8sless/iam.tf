@@ -61,10 +61,27 @@ resource "google_project_iam_custom_role" "instance_manager" {
   depends_on = [google_project_service.enabled]
 }
 
+# Only this deployment's VMs (and their boot disks, named as the VM): every name starts with
+# `k8s-<tag>-`, the tag being the first six hex digits of SHA-256(deployment id), as
+# src/translate/names.rs computes it. Permissions on other resource types (the zone's
+# operations, subnetworks, the project for instances.list) are not narrowed by the name.
+# Compute Engine supports the resource.type and resource.name attributes in IAM Conditions
+# (cloud.google.com/iam/docs/conditions-attribute-reference, "Resource name");
+# `extract('/instances/{name}')` is the documented way to match an instance's short name
+# (cloud.google.com/iam/docs/configuring-resource-based-access).
 resource "google_project_iam_member" "service_instance_manager" {
   project = var.project_id
   role    = google_project_iam_custom_role.instance_manager.name
   member  = google_service_account.service.member
+
+  condition {
+    title       = "this-deployments-vms-only"
+    description = "Instances and disks named ${local.vm_name_prefix}*, i.e. this k8sless deployment's VMs; other resource types unchanged."
+    expression  = join(" && ", [
+      "(resource.type != 'compute.googleapis.com/Instance' || resource.name.extract('/instances/{name}').startsWith('${local.vm_name_prefix}'))",
+      "(resource.type != 'compute.googleapis.com/Disk' || resource.name.extract('/disks/{name}').startsWith('${local.vm_name_prefix}'))",
+    ])
+  }
 }
 
 # `kubectl logs` of a running pod reads its container logs from Cloud Logging.
