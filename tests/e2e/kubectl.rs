@@ -323,6 +323,7 @@ fn describe_label_and_delete(k: &Kubectl) {
     assert!(described.contains("Events:"), "{described}");
     assert!(described.contains("Scheduled"), "{described}");
     assert!(described.contains("Started"), "{described}");
+    assert!(described.contains("NodeFacts"), "{described}");
 
     // get events: the API server's columns.
     let events = k.ok(&["get", "events"]);
