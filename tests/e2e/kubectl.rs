@@ -146,7 +146,9 @@ fn suite(version: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut b = StackBuilder::new(default_args());
+    let mut args = default_args();
+    args.log_follow_interval = std::time::Duration::from_millis(200);
+    let mut b = StackBuilder::new(args);
     b.mode = SimMode::Auto;
     b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
     b.guests = true;
