@@ -146,11 +146,16 @@ impl Discovery {
         query: &[(String, String)],
     ) -> Vec<String> {
         let Some(m) = self.method(method_id) else {
-            return vec![format!("{method_id}: no such method in the discovery document")];
+            return vec![format!(
+                "{method_id}: no such method in the discovery document"
+            )];
         };
         let mut errors = Vec::new();
         if m["httpMethod"] != http_method {
-            errors.push(format!("{method_id}: {http_method}, not {}", m["httpMethod"]));
+            errors.push(format!(
+                "{method_id}: {http_method}, not {}",
+                m["httpMethod"]
+            ));
         }
         let service = self.doc["servicePath"].as_str().unwrap_or("");
         let mut templates = vec![format!("/{service}{}", m["path"].as_str().unwrap_or(""))];
@@ -170,16 +175,23 @@ impl Discovery {
                 .filter(|p| p["location"] == "query")
                 .or_else(|| self.doc["parameters"].get(key));
             let Some(p) = declared else {
-                errors.push(format!("{method_id}: query parameter {key} is not declared"));
+                errors.push(format!(
+                    "{method_id}: query parameter {key} is not declared"
+                ));
                 continue;
             };
             if let Some(values) = p["enum"].as_array()
                 && !values.iter().any(|e| e.as_str() == Some(value))
             {
-                errors.push(format!("{method_id}: {key}={value:?} is not one of {values:?}"));
+                errors.push(format!(
+                    "{method_id}: {key}={value:?} is not one of {values:?}"
+                ));
             }
             let integer = p["type"] == "integer"
-                || matches!(p["format"].as_str(), Some("int64" | "uint64" | "int32" | "uint32"));
+                || matches!(
+                    p["format"].as_str(),
+                    Some("int64" | "uint64" | "int32" | "uint32")
+                );
             if integer && value.parse::<i128>().is_err() {
                 errors.push(format!("{method_id}: {key}={value:?} is not an integer"));
             }
@@ -191,9 +203,13 @@ impl Discovery {
             }
         }
         for (key, p) in m["parameters"].as_object().into_iter().flatten() {
-            if p["location"] == "query" && p["required"] == true && !query.iter().any(|(k, _)| k == key)
+            if p["location"] == "query"
+                && p["required"] == true
+                && !query.iter().any(|(k, _)| k == key)
             {
-                errors.push(format!("{method_id}: required query parameter {key} missing"));
+                errors.push(format!(
+                    "{method_id}: required query parameter {key} missing"
+                ));
             }
         }
         errors

@@ -53,7 +53,10 @@ async fn gcs_ready_on_an_empty_bucket() {
         Duration::from_secs(10),
     )
     .expect("store");
-    assert!(missing.ready().await.is_err(), "a missing bucket is not ready");
+    assert!(
+        missing.ready().await.is_err(),
+        "a missing bucket is not ready"
+    );
 }
 
 #[tokio::test]

@@ -102,8 +102,13 @@ async fn storage_calls_match_the_discovery_document() {
     };
     let storage = Discovery::load(&path).expect("storage discovery");
     let (r, endpoint) = start().await;
-    let s = GcsStore::new(&endpoint, "bkt", TokenSource::Anonymous, Duration::from_secs(5))
-        .expect("store");
+    let s = GcsStore::new(
+        &endpoint,
+        "bkt",
+        TokenSource::Anonymous,
+        Duration::from_secs(5),
+    )
+    .expect("store");
     s.ready().await.expect("ready");
     s.create("pods/default/a.json", Bytes::from_static(b"{}"))
         .await
@@ -113,14 +118,21 @@ async fn storage_calls_match_the_discovery_document() {
         .expect("update");
     s.get("pods/default/b.json").await.expect("get");
     s.list("pods/", None, 10).await.expect("list");
-    let fresh = GcsStore::new(&endpoint, "bkt", TokenSource::Anonymous, Duration::from_secs(5))
-        .expect("store");
+    let fresh = GcsStore::new(
+        &endpoint,
+        "bkt",
+        TokenSource::Anonymous,
+        Duration::from_secs(5),
+    )
+    .expect("store");
     // A listing after a name, with nothing cached: startOffset, and downloads by generation.
     fresh
         .list("pods/", Some("pods/default/0.json"), 1)
         .await
         .expect("list after");
-    s.delete("pods/default/a.json", Some(7)).await.expect("delete");
+    s.delete("pods/default/a.json", Some(7))
+        .await
+        .expect("delete");
     s.delete("pods/default/a.json", None).await.expect("delete");
 
     let calls = r.calls.lock().unwrap().clone();
@@ -169,22 +181,26 @@ async fn storage_calls_match_the_discovery_document() {
         );
     }
     // A wrong call is caught, so the checks above mean something.
-    assert!(!storage
-        .check_call(
-            "storage.objects.list",
-            "GET",
-            "/storage/v1/b/bkt/o",
-            &[("maxResult".into(), "1".into())]
-        )
-        .is_empty());
-    assert!(!storage
-        .check_call(
-            "storage.objects.get",
-            "GET",
-            "/storage/v1/b/bkt/o/x",
-            &[("alt".into(), "text".into())]
-        )
-        .is_empty());
+    assert!(
+        !storage
+            .check_call(
+                "storage.objects.list",
+                "GET",
+                "/storage/v1/b/bkt/o",
+                &[("maxResult".into(), "1".into())]
+            )
+            .is_empty()
+    );
+    assert!(
+        !storage
+            .check_call(
+                "storage.objects.get",
+                "GET",
+                "/storage/v1/b/bkt/o/x",
+                &[("alt".into(), "text".into())]
+            )
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -212,7 +228,8 @@ async fn logging_calls_match_the_discovery_document() {
         )
         .await
         .expect("record");
-    let mut s = CloudLogging::new(&endpoint, "proj", TokenSource::Anonymous, store).expect("client");
+    let mut s =
+        CloudLogging::new(&endpoint, "proj", TokenSource::Anonymous, store).expect("client");
     s.max_pages = 2;
     // More than two pages: both orders and page tokens; then a follower's read.
     s.lines("default", "demo", "main").await.expect("lines");
@@ -259,19 +276,20 @@ async fn logging_calls_match_the_discovery_document() {
     assert!(bodies.iter().any(|b| b["orderBy"] == "timestamp desc"));
     assert!(bodies.iter().any(|b| b.get("pageToken").is_some()));
     assert!(
-        bodies[4]["filter"]
-            .as_str()
-            .is_some_and(|f| f.starts_with("logName=\"projects/proj/logs/k8sless-containers\"")
-                && f.ends_with("timestamp>=\"2026-11-30T10:00:01Z\"")),
+        bodies[4]["filter"].as_str().is_some_and(|f| f
+            .starts_with("logName=\"projects/proj/logs/k8sless-containers\"")
+            && f.ends_with("timestamp>=\"2026-11-30T10:00:01Z\"")),
         "{}",
         bodies[4]
     );
     // A wrong body is caught.
-    assert!(!logging
-        .validate(
-            "ListLogEntriesRequest",
-            &json!({"resourceNames": ["projects/p"], "order": "timestamp asc"}),
-            Some("logging.entries.list"),
-        )
-        .is_empty());
+    assert!(
+        !logging
+            .validate(
+                "ListLogEntriesRequest",
+                &json!({"resourceNames": ["projects/p"], "order": "timestamp asc"}),
+                Some("logging.entries.list"),
+            )
+            .is_empty()
+    );
 }

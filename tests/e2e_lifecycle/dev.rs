@@ -85,7 +85,10 @@ async fn first_report_node_facts_are_an_event_that_describe_shows() {
         if let Some(e) = found {
             break e;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no NodeFacts event: {events}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no NodeFacts event: {events}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(facts["type"], "Normal", "{facts}");
@@ -117,12 +120,19 @@ async fn first_report_node_facts_are_an_event_that_describe_shows() {
             .await
             .expect("kubectl joins");
         let described = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{described}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{described}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line = described
             .lines()
             .find(|l| l.contains("NodeFacts"))
             .unwrap_or_else(|| panic!("describe shows no NodeFacts event:\n{described}"));
-        assert!(line.contains("Normal") && line.contains("simulated: "), "{line}");
+        assert!(
+            line.contains("Normal") && line.contains("simulated: "),
+            "{line}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
     stack.stop().await;

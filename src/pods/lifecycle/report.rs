@@ -402,7 +402,10 @@ mod tests {
         let mut r = rec();
         let mut bad = report(1, "Running");
         bad.node_facts = Some(serde_json::json!("not an object"));
-        assert_eq!(merge(&mut r, &bad, jiff::Timestamp::UNIX_EPOCH), Merge::Applied);
+        assert_eq!(
+            merge(&mut r, &bad, jiff::Timestamp::UNIX_EPOCH),
+            Merge::Applied
+        );
         assert!(r.events.iter().all(|e| e.reason != NODE_FACTS_REASON));
         assert_eq!(r.phase(), "Running");
     }

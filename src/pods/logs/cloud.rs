@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::logging::client::{CloudLogging, Entry, filter};
 use crate::error::{Error, Result};
+use crate::logging::client::{CloudLogging, Entry, filter};
 use crate::pods::logs::{LogLine, LogSource, Newer};
 use crate::pods::record;
 
@@ -88,7 +88,10 @@ impl LogSource for CloudLogging {
         container: &str,
         from: jiff::Timestamp,
     ) -> Result<Option<Newer>> {
-        let Some(f) = self.filter_of(namespace, pod, container, Some(from)).await? else {
+        let Some(f) = self
+            .filter_of(namespace, pod, container, Some(from))
+            .await?
+        else {
             return Ok(None);
         };
         let entries = self.one_page(&f, "timestamp asc").await?;

@@ -123,7 +123,10 @@ struct Cursor {
 /// The time of the last line and how many lines at its end have it.
 fn tail(lines: &[LogLine]) -> Option<(jiff::Timestamp, usize)> {
     let t = lines.last()?.time?;
-    Some((t, lines.iter().rev().take_while(|l| l.time == Some(t)).count()))
+    Some((
+        t,
+        lines.iter().rev().take_while(|l| l.time == Some(t)).count(),
+    ))
 }
 
 impl Cursor {
@@ -166,7 +169,10 @@ impl Cursor {
     /// One read: every line at first or without a time to read from, else from the last.
     async fn read(&self, logs: &LogSources, t: &Target) -> crate::error::Result<Option<Newer>> {
         match self.last {
-            Some((from, _)) => logs.lines_from(&t.namespace, &t.pod, &t.container, from).await,
+            Some((from, _)) => {
+                logs.lines_from(&t.namespace, &t.pod, &t.container, from)
+                    .await
+            }
             None => Ok(logs
                 .lines(&t.namespace, &t.pod, &t.container)
                 .await?
@@ -343,8 +349,15 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(20)).await;
         assert!(source.calls() <= 5, "{} calls in 20 s", source.calls());
         assert!(source.calls() >= 4, "{} calls in 20 s", source.calls());
-        assert_eq!(source.lines.load(Ordering::SeqCst), 1, "every line once, then from the last");
-        assert!(rx.try_recv().is_err(), "the same line is not handed on again");
+        assert_eq!(
+            source.lines.load(Ordering::SeqCst),
+            1,
+            "every line once, then from the last"
+        );
+        assert!(
+            rx.try_recv().is_err(),
+            "the same line is not handed on again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -365,7 +378,11 @@ mod tests {
     #[test]
     fn lines_at_the_last_time_are_not_handed_on_twice() {
         let mut c = Cursor::default();
-        let first = c.take(Some(Newer::All(vec![line(1, "a"), line(2, "b"), line(2, "c")])));
+        let first = c.take(Some(Newer::All(vec![
+            line(1, "a"),
+            line(2, "b"),
+            line(2, "c"),
+        ])));
         assert_eq!(first.len(), 3);
         assert_eq!(c.last, Some((at(2), 2)));
         // From the time of the last line: "b" and "c" again, then a new line at that time.
