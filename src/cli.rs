@@ -198,6 +198,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             }),
             Arc::new(cloud_logging),
         ]),
+        log_follow_interval: args.log_follow_interval,
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),

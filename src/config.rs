@@ -162,6 +162,10 @@ pub struct ServiceArgs {
     /// calling POST /gc).
     #[arg(long, env = "K8SLESS_COLLECT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub collect_interval: Duration,
+    /// How often `kubectl logs -f` reads a running container's lines (Cloud Logging allows 60
+    /// `entries:list` calls per minute per project; 5 s is about 12 per follower).
+    #[arg(long, env = "K8SLESS_LOG_FOLLOW_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub log_follow_interval: Duration,
     /// Verify the OIDC tokens of /pubsub/push, /gc and /events/* and the instance identity
     /// tokens in reports (default: true for serve, false for dev).
     #[arg(long, env = "K8SLESS_VERIFY_TOKENS", action = clap::ArgAction::Set)]

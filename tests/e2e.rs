@@ -10,6 +10,7 @@ mod e2e {
     pub mod gce;
     pub mod gce_fidelity;
     pub mod gcs;
+    pub mod google_contracts;
     pub mod k8s_schema;
     pub mod kubectl;
     pub mod pod_input;

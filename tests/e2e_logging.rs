@@ -64,7 +64,10 @@ fn matches(e: &Value, terms: &[(String, String, String)]) -> Result<bool, String
     for (f, op, v) in terms {
         let ok = match (f.as_str(), op.as_str()) {
             (
-                "resource.type" | "resource.labels.instance_id" | "jsonPayload.SYSLOG_IDENTIFIER",
+                "logName"
+                | "resource.type"
+                | "resource.labels.instance_id"
+                | "jsonPayload.SYSLOG_IDENTIFIER",
                 "=",
             ) => field(e, f) == Some(v.as_str()),
             ("timestamp", ">=") => field(e, "timestamp").is_some_and(|t| ts(t) >= ts(v)),
@@ -142,13 +145,18 @@ impl Logging {
         (l, format!("http://{addr}"))
     }
 
-    /// A journal entry as COS's agent ships it.
+    /// An entry as the guest's `entries:write` makes it (docs/guest.md).
     fn add(&self, instance: &str, ident: &str, at: &str, text: &str) {
+        self.add_to("k8sless-containers", instance, ident, at, text);
+    }
+
+    /// An entry in the log `log_id` (COS's agent ships the journal to `cos_system`).
+    fn add_to(&self, log_id: &str, instance: &str, ident: &str, at: &str, text: &str) {
         let mut e = self.entries.lock().unwrap();
         let id = e.len();
         e.push(json!({
             "insertId": format!("i{id:05}"),
-            "logName": format!("projects/{PROJECT}/logs/cos_system"),
+            "logName": format!("projects/{PROJECT}/logs/{log_id}"),
             "resource": {"type": "gce_instance", "labels": {"instance_id": instance, "zone": "us-central1-a", "project_id": PROJECT}},
             "timestamp": at,
             "jsonPayload": {"SYSLOG_IDENTIFIER": ident, "MESSAGE": text},
@@ -183,6 +191,14 @@ fn feed(l: &Logging) {
         "default/demo/side",
         "2026-11-30T10:00:04Z",
         "other side",
+    );
+    // The same line from the journal, forwarded by COS's agent at WARNING: not a second copy.
+    l.add_to(
+        "cos_system",
+        "111",
+        "default/demo/main",
+        "2026-11-30T10:00:03Z",
+        "journal copy",
     );
     for i in 4..=7 {
         l.add(
@@ -260,7 +276,7 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
     assert_eq!(sent["orderBy"], "timestamp asc");
     assert_eq!(
         sent["filter"],
-        "resource.type=\"gce_instance\" AND resource.labels.instance_id=\"111\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-11-30T09:54:00Z\""
+        "logName=\"projects/k8sless-dev/logs/k8sless-containers\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"111\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-11-30T09:54:00Z\""
     );
 
     let side = s.lines("default", "demo", "side").await.unwrap().unwrap();
@@ -309,7 +325,9 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
     let (l, endpoint) = Logging::start().await;
     feed(&l);
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
-    let mut b = StackBuilder::new(default_args());
+    let mut args = default_args();
+    args.log_follow_interval = Duration::from_millis(200);
+    let mut b = StackBuilder::new(args);
     b.store = Some(store.clone());
     b.logs = Some(LogSources(vec![
         Arc::new(ArchivedLogs {
@@ -385,6 +403,15 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
         .unwrap()
         .unwrap();
     assert_eq!(&next[..], b"main 8\n");
+    // After the first read, a poll asks only from the last line handed on, one page.
+    let polls: Vec<Value> = l.requests.lock().unwrap().clone();
+    assert!(
+        polls.iter().any(|r| r["filter"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("timestamp>=\"2026-11-30T10:00:14Z\""))
+            && r.get("pageToken").is_none()),
+        "{polls:?}"
+    );
     l.add("111", "default/demo/main", "2026-11-30T10:00:21Z", "main 9");
     record::modify(&store, "default", "demo", |r| {
         let mut s = running_status();

@@ -172,7 +172,12 @@ async fn log(
         pod: name,
         container,
     };
-    let batches = follow::follow(state.pods.clone(), state.logs.clone(), target);
+    let batches = follow::follow(
+        state.pods.clone(),
+        state.logs.clone(),
+        target,
+        state.log_follow_interval,
+    );
     let later = Options {
         tail: None,
         limit_bytes: None,

@@ -43,6 +43,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Where container logs come from.
     pub logs: crate::pods::logs::LogSources,
+    /// How often `kubectl logs -f` polls them (`--log-follow-interval`).
+    pub log_follow_interval: std::time::Duration,
     /// Set once shutdown begins, so `/readyz` turns 503 and Cloud Run stops routing here.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
     /// Verifies the callers of /pubsub/push, /gc and /events/* (off in dev mode).

@@ -102,6 +102,7 @@ impl NodeFacts {
     /// The facts of a decoded report (the PodReport JSON), if it carries them and they are
     /// an object within [`MAX_NODE_FACTS_BYTES`]; anything else is `None` (a report without
     /// facts, or with unreadable ones, is still a good report).
+    #[cfg(test)]
     #[must_use]
     pub(crate) fn from_report(report: &Value) -> Option<Self> {
         Self::from_value(report.get("nodeFacts")?)

@@ -92,6 +92,20 @@ impl CloudLogging {
         Ok((page.entries, page.next_page_token.filter(|t| !t.is_empty())))
     }
 
+    /// The project whose logs are read.
+    pub(crate) fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The first page in `order` (a follower's poll: one call).
+    pub(crate) async fn one_page(
+        &self,
+        filter: &str,
+        order: &str,
+    ) -> Result<Vec<Entry>, LoggingError> {
+        Ok(self.page(filter, order, None).await?.0)
+    }
+
     /// Up to `max_pages` pages in `order`, and whether more remained.
     pub(crate) async fn pages(
         &self,
@@ -112,8 +126,12 @@ impl CloudLogging {
     }
 }
 
-/// The filter for one container of one VM since `since`.
+/// The log the guest writes containers' lines to (`entries:write`, docs/guest.md).
+pub(crate) const LOG_ID: &str = "k8sless-containers";
+
+/// The filter for one container of one VM since `since`, in the guest's log of `project`.
 pub(crate) fn filter(
+    project: &str,
     instance_id: &str,
     namespace: &str,
     pod: &str,
@@ -121,7 +139,8 @@ pub(crate) fn filter(
     since: Option<jiff::Timestamp>,
 ) -> String {
     let mut f = format!(
-        "resource.type=\"gce_instance\" AND resource.labels.instance_id=\"{}\" AND jsonPayload.SYSLOG_IDENTIFIER=\"{}\"",
+        "logName=\"projects/{}/logs/{LOG_ID}\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"{}\" AND jsonPayload.SYSLOG_IDENTIFIER=\"{}\"",
+        quote(project),
         quote(instance_id),
         quote(&format!("{namespace}/{pod}/{container}"))
     );
@@ -179,8 +198,8 @@ mod tests {
     fn filter_names_vm_container_and_window() {
         let t: jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
         assert_eq!(
-            filter("123", "default", "demo", "main", Some(t)),
-            "resource.type=\"gce_instance\" AND resource.labels.instance_id=\"123\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-01-02T03:04:05Z\""
+            filter("p1", "123", "default", "demo", "main", Some(t)),
+            "logName=\"projects/p1/logs/k8sless-containers\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"123\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-01-02T03:04:05Z\""
         );
     }
 

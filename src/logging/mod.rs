@@ -1,11 +1,13 @@
 //! Cloud Logging: the reader client for `entries:list`, beside the Compute and Storage
 //! clients, and the log source that serves a running pod's container lines from it.
 //!
-//! The guest writes each container's lines to the VM's journal with the identifier
-//! `NAMESPACE/POD/CONTAINER` (`src/guest/files/k8sless-logship.sh`); COS's logging agent ships
-//! the journal with the VM as the entry's resource. So one container's lines are the entries of
-//! resource `gce_instance` with the pod's current instance id (from the pod record) and that
-//! `jsonPayload.SYSLOG_IDENTIFIER`, since a little before the VM was inserted.
+//! The guest writes each container's lines itself with `entries:write`
+//! (`src/guest/files/k8sless-logship.sh`, docs/guest.md: COS's agent forwards only journal
+//! entries at WARNING and above) to the log `projects/P/logs/k8sless-containers`, with the VM
+//! as the `gce_instance` resource and `jsonPayload.SYSLOG_IDENTIFIER`
+//! `NAMESPACE/POD/CONTAINER`. So one container's lines are the entries of that log, that
+//! resource with the pod's current instance id (from the pod record) and that identifier,
+//! since a little before the VM was inserted.
 //!
 //! `client` knows only the API; `pods::logs::cloud` reads the pod record and implements
 //! `pods::logs::LogSource`. Failures are a [`LoggingError`] with the transport or decoding

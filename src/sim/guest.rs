@@ -208,6 +208,13 @@ impl Guest {
             observed_at: Some(now().to_string()),
             identity_token: None,
             status,
+            // The first report carries the node facts, as a real guest's does (simulated ones).
+            node_facts: (self.sequence == 1).then(|| {
+                serde_json::to_value(crate::guest::facts::NodeFacts::simulated(
+                    crate::guest::DEFAULT_KUBELET_VERSION,
+                ))
+                .unwrap_or_default()
+            }),
         };
         (self.sink)(report).await
     }

@@ -4,7 +4,9 @@
 //!
 //! The simulator uses it, when given the Compute discovery document (`--discovery`), to
 //! reject what Compute Engine would reject; the fidelity tests use it on every request body
-//! the client sends and every response the simulator returns. The document is read at run
+//! the client sends and every response the simulator returns, and the contract tests
+//! (tests/e2e/google_contracts.rs) on every call of the Storage client and the Cloud Logging
+//! reader ([`Discovery::check_call`]: method, path, query parameters). The document is read at run
 //! time from a path: it is reference data, never embedded.
 
 use serde_json::Value;
@@ -116,6 +118,123 @@ impl Discovery {
             (ty, v) => errors.push(format!("{here}: expected {ty}, found {}", json_type(v))),
         }
     }
+}
+
+impl Discovery {
+    /// The method `id` (e.g. `storage.objects.list`), anywhere in the resource tree.
+    fn method(&self, id: &str) -> Option<&Value> {
+        fn find<'a>(resources: &'a Value, id: &str) -> Option<&'a Value> {
+            resources.as_object()?.values().find_map(|r| {
+                r["methods"]
+                    .as_object()
+                    .and_then(|m| m.values().find(|m| m["id"] == id))
+                    .or_else(|| find(&r["resources"], id))
+            })
+        }
+        find(&self.doc["resources"], id)
+    }
+
+    /// Problems of one call of method `method_id` as sent: its HTTP method, its path (the
+    /// method's, or one of its media upload paths) and every query parameter, which the method
+    /// or the API must declare, with the declared enum values and integer formats; the
+    /// method's required query parameters present. Empty means valid.
+    pub fn check_call(
+        &self,
+        method_id: &str,
+        http_method: &str,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Vec<String> {
+        let Some(m) = self.method(method_id) else {
+            return vec![format!(
+                "{method_id}: no such method in the discovery document"
+            )];
+        };
+        let mut errors = Vec::new();
+        if m["httpMethod"] != http_method {
+            errors.push(format!(
+                "{method_id}: {http_method}, not {}",
+                m["httpMethod"]
+            ));
+        }
+        let service = self.doc["servicePath"].as_str().unwrap_or("");
+        let mut templates = vec![format!("/{service}{}", m["path"].as_str().unwrap_or(""))];
+        let protocols = m["mediaUpload"]["protocols"].as_object();
+        templates.extend(
+            protocols
+                .into_iter()
+                .flat_map(|p| p.values())
+                .filter_map(|p| p["path"].as_str().map(str::to_string)),
+        );
+        if !templates.iter().any(|t| path_matches(t, path)) {
+            errors.push(format!("{method_id}: path {path} is none of {templates:?}"));
+        }
+        for (key, value) in query {
+            let declared = m["parameters"]
+                .get(key)
+                .filter(|p| p["location"] == "query")
+                .or_else(|| self.doc["parameters"].get(key));
+            let Some(p) = declared else {
+                errors.push(format!(
+                    "{method_id}: query parameter {key} is not declared"
+                ));
+                continue;
+            };
+            if let Some(values) = p["enum"].as_array()
+                && !values.iter().any(|e| e.as_str() == Some(value))
+            {
+                errors.push(format!(
+                    "{method_id}: {key}={value:?} is not one of {values:?}"
+                ));
+            }
+            let integer = p["type"] == "integer"
+                || matches!(
+                    p["format"].as_str(),
+                    Some("int64" | "uint64" | "int32" | "uint32")
+                );
+            if integer && value.parse::<i128>().is_err() {
+                errors.push(format!("{method_id}: {key}={value:?} is not an integer"));
+            }
+            if key == "uploadType"
+                && value == "multipart"
+                && !protocols.is_some_and(|p| p.values().any(|p| p["multipart"] == true))
+            {
+                errors.push(format!("{method_id}: no multipart upload protocol"));
+            }
+        }
+        for (key, p) in m["parameters"].as_object().into_iter().flatten() {
+            if p["location"] == "query"
+                && p["required"] == true
+                && !query.iter().any(|(k, _)| k == key)
+            {
+                errors.push(format!(
+                    "{method_id}: required query parameter {key} missing"
+                ));
+            }
+        }
+        errors
+    }
+}
+
+impl Discovery {
+    /// The description of property `property` of schema `schema` (empty if none): what the
+    /// document states in words, such as the values a string permits.
+    pub fn property_doc(&self, schema: &str, property: &str) -> &str {
+        self.doc["schemas"][schema]["properties"][property]["description"]
+            .as_str()
+            .unwrap_or("")
+    }
+}
+
+/// Whether `path` (percent-encoded, as sent) fits `template`, whose `{name}` segments stand
+/// for any one segment.
+fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -473,9 +473,16 @@ impl RecordStore for GcsStore {
         })
     }
 
+    /// Lists at most one record name (`storage.objects.list`, which `roles/storage.objectUser`
+    /// holds; reading the bucket's metadata would need `storage.buckets.get`, which it does not).
     async fn ready(&self) -> Result<(), StoreError> {
-        let url = format!("{}/storage/v1/b/{}", self.endpoint, self.bucket);
-        self.send(|| self.http.get(&url).query(&[("fields", "name")]))
+        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let query = [
+            ("prefix", "pods/"),
+            ("maxResults", "1"),
+            ("fields", "nextPageToken"),
+        ];
+        self.send(|| self.http.get(&url).query(&query))
             .await
             .map(|_| ())
             .map_err(|cause| classify("ready", &self.bucket, cause, conflict))

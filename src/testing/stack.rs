@@ -177,6 +177,7 @@ impl StackBuilder {
                     }),
                 ])
             }),
+            log_follow_interval: self.args.log_follow_interval,
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),

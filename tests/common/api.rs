@@ -112,6 +112,7 @@ pub fn report(
         node_lost: false,
         observed_at: None,
         identity_token: token,
+        node_facts: None,
         status: serde_json::from_value(status).expect("status"),
     }
 }

@@ -88,11 +88,6 @@ def readiness_call() -> tuple[str, str]:
     pytest.fail("no Cloud Storage ready() found under src/store")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: src/store/gcs.rs ready() still reads bucket metadata (storage.buckets.get, "
-    "not in roles/storage.objectUser); the fix lists objects under pods/ instead. When it lands "
-    "this XPASSes: remove the marker.")
 def test_readiness_probe_needs_only_what_the_service_holds():
     what, permission = readiness_call()
     assert holds(SERVICE, permission, STATE), (

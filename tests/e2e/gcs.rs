@@ -39,6 +39,26 @@ async fn store() -> Option<Arc<dyn RecordStore>> {
     ))
 }
 
+/// `/readyz` lists objects (which `roles/storage.objectUser` allows), so an empty bucket is
+/// ready and a missing one is not.
+#[tokio::test]
+async fn gcs_ready_on_an_empty_bucket() {
+    let Some(s) = store().await else { return };
+    s.ready().await.expect("an empty bucket is ready");
+    let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server").expect("peer");
+    let missing = GcsStore::new(
+        &endpoint,
+        &format!("k8sless-absent-{}", uuid::Uuid::new_v4().simple()),
+        TokenSource::Anonymous,
+        Duration::from_secs(10),
+    )
+    .expect("store");
+    assert!(
+        missing.ready().await.is_err(),
+        "a missing bucket is not ready"
+    );
+}
+
 #[tokio::test]
 async fn gcs_store_semantics() {
     let Some(s) = store().await else { return };

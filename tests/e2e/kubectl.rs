@@ -146,7 +146,9 @@ fn suite(version: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut b = StackBuilder::new(default_args());
+    let mut args = default_args();
+    args.log_follow_interval = std::time::Duration::from_millis(200);
+    let mut b = StackBuilder::new(args);
     b.mode = SimMode::Auto;
     b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
     b.guests = true;
@@ -323,6 +325,7 @@ fn describe_label_and_delete(k: &Kubectl) {
     assert!(described.contains("Events:"), "{described}");
     assert!(described.contains("Scheduled"), "{described}");
     assert!(described.contains("Started"), "{described}");
+    assert!(described.contains("NodeFacts"), "{described}");
 
     // get events: the API server's columns.
     let events = k.ok(&["get", "events"]);

@@ -45,3 +45,95 @@ async fn whole_lifecycle_with_simulated_guests() {
     assert_eq!(api.pod("hello").await["status"]["phase"], "Succeeded");
     stack.stop().await;
 }
+
+/// The simulated guest's first report carries simulated node facts: the pod's events have a
+/// `Normal` `NodeFacts` event that says so, and `kubectl describe pod` shows it.
+#[tokio::test]
+async fn first_report_node_facts_are_an_event_that_describe_shows() {
+    init();
+    let mut b = StackBuilder::new(default_args());
+    b.mode = SimMode::Auto;
+    b.timings = SimTimings::ZERO;
+    b.guests = true;
+    b.verify_tokens = false;
+    let stack = b.start().await.expect("stack");
+    let api = Api::new(&stack);
+    let mut p = pod("facts");
+    p["metadata"]["annotations"] = json!({"k8sless.dev/simulate-duration": "30s"});
+    api.create(p).await;
+    let url = format!(
+        "{}/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dfacts",
+        stack.base
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let facts = loop {
+        let events: serde_json::Value = api
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        let found = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["reason"] == "NodeFacts")
+            .cloned();
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no NodeFacts event: {events}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(facts["type"], "Normal", "{facts}");
+    let message = facts["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("simulated: "), "{message}");
+    assert!(
+        !message.is_empty() && message.contains("kubelet Kubernetes v1.33.8"),
+        "{message}"
+    );
+
+    if tool("kubectl") {
+        let dir = std::env::temp_dir().join(format!(
+            "k8sless-facts-{}-{}",
+            std::process::id(),
+            stack.addr.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("kubeconfig"), "apiVersion: v1\nkind: Config\n").expect("config");
+        let mut kubectl = std::process::Command::new("kubectl");
+        kubectl
+            .arg(format!("--server={}", stack.base))
+            .arg(format!("--kubeconfig={}", dir.join("kubeconfig").display()))
+            .arg(format!("--cache-dir={}", dir.join("cache").display()))
+            .args(["--request-timeout=30s", "describe", "pod", "facts"])
+            .env("HOME", &dir)
+            .env_remove("KUBECONFIG");
+        // Off the runtime's one thread, which serves the stack meanwhile.
+        let out = tokio::task::spawn_blocking(move || kubectl.output().expect("kubectl runs"))
+            .await
+            .expect("kubectl joins");
+        let described = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{described}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = described
+            .lines()
+            .find(|l| l.contains("NodeFacts"))
+            .unwrap_or_else(|| panic!("describe shows no NodeFacts event:\n{described}"));
+        assert!(
+            line.contains("Normal") && line.contains("simulated: "),
+            "{line}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    stack.stop().await;
+}

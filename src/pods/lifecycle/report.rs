@@ -10,6 +10,7 @@
 use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::guest::facts::{FAILED_ASSUMPTIONS_REASON, NODE_FACTS_REASON, NodeFacts};
 use crate::pods::record::PodRecord;
 
 /// The instance a report comes from.
@@ -63,6 +64,9 @@ pub struct Report {
     /// Kubelet's view of the pod.
     #[serde(default)]
     pub status: PodStatus,
+    /// What the VM found about itself on first boot (first report only; [`NodeFacts`]), raw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_facts: Option<serde_json::Value>,
 }
 
 /// What a merge did.
@@ -93,6 +97,9 @@ pub(crate) fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -
     }
     if report.sequence <= rec.vm.last_sequence {
         return Merge::Ignored("sequence already applied");
+    }
+    if let Some(raw) = &report.node_facts {
+        node_facts(rec, raw, at);
     }
     let current = rec.phase().to_string();
     let mut incoming = report.status.clone();
@@ -147,6 +154,26 @@ pub(crate) fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -
     }
     rec.pod.status = Some(status);
     Merge::Applied
+}
+
+/// Keeps the node facts of a first report on the pod: a `Normal` entry with every fact, a
+/// `Warning` naming the assumptions they contradict, and the raw JSON in the service's log.
+fn node_facts(rec: &mut PodRecord, raw: &serde_json::Value, at: jiff::Timestamp) {
+    let Some(f) = NodeFacts::from_value(raw) else {
+        tracing::warn!(pod = %rec.pod.metadata.name.as_deref().unwrap_or(""), "unreadable node facts in a report");
+        return;
+    };
+    tracing::info!(
+        namespace = %rec.pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod = %rec.pod.metadata.name.as_deref().unwrap_or(""),
+        node_facts = %raw,
+        "node facts"
+    );
+    rec.event(false, NODE_FACTS_REASON, f.event_message(), at);
+    let failed = f.failed_assumptions();
+    if !failed.is_empty() {
+        rec.event(true, FAILED_ASSUMPTIONS_REASON, failed.join("; "), at);
+    }
 }
 
 /// One history entry to add.
@@ -323,6 +350,77 @@ mod tests {
             merge(&mut r, &report(1, "Running"), jiff::Timestamp::UNIX_EPOCH),
             Merge::Ignored("sequence already applied")
         );
+    }
+
+    #[test]
+    fn node_facts_become_events_and_failed_assumptions_a_warning() {
+        let mut r = rec();
+        let mut first = report(1, "Pending");
+        first.node_facts = Some(serde_json::json!({
+            "osId": "cos", "cosMilestone": "121", "cgroupVersion": "2",
+            "cgroupDriver": "cgroupfs", "containerdCri": "serving"
+        }));
+        assert_eq!(
+            merge(&mut r, &first, jiff::Timestamp::UNIX_EPOCH),
+            Merge::Applied
+        );
+        let facts = r
+            .events
+            .iter()
+            .find(|e| e.reason == NODE_FACTS_REASON)
+            .expect("a NodeFacts entry");
+        assert_eq!(facts.event_type, "Normal");
+        assert!(
+            facts.message.contains("cgroup v2 driver cgroupfs"),
+            "{}",
+            facts.message
+        );
+        let failed = r
+            .events
+            .iter()
+            .find(|e| e.reason == FAILED_ASSUMPTIONS_REASON)
+            .expect("a NodeAssumptionFailed entry");
+        assert_eq!(failed.event_type, "Warning");
+        assert!(
+            failed
+                .message
+                .starts_with("cgroup v2 with the cgroupfs cgroup driver"),
+            "{}",
+            failed.message
+        );
+
+        // Facts that hold make no warning; unreadable facts make no entry; the report still
+        // applies either way.
+        let mut r = rec();
+        let mut good = report(1, "Running");
+        good.node_facts = Some(serde_json::to_value(NodeFacts::simulated("v1.33.8")).unwrap());
+        merge(&mut r, &good, jiff::Timestamp::UNIX_EPOCH);
+        assert!(
+            r.events
+                .iter()
+                .all(|e| e.reason != FAILED_ASSUMPTIONS_REASON)
+        );
+        assert_eq!(r.phase(), "Running");
+        let mut r = rec();
+        let mut bad = report(1, "Running");
+        bad.node_facts = Some(serde_json::json!("not an object"));
+        assert_eq!(
+            merge(&mut r, &bad, jiff::Timestamp::UNIX_EPOCH),
+            Merge::Applied
+        );
+        assert!(r.events.iter().all(|e| e.reason != NODE_FACTS_REASON));
+        assert_eq!(r.phase(), "Running");
+    }
+
+    #[test]
+    fn node_facts_are_kept_even_when_the_phase_would_go_backwards() {
+        let mut r = rec();
+        merge(&mut r, &report(2, "Running"), jiff::Timestamp::UNIX_EPOCH);
+        let mut late = report(3, "Pending");
+        late.node_facts = Some(serde_json::to_value(NodeFacts::simulated("v1.33.8")).unwrap());
+        merge(&mut r, &late, jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(r.phase(), "Running");
+        assert!(r.events.iter().any(|e| e.reason == NODE_FACTS_REASON));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Cloud Logging as a [`LogSource`]: the pod record names the VM's instance id and
-//! when it was inserted; the container's entries since then are its lines.
+//! when it was inserted; the container's entries since then are its lines. A follower reads
+//! one page from the last line it handed on ([`LogSource::lines_from`]).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::logging::client::{CloudLogging, Entry, filter};
 use crate::error::{Error, Result};
-use crate::pods::logs::{LogLine, LogSource};
+use crate::logging::client::{CloudLogging, Entry, filter};
+use crate::pods::logs::{LogLine, LogSource, Newer};
 use crate::pods::record;
 
 /// How long before the VM's insert the window starts (clock skew, early boot).
@@ -20,14 +21,16 @@ fn line(entry: Entry) -> LogLine {
     }
 }
 
-#[async_trait]
-impl LogSource for CloudLogging {
-    async fn lines(
+impl CloudLogging {
+    /// The filter for `container` of the pod's current VM since a little before it was
+    /// inserted, or from `from`; `None` when the record names no VM instance yet.
+    async fn filter_of(
         &self,
         namespace: &str,
         pod: &str,
         container: &str,
-    ) -> Result<Option<Vec<LogLine>>> {
+        from: Option<jiff::Timestamp>,
+    ) -> Result<Option<String>> {
         let rec = match record::load(&self.store, namespace, pod).await {
             Ok(r) => r,
             Err(Error::NotFound { .. }) => return Ok(None),
@@ -36,12 +39,34 @@ impl LogSource for CloudLogging {
         let Some(instance_id) = rec.vm.instance_id.as_deref().filter(|i| !i.is_empty()) else {
             return Ok(None);
         };
-        let since = rec
-            .vm
-            .inserted_at
-            .or_else(|| rec.pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
-            .and_then(|t| t.checked_sub(WINDOW_SLACK).ok());
-        let f = filter(instance_id, namespace, pod, container, since);
+        let since = from.or_else(|| {
+            rec.vm
+                .inserted_at
+                .or_else(|| rec.pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
+                .and_then(|t| t.checked_sub(WINDOW_SLACK).ok())
+        });
+        Ok(Some(filter(
+            self.project(),
+            instance_id,
+            namespace,
+            pod,
+            container,
+            since,
+        )))
+    }
+}
+
+#[async_trait]
+impl LogSource for CloudLogging {
+    async fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<Option<Vec<LogLine>>> {
+        let Some(f) = self.filter_of(namespace, pod, container, None).await? else {
+            return Ok(None);
+        };
         let (entries, more) = self.pages(&f, "timestamp asc").await?;
         let entries = if more {
             // Longer than one call reads: keep the newest lines (what tail and follow want).
@@ -52,5 +77,24 @@ impl LogSource for CloudLogging {
             entries
         };
         Ok(Some(entries.into_iter().map(line).collect()))
+    }
+
+    /// One page from `from` on (`timestamp>=`): a follower polls this, so each poll is one
+    /// `entries:list` call whatever the log's length.
+    async fn lines_from(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        from: jiff::Timestamp,
+    ) -> Result<Option<Newer>> {
+        let Some(f) = self
+            .filter_of(namespace, pod, container, Some(from))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let entries = self.one_page(&f, "timestamp asc").await?;
+        Ok(Some(Newer::From(entries.into_iter().map(line).collect())))
     }
 }

@@ -32,6 +32,17 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// What a source answers a follower that has handed on every line up to a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Newer {
+    /// The lines written at or after that time, oldest first (one read, maybe not all of
+    /// them): the follower drops those it handed on already.
+    From(Vec<LogLine>),
+    /// Every line, as [`LogSource::lines`] (the source cannot read from a time): the
+    /// follower skips as many as it handed on.
+    All(Vec<LogLine>),
+}
+
 /// Where logs come from.
 #[async_trait]
 pub trait LogSource: Send + Sync + std::fmt::Debug {
@@ -42,6 +53,18 @@ pub trait LogSource: Send + Sync + std::fmt::Debug {
         pod: &str,
         container: &str,
     ) -> Result<Option<Vec<LogLine>>>;
+
+    /// The container's lines from `from` on, for a follower; by default every line.
+    async fn lines_from(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        from: jiff::Timestamp,
+    ) -> Result<Option<Newer>> {
+        let _ = from;
+        Ok(self.lines(namespace, pod, container).await?.map(Newer::All))
+    }
 }
 
 /// Asks each source in turn.
@@ -58,6 +81,22 @@ impl LogSources {
     ) -> Result<Option<Vec<LogLine>>> {
         for source in &self.0 {
             if let Some(lines) = source.lines(namespace, pod, container).await? {
+                return Ok(Some(lines));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first source's answer from `from` on that knows the container.
+    pub async fn lines_from(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        from: jiff::Timestamp,
+    ) -> Result<Option<Newer>> {
+        for source in &self.0 {
+            if let Some(lines) = source.lines_from(namespace, pod, container, from).await? {
                 return Ok(Some(lines));
             }
         }
