@@ -128,6 +128,13 @@ fn schemas() -> Map<String, Value> {
             "Items is the list of Namespace objects in the list.",
         ),
     );
+    annotate(&mut schemas);
+    schemas
+}
+
+/// Kubernetes' own annotations on the generated schemas: group-version-kinds, fields it does
+/// not require, the scalar-or-string forms, and the strategic-merge directives.
+fn annotate(schemas: &mut Map<String, Value>) {
     let kinds = [
         (POD_SCHEMA, gvk::<Pod>("")),
         (EVENT_SCHEMA, gvk::<Event>("")),
@@ -150,6 +157,12 @@ fn schemas() -> Map<String, Value> {
             schema.insert("x-kubernetes-group-version-kind".into(), json!([gvk]));
         }
     }
+    relax_required(schemas);
+    scalar_forms(schemas);
+    patch_directives(schemas);
+}
+
+fn relax_required(schemas: &mut Map<String, Value>) {
     // Fields k8s-openapi types make mandatory (not `Option` in Rust) that Kubernetes does not require.
     for (name, field) in NOT_REQUIRED {
         if let Some(Value::Object(schema)) = schemas.get_mut(*name) {
@@ -161,6 +174,9 @@ fn schemas() -> Map<String, Value> {
             }
         }
     }
+}
+
+fn scalar_forms(schemas: &mut Map<String, Value>) {
     // Kubernetes' forms of the two scalar-or-string types (k8s-openapi leaves them untyped).
     let forms = [
         (
@@ -178,6 +194,9 @@ fn schemas() -> Map<String, Value> {
             schema.extend(form);
         }
     }
+}
+
+fn patch_directives(schemas: &mut Map<String, Value>) {
     for meta in POD_PATCH_META {
         if let Some(Value::Object(prop)) = schemas
             .get_mut(meta.schema)
@@ -189,7 +208,6 @@ fn schemas() -> Map<String, Value> {
             }
         }
     }
-    schemas
 }
 
 const NOT_REQUIRED: &[(&str, &str)] = &[

@@ -198,148 +198,166 @@ fn operation(
     op
 }
 
-pub(super) fn paths() -> Value {
-    let (pod, event, ns) = (gvk::<Pod>(""), gvk::<Event>(""), gvk::<Namespace>(""));
-    let json_only: &[&str] = &["application/json"];
-    let list_types: &[&str] = &["application/json", "application/json;stream=watch"];
-    let ok = [("200", "OK")];
-    let written = [("200", "OK"), ("201", "Created")];
-    let created = [("200", "OK"), ("201", "Created"), ("202", "Accepted")];
-    let deleted = [("200", "OK"), ("202", "Accepted")];
-    let pod_body = || Some(content(schema_ref(POD_SCHEMA), &["*/*"]));
-    let patch_body = || {
-        let patch = schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
-        Some(content(
-            patch,
-            &[
-                "application/json-patch+json",
-                "application/merge-patch+json",
-                "application/strategic-merge-patch+json",
-            ],
-        ))
-    };
-    let namespace = param(
-        "namespace",
-        "path",
-        "string",
-        "object name and auth scope, such as for teams and projects",
-    );
-    let pretty = query(
-        "pretty",
-        "string",
-        "If 'true', then the output is pretty printed.",
-    );
-    let named = |what: &str| {
+/// The shared pieces of the operations: group-version-kinds, media types, parameters.
+struct Ops {
+    pod: Value,
+    event: Value,
+    ns: Value,
+    namespace: Value,
+    pretty: Value,
+}
+
+const JSON_ONLY: &[&str] = &["application/json"];
+const LIST_TYPES: &[&str] = &["application/json", "application/json;stream=watch"];
+const OK: [(&str, &str); 1] = [("200", "OK")];
+const WRITTEN: [(&str, &str); 2] = [("200", "OK"), ("201", "Created")];
+const CREATED: [(&str, &str); 3] = [("200", "OK"), ("201", "Created"), ("202", "Accepted")];
+const DELETED: [(&str, &str); 2] = [("200", "OK"), ("202", "Accepted")];
+
+fn pod_body() -> Option<Value> {
+    Some(content(schema_ref(POD_SCHEMA), &["*/*"]))
+}
+
+fn patch_body() -> Option<Value> {
+    let patch = schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
+    Some(content(
+        patch,
+        &[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        ],
+    ))
+}
+
+impl Ops {
+    fn new() -> Self {
+        Ops {
+            pod: gvk::<Pod>(""),
+            event: gvk::<Event>(""),
+            ns: gvk::<Namespace>(""),
+            namespace: param(
+                "namespace",
+                "path",
+                "string",
+                "object name and auth scope, such as for teams and projects",
+            ),
+            pretty: query(
+                "pretty",
+                "string",
+                "If 'true', then the output is pretty printed.",
+            ),
+        }
+    }
+
+    fn scoped(&self) -> Value {
+        json!([self.namespace, self.pretty])
+    }
+
+    fn named(&self, what: &str) -> Vec<Value> {
         vec![
             param("name", "path", "string", &format!("name of the {what}")),
-            namespace.clone(),
-            pretty.clone(),
+            self.namespace.clone(),
+            self.pretty.clone(),
         ]
-    };
-    let list_pods = |id: &str| {
-        operation(
-            id,
-            "list",
-            "list or watch objects of kind Pod",
-            &pod,
-            list_params(),
-            None,
-            responses(&format!("{POD_SCHEMA}List"), &ok, list_types),
-        )
-    };
-    let list_events = |id: &str| {
-        operation(
-            id,
-            "list",
-            "list or watch objects of kind Event",
-            &event,
-            list_params(),
-            None,
-            responses(&format!("{EVENT_SCHEMA}List"), &ok, list_types),
-        )
-    };
-    let read = |id: &str, what: &str| {
-        operation(
-            id,
-            "get",
-            &format!("read {what} of the specified Pod"),
-            &pod,
-            vec![],
-            None,
-            responses(POD_SCHEMA, &ok, json_only),
-        )
-    };
-    let replace = |id: &str, what: &str| {
-        operation(
-            id,
-            "put",
-            &format!("replace {what} of the specified Pod"),
-            &pod,
-            write_params(),
-            pod_body(),
-            responses(POD_SCHEMA, &written, json_only),
-        )
-    };
-    let patch = |id: &str, what: &str| {
-        operation(
-            id,
-            "patch",
-            &format!("partially update {what} of the specified Pod"),
-            &pod,
-            write_params(),
-            patch_body(),
-            responses(POD_SCHEMA, &written, json_only),
-        )
-    };
+    }
+
+    fn list_pods(&self, id: &str) -> Value {
+        let description = "list or watch objects of kind Pod";
+        let answers = responses(&format!("{POD_SCHEMA}List"), &OK, LIST_TYPES);
+        operation(id, "list", description, &self.pod, list_params(), None, answers)
+    }
+
+    fn list_events(&self, id: &str) -> Value {
+        let description = "list or watch objects of kind Event";
+        let answers = responses(&format!("{EVENT_SCHEMA}List"), &OK, LIST_TYPES);
+        operation(id, "list", description, &self.event, list_params(), None, answers)
+    }
+
+    fn read(&self, id: &str, what: &str) -> Value {
+        let description = format!("read {what} of the specified Pod");
+        let answers = responses(POD_SCHEMA, &OK, JSON_ONLY);
+        operation(id, "get", &description, &self.pod, vec![], None, answers)
+    }
+
+    fn replace(&self, id: &str, what: &str) -> Value {
+        let description = format!("replace {what} of the specified Pod");
+        let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
+        operation(id, "put", &description, &self.pod, write_params(), pod_body(), answers)
+    }
+
+    fn patch(&self, id: &str, what: &str) -> Value {
+        let description = format!("partially update {what} of the specified Pod");
+        let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
+        operation(id, "patch", &description, &self.pod, write_params(), patch_body(), answers)
+    }
+}
+
+pub(super) fn paths() -> Value {
+    let ops = Ops::new();
+    let mut all = pod_paths(&ops);
+    if let (Value::Object(all), Value::Object(more)) = (&mut all, other_paths(&ops)) {
+        all.extend(more);
+    }
+    all
+}
+
+fn pod_paths(ops: &Ops) -> Value {
+    let pod = &ops.pod;
     json!({
         "/api/v1/namespaces/{namespace}/pods": {
-            "parameters": [namespace.clone(), pretty.clone()],
-            "get": list_pods("listCoreV1NamespacedPod"),
-            "post": operation("createCoreV1NamespacedPod", "post", "create a Pod", &pod, write_params(), pod_body(), responses(POD_SCHEMA, &created, json_only)),
+            "parameters": ops.scoped(),
+            "get": ops.list_pods("listCoreV1NamespacedPod"),
+            "post": operation("createCoreV1NamespacedPod", "post", "create a Pod", pod, write_params(), pod_body(), responses(POD_SCHEMA, &CREATED, JSON_ONLY)),
         },
         "/api/v1/namespaces/{namespace}/pods/{name}": {
-            "parameters": named("Pod"),
-            "get": read("readCoreV1NamespacedPod", "the object"),
-            "put": replace("replaceCoreV1NamespacedPod", "the object"),
-            "patch": patch("patchCoreV1NamespacedPod", "the object"),
-            "delete": operation("deleteCoreV1NamespacedPod", "delete", "delete a Pod", &pod, delete_params(),
-                Some(content(schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), &["*/*"])), responses(POD_SCHEMA, &deleted, json_only)),
+            "parameters": ops.named("Pod"),
+            "get": ops.read("readCoreV1NamespacedPod", "the object"),
+            "put": ops.replace("replaceCoreV1NamespacedPod", "the object"),
+            "patch": ops.patch("patchCoreV1NamespacedPod", "the object"),
+            "delete": operation("deleteCoreV1NamespacedPod", "delete", "delete a Pod", pod, delete_params(),
+                Some(content(schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), &["*/*"])), responses(POD_SCHEMA, &DELETED, JSON_ONLY)),
         },
         "/api/v1/namespaces/{namespace}/pods/{name}/status": {
-            "parameters": named("Pod"),
-            "get": read("readCoreV1NamespacedPodStatus", "status"),
-            "put": replace("replaceCoreV1NamespacedPodStatus", "status"),
-            "patch": patch("patchCoreV1NamespacedPodStatus", "status"),
+            "parameters": ops.named("Pod"),
+            "get": ops.read("readCoreV1NamespacedPodStatus", "status"),
+            "put": ops.replace("replaceCoreV1NamespacedPodStatus", "status"),
+            "patch": ops.patch("patchCoreV1NamespacedPodStatus", "status"),
         },
         "/api/v1/namespaces/{namespace}/pods/{name}/log": {
-            "parameters": ([named("Pod"), log_params()].concat()),
-            "get": operation("readCoreV1NamespacedPodLog", "get", "read log of the specified Pod", &pod, vec![], None,
+            "parameters": ([ops.named("Pod"), log_params()].concat()),
+            "get": operation("readCoreV1NamespacedPodLog", "get", "read log of the specified Pod", pod, vec![], None,
                 json!({ "200": { "description": "OK", "content": content(json!({"type": "string"}), &["text/plain"]) }, "401": { "description": "Unauthorized" } })),
         },
         "/api/v1/pods": {
-            "parameters": [pretty.clone()],
-            "get": list_pods("listCoreV1PodForAllNamespaces"),
+            "parameters": [ops.pretty],
+            "get": ops.list_pods("listCoreV1PodForAllNamespaces"),
         },
+    })
+}
+
+fn other_paths(ops: &Ops) -> Value {
+    json!({
         "/api/v1/namespaces/{namespace}/events": {
-            "parameters": [namespace.clone(), pretty.clone()],
-            "get": list_events("listCoreV1NamespacedEvent"),
+            "parameters": ops.scoped(),
+            "get": ops.list_events("listCoreV1NamespacedEvent"),
         },
         "/api/v1/namespaces/{namespace}/events/{name}": {
-            "parameters": named("Event"),
-            "get": operation("readCoreV1NamespacedEvent", "get", "read the specified Event", &event, vec![], None, responses(EVENT_SCHEMA, &ok, json_only)),
+            "parameters": ops.named("Event"),
+            "get": operation("readCoreV1NamespacedEvent", "get", "read the specified Event", &ops.event, vec![], None, responses(EVENT_SCHEMA, &OK, JSON_ONLY)),
         },
         "/api/v1/namespaces": {
-            "parameters": [pretty.clone()],
-            "get": operation("listCoreV1Namespace", "list", "list or watch objects of kind Namespace", &ns, list_params(), None,
-                responses(&format!("{NAMESPACE_SCHEMA}List"), &ok, list_types)),
+            "parameters": [ops.pretty],
+            "get": operation("listCoreV1Namespace", "list", "list or watch objects of kind Namespace", &ops.ns, list_params(), None,
+                responses(&format!("{NAMESPACE_SCHEMA}List"), &OK, LIST_TYPES)),
         },
         "/api/v1/namespaces/{name}": {
-            "parameters": [param("name", "path", "string", "name of the Namespace"), pretty.clone()],
-            "get": operation("readCoreV1Namespace", "get", "read the specified Namespace", &ns, vec![], None, responses(NAMESPACE_SCHEMA, &ok, json_only)),
+            "parameters": [param("name", "path", "string", "name of the Namespace"), ops.pretty],
+            "get": operation("readCoreV1Namespace", "get", "read the specified Namespace", &ops.ns, vec![], None, responses(NAMESPACE_SCHEMA, &OK, JSON_ONLY)),
         },
         "/api/v1/events": {
-            "parameters": [pretty],
-            "get": list_events("listCoreV1EventForAllNamespaces"),
+            "parameters": [ops.pretty],
+            "get": ops.list_events("listCoreV1EventForAllNamespaces"),
         },
     })
 }

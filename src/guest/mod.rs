@@ -41,6 +41,8 @@ mod manifest;
 mod render;
 
 #[cfg(test)]
+mod cos_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tool_tests;
