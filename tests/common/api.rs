@@ -3,7 +3,7 @@
 use k8sless::testing::{Instance, Report, ReportInstance, Stack};
 use serde_json::{Value, json};
 
-use super::{now, zone_of};
+use super::{Issuer, now, zone_of};
 
 /// HTTP to a stack.
 pub struct Api {
@@ -81,6 +81,23 @@ impl Api {
         self.post("/pubsub/push", token, &[], body.to_string())
             .await
             .0
+    }
+
+    /// Pushes, as the guest on `vm` does, a report of `pod` signed with the VM's identity, and
+    /// expects it accepted.
+    pub async fn report_from(
+        &self,
+        issuer: &Issuer,
+        pod: &Value,
+        vm: &Instance,
+        seq: u64,
+        status: Value,
+    ) {
+        let r = issuer.report(pod, vm, seq, status);
+        assert_eq!(
+            self.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+            200
+        );
     }
 
     pub async fn gc(&self, token: Option<&str>) -> (u16, Value) {

@@ -76,6 +76,14 @@ pub async fn verified_stack(issuer: &Issuer) -> Stack {
     builder(issuer).start().await.expect("stack")
 }
 
+/// A fresh issuer, a [`verified_stack`] against it, and a client of that stack.
+pub async fn verified() -> (Issuer, Stack, Api) {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    (issuer, stack, api)
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

@@ -23,22 +23,11 @@ fn count(summary: &Value, what: &str) -> u64 {
 
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("done")).await;
     let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        succeeded(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, &p, &vm, 1, succeeded(&rfc3339_now()))
+        .await;
     assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 0);
     assert!(vm_named(&stack, &vm.name).is_some());
     stack.advance(MIN + Duration::from_secs(2));
@@ -56,22 +45,11 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("long-runner")).await;
     let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
+        .await;
     for _ in 0..3 {
         stack.advance(20 * MIN);
         // No report for an hour: a quiet, long-running pod. Two collections at once.
@@ -87,9 +65,7 @@ async fn running_pods_vm_is_never_deleted() {
 
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("mute")).await;
     let vm = vm_of(&stack, &p).expect("vm");
     stack.advance(9 * MIN);
@@ -105,24 +81,13 @@ async fn silent_vm_fails_after_the_boot_timeout() {
 
 #[tokio::test]
 async fn deadline_fails_the_pod_and_deletes_its_vm() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
     let p = api.create(spec).await;
     let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
+        .await;
     assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 0);
     stack.advance(Duration::from_secs(32));
     assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 1);
@@ -134,9 +99,7 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
 
 #[tokio::test]
 async fn crash_between_record_and_insert_is_repaired() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     // What a create writes before it inserts: the record, and nothing in Compute Engine.
     let r = api
         .http
@@ -190,9 +153,7 @@ async fn crash_between_record_and_insert_is_repaired() {
 
 #[tokio::test]
 async fn stockout_in_zone_a_moves_to_zone_b() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     stack.sim.set_faults(vec![FaultRule {
         zone: Some("us-central1-a".into()),
         stockout: true,
@@ -222,25 +183,14 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
             .contains("zones/us-central1-b/")
     );
     // Its reports are accepted from zone b.
-    let r = report(
-        &got,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, &got, &vm, 1, running(&rfc3339_now()))
+        .await;
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("forgotten")).await;
     let vm = vm_of(&stack, &p).expect("vm");
     // The record disappears (a crash of a delete between VM and record, inverted).
