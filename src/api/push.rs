@@ -13,9 +13,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use jiff::Timestamp;
 use serde_json::json;
 
-use super::{AppState, extract, respond};
+use super::{AppState, extract};
 use crate::error::Result;
 use crate::pods::lifecycle::report::Merge;
 use crate::push::{audit, pubsub};
@@ -36,22 +37,26 @@ fn merged(outcome: &Merge) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
+/// Verifies that the caller may `POST` to `path` (Pub/Sub's or Eventarc's push identity), then
+/// reads the body; with the time it arrived.
+async fn verified_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    body: Body,
+) -> Result<(Timestamp, bytes::Bytes)> {
+    let now = state.lifecycle.clock.now();
+    state.verifier.verify_caller(headers, path, now).await?;
+    Ok((now, extract::body_bytes(body, state.body_limit).await?))
+}
+
 /// `POST /pubsub/push`: a guest's report.
 pub(crate) async fn report_push(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(push(state, headers, body).await)
-}
-
-async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
-    let now = state.lifecycle.clock.now();
-    state
-        .verifier
-        .verify_caller(&headers, "/pubsub/push", now)
-        .await?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
+) -> Result<Response> {
+    let (now, bytes) = verified_body(&state, &headers, "/pubsub/push", body).await?;
     let message = pubsub::decode_push(&headers, &bytes)?;
     let report = pubsub::decode_report(&message)?;
     let published = message.publish_time.unwrap_or(now);
@@ -74,11 +79,10 @@ async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Respons
 }
 
 /// `POST /gc`: one collection pass; answers its summary.
-pub(crate) async fn collection_run(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(collect(state, headers).await)
-}
-
-async fn collect(state: AppState, headers: HeaderMap) -> Result<Response> {
+pub(crate) async fn collection_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let now = state.lifecycle.clock.now();
     state.verifier.verify_caller(&headers, "/gc", now).await?;
     let summary = state.pods.collect(&state.lifecycle.collect, now).await?;
@@ -93,17 +97,8 @@ pub(crate) async fn compute_event_receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(compute_event(state, headers, body).await)
-}
-
-async fn compute_event(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
-    let now = state.lifecycle.clock.now();
-    state
-        .verifier
-        .verify_caller(&headers, "/events/compute", now)
-        .await?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
+) -> Result<Response> {
+    let (now, bytes) = verified_body(&state, &headers, "/events/compute", body).await?;
     let Some(incident) =
         audit::decode_compute_incident(&headers, &bytes, &state.pods.settings().project)?
     else {
