@@ -84,6 +84,22 @@ pub async fn verified() -> (Issuer, Stack, Api) {
     (issuer, stack, api)
 }
 
+/// Awaits spawned creates of one pod: exactly one made it (201), every other was refused
+/// with a conflict (409).
+pub async fn assert_one_created(tasks: Vec<tokio::task::JoinHandle<u16>>) {
+    let n = tasks.len();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.expect("task"));
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 409).count(),
+        n - 1,
+        "{codes:?}"
+    );
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

@@ -23,6 +23,14 @@ pub(super) async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
+pub(super) async fn delete(base: &str, path: &str) -> reqwest::Response {
+    http()
+        .delete(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("delete")
+}
+
 pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
     let r = http()
         .get(format!("{base}{path}"))
@@ -31,6 +39,11 @@ pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
         .expect("get");
     let code = r.status().as_u16();
     (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The status code of a `GET` of `path`.
+pub(super) async fn get_code(base: &str, path: &str) -> u16 {
+    get(base, path).await.0
 }
 
 /// The created hello pod: defaults, scheduling on its VM, server fields; returns the VM name.
@@ -119,14 +132,7 @@ async fn create_get_list_delete() {
     let (_, all) = get(&stack.base, "/api/v1/pods").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
 
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/hello",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(r.status().as_u16(), 200);
     let deleted: Value = r.json().await.expect("json");
     assert_valid("io.k8s.api.core.v1.Pod", &deleted);
@@ -144,14 +150,7 @@ async fn create_get_list_delete() {
             .all(|i| i.status.map(|s| s.as_str()) == Some("TERMINATED"))
             || stack.sim.instances().is_empty()
     );
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/hello",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(r.status().as_u16(), 404);
 }
 
@@ -258,12 +257,7 @@ async fn two_service_instances_sharing_one_store() {
             })
         })
         .collect();
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.expect("task"));
-    }
-    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
+    common::assert_one_created(tasks).await;
     assert_eq!(first.sim.instances().len(), 1);
     assert_eq!(second.sim.instances().len(), 0);
 }
@@ -395,33 +389,17 @@ async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
         codes: vec![503],
         ..Default::default()
     }]);
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/keep",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/keep").await;
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().get("retry-after").is_some());
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["reason"], "ServiceUnavailable");
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/keep")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/keep").await,
         200
     );
     stack.sim.set_faults(vec![]);
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/keep",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/keep").await;
     assert_eq!(r.status().as_u16(), 200);
 }
 
@@ -432,9 +410,7 @@ async fn store_outage_is_503_never_a_half_written_pod() {
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("s")).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/s")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/s").await,
         404
     );
     assert!(stack.sim.instances().is_empty());
