@@ -48,15 +48,9 @@ impl Issuer {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let base = super::serve(app).await;
         Issuer {
-            jwks_url: format!("http://{addr}/oauth2/v3/certs"),
+            jwks_url: format!("{base}/oauth2/v3/certs"),
             fetches,
         }
     }

@@ -100,6 +100,29 @@ pub async fn assert_one_created(tasks: Vec<tokio::task::JoinHandle<u16>>) {
     );
 }
 
+/// A listener on a free loopback port, and its base URL (`http://127.0.0.1:PORT`).
+pub async fn loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, format!("http://{addr}"))
+}
+
+/// Serves `app` on `listener` in the background.
+pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// Serves `app` on a free loopback port in the background; its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let (listener, base) = loopback().await;
+    serve_on(listener, app);
+    base
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

@@ -30,11 +30,8 @@ pub(super) struct Env {
 
 pub(super) async fn start(schema: bool, timings: SimTimings) -> Env {
     common::init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let base = format!("http://{addr}/compute/v1");
+    let (listener, root) = common::loopback().await;
+    let base = format!("{root}/compute/v1");
     let schema = if schema {
         fixture("compute-v1.json")
             .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
@@ -49,10 +46,7 @@ pub(super) async fn start(schema: bool, timings: SimTimings) -> Env {
         base_url: base.clone(),
         schema,
     });
-    let app = sim.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    common::serve_on(listener, sim.router());
     let client = Client::new(
         ClientConfig {
             endpoint: base.clone(),

@@ -239,13 +239,7 @@ async fn two_service_instances_sharing_one_store() {
         pods: shared,
         ..second.state.clone()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let second_base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, k8sless::testing::router(state)).await;
-    });
+    let second_base = common::serve(k8sless::testing::router(state)).await;
     let bases = [first.base.clone(), second_base];
     let tasks: Vec<_> = (0..50)
         .map(|i| {
