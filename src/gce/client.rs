@@ -105,7 +105,8 @@ impl Client {
         let url = self.urls.instances(zone);
         let query = [("requestId", request_id.to_string())];
         self.mutate(
-            Call::mutation("instances.insert", Method::POST, &url, zone, &instance.name)
+            Call::new("instances.insert", Method::POST, &url, zone, &instance.name)
+                .mutation()
                 .query(query),
             Some(instance),
         )
@@ -140,7 +141,7 @@ impl Client {
     pub async fn get(&self, zone: &str, name: &str) -> Result<Instance, GceError> {
         let url = self.urls.instance(zone, name);
         self.call(
-            Call::read("instances.get", Method::GET, &url, zone, name),
+            Call::new("instances.get", Method::GET, &url, zone, name),
             NO_BODY,
         )
         .await
@@ -166,7 +167,7 @@ impl Client {
             query.push(("fields", fields.to_string()));
         }
         self.call(
-            Call::read("instances.list", Method::GET, &url, zone, "").query(query),
+            Call::new("instances.list", Method::GET, &url, zone, "").query(query),
             NO_BODY,
         )
         .await
@@ -208,7 +209,9 @@ impl Client {
         let url = self.urls.instance(zone, name);
         let query = [("requestId", Uuid::new_v4().to_string())];
         self.mutate(
-            Call::mutation("instances.delete", Method::DELETE, &url, zone, name).query(query),
+            Call::new("instances.delete", Method::DELETE, &url, zone, name)
+                .mutation()
+                .query(query),
             NO_BODY,
         )
         .await
@@ -257,7 +260,7 @@ impl Client {
     pub async fn get_operation(&self, zone: &str, operation: &str) -> Result<Operation, GceError> {
         let url = self.urls.operation(zone, operation);
         self.call(
-            Call::read("zoneOperations.get", Method::GET, &url, zone, ""),
+            Call::new("zoneOperations.get", Method::GET, &url, zone, ""),
             NO_BODY,
         )
         .await
@@ -276,7 +279,7 @@ impl Client {
         loop {
             let op: Operation = self
                 .call(
-                    Call::read("zoneOperations.wait", Method::POST, &url, zone, ""),
+                    Call::new("zoneOperations.wait", Method::POST, &url, zone, ""),
                     NO_BODY,
                 )
                 .await?;
@@ -303,8 +306,11 @@ impl Client {
         body: Option<&B>,
     ) -> Result<Operation, GceError> {
         let url = self.urls.instance_action(zone, name, action);
-        self.mutate(Call::mutation(method, Method::POST, &url, zone, name), body)
-            .await
+        self.mutate(
+            Call::new(method, Method::POST, &url, zone, name).mutation(),
+            body,
+        )
+        .await
     }
 
     /// A call that starts an operation; an operation already failed is the call's failure.
@@ -401,8 +407,9 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// A call that changes nothing (reads, and waiting on an operation).
-    fn read(
+    /// A call that changes nothing (reads, and waiting on an operation), unless made a
+    /// [`mutation`](Call::mutation).
+    fn new(
         method: &'static str,
         verb: Method,
         url: &'a str,
@@ -420,17 +427,11 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// A mutation: it passes the rate limiter first.
-    fn mutation(
-        method: &'static str,
-        verb: Method,
-        url: &'a str,
-        zone: &'a str,
-        instance: &'a str,
-    ) -> Self {
+    /// The call as a mutation: it passes the rate limiter first.
+    fn mutation(self) -> Self {
         Call {
             mutation: true,
-            ..Call::read(method, verb, url, zone, instance)
+            ..self
         }
     }
 
