@@ -31,6 +31,13 @@ impl Api {
         r.json().await.expect("json")
     }
 
+    /// Creates `pod` on `stack` (this client's); the created pod and its VM.
+    pub async fn create_on_vm(&self, stack: &Stack, pod: Value) -> (Value, Instance) {
+        let created = self.create(pod).await;
+        let vm = super::vm_of(stack, &created).expect("vm");
+        (created, vm)
+    }
+
     pub async fn pod(&self, name: &str) -> Value {
         let r = self
             .http

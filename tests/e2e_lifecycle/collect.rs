@@ -24,8 +24,7 @@ fn count(summary: &Value, what: &str) -> u64 {
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
     let (issuer, stack, api) = verified().await;
-    let p = api.create(pod("done")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (p, vm) = api.create_on_vm(&stack, pod("done")).await;
     api.report_from(&issuer, &p, &vm, 1, succeeded(&rfc3339_now()))
         .await;
     assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 0);
@@ -46,8 +45,7 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
     let (issuer, stack, api) = verified().await;
-    let p = api.create(pod("long-runner")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (p, vm) = api.create_on_vm(&stack, pod("long-runner")).await;
     api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
         .await;
     for _ in 0..3 {
@@ -66,8 +64,7 @@ async fn running_pods_vm_is_never_deleted() {
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
     let (issuer, stack, api) = verified().await;
-    let p = api.create(pod("mute")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (p, vm) = api.create_on_vm(&stack, pod("mute")).await;
     stack.advance(9 * MIN);
     assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 0);
     stack.advance(2 * MIN);
@@ -84,8 +81,7 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
     let (issuer, stack, api) = verified().await;
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
-    let p = api.create(spec).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (p, vm) = api.create_on_vm(&stack, spec).await;
     api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
         .await;
     assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 0);
@@ -191,8 +187,7 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
     let (issuer, stack, api) = verified().await;
-    let p = api.create(pod("forgotten")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (p, vm) = api.create_on_vm(&stack, pod("forgotten")).await;
     // The record disappears (a crash of a delete between VM and record, inverted).
     stack
         .pods
