@@ -29,6 +29,23 @@ pub(crate) struct Choice {
     pub accelerator: Option<&'static Accelerator>,
 }
 
+impl Choice {
+    /// `machine` for `reason`, without GPUs.
+    fn plain(machine: MachineType, reason: String) -> Choice {
+        Choice {
+            machine,
+            reason,
+            attach: None,
+            accelerator: None,
+        }
+    }
+}
+
+/// A machine type's shape and price, as reasons state it: `<shape> at <price>`.
+fn offer_text(m: &MachineType, spot: bool) -> String {
+    format!("{} at {}", shape_text(m), price_text(m, spot))
+}
+
 fn price_text(m: &MachineType, spot: bool) -> String {
     format!(
         "${:.4}/h {}",
@@ -120,10 +137,9 @@ fn named_choice(
         None => String::new(),
     };
     let reason = format!(
-        "{}{gpus}: named by {field}; it fits {need}: {} at {}",
+        "{}{gpus}: named by {field}; it fits {need}: {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     let accelerator = acc.or_else(|| {
         m.accelerator
@@ -191,17 +207,11 @@ fn default_choice(s: &VmSettings, spot: bool) -> Result<Choice, Vec<Cause>> {
         )]
     })?;
     let reason = format!(
-        "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {} at {}",
+        "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
-    Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
-        accelerator: None,
-    })
+    Ok(Choice::plain(m, reason))
 }
 
 /// The cheapest type of the configured families that fits, and the runner-up in the reason.
@@ -216,10 +226,9 @@ fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Ve
         )]);
     };
     let mut reason = format!(
-        "{}: the cheapest of {families} with {need}: {} at {}",
+        "{}: the cheapest of {families} with {need}: {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     if m.is_custom() {
         if let Some(pre) = ranked.iter().find(|c| !c.is_custom()) {
@@ -236,12 +245,7 @@ fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Ve
             price_text(next, spot)
         ));
     }
-    Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
-        accelerator: None,
-    })
+    Ok(Choice::plain(m, reason))
 }
 
 /// The GPU model the pod needs, if any.
@@ -355,13 +359,12 @@ fn n1_with_gpus(
             )]
         })?;
     let reason = format!(
-        "{} with {} x {}: the cheapest N1 type with {need} that takes {} GPUs: {} at {} plus ${:.4}/h per GPU on demand",
+        "{} with {} x {}: the cheapest N1 type with {need} that takes {} GPUs: {} plus ${:.4}/h per GPU on demand",
         m.name,
         r.gpus,
         a.name,
         r.gpus,
-        shape_text(&m),
-        price_text(&m, spot),
+        offer_text(&m, spot),
         a.price_hour
     );
     Ok(Choice {
@@ -416,17 +419,14 @@ fn built_in_gpus(
             )]
         })?;
     let reason = format!(
-        "{}: the cheapest type carrying {} x {} with {need}: {} at {} (GPUs included)",
+        "{}: the cheapest type carrying {} x {} with {need}: {} (GPUs included)",
         m.name,
         r.gpus,
         a.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
         accelerator: Some(a),
+        ..Choice::plain(m, reason)
     })
 }
