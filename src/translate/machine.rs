@@ -319,15 +319,30 @@ fn or_list(counts: &[u32]) -> String {
     }
 }
 
+/// The machine types with `a` built in.
+fn carriers(a: &Accelerator) -> impl Iterator<Item = &'static MachineType> + '_ {
+    catalog::all()
+        .iter()
+        .filter(move |m| m.accelerator.is_some_and(|(model, _)| model == a.name))
+}
+
+/// The cheapest of `candidates` that fits `r`.
+fn cheapest_fit<'a>(
+    candidates: impl Iterator<Item = &'a MachineType>,
+    r: &Request,
+    spot: bool,
+) -> Option<MachineType> {
+    candidates
+        .filter(|m| sizing::fits(m, r))
+        .min_by(|x, y| sizing::cheaper(x, y, spot))
+        .cloned()
+}
+
 fn carrier_hint(a: &Accelerator) -> String {
     if a.attachable_to_n1 {
         return format!("{} attaches to N1 machine types only", a.name);
     }
-    let carriers: Vec<&str> = catalog::all()
-        .iter()
-        .filter(|m| m.accelerator.is_some_and(|(model, _)| model == a.name))
-        .map(|m| m.name.as_str())
-        .collect();
+    let carriers: Vec<&str> = carriers(a).map(|m| m.name.as_str()).collect();
     format!("{} comes with {}", a.name, carriers.join(", "))
 }
 
@@ -339,12 +354,14 @@ fn n1_with_gpus(
 ) -> Result<Choice, Vec<Cause>> {
     let (cpus, mib) = n1_limits(a, r.gpus, gpu_field)?;
     let need = r.describe();
-    let m = catalog::all()
-        .iter()
-        .filter(|m| m.family == "n1" && m.vcpus <= cpus && m.memory_mib <= mib && sizing::fits(m, r))
-        .min_by(|x, y| sizing::cheaper(x, y, spot))
-        .cloned()
-        .ok_or_else(|| {
+    let m = cheapest_fit(
+        catalog::all()
+            .iter()
+            .filter(|m| m.family == "n1" && m.vcpus <= cpus && m.memory_mib <= mib),
+        r,
+        spot,
+    )
+    .ok_or_else(|| {
             vec![Cause::invalid(
                 gpu_field,
                 format!(
@@ -381,10 +398,7 @@ fn built_in_gpus(
     spot: bool,
     gpu_field: &str,
 ) -> Result<Choice, Vec<Cause>> {
-    let carriers: Vec<&MachineType> = catalog::all()
-        .iter()
-        .filter(|m| m.accelerator.is_some_and(|(model, _)| model == a.name))
-        .collect();
+    let carriers: Vec<&MachineType> = carriers(a).collect();
     let mut counts: Vec<u32> = carriers
         .iter()
         .filter_map(|m| m.accelerator.map(|(_, n)| n))
@@ -404,20 +418,22 @@ fn built_in_gpus(
         )]);
     }
     let need = r.describe();
-    let m = carriers
-        .into_iter()
-        .filter(|m| m.accelerator.is_some_and(|(_, n)| n == r.gpus) && sizing::fits(m, r))
-        .min_by(|x, y| sizing::cheaper(x, y, spot))
-        .cloned()
-        .ok_or_else(|| {
-            vec![Cause::invalid(
-                gpu_field,
-                format!(
-                    "\"{}\": no machine type with {} x {} has {need}",
-                    r.gpus, r.gpus, a.name
-                ),
-            )]
-        })?;
+    let m = cheapest_fit(
+        carriers
+            .into_iter()
+            .filter(|m| m.accelerator.is_some_and(|(_, n)| n == r.gpus)),
+        r,
+        spot,
+    )
+    .ok_or_else(|| {
+        vec![Cause::invalid(
+            gpu_field,
+            format!(
+                "\"{}\": no machine type with {} x {} has {need}",
+                r.gpus, r.gpus, a.name
+            ),
+        )]
+    })?;
     let reason = format!(
         "{}: the cheapest type carrying {} x {} with {need}: {} (GPUs included)",
         m.name,
