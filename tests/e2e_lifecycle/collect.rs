@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use k8sless::sim::faults::FaultRule;
-use k8sless::testing::names;
 use k8sless::testing::record::{self, PodRecord, VmState};
+use k8sless::testing::{Instance, Stack, names};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -21,17 +21,29 @@ fn count(summary: &Value, what: &str) -> u64 {
     summary[what]["count"].as_u64().unwrap_or(0)
 }
 
+/// A collection now counts nothing under `what` and keeps `vm`; one `wait` later, the next
+/// counts it once and `vm` is gone.
+async fn collected_only_after(
+    (issuer, stack, api): (&Issuer, &Stack, &Api),
+    vm: &Instance,
+    what: &str,
+    wait: Duration,
+) {
+    assert_eq!(count(&gc(api, issuer).await, what), 0, "{what} too early");
+    assert!(vm_named(stack, &vm.name).is_some(), "VM kept until then");
+    stack.advance(wait);
+    assert_eq!(count(&gc(api, issuer).await, what), 1, "{what}");
+    assert!(vm_named(stack, &vm.name).is_none(), "VM deleted");
+}
+
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
     let (issuer, stack, api) = verified().await;
     let (p, vm) = api.create_on_vm(&stack, pod("done")).await;
     api.report_from(&issuer, &p, &vm, 1, succeeded(&rfc3339_now()))
         .await;
-    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 0);
-    assert!(vm_named(&stack, &vm.name).is_some());
-    stack.advance(MIN + Duration::from_secs(2));
-    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 1);
-    assert!(vm_named(&stack, &vm.name).is_none(), "VM deleted");
+    let env = (&issuer, &stack, &api);
+    collected_only_after(env, &vm, "finishedVmsDeleted", MIN + Duration::from_secs(2)).await;
     assert_eq!(api.pod("done").await["status"]["phase"], "Succeeded");
     // Idempotent: nothing more to do.
     let again = gc(&api, &issuer).await;
@@ -64,15 +76,12 @@ async fn running_pods_vm_is_never_deleted() {
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
     let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("mute")).await;
+    let (_, vm) = api.create_on_vm(&stack, pod("mute")).await;
     stack.advance(9 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 0);
-    stack.advance(2 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 1);
+    collected_only_after((&issuer, &stack, &api), &vm, "bootTimeouts", 2 * MIN).await;
     let got = api.pod("mute").await;
     assert_eq!(got["status"]["phase"], "Failed");
     assert_eq!(got["status"]["reason"], "VMBootTimeout");
-    assert!(vm_named(&stack, &vm.name).is_none());
     stack.stop().await;
 }
 
@@ -84,12 +93,10 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
     let (p, vm) = api.create_on_vm(&stack, spec).await;
     api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
         .await;
-    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 0);
-    stack.advance(Duration::from_secs(32));
-    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 1);
+    let env = (&issuer, &stack, &api);
+    collected_only_after(env, &vm, "deadlinesExceeded", Duration::from_secs(32)).await;
     let got = api.pod("deadline").await;
     assert_eq!(got["status"]["reason"], "DeadlineExceeded");
-    assert!(vm_named(&stack, &vm.name).is_none());
     stack.stop().await;
 }
 
@@ -187,7 +194,7 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
     let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("forgotten")).await;
+    let (_, vm) = api.create_on_vm(&stack, pod("forgotten")).await;
     // The record disappears (a crash of a delete between VM and record, inverted).
     stack
         .pods
@@ -195,13 +202,7 @@ async fn orphan_vm_goes_after_the_grace() {
         .delete(&record::key("default", "forgotten"), None)
         .await
         .expect("delete record");
-    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 0);
-    assert!(
-        vm_named(&stack, &vm.name).is_some(),
-        "kept within the grace"
-    );
-    stack.advance(6 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 1);
-    assert!(vm_named(&stack, &vm.name).is_none());
+    // Kept within the grace.
+    collected_only_after((&issuer, &stack, &api), &vm, "orphansDeleted", 6 * MIN).await;
     stack.stop().await;
 }
