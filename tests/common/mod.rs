@@ -123,6 +123,17 @@ pub async fn serve(app: axum::Router) -> String {
     base
 }
 
+/// `pod`'s PodScheduled condition says Unschedulable, with a message naming `why`.
+pub fn assert_unschedulable(pod: &Value, why: &str) {
+    let cond = &pod["status"]["conditions"][0];
+    assert_eq!(cond["status"], "False", "{cond}");
+    assert_eq!(cond["reason"], "Unschedulable", "{cond}");
+    assert!(
+        cond["message"].as_str().unwrap_or("").contains(why),
+        "{cond}"
+    );
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

@@ -197,6 +197,16 @@ async fn paging_returns_each_instance_once() {
     }
 }
 
+/// `md` with one more item.
+fn with_item(md: &Metadata, key: &str, value: &str) -> Metadata {
+    let mut md = md.clone();
+    md.items.push(MetadataItem {
+        key: key.into(),
+        value: Some(value.into()),
+    });
+    md
+}
+
 #[tokio::test]
 async fn stale_fingerprints_conflict_and_never_clobber() {
     let env = start(false, SimTimings::ZERO).await;
@@ -238,20 +248,12 @@ async fn stale_fingerprints_conflict_and_never_clobber() {
         .expect("get")
         .metadata
         .expect("metadata");
-    let mut a = md.clone();
-    a.items.push(MetadataItem {
-        key: "x".into(),
-        value: Some("1".into()),
-    });
+    let a = with_item(&md, "x", "1");
     env.client
         .set_metadata(ZONE, "vm-a", &a)
         .await
         .expect("first metadata");
-    let mut b = md.clone();
-    b.items.push(MetadataItem {
-        key: "x".into(),
-        value: Some("2".into()),
-    });
+    let b = with_item(&md, "x", "2");
     assert!(matches!(
         env.client.set_metadata(ZONE, "vm-a", &b).await,
         Err(GceError::Conflict { .. })

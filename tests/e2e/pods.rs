@@ -350,17 +350,8 @@ async fn failed_inserts_leave_a_pending_unschedulable_pod() {
     .await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["status"]["phase"], "Pending");
-    let cond = &body["status"]["conditions"][0];
-    assert_eq!(cond["type"], "PodScheduled");
-    assert_eq!(cond["status"], "False");
-    assert_eq!(cond["reason"], "Unschedulable");
-    assert!(
-        cond["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("no capacity"),
-        "{cond}"
-    );
+    assert_eq!(body["status"]["conditions"][0]["type"], "PodScheduled");
+    common::assert_unschedulable(&body, "no capacity");
     assert!(body["spec"]["nodeName"].is_null());
     assert_valid("io.k8s.api.core.v1.Pod", &body);
 }
@@ -411,6 +402,17 @@ async fn store_outage_is_503_never_a_half_written_pod() {
     let _ = Arc::clone(&stack.memory);
 }
 
+/// `kubectl apply --server-side` of `yaml` to `url`.
+async fn apply(url: &str, yaml: impl Into<reqwest::Body>) -> reqwest::Response {
+    http()
+        .patch(url)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply")
+}
+
 #[tokio::test]
 async fn server_side_apply_creates_then_merges() {
     let stack = common::stack().await;
@@ -419,32 +421,14 @@ async fn server_side_apply_creates_then_merges() {
         stack.base
     );
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\n  labels: {app: one}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("apply");
+    let r = apply(&url, yaml).await;
     assert_eq!(r.status().as_u16(), 201);
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml.replace("app: one", "app: two"))
-        .send()
-        .await
-        .expect("apply again");
+    let r = apply(&url, yaml.replace("app: one", "app: two")).await;
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["metadata"]["labels"]["app"], "two");
     assert_valid("io.k8s.api.core.v1.Pod", &v);
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml.replace("busybox:1.36", "busybox:1.37"))
-        .send()
-        .await
-        .expect("apply image");
+    let r = apply(&url, yaml.replace("busybox:1.36", "busybox:1.37")).await;
     assert_eq!(
         r.status().as_u16(),
         422,

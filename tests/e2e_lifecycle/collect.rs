@@ -163,15 +163,7 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
         ..Default::default()
     }]);
     let p = api.create(pod("no-room")).await;
-    let scheduled = &p["status"]["conditions"][0];
-    assert_eq!(scheduled["status"], "False");
-    assert_eq!(scheduled["reason"], "Unschedulable");
-    assert!(
-        scheduled["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("us-central1-a")
-    );
+    assert_unschedulable(&p, "us-central1-a");
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "inserted"), 1, "{summary}");
     let name = names::vm_name("default", "no-room");
