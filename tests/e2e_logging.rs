@@ -129,6 +129,8 @@ async fn entries_list(
 
 impl Logging {
     async fn start() -> (Logging, String) {
+        // reqwest is built without a TLS provider; every test starts here.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let l = Logging::default();
         let app = axum::Router::new()
             .route("/v2/entries:list", axum::routing::post(entries_list))
@@ -312,7 +314,6 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_end() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (l, endpoint) = Logging::start().await;
     feed(&l);
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
