@@ -38,6 +38,19 @@ impl Api {
         (created, vm)
     }
 
+    /// [`create_on_vm`](Api::create_on_vm), then the VM's first report: `status`.
+    pub async fn create_reported(
+        &self,
+        issuer: &Issuer,
+        stack: &Stack,
+        pod: Value,
+        status: Value,
+    ) -> (Value, Instance) {
+        let (created, vm) = self.create_on_vm(stack, pod).await;
+        self.report_from(issuer, &created, &vm, 1, status).await;
+        (created, vm)
+    }
+
     pub async fn pod(&self, name: &str) -> Value {
         let r = self
             .http

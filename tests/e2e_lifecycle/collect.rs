@@ -39,8 +39,8 @@ async fn collected_only_after(
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
     let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("done")).await;
-    api.report_from(&issuer, &p, &vm, 1, succeeded(&rfc3339_now()))
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, pod("done"), succeeded(&rfc3339_now()))
         .await;
     let env = (&issuer, &stack, &api);
     collected_only_after(env, &vm, "finishedVmsDeleted", MIN + Duration::from_secs(2)).await;
@@ -57,8 +57,8 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
     let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("long-runner")).await;
-    api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, pod("long-runner"), running(&rfc3339_now()))
         .await;
     for _ in 0..3 {
         stack.advance(20 * MIN);
@@ -90,8 +90,8 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
     let (issuer, stack, api) = verified().await;
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
-    let (p, vm) = api.create_on_vm(&stack, spec).await;
-    api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, spec, running(&rfc3339_now()))
         .await;
     let env = (&issuer, &stack, &api);
     collected_only_after(env, &vm, "deadlinesExceeded", Duration::from_secs(32)).await;

@@ -54,8 +54,8 @@ async fn running_pods(
 ) -> Vec<(Value, Instance)> {
     let mut vms = Vec::new();
     for name in names {
-        let (p, vm) = api.create_on_vm(stack, pod(name)).await;
-        api.report_from(&issuer, &p, &vm, 1, running(&rfc3339_now()))
+        let (p, vm) = api
+            .create_reported(&issuer, stack, pod(name), running(&rfc3339_now()))
             .await;
         vms.push((p, vm));
     }
