@@ -55,7 +55,7 @@ async fn running_pods(
     let mut vms = Vec::new();
     for name in names {
         let (p, vm) = api
-            .create_reported(&issuer, stack, pod(name), running(&rfc3339_now()))
+            .create_reported(issuer, stack, pod(name), running(&rfc3339_now()))
             .await;
         vms.push((p, vm));
     }
