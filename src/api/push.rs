@@ -8,8 +8,7 @@
 //! report whose identity token is not its pod's VM; 503 for transient failures.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -37,36 +36,55 @@ fn merged(outcome: &Merge) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-/// Verifies that the caller may `POST` to `path` (Pub/Sub's or Eventarc's push identity), then
-/// reads the body; with the time it arrived.
-async fn verified_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
-    body: Body,
-) -> Result<(Timestamp, bytes::Bytes)> {
-    let now = state.lifecycle.clock.now();
-    state.verifier.verify_caller(headers, path, now).await?;
-    Ok((now, extract::body_bytes(body, state.body_limit).await?))
+/// A push from Google Cloud (Pub/Sub, Eventarc): its caller verified as the push identity for
+/// the route it came to, then its body read; with the time it arrived.
+pub(crate) struct Push {
+    state: AppState,
+    now: Timestamp,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl FromRequest<AppState> for Push {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let path = MatchedPath::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let now = state.lifecycle.clock.now();
+        let verified = async {
+            state
+                .verifier
+                .verify_caller(&parts.headers, path.as_str(), now)
+                .await?;
+            extract::body_bytes(body, state.body_limit).await
+        };
+        let body = verified.await.map_err(IntoResponse::into_response)?;
+        Ok(Push {
+            state: state.clone(),
+            now,
+            headers: parts.headers,
+            body,
+        })
+    }
 }
 
 /// `POST /pubsub/push`: a guest's report.
-pub(crate) async fn report_push(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    let (now, bytes) = verified_body(&state, &headers, "/pubsub/push", body).await?;
-    let message = pubsub::decode_push(&headers, &bytes)?;
+pub(crate) async fn report_push(p: Push) -> Result<Response> {
+    let message = pubsub::decode_push(&p.headers, &p.body)?;
     let report = pubsub::decode_report(&message)?;
-    let published = message.publish_time.unwrap_or(now);
-    let identity = state
+    let published = message.publish_time.unwrap_or(p.now);
+    let identity = p
+        .state
         .verifier
         .verify_instance(report.identity_token.as_deref(), published)
         .await?;
-    let outcome = state
+    let outcome = p
+        .state
         .pods
-        .apply_pushed_report(&report, identity.as_ref(), now)
+        .apply_pushed_report(&report, identity.as_ref(), p.now)
         .await?;
     tracing::debug!(
         pod = %format!("{}/{}", report.namespace, report.name),
@@ -93,20 +111,16 @@ pub(crate) async fn collection_run(
 }
 
 /// `POST /events/compute`: a Compute Engine audit log entry.
-pub(crate) async fn compute_event_receive(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    let (now, bytes) = verified_body(&state, &headers, "/events/compute", body).await?;
-    let Some(incident) =
-        audit::decode_compute_incident(&headers, &bytes, &state.pods.settings().project)?
-    else {
+pub(crate) async fn compute_event_receive(p: Push) -> Result<Response> {
+    let project = &p.state.pods.settings().project;
+    let Some(incident) = audit::decode_compute_incident(&p.headers, &p.body, project)? else {
         return Ok(merged(&Merge::Ignored("not an event k8sless acts on")));
     };
-    let outcome = state
+    let service_account = p.state.lifecycle.service_account.as_deref();
+    let outcome = p
+        .state
         .pods
-        .apply_vm_incident(&incident, state.lifecycle.service_account.as_deref(), now)
+        .apply_vm_incident(&incident, service_account, p.now)
         .await?;
     tracing::info!(vm = %incident.instance_name, kind = ?incident.kind, ?outcome, "compute event");
     Ok(merged(&outcome))
