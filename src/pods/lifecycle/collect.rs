@@ -37,15 +37,15 @@ use serde::Serialize;
 use super::decide::{Failure, Step, VmRef, decide, failure_verdict};
 use super::reinsert::Reinserted;
 use super::transitions;
+use crate::store::Pager;
 use crate::error::Result;
-use crate::gce::GceError;
-use crate::gce::labels::sanitize_value;
-use crate::gce::request::ListFilter;
-use crate::gce::types::{Instance, InstanceStatus};
 use crate::pods::Pods;
 use crate::pods::clock::elapsed;
 use crate::pods::record::{self, PodRecord};
-use crate::store::Pager;
+use crate::gce::GceError;
+use crate::gce::request::ListFilter;
+use crate::gce::types::{Instance, InstanceStatus};
+use crate::gce::labels::sanitize_value;
 use crate::translate::names::LABEL_MANAGED;
 
 /// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
@@ -72,11 +72,7 @@ pub(crate) struct CollectSettings {
 
 impl CollectSettings {
     /// Settings with the given grace periods and defaults for the rest.
-    pub(crate) fn new(
-        finished_grace: Duration,
-        boot_timeout: Duration,
-        orphan_grace: Duration,
-    ) -> Self {
+    pub(crate) fn new(finished_grace: Duration, boot_timeout: Duration, orphan_grace: Duration) -> Self {
         CollectSettings {
             finished_grace,
             boot_timeout,

@@ -16,10 +16,10 @@ use jiff::Timestamp;
 
 use super::report::Merge;
 use super::transitions::{Verdict, terminate};
+use crate::store::Pager;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
-use crate::store::Pager;
 use crate::translate::names;
 
 /// What happened to a VM, from a Compute Engine audit log entry.
@@ -108,11 +108,7 @@ impl Pods {
         // Sanitized or truncated names: scan.
         let prefix = record::prefix(None);
         let mut pages = Pager::new(&**self.store(), prefix, 500);
-        while let Some(page) = pages
-            .next_page()
-            .await
-            .map_err(|e| Error::pod_store(e, vm))?
-        {
+        while let Some(page) = pages.next_page().await.map_err(|e| Error::pod_store(e, vm))? {
             for raw in &page.records {
                 let rec = PodRecord::decode(raw)?;
                 if rec.vm.name == vm {
