@@ -216,14 +216,7 @@ impl Error {
 
     /// The chain of causes, outermost first, as the middleware logs it.
     pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut next = std::error::Error::source(self);
-        while let Some(cause) = next {
-            out.push_str(": ");
-            out.push_str(&cause.to_string());
-            next = cause.source();
-        }
-        out
+        chain_of(self)
     }
 
     /// Whether the same request may succeed later (drives Pub/Sub redelivery too).
@@ -318,6 +311,18 @@ impl Error {
 /// them, once.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorLogged(pub String);
+
+/// An error's message followed by its causes, outermost first: `a: b: c`.
+pub(crate) fn chain_of(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {

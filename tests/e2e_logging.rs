@@ -133,6 +133,8 @@ async fn entries_list(
 
 impl Logging {
     async fn start() -> (Logging, String) {
+        // reqwest is built without a TLS provider; every test starts here.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let l = Logging::default();
         let app = axum::Router::new()
             .route("/v2/entries:list", axum::routing::post(entries_list))
@@ -314,6 +316,15 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
     assert_eq!(err.to_status()["code"], 503, "{err:?}");
 }
 
+/// The next chunk of a followed log, within 5 s.
+async fn next_chunk(follow: &mut reqwest::Response) -> bytes::Bytes {
+    tokio::time::timeout(Duration::from_secs(5), follow.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
 async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
     let r = http.get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
@@ -321,7 +332,6 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_end() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (l, endpoint) = Logging::start().await;
     feed(&l);
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
@@ -390,18 +400,10 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
         .await
         .unwrap();
     assert_eq!(follow.status().as_u16(), 200);
-    let first = tokio::time::timeout(Duration::from_secs(5), follow.chunk())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let first = next_chunk(&mut follow).await;
     assert_eq!(&first[..], b"main 7\n");
     l.add("111", "default/demo/main", "2026-11-30T10:00:20Z", "main 8");
-    let next = tokio::time::timeout(Duration::from_secs(5), follow.chunk())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let next = next_chunk(&mut follow).await;
     assert_eq!(&next[..], b"main 8\n");
     // After the first read, a poll asks only from the last line handed on, one page.
     let polls: Vec<Value> = l.requests.lock().unwrap().clone();

@@ -117,14 +117,7 @@ async fn token_proxy(target: String, token: String, refused: Arc<AtomicUsize>) -
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
+    common::serve(app).await
 }
 
 #[tokio::test]
@@ -143,9 +136,7 @@ async fn reports_published_to_the_emulator_reach_the_record() {
             start_emulator().await
         }
     };
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let refused = Arc::new(AtomicUsize::new(0));
     let proxy = token_proxy(
         stack.base.clone(),
@@ -183,14 +174,8 @@ async fn reports_published_to_the_emulator_reach_the_record() {
     let vm = vm_of(&stack, &target).expect("vm");
     let other_vm = vm_of(&stack, &other).expect("other vm");
     let start = rfc3339_now();
-    let forged = report(
-        &target,
-        &other_vm,
-        9,
-        succeeded(&start),
-        Some(issuer.identity(&other_vm)),
-    );
-    let genuine = report(&target, &vm, 1, running(&start), Some(issuer.identity(&vm)));
+    let forged = issuer.report(&target, &other_vm, 9, succeeded(&start));
+    let genuine = issuer.report(&target, &vm, 1, running(&start));
     let b64 = |r: &k8sless::testing::Report| {
         base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(r).expect("json"))
     };

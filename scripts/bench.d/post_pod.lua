@@ -22,10 +22,5 @@ request = function()
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'JSON {"p50":%d,"p99":%d,"p999":%d,"requests":%d,"seconds":%f,"errors":%d,"non2xx":%d}\n',
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.requests,
-    summary.duration / 1e6, e.connect + e.read + e.write + e.timeout, e.status))
-end
+-- The JSON report, shared with the other scripts here.
+done = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "report.lua")

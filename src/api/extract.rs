@@ -50,6 +50,18 @@ pub(crate) fn field_validation(q: &HashMap<String, String>) -> Result<FieldValid
     }
 }
 
+/// The options of a write from its query string: `dryRun` and `fieldValidation`.
+pub(crate) fn write_options(raw: Option<&str>) -> Result<(DryRun, FieldValidation)> {
+    let q = query(raw)?;
+    Ok((dry_run(&q)?, field_validation(&q)?))
+}
+
+/// At most `limit` bytes of body, parsed as JSON or YAML by the request's Content-Type.
+pub(crate) async fn body_value(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value> {
+    let bytes = body_bytes(body, limit).await?;
+    parse_value(headers, &bytes)
+}
+
 /// Reads at most `limit` bytes of body.
 pub(crate) async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -66,6 +78,11 @@ pub(crate) async fn body_bytes(body: Body, limit: usize) -> Result<bytes::Bytes>
 
 /// The media type of the request: Content-Type without parameters, lowercase.
 pub(crate) fn media_type(headers: &HeaderMap) -> String {
+    media_type_as_sent(headers).to_ascii_lowercase()
+}
+
+/// The media type of the request: Content-Type without parameters, as sent.
+pub(crate) fn media_type_as_sent(headers: &HeaderMap) -> &str {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -74,7 +91,6 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase()
 }
 
 /// Parses a JSON or YAML body by the request's Content-Type (see

@@ -31,28 +31,35 @@ fn json_with(content_type: &str, value: &impl Serialize) -> Response {
         .into_response()
 }
 
+/// The aggregated discovery document when `Accept` asks for it, else the plain one.
+fn by_accept<A: Serialize, P: Serialize>(
+    headers: &HeaderMap,
+    aggregated: impl FnOnce() -> A,
+    plain: impl FnOnce() -> P,
+) -> Response {
+    if discovery::wants_aggregated(accept(headers)) {
+        json_with(discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE, &aggregated())
+    } else {
+        json_with("application/json", &plain())
+    }
+}
+
 /// `GET /api`.
 pub(crate) async fn api(headers: HeaderMap) -> Response {
-    if discovery::wants_aggregated(accept(&headers)) {
-        json_with(
-            discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
-            &discovery::aggregated_discovery_v2(),
-        )
-    } else {
-        json_with("application/json", &discovery::api_versions())
-    }
+    by_accept(
+        &headers,
+        discovery::aggregated_discovery_v2,
+        discovery::api_versions,
+    )
 }
 
 /// `GET /apis`: no groups besides core.
 pub(crate) async fn apis(headers: HeaderMap) -> Response {
-    if discovery::wants_aggregated(accept(&headers)) {
-        json_with(
-            discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE,
-            &discovery::aggregated_discovery_apis_v2(),
-        )
-    } else {
-        json_with("application/json", &discovery::api_group_list())
-    }
+    by_accept(
+        &headers,
+        discovery::aggregated_discovery_apis_v2,
+        discovery::api_group_list,
+    )
 }
 
 /// `GET /api/v1`.

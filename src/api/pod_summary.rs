@@ -210,6 +210,15 @@ fn note_restart(cs: &ContainerStatus, latest: &mut Option<Timestamp>) {
     }
 }
 
+/// `5h12m`, or `5h` where the smaller unit is none.
+fn two_units(big: i64, unit: &str, small: i64, small_unit: &str) -> String {
+    if small == 0 {
+        format!("{big}{unit}")
+    } else {
+        format!("{big}{unit}{small}{small_unit}")
+    }
+}
+
 /// A duration the way kubectl shows ages: "45s", "3m20s", "5h12m", "9d", "2y31d" (apimachinery's
 /// `HumanDuration`: about two significant units, coarser as it grows). Up to a second in the
 /// future reads "0s" (clock skew); further is `"<invalid>"`.
@@ -226,38 +235,26 @@ pub(crate) fn human_duration(d: SignedDuration) -> String {
     }
     let minutes = seconds / 60;
     if minutes < 10 {
-        return match seconds % 60 {
-            0 => format!("{minutes}m"),
-            s => format!("{minutes}m{s}s"),
-        };
+        return two_units(minutes, "m", seconds % 60, "s");
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
     }
     let hours = seconds / 3600;
     if hours < 8 {
-        return match minutes % 60 {
-            0 => format!("{hours}h"),
-            m => format!("{hours}h{m}m"),
-        };
+        return two_units(hours, "h", minutes % 60, "m");
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
-        return match hours % 24 {
-            0 => format!("{}d", hours / 24),
-            h => format!("{}d{h}h", hours / 24),
-        };
+        return two_units(hours / 24, "d", hours % 24, "h");
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
-        return match (hours / 24) % 365 {
-            0 => format!("{}y", hours / 24 / 365),
-            days => format!("{}y{days}d", hours / 24 / 365),
-        };
+        return two_units(hours / 24 / 365, "y", (hours / 24) % 365, "d");
     }
     format!("{}y", hours / 24 / 365)
 }

@@ -1,9 +1,9 @@
 //! `PUT` and `PATCH` on a pod and on its `status` subresource.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::extract::{self, FieldValidation};
@@ -14,48 +14,58 @@ use crate::error::{Error, Result};
 use crate::pods::DryRun;
 use crate::pods::update::replace::{Part, PatchKind};
 
+/// What a write to one named pod takes off its request: the pod's namespace and name, the
+/// query string, the headers and the body.
+pub(crate) struct PodWrite {
+    state: AppState,
+    namespace: String,
+    name: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl FromRequest<AppState> for PodWrite {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Path((namespace, name)) =
+            Path::<(String, String)>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let RawQuery(query) = RawQuery::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(PodWrite {
+            state: state.clone(),
+            namespace,
+            name,
+            query,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
 /// `PUT .../pods/{name}`.
-pub(crate) async fn pod_replace(
-    s: State<AppState>,
-    p: Path<(String, String)>,
-    q: RawQuery,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    respond(replace(s.0, p.0, q.0, h, b, Part::Main).await)
+pub(crate) async fn pod_replace(w: PodWrite) -> Response {
+    respond(replace(w, Part::Main).await)
 }
 
 /// `PUT .../pods/{name}/status`.
-pub(crate) async fn pod_status_replace(
-    s: State<AppState>,
-    p: Path<(String, String)>,
-    q: RawQuery,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    respond(replace(s.0, p.0, q.0, h, b, Part::Status).await)
+pub(crate) async fn pod_status_replace(w: PodWrite) -> Response {
+    respond(replace(w, Part::Status).await)
 }
 
 /// `PATCH .../pods/{name}`.
-pub(crate) async fn pod_patch(
-    s: State<AppState>,
-    p: Path<(String, String)>,
-    q: RawQuery,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    respond(patch(s.0, p.0, q.0, h, b, Part::Main).await)
+pub(crate) async fn pod_patch(w: PodWrite) -> Response {
+    respond(patch(w, Part::Main).await)
 }
 
 /// `PATCH .../pods/{name}/status`.
-pub(crate) async fn pod_status_patch(
-    s: State<AppState>,
-    p: Path<(String, String)>,
-    q: RawQuery,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    respond(patch(s.0, p.0, q.0, h, b, Part::Status).await)
+pub(crate) async fn pod_status_patch(w: PodWrite) -> Response {
+    respond(patch(w, Part::Status).await)
 }
 
 /// `GET .../pods/{name}/status`: the pod.
@@ -72,49 +82,23 @@ pub(crate) async fn pod_status_view(
     )
 }
 
-async fn replace(
-    state: AppState,
-    (namespace, name): (String, String),
-    q: Option<String>,
-    headers: HeaderMap,
-    body: Body,
-    part: Part,
-) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let dry_run = extract::dry_run(&query)?;
-    let validation = extract::field_validation(&query)?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let value = extract::parse_value(&headers, &bytes)?;
+async fn replace(w: PodWrite, part: Part) -> Result<Response> {
+    let (dry_run, validation) = extract::write_options(w.query.as_deref())?;
+    let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
     let (pod, warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
-    let updated = state
+    let updated = w
+        .state
         .pods
-        .replace(&namespace, &name, pod, part, dry_run)
+        .replace(&w.namespace, &w.name, pod, part, dry_run)
         .await?;
     Ok(with_warnings(json(StatusCode::OK, &updated), &warnings))
 }
 
-async fn patch(
-    state: AppState,
-    (namespace, name): (String, String),
-    q: Option<String>,
-    headers: HeaderMap,
-    body: Body,
-    part: Part,
-) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let dry_run = extract::dry_run(&query)?;
-    let validation = extract::field_validation(&query)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+async fn patch(w: PodWrite, part: Part) -> Result<Response> {
+    let (dry_run, validation) = extract::write_options(w.query.as_deref())?;
+    let content_type = extract::media_type_as_sent(&w.headers).to_string();
     if content_type == "application/apply-patch+yaml" && part == Part::Main {
-        return server_side_apply(state, namespace, name, dry_run, validation, headers, body).await;
+        return server_side_apply(w, dry_run, validation).await;
     }
     let kind = match content_type.as_str() {
         "application/json-patch+json" => PatchKind::Json,
@@ -126,11 +110,11 @@ async fn patch(
             });
         }
     };
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let value = extract::parse_value(&headers, &bytes)?;
-    let patched = state
+    let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
+    let patched = w
+        .state
         .pods
-        .patch(&namespace, &name, kind, value, part, dry_run)
+        .patch(&w.namespace, &w.name, kind, value, part, dry_run)
         .await?;
     let unknown = &patched.unknown_fields;
     let warnings: Vec<String> = match validation {
@@ -150,22 +134,18 @@ async fn patch(
 
 /// Server-side apply (`kubectl apply --server-side`): see [`crate::pods::update::apply`].
 async fn server_side_apply(
-    state: AppState,
-    namespace: String,
-    name: String,
+    w: PodWrite,
     dry_run: DryRun,
     validation: FieldValidation,
-    headers: HeaderMap,
-    body: Body,
 ) -> Result<Response> {
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let value = extract::parse_value(&headers, &bytes)?;
+    let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
     // kubectl's server-side apply defaults to strict field validation.
     let (pod, warnings): (Pod, Vec<String>) =
         extract::decode_object(value.clone(), "Pod", validation)?;
-    let applied = state
+    let applied = w
+        .state
         .pods
-        .apply(&namespace, &name, pod, value, dry_run)
+        .apply(&w.namespace, &w.name, pod, value, dry_run)
         .await?;
     let code = if applied.created {
         StatusCode::CREATED

@@ -46,11 +46,8 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let dry_run = extract::dry_run(&query)?;
-    let validation = extract::field_validation(&query)?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let value = extract::parse_value(&headers, &bytes)?;
+    let (dry_run, validation) = extract::write_options(q.as_deref())?;
+    let value = extract::body_value(&headers, body, state.body_limit).await?;
     let (pod, mut warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
     warnings.extend(crate::pods::validate::warnings(&pod));
     let created = state
@@ -213,7 +210,9 @@ async fn list(
 }
 
 /// List options from a query map.
-pub(crate) fn list_options(query: &std::collections::HashMap<String, String>) -> Result<ListOptions> {
+pub(crate) fn list_options(
+    query: &std::collections::HashMap<String, String>,
+) -> Result<ListOptions> {
     let limit = match query.get("limit").map(String::as_str) {
         None | Some("") => 0,
         Some(l) => l

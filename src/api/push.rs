@@ -8,14 +8,14 @@
 //! report whose identity token is not its pod's VM; 503 for transient failures.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use jiff::Timestamp;
 use serde_json::json;
 
-use super::{AppState, extract, respond};
+use super::{AppState, extract};
 use crate::error::Result;
 use crate::pods::lifecycle::report::Merge;
 use crate::push::{audit, pubsub};
@@ -40,34 +40,61 @@ fn merged(outcome: &Merge) -> Response {
 /// the push JSON, with room for its attributes.
 const PUSH_BODY_LIMIT: usize = 14 * 1024 * 1024;
 
-/// `POST /pubsub/push`: a guest's report.
-pub(crate) async fn report_push(
-    State(state): State<AppState>,
+/// A push from Google Cloud (Pub/Sub, Eventarc): its caller verified as the push identity for
+/// the route it came to, then its body read; with the time it arrived.
+pub(crate) struct Push {
+    state: AppState,
+    now: Timestamp,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(push(state, headers, body).await)
+    body: bytes::Bytes,
 }
 
-async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
-    let now = state.lifecycle.clock.now();
-    state
-        .verifier
-        .verify_caller(&headers, "/pubsub/push", now)
-        .await?;
-    // A report is bounded by what the record keeps (pods/bounds.rs), not refused for its size:
-    // a refused push is redelivered for days and the pod's phase would never advance.
-    let bytes = extract::body_bytes(body, state.body_limit.max(PUSH_BODY_LIMIT)).await?;
-    let message = pubsub::decode_push(&headers, &bytes)?;
+impl FromRequest<AppState> for Push {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let path = MatchedPath::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let now = state.lifecycle.clock.now();
+        let verified = async {
+            state
+                .verifier
+                .verify_caller(&parts.headers, path.as_str(), now)
+                .await?;
+            // A report is bounded by what the record keeps (pods/bounds.rs), not refused for its
+            // size: a refused push is redelivered for days and the pod's phase would never advance.
+            let limit = match path.as_str() {
+                "/pubsub/push" => state.body_limit.max(PUSH_BODY_LIMIT),
+                _ => state.body_limit,
+            };
+            extract::body_bytes(body, limit).await
+        };
+        let body = verified.await.map_err(IntoResponse::into_response)?;
+        Ok(Push {
+            state: state.clone(),
+            now,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// `POST /pubsub/push`: a guest's report.
+pub(crate) async fn report_push(p: Push) -> Result<Response> {
+    let message = pubsub::decode_push(&p.headers, &p.body)?;
     let report = pubsub::decode_report(&message)?;
-    let published = message.publish_time.unwrap_or(now);
-    let identity = state
+    let published = message.publish_time.unwrap_or(p.now);
+    let identity = p
+        .state
         .verifier
         .verify_instance(report.identity_token.as_deref(), published)
         .await?;
-    let outcome = state
+    let outcome = p
+        .state
         .pods
-        .apply_pushed_report(&report, identity.as_ref(), now)
+        .apply_pushed_report(&report, identity.as_ref(), p.now)
         .await?;
     tracing::debug!(
         pod = %format!("{}/{}", report.namespace, report.name),
@@ -80,11 +107,10 @@ async fn push(state: AppState, headers: HeaderMap, body: Body) -> Result<Respons
 }
 
 /// `POST /gc`: one collection pass; answers its summary.
-pub(crate) async fn collection_run(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(collect(state, headers).await)
-}
-
-async fn collect(state: AppState, headers: HeaderMap) -> Result<Response> {
+pub(crate) async fn collection_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let now = state.lifecycle.clock.now();
     state.verifier.verify_caller(&headers, "/gc", now).await?;
     let summary = state.pods.collect(&state.lifecycle.collect, now).await?;
@@ -95,29 +121,16 @@ async fn collect(state: AppState, headers: HeaderMap) -> Result<Response> {
 }
 
 /// `POST /events/compute`: a Compute Engine audit log entry.
-pub(crate) async fn compute_event_receive(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(compute_event(state, headers, body).await)
-}
-
-async fn compute_event(state: AppState, headers: HeaderMap, body: Body) -> Result<Response> {
-    let now = state.lifecycle.clock.now();
-    state
-        .verifier
-        .verify_caller(&headers, "/events/compute", now)
-        .await?;
-    let bytes = extract::body_bytes(body, state.body_limit).await?;
-    let Some(incident) =
-        audit::decode_compute_incident(&headers, &bytes, &state.pods.settings().project)?
-    else {
+pub(crate) async fn compute_event_receive(p: Push) -> Result<Response> {
+    let project = &p.state.pods.settings().project;
+    let Some(incident) = audit::decode_compute_incident(&p.headers, &p.body, project)? else {
         return Ok(merged(&Merge::Ignored("not an event k8sless acts on")));
     };
-    let outcome = state
+    let service_account = p.state.lifecycle.service_account.as_deref();
+    let outcome = p
+        .state
         .pods
-        .apply_vm_incident(&incident, state.lifecycle.service_account.as_deref(), now)
+        .apply_vm_incident(&incident, service_account, p.now)
         .await?;
     tracing::info!(vm = %incident.instance_name, kind = ?incident.kind, ?outcome, "compute event");
     Ok(merged(&outcome))

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub(crate) use super::jwks::KeyCache;
-use crate::error::Error;
+use crate::error::{self, Error};
 
 /// The `google.compute_engine` claims of a verified instance identity token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,21 +112,9 @@ pub(crate) enum OidcError {
     },
 }
 
-/// The error's message followed by its causes (`a: b: c`), for the API error's text.
-fn with_causes(e: &OidcError) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// The error for a refused caller (push, scheduler, Eventarc).
 pub(crate) fn caller_error(e: OidcError) -> Error {
-    let message = with_causes(&e);
+    let message = error::chain_of(&e);
     match e {
         OidcError::KeysUnavailable { .. } => Error::unavailable(message),
         OidcError::WrongEmail { .. } => Error::Forbidden { message },
@@ -136,7 +124,7 @@ pub(crate) fn caller_error(e: OidcError) -> Error {
 
 /// The error for a refused identity token inside an authenticated message.
 pub(crate) fn message_error(e: OidcError) -> Error {
-    let message = with_causes(&e);
+    let message = error::chain_of(&e);
     match e {
         OidcError::KeysUnavailable { .. } => Error::unavailable(message),
         _ => Error::Forbidden {

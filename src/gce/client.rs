@@ -104,14 +104,13 @@ impl Client {
     ) -> Result<Operation, GceError> {
         let url = self.urls.instances(zone);
         let query = [("requestId", request_id.to_string())];
-        let op: Operation = self
-            .call(
-                Call::mutation("instances.insert", Method::POST, &url, zone, &instance.name)
-                    .query(query),
-                Some(instance),
-            )
-            .await?;
-        check_operation("instances.insert", zone, op)
+        self.mutate(
+            Call::new("instances.insert", Method::POST, &url, zone, &instance.name)
+                .mutation()
+                .query(query),
+            Some(instance),
+        )
+        .await
     }
 
     /// Insert that treats "already exists, owned by the same pod" as success. `owner` is a
@@ -142,7 +141,7 @@ impl Client {
     pub async fn get(&self, zone: &str, name: &str) -> Result<Instance, GceError> {
         let url = self.urls.instance(zone, name);
         self.call(
-            Call::read("instances.get", Method::GET, &url, zone, name),
+            Call::new("instances.get", Method::GET, &url, zone, name),
             NO_BODY,
         )
         .await
@@ -168,7 +167,7 @@ impl Client {
             query.push(("fields", fields.to_string()));
         }
         self.call(
-            Call::read("instances.list", Method::GET, &url, zone, "").query(query),
+            Call::new("instances.list", Method::GET, &url, zone, "").query(query),
             NO_BODY,
         )
         .await
@@ -209,25 +208,19 @@ impl Client {
     pub async fn delete(&self, zone: &str, name: &str) -> Result<Operation, GceError> {
         let url = self.urls.instance(zone, name);
         let query = [("requestId", Uuid::new_v4().to_string())];
-        let op: Operation = self
-            .call(
-                Call::mutation("instances.delete", Method::DELETE, &url, zone, name).query(query),
-                NO_BODY,
-            )
-            .await?;
-        check_operation("instances.delete", zone, op)
+        self.mutate(
+            Call::new("instances.delete", Method::DELETE, &url, zone, name)
+                .mutation()
+                .query(query),
+            NO_BODY,
+        )
+        .await
     }
 
     /// `instances.stop`.
     pub async fn stop(&self, zone: &str, name: &str) -> Result<Operation, GceError> {
-        let url = self.urls.instance_action(zone, name, "stop");
-        let op: Operation = self
-            .call(
-                Call::mutation("instances.stop", Method::POST, &url, zone, name),
-                NO_BODY,
-            )
-            .await?;
-        check_operation("instances.stop", zone, op)
+        self.instance_action(zone, name, "instances.stop", "stop", NO_BODY)
+            .await
     }
 
     /// `instances.setLabels`; a stale fingerprint is [`GceError::Conflict`].
@@ -238,18 +231,12 @@ impl Client {
         labels: BTreeMap<String, String>,
         fingerprint: &str,
     ) -> Result<Operation, GceError> {
-        let url = self.urls.instance_action(zone, name, "setLabels");
         let body = InstancesSetLabelsRequest {
             labels,
             label_fingerprint: Some(fingerprint.to_string()),
         };
-        let op: Operation = self
-            .call(
-                Call::mutation("instances.setLabels", Method::POST, &url, zone, name),
-                Some(&body),
-            )
-            .await?;
-        check_operation("instances.setLabels", zone, op)
+        self.instance_action(zone, name, "instances.setLabels", "setLabels", Some(&body))
+            .await
     }
 
     /// `instances.setMetadata`; `metadata.fingerprint` must be the one read; stale is a conflict.
@@ -259,21 +246,21 @@ impl Client {
         name: &str,
         metadata: &Metadata,
     ) -> Result<Operation, GceError> {
-        let url = self.urls.instance_action(zone, name, "setMetadata");
-        let op: Operation = self
-            .call(
-                Call::mutation("instances.setMetadata", Method::POST, &url, zone, name),
-                Some(metadata),
-            )
-            .await?;
-        check_operation("instances.setMetadata", zone, op)
+        self.instance_action(
+            zone,
+            name,
+            "instances.setMetadata",
+            "setMetadata",
+            Some(metadata),
+        )
+        .await
     }
 
     /// `zoneOperations.get`.
     pub async fn get_operation(&self, zone: &str, operation: &str) -> Result<Operation, GceError> {
         let url = self.urls.operation(zone, operation);
         self.call(
-            Call::read("zoneOperations.get", Method::GET, &url, zone, ""),
+            Call::new("zoneOperations.get", Method::GET, &url, zone, ""),
             NO_BODY,
         )
         .await
@@ -292,7 +279,7 @@ impl Client {
         loop {
             let op: Operation = self
                 .call(
-                    Call::read("zoneOperations.wait", Method::POST, &url, zone, ""),
+                    Call::new("zoneOperations.wait", Method::POST, &url, zone, ""),
                     NO_BODY,
                 )
                 .await?;
@@ -307,6 +294,34 @@ impl Client {
                 });
             }
         }
+    }
+
+    /// `POST`s `body` to the instance's `action` (`method` names it in spans and errors).
+    async fn instance_action<B: Serialize>(
+        &self,
+        zone: &str,
+        name: &str,
+        method: &'static str,
+        action: &str,
+        body: Option<&B>,
+    ) -> Result<Operation, GceError> {
+        let url = self.urls.instance_action(zone, name, action);
+        self.mutate(
+            Call::new(method, Method::POST, &url, zone, name).mutation(),
+            body,
+        )
+        .await
+    }
+
+    /// A call that starts an operation; an operation already failed is the call's failure.
+    async fn mutate<B: Serialize>(
+        &self,
+        call: Call<'_>,
+        body: Option<&B>,
+    ) -> Result<Operation, GceError> {
+        let (method, zone) = (call.method, call.zone);
+        let op = self.call(call, body).await?;
+        check_operation(method, zone, op)
     }
 
     /// One logical call: rate limit (mutations), attempts with timeout, retries, span.
@@ -392,8 +407,9 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// A call that changes nothing (reads, and waiting on an operation).
-    fn read(
+    /// A call that changes nothing (reads, and waiting on an operation), unless made a
+    /// [`mutation`](Call::mutation).
+    fn new(
         method: &'static str,
         verb: Method,
         url: &'a str,
@@ -411,17 +427,11 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// A mutation: it passes the rate limiter first.
-    fn mutation(
-        method: &'static str,
-        verb: Method,
-        url: &'a str,
-        zone: &'a str,
-        instance: &'a str,
-    ) -> Self {
+    /// The call as a mutation: it passes the rate limiter first.
+    fn mutation(self) -> Self {
         Call {
             mutation: true,
-            ..Call::read(method, verb, url, zone, instance)
+            ..self
         }
     }
 

@@ -30,6 +30,9 @@ fn tool_available(tool: &str, probe: &[&str]) -> bool {
     found
 }
 
+/// `cloud-init schema --config-file <file>`.
+const SCHEMA: [&str; 2] = ["schema", "--config-file"];
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("k8sless-guest-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -37,13 +40,23 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn run(cmd: &mut Command, what: &Path) {
-    let out = cmd.output().expect("run the checker");
+/// Writes `text` to `path` and runs `checker` with `args` and the path; its exit status.
+fn check(checker: &str, args: &[&str], path: &Path, text: &str) -> std::process::Output {
+    std::fs::write(path, text).expect("write the file to check");
+    Command::new(checker)
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run the checker")
+}
+
+/// [`check`] passes.
+fn passes(checker: &str, args: &[&str], path: &Path, text: &str) {
+    let out = check(checker, args, path, text);
     assert!(
         out.status.success(),
-        "{} failed on {}:\n{}{}",
-        cmd.get_program().to_string_lossy(),
-        what.display(),
+        "{checker} failed on {}:\n{}{}",
+        path.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -57,14 +70,8 @@ fn shellcheck_every_script() {
     let dir = scratch_dir("shellcheck");
     let mut checked = 0;
     for (name, text) in SCRIPTS.iter().filter(|(n, _)| n.ends_with(".sh")) {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write script");
-        run(
-            Command::new("shellcheck")
-                .args(["--shell=bash", "--severity=style"])
-                .arg(&path),
-            &path,
-        );
+        let args = ["--shell=bash", "--severity=style"];
+        passes("shellcheck", &args, &dir.join(name), text);
         checked += 1;
     }
     assert_eq!(checked, 6);
@@ -84,22 +91,11 @@ fn cloud_init_schema_accepts_the_user_data() {
             .expect("user-data")
             .1;
         let path = dir.join(format!("{pod}.yaml"));
-        std::fs::write(&path, user_data).expect("write user-data");
-        run(
-            Command::new("cloud-init")
-                .args(["schema", "--config-file"])
-                .arg(&path),
-            &path,
-        );
+        passes("cloud-init", &SCHEMA, &path, user_data);
     }
     // The checker itself must catch a wrongly typed entry.
     let broken = dir.join("broken.yaml");
-    std::fs::write(&broken, "#cloud-config\nruncmd: 5\n").expect("write user-data");
-    let out = Command::new("cloud-init")
-        .args(["schema", "--config-file"])
-        .arg(&broken)
-        .output()
-        .expect("run cloud-init");
+    let out = check("cloud-init", &SCHEMA, &broken, "#cloud-config\nruncmd: 5\n");
     assert!(
         !out.status.success(),
         "cloud-init schema accepted a broken document"

@@ -7,7 +7,7 @@ use super::encoding::fingerprint;
 use super::operations::NewOperation;
 use super::{Sim, SimError, validate};
 use crate::gce::labels;
-use crate::gce::types::{Metadata, Operation};
+use crate::gce::types::{Instance, Metadata, Operation};
 
 impl Sim {
     /// `instances.setLabels` with fingerprint check.
@@ -20,21 +20,16 @@ impl Sim {
         fp: Option<&str>,
     ) -> Result<Operation, SimError> {
         labels::check_labels(&labels).map_err(SimError::invalid)?;
-        let mut st = self.lock();
-        let inst = st
-            .zones
-            .get_mut(zone)
-            .and_then(|z| z.get_mut(name))
-            .ok_or_else(|| SimError::instance_not_found(zone, name))?;
-        if fp != inst.body.label_fingerprint.as_deref() {
-            return Err(SimError::stale_fingerprint(
-                "Supplied fingerprint does not match current fingerprint.",
-            ));
-        }
-        inst.body.label_fingerprint = Some(fingerprint(&labels));
-        inst.body.labels = labels;
-        let body = inst.body.clone();
-        Ok(self.new_operation(&mut st, quick(project, zone, "setLabels", &body)))
+        self.change_instance(project, zone, name, "setLabels", |body| {
+            if fp != body.label_fingerprint.as_deref() {
+                return Err(SimError::stale_fingerprint(
+                    "Supplied fingerprint does not match current fingerprint.",
+                ));
+            }
+            body.label_fingerprint = Some(fingerprint(&labels));
+            body.labels = labels;
+            Ok(())
+        })
     }
 
     /// `instances.setMetadata` with fingerprint check.
@@ -46,27 +41,35 @@ impl Sim {
         mut md: Metadata,
     ) -> Result<Operation, SimError> {
         validate::check_metadata(&md).map_err(SimError::invalid)?;
+        self.change_instance(project, zone, name, "setMetadata", |body| {
+            let current = body.metadata.as_ref().and_then(|m| m.fingerprint.clone());
+            if md.fingerprint != current {
+                return Err(SimError::stale_fingerprint(
+                    "Supplied fingerprint does not match current metadata fingerprint.",
+                ));
+            }
+            md.kind = Some("compute#metadata".into());
+            md.fingerprint = Some(fingerprint(&md.items));
+            body.metadata = Some(md);
+            Ok(())
+        })
+    }
+
+    /// Lets `change` check and change the body of instance `name` in `zone` (under the lock),
+    /// then answers a finished operation of `kind` on it.
+    fn change_instance(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        kind: &str,
+        change: impl FnOnce(&mut Instance) -> Result<(), SimError>,
+    ) -> Result<Operation, SimError> {
         let mut st = self.lock();
-        let inst = st
-            .zones
-            .get_mut(zone)
-            .and_then(|z| z.get_mut(name))
-            .ok_or_else(|| SimError::instance_not_found(zone, name))?;
-        let current = inst
-            .body
-            .metadata
-            .as_ref()
-            .and_then(|m| m.fingerprint.clone());
-        if md.fingerprint != current {
-            return Err(SimError::stale_fingerprint(
-                "Supplied fingerprint does not match current metadata fingerprint.",
-            ));
-        }
-        md.kind = Some("compute#metadata".into());
-        md.fingerprint = Some(fingerprint(&md.items));
-        inst.body.metadata = Some(md);
+        let inst = st.instance_mut(zone, name)?;
+        change(&mut inst.body)?;
         let body = inst.body.clone();
-        Ok(self.new_operation(&mut st, quick(project, zone, "setMetadata", &body)))
+        Ok(self.new_operation(&mut st, quick(project, zone, kind, &body)))
     }
 }
 

@@ -232,11 +232,7 @@ impl Sim {
         let timings = self.inner.config.timings;
         let (op, changes) = {
             let mut st = self.lock();
-            let inst = st
-                .zones
-                .get_mut(zone)
-                .and_then(|z| z.get_mut(name))
-                .ok_or_else(|| SimError::instance_not_found(zone, name))?;
+            let inst = st.instance_mut(zone, name)?;
             if !inst.deleting {
                 inst.deleting = true;
                 inst.since_ms = if inst.body.status != Some(InstanceStatus::Terminated) {
@@ -273,11 +269,7 @@ impl Sim {
         let timings = self.inner.config.timings;
         let (body, changes) = {
             let mut st = self.lock();
-            let inst = st
-                .zones
-                .get_mut(zone)
-                .and_then(|z| z.get_mut(name))
-                .ok_or_else(|| SimError::instance_not_found(zone, name))?;
+            let inst = st.instance_mut(zone, name)?;
             if matches!(
                 inst.body.status,
                 Some(

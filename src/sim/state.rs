@@ -92,6 +92,18 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The instance `name` in `zone`, to change.
+    pub(crate) fn instance_mut(
+        &mut self,
+        zone: &str,
+        name: &str,
+    ) -> Result<&mut SimInstance, super::SimError> {
+        self.zones
+            .get_mut(zone)
+            .and_then(|z| z.get_mut(name))
+            .ok_or_else(|| super::SimError::instance_not_found(zone, name))
+    }
+
     pub(crate) fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         // Compute Engine ids are large numbers; keep ours recognisably large too.

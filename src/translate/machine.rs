@@ -29,6 +29,23 @@ pub(crate) struct Choice {
     pub accelerator: Option<&'static Accelerator>,
 }
 
+impl Choice {
+    /// `machine` for `reason`, without GPUs.
+    fn plain(machine: MachineType, reason: String) -> Choice {
+        Choice {
+            machine,
+            reason,
+            attach: None,
+            accelerator: None,
+        }
+    }
+}
+
+/// A machine type's shape and price, as reasons state it: `<shape> at <price>`.
+fn offer_text(m: &MachineType, spot: bool) -> String {
+    format!("{} at {}", shape_text(m), price_text(m, spot))
+}
+
 fn price_text(m: &MachineType, spot: bool) -> String {
     format!(
         "${:.4}/h {}",
@@ -120,10 +137,9 @@ fn named_choice(
         None => String::new(),
     };
     let reason = format!(
-        "{}{gpus}: named by {field}; it fits {need}: {} at {}",
+        "{}{gpus}: named by {field}; it fits {need}: {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     let accelerator = acc.or_else(|| {
         m.accelerator
@@ -191,17 +207,11 @@ fn default_choice(s: &VmSettings, spot: bool) -> Result<Choice, Vec<Cause>> {
         )]
     })?;
     let reason = format!(
-        "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {} at {}",
+        "{}: the pod requests no CPU or memory, so the default machine type (--default-machine-type): {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
-    Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
-        accelerator: None,
-    })
+    Ok(Choice::plain(m, reason))
 }
 
 /// The cheapest type of the configured families that fits, and the runner-up in the reason.
@@ -216,10 +226,9 @@ fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Ve
         )]);
     };
     let mut reason = format!(
-        "{}: the cheapest of {families} with {need}: {} at {}",
+        "{}: the cheapest of {families} with {need}: {}",
         m.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     if m.is_custom() {
         if let Some(pre) = ranked.iter().find(|c| !c.is_custom()) {
@@ -236,12 +245,7 @@ fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Ve
             price_text(next, spot)
         ));
     }
-    Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
-        accelerator: None,
-    })
+    Ok(Choice::plain(m, reason))
 }
 
 /// The GPU model the pod needs, if any.
@@ -315,15 +319,30 @@ fn or_list(counts: &[u32]) -> String {
     }
 }
 
+/// The machine types with `a` built in.
+fn carriers(a: &Accelerator) -> impl Iterator<Item = &'static MachineType> + '_ {
+    catalog::all()
+        .iter()
+        .filter(move |m| m.accelerator.is_some_and(|(model, _)| model == a.name))
+}
+
+/// The cheapest of `candidates` that fits `r`.
+fn cheapest_fit<'a>(
+    candidates: impl Iterator<Item = &'a MachineType>,
+    r: &Request,
+    spot: bool,
+) -> Option<MachineType> {
+    candidates
+        .filter(|m| sizing::fits(m, r))
+        .min_by(|x, y| sizing::cheaper(x, y, spot))
+        .cloned()
+}
+
 fn carrier_hint(a: &Accelerator) -> String {
     if a.attachable_to_n1 {
         return format!("{} attaches to N1 machine types only", a.name);
     }
-    let carriers: Vec<&str> = catalog::all()
-        .iter()
-        .filter(|m| m.accelerator.is_some_and(|(model, _)| model == a.name))
-        .map(|m| m.name.as_str())
-        .collect();
+    let carriers: Vec<&str> = carriers(a).map(|m| m.name.as_str()).collect();
     format!("{} comes with {}", a.name, carriers.join(", "))
 }
 
@@ -335,12 +354,14 @@ fn n1_with_gpus(
 ) -> Result<Choice, Vec<Cause>> {
     let (cpus, mib) = n1_limits(a, r.gpus, gpu_field)?;
     let need = r.describe();
-    let m = catalog::all()
-        .iter()
-        .filter(|m| m.family == "n1" && m.vcpus <= cpus && m.memory_mib <= mib && sizing::fits(m, r))
-        .min_by(|x, y| sizing::cheaper(x, y, spot))
-        .cloned()
-        .ok_or_else(|| {
+    let m = cheapest_fit(
+        catalog::all()
+            .iter()
+            .filter(|m| m.family == "n1" && m.vcpus <= cpus && m.memory_mib <= mib),
+        r,
+        spot,
+    )
+    .ok_or_else(|| {
             vec![Cause::invalid(
                 gpu_field,
                 format!(
@@ -355,13 +376,12 @@ fn n1_with_gpus(
             )]
         })?;
     let reason = format!(
-        "{} with {} x {}: the cheapest N1 type with {need} that takes {} GPUs: {} at {} plus ${:.4}/h per GPU on demand",
+        "{} with {} x {}: the cheapest N1 type with {need} that takes {} GPUs: {} plus ${:.4}/h per GPU on demand",
         m.name,
         r.gpus,
         a.name,
         r.gpus,
-        shape_text(&m),
-        price_text(&m, spot),
+        offer_text(&m, spot),
         a.price_hour
     );
     Ok(Choice {
@@ -378,10 +398,7 @@ fn built_in_gpus(
     spot: bool,
     gpu_field: &str,
 ) -> Result<Choice, Vec<Cause>> {
-    let carriers: Vec<&MachineType> = catalog::all()
-        .iter()
-        .filter(|m| m.accelerator.is_some_and(|(model, _)| model == a.name))
-        .collect();
+    let carriers: Vec<&MachineType> = carriers(a).collect();
     let mut counts: Vec<u32> = carriers
         .iter()
         .filter_map(|m| m.accelerator.map(|(_, n)| n))
@@ -401,32 +418,31 @@ fn built_in_gpus(
         )]);
     }
     let need = r.describe();
-    let m = carriers
-        .into_iter()
-        .filter(|m| m.accelerator.is_some_and(|(_, n)| n == r.gpus) && sizing::fits(m, r))
-        .min_by(|x, y| sizing::cheaper(x, y, spot))
-        .cloned()
-        .ok_or_else(|| {
-            vec![Cause::invalid(
-                gpu_field,
-                format!(
-                    "\"{}\": no machine type with {} x {} has {need}",
-                    r.gpus, r.gpus, a.name
-                ),
-            )]
-        })?;
+    let m = cheapest_fit(
+        carriers
+            .into_iter()
+            .filter(|m| m.accelerator.is_some_and(|(_, n)| n == r.gpus)),
+        r,
+        spot,
+    )
+    .ok_or_else(|| {
+        vec![Cause::invalid(
+            gpu_field,
+            format!(
+                "\"{}\": no machine type with {} x {} has {need}",
+                r.gpus, r.gpus, a.name
+            ),
+        )]
+    })?;
     let reason = format!(
-        "{}: the cheapest type carrying {} x {} with {need}: {} at {} (GPUs included)",
+        "{}: the cheapest type carrying {} x {} with {need}: {} (GPUs included)",
         m.name,
         r.gpus,
         a.name,
-        shape_text(&m),
-        price_text(&m, spot)
+        offer_text(&m, spot)
     );
     Ok(Choice {
-        machine: m,
-        reason,
-        attach: None,
         accelerator: Some(a),
+        ..Choice::plain(m, reason)
     })
 }

@@ -393,7 +393,12 @@ fn metadata_items(pod: &Pod, s: &VmSettings, gpus: bool, reason: &str) -> Vec<Me
         meta.uid.as_deref().unwrap_or(""),
     );
     guest_cfg.install_gpu_driver = gpus;
-    let mut items: Vec<MetadataItem> = guest::metadata_items(&guest_cfg, &static_manifest(pod))
+    guest_metadata(&guest_cfg, pod, reason)
+}
+
+/// The items of `cfg` and `pod`'s static manifest, and the machine-type reason, sorted by key.
+fn guest_metadata(cfg: &GuestConfig, pod: &Pod, reason: &str) -> Vec<MetadataItem> {
+    let mut items: Vec<MetadataItem> = guest::metadata_items(cfg, &static_manifest(pod))
         .into_iter()
         .map(|(key, value)| MetadataItem {
             key,

@@ -317,39 +317,33 @@ mod tests {
         );
     }
 
+    /// A request of `millicpu` and `memory` bytes, nothing else.
+    fn cpu_mem(millicpu: u64, memory: u64) -> Request {
+        Request {
+            millicpu,
+            memory,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn cheapest_fits_and_custom_only_when_cheaper() {
         let fams: Vec<String> = ["e2", "n2d", "n2", "c3", "c4"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let r = Request {
-            millicpu: 500,
-            memory: 1 << 30,
-            ..Default::default()
-        };
+        let r = cpu_mem(500, 1 << 30);
         let m = cheapest(&fams, &r, false, false).expect("fits");
         assert_eq!(m.name, "e2-medium");
         assert_eq!(
             cheapest(&fams, &r, false, true).map(|m| m.name),
             Some("e2-medium".into())
         );
-        let big = Request {
-            millicpu: 2800,
-            memory: 6 << 30,
-            ..Default::default()
-        };
+        let big = cpu_mem(2800, 6 << 30);
         let c = cheapest(&fams, &big, false, true).expect("fits");
         assert_eq!(c.name, "e2-custom-4-6912");
         assert_eq!(
-            custom_shape(
-                "n2d",
-                &Request {
-                    millicpu: 5000,
-                    ..Default::default()
-                }
-            )
-            .map(|m| m.name),
+            custom_shape("n2d", &cpu_mem(5000, 0)).map(|m| m.name),
             Some("n2d-custom-8-4096".into())
         );
     }

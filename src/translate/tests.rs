@@ -181,18 +181,13 @@ fn expected_metadata(pod: &Pod, v: &Vm, reason: &str) -> Vec<MetadataItem> {
         UID,
     );
     cfg.install_gpu_driver = v.gpu;
-    let mut items: Vec<MetadataItem> = guest::metadata_items(&cfg, &static_manifest(pod))
-        .into_iter()
-        .map(|(key, value)| MetadataItem {
-            key,
-            value: Some(value),
-        })
-        .collect();
-    items.push(MetadataItem {
-        key: "k8sless-machine-type-reason".into(),
-        value: Some(reason.into()),
-    });
-    items.sort_by(|a, b| a.key.cmp(&b.key));
+    let items = guest_metadata(&cfg, pod, reason);
+    assert!(
+        items
+            .iter()
+            .any(|i| i.key == "k8sless-machine-type-reason" && i.value.as_deref() == Some(reason)),
+        "the machine-type reason is in the metadata"
+    );
     items
 }
 

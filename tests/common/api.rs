@@ -3,7 +3,7 @@
 use k8sless::testing::{Instance, Report, ReportInstance, Stack};
 use serde_json::{Value, json};
 
-use super::{now, zone_of};
+use super::{Issuer, now, zone_of};
 
 /// HTTP to a stack.
 pub struct Api {
@@ -29,6 +29,26 @@ impl Api {
             .expect("create");
         assert_eq!(r.status().as_u16(), 201, "create");
         r.json().await.expect("json")
+    }
+
+    /// Creates `pod` on `stack` (this client's); the created pod and its VM.
+    pub async fn create_on_vm(&self, stack: &Stack, pod: Value) -> (Value, Instance) {
+        let created = self.create(pod).await;
+        let vm = super::vm_of(stack, &created).expect("vm");
+        (created, vm)
+    }
+
+    /// [`create_on_vm`](Api::create_on_vm), then the VM's first report: `status`.
+    pub async fn create_reported(
+        &self,
+        issuer: &Issuer,
+        stack: &Stack,
+        pod: Value,
+        status: Value,
+    ) -> (Value, Instance) {
+        let (created, vm) = self.create_on_vm(stack, pod).await;
+        self.report_from(issuer, &created, &vm, 1, status).await;
+        (created, vm)
     }
 
     pub async fn pod(&self, name: &str) -> Value {
@@ -81,6 +101,23 @@ impl Api {
         self.post("/pubsub/push", token, &[], body.to_string())
             .await
             .0
+    }
+
+    /// Pushes, as the guest on `vm` does, a report of `pod` signed with the VM's identity, and
+    /// expects it accepted.
+    pub async fn report_from(
+        &self,
+        issuer: &Issuer,
+        pod: &Value,
+        vm: &Instance,
+        seq: u64,
+        status: Value,
+    ) {
+        let r = issuer.report(pod, vm, seq, status);
+        assert_eq!(
+            self.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+            200
+        );
     }
 
     pub async fn gc(&self, token: Option<&str>) -> (u16, Value) {

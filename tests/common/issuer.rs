@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use k8sless::testing::Instance;
+use k8sless::testing::{Instance, Report};
 use serde_json::{Value, json};
 
 use super::init;
@@ -48,15 +48,9 @@ impl Issuer {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let base = super::serve(app).await;
         Issuer {
-            jwks_url: format!("http://{addr}/oauth2/v3/certs"),
+            jwks_url: format!("{base}/oauth2/v3/certs"),
             fetches,
         }
     }
@@ -83,6 +77,11 @@ impl Issuer {
     }
 
     /// A valid identity token of `vm`.
+    /// A report of `pod` from `vm` carrying the VM's identity token.
+    pub fn report(&self, pod: &Value, vm: &Instance, seq: u64, status: Value) -> Report {
+        super::report(pod, vm, seq, status, Some(self.identity(vm)))
+    }
+
     pub fn identity(&self, vm: &Instance) -> String {
         self.sign(&identity_claims(vm, SERVICE_URL))
     }

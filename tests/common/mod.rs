@@ -76,6 +76,64 @@ pub async fn verified_stack(issuer: &Issuer) -> Stack {
     builder(issuer).start().await.expect("stack")
 }
 
+/// A fresh issuer, a [`verified_stack`] against it, and a client of that stack.
+pub async fn verified() -> (Issuer, Stack, Api) {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    (issuer, stack, api)
+}
+
+/// Awaits spawned creates of one pod: exactly one made it (201), every other was refused
+/// with a conflict (409).
+pub async fn assert_one_created(tasks: Vec<tokio::task::JoinHandle<u16>>) {
+    let n = tasks.len();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.expect("task"));
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 409).count(),
+        n - 1,
+        "{codes:?}"
+    );
+}
+
+/// A listener on a free loopback port, and its base URL (`http://127.0.0.1:PORT`).
+pub async fn loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, format!("http://{addr}"))
+}
+
+/// Serves `app` on `listener` in the background.
+pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// Serves `app` on a free loopback port in the background; its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let (listener, base) = loopback().await;
+    serve_on(listener, app);
+    base
+}
+
+/// `pod`'s PodScheduled condition says Unschedulable, with a message naming `why`.
+pub fn assert_unschedulable(pod: &Value, why: &str) {
+    let cond = &pod["status"]["conditions"][0];
+    assert_eq!(cond["status"], "False", "{cond}");
+    assert_eq!(cond["reason"], "Unschedulable", "{cond}");
+    assert!(
+        cond["message"].as_str().unwrap_or("").contains(why),
+        "{cond}"
+    );
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

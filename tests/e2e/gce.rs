@@ -30,11 +30,8 @@ pub(super) struct Env {
 
 pub(super) async fn start(schema: bool, timings: SimTimings) -> Env {
     common::init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let base = format!("http://{addr}/compute/v1");
+    let (listener, root) = common::loopback().await;
+    let base = format!("{root}/compute/v1");
     let schema = if schema {
         fixture("compute-v1.json")
             .map(|p| Discovery::load(&p).expect("the Compute discovery fixture loads"))
@@ -49,10 +46,7 @@ pub(super) async fn start(schema: bool, timings: SimTimings) -> Env {
         base_url: base.clone(),
         schema,
     });
-    let app = sim.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    common::serve_on(listener, sim.router());
     let client = Client::new(
         ClientConfig {
             endpoint: base.clone(),
@@ -193,22 +187,24 @@ async fn paging_returns_each_instance_once() {
     }
     assert_eq!(seen.len(), 2000);
     assert_eq!(pages, 7);
-    assert_eq!(
-        env.client
-            .list_all(&ListFilter::new().status("RUNNING"))
+    for (status, want) in [("RUNNING", 2000), ("TERMINATED", 0)] {
+        let all = env
+            .client
+            .list_all(&ListFilter::new().status(status))
             .await
-            .expect("all")
-            .len(),
-        2000
-    );
-    assert_eq!(
-        env.client
-            .list_all(&ListFilter::new().status("TERMINATED"))
-            .await
-            .expect("none")
-            .len(),
-        0
-    );
+            .expect("list all");
+        assert_eq!(all.len(), want, "{status}");
+    }
+}
+
+/// `md` with one more item.
+fn with_item(md: &Metadata, key: &str, value: &str) -> Metadata {
+    let mut md = md.clone();
+    md.items.push(MetadataItem {
+        key: key.into(),
+        value: Some(value.into()),
+    });
+    md
 }
 
 #[tokio::test]
@@ -252,20 +248,12 @@ async fn stale_fingerprints_conflict_and_never_clobber() {
         .expect("get")
         .metadata
         .expect("metadata");
-    let mut a = md.clone();
-    a.items.push(MetadataItem {
-        key: "x".into(),
-        value: Some("1".into()),
-    });
+    let a = with_item(&md, "x", "1");
     env.client
         .set_metadata(ZONE, "vm-a", &a)
         .await
         .expect("first metadata");
-    let mut b = md.clone();
-    b.items.push(MetadataItem {
-        key: "x".into(),
-        value: Some("2".into()),
-    });
+    let b = with_item(&md, "x", "2");
     assert!(matches!(
         env.client.set_metadata(ZONE, "vm-a", &b).await,
         Err(GceError::Conflict { .. })

@@ -49,60 +49,47 @@ async fn bodies_and_responses_match_the_discovery_document() {
         .expect("labels");
     // Responses, raw.
     let http = common::http();
-    let inst: serde_json::Value = http
-        .get(format!(
-            "{}/projects/p/zones/{zone}/instances/{}",
-            env.base, vm.name
-        ))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("Instance", &inst, None),
-        Vec::<String>::new()
-    );
-    let list: serde_json::Value = http
-        .get(format!("{}/projects/p/zones/{zone}/instances", env.base))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("InstanceList", &list, None),
-        Vec::<String>::new()
-    );
-    let opv: serde_json::Value = http
-        .get(format!(
-            "{}/projects/p/zones/{zone}/operations/{}",
-            env.base, op.name
-        ))
-        .send()
-        .await
-        .expect("op")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        discovery.validate("Operation", &opv, None),
-        Vec::<String>::new()
-    );
+    let base = format!("{}/projects/p/zones/{zone}", env.base);
+    for (path, kind) in [
+        (format!("instances/{}", vm.name), "Instance"),
+        ("instances".to_string(), "InstanceList"),
+        (format!("operations/{}", op.name), "Operation"),
+    ] {
+        let answer: serde_json::Value = http
+            .get(format!("{base}/{path}"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            discovery.validate(kind, &answer, None),
+            Vec::<String>::new(),
+            "{path}"
+        );
+    }
     // And the document catches what it should: an unknown field, a bad enum.
     let mut wrong = body.clone();
     wrong["machineTyp"] = "x".into();
     wrong["scheduling"]["provisioningModel"] = "CHEAP".into();
     assert_eq!(discovery.validate("Instance", &wrong, None).len(), 2);
-    let resp = http
+    let resp = post_instance(&env, &zone, &wrong).await;
+    assert_eq!(resp.status().as_u16(), 400);
+}
+
+/// `POST`s `body` to the simulator's `instances.insert` in `zone`, raw.
+async fn post_instance(
+    env: &super::gce::Env,
+    zone: &str,
+    body: &impl serde::Serialize,
+) -> reqwest::Response {
+    common::http()
         .post(format!("{}/projects/p/zones/{zone}/instances", env.base))
-        .json(&wrong)
+        .json(body)
         .send()
         .await
-        .expect("post");
-    assert_eq!(resp.status().as_u16(), 400);
+        .expect("post")
 }
 
 #[tokio::test]
@@ -125,12 +112,7 @@ async fn errors_have_googles_shape() {
         .insert(ZONE, &instance("dup", "u"), uuid::Uuid::new_v4())
         .await
         .expect("insert");
-    let r = http
-        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
-        .json(&instance("dup", "u"))
-        .send()
-        .await
-        .expect("post");
+    let r = post_instance(&env, ZONE, &instance("dup", "u")).await;
     assert_eq!(r.status().as_u16(), 409);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["error"]["errors"][0]["reason"], "alreadyExists");
@@ -142,12 +124,7 @@ async fn errors_have_googles_shape() {
         }],
         ..Default::default()
     });
-    let r = http
-        .post(format!("{}/projects/p/zones/{ZONE}/instances", env.base))
-        .json(&big)
-        .send()
-        .await
-        .expect("post");
+    let r = post_instance(&env, ZONE, &big).await;
     assert_eq!(r.status().as_u16(), 400);
     let r = http
         .get(format!("{}/projects/p/zones/{ZONE}/disks", env.base))

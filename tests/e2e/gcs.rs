@@ -154,12 +154,7 @@ async fn two_instances_one_bucket_one_winner() {
             })
         })
         .collect();
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.expect("task"));
-    }
-    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
+    common::assert_one_created(tasks).await;
     assert_eq!(
         first.sim.instances().len() + second.sim.instances().len(),
         1

@@ -202,12 +202,7 @@ fn apply_and_get(k: &Kubectl) {
 
     // get: the table's columns; wide: the node is the VM.
     let table = k.ok(&["get", "pods"]);
-    let header: Vec<&str> = table
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
+    let header = header(&table);
     assert_eq!(
         header,
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
@@ -318,6 +313,16 @@ fn run_and_output_formats(k: &Kubectl) {
     assert!(table.contains("Completed"), "{table}");
 }
 
+/// The column names of a table kubectl printed: its first line's words.
+fn header(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
+}
+
 /// describe and get events; label and patch a live pod; delete returns when it is gone.
 fn describe_label_and_delete(k: &Kubectl) {
     // describe shows the events.
@@ -329,12 +334,7 @@ fn describe_label_and_delete(k: &Kubectl) {
 
     // get events: the API server's columns.
     let events = k.ok(&["get", "events"]);
-    let header: Vec<&str> = events
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
+    let header = header(&events);
     assert_eq!(
         header,
         ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],

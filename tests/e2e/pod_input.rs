@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::k8s_schema::assert_valid;
-use super::pods::{get, post};
+use super::pods::{delete, get, get_code, post};
 use crate::common::{self, http, labelled_pod as pod};
 
 #[tokio::test]
@@ -233,9 +233,7 @@ async fn dry_run_writes_nothing() {
     assert_eq!(code, 201);
     assert_eq!(body["metadata"]["name"], "dry");
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/dry").await,
         404
     );
     assert!(stack.sim.instances().is_empty());
@@ -245,19 +243,14 @@ async fn dry_run_writes_nothing() {
             .0,
         201
     );
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/dry?dryRun=All",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(
+        &stack.base,
+        "/api/v1/namespaces/default/pods/dry?dryRun=All",
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/dry")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/dry").await,
         200
     );
 }

@@ -23,6 +23,14 @@ pub(super) async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
     (code, r.json().await.unwrap_or(Value::Null))
 }
 
+pub(super) async fn delete(base: &str, path: &str) -> reqwest::Response {
+    http()
+        .delete(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("delete")
+}
+
 pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
     let r = http()
         .get(format!("{base}{path}"))
@@ -31,6 +39,11 @@ pub(super) async fn get(base: &str, path: &str) -> (u16, Value) {
         .expect("get");
     let code = r.status().as_u16();
     (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The status code of a `GET` of `path`.
+pub(super) async fn get_code(base: &str, path: &str) -> u16 {
+    get(base, path).await.0
 }
 
 /// The created hello pod: defaults, scheduling on its VM, server fields; returns the VM name.
@@ -119,14 +132,7 @@ async fn create_get_list_delete() {
     let (_, all) = get(&stack.base, "/api/v1/pods").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
 
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/hello",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(r.status().as_u16(), 200);
     let deleted: Value = r.json().await.expect("json");
     assert_valid("io.k8s.api.core.v1.Pod", &deleted);
@@ -144,14 +150,7 @@ async fn create_get_list_delete() {
             .all(|i| i.status.map(|s| s.as_str()) == Some("TERMINATED"))
             || stack.sim.instances().is_empty()
     );
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/hello",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/hello").await;
     assert_eq!(r.status().as_u16(), 404);
 }
 
@@ -240,13 +239,7 @@ async fn two_service_instances_sharing_one_store() {
         pods: shared,
         ..second.state.clone()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let second_base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, k8sless::testing::router(state)).await;
-    });
+    let second_base = common::serve(k8sless::testing::router(state)).await;
     let bases = [first.base.clone(), second_base];
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -258,12 +251,7 @@ async fn two_service_instances_sharing_one_store() {
             })
         })
         .collect();
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.expect("task"));
-    }
-    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
+    common::assert_one_created(tasks).await;
     assert_eq!(first.sim.instances().len(), 1);
     assert_eq!(second.sim.instances().len(), 0);
 }
@@ -362,17 +350,8 @@ async fn failed_inserts_leave_a_pending_unschedulable_pod() {
     .await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["status"]["phase"], "Pending");
-    let cond = &body["status"]["conditions"][0];
-    assert_eq!(cond["type"], "PodScheduled");
-    assert_eq!(cond["status"], "False");
-    assert_eq!(cond["reason"], "Unschedulable");
-    assert!(
-        cond["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("no capacity"),
-        "{cond}"
-    );
+    assert_eq!(body["status"]["conditions"][0]["type"], "PodScheduled");
+    common::assert_unschedulable(&body, "no capacity");
     assert!(body["spec"]["nodeName"].is_null());
     assert_valid("io.k8s.api.core.v1.Pod", &body);
 }
@@ -395,33 +374,17 @@ async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
         codes: vec![503],
         ..Default::default()
     }]);
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/keep",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/keep").await;
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().get("retry-after").is_some());
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["reason"], "ServiceUnavailable");
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/keep")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/keep").await,
         200
     );
     stack.sim.set_faults(vec![]);
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/keep",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete(&stack.base, "/api/v1/namespaces/default/pods/keep").await;
     assert_eq!(r.status().as_u16(), 200);
 }
 
@@ -432,13 +395,22 @@ async fn store_outage_is_503_never_a_half_written_pod() {
     let (code, body) = post(&stack.base, "/api/v1/namespaces/default/pods", &pod("s")).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(
-        get(&stack.base, "/api/v1/namespaces/default/pods/s")
-            .await
-            .0,
+        get_code(&stack.base, "/api/v1/namespaces/default/pods/s").await,
         404
     );
     assert!(stack.sim.instances().is_empty());
     let _ = Arc::clone(&stack.memory);
+}
+
+/// `kubectl apply --server-side` of `yaml` to `url`.
+async fn apply(url: &str, yaml: impl Into<reqwest::Body>) -> reqwest::Response {
+    http()
+        .patch(url)
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply")
 }
 
 #[tokio::test]
@@ -449,32 +421,14 @@ async fn server_side_apply_creates_then_merges() {
         stack.base
     );
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\n  labels: {app: one}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("apply");
+    let r = apply(&url, yaml).await;
     assert_eq!(r.status().as_u16(), 201);
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml.replace("app: one", "app: two"))
-        .send()
-        .await
-        .expect("apply again");
+    let r = apply(&url, yaml.replace("app: one", "app: two")).await;
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["metadata"]["labels"]["app"], "two");
     assert_valid("io.k8s.api.core.v1.Pod", &v);
-    let r = http()
-        .patch(&url)
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(yaml.replace("busybox:1.36", "busybox:1.37"))
-        .send()
-        .await
-        .expect("apply image");
+    let r = apply(&url, yaml.replace("busybox:1.36", "busybox:1.37")).await;
     assert_eq!(
         r.status().as_u16(),
         422,

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use k8sless::sim::faults::FaultRule;
-use k8sless::testing::names;
 use k8sless::testing::record::{self, PodRecord, VmState};
+use k8sless::testing::{Instance, Stack, names};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -21,29 +21,29 @@ fn count(summary: &Value, what: &str) -> u64 {
     summary[what]["count"].as_u64().unwrap_or(0)
 }
 
+/// A collection now counts nothing under `what` and keeps `vm`; one `wait` later, the next
+/// counts it once and `vm` is gone.
+async fn collected_only_after(
+    (issuer, stack, api): (&Issuer, &Stack, &Api),
+    vm: &Instance,
+    what: &str,
+    wait: Duration,
+) {
+    assert_eq!(count(&gc(api, issuer).await, what), 0, "{what} too early");
+    assert!(vm_named(stack, &vm.name).is_some(), "VM kept until then");
+    stack.advance(wait);
+    assert_eq!(count(&gc(api, issuer).await, what), 1, "{what}");
+    assert!(vm_named(stack, &vm.name).is_none(), "VM deleted");
+}
+
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("done")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        succeeded(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
-    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 0);
-    assert!(vm_named(&stack, &vm.name).is_some());
-    stack.advance(MIN + Duration::from_secs(2));
-    assert_eq!(count(&gc(&api, &issuer).await, "finishedVmsDeleted"), 1);
-    assert!(vm_named(&stack, &vm.name).is_none(), "VM deleted");
+    let (issuer, stack, api) = verified().await;
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, pod("done"), succeeded(&rfc3339_now()))
+        .await;
+    let env = (&issuer, &stack, &api);
+    collected_only_after(env, &vm, "finishedVmsDeleted", MIN + Duration::from_secs(2)).await;
     assert_eq!(api.pod("done").await["status"]["phase"], "Succeeded");
     // Idempotent: nothing more to do.
     let again = gc(&api, &issuer).await;
@@ -56,22 +56,10 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("long-runner")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    let (issuer, stack, api) = verified().await;
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, pod("long-runner"), running(&rfc3339_now()))
+        .await;
     for _ in 0..3 {
         stack.advance(20 * MIN);
         // No report for an hour: a quiet, long-running pod. Two collections at once.
@@ -87,56 +75,34 @@ async fn running_pods_vm_is_never_deleted() {
 
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("mute")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (issuer, stack, api) = verified().await;
+    let (_, vm) = api.create_on_vm(&stack, pod("mute")).await;
     stack.advance(9 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 0);
-    stack.advance(2 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "bootTimeouts"), 1);
+    collected_only_after((&issuer, &stack, &api), &vm, "bootTimeouts", 2 * MIN).await;
     let got = api.pod("mute").await;
     assert_eq!(got["status"]["phase"], "Failed");
     assert_eq!(got["status"]["reason"], "VMBootTimeout");
-    assert!(vm_named(&stack, &vm.name).is_none());
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn deadline_fails_the_pod_and_deletes_its_vm() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
-    let p = api.create(spec).await;
-    let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
-    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 0);
-    stack.advance(Duration::from_secs(32));
-    assert_eq!(count(&gc(&api, &issuer).await, "deadlinesExceeded"), 1);
+    let (_, vm) = api
+        .create_reported(&issuer, &stack, spec, running(&rfc3339_now()))
+        .await;
+    let env = (&issuer, &stack, &api);
+    collected_only_after(env, &vm, "deadlinesExceeded", Duration::from_secs(32)).await;
     let got = api.pod("deadline").await;
     assert_eq!(got["status"]["reason"], "DeadlineExceeded");
-    assert!(vm_named(&stack, &vm.name).is_none());
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn crash_between_record_and_insert_is_repaired() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     // What a create writes before it inserts: the record, and nothing in Compute Engine.
     let r = api
         .http
@@ -190,24 +156,14 @@ async fn crash_between_record_and_insert_is_repaired() {
 
 #[tokio::test]
 async fn stockout_in_zone_a_moves_to_zone_b() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     stack.sim.set_faults(vec![FaultRule {
         zone: Some("us-central1-a".into()),
         stockout: true,
         ..Default::default()
     }]);
     let p = api.create(pod("no-room")).await;
-    let scheduled = &p["status"]["conditions"][0];
-    assert_eq!(scheduled["status"], "False");
-    assert_eq!(scheduled["reason"], "Unschedulable");
-    assert!(
-        scheduled["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("us-central1-a")
-    );
+    assert_unschedulable(&p, "us-central1-a");
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "inserted"), 1, "{summary}");
     let name = names::vm_name(&stack.pods.settings().deployment, "default", "no-room");
@@ -222,27 +178,15 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
             .contains("zones/us-central1-b/")
     );
     // Its reports are accepted from zone b.
-    let r = report(
-        &got,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, &got, &vm, 1, running(&rfc3339_now()))
+        .await;
     stack.stop().await;
 }
 
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("forgotten")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (issuer, stack, api) = verified().await;
+    let (_, vm) = api.create_on_vm(&stack, pod("forgotten")).await;
     // The record disappears (a crash of a delete between VM and record, inverted).
     stack
         .pods
@@ -250,14 +194,8 @@ async fn orphan_vm_goes_after_the_grace() {
         .delete(&record::key("default", "forgotten"), None)
         .await
         .expect("delete record");
-    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 0);
-    assert!(
-        vm_named(&stack, &vm.name).is_some(),
-        "kept within the grace"
-    );
-    stack.advance(6 * MIN);
-    assert_eq!(count(&gc(&api, &issuer).await, "orphansDeleted"), 1);
-    assert!(vm_named(&stack, &vm.name).is_none());
+    // Kept within the grace.
+    collected_only_after((&issuer, &stack, &api), &vm, "orphansDeleted", 6 * MIN).await;
     stack.stop().await;
 }
 

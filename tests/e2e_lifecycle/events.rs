@@ -65,19 +65,9 @@ async fn running_pods(
         if name.contains("preempt") {
             body["spec"]["nodeSelector"] = json!({"cloud.google.com/gke-spot": "true"});
         }
-        let p = api.create(body).await;
-        let vm = vm_of(stack, &p).expect("vm");
-        let r = report(
-            &p,
-            &vm,
-            1,
-            running(&rfc3339_now()),
-            Some(issuer.identity(&vm)),
-        );
-        assert_eq!(
-            api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-            200
-        );
+        let (p, vm) = api
+            .create_reported(issuer, stack, body, running(&rfc3339_now()))
+            .await;
         vms.push((p, vm));
     }
     vms
@@ -132,9 +122,7 @@ async fn deliver_in_each_shape(api: &Api, token: &str, vms: &[(Value, Instance)]
 
 #[tokio::test]
 async fn preemption_host_error_and_deletion_fail_the_pod() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let token = issuer.caller("/events/compute");
     let names = [
         "preempted",
@@ -168,17 +156,8 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
 
     // A finished pod stays as it finished.
     let (p, vm) = &vms[4];
-    let r = report(
-        p,
-        vm,
-        2,
-        succeeded(&rfc3339_now()),
-        Some(issuer.identity(vm)),
-    );
-    assert_eq!(
-        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
-        200
-    );
+    api.report_from(&issuer, p, vm, 2, succeeded(&rfc3339_now()))
+        .await;
     let late = audit_entry("compute.instances.preempted", vm, "system@google.com");
     assert_eq!(send_ce(&api, &token, late).await.1["result"], "ignored");
 

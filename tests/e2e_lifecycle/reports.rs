@@ -21,9 +21,7 @@ fn final_view(pod: &Value) -> Value {
 
 #[tokio::test]
 async fn thrice_shuffled_delivery_ends_like_in_order() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let start = rfc3339_now();
     let statuses = [
         pending(),
@@ -36,13 +34,7 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
     let a = api.create(pod("in-order")).await;
     let vm_a = vm_of(&stack, &a).expect("vm a");
     for (i, s) in statuses.iter().enumerate() {
-        let r = report(
-            &a,
-            &vm_a,
-            i as u64 + 1,
-            s.clone(),
-            Some(issuer.identity(&vm_a)),
-        );
+        let r = issuer.report(&a, &vm_a, i as u64 + 1, s.clone());
         assert_eq!(api.push(Some(&push_token), &r).await, 200);
     }
 
@@ -54,13 +46,7 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
             .iter()
             .enumerate()
             .flat_map(|(i, s)| {
-                let r = report(
-                    &b,
-                    &vm_b,
-                    i as u64 + 1,
-                    s.clone(),
-                    Some(issuer.identity(&vm_b)),
-                );
+                let r = issuer.report(&b, &vm_b, i as u64 + 1, s.clone());
                 [r.clone(), r.clone(), r]
             })
             .collect();
@@ -83,16 +69,14 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
 
 #[tokio::test]
 async fn forged_pushes_are_refused_and_change_nothing() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let victim = api.create(pod("victim")).await;
     let other = api.create(pod("other")).await;
     let vm = vm_of(&stack, &victim).expect("vm");
     let other_vm = vm_of(&stack, &other).expect("other vm");
     let before = api.pod("victim").await;
     let status = running(&rfc3339_now());
-    let good_report = report(&victim, &vm, 1, status.clone(), Some(issuer.identity(&vm)));
+    let good_report = issuer.report(&victim, &vm, 1, status.clone());
     let aud = format!("{SERVICE_URL}/pubsub/push");
 
     let cases: Vec<(&str, Option<String>, _, u16)> = vec![
@@ -128,13 +112,7 @@ async fn forged_pushes_are_refused_and_change_nothing() {
         (
             "identity token of another VM's pod",
             Some(issuer.caller("/pubsub/push")),
-            report(
-                &victim,
-                &other_vm,
-                1,
-                status.clone(),
-                Some(issuer.identity(&other_vm)),
-            ),
+            issuer.report(&victim, &other_vm, 1, status.clone()),
             403,
         ),
         (
@@ -239,22 +217,11 @@ async fn forged_pushes_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn keys_are_fetched_once_for_concurrent_requests() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("busy")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
+    let (issuer, stack, api) = verified().await;
+    let (p, vm) = api.create_on_vm(&stack, pod("busy")).await;
     let token = issuer.caller("/pubsub/push");
     let reports: Vec<_> = (1..=16)
-        .map(|seq| {
-            report(
-                &p,
-                &vm,
-                seq,
-                running(&rfc3339_now()),
-                Some(issuer.identity(&vm)),
-            )
-        })
+        .map(|seq| issuer.report(&p, &vm, seq, running(&rfc3339_now())))
         .collect();
     let codes =
         futures_util::future::join_all(reports.iter().map(|r| api.push(Some(&token), r))).await;
@@ -265,18 +232,9 @@ async fn keys_are_fetched_once_for_concurrent_requests() {
 
 #[tokio::test]
 async fn eventarc_cloudevent_form_of_a_push() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
-    let p = api.create(pod("via-eventarc")).await;
-    let vm = vm_of(&stack, &p).expect("vm");
-    let r = report(
-        &p,
-        &vm,
-        1,
-        running(&rfc3339_now()),
-        Some(issuer.identity(&vm)),
-    );
+    let (issuer, stack, api) = verified().await;
+    let (p, vm) = api.create_on_vm(&stack, pod("via-eventarc")).await;
+    let r = issuer.report(&p, &vm, 1, running(&rfc3339_now()));
     let body = k8sless::testing::encode_push(
         &serde_json::to_vec(&r).expect("json"),
         &Default::default(),

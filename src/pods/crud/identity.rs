@@ -14,6 +14,7 @@ use jiff::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::pods::Pods;
+use crate::pods::lifecycle;
 use crate::pods::lifecycle::report::{Merge, Report, merge};
 use crate::pods::record::{self, PodRecord};
 
@@ -103,19 +104,15 @@ impl Pods {
             Ok(outcome == Merge::Applied)
         })
         .await;
-        match result {
-            Ok(_) => Ok(outcome),
-            Err(Error::NotFound { .. }) => Ok(Merge::Ignored("the pod no longer exists")),
-            Err(e) => Err(e),
-        }
+        lifecycle::once_stored(result, outcome)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pods::record::VmState;
     use crate::pods::lifecycle::report::ReportInstance;
+    use crate::pods::record::VmState;
     use k8s_openapi::api::core::v1::Pod;
 
     fn rec(instance_id: Option<&str>) -> PodRecord {

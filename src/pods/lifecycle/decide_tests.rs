@@ -36,6 +36,22 @@ fn vm() -> VmRef {
     }
 }
 
+/// A VM named in the record, its insert not yet accepted.
+fn not_inserted() -> VmState {
+    VmState {
+        name: "vm".into(),
+        ..Default::default()
+    }
+}
+
+/// A record in `phase` whose VM last reported `seq` at `t(at)`.
+fn reported(phase: &str, seq: u64, at: i64) -> PodRecord {
+    let mut r = rec(phase, inserted());
+    r.vm.last_sequence = seq;
+    r.vm.last_report_at = Some(t(at));
+    r
+}
+
 fn inserted() -> VmState {
     VmState {
         name: "vm".into(),
@@ -66,9 +82,7 @@ fn finished_pods_vm_goes_after_the_grace() {
 
 #[test]
 fn running_pods_vm_is_never_deleted() {
-    let mut r = rec("Running", inserted());
-    r.vm.last_sequence = 3;
-    r.vm.last_report_at = Some(t(10));
+    let r = reported("Running", 3, 10);
     let s = settings();
     for at in [t(11), t(700), t(100_000)] {
         assert_eq!(decide(&r, &[vm()], at, at, &s), None);
@@ -90,34 +104,20 @@ fn silent_vm_fails_after_the_boot_timeout() {
 fn pending_pod_without_vm_is_inserted() {
     let s = settings();
     // Crash between record and insert: at once.
-    let r = rec(
-        "Pending",
-        VmState {
-            name: "vm".into(),
-            ..Default::default()
-        },
-    );
+    let r = rec("Pending", not_inserted());
     assert_eq!(decide(&r, &[], t(1), t(1), &s), Some(Step::Insert));
     // Accepted insert whose VM is not listed (yet): only after reinsert_after.
     let r = rec("Pending", inserted());
     assert_eq!(decide(&r, &[], t(60), t(60), &s), None);
     assert_eq!(decide(&r, &[], t(121), t(121), &s), Some(Step::Insert));
     // A VM that exists but the record missed it: adopt.
-    let r = rec(
-        "Pending",
-        VmState {
-            name: "vm".into(),
-            ..Default::default()
-        },
-    );
+    let r = rec("Pending", not_inserted());
     assert_eq!(decide(&r, &[vm()], t(1), t(1), &s), Some(Step::Adopt(vm())));
 }
 
 #[test]
 fn reporting_pod_whose_vm_vanished_is_lost() {
-    let mut r = rec("Running", inserted());
-    r.vm.last_sequence = 2;
-    r.vm.last_report_at = Some(t(100));
+    let r = reported("Running", 2, 100);
     let s = settings();
     assert_eq!(decide(&r, &[], t(130), t(130), &s), None);
     assert_eq!(
@@ -128,9 +128,7 @@ fn reporting_pod_whose_vm_vanished_is_lost() {
 
 #[test]
 fn deadline_counts_from_start_time() {
-    let mut r = rec("Running", inserted());
-    r.vm.last_sequence = 1;
-    r.vm.last_report_at = Some(t(0));
+    let mut r = reported("Running", 1, 0);
     if let Some(spec) = r.pod.spec.as_mut() {
         spec.active_deadline_seconds = Some(30);
     }

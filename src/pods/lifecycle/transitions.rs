@@ -154,13 +154,7 @@ pub(crate) fn scheduled(rec: &mut PodRecord, vm: &VmRef, now: Timestamp) {
         spec.node_name = Some(vm.name.clone());
     }
     let status = rec.pod.status.get_or_insert_with(Default::default);
-    let mut conditions: Vec<_> = status
-        .conditions
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.type_ != "PodScheduled")
-        .collect();
+    let mut conditions = take_all_but_scheduled(status);
     conditions.insert(0, scheduled_condition(true, None, None, now));
     status.conditions = Some(conditions);
     rec.event(
@@ -258,6 +252,17 @@ pub(crate) fn terminate(rec: &mut PodRecord, reason: &str, message: &str, at: Ti
     }
     rec.vm.finished_at = Some(at);
     rec.event(true, reason, message, at);
+}
+
+/// Takes `status`'s conditions, all but PodScheduled (to be set anew, first).
+pub(crate) fn take_all_but_scheduled(status: &mut PodStatus) -> Vec<PodCondition> {
+    status
+        .conditions
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.type_ != "PodScheduled")
+        .collect()
 }
 
 #[cfg(test)]

@@ -96,17 +96,29 @@ fn metadata(pod: &Pod, causes: &mut Vec<Cause>) {
             ));
         }
     }
-    if m.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
-        causes.push(Cause::forbidden(
-            "metadata.finalizers",
-            "finalizers are not supported by k8sless: pods are deleted with their VM",
-        ));
-    }
-    if m.owner_references.as_ref().is_some_and(|o| !o.is_empty()) {
-        causes.push(Cause::forbidden(
-            "metadata.ownerReferences",
-            "k8sless has no controllers to own pods; remove ownerReferences",
-        ));
+    forbid(
+        causes,
+        [
+            (
+                m.finalizers.as_ref().is_some_and(|f| !f.is_empty()),
+                "metadata.finalizers",
+                "finalizers are not supported by k8sless: pods are deleted with their VM",
+            ),
+            (
+                m.owner_references.as_ref().is_some_and(|o| !o.is_empty()),
+                "metadata.ownerReferences",
+                "k8sless has no controllers to own pods; remove ownerReferences",
+            ),
+        ],
+    );
+}
+
+/// A `FieldValueForbidden` cause for each field that is `set`, in order: `(set, field, why)`.
+fn forbid<const N: usize>(causes: &mut Vec<Cause>, fields: [(bool, &str, &str); N]) {
+    for (set, field, why) in fields {
+        if set {
+            causes.push(Cause::forbidden(field, why));
+        }
     }
 }
 
@@ -137,16 +149,18 @@ fn spec(spec: &PodSpec, causes: &mut Vec<Cause>) {
             causes,
         );
     }
-    if spec
-        .ephemeral_containers
-        .as_ref()
-        .is_some_and(|e| !e.is_empty())
-    {
-        causes.push(Cause::forbidden(
-            "spec.ephemeralContainers",
-            "ephemeral containers cannot be set on create",
-        ));
-    }
+    forbid(
+        causes,
+        [
+            (
+                spec.ephemeral_containers
+                    .as_ref()
+                    .is_some_and(|e| !e.is_empty()),
+                "spec.ephemeralContainers",
+                "ephemeral containers cannot be set on create",
+            ),
+        ],
+    );
     pod_policies(spec, causes);
 }
 
@@ -187,31 +201,30 @@ fn pod_policies(spec: &PodSpec, causes: &mut Vec<Cause>) {
             ));
         }
     }
-    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty()) {
-        causes.push(Cause::forbidden(
-            "spec.nodeName",
-            "k8sless sets nodeName to the pod's VM; leave it empty",
-        ));
-    }
-    if spec.host_pid == Some(true) || spec.host_ipc == Some(true) {
-        // Allowed: the VM is the pod's alone, so host namespaces expose nothing of other pods.
-    }
-    if spec
-        .service_account_name
-        .as_deref()
-        .is_some_and(|s| !s.is_empty() && s != "default")
-    {
-        causes.push(Cause::forbidden(
-            "spec.serviceAccountName",
-            "Kubernetes service accounts do not exist in k8sless; give the VM a Google service account with the annotation iam.gke.io/gcp-service-account",
-        ));
-    }
-    if spec.automount_service_account_token == Some(true) {
-        causes.push(Cause::forbidden(
-            "spec.automountServiceAccountToken",
-            "there is no Kubernetes API token to mount in k8sless",
-        ));
-    }
+    // hostPID and hostIPC are allowed: the VM is the pod's alone, so host namespaces expose
+    // nothing of other pods.
+    forbid(
+        causes,
+        [
+            (
+                spec.node_name.as_deref().is_some_and(|n| !n.is_empty()),
+                "spec.nodeName",
+                "k8sless sets nodeName to the pod's VM; leave it empty",
+            ),
+            (
+                spec.service_account_name
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty() && s != "default"),
+                "spec.serviceAccountName",
+                "Kubernetes service accounts do not exist in k8sless; give the VM a Google service account with the annotation iam.gke.io/gcp-service-account",
+            ),
+            (
+                spec.automount_service_account_token == Some(true),
+                "spec.automountServiceAccountToken",
+                "there is no Kubernetes API token to mount in k8sless",
+            ),
+        ],
+    );
 }
 
 #[cfg(test)]

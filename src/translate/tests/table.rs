@@ -22,6 +22,30 @@ struct Row {
 
 fn same(_: &mut VmSettings) {}
 
+/// A row with the default settings.
+fn r(name: &'static str, pod: Value, want: Want) -> Row {
+    rt(name, pod, same, want)
+}
+
+/// A row whose settings `tweak` changes first.
+fn rt(name: &'static str, pod: Value, tweak: fn(&mut VmSettings), want: Want) -> Row {
+    Row {
+        name,
+        pod,
+        tweak,
+        want,
+    }
+}
+
+fn causes(c: Vec<(&'static str, &'static str, &'static str)>) -> Want {
+    Want::Causes(c)
+}
+
+/// One 422 cause: its reason, field and message.
+fn cause(reason: &'static str, field: &'static str, message: &'static str) -> Want {
+    Want::Causes(vec![(reason, field, message)])
+}
+
 fn ctr(name: &str, resources: Value) -> Value {
     json!({"name": name, "image": "busybox:1.36", "resources": resources})
 }
@@ -44,6 +68,20 @@ fn with(mut pod: Value, path: &str, v: Value) -> Value {
     }
     *at = v;
     pod
+}
+
+/// `pod` with its `spec.nodeSelector` set to `labels`.
+fn selector(pod: Value, labels: Value) -> Value {
+    with(pod, "spec.nodeSelector", labels)
+}
+
+/// `pod` with the `k8sless.dev/machine-type` annotation naming `machine`.
+fn machine_type(pod: Value, machine: &str) -> Value {
+    with(
+        pod,
+        "metadata.annotations",
+        json!({"k8sless.dev/machine-type": machine}),
+    )
 }
 
 fn gpus(n: &str, accelerator: Option<&str>) -> Value {

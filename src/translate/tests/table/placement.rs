@@ -3,19 +3,6 @@
 use super::*;
 
 pub(super) fn rows() -> Vec<Row> {
-    let r = |name, pod, want| Row {
-        name,
-        pod,
-        tweak: same,
-        want,
-    };
-    let rt = |name, pod, tweak, want| Row {
-        name,
-        pod,
-        tweak,
-        want,
-    };
-    let causes = |c: Vec<(&'static str, &'static str, &'static str)>| Want::Causes(c);
     vec![
         // GPUs.
         r(
@@ -83,11 +70,7 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "explicit N1 type with T4s",
-            with(
-                gpus("2", Some("nvidia-tesla-t4")),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "n1-standard-8"}),
-            ),
+            machine_type(gpus("2", Some("nvidia-tesla-t4")), "n1-standard-8"),
             Want::Vm(Vm {
                 attach: Some(("nvidia-tesla-t4", 2)),
                 ..gpu_vm("n1-standard-8", &ALL)
@@ -95,48 +78,44 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "explicit g2 type implies its L4",
-            with(
-                gpus("1", None),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "g2-standard-8"}),
-            ),
+            machine_type(gpus("1", None), "g2-standard-8"),
             Want::Vm(gpu_vm("g2-standard-8", &ABC)),
         ),
         r(
             "422: GPU without selector or default",
             gpus("1", None),
-            causes(vec![(
+            cause(
                 "FieldValueRequired",
                 "spec.nodeSelector[cloud.google.com/gke-accelerator]",
                 "a GPU request needs nodeSelector cloud.google.com/gke-accelerator naming the GPU (nvidia-tesla-t4, nvidia-tesla-p4, nvidia-tesla-v100, nvidia-tesla-p100, nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb), and no default accelerator is configured (--default-accelerator)",
-            )]),
+            ),
         ),
         r(
             "422: unknown accelerator",
             gpus("1", Some("nvidia-rtx-9090")),
-            causes(vec![(
+            cause(
                 UNSUPPORTED,
                 "spec.nodeSelector[cloud.google.com/gke-accelerator]",
                 "\"nvidia-rtx-9090\": supported values: \"nvidia-tesla-t4\", \"nvidia-tesla-p4\", \"nvidia-tesla-v100\", \"nvidia-tesla-p100\", \"nvidia-l4\", \"nvidia-tesla-a100\", \"nvidia-a100-80gb\", \"nvidia-h100-80gb\"",
-            )]),
+            ),
         ),
         r(
             "422: 8 x T4 (N1 takes 1, 2 or 4)",
             gpus("8", Some("nvidia-tesla-t4")),
-            causes(vec![(
+            cause(
                 INV,
                 GPU_FIELD,
                 "\"8\": no machine type offers 8 x nvidia-tesla-t4: N1 VMs take 1, 2 or 4 of them",
-            )]),
+            ),
         ),
         r(
             "422: 3 x L4",
             gpus("3", Some("nvidia-l4")),
-            causes(vec![(
+            cause(
                 INV,
                 GPU_FIELD,
                 "\"3\": no machine type offers 3 x nvidia-l4: its machine types carry 1, 2, 4 or 8",
-            )]),
+            ),
         ),
         r(
             "422: 1 x V100 caps N1 at 12 vCPUs",
@@ -145,59 +124,49 @@ pub(super) fn rows() -> Vec<Row> {
                 "spec.containers.0.resources.requests",
                 json!({"cpu": "16"}),
             ),
-            causes(vec![(
+            cause(
                 INV,
                 GPU_FIELD,
                 "\"1\": no N1 machine type with 1 x nvidia-tesla-v100 has 16200m CPU / 640 MiB (the pod's 16000m / 0 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): N1 VMs with 1 x nvidia-tesla-v100 have at most 12 vCPUs and 78 GiB",
-            )]),
+            ),
         ),
         r(
             "422: accelerator selector without a GPU limit",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"cloud.google.com/gke-accelerator": "nvidia-l4"}),
             ),
-            causes(vec![(
+            cause(
                 "FieldValueRequired",
                 GPU_FIELD,
                 "spec.nodeSelector[cloud.google.com/gke-accelerator] asks for nvidia-l4 GPUs, but no container limits nvidia.com/gpu: set resources.limits[nvidia.com/gpu] on the container that uses them",
-            )]),
+            ),
         ),
         r(
             "422: L4 in a zone without L4s",
-            with(
+            selector(
                 gpus("1", None),
-                "spec.nodeSelector",
                 json!({"cloud.google.com/gke-accelerator": "nvidia-l4", "topology.kubernetes.io/zone": "us-central1-f"}),
             ),
-            causes(vec![(
+            cause(
                 INV,
                 "spec.nodeSelector[topology.kubernetes.io/zone]",
                 "\"us-central1-f\": nvidia-l4 is not offered there; the allowed zones offering it: \"us-central1-a\", \"us-central1-b\", \"us-central1-c\"",
-            )]),
+            ),
         ),
         r(
             "422: an e2 type carries no GPU",
-            with(
-                gpus("1", Some("nvidia-l4")),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "e2-standard-4"}),
-            ),
-            causes(vec![(
+            machine_type(gpus("1", Some("nvidia-l4")), "e2-standard-4"),
+            cause(
                 INV,
                 ANNOTATION,
                 "\"e2-standard-4\": does not carry 1 x nvidia-l4; nvidia-l4 comes with g2-standard-4, g2-standard-8, g2-standard-12, g2-standard-16, g2-standard-24, g2-standard-32, g2-standard-48, g2-standard-96",
-            )]),
+            ),
         ),
         // Spot.
         r(
             "Spot by nodeSelector",
-            with(
-                small(),
-                "spec.nodeSelector",
-                json!({"cloud.google.com/gke-spot": "true"}),
-            ),
+            selector(small(), json!({"cloud.google.com/gke-spot": "true"})),
             Want::Vm(Vm {
                 spot: true,
                 reason: Some(
@@ -226,9 +195,8 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "Spot by gke-provisioning",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"cloud.google.com/gke-provisioning": "spot"}),
             ),
             Want::Vm(Vm {
@@ -247,18 +215,13 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "gke-spot false: standard VM",
-            with(
-                small(),
-                "spec.nodeSelector",
-                json!({"cloud.google.com/gke-spot": "false"}),
-            ),
+            selector(small(), json!({"cloud.google.com/gke-spot": "false"})),
             Want::Vm(vm("e2-medium")),
         ),
         r(
             "Spot GPU VM",
-            with(
+            selector(
                 gpus("1", None),
-                "spec.nodeSelector",
                 json!({"cloud.google.com/gke-accelerator": "nvidia-tesla-t4", "cloud.google.com/gke-spot": "true"}),
             ),
             Want::Vm(Vm {
@@ -269,23 +232,18 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "422: gke-spot yes",
-            with(
-                small(),
-                "spec.nodeSelector",
-                json!({"cloud.google.com/gke-spot": "yes"}),
-            ),
-            causes(vec![(
+            selector(small(), json!({"cloud.google.com/gke-spot": "yes"})),
+            cause(
                 UNSUPPORTED,
                 "spec.nodeSelector[cloud.google.com/gke-spot]",
                 "\"yes\": supported values: \"true\", \"false\"",
-            )]),
+            ),
         ),
         // Zones.
         r(
             "zone by nodeSelector",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"topology.kubernetes.io/zone": "us-central1-b"}),
             ),
             Want::Vm(Vm {
@@ -349,38 +307,32 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "linux/amd64 selectors are fine",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "cloud.google.com/gke-nodepool": "pool-1"}),
             ),
             Want::Vm(vm("e2-medium")),
         ),
         r(
             "422: zone outside the allowed ones",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"topology.kubernetes.io/zone": "europe-west1-b"}),
             ),
-            causes(vec![(
+            cause(
                 UNSUPPORTED,
                 "spec.nodeSelector[topology.kubernetes.io/zone]",
                 "\"europe-west1-b\": supported values: \"us-central1-a\", \"us-central1-b\", \"us-central1-c\", \"us-central1-f\"",
-            )]),
+            ),
         ),
         r(
             "422: arm64",
-            with(
-                small(),
-                "spec.nodeSelector",
-                json!({"kubernetes.io/arch": "arm64"}),
-            ),
-            causes(vec![(
+            selector(small(), json!({"kubernetes.io/arch": "arm64"})),
+            cause(
                 UNSUPPORTED,
                 "spec.nodeSelector[kubernetes.io/arch]",
                 "\"arm64\": supported values: \"amd64\"",
-            )]),
+            ),
         ),
     ]
 }

@@ -3,19 +3,6 @@
 use super::*;
 
 pub(super) fn rows() -> Vec<Row> {
-    let r = |name, pod, want| Row {
-        name,
-        pod,
-        tweak: same,
-        want,
-    };
-    let rt = |name, pod, tweak, want| Row {
-        name,
-        pod,
-        tweak,
-        want,
-    };
-    let causes = |c: Vec<(&'static str, &'static str, &'static str)>| Want::Causes(c);
     vec![
         // Sizing: requests vs limits, init containers, sidecars, overhead.
         r(
@@ -139,27 +126,22 @@ pub(super) fn rows() -> Vec<Row> {
         r(
             "nothing fits 500 CPUs",
             one(json!({"requests": {"cpu": "500"}})),
-            causes(vec![(
+            cause(
                 INV,
                 "spec.containers",
                 "no machine type of the families e2, n2d, n2, c3, c4 has 500200m CPU / 640 MiB (the pod's 500000m / 0 MiB + 200m / 640 MiB for the OS, kubelet and logging agent)",
-            )]),
+            ),
         ),
         // Explicit machine types.
         r(
             "annotation names the type",
-            with(
-                small(),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "n2-standard-8"}),
-            ),
+            machine_type(small(), "n2-standard-8"),
             Want::Vm(vm("n2-standard-8")),
         ),
         r(
             "nodeSelector instance-type names the type",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"node.kubernetes.io/instance-type": "c4-standard-4"}),
             ),
             Want::Vm(Vm {
@@ -169,64 +151,49 @@ pub(super) fn rows() -> Vec<Row> {
         ),
         r(
             "the annotation wins over the nodeSelector",
-            with(
-                with(
+            machine_type(
+                selector(
                     small(),
-                    "spec.nodeSelector",
                     json!({"node.kubernetes.io/instance-type": "c4-standard-4"}),
                 ),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "e2-standard-4"}),
+                "e2-standard-4",
             ),
             Want::Vm(vm("e2-standard-4")),
         ),
         r(
             "an explicit custom type",
-            with(
-                small(),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "e2-custom-4-8192"}),
-            ),
+            machine_type(small(), "e2-custom-4-8192"),
             Want::Vm(vm("e2-custom-4-8192")),
         ),
         r(
             "422: unknown type",
-            with(
-                small(),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "e2-standard-3"}),
-            ),
-            causes(vec![(
+            machine_type(small(), "e2-standard-3"),
+            cause(
                 INV,
                 ANNOTATION,
                 "\"e2-standard-3\": not a machine type k8sless knows (e2, n2, n2d, c3, c4, n1, g2, a2 and a3 types, and e2/n2/n2d custom types such as e2-custom-2-4096)",
-            )]),
+            ),
         ),
         r(
             "422: unknown type by nodeSelector",
-            with(
+            selector(
                 small(),
-                "spec.nodeSelector",
                 json!({"node.kubernetes.io/instance-type": "m9-huge"}),
             ),
-            causes(vec![(
+            cause(
                 INV,
                 "spec.nodeSelector[node.kubernetes.io/instance-type]",
                 "\"m9-huge\": not a machine type k8sless knows (e2, n2, n2d, c3, c4, n1, g2, a2 and a3 types, and e2/n2/n2d custom types such as e2-custom-2-4096)",
-            )]),
+            ),
         ),
         r(
             "422: named type too small",
-            with(
-                one(req("1", "1Gi")),
-                "metadata.annotations",
-                json!({"k8sless.dev/machine-type": "e2-small"}),
-            ),
-            causes(vec![(
+            machine_type(one(req("1", "1Gi")), "e2-small"),
+            cause(
                 INV,
                 ANNOTATION,
                 "\"e2-small\": too small for the pod: it has 500m CPU and 2048 MiB, the pod needs 1200m CPU / 1664 MiB (the pod's 1000m / 1024 MiB + 200m / 640 MiB for the OS, kubelet and logging agent)",
-            )]),
+            ),
         ),
     ]
 }

@@ -3,19 +3,6 @@
 use super::*;
 
 pub(super) fn rows() -> Vec<Row> {
-    let r = |name, pod, want| Row {
-        name,
-        pod,
-        tweak: same,
-        want,
-    };
-    let rt = |name, pod, tweak, want| Row {
-        name,
-        pod,
-        tweak,
-        want,
-    };
-    let causes = |c: Vec<(&'static str, &'static str, &'static str)>| Want::Causes(c);
     vec![
         // Deadlines.
         r(
@@ -81,11 +68,11 @@ pub(super) fn rows() -> Vec<Row> {
         r(
             "422: ephemeral storage beyond a disk",
             one(json!({"requests": {"ephemeral-storage": "70000Gi"}})),
-            causes(vec![(
+            cause(
                 INV,
                 "spec.containers[0].resources.requests[ephemeral-storage]",
                 "\"70000Gi\": a boot disk holds at most 65536 GB (10 GB of it for the OS and images)",
-            )]),
+            ),
         ),
         // Identity.
         r(
@@ -116,11 +103,11 @@ pub(super) fn rows() -> Vec<Row> {
                 "metadata.annotations",
                 json!({"iam.gke.io/gcp-service-account": "owner@proj.iam.gserviceaccount.com"}),
             ),
-            causes(vec![(
+            cause(
                 "FieldValueForbidden",
                 "metadata.annotations[iam.gke.io/gcp-service-account]",
                 "\"owner@proj.iam.gserviceaccount.com\" is not on this k8sless' allow-list of VM service accounts (--allowed-service-accounts)",
-            )]),
+            ),
         ),
         r(
             "422: every independent problem at once",
