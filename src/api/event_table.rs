@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::table::{IncludeObject, column, since};
+use super::table::{IncludeObject, column, table_value, since};
 
 /// The columns: name, format, priority (1: `-o wide` only), description.
 const COLUMNS: [(&str, Option<&str>, u8, &str); 10] = [
@@ -84,13 +84,7 @@ pub(crate) fn event_table(
         .iter()
         .map(|e| event_row(e, include_object, now))
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": serde_json::to_value(list_meta).unwrap_or_else(|_| json!({})),
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    table_value(list_meta, columns, rows)
 }
 
 fn event_row(e: &Value, include_object: IncludeObject, now: Timestamp) -> Value {

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, WatchEvent};
 use serde_json::{Value, json};
 
 use super::pods::{json as json_response, table_request, table_response};
-use super::table::{IncludeObject, column, since};
+use super::table::{IncludeObject, column, table_value, since};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
 
@@ -185,13 +185,7 @@ pub(crate) fn namespace_table(
             row
         })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": serde_json::to_value(list_meta).unwrap_or_else(|_| json!({})),
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    table_value(list_meta, columns, rows)
 }
 
 #[cfg(test)]

@@ -414,12 +414,7 @@ mod tests {
     /// fields, never fewer, and the same types and required fields).
     #[test]
     fn schemas_agree_with_the_kubernetes_openapi() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/kubernetes-1.35-api-v1-openapi.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            println!("skipped: {path} is absent");
+        let Some(text) = crate::testing::fixture_text("kubernetes-1.35-api-v1-openapi.json") else {
             return;
         };
         let fixture: Value = serde_json::from_str(&text).expect("fixture parses");

@@ -225,6 +225,21 @@ pub(crate) fn pod_table(
     serde_json::to_value(table).unwrap_or(Value::Null)
 }
 
+/// A `meta.k8s.io/v1` `Table` of rows rendered elsewhere (events, namespaces).
+pub(crate) fn table_value(
+    list_meta: ListMeta,
+    columns: Vec<TableColumnDefinition>,
+    rows: Vec<Value>,
+) -> Value {
+    serde_json::json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": serde_json::to_value(list_meta).unwrap_or_else(|_| serde_json::json!({})),
+        "columnDefinitions": columns,
+        "rows": rows,
+    })
+}
+
 /// A column definition (`format` empty when `None`).
 pub(super) fn column(
     name: &'static str,

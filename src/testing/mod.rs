@@ -17,7 +17,7 @@ mod stack;
 mod tools;
 
 pub use stack::{Stack, StackBuilder, default_args};
-pub use tools::{fixture, missing, skip, tools_required};
+pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 
 // re-exports for tests (C) ------------------------------------------------------------------
 // The items tests/ use, by the module that owns them. When a module moves, change the path

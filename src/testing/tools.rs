@@ -21,6 +21,13 @@ pub fn missing(reason: &str) {
     skip(reason);
 }
 
+/// The text of a reference fixture, or `None` after [`missing`] when it is absent (see
+/// [`fixture`]).
+pub fn fixture_text(name: &str) -> Option<String> {
+    let path = fixture(name)?;
+    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
 /// The path of a reference fixture (`../shared/fixtures/<name>` from the crate root, e.g.
 /// `compute-v1.json`), or `None` after [`missing`] when it is absent.
 pub fn fixture(name: &str) -> Option<PathBuf> {

@@ -109,12 +109,7 @@ mod tests {
     /// reachable from Pod, and [`child_schema`] must lead to every type that has one.
     #[test]
     fn patch_meta_matches_the_kubernetes_openapi() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/kubernetes-1.35-api-v1-openapi.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            println!("skipped: {path} is absent");
+        let Some(text) = crate::testing::fixture_text("kubernetes-1.35-api-v1-openapi.json") else {
             return;
         };
         let doc: Value = serde_json::from_str(&text).expect("fixture parses");
