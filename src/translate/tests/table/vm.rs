@@ -2,7 +2,12 @@
 
 use super::*;
 
+/// Every row, in groups of a readable size.
 pub(super) fn rows() -> Vec<Row> {
+    [rows_1(), rows_2(), rows_3()].into_iter().flatten().collect()
+}
+
+fn rows_1() -> Vec<Row> {
     vec![
         // Deadlines.
         r(
@@ -74,6 +79,11 @@ pub(super) fn rows() -> Vec<Row> {
                 "\"70000Gi\": a boot disk holds at most 65536 GB (10 GB of it for the OS and images)",
             ),
         ),
+    ]
+}
+
+fn rows_2() -> Vec<Row> {
+    vec![
         // Identity.
         r(
             "allow-listed service account",
@@ -133,6 +143,11 @@ pub(super) fn rows() -> Vec<Row> {
                 ),
             ]),
         ),
+    ]
+}
+
+fn rows_3() -> Vec<Row> {
+    vec![
         // Labels and network.
         r(
             "pod labels, sanitized, reserved keys kept",
