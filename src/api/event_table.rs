@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::table::{IncludeObject, column, table_value, since};
+use super::table::{IncludeObject, column, row_value, since, table_value};
 
 /// The columns: name, format, priority (1: `-o wide` only), description.
 const COLUMNS: [(&str, Option<&str>, u8, &str); 10] = [
@@ -112,19 +112,7 @@ fn event_row(e: &Value, include_object: IncludeObject, now: Timestamp) -> Value 
         json!(e["count"].as_i64().unwrap_or(1).to_string()),
         json!(text(&e["metadata"]["name"])),
     ];
-    let mut row = json!({ "cells": cells });
-    match include_object {
-        IncludeObject::None => {}
-        IncludeObject::Metadata => {
-            row["object"] = json!({
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": e["metadata"].clone(),
-            });
-        }
-        IncludeObject::Object => row["object"] = e.clone(),
-    }
-    row
+    row_value(json!(cells), include_object, e)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, WatchEvent};
 use serde_json::{Value, json};
 
 use super::pods::{json as json_response, table_request, table_response};
-use super::table::{IncludeObject, column, table_value, since};
+use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
 
@@ -168,21 +168,7 @@ pub(crate) fn namespace_table(
                     .as_ref()
                     .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now)),
             ]);
-            let mut row = json!({ "cells": cells });
-            match include_object {
-                IncludeObject::None => {}
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": serde_json::to_value(&ns.metadata).unwrap_or_default(),
-                    });
-                }
-                IncludeObject::Object => {
-                    row["object"] = serde_json::to_value(ns).unwrap_or_default();
-                }
-            }
-            row
+            row_value(cells, include_object, &serde_json::to_value(ns).unwrap_or_default())
         })
         .collect();
     table_value(list_meta, columns, rows)

@@ -68,13 +68,17 @@ fn list_params() -> Vec<Value> {
     ]
 }
 
+fn dry_run_param() -> Value {
+    query(
+        "dryRun",
+        "string",
+        "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed",
+    )
+}
+
 fn write_params() -> Vec<Value> {
     vec![
-        query(
-            "dryRun",
-            "string",
-            "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed",
-        ),
+        dry_run_param(),
         query(
             "fieldManager",
             "string",
@@ -90,11 +94,7 @@ fn write_params() -> Vec<Value> {
 
 fn delete_params() -> Vec<Value> {
     vec![
-        query(
-            "dryRun",
-            "string",
-            "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed",
-        ),
+        dry_run_param(),
         query(
             "gracePeriodSeconds",
             "integer",

@@ -225,6 +225,24 @@ pub(crate) fn pod_table(
     serde_json::to_value(table).unwrap_or(Value::Null)
 }
 
+/// A row of cells, with the object as `includeObject` asks: none, its metadata as a
+/// `PartialObjectMetadata`, or the whole object.
+pub(crate) fn row_value(cells: Value, include: IncludeObject, object: &Value) -> Value {
+    let mut row = serde_json::json!({ "cells": cells });
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => {
+            row["object"] = serde_json::json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": object["metadata"].clone(),
+            });
+        }
+        IncludeObject::Object => row["object"] = object.clone(),
+    }
+    row
+}
+
 /// A `meta.k8s.io/v1` `Table` of rows rendered elsewhere (events, namespaces).
 pub(crate) fn table_value(
     list_meta: ListMeta,
