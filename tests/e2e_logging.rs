@@ -17,6 +17,7 @@ use k8sless::testing::CloudLogging;
 use k8sless::testing::MemoryStore;
 use k8sless::testing::RecordStore;
 use k8sless::testing::TokenSource;
+use k8sless::testing::ContainerRef;
 use k8sless::testing::record::{self, PodRecord, VmState};
 use k8sless::testing::{ArchivedLogs, LogSource, LogSources};
 use k8sless::testing::{StackBuilder, default_args};
@@ -269,7 +270,7 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         .unwrap();
 
     let s = source(&endpoint, store.clone(), 3, 10);
-    let lines = s.lines("default", "demo", "main").await.unwrap().unwrap();
+    let lines = s.lines(ContainerRef::new("default", "demo", "main")).await.unwrap().unwrap();
     let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
     assert_eq!(text, main_lines(1, 7));
     assert_eq!(lines[0].time, Some(ts("2026-11-30T10:00:01Z")));
@@ -281,7 +282,7 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         "logName=\"projects/k8sless-dev/logs/k8sless-containers\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"111\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-11-30T09:54:00Z\""
     );
 
-    let side = s.lines("default", "demo", "side").await.unwrap().unwrap();
+    let side = s.lines(ContainerRef::new("default", "demo", "side")).await.unwrap().unwrap();
     assert_eq!(
         side.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
         ["side 1"]
@@ -290,7 +291,7 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
     // Longer than one call reads: the newest lines, still oldest first.
     let capped = source(&endpoint, store.clone(), 2, 2);
     let lines = capped
-        .lines("default", "demo", "main")
+        .lines(ContainerRef::new("default", "demo", "main"))
         .await
         .unwrap()
         .unwrap();
@@ -300,7 +301,7 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
     );
 
     // No record, or no instance id yet: this source knows nothing.
-    assert!(s.lines("default", "ghost", "main").await.unwrap().is_none());
+    assert!(s.lines(ContainerRef::new("default", "ghost", "main")).await.unwrap().is_none());
     let pod = serde_json::from_value(json!({"metadata": {"name": "new", "namespace": "default"}}))
         .unwrap();
     let rec = PodRecord::new(pod, VmState::default());
@@ -308,11 +309,11 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         .create(&record::key("default", "new"), rec.encode().unwrap())
         .await
         .unwrap();
-    assert!(s.lines("default", "new", "main").await.unwrap().is_none());
+    assert!(s.lines(ContainerRef::new("default", "new", "main")).await.unwrap().is_none());
 
     // The service's errors: 5xx is unavailable (503 to the client).
     let down = source("http://127.0.0.1:9", store.clone(), 3, 10);
-    let err = down.lines("default", "demo", "main").await.unwrap_err();
+    let err = down.lines(ContainerRef::new("default", "demo", "main")).await.unwrap_err();
     assert_eq!(err.to_status()["code"], 503, "{err:?}");
 }
 

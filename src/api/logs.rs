@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
-use crate::pods::logs::LogLine;
+use crate::pods::logs::{ContainerRef, LogLine};
 use crate::pods::logs::follow::{self, Batch, Target, progress};
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}/log`.
@@ -156,7 +156,7 @@ async fn log(
     let container = container_of(&pod, &name, q.get("container"))?;
     let opts = options(&q, &container, &name)?;
     let now = progress(&pod, &container);
-    let lines = state.logs.lines(&namespace, &name, &container).await?;
+    let lines = state.logs.lines(ContainerRef::new(&namespace, &name, &container)).await?;
     if !now.started && lines.is_none() {
         let why = now.waiting.unwrap_or_else(|| "ContainerCreating".into());
         return Err(Error::bad_request(format!(

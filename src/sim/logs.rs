@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::pods::logs::{LogLine, LogSource};
+use crate::pods::logs::{ContainerRef, LogLine, LogSource};
 use crate::pods::now;
 
 /// Timestamped lines by `namespace/name/container`.
@@ -41,13 +41,8 @@ impl SimLogs {
 
 #[async_trait]
 impl LogSource for SimLogs {
-    async fn lines(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-    ) -> crate::error::Result<Option<Vec<LogLine>>> {
-        Ok(SimLogs::lines(self, namespace, pod, container).map(|v| {
+    async fn lines(&self, c: ContainerRef<'_>) -> crate::error::Result<Option<Vec<LogLine>>> {
+        Ok(SimLogs::lines(self, c.namespace, c.pod, c.container).map(|v| {
             v.into_iter()
                 .map(|(t, text)| LogLine {
                     time: Some(t),

@@ -38,7 +38,7 @@ pub use crate::logging::CloudLogging;
 pub use crate::pods::crud::create::render;
 pub use crate::pods::crud::defaults::apply as apply_defaults;
 pub use crate::pods::logs::{
-    ArchivedLogs, LogLine, LogSource, LogSources, MAX_LOG_BYTES, archive_key, legacy_archive_key,
+    ArchivedLogs, ContainerRef, LogLine, LogSource, LogSources, MAX_LOG_BYTES, archive_key, legacy_archive_key,
 };
 pub use crate::pods::lifecycle::report::{Report, ReportInstance};
 pub use crate::pods::{Pods, k8s_time};

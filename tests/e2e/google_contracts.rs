@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use k8sless::sim::schema::Discovery;
+use k8sless::testing::ContainerRef;
 use k8sless::testing::record::{self, PodRecord, VmState};
 use k8sless::testing::{
     CloudLogging, GcsStore, LogSource, MemoryStore, RecordStore, TokenSource, fixture,
@@ -232,11 +233,9 @@ async fn logging_calls_match_the_discovery_document() {
         CloudLogging::new(&endpoint, "proj", TokenSource::Anonymous, store).expect("client");
     s.max_pages = 2;
     // More than two pages: both orders and page tokens; then a follower's read.
-    s.lines("default", "demo", "main").await.expect("lines");
+    s.lines(ContainerRef::new("default", "demo", "main")).await.expect("lines");
     s.lines_from(
-        "default",
-        "demo",
-        "main",
+        ContainerRef::new("default", "demo", "main"),
         "2026-11-30T10:00:01Z".parse().expect("time"),
     )
     .await

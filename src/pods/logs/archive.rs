@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{LogLine, LogSource};
+use super::{ContainerRef, LogLine, LogSource};
 use crate::error::{Error, Result};
 use crate::pods::record::{self, PodRecord};
 use crate::store::{RecordStore, StoreError};
@@ -118,10 +118,13 @@ fn lines_of(data: &[u8]) -> Vec<LogLine> {
 impl LogSource for ArchivedLogs {
     async fn lines(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
     ) -> Result<Option<Vec<LogLine>>> {
+        let ContainerRef {
+            namespace,
+            pod,
+            container,
+        } = c;
         let rec = match record::load(&self.store, namespace, pod).await {
             Ok(r) => r,
             Err(Error::NotFound { .. }) => return Ok(None),
@@ -187,16 +190,16 @@ mod tests {
         // A pod created 10 s ago, whose (old) guest wrote the name-only key just now: shown.
         finished_pod(&store, 10).await;
         store.put(&legacy, "old guest\n".into(), "text/plain").await.expect("put");
-        let lines = logs.lines("default", "p", "c").await.expect("read").expect("lines");
+        let lines = logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").expect("lines");
         assert_eq!(lines[0].text, "old guest");
         // The uid key wins over it.
         let key = archive_key("default", "p", "u1", "c");
         store.put(&key, "by uid\n".into(), "text/plain").await.expect("put");
-        let lines = logs.lines("default", "p", "c").await.expect("read").expect("lines");
+        let lines = logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").expect("lines");
         assert_eq!(lines[0].text, "by uid");
         // A pod (re)created after the name-only object was written: not shown.
         store.delete(&key, None).await.expect("delete");
         finished_pod(&store, -5).await;
-        assert!(logs.lines("default", "p", "c").await.expect("read").is_none());
+        assert!(logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").is_none());
     }
 }

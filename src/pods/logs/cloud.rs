@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::logging::client::{CloudLogging, Entry, filter};
-use crate::pods::logs::{LogLine, LogSource, Newer};
+use crate::pods::logs::{ContainerRef, LogLine, LogSource, Newer};
 use crate::pods::record;
 
 /// How long before the VM's insert the window starts (clock skew, early boot).
@@ -60,10 +60,13 @@ impl CloudLogging {
 impl LogSource for CloudLogging {
     async fn lines(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
     ) -> Result<Option<Vec<LogLine>>> {
+        let ContainerRef {
+            namespace,
+            pod,
+            container,
+        } = c;
         let Some(f) = self.filter_of(namespace, pod, container, None).await? else {
             return Ok(None);
         };
@@ -83,11 +86,14 @@ impl LogSource for CloudLogging {
     /// `entries:list` call whatever the log's length.
     async fn lines_from(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
         from: jiff::Timestamp,
     ) -> Result<Option<Newer>> {
+        let ContainerRef {
+            namespace,
+            pod,
+            container,
+        } = c;
         let Some(f) = self
             .filter_of(namespace, pod, container, Some(from))
             .await?

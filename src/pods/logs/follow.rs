@@ -24,7 +24,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::mpsc;
 
-use super::{LogLine, LogSources, Newer};
+use super::{ContainerRef, LogLine, LogSources, Newer};
 use crate::error::Error;
 use crate::pods::Pods;
 
@@ -88,6 +88,12 @@ pub(crate) struct Target {
     pub(crate) pod: String,
     /// Container name.
     pub(crate) container: String,
+}
+
+impl Target {
+    fn container_ref(&self) -> ContainerRef<'_> {
+        ContainerRef::new(&self.namespace, &self.pod, &self.container)
+    }
 }
 
 /// Lines handed on at once.
@@ -170,11 +176,11 @@ impl Cursor {
     async fn read(&self, logs: &LogSources, t: &Target) -> crate::error::Result<Option<Newer>> {
         match self.last {
             Some((from, _)) => {
-                logs.lines_from(&t.namespace, &t.pod, &t.container, from)
+                logs.lines_from(t.container_ref(), from)
                     .await
             }
             None => Ok(logs
-                .lines(&t.namespace, &t.pod, &t.container)
+                .lines(t.container_ref())
                 .await?
                 .map(Newer::All)),
         }
@@ -277,7 +283,7 @@ mod tests {
 
     #[async_trait]
     impl LogSource for Counting {
-        async fn lines(&self, _: &str, _: &str, _: &str) -> Result<Option<Vec<LogLine>>> {
+        async fn lines(&self, _: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
             self.lines.fetch_add(1, Ordering::SeqCst);
             if self.unavailable {
                 return Err(Error::unavailable("Cloud Logging answered 429"));
@@ -287,9 +293,7 @@ mod tests {
 
         async fn lines_from(
             &self,
-            _: &str,
-            _: &str,
-            _: &str,
+            _: ContainerRef<'_>,
             from: jiff::Timestamp,
         ) -> Result<Option<Newer>> {
             self.from.fetch_add(1, Ordering::SeqCst);

@@ -43,27 +43,45 @@ pub enum Newer {
     All(Vec<LogLine>),
 }
 
+/// One container of one pod: what a log source is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerRef<'a> {
+    /// The pod's namespace.
+    pub namespace: &'a str,
+    /// The pod's name.
+    pub pod: &'a str,
+    /// The container's name.
+    pub container: &'a str,
+}
+
+impl<'a> ContainerRef<'a> {
+    /// `namespace/pod`'s `container`.
+    pub fn new(namespace: &'a str, pod: &'a str, container: &'a str) -> Self {
+        ContainerRef {
+            namespace,
+            pod,
+            container,
+        }
+    }
+}
+
 /// Where logs come from.
 #[async_trait]
 pub trait LogSource: Send + Sync + std::fmt::Debug {
     /// The container's lines, oldest first, or `None` when this source has nothing for it.
     async fn lines(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
     ) -> Result<Option<Vec<LogLine>>>;
 
     /// The container's lines from `from` on, for a follower; by default every line.
     async fn lines_from(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
         from: jiff::Timestamp,
     ) -> Result<Option<Newer>> {
         let _ = from;
-        Ok(self.lines(namespace, pod, container).await?.map(Newer::All))
+        Ok(self.lines(c).await?.map(Newer::All))
     }
 }
 
@@ -75,12 +93,10 @@ impl LogSources {
     /// The first source's answer that knows the container.
     pub async fn lines(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
     ) -> Result<Option<Vec<LogLine>>> {
         for source in &self.0 {
-            if let Some(lines) = source.lines(namespace, pod, container).await? {
+            if let Some(lines) = source.lines(c).await? {
                 return Ok(Some(lines));
             }
         }
@@ -90,13 +106,11 @@ impl LogSources {
     /// The first source's answer from `from` on that knows the container.
     pub async fn lines_from(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
         from: jiff::Timestamp,
     ) -> Result<Option<Newer>> {
         for source in &self.0 {
-            if let Some(lines) = source.lines_from(namespace, pod, container, from).await? {
+            if let Some(lines) = source.lines_from(c, from).await? {
                 return Ok(Some(lines));
             }
         }
