@@ -8,7 +8,9 @@
 //! The store is the memory store behind a wrapper that counts every call and adds 20 ms to
 //! each (Cloud Storage's order of latency). 20 pods in `default`; 100 `?watch=true` streams on
 //! that namespace (what `kubectl get pods -w` opens), read concurrently; 10 s idle; then one
-//! label patch, timed until each stream has printed the new resourceVersion.
+//! label patch, timed until each stream has printed the new resourceVersion. The test asserts
+//! issue 18's goal (≤ 3 requests a second, every watcher within 1.5 s); `WATCH_SCALE_BEFORE=1`
+//! only prints, to take the figure of older code.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use k8sless::testing::{Page, Record, RecordStore, StoreError};
 use k8sless::testing::{MemoryStore, StackBuilder, default_args};
+use k8sless::testing::{Page, Record, RecordStore, StoreError};
 use serde_json::json;
 
 const WATCHES: usize = 100;
@@ -90,7 +92,12 @@ async fn hundred_idle_watches() {
             "metadata": {"name": format!("p-{i:02}")},
             "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}});
         let r = http.post(&pods).json(&pod).send().await.expect("create");
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status().as_u16(),
+            201,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     // Open the watches; each reader reports when it has seen its initial list, and later the
@@ -180,6 +187,9 @@ async fn hundred_idle_watches() {
         ms(delays[WATCHES - 1]),
     );
     assert!(idle as f64 / IDLE.as_secs_f64() <= 3.0 || std::env::var("WATCH_SCALE_BEFORE").is_ok());
-    assert!(delays[WATCHES - 1] <= Duration::from_millis(1500) || std::env::var("WATCH_SCALE_BEFORE").is_ok());
+    assert!(
+        delays[WATCHES - 1] <= Duration::from_millis(1500)
+            || std::env::var("WATCH_SCALE_BEFORE").is_ok()
+    );
     drop(stack);
 }

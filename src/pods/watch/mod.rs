@@ -155,10 +155,12 @@ impl Pods {
         if let Some(n) = resume {
             check_window(n)?;
         }
-        let namespace = q
-            .namespace
-            .clone()
-            .or_else(|| q.opts.fields.pinned("metadata.namespace").map(str::to_string));
+        let namespace = q.namespace.clone().or_else(|| {
+            q.opts
+                .fields
+                .pinned("metadata.namespace")
+                .map(str::to_string)
+        });
         let started = Instant::now();
         let mut rx = self.watches.subscribe(self, namespace, resume.is_some());
         // A resumed stream needs records and tombstones listed after it started; any other

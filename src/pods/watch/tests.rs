@@ -38,7 +38,12 @@ impl RecordStore for Lists {
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
         self.inner.delete(key, generation).await
     }
-    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
         self.lists.fetch_add(1, Ordering::SeqCst);
         self.inner.list(prefix, after, limit).await
     }
@@ -72,7 +77,9 @@ async fn put_pod(pods: &Pods, name: &str, labels: serde_json::Value) -> i64 {
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}
     }))
     .expect("pod");
-    let data = PodRecord::new(pod, Default::default()).encode().expect("encode");
+    let data = PodRecord::new(pod, Default::default())
+        .encode()
+        .expect("encode");
     let key = record::key("default", name);
     match pods.store().get(&key).await {
         Ok(old) => pods.store().update(&key, data, old.generation).await,
@@ -122,7 +129,10 @@ async fn watches_share_one_poll_and_it_stops_without_them() {
     let before = store.lists.load(Ordering::SeqCst);
     tokio::time::sleep(POLL * 3).await;
     let idle = store.lists.load(Ordering::SeqCst) - before;
-    assert!(idle <= 4, "{idle} list calls in 3 polls for 20 idle watches");
+    assert!(
+        idle <= 4,
+        "{idle} list calls in 3 polls for 20 idle watches"
+    );
     assert_eq!(pods.watches.feeds(), 1);
 
     put_pod(&pods, "a", json!({"x": "1"})).await;
