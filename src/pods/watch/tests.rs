@@ -197,3 +197,34 @@ async fn a_pod_that_stops_matching_is_deleted_as_it_is_now() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_reaches_a_running_watch_with_its_tombstone() {
+    let store = Arc::new(Lists::default());
+    let pods = pods_on(store.clone());
+    put_pod(&pods, "a", json!({})).await;
+    let mut rx = pods.watch(query(None));
+    assert_eq!(name(&next(&mut rx).await), ("ADDED", "a".into()));
+    pods.delete("default", "a", None, crate::pods::DryRun::No)
+        .await
+        .expect("delete");
+    match next(&mut rx).await {
+        PodChange::Deleted(p) => assert!(p.metadata.deletion_timestamp.is_some(), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_poll_ends_the_stream_with_the_error() {
+    let store = Arc::new(Lists::default());
+    let pods = pods_on(store.clone());
+    store.inner.fail_next(1);
+    let mut rx = pods.watch(query(None));
+    let item = tokio::time::timeout(POLL * 2, rx.recv())
+        .await
+        .expect("an answer")
+        .expect("an item");
+    let e = item.expect_err("the poll failed");
+    assert!(e.retryable(), "{e}");
+    assert!(rx.recv().await.is_none(), "the error ends the stream");
+}
