@@ -40,6 +40,8 @@ pub struct Pods {
     compute: Arc<gce::Client>,
     /// Pod → VM settings (project, zones, machine rules).
     settings: Arc<VmSettings>,
+    /// The watch pollers this process shares between its watch streams.
+    watches: Arc<watch::hub::WatchHub>,
 }
 
 impl Pods {
@@ -53,6 +55,7 @@ impl Pods {
             store,
             compute,
             settings,
+            watches: Arc::default(),
         }
     }
 

@@ -61,3 +61,8 @@ pub mod names {
     };
 }
 // end of re-exports for tests (C) -----------------------------------------------------------
+
+// re-exports for tests (L) ------------------------------------------------------------------
+// A store wrapper in tests/watch_scale.rs implements the trait, so it needs its types.
+pub use crate::store::{Page, Record};
+// end of re-exports for tests (L) -----------------------------------------------------------
