@@ -1,5 +1,5 @@
-//! The Kubernetes API facade: routes, request middleware (trace id, access log, error log) and
-//! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
+//! The Kubernetes API facade: routes, request middleware (trace id, access log, error log, a
+//! panic as a 500 Status: [`panic`]) and the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
 pub(crate) mod accept;
@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod meta;
 pub(crate) mod openapi;
 mod openapi_paths;
+pub(crate) mod panic;
 pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(push::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn(panic::catch_panic))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }

@@ -214,7 +214,9 @@ async fn list(
 }
 
 /// List options from a query map.
-pub(crate) fn list_options(query: &std::collections::HashMap<String, String>) -> Result<ListOptions> {
+pub(crate) fn list_options(
+    query: &std::collections::HashMap<String, String>,
+) -> Result<ListOptions> {
     let limit = match query.get("limit").map(String::as_str) {
         None | Some("") => 0,
         Some(l) => l
@@ -356,20 +358,42 @@ mod tests {
 
     #[test]
     fn warnings_are_deduplicated_cut_and_bounded() {
-        let few = vec!["a".to_string(), "a".to_string(), String::new(), "say \"hi\"".into()];
-        assert_eq!(warning_lines(&few), [r#"299 - "a""#, r#"299 - "say \"hi\"""#]);
+        let few = vec![
+            "a".to_string(),
+            "a".to_string(),
+            String::new(),
+            "say \"hi\"".into(),
+        ];
+        assert_eq!(
+            warning_lines(&few),
+            [r#"299 - "a""#, r#"299 - "say \"hi\"""#]
+        );
         // Under the total, long warnings go whole.
         let long = vec!["x".repeat(1000)];
         assert_eq!(warning_lines(&long)[0].len(), 1000 + 8);
         // Over the total: each cut to 256 characters, at most 4096 in all.
-        let many: Vec<String> = (0..40).map(|i| format!("{i:03}{}", "é".repeat(400))).collect();
+        let many: Vec<String> = (0..40)
+            .map(|i| format!("{i:03}{}", "é".repeat(400)))
+            .collect();
         let lines = warning_lines(&many);
         assert_eq!(lines.len(), WARNING_TOTAL_CHARS / WARNING_ITEM_CHARS);
-        assert!(lines.iter().all(|l| l.chars().count() == WARNING_ITEM_CHARS + 8));
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() == WARNING_ITEM_CHARS + 8)
+        );
         // 150 short warnings fit the total but share at most 32 header lines.
-        let unknown: Vec<String> = (0..150).map(|i| format!("unknown field \"status.f{i}\"")).collect();
+        let unknown: Vec<String> = (0..150)
+            .map(|i| format!("unknown field \"status.f{i}\""))
+            .collect();
         let lines = warning_lines(&unknown);
         assert!(lines.len() <= WARNING_HEADER_LINES);
-        assert_eq!(lines.iter().map(|l| l.matches("299 - ").count()).sum::<usize>(), 150);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.matches("299 - ").count())
+                .sum::<usize>(),
+            150
+        );
     }
 }

@@ -58,7 +58,10 @@ pub(crate) fn yaml(text: &str, limit: usize) -> Result<Value, BoundedError> {
     finish(Bounded(&budget).deserialize(de), &budget)
 }
 
-fn finish<E: fmt::Display>(result: Result<Value, E>, budget: &Cell<usize>) -> Result<Value, BoundedError> {
+fn finish<E: fmt::Display>(
+    result: Result<Value, E>,
+    budget: &Cell<usize>,
+) -> Result<Value, BoundedError> {
     result.map_err(|e| {
         if budget.get() == usize::MAX {
             BoundedError::TooLarge
@@ -196,7 +199,11 @@ mod tests {
         assert!(body.len() < 1000);
         assert!(yaml(&body, decoded_limit(body.len())).is_err());
         // ...not a long string aliased within it: 100 KB × 2,000 would be 200 MB.
-        let body = format!("a: &a {}\nb: [{}]\n", "x".repeat(100_000), vec!["*a"; 2000].join(","));
+        let body = format!(
+            "a: &a {}\nb: [{}]\n",
+            "x".repeat(100_000),
+            vec!["*a"; 2000].join(",")
+        );
         assert!(matches!(
             yaml(&body, decoded_limit(body.len())),
             Err(BoundedError::TooLarge)
@@ -227,7 +234,10 @@ mod tests {
         let want: Value = serde_json::from_str(text).expect("json");
         assert_eq!(json(text, 1 << 20).expect("bounded"), want);
         assert_eq!(yaml(text, 1 << 20).expect("yaml"), want);
-        assert!(matches!(json("[1] x", 1 << 20), Err(BoundedError::Syntax(_))));
+        assert!(matches!(
+            json("[1] x", 1 << 20),
+            Err(BoundedError::Syntax(_))
+        ));
         let keys = yaml("1: a\ntrue: b\n", 1 << 20).expect("yaml keys");
         assert_eq!(keys["1"], "a");
         assert_eq!(keys["true"], "b");

@@ -128,7 +128,9 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Value> {
         BoundedError::TooLarge => Error::bad_request(
             "error converting YAML to JSON: yaml: document contains excessive aliasing",
         ),
-        BoundedError::Syntax(e) => Error::bad_request(format!("error converting YAML to JSON: {e}")),
+        BoundedError::Syntax(e) => {
+            Error::bad_request(format!("error converting YAML to JSON: {e}"))
+        }
     })
 }
 

@@ -19,9 +19,9 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::defaults;
 use crate::codec::decode::{self, FieldValidation};
-use crate::pods::lifecycle::transitions;
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
+use crate::pods::lifecycle::transitions;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
