@@ -1,8 +1,9 @@
 //! The Kubernetes API facade: routes, request middleware (trace id, access log, error log, a
-//! panic as a 500 Status: [`panic`]) and the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
+//! panic as a 500 Status: [`panic`]; large bodies a few at a time: [`admit`]) and the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
 pub(crate) mod accept;
+pub(crate) mod admit;
 pub(crate) mod discovery;
 pub(crate) mod event_table;
 pub(crate) mod extract;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(push::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn(admit::admit))
         .layer(middleware::from_fn(panic::catch_panic))
         .layer(middleware::from_fn(observe))
         .with_state(state)

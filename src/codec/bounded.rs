@@ -24,11 +24,39 @@ pub(crate) const MAP_COST: usize = 640;
 /// The decoded document may take this many times the body's length in memory.
 pub(crate) const DECODE_FACTOR: usize = 4;
 /// Small bodies get at least this budget (a 300-byte Pod takes some 10 KB as a `Value`).
-pub(crate) const DECODE_FLOOR: usize = 1 << 20;
+pub(crate) const DECODE_FLOOR: usize = 256 * 1024;
 
 /// The most memory (by the charge above) a body of `len` bytes may decode to.
 pub(crate) fn decoded_limit(len: usize) -> usize {
     (len.saturating_mul(DECODE_FACTOR)).max(DECODE_FLOOR)
+}
+
+/// The charge of an existing value (as decoding would charge it), counted up to `stop`
+/// (past it, some number above `stop`): the work is bounded by `stop`, not by the value.
+pub(crate) fn cost(value: &Value, stop: usize) -> usize {
+    let mut total = 0usize;
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        total = total.saturating_add(VALUE_COST);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len()),
+            Value::Array(a) => pending.extend(a.iter()),
+            Value::Object(m) => {
+                if !m.is_empty() {
+                    total = total.saturating_add(MAP_COST);
+                }
+                for (k, v) in m {
+                    total = total.saturating_add(VALUE_COST + k.len());
+                    pending.push(v);
+                }
+            }
+            _ => {}
+        }
+        if total > stop {
+            break;
+        }
+    }
+    total
 }
 
 /// Why bounded decoding failed.

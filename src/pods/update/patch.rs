@@ -11,7 +11,7 @@
 //!   `kubectl edit` send.
 //!
 //! Bounded work: `copy` may add at most [`MAX_COPY_BYTES`] in all (the API server's
-//! `JSONPatchMaxCopyBytes`, with its message), no operation may nest the document deeper
+//! `JSONPatchMaxCopyBytes`, 3 MiB, with its message; counted here in memory, not text), no operation may nest the document deeper
 //! than [`MAX_DEPTH`], and every patch's result (JSON, merge or strategic) is refused past
 //! [`MAX_PATCHED_BYTES`] ([`check_result`]): without them a 2 KB patch of doubling copies
 //! took a dev server past 3 GB.
@@ -26,7 +26,9 @@ use serde_json::Value;
 /// The most operations a JSON patch may hold (the Kubernetes API server's limit).
 pub(crate) const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 
-/// Bytes (as JSON) that the `copy` operations of one patch may add in all.
+/// Bytes that the `copy` operations of one patch may add in all, charged as decoding charges
+/// a body ([`crate::codec::bounded::cost`]: memory, not text, so a copy of many small values
+/// costs what it takes).
 pub(crate) const MAX_COPY_BYTES: usize = 3 * 1024 * 1024;
 /// Nesting depth a patched document may reach (a Pod's schema nests some 12 levels; the JSON
 /// and YAML parsers stop at 128).
@@ -163,7 +165,7 @@ fn bound_operation(
     let Some(value) = value else { return Ok(()) };
     if let PatchOperation::Copy(_) = op {
         let left = MAX_COPY_BYTES.saturating_sub(*copied);
-        let size = json_size(value, left.saturating_add(1));
+        let size = crate::codec::bounded::cost(value, left.saturating_add(1));
         if size > left {
             return Err(format!(
                 "Unable to complete the copy, the accumulated size increase of copy is {}, exceeding the limit {MAX_COPY_BYTES}",
@@ -402,11 +404,21 @@ mod tests {
             matches!(&err, Err(PatchError::Unprocessable { message }) if message.contains("accumulated size increase of copy")),
             "{err:?}"
         );
-        // Copying a value into itself nests deeper each time: refused at the depth limit.
+        // Copying a value into itself grows it each time: stopped by the copy limit; a value
+        // that would nest past the depth limit is refused before it is added.
         let nesting: Vec<Value> = (0..200)
             .map(|_| json!({"op": "copy", "from": "/b", "path": "/b/b"}))
             .collect();
         let err = apply_json_patch(&json!({"b": {"k": 1}}), &Value::Array(nesting));
+        assert!(matches!(err, Err(PatchError::Unprocessable { .. })), "{err:?}");
+        let mut deep = json!(1);
+        for _ in 0..127 {
+            deep = json!([deep]);
+        }
+        let err = apply_json_patch(
+            &json!({"b": {}}),
+            &json!([{"op": "add", "path": "/b/c", "value": deep}]),
+        );
         assert!(
             matches!(&err, Err(PatchError::Unprocessable { message }) if message.contains("deeper than")),
             "{err:?}"
