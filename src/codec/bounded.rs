@@ -21,14 +21,22 @@ pub(crate) const VALUE_COST: usize = 64;
 /// Charged per object: the first B-tree leaf of a `serde_json::Map` (11 entries of key and
 /// value), allocated by the first insert.
 pub(crate) const MAP_COST: usize = 640;
-/// The decoded document may take this many times the body's length in memory.
-pub(crate) const DECODE_FACTOR: usize = 4;
-/// Small bodies get at least this budget (a 300-byte Pod takes some 10 KB as a `Value`).
-pub(crate) const DECODE_FLOOR: usize = 256 * 1024;
+/// The decoded document may take this many times the body's length in memory. A Pod takes
+/// some 25 times its JSON as a `Value` (examples/hello.yaml: 338 bytes of JSON, 7,970
+/// charged; a pod of 1,000 environment variables: 39 KB, 989 KB charged): one B-tree leaf
+/// per object, however small.
+pub(crate) const DECODE_FACTOR: usize = 32;
+/// Small bodies get at least this budget.
+pub(crate) const DECODE_FLOOR: usize = 64 * 1024;
+/// No body decodes to more than this: four times the default body limit (3 MiB). A body of
+/// strings (a 3 MiB annotation) takes about its own size; only a body of more than some
+/// 400 KB of small objects reaches it, and etcd would refuse such an object (1.5 MiB).
+pub(crate) const DECODE_CAP: usize = 12 * 1024 * 1024;
 
 /// The most memory (by the charge above) a body of `len` bytes may decode to.
 pub(crate) fn decoded_limit(len: usize) -> usize {
-    (len.saturating_mul(DECODE_FACTOR)).max(DECODE_FLOOR)
+    len.saturating_mul(DECODE_FACTOR)
+        .clamp(DECODE_FLOOR, DECODE_CAP)
 }
 
 /// The charge of an existing value (as decoding would charge it), counted up to `stop`
