@@ -80,7 +80,7 @@ pub(crate) enum BoundedError {
 pub(crate) fn json(text: &str, limit: usize) -> Result<Value, BoundedError> {
     let budget = Cell::new(limit);
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = Bounded(&budget)
+    let value = Bounded(&budget, false)
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v));
     finish(value, &budget)
@@ -91,7 +91,7 @@ pub(crate) fn json(text: &str, limit: usize) -> Result<Value, BoundedError> {
 pub(crate) fn yaml(text: &str, limit: usize) -> Result<Value, BoundedError> {
     let budget = Cell::new(limit);
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    finish(Bounded(&budget).deserialize(de), &budget)
+    finish(Bounded(&budget, true).deserialize(de), &budget)
 }
 
 fn finish<E: fmt::Display>(
@@ -108,9 +108,10 @@ fn finish<E: fmt::Display>(
 }
 
 /// A seed that builds a `Value` and charges it to the budget; `usize::MAX` in the cell marks
-/// an exhausted budget (so the caller can tell it from a syntax error).
+/// an exhausted budget (so the caller can tell it from a syntax error). The flag refuses
+/// duplicate keys, as YAML mappings do (JSON objects keep the last, as serde_json does).
 #[derive(Clone, Copy)]
-struct Bounded<'a>(&'a Cell<usize>);
+struct Bounded<'a>(&'a Cell<usize>, bool);
 
 impl Bounded<'_> {
     fn charge<E: de::Error>(self, cost: usize) -> Result<(), E> {
@@ -207,6 +208,11 @@ impl<'de> Visitor<'de> for Bounded<'_> {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
+            if self.1 && out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate entry with key {key:?}"
+                )));
+            }
             let value = map.next_value_seed(self)?;
             out.insert(key, value);
         }
@@ -277,5 +283,9 @@ mod tests {
         let keys = yaml("1: a\ntrue: b\n", 1 << 20).expect("yaml keys");
         assert_eq!(keys["1"], "a");
         assert_eq!(keys["true"], "b");
+        assert!(
+            matches!(yaml("a: 1\na: 2\n", 1 << 20), Err(BoundedError::Syntax(m)) if m.contains("duplicate entry"))
+        );
+        assert_eq!(json(r#"{"a":1,"a":2}"#, 1 << 20).expect("json")["a"], 2);
     }
 }
