@@ -66,7 +66,7 @@ pub enum Error {
         message: String,
     },
     /// 413.
-    #[error("the request body is larger than the limit of {limit} bytes")]
+    #[error("Request entity too large: limit is {limit}")]
     TooLarge {
         /// The configured limit.
         limit: usize,

@@ -1,4 +1,4 @@
-//! Fault drills (issue 9): creates under Compute Engine faults, the service killed with SIGKILL
+//! Fault drills (issue 9), and hostile bodies (issue 13, drills/hostile.rs): creates under Compute Engine faults, the service killed with SIGKILL
 //! mid-create, record store failures and compare-and-swap races, duplicated and shuffled
 //! Pub/Sub deliveries. Each drill prints one summary line to stderr (shown in CI output).
 //!
@@ -12,6 +12,7 @@ mod common;
 mod drills {
     pub mod census;
     pub mod compute_faults;
+    pub mod hostile;
     pub mod reports;
     pub mod sigkill;
     pub mod store_races;

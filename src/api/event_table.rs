@@ -28,12 +28,7 @@ const COLUMNS: [(&str, Option<&str>, u8, &str); 10] = [
         0,
         "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
     ),
-    (
-        "Object",
-        None,
-        0,
-        "The object that this event is about.",
-    ),
+    ("Object", None, 0, "The object that this event is about."),
     (
         "Subobject",
         None,

@@ -44,7 +44,10 @@ async fn list(
     let table = table_request(headers, &query)?;
     let selector = query.get("fieldSelector").map(String::as_str).unwrap_or("");
     let filter = EventFilter::parse(selector)?;
-    let items = state.pods.list_events(namespace.as_deref(), &filter).await?;
+    let items = state
+        .pods
+        .list_events(namespace.as_deref(), &filter)
+        .await?;
     let metadata = ListMeta {
         resource_version: Some("0".to_string()),
         ..Default::default()

@@ -1,8 +1,9 @@
-//! The Kubernetes API facade: routes, request middleware (trace id, access log, error log) and
-//! the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
+//! The Kubernetes API facade: routes, request middleware (trace id, access log, error log, a
+//! panic as a 500 Status: [`panic`]; large bodies a few at a time: [`admit`]) and the shared state. Handlers parse, call `pods::`, and render; they never call Compute Engine
 //! or the store directly.
 
 pub(crate) mod accept;
+pub(crate) mod admit;
 pub(crate) mod discovery;
 pub(crate) mod event_table;
 pub(crate) mod extract;
@@ -14,6 +15,7 @@ pub(crate) mod meta;
 pub(crate) mod namespaces;
 pub(crate) mod openapi;
 mod openapi_paths;
+pub(crate) mod panic;
 pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
@@ -110,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         .merge(push::routes())
         .merge(guest::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn(admit::admit))
+        .layer(middleware::from_fn(panic::catch_panic))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }

@@ -288,15 +288,108 @@ pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Respon
     }
 }
 
-/// Adds `Warning: 299 - "..."` headers, as the API server does.
+/// Adds `Warning: 299 - "..."` headers as the API server's warning recorder does
+/// (k8s.io/apiserver/pkg/endpoints/filters/warning.go): empty and repeated texts dropped; if
+/// all of them fit in [`WARNING_TOTAL_CHARS`] they go as they are, otherwise each is cut to
+/// [`WARNING_ITEM_CHARS`] and those past the total are dropped (the API server still writes
+/// the one that crosses it; here the total is never exceeded). One header per warning, as the
+/// API server sends them, up to [`WARNING_HEADER_LINES`]; past that the warnings share lines
+/// (`299 - "a", 299 - "b"`, the list form RFC 7234 allows and client-go parses), because
+/// Python's http.client refuses a response of more than 100 header lines.
 pub(crate) fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
-    for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
-        if let Ok(v) = HeaderValue::from_str(&text) {
+    for line in warning_lines(warnings) {
+        if let Ok(v) = HeaderValue::from_str(&line) {
             response
                 .headers_mut()
                 .append(axum::http::header::WARNING, v);
         }
     }
     response
+}
+
+/// Characters of one warning once the total is exceeded (the API server's `truncateItemRunes`).
+pub(crate) const WARNING_ITEM_CHARS: usize = 256;
+/// Characters of all warnings of a response (`truncateAtTotalRunes`).
+pub(crate) const WARNING_TOTAL_CHARS: usize = 4096;
+/// `Warning` header lines of a response at most.
+pub(crate) const WARNING_HEADER_LINES: usize = 32;
+
+/// The `Warning` header values for `warnings` (see [`with_warnings`]).
+pub(crate) fn warning_lines(warnings: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&str> = warnings
+        .iter()
+        .map(String::as_str)
+        // The API server drops a text it cannot put in a header (control characters).
+        .filter(|w| !w.is_empty() && !w.chars().any(char::is_control))
+        .filter(|w| seen.insert(*w))
+        .collect();
+    let total: usize = unique.iter().map(|w| w.chars().count()).sum();
+    let mut kept = Vec::new();
+    if total <= WARNING_TOTAL_CHARS {
+        kept = unique;
+    } else {
+        let mut written = 0;
+        for w in unique {
+            let w = crate::codec::text::truncate_chars(w, WARNING_ITEM_CHARS);
+            let n = w.chars().count();
+            if written + n > WARNING_TOTAL_CHARS {
+                break;
+            }
+            written += n;
+            kept.push(w);
+        }
+    }
+    let values: Vec<String> = kept
+        .iter()
+        .map(|w| format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    let per_line = values.len().div_ceil(WARNING_HEADER_LINES).max(1);
+    values.chunks(per_line).map(|c| c.join(", ")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_deduplicated_cut_and_bounded() {
+        let few = vec![
+            "a".to_string(),
+            "a".to_string(),
+            String::new(),
+            "say \"hi\"".into(),
+        ];
+        assert_eq!(
+            warning_lines(&few),
+            [r#"299 - "a""#, r#"299 - "say \"hi\"""#]
+        );
+        // Under the total, long warnings go whole.
+        let long = vec!["x".repeat(1000)];
+        assert_eq!(warning_lines(&long)[0].len(), 1000 + 8);
+        // Over the total: each cut to 256 characters, at most 4096 in all.
+        let many: Vec<String> = (0..40)
+            .map(|i| format!("{i:03}{}", "é".repeat(400)))
+            .collect();
+        let lines = warning_lines(&many);
+        assert_eq!(lines.len(), WARNING_TOTAL_CHARS / WARNING_ITEM_CHARS);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() == WARNING_ITEM_CHARS + 8)
+        );
+        // 150 short warnings fit the total but share at most 32 header lines.
+        let unknown: Vec<String> = (0..150)
+            .map(|i| format!("unknown field \"status.f{i}\""))
+            .collect();
+        let lines = warning_lines(&unknown);
+        assert!(lines.len() <= WARNING_HEADER_LINES);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.matches("299 - ").count())
+                .sum::<usize>(),
+            150
+        );
+    }
 }

@@ -5,6 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::bounded::{self, BoundedError};
 use super::strict;
 use crate::error::{Error, Result};
 
@@ -52,8 +53,20 @@ pub(crate) fn parse_value(content_type: &str, body: &[u8]) -> Result<Value> {
     if yaml {
         parse_yaml(text)
     } else {
-        serde_json::from_str(text)
-            .map_err(|e| Error::bad_request(format!("the request body is not valid JSON: {e}")))
+        bounded::json(text, bounded::decoded_limit(text.len())).map_err(|e| match e {
+            BoundedError::TooLarge => too_large(text.len()),
+            BoundedError::Syntax(e) => {
+                Error::bad_request(format!("the request body is not valid JSON: {e}"))
+            }
+        })
+    }
+}
+
+/// A body whose decoded form passes [`bounded::decoded_limit`]: 413, as the API server
+/// answers a body over its limit.
+fn too_large(len: usize) -> Error {
+    Error::TooLarge {
+        limit: bounded::decoded_limit(len),
     }
 }
 
@@ -108,12 +121,17 @@ pub fn decode_object<T: DeserializeOwned + serde::Serialize>(
     }
 }
 
-/// Parses YAML text into JSON, as the API server converts YAML bodies.
+/// Parses YAML text into JSON, as the API server converts YAML bodies; aliases expand within
+/// [`bounded::decoded_limit`] (past it, the API server's own words for a YAML bomb, 400).
 pub(crate) fn parse_yaml(text: &str) -> Result<Value> {
-    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-        .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?;
-    serde_json::to_value(v)
-        .map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))
+    bounded::yaml(text, bounded::decoded_limit(text.len())).map_err(|e| match e {
+        BoundedError::TooLarge => Error::bad_request(
+            "error converting YAML to JSON: yaml: document contains excessive aliasing",
+        ),
+        BoundedError::Syntax(e) => {
+            Error::bad_request(format!("error converting YAML to JSON: {e}"))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::defaults;
 use crate::codec::decode::{self, FieldValidation};
-use crate::pods::lifecycle::transitions;
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
+use crate::pods::lifecycle::transitions;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
@@ -196,9 +196,9 @@ fn generated_name(prefix: &str) -> String {
     let suffix: String = (0..5)
         .map(|_| SUFFIX_ALPHABET[rand::random_range(0..SUFFIX_ALPHABET.len())] as char)
         .collect();
-    // Kubernetes truncates the prefix so the result fits 63 characters.
-    let keep = prefix.len().min(58);
-    format!("{}{suffix}", &prefix[..keep])
+    // Kubernetes truncates the prefix so the result fits 63 characters (on a character
+    // boundary: a multibyte prefix is refused by validation, not a panic here).
+    format!("{}{suffix}", crate::codec::text::truncate_bytes(prefix, 58))
 }
 
 fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
@@ -276,5 +276,9 @@ mod tests {
         let n = generated_name("job-");
         assert_eq!(n.len(), 9);
         assert!(n.starts_with("job-"));
+        // The 58th byte inside a two-byte character: cut before it, no panic.
+        let n = generated_name(&format!("{}é-", "a".repeat(57)));
+        assert_eq!(n.len(), 62);
+        assert!(n.starts_with(&"a".repeat(57)));
     }
 }

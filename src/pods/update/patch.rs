@@ -10,6 +10,12 @@
 //! - `application/strategic-merge-patch+json`: [`super::strategic`], what `kubectl apply` and
 //!   `kubectl edit` send.
 //!
+//! Bounded work: `copy` may add at most [`MAX_COPY_BYTES`] in all (the API server's
+//! `JSONPatchMaxCopyBytes`, 3 MiB, with its message; counted here in memory, not text), no operation may nest the document deeper
+//! than [`MAX_DEPTH`], and every patch's result (JSON, merge or strategic) is refused past
+//! [`MAX_PATCHED_BYTES`] ([`check_result`]): without them a 2 KB patch of doubling copies
+//! took a dev server past 3 GB.
+//!
 //! A patch yields a new Pod JSON; the caller decodes it, then checks it against the stored pod
 //! with [`super::rules::validate_pod_update`], exactly as for a `PUT`. Errors say whether the
 //! patch itself is malformed (400) or cannot apply to this object (422), never how to render.
@@ -19,6 +25,18 @@ use serde_json::Value;
 
 /// The most operations a JSON patch may hold (the Kubernetes API server's limit).
 pub(crate) const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// Bytes that the `copy` operations of one patch may add in all, charged as decoding charges
+/// a body ([`crate::codec::bounded::cost`]: memory, not text, so a copy of many small values
+/// costs what it takes).
+pub(crate) const MAX_COPY_BYTES: usize = 3 * 1024 * 1024;
+/// Nesting depth a patched document may reach (a Pod's schema nests some 12 levels; the JSON
+/// and YAML parsers stop at 128).
+pub(crate) const MAX_DEPTH: usize = 128;
+/// Largest patched document, as JSON (the default body limit: what a `PUT` could send).
+pub(crate) const MAX_PATCHED_BYTES: usize = 3 * 1024 * 1024;
+/// Values a patch's depth checks may visit in all (`move` to a deeper path walks the value).
+const MAX_WORK: usize = 4 * 1024 * 1024;
 
 /// Why a patch could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,6 +62,12 @@ pub(crate) enum PatchError {
         count: usize,
         /// The limit.
         max: usize,
+    },
+    /// The patched document is larger than [`MAX_PATCHED_BYTES`] (413).
+    #[error("the patched object is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
     },
 }
 
@@ -90,9 +114,14 @@ pub(crate) fn apply_json_patch(target: &Value, patch: &Value) -> Result<Value, P
     }
     // Operations apply to a copy, so a failing one leaves `target` as it was.
     let mut doc = target.clone();
+    let mut copied = 0usize;
+    let mut work = 0usize;
     for (index, op) in ops.iter().enumerate() {
         let op: PatchOperation = serde_json::from_value(op.clone())
             .map_err(|e| PatchError::malformed(format!("operation {index}: {e}")))?;
+        bound_operation(&doc, &op, &mut copied, &mut work).map_err(|message| {
+            PatchError::unprocessable(format!("operation {index}: {message}"))
+        })?;
         match &op {
             PatchOperation::Test(test) => numeric_test(&doc, test).map_err(|message| {
                 PatchError::unprocessable(format!("operation {index}: {message}"))
@@ -103,6 +132,118 @@ pub(crate) fn apply_json_patch(target: &Value, patch: &Value) -> Result<Value, P
         }
     }
     Ok(doc)
+}
+
+/// Refuses an operation that would copy past [`MAX_COPY_BYTES`] in all, nest past
+/// [`MAX_DEPTH`], or make the depth checks visit more than [`MAX_WORK`] values in all. Runs
+/// before the operation, so nothing is built that the bound refuses.
+fn bound_operation(
+    doc: &Value,
+    op: &PatchOperation,
+    copied: &mut usize,
+    work: &mut usize,
+) -> Result<(), String> {
+    let segments = |p: &str| p.matches('/').count();
+    let (value, path, from) = match op {
+        PatchOperation::Add(o) => (Some(&o.value), o.path.as_str(), None),
+        PatchOperation::Replace(o) => (Some(&o.value), o.path.as_str(), None),
+        PatchOperation::Copy(o) => (
+            doc.pointer(o.from.as_str()),
+            o.path.as_str(),
+            Some(o.from.as_str()),
+        ),
+        PatchOperation::Move(o) => {
+            // A move no deeper than where it was cannot deepen the document.
+            if segments(o.path.as_str()) <= segments(o.from.as_str()) {
+                return Ok(());
+            }
+            (doc.pointer(o.from.as_str()), o.path.as_str(), None)
+        }
+        PatchOperation::Remove(_) | PatchOperation::Test(_) => return Ok(()),
+    };
+    // A missing `from` is the operation's own error, reported when it runs.
+    let Some(value) = value else { return Ok(()) };
+    if let PatchOperation::Copy(_) = op {
+        let left = MAX_COPY_BYTES.saturating_sub(*copied);
+        let size = crate::codec::bounded::cost(value, left.saturating_add(1));
+        if size > left {
+            return Err(format!(
+                "Unable to complete the copy, the accumulated size increase of copy is {}, exceeding the limit {MAX_COPY_BYTES}",
+                copied.saturating_add(size)
+            ));
+        }
+        *copied += size;
+    }
+    let room = MAX_DEPTH.saturating_sub(segments(path));
+    if depth_over(value, room, work) {
+        if *work > MAX_WORK {
+            return Err(format!(
+                "the patch is too expensive: its operations visit more than {MAX_WORK} values"
+            ));
+        }
+        return Err(format!(
+            "the result would nest deeper than {MAX_DEPTH} levels (at {path:?}{})",
+            from.map(|f| format!(", copied from {f:?}"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` nests deeper than `room` levels; counts the values visited in `work` and
+/// answers `true` once it passes [`MAX_WORK`].
+fn depth_over(value: &Value, room: usize, work: &mut usize) -> bool {
+    *work += 1;
+    if *work > MAX_WORK {
+        return true;
+    }
+    let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::Array(a) => Box::new(a.iter()),
+        Value::Object(m) => Box::new(m.values()),
+        _ => return false,
+    };
+    let mut children = children.peekable();
+    if children.peek().is_none() {
+        return false;
+    }
+    if room == 0 {
+        return true;
+    }
+    children.any(|c| depth_over(c, room - 1, work))
+}
+
+/// The size of `value` as JSON, counted up to `stop` (past it, some number above `stop`).
+pub(crate) fn json_size(value: &Value, stop: usize) -> usize {
+    struct Count {
+        n: usize,
+        stop: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.n += buf.len();
+            if self.n > self.stop {
+                return Err(std::io::Error::other("over"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count { n: 0, stop };
+    let _ = serde_json::to_writer(&mut count, value);
+    count.n
+}
+
+/// Refuses a patched document past [`MAX_PATCHED_BYTES`] (as JSON); the work is bounded by
+/// the limit, not by the document.
+pub(crate) fn check_result(doc: &Value) -> Result<(), PatchError> {
+    if json_size(doc, MAX_PATCHED_BYTES) > MAX_PATCHED_BYTES {
+        return Err(PatchError::TooLarge {
+            limit: MAX_PATCHED_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// RFC 6902 `test` with numbers compared by value.
@@ -255,6 +396,35 @@ mod tests {
             apply_json_patch(&doc, &many),
             Err(PatchError::TooManyOperations { .. })
         ));
+        // Doubling copies stop at the copy limit, with the API server's message (422).
+        let mut doubling = vec![json!({"op": "add", "path": "/s", "value": ["x".repeat(1000)]})];
+        doubling.extend((0..30).map(|_| json!({"op": "copy", "from": "/s", "path": "/s/-"})));
+        let err = apply_json_patch(&doc, &Value::Array(doubling));
+        assert!(
+            matches!(&err, Err(PatchError::Unprocessable { message }) if message.contains("accumulated size increase of copy")),
+            "{err:?}"
+        );
+        // Copying a value into itself grows it each time: stopped by the copy limit; a value
+        // that would nest past the depth limit is refused before it is added.
+        let nesting: Vec<Value> = (0..200)
+            .map(|_| json!({"op": "copy", "from": "/b", "path": "/b/b"}))
+            .collect();
+        let err = apply_json_patch(&json!({"b": {"k": 1}}), &Value::Array(nesting));
+        assert!(matches!(err, Err(PatchError::Unprocessable { .. })), "{err:?}");
+        let mut deep = json!(1);
+        for _ in 0..127 {
+            deep = json!([deep]);
+        }
+        let err = apply_json_patch(
+            &json!({"b": {}}),
+            &json!([{"op": "add", "path": "/b/c", "value": deep}]),
+        );
+        assert!(
+            matches!(&err, Err(PatchError::Unprocessable { message }) if message.contains("deeper than")),
+            "{err:?}"
+        );
+        assert!(check_result(&json!({"a": "x".repeat(MAX_PATCHED_BYTES)})).is_err());
+        assert!(check_result(&doc).is_ok());
         // All or nothing: the failing second operation leaves no trace.
         let err = apply_json_patch(
             &doc,

@@ -80,6 +80,7 @@ fn patch_error(e: PatchError) -> Error {
             causes: vec![Cause::invalid("", message)],
         },
         other @ PatchError::TooManyOperations { .. } => Error::bad_request(other.to_string()),
+        PatchError::TooLarge { limit } => Error::TooLarge { limit },
     }
 }
 
@@ -153,6 +154,7 @@ impl Pods {
                             apply_strategic_merge_patch(&original, &patch).map_err(patch_error)?
                         }
                     };
+                    patch::check_result(&patched).map_err(patch_error)?;
                     unknown = strict::unknown_fields("io.k8s.api.core.v1.Pod", &patched);
                     let mut pod: Pod = serde_json::from_value(patched).map_err(|e| {
                         Error::bad_request(format!("the patched object is not a valid Pod: {e}"))
