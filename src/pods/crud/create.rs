@@ -24,6 +24,7 @@ use crate::codec::decode::{self, FieldValidation};
 use crate::pods::lifecycle::transitions;
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
+use crate::pods::index;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
@@ -83,7 +84,7 @@ impl Pods {
         let key = record::key(&namespace, &name);
         let generation = self
             .store
-            .create(&key, rec.encode_bounded()?)
+            .create_indexed(&key, rec.encode_bounded()?, index::of(&rec))
             .await
             .map_err(|e| Error::pod_store(e, &name))?;
         rec.pod.metadata.resource_version = Some(generation.to_string());
@@ -161,7 +162,12 @@ impl Pods {
         let key = record::key(namespace, name);
         if transitions::insert_failed(&mut fresh, err, at) {
             if let Ok(bytes) = fresh.encode_bounded() {
-                if let Ok(generation) = self.store.update(&key, bytes, rec.generation()).await {
+                let index = index::of(&fresh);
+                let written = self
+                    .store
+                    .update_indexed(&key, bytes, index, rec.generation())
+                    .await;
+                if let Ok(generation) = written {
                     fresh.pod.metadata.resource_version = Some(generation.to_string());
                     return fresh.pod;
                 }
