@@ -47,6 +47,19 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8099")]
         listen: String,
     },
+    /// A reverse proxy adding a fixed delay to every request (benchmarks: store latency).
+    #[command(hide = true)]
+    LatencyProxy {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+        /// Where requests go (`http://127.0.0.1:4443`).
+        #[arg(long)]
+        upstream: String,
+        /// Milliseconds added to each request.
+        #[arg(long, default_value_t = 20)]
+        delay_ms: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -120,6 +133,18 @@ pub fn main() -> ExitCode {
             Command::GceSim(args) => gce_sim(args).await,
             Command::Render(args) => render(args),
             Command::Echo { listen } => echo(listen).await,
+            Command::LatencyProxy {
+                listen,
+                upstream,
+                delay_ms,
+            } => crate::testing::latency_proxy::run(
+                &listen,
+                &upstream,
+                std::time::Duration::from_millis(delay_ms),
+                shutdown_signal(),
+            )
+            .await
+            .map(|()| ExitCode::SUCCESS),
         }
     });
     match result {

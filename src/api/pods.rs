@@ -191,6 +191,8 @@ async fn list(
         };
         return watch::start(state, req);
     }
+    let mut opts = opts;
+    opts.index_only = table.is_some_and(|(_, include)| include != IncludeObject::Object);
     let page = state.pods.list(namespace.as_deref(), &opts).await?;
     match table {
         Some((version, include)) => {
@@ -225,6 +227,7 @@ pub(crate) fn list_options(
         fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
         limit,
         continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+        index_only: false,
     })
 }
 

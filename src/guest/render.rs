@@ -7,6 +7,7 @@
 //! (single-quoted, characters outside a safe set removed) and a comment line.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use super::GuestConfig;
 
@@ -53,14 +54,21 @@ fn file(path: &'static str, mode: &'static str, content: &str) -> GuestFile {
     }
 }
 
-/// The files the VM gets, in the order cloud-init writes them.
+/// The files the VM gets, in the order cloud-init writes them (tests check each).
+#[cfg(test)]
 pub(super) fn files(cfg: &GuestConfig) -> Vec<GuestFile> {
+    let mut files = vec![GuestFile {
+        path: "/etc/k8sless/guest.env",
+        mode: "0644",
+        content: guest_env(cfg),
+    }];
+    files.extend(static_files(cfg.install_gpu_driver));
+    files
+}
+
+/// The files that are the same for every pod (with or without the GPU driver), in order.
+fn static_files(install_gpu_driver: bool) -> Vec<GuestFile> {
     let mut files = vec![
-        GuestFile {
-            path: "/etc/k8sless/guest.env",
-            mode: "0644",
-            content: guest_env(cfg),
-        },
         file("/etc/k8sless/k8sless-json.awk", "0644", JSON_AWK),
         file("/etc/k8sless/k8sless-setup", "0755", SETUP_SH),
         file("/etc/k8sless/k8sless-reporter", "0755", REPORTER_SH),
@@ -112,7 +120,7 @@ pub(super) fn files(cfg: &GuestConfig) -> Vec<GuestFile> {
             LOGSHIP_UNIT,
         ),
     ];
-    if cfg.install_gpu_driver {
+    if install_gpu_driver {
         files.push(file("/etc/k8sless/k8sless-gpu", "0755", GPU_SH));
         files.push(file(
             "/etc/systemd/system/k8sless-gpu.service",
@@ -175,8 +183,39 @@ fn push_block(out: &mut String, indent: usize, text: &str) {
     }
 }
 
+fn push_file(out: &mut String, f: &GuestFile) {
+    let _ = writeln!(out, "  - path: {}", f.path);
+    let _ = writeln!(out, "    permissions: \"{}\"", f.mode);
+    out.push_str("    owner: root:root\n");
+    out.push_str("    content: |\n");
+    push_block(out, 6, &f.content);
+}
+
+/// Everything after the pod's own `guest.env`: the static files' entries and `runcmd`
+/// (about 50 KB), rendered once per process for each of the two variants.
+fn static_tail(install_gpu_driver: bool) -> &'static str {
+    static TAILS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    TAILS[usize::from(install_gpu_driver)].get_or_init(|| {
+        let mut out = String::with_capacity(64 * 1024);
+        for f in static_files(install_gpu_driver) {
+            push_file(&mut out, &f);
+        }
+        out.push_str("runcmd:\n");
+        out.push_str("  - [systemctl, daemon-reload]\n");
+        out.push_str("  - [systemctl, start, --no-block");
+        for unit in UNITS {
+            out.push_str(", ");
+            out.push_str(unit);
+        }
+        out.push_str("]\n");
+        out
+    })
+}
+
+/// The `#cloud-config` document: a header and `guest.env` from the pod, then the static tail.
 pub(super) fn user_data(cfg: &GuestConfig) -> String {
-    let mut out = String::with_capacity(64 * 1024);
+    let tail = static_tail(cfg.install_gpu_driver);
+    let mut out = String::with_capacity(tail.len() + 1024);
     out.push_str("#cloud-config\n");
     let _ = writeln!(
         out,
@@ -186,20 +225,54 @@ pub(super) fn user_data(cfg: &GuestConfig) -> String {
         env_safe(&cfg.uid)
     );
     out.push_str("write_files:\n");
-    for f in files(cfg) {
-        let _ = writeln!(out, "  - path: {}", f.path);
-        let _ = writeln!(out, "    permissions: \"{}\"", f.mode);
-        out.push_str("    owner: root:root\n");
-        out.push_str("    content: |\n");
-        push_block(&mut out, 6, &f.content);
-    }
-    out.push_str("runcmd:\n");
-    out.push_str("  - [systemctl, daemon-reload]\n");
-    out.push_str("  - [systemctl, start, --no-block");
-    for unit in UNITS {
-        out.push_str(", ");
-        out.push_str(unit);
-    }
-    out.push_str("]\n");
+    push_file(
+        &mut out,
+        &GuestFile {
+            path: "/etc/k8sless/guest.env",
+            mode: "0644",
+            content: guest_env(cfg),
+        },
+    );
+    out.push_str(tail);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document as rendered whole, file by file, before the static tail was cached.
+    fn rendered_whole(cfg: &GuestConfig) -> String {
+        let mut out = String::from("#cloud-config\n");
+        let _ = writeln!(
+            out,
+            "# k8sless guest for pod {}/{} (uid {}); see docs/guest.md.",
+            env_safe(&cfg.namespace),
+            env_safe(&cfg.name),
+            env_safe(&cfg.uid)
+        );
+        out.push_str("write_files:\n");
+        for f in files(cfg) {
+            push_file(&mut out, &f);
+        }
+        out.push_str("runcmd:\n  - [systemctl, daemon-reload]\n  - [systemctl, start, --no-block");
+        for unit in UNITS {
+            out.push_str(", ");
+            out.push_str(unit);
+        }
+        out.push_str("]\n");
+        out
+    }
+
+    #[test]
+    fn cached_tail_renders_the_same_document() {
+        for gpu in [false, true] {
+            for name in ["a", "b"] {
+                let mut cfg = super::super::tests::config();
+                cfg.install_gpu_driver = gpu;
+                cfg.name = name.into();
+                assert_eq!(user_data(&cfg), rendered_whole(&cfg), "gpu={gpu} name={name}");
+            }
+        }
+    }
 }

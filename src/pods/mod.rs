@@ -12,6 +12,7 @@ pub(crate) mod clock;
 pub(crate) mod crud;
 pub(crate) mod events;
 mod health;
+pub(crate) mod index;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod namespaces;

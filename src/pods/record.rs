@@ -358,7 +358,12 @@ where
         let written = match change {
             Change::Keep => return Ok(Modified { record, change }),
             Change::Write => store
-                .update(&key, record.encode_bounded()?, stored.generation)
+                .update_indexed(
+                    &key,
+                    record.encode_bounded()?,
+                    super::index::of(&record),
+                    stored.generation,
+                )
                 .await
                 .map(Some),
             Change::Delete => {

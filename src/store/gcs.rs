@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{Page, Record, RecordStore, StoreCause, StoreError, Unreadable};
+use super::{Entry, EntryPage, Page, Record, RecordStore, StoreCause, StoreError, Unreadable};
 use crate::auth::TokenSource;
 use crate::gce::request::encode;
 use crate::retry::RetryPolicy;
@@ -47,7 +47,15 @@ struct ObjectResource {
     name: String,
     #[serde(default)]
     generation: String,
+    #[serde(default)]
+    metadata: Option<HashMap<String, String>>,
 }
+
+/// The custom metadata key of a record's index ([`RecordStore::create_indexed`]).
+const INDEX_KEY: &str = "k8sless-index";
+
+/// A listed name, its generation and its index.
+type Listed = (String, i64, Option<String>);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,9 +185,13 @@ impl GcsStore {
         data: Bytes,
         if_generation: Option<i64>,
         content_type: &str,
+        index: Option<String>,
     ) -> Result<i64, StoreCause> {
         let boundary = format!("k8sless-{}", uuid::Uuid::new_v4().simple());
-        let meta = serde_json::json!({ "name": key, "contentType": content_type });
+        let mut meta = serde_json::json!({ "name": key, "contentType": content_type });
+        if let Some(index) = index {
+            meta["metadata"] = serde_json::json!({ INDEX_KEY: index });
+        }
         let mut body = Vec::with_capacity(data.len() + 256);
         body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
         body.extend_from_slice(&data);
@@ -299,10 +311,10 @@ impl GcsStore {
         prefix: &str,
         start_after: Option<&str>,
         want: usize,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Vec<Listed>, StoreError> {
         let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
         let failed = |cause| classify("list", prefix, cause, conflict);
-        let mut names: Vec<(String, i64)> = Vec::new();
+        let mut names: Vec<Listed> = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
             let mut query = vec![
@@ -311,7 +323,10 @@ impl GcsStore {
                     "maxResults",
                     want.saturating_sub(names.len()).min(1000).to_string(),
                 ),
-                ("fields", "items(name,generation),nextPageToken".to_string()),
+                (
+                    "fields",
+                    "items(name,generation,metadata,size),nextPageToken".to_string(),
+                ),
             ];
             if let Some(after) = start_after {
                 // startOffset is inclusive; the smallest name after `after` is `after` + NUL.
@@ -334,7 +349,8 @@ impl GcsStore {
                 if start_after.is_some_and(|a| item.name.as_str() <= a) {
                     continue;
                 }
-                names.push((item.name, item.generation.parse().unwrap_or(0)));
+                let index = item.metadata.and_then(|mut m| m.remove(INDEX_KEY));
+                names.push((item.name, item.generation.parse().unwrap_or(0), index));
             }
             page_token = list.next_page_token.filter(|t| !t.is_empty());
             if names.len() >= want || page_token.is_none() {
@@ -349,11 +365,11 @@ impl GcsStore {
     /// others, unless every download failed (the store itself is failing: the list fails).
     async fn fetch_all(
         &self,
-        names: &[(String, i64)],
+        names: &[Listed],
     ) -> Result<(Vec<Record>, Vec<Unreadable>), StoreError> {
         let fetched: Vec<Result<Option<Record>, StoreError>> =
             futures_util::stream::iter(names.iter().cloned())
-                .map(|(key, generation)| async move {
+                .map(|(key, generation, _)| async move {
                     if let Some(data) = self.cached(&key, generation) {
                         return Ok(Some(Record {
                             key,
@@ -373,7 +389,7 @@ impl GcsStore {
         let mut records = Vec::with_capacity(fetched.len());
         let mut unreadable = Vec::new();
         let mut first_error = None;
-        for (r, (key, _)) in fetched.into_iter().zip(names) {
+        for (r, (key, _, _)) in fetched.into_iter().zip(names) {
             match r {
                 Ok(r) => records.extend(r),
                 Err(e) => {
@@ -407,9 +423,73 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[async_trait]
 impl RecordStore for GcsStore {
     async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.upload(key, data, Some(0), JSON)
+        self.create_indexed(key, data, None).await
+    }
+
+    async fn create_indexed(&self, key: &str, data: Bytes, index: Option<String>) -> Result<i64, StoreError> {
+        self.upload(key, data, Some(0), JSON, index)
             .await
             .map_err(|cause| classify("create", key, cause, already_exists))
+    }
+
+    async fn update_indexed(
+        &self,
+        key: &str,
+        data: Bytes,
+        index: Option<String>,
+        generation: i64,
+    ) -> Result<i64, StoreError> {
+        if generation <= 0 {
+            return Err(conflict(key.to_string()));
+        }
+        self.upload(key, data, Some(generation), JSON, index)
+            .await
+            .map_err(|cause| classify("update", key, cause, conflict))
+    }
+
+    /// One listing for the names, generations and indexes; bodies downloaded (or taken from
+    /// the cache) only for records without an index.
+    async fn list_entries(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<EntryPage, StoreError> {
+        let mut names = self
+            .list_names(prefix, start_after, limit.saturating_add(1))
+            .await?;
+        let more = names.len() > limit;
+        names.truncate(limit);
+        let bare: Vec<Listed> = names.iter().filter(|n| n.2.is_none()).cloned().collect();
+        let (records, unreadable) = if bare.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.fetch_all(&bare).await?
+        };
+        let mut bodies: HashMap<String, Bytes> =
+            records.into_iter().map(|r| (r.key, r.data)).collect();
+        let next = more.then(|| names.last().map(|n| n.0.clone())).flatten();
+        let entries = names
+            .into_iter()
+            .filter_map(|(key, generation, index)| {
+                let data = match index {
+                    Some(_) => None,
+                    // Deleted since the listing, or unreadable (listed apart): skipped.
+                    None => Some(bodies.remove(&key)?),
+                };
+                Some(Entry {
+                    key,
+                    generation,
+                    index,
+                    data,
+                })
+            })
+            .collect();
+        Ok(EntryPage {
+            entries,
+            next,
+            unreadable,
+        })
     }
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {
@@ -419,16 +499,11 @@ impl RecordStore for GcsStore {
     }
 
     async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        if generation <= 0 {
-            return Err(conflict(key.to_string()));
-        }
-        self.upload(key, data, Some(generation), JSON)
-            .await
-            .map_err(|cause| classify("update", key, cause, conflict))
+        self.update_indexed(key, data, None, generation).await
     }
 
     async fn put(&self, key: &str, data: Bytes, content_type: &str) -> Result<i64, StoreError> {
-        self.upload(key, data, None, content_type)
+        self.upload(key, data, None, content_type, None)
             .await
             .map_err(|cause| classify("put", key, cause, conflict))
     }
@@ -462,7 +537,7 @@ impl RecordStore for GcsStore {
         names.truncate(limit);
         let (records, unreadable) = self.fetch_all(&names).await?;
         let next = if more {
-            names.last().map(|(k, _)| k.clone())
+            names.last().map(|(k, _, _)| k.clone())
         } else {
             None
         };

@@ -43,6 +43,52 @@ pub struct Page {
     pub unreadable: Vec<Unreadable>,
 }
 
+/// A listed record without its body: name, generation, and its index (a short summary its
+/// writer kept in the object's metadata, which a listing returns). Records written without an
+/// index (before there was one) come with their body instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Object name.
+    pub key: String,
+    /// Generation (> 0).
+    pub generation: i64,
+    /// The index its writer kept, if any.
+    pub index: Option<String>,
+    /// The body, when there is no index.
+    pub data: Option<Bytes>,
+}
+
+/// One page of [`RecordStore::list_entries`].
+#[derive(Debug, Clone, Default)]
+pub struct EntryPage {
+    /// Entries in key order.
+    pub entries: Vec<Entry>,
+    /// Key to resume after, when more may follow.
+    pub next: Option<String>,
+    /// Records without an index whose body could not be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl From<Page> for EntryPage {
+    /// Bodies as entries without an index.
+    fn from(page: Page) -> Self {
+        EntryPage {
+            entries: page
+                .records
+                .into_iter()
+                .map(|r| Entry {
+                    key: r.key,
+                    generation: r.generation,
+                    index: None,
+                    data: Some(r.data),
+                })
+                .collect(),
+            next: page.next,
+            unreadable: page.unreadable,
+        }
+    }
+}
+
 /// A listed record whose content could not be read, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unreadable {
@@ -168,6 +214,34 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Page, StoreError>;
     /// Whether the store answers (readiness).
     async fn ready(&self) -> Result<(), StoreError>;
+    /// [`create`](Self::create), keeping `index` with the object where the store can (Cloud
+    /// Storage: custom metadata). The default keeps no index.
+    async fn create_indexed(&self, key: &str, data: Bytes, index: Option<String>) -> Result<i64, StoreError> {
+        let _ = index;
+        self.create(key, data).await
+    }
+    /// [`update`](Self::update), keeping `index` likewise; a write without an index drops the
+    /// old one, so an index never outlives its body.
+    async fn update_indexed(
+        &self,
+        key: &str,
+        data: Bytes,
+        index: Option<String>,
+        generation: i64,
+    ) -> Result<i64, StoreError> {
+        let _ = index;
+        self.update(key, data, generation).await
+    }
+    /// Like [`list`](Self::list), but each record's index where it has one, and its body only
+    /// where it has none. The default (a store without indexes) returns bodies.
+    async fn list_entries(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<EntryPage, StoreError> {
+        Ok(self.list(prefix, start_after, limit).await?.into())
+    }
 }
 
 /// Pages through the records under a prefix in key order: the one paging loop over
@@ -208,6 +282,23 @@ impl<'a> Pager<'a> {
         let page = self
             .store
             .list(&self.prefix, self.after.as_deref(), self.page_size)
+            .await?;
+        match &page.next {
+            Some(next) => self.after = Some(next.clone()),
+            None => self.done = true,
+        }
+        Ok(Some(page))
+    }
+
+    /// Like [`next_page`](Self::next_page), through [`RecordStore::list_entries`]: indexes,
+    /// and bodies only of records without one.
+    pub(crate) async fn next_entries(&mut self) -> Result<Option<EntryPage>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .list_entries(&self.prefix, self.after.as_deref(), self.page_size)
             .await?;
         match &page.next {
             Some(next) => self.after = Some(next.clone()),

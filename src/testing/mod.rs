@@ -13,6 +13,7 @@
 //! Files: [`stack`] (the stack itself), [`tools`] (what a test needs from its environment:
 //! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`).
 
+pub mod latency_proxy;
 mod stack;
 mod tools;
 

@@ -242,3 +242,88 @@ async fn one_failed_download_does_not_fail_a_list() {
         Err(StoreError::Unavailable { .. })
     ));
 }
+
+/// Table lists and selectors read the records' index (custom metadata in the listing): a cold
+/// instance whose downloads of `unreadable*` fail still lists that pod as a Table row, while a
+/// JSON list (full bodies) cannot. A record written before the index reads from its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_body() {
+    let Some(endpoint) = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server") else {
+        return;
+    };
+    common::init();
+    let b = bucket(&endpoint).await;
+    let direct: Arc<dyn RecordStore> = Arc::new(
+        GcsStore::new(&endpoint, &b, TokenSource::Anonymous, Duration::from_secs(10)).expect("store"),
+    );
+    let mut writer = StackBuilder::new(default_args());
+    writer.store = Some(direct.clone());
+    let writer = writer.start().await.expect("stack");
+    let r = common::http()
+        .post(format!("{}/api/v1/namespaces/default/pods", writer.base))
+        .json(&common::labelled_pod("unreadable-new"))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status().as_u16(), 201);
+    // The same record as an older service wrote it: no index.
+    let body = direct.get("pods/default/unreadable-new.json").await.expect("get").data;
+    let legacy = String::from_utf8_lossy(&body).replace("unreadable-new", "legacy");
+    direct
+        .create("pods/default/legacy.json", Bytes::from(legacy))
+        .await
+        .expect("legacy record");
+
+    let proxy = failing_downloads_proxy(endpoint).await;
+    let mut reader = StackBuilder::new(default_args());
+    reader.store = Some(Arc::new(
+        GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1)).expect("store"),
+    ));
+    let reader = reader.start().await.expect("stack");
+    let table = |query: &'static str| {
+        let base = reader.base.clone();
+        async move {
+            let v: serde_json::Value = common::http()
+                .get(format!("{base}/api/v1/pods?{query}"))
+                .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            let names: Vec<String> = v["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .map(|r| r["cells"][0].as_str().unwrap_or("").to_string())
+                .collect();
+            (names, v)
+        }
+    };
+    let (names, v) = table("limit=500").await;
+    assert_eq!(names, ["legacy", "unreadable-new"], "{v}");
+    assert_eq!(v["rows"][1]["cells"][2], "Pending", "{v}");
+    let labels = v["rows"][1]["object"]["metadata"]["labels"].clone();
+    assert!(labels.is_object(), "{v}");
+    let (names, _) = table("fieldSelector=metadata.name%3Dunreadable-new").await;
+    assert_eq!(names, ["unreadable-new"]);
+    let (names, _) = table("labelSelector=app%3Dnone").await;
+    assert!(names.is_empty());
+    // JSON lists read bodies: the unreadable one is skipped.
+    let v: serde_json::Value = common::http()
+        .get(format!("{}/api/v1/pods", reader.base))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let items: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(items, ["legacy"]);
+}

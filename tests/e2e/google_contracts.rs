@@ -117,8 +117,16 @@ async fn storage_calls_match_the_discovery_document() {
     s.update("pods/default/a.json", Bytes::from_static(b"{}"), 7)
         .await
         .expect("update");
+    // Records with their index in custom metadata, and a listing of indexes.
+    s.create_indexed("pods/default/i.json", Bytes::from_static(b"{}"), Some("{}".into()))
+        .await
+        .expect("create indexed");
+    s.update_indexed("pods/default/i.json", Bytes::from_static(b"{}"), Some("{}".into()), 7)
+        .await
+        .expect("update indexed");
     s.get("pods/default/b.json").await.expect("get");
     s.list("pods/", None, 10).await.expect("list");
+    s.list_entries("pods/", None, 10).await.expect("list entries");
     let fresh = GcsStore::new(
         &endpoint,
         "bkt",
@@ -155,6 +163,18 @@ async fn storage_calls_match_the_discovery_document() {
             problems.extend(storage.validate("Object", &meta, Some(id)));
         }
     }
+    // The fields a listing asks for (`items(name,generation,metadata,size)`) are the Object's.
+    let listed = calls
+        .iter()
+        .flat_map(|c| &c.query)
+        .find(|(k, v)| k == "fields" && v.starts_with("items("))
+        .map(|(_, v)| v.clone())
+        .expect("a listing with fields");
+    assert_eq!(listed, "items(name,generation,metadata,size),nextPageToken");
+    let fields = json!({"name": "x", "generation": "1", "metadata": {"k8sless-index": "{}"}, "size": "2"});
+    problems.extend(storage.validate("Object", &fields, None));
+    let indexed = calls.iter().any(|c| String::from_utf8_lossy(&c.body).contains("\"k8sless-index\""));
+    assert!(indexed, "an upload carried the index as custom metadata");
     assert_eq!(problems, Vec::<String>::new(), "{calls:#?}");
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),

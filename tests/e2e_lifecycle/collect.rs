@@ -262,3 +262,35 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     }
     stack.stop().await;
 }
+
+/// A create writes its record once and inserts the VM: the record does not say the insert was
+/// accepted (the crash between the two steps looks the same), and collection adopts the VM.
+#[tokio::test]
+async fn created_pods_vm_is_adopted_from_the_vm_list() {
+    let issuer = Issuer::start().await;
+    let stack = verified_stack(&issuer).await;
+    let api = Api::new(&stack);
+    let p = api.create(pod("written-once")).await;
+    let vm = vm_of(&stack, &p).expect("the VM was inserted");
+    let key = record::key("default", "written-once");
+    let stored = stack.pods.store().get(&key).await.expect("record");
+    assert_eq!(
+        p["metadata"]["resourceVersion"],
+        stored.generation.to_string(),
+        "the answer is the record's only write"
+    );
+    let rec = PodRecord::decode(&stored).expect("decode");
+    assert!(!rec.vm.inserted, "the record was not written a second time");
+
+    let summary = gc(&api, &issuer).await;
+    assert_eq!(count(&summary, "adopted"), 1, "{summary}");
+    assert_eq!(count(&summary, "inserted"), 0, "{summary}");
+    let rec = PodRecord::decode(&stack.pods.store().get(&key).await.expect("record")).expect("decode");
+    assert!(rec.vm.inserted);
+    assert_eq!(rec.vm.name, vm.name);
+    let same: Vec<_> = stack.sim.instances().into_iter().filter(|i| i.name == vm.name).collect();
+    assert_eq!(same.len(), 1, "one VM");
+    let again = gc(&api, &issuer).await;
+    assert_eq!(count(&again, "adopted") + count(&again, "inserted"), 0, "{again}");
+    stack.stop().await;
+}

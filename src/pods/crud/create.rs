@@ -9,6 +9,8 @@
 //!   requestId derived from the pod's uid, zone and attempt.
 //! - The record is written before the VM is inserted, so a VM never exists without a record
 //!   that explains it; a crash in between leaves a Pending pod that collection inserts.
+//! - Two round trips when all goes well: the record write and the insert. The record is not
+//!   written again to say the insert was accepted: collection adopts the VM from its list.
 //!
 //! # Errors
 //! 422 for what Kubernetes or a VM cannot accept; 409 for a taken name; 503 when Cloud Storage
@@ -22,6 +24,7 @@ use crate::codec::decode::{self, FieldValidation};
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
 use crate::pods::lifecycle::transitions;
+use crate::pods::index;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
@@ -81,7 +84,7 @@ impl Pods {
         let key = record::key(&namespace, &name);
         let generation = self
             .store
-            .create(&key, rec.encode_bounded()?)
+            .create_indexed(&key, rec.encode_bounded()?, index::of(&rec))
             .await
             .map_err(|e| Error::pod_store(e, &name))?;
         rec.pod.metadata.resource_version = Some(generation.to_string());
@@ -113,7 +116,7 @@ impl Pods {
     /// pod as recorded (a failed insert is not an error of the request).
     async fn insert_vm(
         &self,
-        mut rec: PodRecord,
+        rec: PodRecord,
         plan: &VmPlan,
         namespace: &str,
         name: &str,
@@ -131,27 +134,14 @@ impl Pods {
             )
             .await;
         match outcome {
-            Ok(Inserted::Started(_)) | Ok(Inserted::AlreadyOwned) => {
-                self.mark_inserted(&mut rec, namespace, name).await;
-                rec.pod
-            }
+            // Nothing more to write: the record already says scheduled on this VM, and
+            // collection adopts a listed VM whose record does not say it was inserted
+            // (`decide`: `Step::Adopt`). A crash before the insert leaves a Pending record
+            // with no VM, which collection inserts.
+            Ok(Inserted::Started(_)) | Ok(Inserted::AlreadyOwned) => rec.pod,
             Err(err) => {
                 tracing::warn!(pod = %key, error = %err, "VM insert failed; the pod stays Pending for collection to retry");
                 self.mark_unschedulable(rec, namespace, name, &err).await
-            }
-        }
-    }
-
-    async fn mark_inserted(&self, rec: &mut PodRecord, namespace: &str, name: &str) {
-        let result = record::modify(&self.store, namespace, name, |r| {
-            Ok(transitions::insert_accepted(r, now()))
-        })
-        .await;
-        match result {
-            Ok(updated) => *rec = updated,
-            // The VM exists; collection notices it from the VM list. Answer with what we have.
-            Err(e) => {
-                tracing::warn!(pod = %format!("{namespace}/{name}"), error = %e, "could not record the insert")
             }
         }
     }
@@ -166,6 +156,23 @@ impl Pods {
         err: &GceError,
     ) -> Pod {
         let at = now();
+        // First a swap on the generation create wrote (no read); if someone wrote since, the
+        // read-change-swap loop.
+        let mut fresh = rec.clone();
+        let key = record::key(namespace, name);
+        if transitions::insert_failed(&mut fresh, err, at) {
+            if let Ok(bytes) = fresh.encode_bounded() {
+                let index = index::of(&fresh);
+                let written = self
+                    .store
+                    .update_indexed(&key, bytes, index, rec.generation())
+                    .await;
+                if let Ok(generation) = written {
+                    fresh.pod.metadata.resource_version = Some(generation.to_string());
+                    return fresh.pod;
+                }
+            }
+        }
         let result = record::modify(&self.store, namespace, name, |r| {
             Ok(transitions::insert_failed(r, err, at))
         })

@@ -13,9 +13,10 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use crate::store::Pager;
+use crate::store::{EntryPage, Pager};
 use crate::error::{Error, Result};
 use crate::pods::Pods;
+use crate::pods::index;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
 
@@ -33,6 +34,9 @@ pub struct ListOptions {
     pub limit: usize,
     /// Continue token.
     pub continue_token: Option<String>,
+    /// What the caller reads is in the records' index (a Table without objects): list the
+    /// indexes instead of downloading the records (`pods::index`).
+    pub index_only: bool,
 }
 
 /// A page of pods.
@@ -88,18 +92,22 @@ impl Pods {
         let mut max_rv = 0i64;
         let mut continue_token = None;
         let mut pages = Pager::new(&**self.store(), prefix, STORE_PAGE).after(start);
-        'pages: while let Some(page) = pages
-            .next_page()
-            .await
-            .map_err(|e| Error::pod_store(e, ""))?
-        {
+        loop {
+            let page = if opts.index_only {
+                pages.next_entries().await
+            } else {
+                pages.next_page().await.map(|p| p.map(EntryPage::from))
+            };
+            let Some(page) = page.map_err(|e| Error::pod_store(e, ""))? else {
+                break;
+            };
             for u in &page.unreadable {
                 tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");
             }
-            let count = page.records.len();
-            for (i, raw) in page.records.iter().enumerate() {
+            let count = page.entries.len();
+            for (i, raw) in page.entries.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);
-                let rec = match PodRecord::decode(raw) {
+                let rec = match index::decode(raw) {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(key = %raw.key, error = %e, "skipping a corrupt pod record");
@@ -115,7 +123,11 @@ impl Pods {
                         if more {
                             continue_token = Some(encode_continue(&raw.key));
                         }
-                        break 'pages;
+                        return Ok(PodPage {
+                            items,
+                            continue_token,
+                            resource_version: max_rv,
+                        });
                     }
                 }
             }

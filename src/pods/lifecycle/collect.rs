@@ -210,8 +210,9 @@ impl Pods {
         let mut work = Vec::new();
         let prefix = record::prefix(None);
         let mut pages = Pager::new(&**self.store(), prefix, 500);
+        // Indexes suffice to decide; each step decides again on a fresh read of the record.
         while let Some(page) = pages
-            .next_page()
+            .next_entries()
             .await
             .map_err(|e| crate::error::Error::pod_store(e, "pods"))?
         {
@@ -220,9 +221,9 @@ impl Pods {
                 summary.records += 1;
                 summary.unreadable.add(format!("{}: {}", u.key, u.error));
             }
-            for raw in &page.records {
+            for raw in &page.entries {
                 summary.records += 1;
-                let rec = match PodRecord::decode(raw) {
+                let rec = match crate::pods::index::decode(raw) {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(key = %raw.key, error = %e, "collection skips a corrupt pod record");

@@ -80,16 +80,6 @@ pub(crate) fn insert_failure_message(err: &GceError) -> String {
     }
 }
 
-/// Create's insert was accepted: the VM is on its way. `false` when already recorded.
-pub(crate) fn insert_accepted(rec: &mut PodRecord, at: Timestamp) -> bool {
-    if rec.vm.inserted {
-        return false;
-    }
-    rec.vm.inserted = true;
-    rec.vm.inserted_at = Some(at);
-    true
-}
-
 /// Create's insert failed: Pending with `PodScheduled=False` and no nodeName, or Failed
 /// (`VMCreateFailed`) when Compute Engine rejected the VM itself. `false` when an insert was
 /// recorded meanwhile.
