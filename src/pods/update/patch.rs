@@ -388,6 +388,11 @@ mod tests {
                 "{patch}"
             );
         }
+    }
+
+    #[test]
+    fn json_patch_work_is_bounded() {
+        let doc = json!({"a": [1, 2], "b": {}});
         let many = Value::Array(vec![
             json!({"op": "test", "path": "/b", "value": {}});
             MAX_JSON_PATCH_OPERATIONS + 1

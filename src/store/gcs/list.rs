@@ -1,0 +1,111 @@
+//! The listing half of the Cloud Storage store: names and generations page by page, then the
+//! bodies fetched concurrently, with the ones that cannot be read reported, not fatal.
+
+use futures_util::StreamExt;
+
+use super::*;
+
+impl GcsStore {
+    /// Names and generations under `prefix` after `start_after`: up to `want`, fewer only at
+    /// the end of the listing (Cloud Storage pages by `nextPageToken`).
+    pub(super) async fn list_names(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        want: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let failed = |cause| classify("list", prefix, cause, conflict);
+        let mut names: Vec<Listed> = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("prefix", prefix.to_string()),
+                (
+                    "maxResults",
+                    want.saturating_sub(names.len()).min(1000).to_string(),
+                ),
+                (
+                    "fields",
+                    "items(name,generation,metadata,size),nextPageToken".to_string(),
+                ),
+            ];
+            if let Some(after) = start_after {
+                // startOffset is inclusive; the smallest name after `after` is `after` + NUL.
+                query.push(("startOffset", format!("{after}\u{0}")));
+            }
+            if let Some(t) = &page_token {
+                query.push(("pageToken", t.clone()));
+            }
+            let (_, body) = self
+                .send(|| self.http.get(&url).query(&query))
+                .await
+                .map_err(failed)?;
+            let list: ObjectList =
+                decode("object list", &body).map_err(|source| StoreError::Internal {
+                    operation: "list",
+                    key: prefix.to_string(),
+                    source,
+                })?;
+            for item in list.items {
+                if start_after.is_some_and(|a| item.name.as_str() <= a) {
+                    continue;
+                }
+                let index = item.metadata.and_then(|mut m| m.remove(INDEX_KEY));
+                names.push((item.name, item.generation.parse().unwrap_or(0), index));
+            }
+            page_token = list.next_page_token.filter(|t| !t.is_empty());
+            if names.len() >= want || page_token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
+    /// The records of `names`, from the cache or downloaded concurrently; a record deleted or
+    /// replaced since the listing is skipped, as a snapshot would not show it. A record whose
+    /// download fails (after the retries) is returned as unreadable rather than failing the
+    /// others, unless every download failed (the store itself is failing: the list fails).
+    pub(super) async fn fetch_all(
+        &self,
+        names: &[Listed],
+    ) -> Result<(Vec<Record>, Vec<Unreadable>), StoreError> {
+        let fetched: Vec<Result<Option<Record>, StoreError>> =
+            futures_util::stream::iter(names.iter().cloned())
+                .map(|(key, generation, _)| async move {
+                    if let Some(data) = self.cached(&key, generation) {
+                        return Ok(Some(Record {
+                            key,
+                            data,
+                            generation,
+                        }));
+                    }
+                    match self.download(&key, Some(generation)).await {
+                        Ok(r) => Ok(Some(r)),
+                        Err(cause) if cause.status() == Some(404) => Ok(None),
+                        Err(cause) => Err(classify("list", &key, cause, conflict)),
+                    }
+                })
+                .buffered(FETCH_CONCURRENCY)
+                .collect()
+                .await;
+        let mut records = Vec::with_capacity(fetched.len());
+        let mut unreadable = Vec::new();
+        let mut first_error = None;
+        for (r, (key, _, _)) in fetched.into_iter().zip(names) {
+            match r {
+                Ok(r) => records.extend(r),
+                Err(e) => {
+                    unreadable.push(Unreadable {
+                        key: key.clone(),
+                        error: crate::error::chain_of(&e),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if records.is_empty() && unreadable.len() == names.len() => Err(e),
+            _ => Ok((records, unreadable)),
+        }
+    }
+}
