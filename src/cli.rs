@@ -179,9 +179,15 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     args.check()?;
     let vm = args.vm_settings();
     telemetry::init(args.log_format.unwrap_or(LogFormat::Json), &vm.project);
-    let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint).await.map_err(|e| e.detail())?;
-    let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint).await.map_err(|e| e.detail())?;
-    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint).await.map_err(|e| e.detail())?;
+    let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
+    let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
+    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
     let compute = gce::Client::new(
         gce::ClientConfig {
             endpoint: args.compute_endpoint.clone(),

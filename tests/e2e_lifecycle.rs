@@ -10,9 +10,9 @@ mod collect;
 mod dev;
 #[path = "e2e_lifecycle/events.rs"]
 mod events;
-#[path = "e2e_lifecycle/reports.rs"]
-mod reports;
-#[path = "e2e_lifecycle/logs.rs"]
-mod logs;
 #[path = "e2e_lifecycle/hostile.rs"]
 mod hostile;
+#[path = "e2e_lifecycle/logs.rs"]
+mod logs;
+#[path = "e2e_lifecycle/reports.rs"]
+mod reports;

@@ -14,10 +14,10 @@ use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodStatus,
 };
 use k8sless::testing::CloudLogging;
+use k8sless::testing::ContainerRef;
 use k8sless::testing::MemoryStore;
 use k8sless::testing::RecordStore;
 use k8sless::testing::TokenSource;
-use k8sless::testing::ContainerRef;
 use k8sless::testing::record::{self, PodRecord, VmState};
 use k8sless::testing::{ArchivedLogs, LogSource, LogSources};
 use k8sless::testing::{StackBuilder, default_args};
@@ -270,7 +270,11 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         .unwrap();
 
     let s = source(&endpoint, store.clone(), 3, 10);
-    let lines = s.lines(ContainerRef::new("default", "demo", "main")).await.unwrap().unwrap();
+    let lines = s
+        .lines(ContainerRef::new("default", "demo", "main"))
+        .await
+        .unwrap()
+        .unwrap();
     let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
     assert_eq!(text, main_lines(1, 7));
     assert_eq!(lines[0].time, Some(ts("2026-11-30T10:00:01Z")));
@@ -282,7 +286,11 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         "logName=\"projects/k8sless-dev/logs/k8sless-containers\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"111\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-11-30T09:54:00Z\""
     );
 
-    let side = s.lines(ContainerRef::new("default", "demo", "side")).await.unwrap().unwrap();
+    let side = s
+        .lines(ContainerRef::new("default", "demo", "side"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         side.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
         ["side 1"]
@@ -301,7 +309,12 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
     );
 
     // No record, or no instance id yet: this source knows nothing.
-    assert!(s.lines(ContainerRef::new("default", "ghost", "main")).await.unwrap().is_none());
+    assert!(
+        s.lines(ContainerRef::new("default", "ghost", "main"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let pod = serde_json::from_value(json!({"metadata": {"name": "new", "namespace": "default"}}))
         .unwrap();
     let rec = PodRecord::new(pod, VmState::default());
@@ -309,11 +322,19 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         .create(&record::key("default", "new"), rec.encode().unwrap())
         .await
         .unwrap();
-    assert!(s.lines(ContainerRef::new("default", "new", "main")).await.unwrap().is_none());
+    assert!(
+        s.lines(ContainerRef::new("default", "new", "main"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The service's errors: 5xx is unavailable (503 to the client).
     let down = source("http://127.0.0.1:9", store.clone(), 3, 10);
-    let err = down.lines(ContainerRef::new("default", "demo", "main")).await.unwrap_err();
+    let err = down
+        .lines(ContainerRef::new("default", "demo", "main"))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_status()["code"], 503, "{err:?}");
 }
 
@@ -380,11 +401,19 @@ async fn kubectl_logs_reads_cloud_logging_while_running_and_follows_until_the_en
         .unwrap();
     let archived = k8sless::testing::archive_key("default", "demo", &uid, "main");
     store
-        .put(&archived, (main_lines(1, 9).join("\n") + "\n").into(), "text/plain")
+        .put(
+            &archived,
+            (main_lines(1, 9).join("\n") + "\n").into(),
+            "text/plain",
+        )
         .await
         .unwrap();
     let (_, body) = get(&http, &log).await;
-    assert_eq!(body, main_lines(1, 7).join("\n") + "\n", "live logs win while running");
+    assert_eq!(
+        body,
+        main_lines(1, 7).join("\n") + "\n",
+        "live logs win while running"
+    );
     let (_, body) = get(&http, &format!("{log}&tailLines=2")).await;
     assert_eq!(body, "main 6\nmain 7\n");
     let (_, body) = get(&http, &format!("{log}&tailLines=1&timestamps=true")).await;

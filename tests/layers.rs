@@ -62,11 +62,27 @@ const RULES: &[(&str, &str, &str)] = &[
     ("store", "api", "cloud clients sit below the API"),
     ("logging", "pods", "cloud clients sit below the pod flows"),
     ("logging", "api", "cloud clients sit below the API"),
-    ("auth", "pods", "credentials and token checks sit below the pod flows"),
-    ("auth", "api", "credentials and token checks sit below the API"),
+    (
+        "auth",
+        "pods",
+        "credentials and token checks sit below the pod flows",
+    ),
+    (
+        "auth",
+        "api",
+        "credentials and token checks sit below the API",
+    ),
     ("push", "api", "envelope decoding sits below the API"),
-    ("codec", "api", "decoding is neutral: api/ and pods/ both use it"),
-    ("codec", "pods", "decoding is neutral: api/ and pods/ both use it"),
+    (
+        "codec",
+        "api",
+        "decoding is neutral: api/ and pods/ both use it",
+    ),
+    (
+        "codec",
+        "pods",
+        "decoding is neutral: api/ and pods/ both use it",
+    ),
 ];
 
 /// Modules the `*` rules do not apply to: the wiring (`main`, `cli`, `testing`) and the

@@ -64,7 +64,10 @@ async fn upload(
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let now = state.lifecycle.clock.now();
     let identity = state.verifier.verify_instance(token, now).await?;
@@ -81,5 +84,9 @@ async fn upload(
     };
     let key = state.pods.archive_log(&up, identity.as_ref(), data).await?;
     tracing::debug!(%key, "log archived");
-    Ok((StatusCode::OK, axum::Json(json!({"result": "archived", "object": key}))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({"result": "archived", "object": key})),
+    )
+        .into_response())
 }

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
-use crate::pods::logs::{ContainerRef, LogLine};
 use crate::pods::logs::follow::{self, Batch, Target, progress};
+use crate::pods::logs::{ContainerRef, LogLine};
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}/log`.
 pub(crate) async fn pod_log(
@@ -156,7 +156,10 @@ async fn log(
     let container = container_of(&pod, &name, q.get("container"))?;
     let opts = options(&q, &container, &name)?;
     let now = progress(&pod, &container);
-    let lines = state.logs.lines(ContainerRef::new(&namespace, &name, &container)).await?;
+    let lines = state
+        .logs
+        .lines(ContainerRef::new(&namespace, &name, &container))
+        .await?;
     if !now.started && lines.is_none() {
         let why = now.waiting.unwrap_or_else(|| "ContainerCreating".into());
         return Err(Error::bad_request(format!(

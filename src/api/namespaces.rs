@@ -168,7 +168,11 @@ pub(crate) fn namespace_table(
                     .as_ref()
                     .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now)),
             ]);
-            row_value(cells, include_object, &serde_json::to_value(ns).unwrap_or_default())
+            row_value(
+                cells,
+                include_object,
+                &serde_json::to_value(ns).unwrap_or_default(),
+            )
         })
         .collect();
     table_value(list_meta, columns, rows)

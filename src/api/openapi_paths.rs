@@ -265,13 +265,29 @@ impl Ops {
     fn list_pods(&self, id: &str) -> Value {
         let description = "list or watch objects of kind Pod";
         let answers = responses(&format!("{POD_SCHEMA}List"), &OK, LIST_TYPES);
-        operation(id, "list", description, &self.pod, list_params(), None, answers)
+        operation(
+            id,
+            "list",
+            description,
+            &self.pod,
+            list_params(),
+            None,
+            answers,
+        )
     }
 
     fn list_events(&self, id: &str) -> Value {
         let description = "list or watch objects of kind Event";
         let answers = responses(&format!("{EVENT_SCHEMA}List"), &OK, LIST_TYPES);
-        operation(id, "list", description, &self.event, list_params(), None, answers)
+        operation(
+            id,
+            "list",
+            description,
+            &self.event,
+            list_params(),
+            None,
+            answers,
+        )
     }
 
     fn read(&self, id: &str, what: &str) -> Value {
@@ -283,13 +299,29 @@ impl Ops {
     fn replace(&self, id: &str, what: &str) -> Value {
         let description = format!("replace {what} of the specified Pod");
         let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
-        operation(id, "put", &description, &self.pod, write_params(), pod_body(), answers)
+        operation(
+            id,
+            "put",
+            &description,
+            &self.pod,
+            write_params(),
+            pod_body(),
+            answers,
+        )
     }
 
     fn patch(&self, id: &str, what: &str) -> Value {
         let description = format!("partially update {what} of the specified Pod");
         let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
-        operation(id, "patch", &description, &self.pod, write_params(), patch_body(), answers)
+        operation(
+            id,
+            "patch",
+            &description,
+            &self.pod,
+            write_params(),
+            patch_body(),
+            answers,
+        )
     }
 }
 

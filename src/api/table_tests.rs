@@ -55,7 +55,8 @@ fn table_has_the_api_server_columns_and_objects() {
             )
         })
         .collect();
-    let want = "Name:0 Ready:0 Status:0 Restarts:0 Age:0 IP:1 Node:1 Nominated Node:1 Readiness Gates:1";
+    let want =
+        "Name:0 Ready:0 Status:0 Restarts:0 Age:0 IP:1 Node:1 Nominated Node:1 Readiness Gates:1";
     assert_eq!(columns.join(" "), want);
     let row = &table["rows"][0];
     let cells = json!([

@@ -155,10 +155,7 @@ impl KeyCache {
             .and_then(max_age)
             .unwrap_or(DEFAULT_MAX_AGE)
             .clamp(Duration::from_secs(60), Duration::from_secs(86_400));
-        let body = response
-            .bytes()
-            .await
-            .map_err(unavailable)?;
+        let body = response.bytes().await.map_err(unavailable)?;
         Ok(KeySet {
             keys: parse_jwks(&body)?,
             fetched: Instant::now(),

@@ -8,5 +8,5 @@
 
 pub(crate) mod bounded;
 pub(crate) mod decode;
-pub(crate) mod text;
 pub(crate) mod strict;
+pub(crate) mod text;

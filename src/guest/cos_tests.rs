@@ -1,7 +1,6 @@
 //! Unit tests of what the guest does on a real COS VM (issue 15's first-run items): the exec
 //! remount, cgroup driver, GPU unit ordering, log severity, node facts, setup failures.
 
-
 use serde_json::{Value, json};
 
 use super::tests::{config, gpu_pod, value};

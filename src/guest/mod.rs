@@ -59,7 +59,8 @@ pub(crate) const COS_IMAGE_FAMILY: &str = "cos-121-lts";
 pub(crate) const DEFAULT_KUBELET_VERSION: &str = "v1.33.8";
 
 /// Where the default kubelet release is downloaded from (linux/amd64).
-pub(crate) const DEFAULT_KUBELET_URL: &str = "https://dl.k8s.io/release/v1.33.8/bin/linux/amd64/kubelet";
+pub(crate) const DEFAULT_KUBELET_URL: &str =
+    "https://dl.k8s.io/release/v1.33.8/bin/linux/amd64/kubelet";
 
 /// SHA-256 of the binary at [`DEFAULT_KUBELET_URL`].
 pub(crate) const DEFAULT_KUBELET_SHA256: &str =

@@ -271,7 +271,11 @@ mod tests {
                 let mut cfg = super::super::tests::config();
                 cfg.install_gpu_driver = gpu;
                 cfg.name = name.into();
-                assert_eq!(user_data(&cfg), rendered_whole(&cfg), "gpu={gpu} name={name}");
+                assert_eq!(
+                    user_data(&cfg),
+                    rendered_whole(&cfg),
+                    "gpu={gpu} name={name}"
+                );
             }
         }
     }

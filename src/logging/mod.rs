@@ -15,7 +15,6 @@
 
 pub(crate) mod client;
 
-
 pub use client::CloudLogging;
 
 use crate::error::Error;

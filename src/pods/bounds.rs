@@ -42,7 +42,12 @@ pub(crate) const IPS_MAX: usize = 2;
 pub(crate) fn spec_containers(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<&str> {
     pod.spec
         .iter()
-        .flat_map(|s| s.init_containers.iter().flatten().chain(s.containers.iter()))
+        .flat_map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+        })
         .map(|c| c.name.as_str())
         .collect()
 }
@@ -207,14 +212,22 @@ mod tests {
         let encoded = serde_json::to_vec(&status).expect("encode").len();
         assert!(encoded < 64 * 1024, "{encoded} bytes");
         assert_eq!(status.phase.as_deref(), Some("Failed"));
-        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(CONDITIONS_MAX));
+        assert_eq!(
+            status.conditions.as_ref().map(Vec::len),
+            Some(CONDITIONS_MAX)
+        );
         let statuses = status.container_statuses.as_ref().expect("statuses");
         assert_eq!(
             statuses.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
-        let message = statuses[0].state.as_ref().and_then(|s| s.terminated.as_ref());
-        let len = message.and_then(|t| t.message.as_ref()).map_or(0, String::len);
+        let message = statuses[0]
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref());
+        let len = message
+            .and_then(|t| t.message.as_ref())
+            .map_or(0, String::len);
         assert!(len <= 4096 && len > 4000, "{len}");
     }
 
@@ -246,10 +259,18 @@ mod tests {
         let bytes = rec.encode_bounded().expect("fits");
         assert!(bytes.len() <= RECORD_MAX, "{}", bytes.len());
         assert_eq!(rec.phase(), "Running", "the status stays");
-        assert!(rec.events.last().is_some_and(|e| e.message.starts_with("2999")), "newest kept");
+        assert!(
+            rec.events
+                .last()
+                .is_some_and(|e| e.message.starts_with("2999")),
+            "newest kept"
+        );
         // A record whose pod alone is over the cap is refused (413), never written.
-        rec.pod.metadata.annotations =
-            Some([("a".to_string(), "x".repeat(RECORD_MAX))].into_iter().collect());
+        rec.pod.metadata.annotations = Some(
+            [("a".to_string(), "x".repeat(RECORD_MAX))]
+                .into_iter()
+                .collect(),
+        );
         assert!(matches!(
             rec.encode_bounded(),
             Err(crate::error::Error::TooLarge { .. })

@@ -95,7 +95,10 @@ fn field(e: &Event, name: &str) -> Option<String> {
         "involvedObject.fieldPath" => o.field_path.clone(),
         "reason" => e.reason.clone(),
         "type" => e.type_.clone(),
-        "source" => e.source.as_ref().and_then(|s| serde_json::to_string(s).ok()),
+        "source" => e
+            .source
+            .as_ref()
+            .and_then(|s| serde_json::to_string(s).ok()),
         "metadata.namespace" => e.metadata.namespace.clone(),
         "metadata.name" => e.metadata.name.clone(),
         _ => None,

@@ -66,7 +66,10 @@ pub(crate) fn of(rec: &PodRecord) -> Option<String> {
         for cs in statuses.into_iter().flatten() {
             cs.image_id = String::new();
             cs.container_id = None;
-            for state in [cs.state.as_mut(), cs.last_state.as_mut()].into_iter().flatten() {
+            for state in [cs.state.as_mut(), cs.last_state.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 if let Some(t) = state.terminated.as_mut() {
                     t.message = None;
                 }
@@ -98,7 +101,10 @@ pub(crate) fn of(rec: &PodRecord) -> Option<String> {
 pub(crate) fn decode(entry: &Entry) -> Result<PodRecord, Error> {
     let mut rec: PodRecord = match (&entry.index, &entry.data) {
         (Some(index), _) => serde_json::from_str(index).map_err(|e| {
-            Error::internal_from(format!("the index of pod record {} is corrupt", entry.key), e)
+            Error::internal_from(
+                format!("the index of pod record {} is corrupt", entry.key),
+                e,
+            )
         })?,
         (None, Some(data)) => {
             return PodRecord::decode(&crate::store::Record {
@@ -172,7 +178,11 @@ mod tests {
         let cs = &st.container_statuses.as_ref().expect("statuses")[0];
         assert_eq!(cs.restart_count, 2);
         assert!(cs.ready);
-        let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()).expect("last");
+        let last = cs
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .expect("last");
         assert_eq!(last.reason.as_deref(), Some("Error"));
         assert_eq!(last.message, None);
         assert!(got.events.is_empty());

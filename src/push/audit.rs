@@ -82,7 +82,10 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 /// The VM incident of one LogEntry (JSON form), if it is one k8sless acts on.
-pub(crate) fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmIncident>, EnvelopeError> {
+pub(crate) fn from_log_entry(
+    entry: &Value,
+    project: &str,
+) -> Result<Option<VmIncident>, EnvelopeError> {
     let Some(payload) = entry.get("protoPayload") else {
         return Err(EnvelopeError::new("log entry", "no protoPayload"));
     };
@@ -97,7 +100,11 @@ pub(crate) fn from_log_entry(entry: &Value, project: &str) -> Result<Option<VmIn
     };
     let log_name = text(entry, &["logName"]).unwrap_or("");
     if log_name != format!("projects/{project}/logs/{log}") {
-        tracing::warn!(log_name, method, "a Compute Engine entry outside its audit log; ignored");
+        tracing::warn!(
+            log_name,
+            method,
+            "a Compute Engine entry outside its audit log; ignored"
+        );
         return Ok(None);
     }
     if text(payload, &["serviceName"]) != Some("compute.googleapis.com") {
@@ -175,10 +182,19 @@ mod tests {
         for (path, value) in [
             // Written by anyone with logging.logWriter under a name of their own.
             ("logName", "projects/proj/logs/cloudaudit.googleapis.com"),
-            ("logName", "projects/proj/logs/my-cloudaudit.googleapis.com%2Fsystem_event"),
-            ("logName", "projects/other/logs/cloudaudit.googleapis.com%2Fsystem_event"),
+            (
+                "logName",
+                "projects/proj/logs/my-cloudaudit.googleapis.com%2Fsystem_event",
+            ),
+            (
+                "logName",
+                "projects/other/logs/cloudaudit.googleapis.com%2Fsystem_event",
+            ),
             // A preemption is a system event, never an Admin Activity entry.
-            ("logName", "projects/proj/logs/cloudaudit.googleapis.com%2Factivity"),
+            (
+                "logName",
+                "projects/proj/logs/cloudaudit.googleapis.com%2Factivity",
+            ),
         ] {
             let mut forged = real.clone();
             forged[path] = value.into();

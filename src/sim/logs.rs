@@ -42,13 +42,15 @@ impl SimLogs {
 #[async_trait]
 impl LogSource for SimLogs {
     async fn lines(&self, c: ContainerRef<'_>) -> crate::error::Result<Option<Vec<LogLine>>> {
-        Ok(SimLogs::lines(self, c.namespace, c.pod, c.container).map(|v| {
-            v.into_iter()
-                .map(|(t, text)| LogLine {
-                    time: Some(t),
-                    text,
-                })
-                .collect()
-        }))
+        Ok(
+            SimLogs::lines(self, c.namespace, c.pod, c.container).map(|v| {
+                v.into_iter()
+                    .map(|(t, text)| LogLine {
+                        time: Some(t),
+                        text,
+                    })
+                    .collect()
+            }),
+        )
     }
 }

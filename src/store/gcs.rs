@@ -310,7 +310,12 @@ impl RecordStore for GcsStore {
         self.create_indexed(key, data, None).await
     }
 
-    async fn create_indexed(&self, key: &str, data: Bytes, index: Option<String>) -> Result<i64, StoreError> {
+    async fn create_indexed(
+        &self,
+        key: &str,
+        data: Bytes,
+        index: Option<String>,
+    ) -> Result<i64, StoreError> {
         self.upload(key, data, Some(0), JSON, index)
             .await
             .map_err(|cause| classify("create", key, cause, already_exists))

@@ -300,7 +300,10 @@ mod tests {
         assert_eq!(p1.unreadable.len(), 1);
         assert_eq!(p1.unreadable[0].key, "pods/a/1.json");
         assert_eq!(p1.next.as_deref(), Some("pods/a/1.json"));
-        let p2 = s.list("pods/a/", p1.next.as_deref(), 10).await.expect("list");
+        let p2 = s
+            .list("pods/a/", p1.next.as_deref(), 10)
+            .await
+            .expect("list");
         assert_eq!(p2.records.len(), 3);
         assert!(p2.unreadable.is_empty() && p2.next.is_none());
     }

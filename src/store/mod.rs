@@ -216,7 +216,12 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     async fn ready(&self) -> Result<(), StoreError>;
     /// [`create`](Self::create), keeping `index` with the object where the store can (Cloud
     /// Storage: custom metadata). The default keeps no index.
-    async fn create_indexed(&self, key: &str, data: Bytes, index: Option<String>) -> Result<i64, StoreError> {
+    async fn create_indexed(
+        &self,
+        key: &str,
+        data: Bytes,
+        index: Option<String>,
+    ) -> Result<i64, StoreError> {
         let _ = index;
         self.create(key, data).await
     }
@@ -257,7 +262,11 @@ pub(crate) struct Pager<'a> {
 
 impl<'a> Pager<'a> {
     /// Pages of up to `page_size` records with `prefix`, from the first.
-    pub(crate) fn new(store: &'a dyn RecordStore, prefix: impl Into<String>, page_size: usize) -> Self {
+    pub(crate) fn new(
+        store: &'a dyn RecordStore,
+        prefix: impl Into<String>,
+        page_size: usize,
+    ) -> Self {
         Pager {
             store,
             prefix: prefix.into(),
@@ -310,7 +319,10 @@ impl<'a> Pager<'a> {
 
 /// Every record under `prefix`, in key order; records that cannot be read are logged and
 /// skipped.
-pub(crate) async fn list_all(store: &dyn RecordStore, prefix: &str) -> Result<Vec<Record>, StoreError> {
+pub(crate) async fn list_all(
+    store: &dyn RecordStore,
+    prefix: &str,
+) -> Result<Vec<Record>, StoreError> {
     let mut pages = Pager::new(store, prefix, 1000);
     let mut all = Vec::new();
     while let Some(page) = pages.next_page().await? {

@@ -11,7 +11,13 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 
 /// Headers a proxy must not forward (hop-by-hop) or that the client recomputes.
-const SKIP: &[&str] = &["host", "connection", "content-length", "transfer-encoding", "keep-alive"];
+const SKIP: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+];
 
 #[derive(Clone)]
 struct Proxy {
@@ -53,8 +59,14 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
         Err(e) => return status(400, format!("reading the request: {e}")),
     };
     tokio::time::sleep(p.delay).await;
-    let path = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-    let mut out = p.http.request(parts.method, format!("{}{path}", p.upstream));
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let mut out = p
+        .http
+        .request(parts.method, format!("{}{path}", p.upstream));
     for (name, value) in &parts.headers {
         if !SKIP.contains(&name.as_str()) {
             out = out.header(name, value);

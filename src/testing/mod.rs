@@ -24,12 +24,11 @@ pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 // The items tests/ use, by the module that owns them. When a module moves, change the path
 // here; the suites keep importing `k8sless::testing::…`.
 pub use crate::api::extract::parse_value;
-pub use crate::codec::decode::{FieldValidation, decode_object};
 pub use crate::api::{AppState, router};
 pub use crate::auth::{TokenError, TokenSource};
+pub use crate::codec::decode::{FieldValidation, decode_object};
 pub use crate::config::ServiceArgs;
 pub use crate::error::{Cause, Error};
-pub use crate::push::pubsub::encode_push;
 pub use crate::gce::types::{
     AttachedDisk, AttachedDiskInitializeParams, Instance, InstanceStatus, Metadata, MetadataItem,
     NetworkInterface, Operation, OperationStatus,
@@ -38,11 +37,13 @@ pub use crate::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
 pub use crate::logging::CloudLogging;
 pub use crate::pods::crud::create::render;
 pub use crate::pods::crud::defaults::apply as apply_defaults;
-pub use crate::pods::logs::{
-    ArchivedLogs, ContainerRef, LogLine, LogSource, LogSources, MAX_LOG_BYTES, archive_key, legacy_archive_key,
-};
 pub use crate::pods::lifecycle::report::{Report, ReportInstance};
+pub use crate::pods::logs::{
+    ArchivedLogs, ContainerRef, LogLine, LogSource, LogSources, MAX_LOG_BYTES, archive_key,
+    legacy_archive_key,
+};
 pub use crate::pods::{Pods, k8s_time};
+pub use crate::push::pubsub::encode_push;
 pub use crate::retry::RetryPolicy;
 pub use crate::store::{GcsStore, MemoryStore};
 pub use crate::store::{RecordStore, StoreError};

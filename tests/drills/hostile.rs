@@ -189,7 +189,11 @@ async fn hostile_bodies_stay_under_the_memory_bound() {
                         .await;
                     match sent {
                         Ok(r) => break r,
-                        Err(e) if tries < 2 && e.is_request() && format!("{e:?}").contains("TimedOut") => {
+                        Err(e)
+                            if tries < 2
+                                && e.is_request()
+                                && format!("{e:?}").contains("TimedOut") =>
+                        {
                             eprintln!("hostile drill: {e}; sending again");
                             tries += 1;
                         }

@@ -182,20 +182,32 @@ async fn failing_downloads_proxy(upstream: String) -> String {
         let upstream = upstream.clone();
         async move {
             let uri = req.uri().to_string();
-            let decoded = percent_encoding::percent_decode_str(&uri).decode_utf8_lossy().to_string();
-            if req.method() == Method::GET && decoded.contains("unreadable") && uri.contains("alt=media")
+            let decoded = percent_encoding::percent_decode_str(&uri)
+                .decode_utf8_lossy()
+                .to_string();
+            if req.method() == Method::GET
+                && decoded.contains("unreadable")
+                && uri.contains("alt=media")
             {
                 return (StatusCode::SERVICE_UNAVAILABLE, "injected").into_response();
             }
-            let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
+            let method =
+                reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
             let mut out = http.request(method, format!("{upstream}{uri}"));
-            let hop = |k: &str| matches!(k, "host" | "content-length" | "transfer-encoding" | "connection");
+            let hop = |k: &str| {
+                matches!(
+                    k,
+                    "host" | "content-length" | "transfer-encoding" | "connection"
+                )
+            };
             for (k, v) in req.headers() {
                 if !hop(k.as_str()) {
                     out = out.header(k.as_str(), v.as_bytes());
                 }
             }
-            let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("body");
+            let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+                .await
+                .expect("body");
             let answer = out.body(body).send().await.expect("upstream");
             let mut res = Response::builder().status(answer.status().as_u16());
             for (k, v) in answer.headers() {
@@ -207,7 +219,9 @@ async fn failing_downloads_proxy(upstream: String) -> String {
                 .expect("response")
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
@@ -223,20 +237,37 @@ async fn one_failed_download_does_not_fail_a_list() {
     };
     common::init();
     let b = bucket(&endpoint).await;
-    let direct = GcsStore::new(&endpoint, &b, TokenSource::Anonymous, Duration::from_secs(10))
-        .expect("store");
-    for key in ["pods/a/1.json", "pods/a/unreadable.json", "pods/a/3.json", "pods/z/unreadable.json"] {
-        direct.create(key, Bytes::from_static(b"{}")).await.expect("create");
+    let direct = GcsStore::new(
+        &endpoint,
+        &b,
+        TokenSource::Anonymous,
+        Duration::from_secs(10),
+    )
+    .expect("store");
+    for key in [
+        "pods/a/1.json",
+        "pods/a/unreadable.json",
+        "pods/a/3.json",
+        "pods/z/unreadable.json",
+    ] {
+        direct
+            .create(key, Bytes::from_static(b"{}"))
+            .await
+            .expect("create");
     }
     let proxy = failing_downloads_proxy(endpoint).await;
-    let s = GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1))
-        .expect("store");
+    let s =
+        GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1)).expect("store");
     let page = s.list("pods/a/", None, 100).await.expect("list");
     let keys: Vec<&str> = page.records.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["pods/a/1.json", "pods/a/3.json"]);
     assert_eq!(page.unreadable.len(), 1);
     assert_eq!(page.unreadable[0].key, "pods/a/unreadable.json");
-    assert!(page.unreadable[0].error.contains("503"), "{}", page.unreadable[0].error);
+    assert!(
+        page.unreadable[0].error.contains("503"),
+        "{}",
+        page.unreadable[0].error
+    );
     assert!(matches!(
         s.list("pods/z/", None, 100).await,
         Err(StoreError::Unavailable { .. })
@@ -254,7 +285,13 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
     common::init();
     let b = bucket(&endpoint).await;
     let direct: Arc<dyn RecordStore> = Arc::new(
-        GcsStore::new(&endpoint, &b, TokenSource::Anonymous, Duration::from_secs(10)).expect("store"),
+        GcsStore::new(
+            &endpoint,
+            &b,
+            TokenSource::Anonymous,
+            Duration::from_secs(10),
+        )
+        .expect("store"),
     );
     let mut writer = StackBuilder::new(default_args());
     writer.store = Some(direct.clone());
@@ -267,7 +304,11 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
         .expect("create");
     assert_eq!(r.status().as_u16(), 201);
     // The same record as an older service wrote it: no index.
-    let body = direct.get("pods/default/unreadable-new.json").await.expect("get").data;
+    let body = direct
+        .get("pods/default/unreadable-new.json")
+        .await
+        .expect("get")
+        .data;
     let legacy = String::from_utf8_lossy(&body).replace("unreadable-new", "legacy");
     direct
         .create("pods/default/legacy.json", Bytes::from(legacy))

@@ -118,15 +118,26 @@ async fn storage_calls_match_the_discovery_document() {
         .await
         .expect("update");
     // Records with their index in custom metadata, and a listing of indexes.
-    s.create_indexed("pods/default/i.json", Bytes::from_static(b"{}"), Some("{}".into()))
-        .await
-        .expect("create indexed");
-    s.update_indexed("pods/default/i.json", Bytes::from_static(b"{}"), Some("{}".into()), 7)
-        .await
-        .expect("update indexed");
+    s.create_indexed(
+        "pods/default/i.json",
+        Bytes::from_static(b"{}"),
+        Some("{}".into()),
+    )
+    .await
+    .expect("create indexed");
+    s.update_indexed(
+        "pods/default/i.json",
+        Bytes::from_static(b"{}"),
+        Some("{}".into()),
+        7,
+    )
+    .await
+    .expect("update indexed");
     s.get("pods/default/b.json").await.expect("get");
     s.list("pods/", None, 10).await.expect("list");
-    s.list_entries("pods/", None, 10).await.expect("list entries");
+    s.list_entries("pods/", None, 10)
+        .await
+        .expect("list entries");
     let fresh = GcsStore::new(
         &endpoint,
         "bkt",
@@ -171,9 +182,12 @@ async fn storage_calls_match_the_discovery_document() {
         .map(|(_, v)| v.clone())
         .expect("a listing with fields");
     assert_eq!(listed, "items(name,generation,metadata,size),nextPageToken");
-    let fields = json!({"name": "x", "generation": "1", "metadata": {"k8sless-index": "{}"}, "size": "2"});
+    let fields =
+        json!({"name": "x", "generation": "1", "metadata": {"k8sless-index": "{}"}, "size": "2"});
     problems.extend(storage.validate("Object", &fields, None));
-    let indexed = calls.iter().any(|c| String::from_utf8_lossy(&c.body).contains("\"k8sless-index\""));
+    let indexed = calls
+        .iter()
+        .any(|c| String::from_utf8_lossy(&c.body).contains("\"k8sless-index\""));
     assert!(indexed, "an upload carried the index as custom metadata");
     assert_eq!(problems, Vec::<String>::new(), "{calls:#?}");
     assert_eq!(
@@ -253,7 +267,9 @@ async fn logging_calls_match_the_discovery_document() {
         CloudLogging::new(&endpoint, "proj", TokenSource::Anonymous, store).expect("client");
     s.max_pages = 2;
     // More than two pages: both orders and page tokens; then a follower's read.
-    s.lines(ContainerRef::new("default", "demo", "main")).await.expect("lines");
+    s.lines(ContainerRef::new("default", "demo", "main"))
+        .await
+        .expect("lines");
     s.lines_from(
         ContainerRef::new("default", "demo", "main"),
         "2026-11-30T10:00:01Z".parse().expect("time"),

@@ -209,7 +209,10 @@ fn apply_and_get(k: &Kubectl) {
         "{table}"
     );
     let vm = k.ok(&["get", "pod", "hello", "-o", "jsonpath={.spec.nodeName}"]);
-    assert!(vm.starts_with("k8s-") && vm.contains("-default-hello-"), "{vm}");
+    assert!(
+        vm.starts_with("k8s-") && vm.contains("-default-hello-"),
+        "{vm}"
+    );
     let wide = k.ok(&["get", "pods", "-o", "wide"]);
     assert!(
         wide.lines().next().is_some_and(|h| h.contains("NODE")),

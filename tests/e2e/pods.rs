@@ -61,7 +61,10 @@ fn check_created(created: &Value) -> String {
         .as_str()
         .expect("nodeName")
         .to_string();
-    assert!(vm_name.starts_with("k8s-") && vm_name.contains("-default-hello-"), "{vm_name}");
+    assert!(
+        vm_name.starts_with("k8s-") && vm_name.contains("-default-hello-"),
+        "{vm_name}"
+    );
     assert_eq!(
         created["metadata"]["annotations"]["k8sless.dev/instance"],
         format!("projects/k8sless-dev/zones/us-central1-a/instances/{vm_name}")

@@ -116,7 +116,11 @@ async fn crash_between_record_and_insert_is_repaired() {
         .expect("dry run");
     let pod_json: Value = r.json().await.expect("json");
     let k8s_pod = serde_json::from_value(pod_json).expect("pod");
-    let vm_name = names::vm_name(&stack.pods.settings().deployment, "default", "orphaned-record");
+    let vm_name = names::vm_name(
+        &stack.pods.settings().deployment,
+        "default",
+        "orphaned-record",
+    );
     let rec = PodRecord::new(
         k8s_pod,
         VmState {
@@ -218,19 +222,26 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     for name in ["hello", "batch-1"] {
         let created = api
             .http
-            .post(format!("{}/api/v1/namespaces/default/pods?dryRun=All", api.base))
+            .post(format!(
+                "{}/api/v1/namespaces/default/pods?dryRun=All",
+                api.base
+            ))
             .json(&pod(name))
             .send()
             .await
             .expect("dry run");
-        let k8s_pod = serde_json::from_value(created.json::<Value>().await.expect("json"))
-            .expect("pod");
+        let k8s_pod =
+            serde_json::from_value(created.json::<Value>().await.expect("json")).expect("pod");
         let plan = k8sless::testing::translate(&k8s_pod, &other).expect("translate");
         assert_eq!(plan.instance.labels[names::LABEL_DEPLOYMENT], theirs);
         assert!(plan.name.starts_with(&names::vm_name_prefix(&theirs)));
         assert_ne!(plan.name, names::vm_name(&ours, "default", name));
         compute
-            .insert(&plan.zone, &plan.instance, names::request_id(name, &plan.zone, 0))
+            .insert(
+                &plan.zone,
+                &plan.instance,
+                names::request_id(name, &plan.zone, 0),
+            )
             .await
             .expect("insert");
         their_vms.push(plan.name);
@@ -239,7 +250,10 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     let mine = api.create(pod("hello")).await;
     let my_vm = vm_of(&stack, &mine).expect("vm");
     assert_eq!(my_vm.labels[names::LABEL_DEPLOYMENT], ours);
-    assert_ne!(my_vm.name, their_vms[0], "same pod name, another deployment: no collision");
+    assert_ne!(
+        my_vm.name, their_vms[0],
+        "same pod name, another deployment: no collision"
+    );
     stack
         .pods
         .store()
@@ -250,7 +264,10 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     stack.advance(60 * MIN);
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "orphansDeleted"), 1, "{summary}");
-    assert_eq!(summary["vms"], 1, "only this deployment's VMs are listed: {summary}");
+    assert_eq!(
+        summary["vms"], 1,
+        "only this deployment's VMs are listed: {summary}"
+    );
     assert!(vm_named(&stack, &my_vm.name).is_none(), "our orphan goes");
     for name in &their_vms {
         assert!(vm_named(&stack, name).is_some(), "{name} survives");
@@ -258,7 +275,10 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     stack.advance(60 * MIN);
     gc(&api, &issuer).await;
     for name in &their_vms {
-        assert!(vm_named(&stack, name).is_some(), "{name} survives a second pass");
+        assert!(
+            vm_named(&stack, name).is_some(),
+            "{name} survives a second pass"
+        );
     }
     stack.stop().await;
 }
@@ -285,12 +305,22 @@ async fn created_pods_vm_is_adopted_from_the_vm_list() {
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "adopted"), 1, "{summary}");
     assert_eq!(count(&summary, "inserted"), 0, "{summary}");
-    let rec = PodRecord::decode(&stack.pods.store().get(&key).await.expect("record")).expect("decode");
+    let rec =
+        PodRecord::decode(&stack.pods.store().get(&key).await.expect("record")).expect("decode");
     assert!(rec.vm.inserted);
     assert_eq!(rec.vm.name, vm.name);
-    let same: Vec<_> = stack.sim.instances().into_iter().filter(|i| i.name == vm.name).collect();
+    let same: Vec<_> = stack
+        .sim
+        .instances()
+        .into_iter()
+        .filter(|i| i.name == vm.name)
+        .collect();
     assert_eq!(same.len(), 1, "one VM");
     let again = gc(&api, &issuer).await;
-    assert_eq!(count(&again, "adopted") + count(&again, "inserted"), 0, "{again}");
+    assert_eq!(
+        count(&again, "adopted") + count(&again, "inserted"),
+        0,
+        "{again}"
+    );
     stack.stop().await;
 }

@@ -136,12 +136,19 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     let zone = zone_of(&vms[0].1);
     stack.sim.preempt(&zone, &vms[0].1.name).expect("preempt");
     assert_eq!(
-        vms[0].1.scheduling.as_ref().and_then(|s| s.provisioning_model.as_deref()),
+        vms[0]
+            .1
+            .scheduling
+            .as_ref()
+            .and_then(|s| s.provisioning_model.as_deref()),
         Some("SPOT")
     );
     // A standard VM is never preempted.
     assert!(stack.sim.preempt(&zone, &vms[3].1.name).is_err());
-    stack.sim.guest_poweroff(&zone, &vms[1].1.name).expect("host error stops it");
+    stack
+        .sim
+        .guest_poweroff(&zone, &vms[1].1.name)
+        .expect("host error stops it");
     stack
         .pods
         .compute()
@@ -211,7 +218,11 @@ async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
     let rv = api.pod("victim-preempt").await["metadata"]["resourceVersion"].clone();
     for entry in [own_log, forged.clone()] {
         let (code, body) = send_ce(&api, &token, entry).await;
-        assert_eq!((code, body["result"].as_str()), (200, Some("ignored")), "{body}");
+        assert_eq!(
+            (code, body["result"].as_str()),
+            (200, Some("ignored")),
+            "{body}"
+        );
     }
     let got = api.pod("victim-preempt").await;
     assert_eq!(got["status"]["phase"], "Running");
@@ -220,7 +231,11 @@ async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
 
     stack.sim.preempt(&zone_of(vm), &vm.name).expect("preempt");
     let (code, body) = send_ce(&api, &token, forged).await;
-    assert_eq!((code, body["result"].as_str()), (200, Some("applied")), "{body}");
+    assert_eq!(
+        (code, body["result"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
     let got = api.pod("victim-preempt").await;
     assert_eq!(got["status"]["phase"], "Failed");
     assert_eq!(got["status"]["reason"], "Preempted");

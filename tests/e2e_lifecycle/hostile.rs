@@ -50,7 +50,10 @@ async fn a_pod_that_reports_10_mb_of_messages_keeps_a_small_record() {
     let r = report(&p, &vm, 1, status, Some(issuer.identity(&vm)));
     let size = serde_json::to_vec(&r).expect("encode").len();
     assert!(size >= 10_000_000, "{size}");
-    assert_eq!(api.push(Some(&issuer.caller("/pubsub/push")), &r).await, 200);
+    assert_eq!(
+        api.push(Some(&issuer.caller("/pubsub/push")), &r).await,
+        200
+    );
 
     let stored = stack
         .pods
@@ -65,10 +68,17 @@ async fn a_pod_that_reports_10_mb_of_messages_keeps_a_small_record() {
     let message = got["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
         .as_str()
         .expect("message");
-    assert!(message.len() <= 4096 && message.len() > 4000, "{}", message.len());
+    assert!(
+        message.len() <= 4096 && message.len() > 4000,
+        "{}",
+        message.len()
+    );
     assert!(message.chars().all(|c| c == 'é'));
     // The report's first 16 conditions, and k8sless' own PodScheduled.
-    assert_eq!(got["status"]["conditions"].as_array().map(Vec::len), Some(17));
+    assert_eq!(
+        got["status"]["conditions"].as_array().map(Vec::len),
+        Some(17)
+    );
     stack.stop().await;
 }
 
@@ -93,7 +103,10 @@ async fn a_list_of_1000_pods_with_an_unreadable_record_returns_the_others() {
         copy.pod.metadata.uid = Some(format!("uid-{i}"));
         copy.pod.metadata.resource_version = None;
         store
-            .create(&record::key("default", &name), copy.encode().expect("encode"))
+            .create(
+                &record::key("default", &name),
+                copy.encode().expect("encode"),
+            )
             .await
             .expect("create");
     }

@@ -31,7 +31,10 @@ fn uid(pod: &Value) -> String {
 
 async fn log_of(stack: &k8sless::testing::Stack, name: &str) -> (u16, String) {
     let r = http()
-        .get(format!("{}/api/v1/namespaces/default/pods/{name}/log", stack.base))
+        .get(format!(
+            "{}/api/v1/namespaces/default/pods/{name}/log",
+            stack.base
+        ))
         .send()
         .await
         .expect("log");
@@ -55,12 +58,43 @@ async fn a_pod_cannot_write_another_pods_log() {
 
     // Pod A's VM, for pod B's container (B's uid, or A's): refused, nothing written.
     let b_key = archive_key("default", "pod-b", &uid(&b), "c");
-    assert_eq!(upload(&stack.base, "pod-b", &uid(&b), "c", Some(&token_a), "planted").await, 403);
-    assert_eq!(upload(&stack.base, "pod-b", &uid(&a), "c", Some(&token_a), "planted").await, 403);
+    assert_eq!(
+        upload(
+            &stack.base,
+            "pod-b",
+            &uid(&b),
+            "c",
+            Some(&token_a),
+            "planted"
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        upload(
+            &stack.base,
+            "pod-b",
+            &uid(&a),
+            "c",
+            Some(&token_a),
+            "planted"
+        )
+        .await,
+        403
+    );
     // No token, a forged one, or a caller token: refused too.
-    assert_eq!(upload(&stack.base, "pod-b", &uid(&b), "c", None, "planted").await, 403);
-    let forged = issuer.forge(&identity_claims(&vm_of(&stack, &b).expect("vm b"), SERVICE_URL));
-    assert_eq!(upload(&stack.base, "pod-b", &uid(&b), "c", Some(&forged), "x").await, 403);
+    assert_eq!(
+        upload(&stack.base, "pod-b", &uid(&b), "c", None, "planted").await,
+        403
+    );
+    let forged = issuer.forge(&identity_claims(
+        &vm_of(&stack, &b).expect("vm b"),
+        SERVICE_URL,
+    ));
+    assert_eq!(
+        upload(&stack.base, "pod-b", &uid(&b), "c", Some(&forged), "x").await,
+        403
+    );
     assert!(!exists(store, &b_key).await, "nothing written for pod B");
     assert!(
         !exists(store, &legacy_archive_key("default", "pod-b", "c")).await,
@@ -68,16 +102,25 @@ async fn a_pod_cannot_write_another_pods_log() {
     );
 
     // Its own pod: written under A's uid; a container A does not have is 404.
-    assert_eq!(upload(&stack.base, "pod-a", &uid(&a), "c", Some(&token_a), "a 1\n").await, 200);
+    assert_eq!(
+        upload(&stack.base, "pod-a", &uid(&a), "c", Some(&token_a), "a 1\n").await,
+        200
+    );
     let got = store
         .get(&archive_key("default", "pod-a", &uid(&a), "c"))
         .await
         .expect("A's log");
     assert_eq!(&got.data[..], b"a 1\n");
-    assert_eq!(upload(&stack.base, "pod-a", &uid(&a), "other", Some(&token_a), "x").await, 404);
+    assert_eq!(
+        upload(&stack.base, "pod-a", &uid(&a), "other", Some(&token_a), "x").await,
+        404
+    );
     // Over 16 MiB: 413.
     let big = "x".repeat(k8sless::testing::MAX_LOG_BYTES + 1);
-    assert_eq!(upload(&stack.base, "pod-a", &uid(&a), "c", Some(&token_a), &big).await, 413);
+    assert_eq!(
+        upload(&stack.base, "pod-a", &uid(&a), "c", Some(&token_a), &big).await,
+        413
+    );
     stack.stop().await;
 }
 
@@ -93,7 +136,18 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
     let old = api.create(pod("reused")).await;
     let vm = vm_of(&stack, &old).expect("vm");
     let token = issuer.identity(&vm);
-    assert_eq!(upload(&stack.base, "reused", &uid(&old), "c", Some(&token), "old 1\n").await, 200);
+    assert_eq!(
+        upload(
+            &stack.base,
+            "reused",
+            &uid(&old),
+            "c",
+            Some(&token),
+            "old 1\n"
+        )
+        .await,
+        200
+    );
     // While the pod runs, the archive does not answer (live logs win).
     let r = report(&old, &vm, 1, running(&start), Some(token.clone()));
     assert_eq!(api.push(Some(&push), &r).await, 200);
@@ -104,19 +158,31 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
 
     // An object an old guest wrote at the name-only key, then the delete.
     let legacy = legacy_archive_key("default", "reused", "c");
-    store.put(&legacy, "legacy old\n".into(), "text/plain").await.expect("put");
+    store
+        .put(&legacy, "legacy old\n".into(), "text/plain")
+        .await
+        .expect("put");
     let old_key = archive_key("default", "reused", &uid(&old), "c");
     let r = http()
-        .delete(format!("{}/api/v1/namespaces/default/pods/reused", stack.base))
+        .delete(format!(
+            "{}/api/v1/namespaces/default/pods/reused",
+            stack.base
+        ))
         .send()
         .await
         .expect("delete");
     assert_eq!(r.status().as_u16(), 200);
-    assert!(!exists(store, &old_key).await, "deleting a pod deletes its log");
+    assert!(
+        !exists(store, &old_key).await,
+        "deleting a pod deletes its log"
+    );
     assert!(!exists(store, &legacy).await, "and the name-only key");
 
     // An old guest's object written before the new pod of the same name exists.
-    store.put(&legacy, "planted before\n".into(), "text/plain").await.expect("put");
+    store
+        .put(&legacy, "planted before\n".into(), "text/plain")
+        .await
+        .expect("put");
     let new = api.create(pod("reused")).await;
     assert_ne!(uid(&new), uid(&old));
     let vm = vm_of(&stack, &new).expect("vm");
@@ -127,8 +193,30 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
     assert_eq!(code, 200, "{body}");
     assert!(!body.contains("old") && !body.contains("planted"), "{body}");
     // The earlier pod's uid, even from the new pod's own VM: refused.
-    assert_eq!(upload(&stack.base, "reused", &uid(&old), "c", Some(&token), "late\n").await, 403);
-    assert_eq!(upload(&stack.base, "reused", &uid(&new), "c", Some(&token), "new 1\n").await, 200);
+    assert_eq!(
+        upload(
+            &stack.base,
+            "reused",
+            &uid(&old),
+            "c",
+            Some(&token),
+            "late\n"
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        upload(
+            &stack.base,
+            "reused",
+            &uid(&new),
+            "c",
+            Some(&token),
+            "new 1\n"
+        )
+        .await,
+        200
+    );
     assert_eq!(log_of(&stack, "reused").await, (200, "new 1\n".to_string()));
     stack.stop().await;
 }
@@ -148,11 +236,17 @@ async fn an_expired_tombstone_is_not_listed_by_a_watch() {
     let now = jiff::Timestamp::now();
     let old = now - jiff::SignedDuration::from_secs(20 * 60);
     store
-        .create("tombstones/default/expired.json", tombstone("expired", old).into())
+        .create(
+            "tombstones/default/expired.json",
+            tombstone("expired", old).into(),
+        )
         .await
         .expect("tombstone");
     store
-        .create("tombstones/default/fresh.json", tombstone("fresh", now).into())
+        .create(
+            "tombstones/default/fresh.json",
+            tombstone("fresh", now).into(),
+        )
         .await
         .expect("tombstone");
     let body = http()

@@ -23,8 +23,8 @@ use super::defaults;
 use crate::codec::decode::{self, FieldValidation};
 use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
-use crate::pods::lifecycle::transitions;
 use crate::pods::index;
+use crate::pods::lifecycle::transitions;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
@@ -114,13 +114,7 @@ impl Pods {
 
     /// Inserts the pod's VM once its record exists, and records the outcome; answers with the
     /// pod as recorded (a failed insert is not an error of the request).
-    async fn insert_vm(
-        &self,
-        rec: PodRecord,
-        plan: &VmPlan,
-        namespace: &str,
-        name: &str,
-    ) -> Pod {
+    async fn insert_vm(&self, rec: PodRecord, plan: &VmPlan, namespace: &str, name: &str) -> Pod {
         let key = record::key(namespace, name);
         let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
         let request_id = names::request_id(&uid, &plan.zone, 0);

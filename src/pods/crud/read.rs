@@ -13,12 +13,12 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use crate::store::{EntryPage, Pager};
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::index;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
+use crate::store::{EntryPage, Pager};
 
 /// Page size used against the store.
 const STORE_PAGE: usize = 500;

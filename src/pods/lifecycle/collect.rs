@@ -36,15 +36,15 @@ use jiff::Timestamp;
 use super::decide::{Step, VmRef, decide, failure_verdict};
 use super::reinsert::Reinserted;
 use super::transitions;
-use crate::store::Pager;
 use crate::error::Result;
+use crate::gce::GceError;
+use crate::gce::labels::sanitize_value;
+use crate::gce::request::ListFilter;
+use crate::gce::types::{Instance, InstanceStatus};
 use crate::pods::Pods;
 use crate::pods::clock::elapsed;
 use crate::pods::record::{self, PodRecord};
-use crate::gce::GceError;
-use crate::gce::request::ListFilter;
-use crate::gce::types::{Instance, InstanceStatus};
-use crate::gce::labels::sanitize_value;
+use crate::store::Pager;
 use crate::translate::names::{LABEL_DEPLOYMENT, LABEL_MANAGED};
 
 /// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
@@ -71,7 +71,11 @@ pub(crate) struct CollectSettings {
 
 impl CollectSettings {
     /// Settings with the given grace periods and defaults for the rest.
-    pub(crate) fn new(finished_grace: Duration, boot_timeout: Duration, orphan_grace: Duration) -> Self {
+    pub(crate) fn new(
+        finished_grace: Duration,
+        boot_timeout: Duration,
+        orphan_grace: Duration,
+    ) -> Self {
         CollectSettings {
             finished_grace,
             boot_timeout,
@@ -121,8 +125,8 @@ struct Listed {
     labeled: Vec<bool>,
 }
 
-use super::collect_summary::{Done, Outcome};
 pub(crate) use super::collect_summary::CollectSummary;
+use super::collect_summary::{Done, Outcome};
 
 impl Pods {
     /// One collection pass (see the module docs).
@@ -414,4 +418,3 @@ fn owner_of(i: &Instance) -> Option<Owner> {
         uid: field("uid")?,
     })
 }
-

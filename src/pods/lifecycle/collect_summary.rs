@@ -93,7 +93,6 @@ impl CollectSummary {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

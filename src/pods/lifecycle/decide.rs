@@ -8,9 +8,9 @@ use jiff::Timestamp;
 
 use super::collect::CollectSettings;
 use super::transitions::Verdict;
+use crate::gce::types::{Instance, InstanceStatus};
 use crate::pods::clock::elapsed;
 use crate::pods::record::PodRecord;
-use crate::gce::types::{Instance, InstanceStatus};
 use crate::translate::names::LABEL_UID;
 
 /// How long a reported pod's VM may be missing from the list before the pod is lost.

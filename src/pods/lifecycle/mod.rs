@@ -4,8 +4,8 @@
 //! incidents that end a pod from outside ([`terminate`]). Every status change these make is a
 //! function of [`transitions`].
 
-pub(crate) mod collect_summary;
 pub(crate) mod collect;
+pub(crate) mod collect_summary;
 pub(crate) mod decide;
 pub(crate) mod reinsert;
 pub(crate) mod report;

@@ -18,9 +18,9 @@ use super::collect::CollectSettings;
 use super::decide::{Step, VmRef, decide};
 use super::transitions::{self, insert_failure_message, insert_is_permanent};
 use crate::error::{Error, Result};
+use crate::gce::GceError;
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
-use crate::gce::GceError;
 use crate::translate::{self, names};
 
 /// What a reinsert did.

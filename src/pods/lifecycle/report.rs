@@ -112,7 +112,10 @@ pub(crate) fn merge(rec: &mut PodRecord, report: &Report, at: jiff::Timestamp) -
         ));
     }
     // Whatever the report carries, the record keeps at most the caps (truncated, not refused).
-    crate::pods::bounds::bound_status(&mut incoming, &crate::pods::bounds::spec_containers(&rec.pod));
+    crate::pods::bounds::bound_status(
+        &mut incoming,
+        &crate::pods::bounds::spec_containers(&rec.pod),
+    );
     let new_phase = incoming.phase.clone().unwrap_or_else(|| current.clone());
     if rank(&new_phase) < rank(&current) {
         // Still take the sequence so an older message can't be applied after it.

@@ -23,9 +23,9 @@ use super::transitions::{Verdict, terminate};
 use crate::error::{Error, Result};
 use crate::gce::GceError;
 use crate::gce::types::{Instance, InstanceStatus};
-use crate::store::Pager;
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
+use crate::store::Pager;
 use crate::translate::names;
 
 /// What happened to a VM, from a Compute Engine audit log entry.
@@ -153,13 +153,19 @@ impl Pods {
         // Sanitized or truncated names: scan.
         let prefix = record::prefix(None);
         let mut pages = Pager::new(&**self.store(), prefix, 500);
-        while let Some(page) = pages.next_page().await.map_err(|e| Error::pod_store(e, vm))? {
+        while let Some(page) = pages
+            .next_page()
+            .await
+            .map_err(|e| Error::pod_store(e, vm))?
+        {
             // One unreadable or corrupt record does not hide the others' VMs.
             for raw in &page.records {
                 match PodRecord::decode(raw) {
                     Ok(rec) if rec.vm.name == vm => return Ok(Some(rec)),
                     Ok(_) => {}
-                    Err(e) => tracing::error!(key = %raw.key, error = %e, "skipping a corrupt pod record"),
+                    Err(e) => {
+                        tracing::error!(key = %raw.key, error = %e, "skipping a corrupt pod record")
+                    }
                 }
             }
         }
@@ -193,7 +199,11 @@ impl Pods {
             return Ok(Merge::Ignored("the pod runs on another VM, or finished"));
         }
         // Anyone who can write a log entry can forge one: ask Compute Engine.
-        let vm = match self.compute.get(&incident.zone, &incident.instance_name).await {
+        let vm = match self
+            .compute
+            .get(&incident.zone, &incident.instance_name)
+            .await
+        {
             Ok(vm) => Some(vm),
             Err(GceError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
@@ -249,7 +259,10 @@ mod tests {
             let pod = vec![(ns.to_string(), name.to_string())];
             assert_eq!(pods_of_vm_name("dep", &vm), pod);
             // A record written before deployments names its VM the old way.
-            assert_eq!(pods_of_vm_name("dep", &names::legacy_vm_name(ns, name)), pod);
+            assert_eq!(
+                pods_of_vm_name("dep", &names::legacy_vm_name(ns, name)),
+                pod
+            );
             assert!(pods_of_vm_name("other", &vm).is_empty());
         }
         assert!(pods_of_vm_name("dep", "web-1").is_empty());
@@ -285,7 +298,10 @@ mod tests {
         assert!(confirms(&incident(Preempted), None));
         assert!(confirms(&incident(Preempted), Some(&vm(Terminated, true))));
         assert!(!confirms(&incident(Preempted), Some(&vm(Running, true))));
-        assert!(!confirms(&incident(Preempted), Some(&vm(Terminated, false))));
+        assert!(!confirms(
+            &incident(Preempted),
+            Some(&vm(Terminated, false))
+        ));
         assert!(confirms(&incident(Deleted), Some(&vm(Stopping, false))));
         assert!(!confirms(&incident(Deleted), Some(&vm(Running, false))));
         assert!(!confirms(&incident(HostError), Some(&vm(Running, false))));

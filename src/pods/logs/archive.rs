@@ -48,7 +48,11 @@ pub(crate) fn container_names(pod: &Pod) -> Vec<String> {
     let Some(spec) = pod.spec.as_ref() else {
         return Vec::new();
     };
-    let init = spec.init_containers.iter().flatten().map(|c| c.name.clone());
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.clone());
     let main = spec.containers.iter().map(|c| c.name.clone());
     let ephemeral = spec
         .ephemeral_containers
@@ -116,10 +120,7 @@ fn lines_of(data: &[u8]) -> Vec<LogLine> {
 
 #[async_trait]
 impl LogSource for ArchivedLogs {
-    async fn lines(
-        &self,
-        c: ContainerRef<'_>,
-    ) -> Result<Option<Vec<LogLine>>> {
+    async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
         let ContainerRef {
             namespace,
             pod,
@@ -175,7 +176,11 @@ mod tests {
         .expect("pod");
         let rec = PodRecord::new(pod, VmState::default());
         store
-            .put(&record::key("default", "p"), rec.encode().expect("encode"), "application/json")
+            .put(
+                &record::key("default", "p"),
+                rec.encode().expect("encode"),
+                "application/json",
+            )
             .await
             .expect("record");
     }
@@ -189,17 +194,36 @@ mod tests {
         let legacy = legacy_archive_key("default", "p", "c");
         // A pod created 10 s ago, whose (old) guest wrote the name-only key just now: shown.
         finished_pod(&store, 10).await;
-        store.put(&legacy, "old guest\n".into(), "text/plain").await.expect("put");
-        let lines = logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").expect("lines");
+        store
+            .put(&legacy, "old guest\n".into(), "text/plain")
+            .await
+            .expect("put");
+        let lines = logs
+            .lines(ContainerRef::new("default", "p", "c"))
+            .await
+            .expect("read")
+            .expect("lines");
         assert_eq!(lines[0].text, "old guest");
         // The uid key wins over it.
         let key = archive_key("default", "p", "u1", "c");
-        store.put(&key, "by uid\n".into(), "text/plain").await.expect("put");
-        let lines = logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").expect("lines");
+        store
+            .put(&key, "by uid\n".into(), "text/plain")
+            .await
+            .expect("put");
+        let lines = logs
+            .lines(ContainerRef::new("default", "p", "c"))
+            .await
+            .expect("read")
+            .expect("lines");
         assert_eq!(lines[0].text, "by uid");
         // A pod (re)created after the name-only object was written: not shown.
         store.delete(&key, None).await.expect("delete");
         finished_pod(&store, -5).await;
-        assert!(logs.lines(ContainerRef::new("default", "p", "c")).await.expect("read").is_none());
+        assert!(
+            logs.lines(ContainerRef::new("default", "p", "c"))
+                .await
+                .expect("read")
+                .is_none()
+        );
     }
 }

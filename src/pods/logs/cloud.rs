@@ -58,10 +58,7 @@ impl CloudLogging {
 
 #[async_trait]
 impl LogSource for CloudLogging {
-    async fn lines(
-        &self,
-        c: ContainerRef<'_>,
-    ) -> Result<Option<Vec<LogLine>>> {
+    async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
         let ContainerRef {
             namespace,
             pod,

@@ -175,14 +175,8 @@ impl Cursor {
     /// One read: every line at first or without a time to read from, else from the last.
     async fn read(&self, logs: &LogSources, t: &Target) -> crate::error::Result<Option<Newer>> {
         match self.last {
-            Some((from, _)) => {
-                logs.lines_from(t.container_ref(), from)
-                    .await
-            }
-            None => Ok(logs
-                .lines(t.container_ref())
-                .await?
-                .map(Newer::All)),
+            Some((from, _)) => logs.lines_from(t.container_ref(), from).await,
+            None => Ok(logs.lines(t.container_ref()).await?.map(Newer::All)),
         }
     }
 }

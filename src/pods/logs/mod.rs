@@ -10,8 +10,8 @@
 //!
 //! [`follow`] streams a container's lines as they come, until it ends.
 
-pub(crate) mod cloud;
 pub(crate) mod archive;
+pub(crate) mod cloud;
 pub(crate) mod follow;
 pub(crate) mod upload;
 
@@ -69,10 +69,7 @@ impl<'a> ContainerRef<'a> {
 #[async_trait]
 pub trait LogSource: Send + Sync + std::fmt::Debug {
     /// The container's lines, oldest first, or `None` when this source has nothing for it.
-    async fn lines(
-        &self,
-        c: ContainerRef<'_>,
-    ) -> Result<Option<Vec<LogLine>>>;
+    async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>>;
 
     /// The container's lines from `from` on, for a follower; by default every line.
     async fn lines_from(
@@ -91,10 +88,7 @@ pub struct LogSources(pub Vec<Arc<dyn LogSource>>);
 
 impl LogSources {
     /// The first source's answer that knows the container.
-    pub async fn lines(
-        &self,
-        c: ContainerRef<'_>,
-    ) -> Result<Option<Vec<LogLine>>> {
+    pub async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
         for source in &self.0 {
             if let Some(lines) = source.lines(c).await? {
                 return Ok(Some(lines));

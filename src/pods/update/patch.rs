@@ -415,7 +415,10 @@ mod tests {
             .map(|_| json!({"op": "copy", "from": "/b", "path": "/b/b"}))
             .collect();
         let err = apply_json_patch(&json!({"b": {"k": 1}}), &Value::Array(nesting));
-        assert!(matches!(err, Err(PatchError::Unprocessable { .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(PatchError::Unprocessable { .. })),
+            "{err:?}"
+        );
         let mut deep = json!(1);
         for _ in 0..127 {
             deep = json!([deep]);

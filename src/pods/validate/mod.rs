@@ -151,15 +151,13 @@ fn spec(spec: &PodSpec, causes: &mut Vec<Cause>) {
     }
     forbid(
         causes,
-        [
-            (
-                spec.ephemeral_containers
-                    .as_ref()
-                    .is_some_and(|e| !e.is_empty()),
-                "spec.ephemeralContainers",
-                "ephemeral containers cannot be set on create",
-            ),
-        ],
+        [(
+            spec.ephemeral_containers
+                .as_ref()
+                .is_some_and(|e| !e.is_empty()),
+            "spec.ephemeralContainers",
+            "ephemeral containers cannot be set on create",
+        )],
     );
     pod_policies(spec, causes);
 }

@@ -4,7 +4,10 @@ use super::*;
 
 /// Every row, in groups of a readable size.
 pub(super) fn rows() -> Vec<Row> {
-    [rows_1(), rows_2(), rows_3(), rows_4(), rows_5(), rows_6()].into_iter().flatten().collect()
+    [rows_1(), rows_2(), rows_3(), rows_4(), rows_5(), rows_6()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn rows_1() -> Vec<Row> {
