@@ -212,10 +212,8 @@ fn static_tail(install_gpu_driver: bool) -> &'static str {
     })
 }
 
-/// The `#cloud-config` document: a header and `guest.env` from the pod, then the static tail.
-pub(super) fn user_data(cfg: &GuestConfig) -> String {
-    let tail = static_tail(cfg.install_gpu_driver);
-    let mut out = String::with_capacity(tail.len() + 1024);
+/// The document's opening: `#cloud-config`, which pod it is for, and the `write_files:` key.
+fn push_header(out: &mut String, cfg: &GuestConfig) {
     out.push_str("#cloud-config\n");
     let _ = writeln!(
         out,
@@ -225,6 +223,13 @@ pub(super) fn user_data(cfg: &GuestConfig) -> String {
         env_safe(&cfg.uid)
     );
     out.push_str("write_files:\n");
+}
+
+/// The `#cloud-config` document: a header and `guest.env` from the pod, then the static tail.
+pub(super) fn user_data(cfg: &GuestConfig) -> String {
+    let tail = static_tail(cfg.install_gpu_driver);
+    let mut out = String::with_capacity(tail.len() + 1024);
+    push_header(&mut out, cfg);
     push_file(
         &mut out,
         &GuestFile {
@@ -243,15 +248,8 @@ mod tests {
 
     /// The document as rendered whole, file by file, before the static tail was cached.
     fn rendered_whole(cfg: &GuestConfig) -> String {
-        let mut out = String::from("#cloud-config\n");
-        let _ = writeln!(
-            out,
-            "# k8sless guest for pod {}/{} (uid {}); see docs/guest.md.",
-            env_safe(&cfg.namespace),
-            env_safe(&cfg.name),
-            env_safe(&cfg.uid)
-        );
-        out.push_str("write_files:\n");
+        let mut out = String::new();
+        push_header(&mut out, cfg);
         for f in files(cfg) {
             push_file(&mut out, &f);
         }

@@ -26,11 +26,14 @@ impl CloudLogging {
     /// inserted, or from `from`; `None` when the record names no VM instance yet.
     async fn filter_of(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        c: ContainerRef<'_>,
         from: Option<jiff::Timestamp>,
     ) -> Result<Option<String>> {
+        let ContainerRef {
+            namespace,
+            pod,
+            container,
+        } = c;
         let rec = match record::load(&self.store, namespace, pod).await {
             Ok(r) => r,
             Err(Error::NotFound { .. }) => return Ok(None),
@@ -59,12 +62,7 @@ impl CloudLogging {
 #[async_trait]
 impl LogSource for CloudLogging {
     async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
-        let ContainerRef {
-            namespace,
-            pod,
-            container,
-        } = c;
-        let Some(f) = self.filter_of(namespace, pod, container, None).await? else {
+        let Some(f) = self.filter_of(c, None).await? else {
             return Ok(None);
         };
         let (entries, more) = self.pages(&f, "timestamp asc").await?;
@@ -86,15 +84,7 @@ impl LogSource for CloudLogging {
         c: ContainerRef<'_>,
         from: jiff::Timestamp,
     ) -> Result<Option<Newer>> {
-        let ContainerRef {
-            namespace,
-            pod,
-            container,
-        } = c;
-        let Some(f) = self
-            .filter_of(namespace, pod, container, Some(from))
-            .await?
-        else {
+        let Some(f) = self.filter_of(c, Some(from)).await? else {
             return Ok(None);
         };
         let entries = self.one_page(&f, "timestamp asc").await?;
