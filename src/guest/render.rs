@@ -18,6 +18,7 @@ pub(super) const GCR_CREDENTIALS_SH: &str = include_str!("files/k8sless-gcr-cred
 pub(super) const LOGSHIP_SH: &str = include_str!("files/k8sless-logship.sh");
 pub(super) const NODE_FACTS_SH: &str = include_str!("files/k8sless-node-facts.sh");
 pub(super) const JSON_AWK: &str = include_str!("files/k8sless-json.awk");
+pub(super) const LIB_SH: &str = include_str!("files/k8sless-lib.sh");
 const KUBELET_CONFIG: &str = include_str!("files/kubelet-config.yaml");
 const CREDENTIAL_PROVIDER_CONFIG: &str = include_str!("files/credential-provider-config.yaml");
 const CONTAINERD_CONFIG: &str = include_str!("files/containerd-config.toml");
@@ -70,6 +71,7 @@ pub(super) fn files(cfg: &GuestConfig) -> Vec<GuestFile> {
 fn static_files(install_gpu_driver: bool) -> Vec<GuestFile> {
     let mut files = vec![
         file("/etc/k8sless/k8sless-json.awk", "0644", JSON_AWK),
+        file("/etc/k8sless/k8sless-lib.sh", "0644", LIB_SH),
         file("/etc/k8sless/k8sless-setup", "0755", SETUP_SH),
         file("/etc/k8sless/k8sless-reporter", "0755", REPORTER_SH),
         file("/etc/k8sless/k8sless-logship", "0755", LOGSHIP_SH),

@@ -203,6 +203,7 @@ fn user_data_writes_every_file_and_starts_the_units() {
         "/etc/k8sless/k8sless-reporter",
         "/etc/k8sless/k8sless-node-facts",
         "/etc/k8sless/k8sless-json.awk",
+        "/etc/k8sless/k8sless-lib.sh",
         "/etc/k8sless/credential-providers/k8sless-gcr-credentials",
         "/etc/k8sless/kubelet-config.yaml.in",
         "/etc/systemd/system/k8sless-kubelet.service",

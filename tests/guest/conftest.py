@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 GUEST_FILES = REPO / "src" / "guest" / "files"
 REPORTER = GUEST_FILES / "k8sless-reporter.sh"
 JSON_AWK = GUEST_FILES / "k8sless-json.awk"
+LIB_SH = GUEST_FILES / "k8sless-lib.sh"
 PROJECT = "k8sless-test"
 BUCKET = "k8sless-guest-logs"
 SERVICE_URL = "https://k8sless-abc123-uc.a.run.app"
@@ -263,6 +264,7 @@ class Guest:
             "K8SLESS_LOG_FLUSH_WAIT": "1",
             "K8SLESS_SETUP_FAILED_FILE": str(self.setup_failed),
             "K8SLESS_JSON_AWK": str(JSON_AWK),
+            "K8SLESS_LIB_SH": str(LIB_SH),
             "K8SLESS_NODE_FACTS_SH": str(GUEST_FILES / "k8sless-node-facts.sh"),
             # Not this machine's: a node without setup facts, unless a test writes them.
             "K8SLESS_SETUP_FACTS_FILE": str(self.tmp / "setup-facts"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import discovery
-from conftest import GUEST_FILES, JSON_AWK, unavailable
+from conftest import GUEST_FILES, JSON_AWK, LIB_SH, unavailable
 from fakes import FakeLogging, FakeMetadata
 from kubelet_pods import StaticPod, cri_log, running, terminated
 
@@ -135,7 +135,7 @@ def logship(tmp_path):
             "K8SLESS_NAMESPACE": "default", "K8SLESS_NAME": "demo",
             "K8SLESS_METADATA_URL": metadata.url, "K8SLESS_LOGGING_URL": logging_api.url,
             "K8SLESS_POD_LOG_DIR": str(tmp_path / "pods"), "K8SLESS_LOGSHIP_DIR": str(tmp_path / "spool"),
-            "K8SLESS_JSON_AWK": str(JSON_AWK),
+            "K8SLESS_JSON_AWK": str(JSON_AWK), "K8SLESS_LIB_SH": str(LIB_SH),
         })
         e.update({k: str(v) for k, v in env.items()})
         proc = subprocess.Popen(["bash", str(LOGSHIP)], env=e, stdout=subprocess.DEVNULL,

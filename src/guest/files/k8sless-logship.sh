@@ -26,61 +26,20 @@ shopt -s nullglob
 POD_LOG_DIR="${K8SLESS_POD_LOG_DIR:-/var/log/pods}"
 NAMESPACE="${K8SLESS_NAMESPACE:?K8SLESS_NAMESPACE is not set}"
 NAME="${K8SLESS_NAME:?K8SLESS_NAME is not set}"
-METADATA_URL="${K8SLESS_METADATA_URL:-http://metadata.google.internal}"
 LOGGING_URL="${K8SLESS_LOGGING_URL:-https://logging.googleapis.com}"
-JSON_AWK="${K8SLESS_JSON_AWK:-/etc/k8sless/k8sless-json.awk}"
 SPOOL_DIR="${K8SLESS_LOGSHIP_DIR:-/run/k8sless/logship}"
 INTERVAL="${K8SLESS_LOGSHIP_INTERVAL:-1}"
 MAX_LINES=500
 MAX_BYTES=$((1024 * 1024))
 LOG_ID="k8sless-containers"
 
-CURL=(curl --silent --show-error --connect-timeout 3)
+LIB_SH="${K8SLESS_LIB_SH:-/etc/k8sless/k8sless-lib.sh}"
+# metadata, metadata_retry, json_str, refresh_access_token; METADATA_URL, JSON_AWK, CURL.
+# shellcheck source-path=SCRIPTDIR source=k8sless-lib.sh
+source "${LIB_SH}"
 
 log() {
   printf 'k8sless-logship: %s\n' "$*" >&2
-}
-
-metadata() {
-  "${CURL[@]}" --fail --max-time 5 -H 'Metadata-Flavor: Google' \
-    "${METADATA_URL}/computeMetadata/v1/$1"
-}
-
-metadata_retry() {
-  local delay=1
-  until metadata "$1"; do
-    sleep "${delay}"
-    delay=$((delay < 8 ? delay * 2 : 8))
-  done
-}
-
-# json_str VALUE: VALUE as a JSON string literal (identifiers only).
-json_str() {
-  local v="$1"
-  v="${v//\\/\\\\}"
-  v="${v//\"/\\\"}"
-  printf '"%s"' "${v}"
-}
-
-ACCESS_TOKEN=""
-ACCESS_TOKEN_UNTIL=0
-
-refresh_access_token() {
-  local now tmp fields expires
-  now="$(date +%s)"
-  if [[ -n "${ACCESS_TOKEN}" && "${now}" -lt "${ACCESS_TOKEN_UNTIL}" ]]; then
-    return 0
-  fi
-  tmp="${SPOOL_DIR}/token.${BASHPID}.json"
-  ACCESS_TOKEN=""
-  metadata "instance/service-accounts/default/token" > "${tmp}" || { rm -f "${tmp}"; return 1; }
-  fields="$(awk -v op=strs -v 'paths=.access_token .expires_in' -f "${JSON_AWK}" "${tmp}" || true)"
-  rm -f "${tmp}"
-  ACCESS_TOKEN="${fields%%$'\n'*}"
-  expires="${fields#*$'\n'}"
-  [[ "${expires}" =~ ^[0-9]+$ ]] || expires=300
-  ACCESS_TOKEN_UNTIL=$((now + expires - 60))
-  [[ -n "${ACCESS_TOKEN}" ]]
 }
 
 # mawk reads a pipe in blocks unless told otherwise (gawk, COS's awk, does not).
@@ -129,7 +88,7 @@ write_batch() {
     printf ']}'
   } > "${body}"
   for attempt in 1 2 3 4 5; do
-    if refresh_access_token; then
+    if refresh_access_token "${SPOOL_DIR}"; then
       code="$("${CURL[@]}" --max-time 15 -o /dev/null -w '%{http_code}' -X POST \
         -H "Authorization: Bearer ${ACCESS_TOKEN}" -H 'Content-Type: application/json' \
         --data-binary "@${body}" "${LOGGING_URL}/v2/entries:write")" || code="000"

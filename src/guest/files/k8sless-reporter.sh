@@ -15,7 +15,6 @@
 set -o errexit -o nounset -o pipefail
 shopt -s nullglob
 
-METADATA_URL="${K8SLESS_METADATA_URL:-http://metadata.google.internal}"
 KUBELET_URL="${K8SLESS_KUBELET_URL:-http://127.0.0.1:10255}"
 PUBSUB_URL="${K8SLESS_PUBSUB_URL:-https://pubsub.googleapis.com}"
 LOG_UPLOAD_MAX="${K8SLESS_LOG_UPLOAD_MAX:-16777216}"
@@ -26,14 +25,16 @@ POD_LOG_DIR="${K8SLESS_POD_LOG_DIR:-/var/log/pods}"
 LOG_FLUSH_WAIT="${K8SLESS_LOG_FLUSH_WAIT:-5}"
 POLL_INTERVAL="${K8SLESS_POLL_INTERVAL:-}"
 SETUP_FAILED_FILE="${K8SLESS_SETUP_FAILED_FILE:-/run/k8sless/setup-failed}"
-JSON_AWK="${K8SLESS_JSON_AWK:-/etc/k8sless/k8sless-json.awk}"
 BACKOFF_MAX="${K8SLESS_PUBLISH_BACKOFF_MAX:-5}"
 HOOK_DEADLINE="${K8SLESS_HOOK_DEADLINE:-12}"
 NODE_FACTS_SH="${K8SLESS_NODE_FACTS_SH:-/etc/k8sless/k8sless-node-facts}"
 
 OUTBOX="${STATE_DIR}/outbox"
 TOKEN_PLACEHOLDER="__K8SLESS_IDENTITY_TOKEN__"
-CURL=(curl --silent --show-error --connect-timeout 3)
+LIB_SH="${K8SLESS_LIB_SH:-/etc/k8sless/k8sless-lib.sh}"
+# metadata, metadata_retry, json_str, refresh_access_token; METADATA_URL, JSON_AWK, CURL.
+# shellcheck source-path=SCRIPTDIR source=k8sless-lib.sh
+source "${LIB_SH}"
 
 log() {
   printf '%s k8sless-reporter[%s]: %s\n' "$(date -u +%H:%M:%S.%3N)" "$$" "$*" >&2
@@ -66,17 +67,6 @@ json() {
   awk "${args[@]}" -f "${JSON_AWK}" "${file}"
 }
 
-# json_str VALUE: VALUE as a JSON string literal.
-json_str() {
-  local v="$1"
-  v="${v//\\/\\\\}"
-  v="${v//\"/\\\"}"
-  v="${v//$'\n'/\\n}"
-  v="${v//$'\r'/\\r}"
-  v="${v//$'\t'/\\t}"
-  printf '"%s"' "${v}"
-}
-
 # urlencode VALUE: VALUE percent-encoded for a URL query.
 urlencode() {
   local v="$1" out="" c i
@@ -90,28 +80,11 @@ urlencode() {
   printf '%s' "${out}"
 }
 
-# metadata PATH: a value from the metadata server (one try).
-metadata() {
-  "${CURL[@]}" --fail --max-time 5 -H 'Metadata-Flavor: Google' \
-    "${METADATA_URL}/computeMetadata/v1/$1"
-}
-
-# metadata_retry PATH: a value from the metadata server, retried until it answers.
-metadata_retry() {
-  local delay=1
-  until metadata "$1"; do
-    log "metadata $1 unavailable; retrying in ${delay}s"
-    sleep "${delay}"
-    delay=$((delay < 8 ? delay * 2 : 8))
-  done
-}
-
-load_config() {
-  local cfg="${STATE_DIR}/config.json"
-  metadata_retry "instance/attributes/k8sless-config" > "${cfg}.tmp"
-  mv "${cfg}.tmp" "${cfg}"
+# read_config FILE: PROJECT, TOPIC, SERVICE_URL, NAMESPACE, NAME, UID_ and
+# CFG_INTERVAL from the k8sless-config JSON in FILE (empty where absent).
+read_config() {
   local fields
-  fields="$(json "${cfg}" strs 'paths=.project .topic .bucket .serviceUrl .namespace .name .uid .reportIntervalSeconds')"
+  fields="$(json "$1" strs 'paths=.project .topic .bucket .serviceUrl .namespace .name .uid .reportIntervalSeconds')" || return 1
   {
     read -r PROJECT
     read -r TOPIC
@@ -122,6 +95,13 @@ load_config() {
     read -r UID_
     read -r CFG_INTERVAL
   } <<< "${fields}"
+}
+
+load_config() {
+  local cfg="${STATE_DIR}/config.json"
+  metadata_retry "instance/attributes/k8sless-config" > "${cfg}.tmp"
+  mv "${cfg}.tmp" "${cfg}"
+  read_config "${cfg}"
   if [[ -z "${TOPIC}" || -z "${UID_}" || -z "${NAME}" ]]; then
     log "k8sless-config lacks topic, uid or name"
     exit 1
@@ -184,28 +164,6 @@ outbox_files() {
   done
 }
 
-ACCESS_TOKEN=""
-ACCESS_TOKEN_UNTIL=0
-
-# refresh_access_token: sets ACCESS_TOKEN to a valid OAuth token of the VM's
-# service account (cached until a minute before it expires).
-refresh_access_token() {
-  local now
-  now="$(date +%s)"
-  if [[ -z "${ACCESS_TOKEN}" || "${now}" -ge "${ACCESS_TOKEN_UNTIL}" ]]; then
-    local tmp="${STATE_DIR}/token.json.$$" fields expires
-    ACCESS_TOKEN=""
-    metadata "instance/service-accounts/default/token" > "${tmp}" || { rm -f "${tmp}"; return 1; }
-    fields="$(json "${tmp}" strs 'paths=.access_token .expires_in' || true)"
-    rm -f "${tmp}"
-    ACCESS_TOKEN="${fields%%$'\n'*}"
-    expires="${fields#*$'\n'}"
-    [[ "${expires}" =~ ^[0-9]+$ ]] || expires=300
-    ACCESS_TOKEN_UNTIL=$((now + expires - 60))
-    [[ -n "${ACCESS_TOKEN}" ]] || return 1
-  fi
-}
-
 identity_token() {
   "${CURL[@]}" --fail --max-time 5 -H 'Metadata-Flavor: Google' -G \
     --data-urlencode "audience=${SERVICE_URL}" --data-urlencode "format=full" \
@@ -219,7 +177,7 @@ publish_outbox() {
   mapfile -t files < <(outbox_files)
   [[ ${#files[@]} -gt 0 ]] || return 0
   local id_token
-  refresh_access_token || { log "no access token"; return 1; }
+  refresh_access_token "${STATE_DIR}" || { log "no access token"; return 1; }
   id_token="$(identity_token)" || { log "no identity token"; return 1; }
   local req="${STATE_DIR}/publish.json" sep="" base seq final body
   {
@@ -491,17 +449,7 @@ shutdown_hook() {
 # load_config_quick FILE: the configuration as saved by the run, and the
 # instance identity, without waiting on the metadata server for long.
 load_config_quick() {
-  local fields
-  fields="$(json "$1" strs 'paths=.project .topic .bucket .serviceUrl .namespace .name .uid')" || return 1
-  {
-    read -r PROJECT
-    read -r TOPIC
-    read -r _
-    read -r SERVICE_URL
-    read -r NAMESPACE
-    read -r NAME
-    read -r UID_
-  } <<< "${fields}"
+  read_config "$1" || return 1
   INSTANCE_NAME="$(metadata instance/name || true)"
   INSTANCE_ID="$(metadata instance/id || true)"
   local zone
