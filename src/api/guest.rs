@@ -61,14 +61,7 @@ async fn upload(
         .get("uid")
         .filter(|u| !u.is_empty())
         .ok_or_else(|| Error::bad_request("the query parameter uid is required"))?;
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let token = crate::auth::oidc::bearer_token(&headers);
     let now = state.lifecycle.clock.now();
     let identity = state.verifier.verify_instance(token, now).await?;
     let _permit = UPLOADS

@@ -112,6 +112,17 @@ pub(crate) enum OidcError {
     },
 }
 
+/// The token of an `Authorization: Bearer <token>` header, trimmed; `None` without one. The
+/// scheme is matched as `Bearer` or `bearer`, the spellings callers send (RFC 7235 section 2.1
+/// makes schemes case-insensitive). The one parser of it for callers and guests.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// The error for a refused caller (push, scheduler, Eventarc).
 pub(crate) fn caller_error(e: OidcError) -> Error {
     let message = error::chain_of(&e);
@@ -246,13 +257,7 @@ impl Verifier {
         let Some(keys) = &self.keys else {
             return Ok(());
         };
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+        let token = bearer_token(headers)
             .ok_or(OidcError::Missing)
             .map_err(caller_error)?;
         let audiences = [
@@ -260,7 +265,7 @@ impl Verifier {
             format!("{}/", self.service_url),
             format!("{}{path}", self.service_url),
         ];
-        let claims = verify(keys, token.trim(), &audiences, now)
+        let claims = verify(keys, token, &audiences, now)
             .await
             .map_err(caller_error)?;
         let email = claims.email.unwrap_or_default();
