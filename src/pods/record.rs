@@ -286,6 +286,19 @@ pub async fn load(
     PodRecord::decode(&record)
 }
 
+/// Like [`load`], but `None` where there is no record (a reader that has nothing to show).
+pub(crate) async fn load_if_exists(
+    store: &Arc<dyn RecordStore>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<PodRecord>, Error> {
+    match load(store, namespace, name).await {
+        Ok(rec) => Ok(Some(rec)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What a change decided to do with the record it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {

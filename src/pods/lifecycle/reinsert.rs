@@ -64,10 +64,8 @@ impl Pods {
         now: Timestamp,
         s: &CollectSettings,
     ) -> Result<Reinserted> {
-        let rec = match record::load(&self.store, namespace, name).await {
-            Ok(r) => r,
-            Err(Error::NotFound { .. }) => return Ok(Reinserted::Skipped("the pod was deleted")),
-            Err(e) => return Err(e),
+        let Some(rec) = record::load_if_exists(&self.store, namespace, name).await? else {
+            return Ok(Reinserted::Skipped("the pod was deleted"));
         };
         if decide(&rec, &[], now, now, s) != Some(Step::Insert) {
             return Ok(Reinserted::Skipped("changed meanwhile"));

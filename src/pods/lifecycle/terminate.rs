@@ -141,10 +141,9 @@ impl Pods {
     /// The record of the pod whose VM is named `vm`, if any.
     pub(crate) async fn find_by_vm(&self, vm: &str) -> Result<Option<PodRecord>> {
         for (ns, name) in pods_of_vm_name(&self.settings.deployment, vm) {
-            match record::load(&self.store, &ns, &name).await {
-                Ok(rec) if rec.vm.name == vm => return Ok(Some(rec)),
-                Ok(_) | Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+            let rec = record::load_if_exists(&self.store, &ns, &name).await?;
+            if let Some(rec) = rec.filter(|r| r.vm.name == vm) {
+                return Ok(Some(rec));
             }
         }
         if !vm.starts_with("k8s-") {

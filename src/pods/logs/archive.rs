@@ -121,15 +121,8 @@ fn lines_of(data: &[u8]) -> Vec<LogLine> {
 #[async_trait]
 impl LogSource for ArchivedLogs {
     async fn lines(&self, c: ContainerRef<'_>) -> Result<Option<Vec<LogLine>>> {
-        let ContainerRef {
-            namespace,
-            pod,
-            container,
-        } = c;
-        let rec = match record::load(&self.store, namespace, pod).await {
-            Ok(r) => r,
-            Err(Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(rec) = record::load_if_exists(&self.store, c.namespace, c.pod).await? else {
+            return Ok(None);
         };
         // While the pod runs, live logs win.
         if !rec.is_finished() {
@@ -138,7 +131,7 @@ impl LogSource for ArchivedLogs {
         let uid = rec.pod.metadata.uid.as_deref().unwrap_or("");
         if !uid.is_empty() {
             if let Some(r) = self
-                .object(&archive_key(namespace, pod, uid, container), pod)
+                .object(&archive_key(c.namespace, c.pod, uid, c.container), c.pod)
                 .await?
             {
                 return Ok(Some(lines_of(&r.data)));
@@ -148,7 +141,7 @@ impl LogSource for ArchivedLogs {
             return Ok(None);
         };
         match self
-            .object(&legacy_archive_key(namespace, pod, container), pod)
+            .object(&legacy_archive_key(c.namespace, c.pod, c.container), c.pod)
             .await?
         {
             Some(r) if r.generation >= created.as_microsecond() + 1_000_000 => {

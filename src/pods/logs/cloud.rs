@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::logging::client::{CloudLogging, Entry, filter};
 use crate::pods::logs::{ContainerRef, LogLine, LogSource, Newer};
 use crate::pods::record;
@@ -29,16 +29,14 @@ impl CloudLogging {
         c: ContainerRef<'_>,
         from: Option<jiff::Timestamp>,
     ) -> Result<Option<String>> {
+        let Some(rec) = record::load_if_exists(&self.store, c.namespace, c.pod).await? else {
+            return Ok(None);
+        };
         let ContainerRef {
             namespace,
             pod,
             container,
         } = c;
-        let rec = match record::load(&self.store, namespace, pod).await {
-            Ok(r) => r,
-            Err(Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
         let Some(instance_id) = rec.vm.instance_id.as_deref().filter(|i| !i.is_empty()) else {
             return Ok(None);
         };
