@@ -13,13 +13,9 @@
 //! only prints, to take the figure of older code.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use k8sless::testing::{MemoryStore, StackBuilder, default_args};
-use k8sless::testing::{Page, Record, RecordStore, StoreError};
+use k8sless::testing::{CountingStore, StackBuilder, default_args};
 use serde_json::json;
 
 const WATCHES: usize = 100;
@@ -27,61 +23,11 @@ const PODS: usize = 20;
 const IDLE: Duration = Duration::from_secs(10);
 const LATENCY: Duration = Duration::from_millis(20);
 
-/// A store that counts requests and answers each `LATENCY` late.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: MemoryStore,
-    calls: AtomicU64,
-}
-
-impl Counting {
-    async fn call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(LATENCY).await;
-    }
-}
-
-#[async_trait]
-impl RecordStore for Counting {
-    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.call().await;
-        self.inner.create(key, data).await
-    }
-    async fn get(&self, key: &str) -> Result<Record, StoreError> {
-        self.call().await;
-        self.inner.get(key).await
-    }
-    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        self.call().await;
-        self.inner.update(key, data, generation).await
-    }
-    async fn put(&self, key: &str, data: Bytes, content_type: &str) -> Result<i64, StoreError> {
-        self.call().await;
-        self.inner.put(key, data, content_type).await
-    }
-    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
-        self.call().await;
-        self.inner.delete(key, generation).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
-        self.call().await;
-        self.inner.list(prefix, start_after, limit).await
-    }
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.inner.ready().await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: cargo test --release --test watch_scale -- --ignored --nocapture"]
 async fn hundred_idle_watches() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let counting = Arc::new(Counting::default());
+    let counting = Arc::new(CountingStore::with_latency(LATENCY));
     let mut b = StackBuilder::new(default_args());
     b.store = Some(counting.clone());
     let stack = b.start().await.expect("stack");
@@ -143,9 +89,9 @@ async fn hundred_idle_watches() {
         opened.elapsed().as_secs_f64()
     );
 
-    let before = counting.calls.load(Ordering::Relaxed);
+    let before = counting.calls();
     tokio::time::sleep(IDLE).await;
-    let idle = counting.calls.load(Ordering::Relaxed) - before;
+    let idle = counting.calls() - before;
     println!(
         "idle: {idle} store requests in {} s = {:.1} per second ({WATCHES} watches, {PODS} pods, +{} ms per request)",
         IDLE.as_secs(),

@@ -11,12 +11,15 @@
 
 //!
 //! Files: [`stack`] (the stack itself), [`tools`] (what a test needs from its environment:
-//! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`).
+//! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`), [`counting`] (a counting store and
+//! a [`Pods`] without Compute Engine, for tests that count or never reach it).
 
+mod counting;
 pub mod latency_proxy;
 mod stack;
 mod tools;
 
+pub use counting::{CountingStore, offline_pods};
 pub use stack::{Stack, StackBuilder, default_args};
 pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 

@@ -298,7 +298,6 @@ mod tests {
 
     /// A running pod `default/p` with container `main`, in memory.
     async fn running_pods() -> Pods {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
         let pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "namespace": "default", "uid": "u1"},
@@ -312,20 +311,7 @@ mod tests {
             .create(&record::key("default", "p"), rec.encode().expect("encode"))
             .await
             .expect("create");
-        let args = crate::testing::default_args();
-        let compute = crate::gce::Client::new(
-            crate::gce::ClientConfig {
-                endpoint: "http://127.0.0.1:9/compute/v1".into(),
-                project: "p".into(),
-                zones: vec![],
-                mutations_per_second: 0.0,
-                timeout: Duration::from_secs(1),
-                retry: crate::retry::RetryPolicy::default(),
-            },
-            crate::auth::TokenSource::Anonymous,
-        )
-        .expect("client");
-        Pods::new(store, Arc::new(compute), Arc::new(args.vm_settings()))
+        crate::testing::offline_pods(store)
     }
 
     fn target() -> Target {

@@ -1,74 +1,15 @@
 //! The shared poller and the stream diff, on the memory store behind a call counter.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::*;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::LabelSelector;
-use crate::store::{MemoryStore, Page, Record, RecordStore, StoreError};
-
-/// The memory store, counting list calls.
-#[derive(Debug, Default)]
-struct Lists {
-    inner: MemoryStore,
-    lists: AtomicU64,
-}
-
-#[async_trait]
-impl RecordStore for Lists {
-    async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.inner.create(key, data).await
-    }
-    async fn get(&self, key: &str) -> Result<Record, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        self.inner.update(key, data, generation).await
-    }
-    async fn put(&self, key: &str, data: Bytes, content_type: &str) -> Result<i64, StoreError> {
-        self.inner.put(key, data, content_type).await
-    }
-    async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
-        self.inner.delete(key, generation).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
-        self.lists.fetch_add(1, Ordering::SeqCst);
-        self.inner.list(prefix, after, limit).await
-    }
-    async fn ready(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-fn pods_on(store: Arc<Lists>) -> Pods {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let compute = crate::gce::Client::new(
-        crate::gce::ClientConfig {
-            endpoint: "http://127.0.0.1:9/compute/v1".into(),
-            project: "p".into(),
-            zones: vec![],
-            mutations_per_second: 0.0,
-            timeout: Duration::from_secs(1),
-            retry: crate::retry::RetryPolicy::default(),
-        },
-        crate::auth::TokenSource::Anonymous,
-    )
-    .expect("client");
-    let args = crate::testing::default_args();
-    Pods::new(store, Arc::new(compute), Arc::new(args.vm_settings()))
-}
+use crate::testing::{CountingStore, offline_pods};
 
 /// Writes `default/<name>` with `labels` (no VM, so a delete calls no Compute Engine).
 async fn put_pod(pods: &Pods, name: &str, labels: serde_json::Value) -> i64 {
@@ -119,16 +60,16 @@ fn name(c: &PodChange) -> (&'static str, String) {
 
 #[tokio::test(start_paused = true)]
 async fn watches_share_one_poll_and_it_stops_without_them() {
-    let store = Arc::new(Lists::default());
-    let pods = pods_on(store.clone());
+    let store = Arc::new(CountingStore::default());
+    let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({})).await;
     let mut streams: Vec<_> = (0..20).map(|_| pods.watch(query(None))).collect();
     for rx in &mut streams {
         assert_eq!(name(&next(rx).await), ("ADDED", "a".into()));
     }
-    let before = store.lists.load(Ordering::SeqCst);
+    let before = store.lists();
     tokio::time::sleep(POLL * 3).await;
-    let idle = store.lists.load(Ordering::SeqCst) - before;
+    let idle = store.lists() - before;
     assert!(
         idle <= 4,
         "{idle} list calls in 3 polls for 20 idle watches"
@@ -140,24 +81,24 @@ async fn watches_share_one_poll_and_it_stops_without_them() {
         assert_eq!(name(&next(rx).await), ("MODIFIED", "a".into()));
     }
     // A new watch on the warm instance: its list from the snapshot, no store call.
-    let before = store.lists.load(Ordering::SeqCst);
+    let before = store.lists();
     let mut late = pods.watch(query(None));
     assert_eq!(name(&next(&mut late).await), ("ADDED", "a".into()));
-    assert!(store.lists.load(Ordering::SeqCst) - before <= 1);
+    assert!(store.lists() - before <= 1);
 
     drop(streams);
     drop(late);
     tokio::time::sleep(POLL * 2).await;
     assert_eq!(pods.watches.feeds(), 0, "no subscriber, no poller");
-    let stopped = store.lists.load(Ordering::SeqCst);
+    let stopped = store.lists();
     tokio::time::sleep(POLL * 2).await;
-    assert_eq!(store.lists.load(Ordering::SeqCst), stopped);
+    assert_eq!(store.lists(), stopped);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_resumed_watch_sees_deletions_and_nothing_at_or_below_its_version() {
-    let store = Arc::new(Lists::default());
-    let pods = pods_on(store.clone());
+    let store = Arc::new(CountingStore::default());
+    let pods = offline_pods(store.clone());
     // A warm feed, so the resumed watch must not start from its (older) snapshot.
     let _warm = pods.watch(query(None));
     put_pod(&pods, "a", json!({})).await;
@@ -182,8 +123,8 @@ async fn a_resumed_watch_sees_deletions_and_nothing_at_or_below_its_version() {
 
 #[tokio::test(start_paused = true)]
 async fn a_pod_that_stops_matching_is_deleted_as_it_is_now() {
-    let store = Arc::new(Lists::default());
-    let pods = pods_on(store.clone());
+    let store = Arc::new(CountingStore::default());
+    let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({"app": "web"})).await;
     let mut q = query(None);
     q.opts.labels = LabelSelector::parse("app=web").expect("selector");
@@ -200,8 +141,8 @@ async fn a_pod_that_stops_matching_is_deleted_as_it_is_now() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deletion_reaches_a_running_watch_with_its_tombstone() {
-    let store = Arc::new(Lists::default());
-    let pods = pods_on(store.clone());
+    let store = Arc::new(CountingStore::default());
+    let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({})).await;
     let mut rx = pods.watch(query(None));
     assert_eq!(name(&next(&mut rx).await), ("ADDED", "a".into()));
@@ -216,9 +157,9 @@ async fn a_deletion_reaches_a_running_watch_with_its_tombstone() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_first_poll_ends_the_stream_with_the_error() {
-    let store = Arc::new(Lists::default());
-    let pods = pods_on(store.clone());
-    store.inner.fail_next(1);
+    let store = Arc::new(CountingStore::default());
+    let pods = offline_pods(store.clone());
+    store.inner().fail_next(1);
     let mut rx = pods.watch(query(None));
     let item = tokio::time::timeout(POLL * 2, rx.recv())
         .await
