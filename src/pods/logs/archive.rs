@@ -178,6 +178,24 @@ mod tests {
             .expect("record");
     }
 
+    /// Writes `text` at `key`, then the first line `logs` show of `default/p`'s `c`.
+    async fn first_line_after(
+        logs: &ArchivedLogs,
+        store: &Arc<dyn RecordStore>,
+        key: &str,
+        text: &str,
+    ) -> Option<String> {
+        store
+            .put(key, text.to_owned().into(), "text/plain")
+            .await
+            .expect("put");
+        let lines = logs
+            .lines(ContainerRef::new("default", "p", "c"))
+            .await
+            .expect("read")?;
+        Some(lines.first().expect("a line").text.clone())
+    }
+
     #[tokio::test]
     async fn a_name_only_log_is_read_only_when_written_after_the_pod_was_created() {
         let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
@@ -187,28 +205,12 @@ mod tests {
         let legacy = legacy_archive_key("default", "p", "c");
         // A pod created 10 s ago, whose (old) guest wrote the name-only key just now: shown.
         finished_pod(&store, 10).await;
-        store
-            .put(&legacy, "old guest\n".into(), "text/plain")
-            .await
-            .expect("put");
-        let lines = logs
-            .lines(ContainerRef::new("default", "p", "c"))
-            .await
-            .expect("read")
-            .expect("lines");
-        assert_eq!(lines[0].text, "old guest");
+        let first = first_line_after(&logs, &store, &legacy, "old guest\n").await;
+        assert_eq!(first.as_deref(), Some("old guest"));
         // The uid key wins over it.
         let key = archive_key("default", "p", "u1", "c");
-        store
-            .put(&key, "by uid\n".into(), "text/plain")
-            .await
-            .expect("put");
-        let lines = logs
-            .lines(ContainerRef::new("default", "p", "c"))
-            .await
-            .expect("read")
-            .expect("lines");
-        assert_eq!(lines[0].text, "by uid");
+        let first = first_line_after(&logs, &store, &key, "by uid\n").await;
+        assert_eq!(first.as_deref(), Some("by uid"));
         // A pod (re)created after the name-only object was written: not shown.
         store.delete(&key, None).await.expect("delete");
         finished_pod(&store, -5).await;
