@@ -14,9 +14,9 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "pysupport"))
+from procs import Processes, free_port  # noqa: E402
 PROJECT = "k8sless-clients"
 BUCKET = "k8sless-clients"
 
@@ -38,14 +40,6 @@ def unavailable(reason: str):
         pytest.fail(f"required tool missing: {reason}", pytrace=False)
     print(f"skipped: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(method: str, url: str, body=None, raw: bytes | None = None, content_type="application/json"):
@@ -81,30 +75,6 @@ class Service:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-class Processes:
-    def __init__(self):
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, args: list, log: Path) -> subprocess.Popen:
-        out = open(log, "w")
-        proc = subprocess.Popen([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        out.close()
-        self.started.append(proc)
-        return proc
-
-    def stop(self):
-        for proc in self.started:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def wait_http(url: str, proc: subprocess.Popen, what: str, log: Path, seconds: float = 30):

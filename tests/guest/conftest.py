@@ -20,8 +20,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +34,8 @@ import pytest
 from fakes import FakeKubelet, FakeMetadata, FakeService, TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "pysupport"))
+from procs import Processes, free_port  # noqa: E402,F401 (test_chain imports them from here)
 GUEST_FILES = REPO / "src" / "guest" / "files"
 REPORTER = GUEST_FILES / "k8sless-reporter.sh"
 JSON_AWK = GUEST_FILES / "k8sless-json.awk"
@@ -48,12 +50,6 @@ def unavailable(reason: str):
     if REQUIRE:
         pytest.fail(f"K8SLESS_REQUIRE_TOOLS=1 but {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method: str, url: str, body=None, timeout=10, headers=None):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUCKET, PROJECT, REPO, Subscription, free_port, http, unavailable
+from conftest import BUCKET, PROJECT, REPO, Processes, Subscription, free_port, http, unavailable
 from fakes import FakeMetadata
 from kubelet_pods import StaticPod, cri_log, running, terminated, waiting
 
@@ -60,27 +59,9 @@ def wait_http(url: str, proc: subprocess.Popen, what: str, log: Path, timeout: f
 
 @pytest.fixture
 def processes():
-    started: list[subprocess.Popen] = []
-
-    def start(args: list, log: Path) -> subprocess.Popen:
-        out = open(log, "w")
-        proc = subprocess.Popen([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        out.close()
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    started = Processes()
+    yield started.start
+    started.stop()
 
 
 MANIFEST = """\
