@@ -143,6 +143,12 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// `GET url` with `http`, its body as JSON, whatever the status.
+pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    let r = http.get(url).send().await.expect("get");
+    r.json().await.expect("json")
+}
+
 /// The smallest pod: one busybox container, `restartPolicy: Never`.
 pub fn pod(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},

@@ -10,7 +10,7 @@ use std::time::Duration;
 use k8sless::testing::Instance;
 use k8sless::testing::names;
 use k8sless::testing::record::PodRecord;
-use k8sless::testing::{Stack, StackBuilder, default_args};
+use k8sless::testing::{RecordStore, Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -132,11 +132,45 @@ pub(crate) struct Census {
     pub(crate) missing: Vec<String>,
 }
 
-/// `(name, uid, phase)` of every record.
+impl Census {
+    /// The drills' invariants: no pod with two VMs, no orphan VM, no live pod without a VM.
+    pub(crate) fn assert_one_vm_per_pod(&self) {
+        assert!(
+            self.doubles.is_empty(),
+            "pods with two VMs: {:?}",
+            self.doubles
+        );
+        assert!(self.orphans.is_empty(), "orphan VMs: {:?}", self.orphans);
+        assert!(
+            self.missing.is_empty(),
+            "pods without a VM: {:?}",
+            self.missing
+        );
+    }
+}
+
+/// The figures a drill prints: `records=… vms=… orphans=… duplicates=…`.
+impl std::fmt::Display for Census {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "records={} vms={} orphans={} duplicates={}",
+            self.records,
+            self.vms,
+            self.orphans.len(),
+            self.doubles.len()
+        )
+    }
+}
+
+/// `(name, uid, phase)` of every record of the stack's store.
 pub(crate) async fn records_of(stack: &Stack) -> Vec<(String, String, String)> {
-    let page = stack
-        .pods
-        .store()
+    records_in(stack.pods.store().as_ref()).await
+}
+
+/// `(name, uid, phase)` of every record in `store`.
+pub(crate) async fn records_in(store: &dyn RecordStore) -> Vec<(String, String, String)> {
+    let page = store
         .list("pods/", None, 100_000)
         .await
         .expect("list records");
@@ -144,11 +178,10 @@ pub(crate) async fn records_of(stack: &Stack) -> Vec<(String, String, String)> {
         .iter()
         .map(|r| {
             let rec = PodRecord::decode(r).expect("record decodes");
-            let status = rec.pod.status.clone().unwrap_or_default();
             (
                 rec.pod.metadata.name.clone().unwrap_or_default(),
                 rec.pod.metadata.uid.clone().unwrap_or_default(),
-                status.phase.unwrap_or_default(),
+                rec.pod.status.and_then(|s| s.phase).unwrap_or_default(),
             )
         })
         .collect()

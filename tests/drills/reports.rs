@@ -57,17 +57,8 @@ async fn duplicated_shuffled_reports_end_as_in_order_delivery() {
     );
     let mut wrong = Vec::new();
     for (name, want) in &expected {
-        let pod: Value = http
-            .get(format!(
-                "{}/api/v1/namespaces/default/pods/{name}",
-                stack.base
-            ))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let url = format!("{}/api/v1/namespaces/default/pods/{name}", stack.base);
+        let pod = get_json(&http, url).await;
         if pod["status"]["phase"] != *want {
             wrong.push(format!("{name}: {} != {want}", pod["status"]["phase"]));
         }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8sless::testing::Instance;
-use k8sless::testing::record::PodRecord;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -144,11 +143,9 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     // Collection: the first run inserts and adopts; orphans need their grace (1 s) first.
     let (c, totals, runs) = collect_until_clean(&http, &base, &sim_base, &gcs, &bucket).await;
     assert_eq!(c.records, N, "every accepted pod has a record");
-    assert!(c.doubles.is_empty(), "pods with two VMs: {:?}", c.doubles);
-    assert!(c.orphans.is_empty(), "orphan VMs: {:?}", c.orphans);
-    assert!(c.missing.is_empty(), "pods without a VM: {:?}", c.missing);
+    c.assert_one_vm_per_pod();
     say(format!(
-        "drill 2 (SIGKILL during creates): creates={N} kills={kills} 201s={} 409-after-loss={} lost-connections={} 503s={} gc runs={runs} inserted={} adopted={} orphans-deleted={} errors={}; records={} vms={} orphans={} duplicates={} in {:.1}s",
+        "drill 2 (SIGKILL during creates): creates={N} kills={kills} 201s={} 409-after-loss={} lost-connections={} 503s={} gc runs={runs} inserted={} adopted={} orphans-deleted={} errors={}; {c} in {:.1}s",
         tally.created.load(Ordering::SeqCst),
         tally.conflicts_after_retry.load(Ordering::SeqCst),
         lost.load(Ordering::SeqCst),
@@ -157,10 +154,6 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
         totals["adopted"],
         totals["orphansDeleted"],
         totals["errors"],
-        c.records,
-        c.vms,
-        c.orphans.len(),
-        c.doubles.len(),
         started.elapsed().as_secs_f64()
     ));
     drop(service);
@@ -223,7 +216,7 @@ async fn collect_until_clean(
         for k in ["inserted", "adopted", "orphansDeleted", "errors"] {
             *totals.entry(k).or_default() += count(&s, k);
         }
-        c = census(&gcs_records(&store).await, &sim_vms(http, sim_base).await);
+        c = census(&records_in(&store).await, &sim_vms(http, sim_base).await);
         if count(&s, "errors") == 0
             && c.orphans.is_empty()
             && c.doubles.is_empty()
@@ -234,24 +227,6 @@ async fn collect_until_clean(
         }
     }
     (c, totals, runs)
-}
-
-/// `(name, uid, phase)` of every record in the bucket.
-async fn gcs_records(store: &k8sless::testing::GcsStore) -> Vec<(String, String, String)> {
-    let page = k8sless::testing::RecordStore::list(store, "pods/", None, 10_000)
-        .await
-        .expect("list records");
-    page.records
-        .iter()
-        .map(|r| {
-            let rec = PodRecord::decode(r).expect("record decodes");
-            (
-                rec.pod.metadata.name.clone().unwrap_or_default(),
-                rec.pod.metadata.uid.clone().unwrap_or_default(),
-                rec.pod.status.and_then(|s| s.phase).unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 /// Every instance of the `gce-sim` process.

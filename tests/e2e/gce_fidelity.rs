@@ -55,14 +55,7 @@ async fn bodies_and_responses_match_the_discovery_document() {
         ("instances".to_string(), "InstanceList"),
         (format!("operations/{}", op.name), "Operation"),
     ] {
-        let answer: serde_json::Value = http
-            .get(format!("{base}/{path}"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let answer = common::get_json(&http, format!("{base}/{path}")).await;
         assert_eq!(
             discovery.validate(kind, &answer, None),
             Vec::<String>::new(),

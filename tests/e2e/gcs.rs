@@ -24,19 +24,16 @@ async fn bucket(endpoint: &str) -> String {
     name
 }
 
+/// The production store on `bucket` at `endpoint`, without credentials.
+fn gcs_store(endpoint: &str, bucket: &str, timeout: Duration) -> GcsStore {
+    GcsStore::new(endpoint, bucket, TokenSource::Anonymous, timeout).expect("store")
+}
+
 async fn store() -> Option<Arc<dyn RecordStore>> {
     let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")?;
     common::init();
     let b = bucket(&endpoint).await;
-    Some(Arc::new(
-        GcsStore::new(
-            &endpoint,
-            &b,
-            TokenSource::Anonymous,
-            Duration::from_secs(10),
-        )
-        .expect("store"),
-    ))
+    Some(Arc::new(gcs_store(&endpoint, &b, Duration::from_secs(10))))
 }
 
 /// `/readyz` lists objects (which `roles/storage.objectUser` allows), so an empty bucket is
@@ -46,13 +43,8 @@ async fn gcs_ready_on_an_empty_bucket() {
     let Some(s) = store().await else { return };
     s.ready().await.expect("an empty bucket is ready");
     let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server").expect("peer");
-    let missing = GcsStore::new(
-        &endpoint,
-        &format!("k8sless-absent-{}", uuid::Uuid::new_v4().simple()),
-        TokenSource::Anonymous,
-        Duration::from_secs(10),
-    )
-    .expect("store");
+    let absent = format!("k8sless-absent-{}", uuid::Uuid::new_v4().simple());
+    let missing = gcs_store(&endpoint, &absent, Duration::from_secs(10));
     assert!(
         missing.ready().await.is_err(),
         "a missing bucket is not ready"
@@ -237,13 +229,7 @@ async fn one_failed_download_does_not_fail_a_list() {
     };
     common::init();
     let b = bucket(&endpoint).await;
-    let direct = GcsStore::new(
-        &endpoint,
-        &b,
-        TokenSource::Anonymous,
-        Duration::from_secs(10),
-    )
-    .expect("store");
+    let direct = gcs_store(&endpoint, &b, Duration::from_secs(10));
     for key in [
         "pods/a/1.json",
         "pods/a/unreadable.json",
@@ -256,8 +242,7 @@ async fn one_failed_download_does_not_fail_a_list() {
             .expect("create");
     }
     let proxy = failing_downloads_proxy(endpoint).await;
-    let s =
-        GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1)).expect("store");
+    let s = gcs_store(&proxy, &b, Duration::from_secs(1));
     let page = s.list("pods/a/", None, 100).await.expect("list");
     let keys: Vec<&str> = page.records.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["pods/a/1.json", "pods/a/3.json"]);
@@ -284,15 +269,7 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
     };
     common::init();
     let b = bucket(&endpoint).await;
-    let direct: Arc<dyn RecordStore> = Arc::new(
-        GcsStore::new(
-            &endpoint,
-            &b,
-            TokenSource::Anonymous,
-            Duration::from_secs(10),
-        )
-        .expect("store"),
-    );
+    let direct: Arc<dyn RecordStore> = Arc::new(gcs_store(&endpoint, &b, Duration::from_secs(10)));
     let mut writer = StackBuilder::new(default_args());
     writer.store = Some(direct.clone());
     let writer = writer.start().await.expect("stack");
@@ -317,9 +294,7 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
 
     let proxy = failing_downloads_proxy(endpoint).await;
     let mut reader = StackBuilder::new(default_args());
-    reader.store = Some(Arc::new(
-        GcsStore::new(&proxy, &b, TokenSource::Anonymous, Duration::from_secs(1)).expect("store"),
-    ));
+    reader.store = Some(Arc::new(gcs_store(&proxy, &b, Duration::from_secs(1))));
     let reader = reader.start().await.expect("stack");
     let table = |query: &'static str| {
         let base = reader.base.clone();
