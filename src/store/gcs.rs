@@ -344,11 +344,7 @@ impl RecordStore for GcsStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<EntryPage, StoreError> {
-        let mut names = self
-            .list_names(prefix, start_after, limit.saturating_add(1))
-            .await?;
-        let more = names.len() > limit;
-        names.truncate(limit);
+        let (names, next) = self.list_page(prefix, start_after, limit).await?;
         let bare: Vec<Listed> = names.iter().filter(|n| n.2.is_none()).cloned().collect();
         let (records, unreadable) = if bare.is_empty() {
             (Vec::new(), Vec::new())
@@ -357,7 +353,6 @@ impl RecordStore for GcsStore {
         };
         let mut bodies: HashMap<String, Bytes> =
             records.into_iter().map(|r| (r.key, r.data)).collect();
-        let next = more.then(|| names.last().map(|n| n.0.clone())).flatten();
         let entries = names
             .into_iter()
             .filter_map(|(key, generation, index)| {
@@ -418,18 +413,8 @@ impl RecordStore for GcsStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        // Ask for one more than needed to know whether more follow.
-        let mut names = self
-            .list_names(prefix, start_after, limit.saturating_add(1))
-            .await?;
-        let more = names.len() > limit;
-        names.truncate(limit);
+        let (names, next) = self.list_page(prefix, start_after, limit).await?;
         let (records, unreadable) = self.fetch_all(&names).await?;
-        let next = if more {
-            names.last().map(|(k, _, _)| k.clone())
-        } else {
-            None
-        };
         Ok(Page {
             records,
             next,

@@ -6,6 +6,24 @@ use futures_util::StreamExt;
 use super::*;
 
 impl GcsStore {
+    /// One page of names: up to `limit` after `start_after`, and the key the next page starts
+    /// after (`None` on the last page). One more name than needed is asked for, to know
+    /// whether more follow.
+    pub(super) async fn list_page(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Listed>, Option<String>), StoreError> {
+        let mut names = self
+            .list_names(prefix, start_after, limit.saturating_add(1))
+            .await?;
+        let more = names.len() > limit;
+        names.truncate(limit);
+        let next = more.then(|| names.last().map(|n| n.0.clone())).flatten();
+        Ok((names, next))
+    }
+
     /// Names and generations under `prefix` after `start_after`: up to `want`, fewer only at
     /// the end of the listing (Cloud Storage pages by `nextPageToken`).
     pub(super) async fn list_names(
