@@ -5,8 +5,8 @@
 //! cargo test --release --test watch_scale -- --ignored --nocapture
 //! ```
 //!
-//! The store is the memory store behind a wrapper that counts every call and adds 20 ms to
-//! each (Cloud Storage's order of latency). 20 pods in `default`; 100 `?watch=true` streams on
+//! The store is the memory store, which counts every call, answering each 20 ms late
+//! (Cloud Storage's order of latency). 20 pods in `default`; 100 `?watch=true` streams on
 //! that namespace (what `kubectl get pods -w` opens), read concurrently; 10 s idle; then one
 //! label patch, timed until each stream has printed the new resourceVersion. The test asserts
 //! issue 18's goal (≤ 3 requests a second, every watcher within 1.5 s); `WATCH_SCALE_BEFORE=1`
@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8sless::testing::{CountingStore, StackBuilder, default_args};
+use k8sless::testing::{MemoryStore, StackBuilder, default_args};
 use serde_json::json;
 
 const WATCHES: usize = 100;
@@ -27,9 +27,9 @@ const LATENCY: Duration = Duration::from_millis(20);
 #[ignore = "benchmark: cargo test --release --test watch_scale -- --ignored --nocapture"]
 async fn hundred_idle_watches() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let counting = Arc::new(CountingStore::with_latency(LATENCY));
+    let store = Arc::new(MemoryStore::with_latency(LATENCY));
     let mut b = StackBuilder::new(default_args());
-    b.store = Some(counting.clone());
+    b.store = Some(store.clone());
     let stack = b.start().await.expect("stack");
     let http = reqwest::Client::new();
     let pods = format!("{}/api/v1/namespaces/default/pods", stack.base);
@@ -89,9 +89,9 @@ async fn hundred_idle_watches() {
         opened.elapsed().as_secs_f64()
     );
 
-    let before = counting.calls();
+    let before = store.calls();
     tokio::time::sleep(IDLE).await;
-    let idle = counting.calls() - before;
+    let idle = store.calls() - before;
     println!(
         "idle: {idle} store requests in {} s = {:.1} per second ({WATCHES} watches, {PODS} pods, +{} ms per request)",
         IDLE.as_secs(),

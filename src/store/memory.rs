@@ -1,10 +1,13 @@
 //! An in-process record store with the same semantics as the Cloud Storage one: dev mode,
-//! tests and benchmarks. Faults can be injected to drill the callers' error paths. Generations
-//! are microsecond timestamps, as Cloud Storage's are, so a resourceVersion dates a change.
+//! tests and benchmarks. Faults can be injected to drill the callers' error paths; calls are
+//! counted, and may be answered late, for the tests and figures that count store requests.
+//! Generations are microsecond timestamps, as Cloud Storage's are, so a resourceVersion dates
+//! a change.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -20,6 +23,11 @@ pub struct MemoryStore {
     /// Keys whose content cannot be read (as a download that keeps failing): `get` fails,
     /// listings report them as unreadable.
     unreadable: Mutex<std::collections::BTreeSet<String>>,
+    /// How late each call is answered (zero: at once).
+    latency: Duration,
+    /// Calls made, of every kind (`ready` aside), and the listings among them.
+    calls: AtomicU64,
+    lists: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +49,25 @@ impl MemoryStore {
     /// Empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empty store that answers each call `latency` late (a benchmark's stand-in for Cloud
+    /// Storage's round trips).
+    pub fn with_latency(latency: Duration) -> Self {
+        MemoryStore {
+            latency,
+            ..Self::default()
+        }
+    }
+
+    /// Calls made so far, of every kind but `ready`.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Listings made so far.
+    pub fn lists(&self) -> u64 {
+        self.lists.load(Ordering::SeqCst)
     }
 
     /// Every read of `key`'s content fails from now on, as a Cloud Storage download that keeps
@@ -65,7 +92,15 @@ impl MemoryStore {
         self.fail_next.store(n, Ordering::SeqCst);
     }
 
-    fn check_fault(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
+    /// Where every call starts: counted, answered `latency` late, failed if a fault is due.
+    async fn begin(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if operation == "list" {
+            self.lists.fetch_add(1, Ordering::SeqCst);
+        }
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let injected = self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -88,7 +123,7 @@ impl MemoryStore {
 #[async_trait]
 impl RecordStore for MemoryStore {
     async fn create(&self, key: &str, data: Bytes) -> Result<i64, StoreError> {
-        self.check_fault("create", key)?;
+        self.begin("create", key).await?;
         let mut inner = self.lock();
         if inner.objects.contains_key(key) {
             return Err(StoreError::AlreadyExists {
@@ -101,7 +136,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {
-        self.check_fault("get", key)?;
+        self.begin("get", key).await?;
         if !self.readable(key) {
             return Err(StoreError::Unavailable {
                 operation: "get",
@@ -124,7 +159,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn update(&self, key: &str, data: Bytes, generation: i64) -> Result<i64, StoreError> {
-        self.check_fault("update", key)?;
+        self.begin("update", key).await?;
         let mut inner = self.lock();
         match inner.objects.get(key) {
             None => Err(StoreError::NotFound {
@@ -142,7 +177,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn put(&self, key: &str, data: Bytes, _content_type: &str) -> Result<i64, StoreError> {
-        self.check_fault("put", key)?;
+        self.begin("put", key).await?;
         let mut inner = self.lock();
         let generation = inner.next_generation();
         inner.objects.insert(key.to_string(), (data, generation));
@@ -150,7 +185,7 @@ impl RecordStore for MemoryStore {
     }
 
     async fn delete(&self, key: &str, generation: Option<i64>) -> Result<(), StoreError> {
-        self.check_fault("delete", key)?;
+        self.begin("delete", key).await?;
         let mut inner = self.lock();
         match inner.objects.get(key) {
             None => Err(StoreError::NotFound {
@@ -174,7 +209,7 @@ impl RecordStore for MemoryStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        self.check_fault("list", prefix)?;
+        self.begin("list", prefix).await?;
         let inner = self.lock();
         let start = match start_after {
             Some(s) if s >= prefix => std::ops::Bound::Excluded(s.to_string()),

@@ -11,17 +11,16 @@
 
 //!
 //! Files: [`stack`] (the stack itself), [`tools`] (what a test needs from its environment:
-//! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`), [`counting`] (a counting store and
-//! a [`Pods`] without Compute Engine, for tests that count or never reach it),
-//! [`store_contract`] (what every record store must do, run on each).
+//! tools, peers, fixtures, and `K8SLESS_REQUIRE_TOOLS`), [`offline`] (a [`Pods`] without
+//! Compute Engine), [`store_contract`] (what every record store must do, run on each).
 
-mod counting;
 pub mod latency_proxy;
+mod offline;
 mod stack;
 pub mod store_contract;
 mod tools;
 
-pub use counting::{CountingStore, offline_pods};
+pub use offline::offline_pods;
 pub use stack::{Stack, StackBuilder, default_args};
 pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 

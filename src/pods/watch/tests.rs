@@ -1,4 +1,4 @@
-//! The shared poller and the stream diff, on the memory store behind a call counter.
+//! The shared poller and the stream diff, on the memory store (which counts its listings).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::LabelSelector;
-use crate::testing::{CountingStore, offline_pods};
+use crate::store::MemoryStore;
+use crate::testing::offline_pods;
 
 /// Writes `default/<name>` with `labels` (no VM, so a delete calls no Compute Engine).
 async fn put_pod(pods: &Pods, name: &str, labels: serde_json::Value) -> i64 {
@@ -60,7 +61,7 @@ fn name(c: &PodChange) -> (&'static str, String) {
 
 #[tokio::test(start_paused = true)]
 async fn watches_share_one_poll_and_it_stops_without_them() {
-    let store = Arc::new(CountingStore::default());
+    let store = Arc::new(MemoryStore::new());
     let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({})).await;
     let mut streams: Vec<_> = (0..20).map(|_| pods.watch(query(None))).collect();
@@ -97,7 +98,7 @@ async fn watches_share_one_poll_and_it_stops_without_them() {
 
 #[tokio::test(start_paused = true)]
 async fn a_resumed_watch_sees_deletions_and_nothing_at_or_below_its_version() {
-    let store = Arc::new(CountingStore::default());
+    let store = Arc::new(MemoryStore::new());
     let pods = offline_pods(store.clone());
     // A warm feed, so the resumed watch must not start from its (older) snapshot.
     let _warm = pods.watch(query(None));
@@ -123,7 +124,7 @@ async fn a_resumed_watch_sees_deletions_and_nothing_at_or_below_its_version() {
 
 #[tokio::test(start_paused = true)]
 async fn a_pod_that_stops_matching_is_deleted_as_it_is_now() {
-    let store = Arc::new(CountingStore::default());
+    let store = Arc::new(MemoryStore::new());
     let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({"app": "web"})).await;
     let mut q = query(None);
@@ -141,7 +142,7 @@ async fn a_pod_that_stops_matching_is_deleted_as_it_is_now() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deletion_reaches_a_running_watch_with_its_tombstone() {
-    let store = Arc::new(CountingStore::default());
+    let store = Arc::new(MemoryStore::new());
     let pods = offline_pods(store.clone());
     put_pod(&pods, "a", json!({})).await;
     let mut rx = pods.watch(query(None));
@@ -157,9 +158,9 @@ async fn a_deletion_reaches_a_running_watch_with_its_tombstone() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_first_poll_ends_the_stream_with_the_error() {
-    let store = Arc::new(CountingStore::default());
+    let store = Arc::new(MemoryStore::new());
     let pods = offline_pods(store.clone());
-    store.inner().fail_next(1);
+    store.fail_next(1);
     let mut rx = pods.watch(query(None));
     let item = tokio::time::timeout(POLL * 2, rx.recv())
         .await
