@@ -344,12 +344,7 @@ mod tests {
             pods["responseKind"],
             json!({"group": "", "version": "v1", "kind": "Pod"})
         );
-        let subs: Vec<&str> = pods["subresources"]
-            .as_array()
-            .expect("subs")
-            .iter()
-            .filter_map(|s| s["subresource"].as_str())
-            .collect();
+        let subs = crate::testing::strs_of(&pods["subresources"], "subresource");
         assert_eq!(subs, ["log", "status"]);
         // Every legacy entry appears in the aggregated form with the same verbs.
         for legacy in api_resource_list_v1()["resources"]

@@ -193,12 +193,7 @@ mod tests {
             namespace_object("team-a", Some(created)),
         ];
         let t = namespace_table(&items, IncludeObject::Metadata, now, ListMeta::default());
-        let names: Vec<&str> = t["columnDefinitions"]
-            .as_array()
-            .expect("columns")
-            .iter()
-            .filter_map(|c| c["name"].as_str())
-            .collect();
+        let names = crate::testing::strs_of(&t["columnDefinitions"], "name");
         assert_eq!(names, ["Name", "Status", "Age"]);
         assert_eq!(
             t["rows"][0]["cells"],

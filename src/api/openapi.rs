@@ -339,12 +339,7 @@ mod tests {
             }
         }
         let list = &paths["/api/v1/namespaces/{namespace}/pods"]["get"];
-        let names: Vec<&str> = list["parameters"]
-            .as_array()
-            .expect("params")
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
+        let names = crate::testing::strs_of(&list["parameters"], "name");
         for name in [
             "watch",
             "labelSelector",

@@ -24,6 +24,16 @@ pub use offline::offline_pods;
 pub use stack::{Stack, StackBuilder, default_args};
 pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 
+/// The `field` string of each entry of the JSON array `list`, entries without one skipped
+/// (column names, parameter names, subresources); empty when `list` is not an array.
+pub fn strs_of<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry[field].as_str())
+        .collect()
+}
+
 // re-exports for tests (C) ------------------------------------------------------------------
 // The items tests/ use, by the module that owns them. When a module moves, change the path
 // here; the suites keep importing `k8sless::testing::…`.

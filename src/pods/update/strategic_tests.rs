@@ -22,11 +22,7 @@ fn live() -> Value {
 }
 
 fn names(list: &Value) -> Vec<&str> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect()
+    crate::testing::strs_of(list, "name")
 }
 
 /// Each case: a patch, then (JSON pointer into the result, expected value) pairs.
