@@ -46,26 +46,18 @@ fn number<T: std::str::FromStr>(q: &HashMap<String, String>, k: &str) -> Result<
 
 /// Picks the container as the API server does.
 fn container_of(pod: &Pod, name: &str, asked: Option<&String>) -> Result<String> {
-    let spec = pod.spec.as_ref();
-    let all: Vec<String> = spec
-        .map(|s| {
-            s.init_containers
-                .iter()
-                .flatten()
-                .chain(s.containers.iter())
-                .map(|c| c.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let app: Vec<String> = spec
-        .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-        .unwrap_or_default();
+    let all = crate::pods::bounds::spec_containers(pod);
+    let app: Vec<&str> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter().map(|c| c.name.as_str()))
+        .collect();
     match asked.filter(|a| !a.is_empty()) {
-        Some(c) if all.contains(c) => Ok(c.clone()),
+        Some(c) if all.contains(&c.as_str()) => Ok(c.clone()),
         Some(c) => Err(Error::bad_request(format!(
             "container {c} is not valid for pod {name}"
         ))),
-        None if app.len() == 1 => Ok(app[0].clone()),
+        None if app.len() == 1 => Ok(app[0].to_string()),
         None => Err(Error::bad_request(format!(
             "a container name must be specified for pod {name}, choose one of: [{}]",
             app.join(" ")
@@ -199,4 +191,42 @@ async fn log(
         }
     });
     text_response(Body::from_stream(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(init: &[&str], app: &[&str]) -> Pod {
+        let names = |n: &[&str]| -> Vec<serde_json::Value> {
+            n.iter().map(|n| serde_json::json!({"name": n})).collect()
+        };
+        serde_json::from_value(serde_json::json!({
+            "spec": {"initContainers": names(init), "containers": names(app)}
+        }))
+        .expect("pod")
+    }
+
+    fn pick(p: &Pod, asked: Option<&str>) -> std::result::Result<String, String> {
+        container_of(p, "p", asked.map(str::to_string).as_ref()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_container_is_picked_as_the_api_server_picks_it() {
+        let two = pod(&["init"], &["a", "b"]);
+        assert_eq!(pick(&two, Some("init")).as_deref(), Ok("init"));
+        assert_eq!(pick(&two, Some("b")).as_deref(), Ok("b"));
+        assert_eq!(
+            pick(&two, Some("c")),
+            Err("container c is not valid for pod p".to_string())
+        );
+        assert_eq!(
+            pick(&two, None),
+            Err("a container name must be specified for pod p, choose one of: [a b]".to_string())
+        );
+        // One app container: it, even beside an init container; an empty name is no name.
+        let one = pod(&["init"], &["a"]);
+        assert_eq!(pick(&one, None).as_deref(), Ok("a"));
+        assert_eq!(pick(&one, Some("")).as_deref(), Ok("a"));
+    }
 }
