@@ -156,19 +156,13 @@ impl GcsStore {
         let response = request
             .send()
             .await
-            .map_err(|source| StoreCause::Transport {
-                step: "sending the request",
-                source,
-            })?;
+            .map_err(StoreCause::transport("sending the request"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|source| StoreCause::Transport {
-                step: "reading the answer",
-                source,
-            })?;
+            .map_err(StoreCause::transport("reading the answer"))?;
         if !(200..300).contains(&status) {
             return Err(StoreCause::Status {
                 status,

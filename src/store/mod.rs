@@ -191,6 +191,13 @@ pub enum StoreCause {
     Injected,
 }
 
+impl StoreCause {
+    /// [`StoreCause::Transport`] in `step`, for `map_err`.
+    pub(crate) fn transport(step: &'static str) -> impl FnOnce(reqwest::Error) -> StoreCause {
+        move |source| StoreCause::Transport { step, source }
+    }
+}
+
 /// The record store contract.
 #[async_trait]
 pub trait RecordStore: Send + Sync + std::fmt::Debug {
