@@ -268,14 +268,7 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
     let (names, _) = table("labelSelector=app%3Dnone").await;
     assert!(names.is_empty());
     // JSON lists read bodies: the unreadable one is skipped.
-    let v: serde_json::Value = common::http()
-        .get(format!("{}/api/v1/pods", reader.base))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let v = common::get_json(&common::http(), format!("{}/api/v1/pods", reader.base)).await;
     let items: Vec<&str> = v["items"]
         .as_array()
         .expect("items")
