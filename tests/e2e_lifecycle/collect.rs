@@ -208,9 +208,7 @@ async fn orphan_vm_goes_after_the_grace() {
 /// them, however old; its own orphan still goes.
 #[tokio::test]
 async fn another_deployments_vms_survive_this_deployments_gc() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let ours = stack.pods.settings().deployment.clone();
     let theirs = format!("{ours}-other");
     let compute = stack.pods.compute().clone();
@@ -287,9 +285,7 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
 /// accepted (the crash between the two steps looks the same), and collection adopts the VM.
 #[tokio::test]
 async fn created_pods_vm_is_adopted_from_the_vm_list() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("written-once")).await;
     let vm = vm_of(&stack, &p).expect("the VM was inserted");
     let key = record::key("default", "written-once");

@@ -206,9 +206,7 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
 /// audit log or not; the real preemption of that VM afterwards still fails the pod.
 #[tokio::test]
 async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let token = issuer.caller("/events/compute");
     let vms = running_pods(&stack, &api, &issuer, &["victim-preempt"]).await;
     let (_, vm) = &vms[0];

@@ -27,9 +27,7 @@ const RECORD_MAX: usize = 4 * 1024 * 1024;
 /// kubelet's 4096 bytes, at a character boundary.
 #[tokio::test]
 async fn a_pod_that_reports_10_mb_of_messages_keeps_a_small_record() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let p = api.create(pod("chatty")).await;
     let vm = vm_of(&stack, &p).expect("vm");
     let start = rfc3339_now();

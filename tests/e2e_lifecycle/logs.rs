@@ -47,9 +47,7 @@ async fn exists(store: &dyn RecordStore, key: &str) -> bool {
 
 #[tokio::test]
 async fn a_pod_cannot_write_another_pods_log() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let a = api.create(pod("pod-a")).await;
     let b = api.create(pod("pod-b")).await;
     let vm_a = vm_of(&stack, &a).expect("vm a");
@@ -114,9 +112,7 @@ async fn a_pod_cannot_write_another_pods_log() {
 
 #[tokio::test]
 async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs() {
-    let issuer = Issuer::start().await;
-    let stack = verified_stack(&issuer).await;
-    let api = Api::new(&stack);
+    let (issuer, stack, api) = verified().await;
     let store = &*stack.memory;
     let push = issuer.caller("/pubsub/push");
     let start = rfc3339_now();
