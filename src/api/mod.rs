@@ -159,19 +159,6 @@ async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-/// An error and its causes, outermost first: `a: b: c`, from `Display` and
-/// [`std::error::Error::source`].
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 /// What the middleware can log from the error a response carries ([`ErrorLogged`]): an error
 /// value with its `source()` chain, or (until `ErrorLogged` carries the error itself) the
 /// message rendered when the response was built.
@@ -187,7 +174,7 @@ impl LoggedChain for String {
 
 impl<E: std::error::Error + 'static> LoggedChain for Arc<E> {
     fn chain(&self) -> String {
-        error_chain(&**self)
+        crate::error::chain_of(&**self)
     }
 }
 
