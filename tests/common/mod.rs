@@ -171,8 +171,7 @@ pub fn labelled_pod(name: &str) -> Value {
 
 /// The VM of a pod, from the simulator.
 pub fn vm_of(stack: &Stack, pod: &Value) -> Option<Instance> {
-    let name = pod["spec"]["nodeName"].as_str()?.to_string();
-    stack.sim.instances().into_iter().find(|i| i.name == name)
+    vm_named(stack, pod["spec"]["nodeName"].as_str()?)
 }
 
 pub fn vm_named(stack: &Stack, name: &str) -> Option<Instance> {

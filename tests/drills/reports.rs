@@ -32,12 +32,7 @@ async fn duplicated_shuffled_reports_end_as_in_order_delivery() {
             .expect("create");
         assert_eq!(r.status().as_u16(), 201);
         let pod: Value = r.json().await.expect("json");
-        let vm = stack
-            .sim
-            .instances()
-            .into_iter()
-            .find(|v| Some(v.name.as_str()) == pod["spec"]["nodeName"].as_str())
-            .expect("vm");
+        let vm = vm_of(&stack, &pod).expect("vm");
         let seq = status_sequence(i);
         expected.insert(name.clone(), seq.last().map(|s| s.1).unwrap_or("Pending"));
         for (n, (status, _)) in seq.into_iter().enumerate() {

@@ -178,10 +178,7 @@ async fn race(http: &reqwest::Client, base: &str, stack: &Stack, name: &str) -> 
         return vec![r.status().as_u16()];
     }
     let pod: Value = r.json().await.expect("json");
-    let Some(vm) = pod["spec"]["nodeName"]
-        .as_str()
-        .and_then(|n| stack.sim.instances().into_iter().find(|i| i.name == n))
-    else {
+    let Some(vm) = vm_of(stack, &pod) else {
         return Vec::new();
     };
     let now = rfc3339_now();

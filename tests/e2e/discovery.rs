@@ -190,13 +190,7 @@ async fn host_network_false_is_accepted_with_a_warning_and_kept() {
     let created: Value = r.json().await.expect("json");
     assert_eq!(created["spec"]["hostNetwork"], false);
     // The VM's kubelet gets hostNetwork: true: the pod runs on the VM's network.
-    let vm = created["spec"]["nodeName"].as_str().expect("nodeName");
-    let instance = stack
-        .sim
-        .instances()
-        .into_iter()
-        .find(|i| i.name == vm)
-        .expect("instance");
+    let instance = common::vm_of(&stack, &created).expect("instance");
     let manifest = instance
         .metadata_value("k8sless-manifest")
         .expect("manifest")

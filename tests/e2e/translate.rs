@@ -80,12 +80,7 @@ async fn create(
         "{} lacks {reason}",
         scheduled.message
     );
-    let vm = stack
-        .sim
-        .instances()
-        .into_iter()
-        .find(|i| i.name == node)
-        .expect("the VM exists in the simulator");
+    let vm = crate::common::vm_named(stack, &node).expect("the VM exists in the simulator");
     (vm, reason)
 }
 
