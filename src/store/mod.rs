@@ -299,10 +299,7 @@ impl<'a> Pager<'a> {
             .store
             .list(&self.prefix, self.after.as_deref(), self.page_size)
             .await?;
-        match &page.next {
-            Some(next) => self.after = Some(next.clone()),
-            None => self.done = true,
-        }
+        self.advance(page.next.as_ref());
         Ok(Some(page))
     }
 
@@ -316,11 +313,17 @@ impl<'a> Pager<'a> {
             .store
             .list_entries(&self.prefix, self.after.as_deref(), self.page_size)
             .await?;
-        match &page.next {
+        self.advance(page.next.as_ref());
+        Ok(Some(page))
+    }
+
+    /// Past a page whose continuation is `next`: the next page starts after it, or there is
+    /// none.
+    fn advance(&mut self, next: Option<&String>) {
+        match next {
             Some(next) => self.after = Some(next.clone()),
             None => self.done = true,
         }
-        Ok(Some(page))
     }
 }
 
