@@ -14,6 +14,7 @@ import pytest
 from deploy_helpers import (
     DEPLOY_DOC,
     TERRAFORM,
+    locals_of,
     markdown_section,
     markdown_table,
     one,
@@ -74,16 +75,29 @@ def _role(body: dict) -> str:
     return role
 
 
-def _resource(rtype: str, body: dict) -> str:
+def _instance_keys(address: str) -> list[str]:
+    """The keys of a resource made with `for_each = local.x` (a map in locals)."""
+    rtype, name = address.split(".")
+    m = re.fullmatch(r"\$\{local\.(\w+)\}", _all_resources()[(rtype, name)]["for_each"])
+    assert m, f"{address}: for_each is not a local map"
+    return sorted(locals_of()[m.group(1)])
+
+
+def _resources(rtype: str, body: dict) -> list[str]:
+    """What a binding is on: one resource, or (`for_each` over a resource made with for_each,
+    `each.value.name`) each instance of it, as `address["key"]`."""
     attr = SCOPES[rtype]
     if attr is None:
         assert body["project"] == "${var.project_id}"
-        return "project"
+        return ["project"]
     value = body[attr]
     if m := re.fullmatch(r"\$\{(google_\w+\.\w+)\.(?:name|id)\}", value):
-        return m.group(1)
+        return [m.group(1)]
     if value == "projects/${var.project_id}/serviceAccounts/${each.value}":
-        return _for_each_var(body)
+        return [_for_each_var(body)]
+    each = re.fullmatch(r"\$\{(google_\w+\.\w+)\}", body.get("for_each", ""))
+    if value in ("${each.value.name}", "${each.value.id}") and each:
+        return [f'{each.group(1)}["{key}"]' for key in _instance_keys(each.group(1))]
     pytest.fail(f"unrecognised {attr} {value!r} in {rtype}")
 
 
@@ -99,7 +113,8 @@ def terraform_bindings() -> list[tuple[str, str, str, str]]:
         if not rtype.endswith("_iam_member"):
             continue
         assert rtype in SCOPES, f"{rtype}.{name}: a kind of binding the table does not cover"
-        found.append((_principal(body), _role(body), _resource(rtype, body), _condition(body)))
+        for resource in _resources(rtype, body):
+            found.append((_principal(body), _role(body), resource, _condition(body)))
     return found
 
 

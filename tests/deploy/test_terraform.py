@@ -83,13 +83,17 @@ def test_bucket_is_private_and_expires_records_logs_and_tombstones():
     assert var_default("log_retention_days") == 30
 
 
-@pytest.mark.parametrize(
-    "name, path", [("status", "/pubsub/push"), ("compute_events", "/events/compute")]
-)
-def test_push_subscriptions(name, path):
-    sub = resources()[("google_pubsub_subscription", name)]
+def test_push_subscriptions():
+    subs = locals_of()["push_subscriptions"]
+    assert subs == {
+        "status": {"topic": "${google_pubsub_topic.status.id}", "path": "/pubsub/push"},
+        "compute_events": {"topic": "${google_pubsub_topic.compute_events.id}", "path": "/events/compute"},
+    }
+    sub = resources()[("google_pubsub_subscription", "push")]
+    assert sub["for_each"] == "${local.push_subscriptions}"
+    assert sub["topic"] == "${each.value.topic}"
     push = one(sub["push_config"])
-    assert push["push_endpoint"] == "${local.service_url}" + path
+    assert push["push_endpoint"] == "${local.service_url}${each.value.path}"
     oidc = one(push["oidc_token"])
     assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
     assert oidc["audience"] == "${local.service_url}"

@@ -210,18 +210,22 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter" {
   member  = local.pubsub_service_agent
 }
 
-resource "google_pubsub_subscription_iam_member" "pubsub_agent_status" {
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks" {
+  for_each     = google_pubsub_subscription.push
   project      = var.project_id
-  subscription = google_pubsub_subscription.status.name
+  subscription = each.value.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }
 
-resource "google_pubsub_subscription_iam_member" "pubsub_agent_compute_events" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.compute_events.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
+moved {
+  from = google_pubsub_subscription_iam_member.pubsub_agent_status
+  to   = google_pubsub_subscription_iam_member.pubsub_agent_acks["status"]
+}
+
+moved {
+  from = google_pubsub_subscription_iam_member.pubsub_agent_compute_events
+  to   = google_pubsub_subscription_iam_member.pubsub_agent_acks["compute_events"]
 }
 
 # The Log Router sink's own identity publishes matching entries to the events topic.

@@ -42,15 +42,24 @@ resource "google_pubsub_subscription" "dead_letter" {
   }
 }
 
-resource "google_pubsub_subscription" "status" {
+# The two push subscriptions, alike but for their topic and the service path they push to.
+locals {
+  push_subscriptions = {
+    status         = { topic = google_pubsub_topic.status.id, path = "/pubsub/push" }
+    compute_events = { topic = google_pubsub_topic.compute_events.id, path = "/events/compute" }
+  }
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each             = local.push_subscriptions
   project              = var.project_id
-  name                 = "${var.name}-status-push"
-  topic                = google_pubsub_topic.status.id
+  name                 = "${var.name}-${replace(each.key, "_", "-")}-push"
+  topic                = each.value.topic
   ack_deadline_seconds = 30
   labels               = local.labels
 
   push_config {
-    push_endpoint = "${local.service_url}/pubsub/push"
+    push_endpoint = "${local.service_url}${each.value.path}"
     oidc_token {
       service_account_email = google_service_account.invoker.email
       audience              = local.service_url
@@ -74,34 +83,13 @@ resource "google_pubsub_subscription" "status" {
   depends_on = [google_cloud_run_v2_service.service]
 }
 
-resource "google_pubsub_subscription" "compute_events" {
-  project              = var.project_id
-  name                 = "${var.name}-compute-events-push"
-  topic                = google_pubsub_topic.compute_events.id
-  ack_deadline_seconds = 30
-  labels               = local.labels
+# They were two resources: existing state moves instead of being replaced.
+moved {
+  from = google_pubsub_subscription.status
+  to   = google_pubsub_subscription.push["status"]
+}
 
-  push_config {
-    push_endpoint = "${local.service_url}/events/compute"
-    oidc_token {
-      service_account_email = google_service_account.invoker.email
-      audience              = local.service_url
-    }
-  }
-
-  retry_policy {
-    minimum_backoff = "5s"
-    maximum_backoff = "300s"
-  }
-
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
-
-  expiration_policy {
-    ttl = ""
-  }
-
-  depends_on = [google_cloud_run_v2_service.service]
+moved {
+  from = google_pubsub_subscription.compute_events
+  to   = google_pubsub_subscription.push["compute_events"]
 }
