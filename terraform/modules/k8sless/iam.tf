@@ -218,16 +218,6 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks" {
   member       = local.pubsub_service_agent
 }
 
-moved {
-  from = google_pubsub_subscription_iam_member.pubsub_agent_status
-  to   = google_pubsub_subscription_iam_member.pubsub_agent_acks["status"]
-}
-
-moved {
-  from = google_pubsub_subscription_iam_member.pubsub_agent_compute_events
-  to   = google_pubsub_subscription_iam_member.pubsub_agent_acks["compute_events"]
-}
-
 # The Log Router sink's own identity publishes matching entries to the events topic.
 resource "google_pubsub_topic_iam_member" "sink_publishes_events" {
   project = var.project_id

@@ -82,14 +82,3 @@ resource "google_pubsub_subscription" "push" {
 
   depends_on = [google_cloud_run_v2_service.service]
 }
-
-# They were two resources: existing state moves instead of being replaced.
-moved {
-  from = google_pubsub_subscription.status
-  to   = google_pubsub_subscription.push["status"]
-}
-
-moved {
-  from = google_pubsub_subscription.compute_events
-  to   = google_pubsub_subscription.push["compute_events"]
-}
