@@ -1,13 +1,11 @@
-//! `GET /api/v1/namespaces` and `GET /api/v1/namespaces/{name}`: the namespaces that exist
-//! (`default` and every namespace that has pods, see [`crate::pods::namespaces`]), as a
-//! `NamespaceList`, one `Namespace`, or the `Table` `kubectl get ns` prints (NAME STATUS AGE, as
-//! kube-apiserver's namespace columns).
+//! `/api/v1/namespaces[/{name}]`: create, get, list, replace, patch and delete namespaces
+//! ([`crate::pods::namespaces`]), as a `NamespaceList`, one `Namespace`, or the `Table`
+//! `kubectl get ns` prints (NAME STATUS AGE, as kube-apiserver's namespace columns).
 //!
 //! `?watch=true` on the list answers the current namespaces as `ADDED` events and then ends the
 //! stream at `timeoutSeconds` (default 30 s, at most 5 minutes), as a watch that saw no change;
-//! clients re-list and re-watch then. Nothing is sent for a namespace that appears or disappears
-//! while the stream is open (a namespace changes only through its pods, which have their own
-//! watch). Read only: creating, replacing and deleting namespaces is not served.
+//! clients re-list and re-watch then. Nothing is sent for a namespace that changes while the
+//! stream is open: `kubectl delete namespace` waits by polling `GET`, which sees the change.
 
 use std::time::Duration;
 
@@ -20,7 +18,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, WatchEvent};
 use serde_json::{Value, json};
 
-use super::pods::{json as json_response, table_request, table_response};
+use super::object_write;
+use super::pods::{json as json_response, table_request, table_response, with_warnings};
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
@@ -37,14 +36,99 @@ pub(crate) async fn namespace_list(
     respond(list(state, q, &headers).await)
 }
 
-/// Any other method on `/api/v1/namespaces[/{name}]`: 405 with a message saying what to do.
-pub(crate) async fn namespace_unsupported(method: axum::http::Method) -> Error {
-    Error::MethodNotAllowed {
-        message: format!(
-            "{method} on namespaces is not supported by k8sless: a namespace exists while it has pods (and `default` always \
-             does); create the pod straight into the namespace you want"
-        ),
-    }
+/// `POST /api/v1/namespaces` (`kubectl create namespace`).
+pub(crate) async fn namespace_create(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (ns, warnings, dry_run) = object_write::decode_body::<Namespace>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "Namespace",
+            )
+            .await?;
+            let created = state.pods.create_namespace(ns, dry_run).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PUT /api/v1/namespaces/{name}`.
+pub(crate) async fn namespace_replace(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (ns, warnings, _) = object_write::decode_body::<Namespace>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "Namespace",
+            )
+            .await?;
+            let replaced = state.pods.replace_namespace(&name, ns).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::OK, &replaced),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PATCH /api/v1/namespaces/{name}` (`kubectl annotate`, `label`, `edit`).
+pub(crate) async fn namespace_patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let kind = object_write::patch_kind(&headers)?;
+            let patch = object_write::patch_body(&state, &headers, body).await?;
+            let patched = state.pods.patch_namespace(&name, kind, patch).await?;
+            Ok(json_response(StatusCode::OK, &patched))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /api/v1/namespaces/{name}`: 200 with the namespace, Terminating.
+pub(crate) async fn namespace_delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (dry_run, rv) =
+                object_write::delete_options(&state, q.as_deref(), &headers, body).await?;
+            let ns = state
+                .pods
+                .delete_namespace(&name, rv.as_deref(), dry_run)
+                .await?;
+            Ok(json_response(StatusCode::OK, &ns))
+        }
+        .await,
+    )
 }
 
 /// `GET /api/v1/namespaces/{name}`.
