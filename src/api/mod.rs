@@ -12,6 +12,7 @@ pub(crate) mod health;
 pub(crate) mod k8s_events;
 pub(crate) mod logs;
 pub(crate) mod meta;
+pub(crate) mod namespace_watch;
 pub(crate) mod namespaces;
 pub(crate) mod object_write;
 pub(crate) mod openapi;

@@ -2,20 +2,18 @@
 //! ([`crate::pods::namespaces`]), as a `NamespaceList`, one `Namespace`, or the `Table`
 //! `kubectl get ns` prints (NAME STATUS AGE, as kube-apiserver's namespace columns).
 //!
-//! `?watch=true` on the list answers the current namespaces as `ADDED` events and then ends the
-//! stream at `timeoutSeconds` (default 30 s, at most 5 minutes), as a watch that saw no change;
-//! clients re-list and re-watch then. Nothing is sent for a namespace that changes while the
-//! stream is open: `kubectl delete namespace` waits by polling `GET`, which sees the change.
+//! `?watch=true` on the list is [`super::namespace_watch`]; `fieldSelector=metadata.name=x`
+//! (what `kubectl delete` and `kubectl wait` send) narrows the list and the watch to one.
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, WatchEvent};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_write;
@@ -144,7 +142,12 @@ pub(crate) async fn namespace_view(
 async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let table = table_request(headers, &query)?;
-    let found = state.pods.namespaces().await?;
+    let name = name_selector(&query)?;
+    let mut found = state.pods.namespaces().await?;
+    found.items.retain(|ns| {
+        name.as_deref()
+            .is_none_or(|n| ns.metadata.name.as_deref() == Some(n))
+    });
     let meta = ListMeta {
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
@@ -157,7 +160,15 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             ),
             None => Duration::from_secs(30),
         };
-        return Ok(watch(found.items, timeout.min(WATCH_LIMIT)));
+        return Ok(super::namespace_watch::watch(
+            state.pods.clone(),
+            name,
+            found.items,
+            timeout.min(WATCH_LIMIT),
+            query
+                .get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0"),
+        ));
     }
     Ok(match table {
         Some((version, include)) => table_response(
@@ -172,6 +183,21 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             },
         ),
     })
+}
+
+/// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
+/// other fields are not served for namespaces.
+fn name_selector(query: &std::collections::HashMap<String, String>) -> Result<Option<String>> {
+    let Some(selector) = query.get("fieldSelector").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let fields = crate::pods::selector::FieldSelector::parse(selector)?;
+    match fields.pinned("metadata.name") {
+        Some(name) => Ok(Some(name.to_string())),
+        None => Err(Error::bad_request(format!(
+            "field label not supported for namespaces: {selector:?} (k8sless selects namespaces by metadata.name only)"
+        ))),
+    }
 }
 
 async fn view(
@@ -189,29 +215,6 @@ async fn view(
         ),
         None => json_response(StatusCode::OK, &ns),
     })
-}
-
-/// The namespaces as `ADDED` events, then the stream stays open until `timeout` and ends.
-fn watch(items: Vec<Namespace>, timeout: Duration) -> Response {
-    let mut lines = Vec::new();
-    for ns in items {
-        if let Ok(mut line) = serde_json::to_vec(&WatchEvent::Added(ns)) {
-            line.push(b'\n');
-            lines.push(Ok::<_, std::io::Error>(bytes::Bytes::from(line)));
-        }
-    }
-    let events = futures_util::stream::iter(lines);
-    let end = futures_util::stream::once(async move {
-        tokio::time::sleep(timeout).await;
-        Ok(bytes::Bytes::new())
-    });
-    use futures_util::StreamExt;
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json;stream=watch")],
-        Body::from_stream(events.chain(end)),
-    )
-        .into_response()
 }
 
 /// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.

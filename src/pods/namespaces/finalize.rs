@@ -12,6 +12,7 @@
 //! the final step, so the namespace stays until that pod is gone too.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
@@ -24,6 +25,10 @@ use crate::pods::{DryRun, Pods};
 
 /// Pods of one namespace deleted at once.
 const PARALLEL_DELETES: usize = 8;
+
+/// Runs of the cascade right after `DELETE` (over about half a minute) before leaving it to
+/// collection.
+const BACKGROUND_TRIES: u32 = 10;
 
 /// What one collection pass did to namespaces.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -90,6 +95,23 @@ impl Pods {
             Ok(Some(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// The cascade right after `DELETE`, retried for a while (a VM still being created may
+    /// refuse its deletion for some seconds); what it leaves, collection finishes.
+    pub(crate) async fn finalize_in_background(&self, name: &str) {
+        for attempt in 0..BACKGROUND_TRIES {
+            match self.finalize_namespace(name).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::info!(namespace = %name, attempt, error = %e.chain(), "namespace cascade: a step failed; retrying");
+                }
+            }
+            let pause = Duration::from_millis(500 * (1 << attempt.min(3)));
+            tokio::time::sleep(pause).await;
+        }
+        tracing::warn!(namespace = %name, "namespace cascade unfinished; the next collection pass resumes it");
     }
 
     /// Collection's part: every Terminating namespace's cascade, run again; and the record of

@@ -136,11 +136,7 @@ impl Pods {
             .ok_or_else(|| not_found::<Namespace>(name))?;
         let pods = self.clone();
         let owned = name.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = pods.finalize_namespace(&owned).await {
-                tracing::warn!(namespace = %owned, error = %e.chain(), "namespace cascade interrupted; collection resumes it");
-            }
-        });
+        tokio::spawn(async move { pods.finalize_in_background(&owned).await });
         Ok(marked)
     }
 
