@@ -13,6 +13,7 @@ pub(crate) mod crud;
 pub(crate) mod events;
 mod health;
 pub(crate) mod index;
+mod kubelet;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod namespaces;
@@ -27,6 +28,7 @@ pub(crate) mod watch;
 use std::sync::Arc;
 
 use crate::gce;
+use crate::kubelet::KubeletAccess;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
@@ -43,6 +45,8 @@ pub struct Pods {
     settings: Arc<VmSettings>,
     /// The watch pollers this process shares between its watch streams.
     watches: Arc<watch::hub::WatchHub>,
+    /// How kubelets are reached (`--kubelet-access`).
+    kubelet: Arc<KubeletAccess>,
 }
 
 impl Pods {
@@ -57,6 +61,15 @@ impl Pods {
             compute,
             settings,
             watches: Arc::default(),
+            kubelet: Arc::default(),
+        }
+    }
+
+    /// The same service, reaching kubelets as `access` says.
+    pub fn with_kubelet_access(self, access: KubeletAccess) -> Self {
+        Pods {
+            kubelet: Arc::new(access),
+            ..self
         }
     }
 
