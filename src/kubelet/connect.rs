@@ -157,11 +157,6 @@ impl KubeletClient {
         })
     }
 
-    /// Where it connects.
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// A new TLS connection, both sides authenticated (connect and handshake bounded).
     pub(crate) async fn connect(&self) -> Result<TlsStream<TcpStream>, KubeletError> {
         let addr = self.addr;

@@ -8,89 +8,89 @@ use serde::{Deserialize, Serialize};
 /// The whole answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The node (the VM).
     #[serde(default)]
-    pub node: NodeStats,
+    pub(crate) node: NodeStats,
     /// Its pods (one, on a k8sless VM).
     #[serde(default)]
-    pub pods: Vec<PodStats>,
+    pub(crate) pods: Vec<PodStats>,
 }
 
 /// The node's part.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NodeStats {
+pub(crate) struct NodeStats {
     /// The node's name.
     #[serde(default)]
-    pub node_name: String,
+    pub(crate) node_name: String,
 }
 
 /// A pod reference.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodReference {
+pub(crate) struct PodReference {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Uid.
     #[serde(default)]
-    pub uid: String,
+    pub(crate) uid: String,
 }
 
 /// One pod.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodStats {
+pub(crate) struct PodStats {
     /// Which pod.
-    pub pod_ref: PodReference,
+    pub(crate) pod_ref: PodReference,
     /// Its containers.
     #[serde(default)]
-    pub containers: Vec<ContainerStats>,
+    pub(crate) containers: Vec<ContainerStats>,
 }
 
 /// One container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ContainerStats {
+pub(crate) struct ContainerStats {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
+    pub(crate) start_time: Option<String>,
     /// CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<CpuStats>,
+    pub(crate) cpu: Option<CpuStats>,
     /// Memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<MemoryStats>,
+    pub(crate) memory: Option<MemoryStats>,
 }
 
 /// CPU use.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CpuStats {
+pub(crate) struct CpuStats {
     /// When sampled (RFC 3339).
-    pub time: String,
+    pub(crate) time: String,
     /// Cores in use, in billionths, averaged over the last sample window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_nano_cores: Option<u64>,
+    pub(crate) usage_nano_cores: Option<u64>,
     /// Cumulative CPU time, core-nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_core_nano_seconds: Option<u64>,
+    pub(crate) usage_core_nano_seconds: Option<u64>,
 }
 
 /// Memory use.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MemoryStats {
+pub(crate) struct MemoryStats {
     /// When sampled (RFC 3339).
-    pub time: String,
+    pub(crate) time: String,
     /// The working set, bytes (what `kubectl top` shows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_set_bytes: Option<u64>,
+    pub(crate) working_set_bytes: Option<u64>,
     /// Resident set, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rss_bytes: Option<u64>,
+    pub(crate) rss_bytes: Option<u64>,
 }

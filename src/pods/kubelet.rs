@@ -3,16 +3,11 @@
 //! verbs start here.
 
 use crate::error::{Error, Result};
-use crate::kubelet::{KubeletAccess, KubeletClient, not_configured, pki};
+use crate::kubelet::{KubeletClient, pki};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
 
 impl Pods {
-    /// How this deployment reaches kubelets.
-    pub(crate) fn kubelet_access(&self) -> &KubeletAccess {
-        &self.kubelet
-    }
-
     /// A client for `namespace/name`'s kubelet, for `verb` (named in the 405 when this
     /// deployment does not reach kubelets).
     ///
@@ -20,17 +15,17 @@ impl Pods {
     /// 405 when `--kubelet-access none`; 404 for no such pod; 400 when the pod has no PKI
     /// (created before kubelet access was turned on) or its VM is not running; 503 when
     /// Compute Engine does not answer.
+    #[allow(
+        dead_code,
+        reason = "the entry point of exec, attach and port-forward (their handlers call it)"
+    )]
     pub(crate) async fn kubelet(
         &self,
         namespace: &str,
         name: &str,
         verb: &str,
     ) -> Result<(PodRecord, KubeletClient)> {
-        if !self.kubelet.enabled() {
-            return Err(Error::MethodNotAllowed {
-                message: not_configured(verb),
-            });
-        }
+        self.require_kubelet(verb)?;
         let rec = record::load(&self.store, namespace, name).await?;
         let client = self.kubelet_of(&rec).await?;
         Ok((rec, client))

@@ -15,6 +15,7 @@ mod health;
 pub(crate) mod index;
 mod kubelet;
 pub(crate) mod lifecycle;
+pub(crate) mod metrics;
 pub(crate) mod logs;
 pub(crate) mod namespaces;
 pub(crate) mod phase;

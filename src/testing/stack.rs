@@ -119,6 +119,9 @@ impl StackBuilder {
         if self.guests {
             guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
         }
+        if let Some(k) = &kubelet {
+            k.mirror(&logs);
+        }
         if self.mode == SimMode::Auto {
             sim.spawn_driver();
         }

@@ -91,6 +91,25 @@ impl SimKubelet {
         nodes.get(vm).cloned()
     }
 
+    /// The node playing pod `namespace/pod`'s kubelet, if any.
+    pub fn node_of_pod(&self, namespace: &str, pod: &str) -> Option<Arc<SimNode>> {
+        let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .find(|n| n.namespace == namespace && n.pod == pod)
+            .cloned()
+    }
+
+    /// Writes the simulated guests' lines (`logs`) to the log files of their pods' nodes.
+    pub fn mirror(&self, logs: &crate::sim::guest::SimLogs) {
+        let kubelet = self.clone();
+        logs.mirror_to(Arc::new(move |namespace, pod, container, line| {
+            if let Some(node) = kubelet.node_of_pod(namespace, pod) {
+                node.write_line(container, "stdout", line);
+            }
+        }));
+    }
+
     /// Plays `vm`'s kubelet for pod `namespace/pod`, with the certificates its metadata carries.
     pub fn register(
         &self,

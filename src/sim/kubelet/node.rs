@@ -270,9 +270,16 @@ impl SimNode {
         self.stop.send_replace(true);
     }
 
-    /// Whether `container` has a process running now.
+    /// Whether `container` runs now: its process, when it was given one ([`SimNode::run`]);
+    /// else (a simulated guest's container, which has only lines) while the VM is up.
     pub fn running(&self, container: &str) -> bool {
-        self.container(container).and_then(|c| c.pid).is_some()
+        if *self.stop.borrow() {
+            return false;
+        }
+        match self.container(container) {
+            Some(c) if c.started.is_some() => c.pid.is_some(),
+            _ => true,
+        }
     }
 
     /// The node's scratch directory.
