@@ -433,14 +433,20 @@ mod tests {
         assert_eq!(apis["items"][0]["metadata"]["name"], "metrics.k8s.io");
         let metrics = &apis["items"][0]["versions"][0];
         assert_eq!(metrics["version"], "v1beta1");
-        assert_eq!(metrics["resources"][0]["responseKind"]["kind"], "PodMetrics");
+        assert_eq!(
+            metrics["resources"][0]["responseKind"]["kind"],
+            "PodMetrics"
+        );
         let groups = api_group_list();
         assert_eq!(groups["groups"][0]["name"], "metrics.k8s.io");
         assert_eq!(
             groups["groups"][0]["preferredVersion"]["groupVersion"],
             "metrics.k8s.io/v1beta1"
         );
-        assert_eq!(metrics_resource_list()["resources"][0]["kind"], "PodMetrics");
+        assert_eq!(
+            metrics_resource_list()["resources"][0]["kind"],
+            "PodMetrics"
+        );
         assert_eq!(api_versions()["versions"], json!(["v1"]));
         assert_eq!(api_versions()["kind"], "APIVersions");
         assert_eq!(api_group_list()["kind"], "APIGroupList");

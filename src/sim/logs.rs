@@ -37,7 +37,11 @@ impl SimLogs {
 
     /// Appends a line.
     pub fn push(&self, namespace: &str, name: &str, container: &str, line: String) {
-        let mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mirror = self
+            .mirror
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(m) = mirror {
             m(namespace, name, container, &line);
         }
