@@ -154,6 +154,11 @@ fn suite(version: &str) {
 }
 
 #[test]
+fn kubectl_1_29_through_kubelet() {
+    suite("1.29");
+}
+
+#[test]
 fn kubectl_1_32_through_kubelet() {
     suite("1.32");
 }
