@@ -31,6 +31,14 @@ resource "google_compute_subnetwork" "egress" {
   ip_cidr_range            = var.kubelet_egress_cidr
   private_ip_google_access = true
 
+  # Flow logs of the only path to the VMs' kubelets: who talked to which VM, for audit. Sampled
+  # at half and aggregated over 10 minutes, which keeps their cost small.
+  log_config {
+    aggregation_interval = "INTERVAL_10_MIN"
+    flow_sampling        = 0.5
+    metadata             = "INCLUDE_ALL_METADATA"
+  }
+
   depends_on = [google_project_service.enabled]
 }
 
