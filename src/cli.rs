@@ -221,7 +221,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     }
     let state = AppState {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
-            .with_create_namespaces(args.create_namespaces.unwrap_or(false)),
+            .with_create_namespaces(args.create_namespaces.unwrap_or(false))
+            .with_kubelet_access(args.kubelet_access(None)?),
         body_limit: args.body_limit,
         // The archive once the pod finished, else Cloud Logging while it runs.
         logs: crate::pods::logs::LogSources(vec![
@@ -265,6 +266,8 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     builder.mode = SimMode::Auto;
     builder.timings = timings(&dev.sim_timings)?;
     builder.guests = dev.guests;
+    // The simulated VMs' kubelets: the stand-in, reached with each pod's own certificates.
+    builder.kubelet = dev.guests;
     if !args_compute_is_google(&builder.args.compute_endpoint) {
         builder.compute_endpoint = Some(builder.args.compute_endpoint.clone());
     }

@@ -188,6 +188,29 @@ pub struct ServiceArgs {
     /// Log format.
     #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// How the service reaches each pod's kubelet: `vpc` (Direct VPC egress into the VMs'
+    /// subnet; needs --kubelet-source-ranges) or `none` (exec, attach, port-forward and top
+    /// answer 405; logs come from the archive and Cloud Logging). `dev`: the kubelet stand-in.
+    #[arg(
+        long,
+        env = "K8SLESS_KUBELET_ACCESS",
+        value_enum,
+        default_value = "none"
+    )]
+    pub kubelet_access: KubeletAccessMode,
+    /// CIDRs the VMs' host firewall admits to kubelet's port 10250: the service's Direct VPC
+    /// egress subnet (comma-separated; never 0.0.0.0/0).
+    #[arg(long, env = "K8SLESS_KUBELET_SOURCE_RANGES")]
+    pub kubelet_source_ranges: Option<String>,
+}
+
+/// `--kubelet-access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KubeletAccessMode {
+    /// The service does not reach kubelets.
+    None,
+    /// Over the VPC, to each VM's internal IP, port 10250, with mutual TLS.
+    Vpc,
 }
 
 impl ServiceArgs {
@@ -223,6 +246,30 @@ impl ServiceArgs {
             Ok(())
         } else {
             Err(format!("missing required settings: {}", missing.join(", ")))
+        }
+    }
+
+    /// How kubelets are reached, from `--kubelet-access` and `--kubelet-source-ranges`;
+    /// `dial` is the stand-in's address in `dev` and tests.
+    pub fn kubelet_access(
+        &self,
+        dial: Option<std::net::SocketAddr>,
+    ) -> Result<crate::kubelet::KubeletAccess, String> {
+        let ranges = list(self.kubelet_source_ranges.as_deref().unwrap_or(""));
+        if let Some(bad) = ranges.iter().find(|r| !crate::guest::is_cidr(r)) {
+            return Err(format!(
+                "--kubelet-source-ranges: {bad:?} is not a CIDR (a range like 10.8.0.0/26; never 0.0.0.0/0)"
+            ));
+        }
+        match self.kubelet_access {
+            KubeletAccessMode::None => Ok(crate::kubelet::KubeletAccess::None),
+            KubeletAccessMode::Vpc if ranges.is_empty() && dial.is_none() => Err(
+                "--kubelet-access vpc needs --kubelet-source-ranges: the service's Direct VPC egress subnet range".into(),
+            ),
+            KubeletAccessMode::Vpc => Ok(crate::kubelet::KubeletAccess::Vpc {
+                source_ranges: ranges,
+                dial,
+            }),
         }
     }
 
@@ -354,5 +401,26 @@ mod tests {
         assert_eq!(parse_duration("4h"), Ok(Duration::from_secs(14400)));
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn kubelet_access_needs_private_source_ranges() {
+        use crate::kubelet::KubeletAccess;
+        let mut args = crate::testing::default_args();
+        assert_eq!(args.kubelet_access(None), Ok(KubeletAccess::None));
+        args.kubelet_access = KubeletAccessMode::Vpc;
+        let missing = args.kubelet_access(None).unwrap_err();
+        assert!(missing.contains("--kubelet-source-ranges"), "{missing}");
+        args.kubelet_source_ranges = Some("10.8.0.0/26, 0.0.0.0/0".into());
+        let wide = args.kubelet_access(None).unwrap_err();
+        assert!(wide.contains("\"0.0.0.0/0\""), "{wide}");
+        args.kubelet_source_ranges = Some("10.8.0.0/26".into());
+        assert_eq!(
+            args.kubelet_access(None),
+            Ok(KubeletAccess::Vpc {
+                source_ranges: vec!["10.8.0.0/26".into()],
+                dial: None
+            })
+        );
     }
 }

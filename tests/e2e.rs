@@ -15,6 +15,7 @@ mod e2e {
     pub mod kubectl;
     pub mod kubectl_tenancy;
     pub mod namespaces;
+    pub mod kubelet;
     pub mod pod_input;
     pub mod pods;
     pub mod tls;

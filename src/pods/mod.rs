@@ -13,8 +13,10 @@ pub(crate) mod crud;
 pub(crate) mod events;
 mod health;
 pub(crate) mod index;
+mod kubelet;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
+pub(crate) mod metrics;
 pub(crate) mod namespaces;
 pub(crate) mod phase;
 pub(crate) mod quantity;
@@ -31,6 +33,7 @@ use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 
 use crate::gce;
 use crate::objects::Objects;
+use crate::kubelet::KubeletAccess;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
@@ -54,6 +57,8 @@ pub struct Pods {
     /// Whether a pod created into a namespace that does not exist creates it
     /// (`--create-namespaces`), instead of 404 as Kubernetes answers.
     create_namespaces: bool,
+    /// How kubelets are reached (`--kubelet-access`).
+    kubelet: Arc<KubeletAccess>,
 }
 
 impl Pods {
@@ -71,6 +76,15 @@ impl Pods {
             settings,
             watches: Arc::default(),
             create_namespaces: false,
+            kubelet: Arc::default(),
+        }
+    }
+
+    /// The same service, reaching kubelets as `access` says.
+    pub fn with_kubelet_access(self, access: KubeletAccess) -> Self {
+        Pods {
+            kubelet: Arc::new(access),
+            ..self
         }
     }
 

@@ -15,15 +15,16 @@ use crate::common;
 
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
-/// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache.
-pub(super) struct Kubectl {
-    bin: PathBuf,
-    server: String,
-    dir: PathBuf,
+/// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache (also used
+/// by the kubelet suite, `kubelet.rs`).
+pub(crate) struct Kubectl {
+    pub(crate) bin: PathBuf,
+    pub(crate) server: String,
+    pub(crate) dir: PathBuf,
 }
 
 impl Kubectl {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.arg(format!("--server={}", self.server))
             .arg(format!(
@@ -39,12 +40,12 @@ impl Kubectl {
         c
     }
 
-    pub(super) fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("kubectl runs")
     }
 
     /// Runs and asserts success and a stderr free of client-side errors; returns stdout.
-    pub(super) fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -64,7 +65,7 @@ impl Kubectl {
     }
 
     /// Runs and asserts failure; returns stderr.
-    pub(super) fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             !out.status.success(),
@@ -75,7 +76,7 @@ impl Kubectl {
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
-    fn spawn(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -83,7 +84,7 @@ impl Kubectl {
             .expect("kubectl spawns")
     }
 
-    pub(super) fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(name);
         std::fs::write(&path, text).expect("write manifest");
         path.display().to_string()
@@ -130,16 +131,23 @@ fn position(seen: &[String], any_of: &[&str]) -> Option<usize> {
     seen.iter().position(|s| any_of.contains(&s.as_str()))
 }
 
-fn suite(version: &str) {
+/// The bundled `kubectl.<version>`, or the one on PATH; `None` (skipped with a printed
+/// reason, or a failure under K8SLESS_REQUIRE_TOOLS=1) when neither exists.
+pub(crate) fn kubectl_bin(version: &str) -> Option<PathBuf> {
     let name = format!("kubectl.{version}");
     let bin = Path::new(BIN_DIR).join(&name);
-    if !bin.is_file() {
-        // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
-        let on_path = common::tool(&name);
-        if !on_path {
-            return;
-        }
+    if bin.is_file() {
+        return Some(bin);
     }
+    // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
+    common::tool(&name).then(|| PathBuf::from(&name))
+}
+
+fn suite(version: &str) {
+    let name = format!("kubectl.{version}");
+    let Some(bin) = kubectl_bin(version) else {
+        return;
+    };
     common::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,11 +168,7 @@ fn suite(version: &str) {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let k = Kubectl {
-        bin: if bin.is_file() {
-            bin
-        } else {
-            PathBuf::from(&name)
-        },
+        bin,
         server: stack.base.clone(),
         dir: dir.clone(),
     };

@@ -63,13 +63,14 @@ impl Pods {
         defaults::apply(&mut pod);
         validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
         policy.check_service_account(&pod, &settings)?;
-        let plan = translate::translate(&pod, &settings)
+        let mut plan = translate::translate(&pod, &settings)
             .map_err(|causes| Error::pod_invalid(&name, causes))?;
         policy.check_plan(&pod, &plan)?;
         self.schedule(&mut pod, &plan, at);
         if dry_run == DryRun::All {
             return Ok(pod);
         }
+        let kubelet_pki = self.open_kubelet(&mut plan, None, &name)?;
         // The quota charge is taken before the record exists, so no VM ever runs uncharged.
         let reserved = self.reserve_quota(&namespace, &pod, &plan).await?;
 
@@ -81,6 +82,7 @@ impl Pods {
             ..Default::default()
         };
         let mut rec = PodRecord::new(pod, vm);
+        rec.kubelet_pki = kubelet_pki;
         rec.event(
             false,
             "Scheduled",
