@@ -14,8 +14,8 @@ mod e2e {
     pub mod k8s_schema;
     pub mod kubectl;
     pub mod kubectl_tenancy;
-    pub mod namespaces;
     pub mod kubelet;
+    pub mod namespaces;
     pub mod pod_input;
     pub mod pods;
     pub mod tls;

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 
 use crate::gce;
-use crate::objects::Objects;
 use crate::kubelet::KubeletAccess;
+use crate::objects::Objects;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
