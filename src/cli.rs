@@ -233,6 +233,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
+        // No kubelet path yet in `serve`: exec answers 503 saying what is missing.
+        exec: crate::pods::exec::Exec::default(),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)

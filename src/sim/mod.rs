@@ -23,6 +23,7 @@ pub mod filter;
 pub mod guest;
 mod instance_meta;
 mod instances;
+pub mod kubelet;
 mod logs;
 mod operations;
 pub mod schema;

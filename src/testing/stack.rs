@@ -109,7 +109,12 @@ impl StackBuilder {
         if self.mode == SimMode::Auto {
             sim.spawn_driver();
         }
-        let state = self.app_state(&pods, &logs)?;
+        let exec = if self.guests {
+            start_kubelet_stand_in(addr.port()).await?
+        } else {
+            crate::pods::exec::Exec::default()
+        };
+        let state = self.app_state(&pods, &logs, exec)?;
         let app = api::router(state.clone()).merge(sim.router());
         let _ = app_cell.set(app.clone());
         let collector = self
@@ -164,7 +169,12 @@ impl StackBuilder {
 
     /// The API state: log sources (the simulated guests' lines, then the archive, unless
     /// given), token verification, lifecycle settings.
-    fn app_state(&self, pods: &Pods, logs: &SimLogs) -> Result<AppState, String> {
+    fn app_state(
+        &self,
+        pods: &Pods,
+        logs: &SimLogs,
+        exec: crate::pods::exec::Exec,
+    ) -> Result<AppState, String> {
         let verifier = self.args.verifier(self.verify_tokens)?;
         Ok(AppState {
             pods: pods.clone(),
@@ -181,8 +191,28 @@ impl StackBuilder {
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
+            exec,
         })
     }
+}
+
+/// The kubelet stand-in for the simulated guests (one for every pod, on loopback; its scratch
+/// directories under the system's temporary directory, per stack), and exec's dialer to it.
+async fn start_kubelet_stand_in(port: u16) -> Result<crate::pods::exec::Exec, String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("kubelet stand-in listener: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scratch =
+        std::env::temp_dir().join(format!("k8sless-kubelet-{}-{port}", std::process::id()));
+    let routes = crate::sim::kubelet::SimExec { scratch }.routes();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, routes).await;
+    });
+    let dialer = crate::pods::exec::PlainDialer {
+        addr: addr.to_string(),
+    };
+    Ok(crate::pods::exec::Exec::new(Arc::new(dialer)))
 }
 
 /// Serves `app` on `listener` (HTTPS with `tls`) until `stop` fires.
