@@ -88,6 +88,8 @@ async fn connect(
         .pods
         .exec_open(&state.exec, &namespace, &name, &req)
         .await?;
+    // The access log line of the upgrade; docs/kubectl.md's protocol table reads these.
+    tracing::info!(verb, protocol = %wire, "stream session");
     let (ends, process) = crate::stream::session();
     let opts = req.opts;
     tokio::spawn(async move {

@@ -52,6 +52,15 @@ pub(crate) enum Wire {
     Spdy,
 }
 
+impl std::fmt::Display for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wire::WebSocket(p) => write!(f, "WebSocket {p}"),
+            Wire::Spdy => write!(f, "SPDY/3.1 {V4}"),
+        }
+    }
+}
+
 fn upgrade_token(headers: &HeaderMap) -> String {
     headers
         .get(header::UPGRADE)

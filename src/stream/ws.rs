@@ -42,8 +42,11 @@ pub(crate) async fn serve(mut socket: WebSocket, protocol: &str, ends: Ends) {
         });
         match next.await {
             Err(_) => break,
-            Ok(Event::Client(Some(Ok(Message::Binary(data))))) => {
+            // The Python client sends a `str` as a text message (`"\x00" + data`); wsstream reads
+            // text and binary messages alike.
+            Ok(Event::Client(Some(Ok(msg @ (Message::Binary(_) | Message::Text(_)))))) => {
                 let Some(tx) = &input else { continue };
+                let data = msg.into_data();
                 match decode(&data, v5) {
                     Some(Input::StdinEnd) => {
                         let _ = tx.send(Input::StdinEnd).await;
