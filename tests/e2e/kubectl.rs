@@ -1,6 +1,7 @@
 //! Real kubectl against an in-process `k8sless dev` stack (simulated guests), once per bundled
 //! kubectl version the dispatcher offers: apply, create, run, get (tables, wide, -A, labels,
-//! sort, yaml/json/jsonpath, watch), wait, logs (-f, --tail), describe, delete, exec.
+//! sort, yaml/json/jsonpath, watch), wait, logs (-f, --tail), describe, delete; exec, attach and
+//! cp in tests/e2e/kubectl_exec.rs.
 //! Each version gets its own stack and runs in its own test, so the versions run in parallel.
 
 use std::io::Read;
@@ -16,14 +17,14 @@ use crate::common;
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
 /// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache.
-struct Kubectl {
-    bin: PathBuf,
+pub(crate) struct Kubectl {
+    pub(crate) bin: PathBuf,
     server: String,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Kubectl {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.arg(format!("--server={}", self.server))
             .arg(format!(
@@ -39,12 +40,12 @@ impl Kubectl {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("kubectl runs")
     }
 
     /// Runs and asserts success and a stderr free of client-side errors; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -64,7 +65,7 @@ impl Kubectl {
     }
 
     /// Runs and asserts failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             !out.status.success(),
@@ -83,7 +84,7 @@ impl Kubectl {
             .expect("kubectl spawns")
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(name);
         std::fs::write(&path, text).expect("write manifest");
         path.display().to_string()
@@ -275,14 +276,13 @@ fn run_and_output_formats(k: &Kubectl) {
         "runner",
         "--image=busybox:1.36",
         "--restart=Never",
-        "--annotations=k8sless.dev/simulate-duration=60s",
+        "--annotations=k8sless.dev/simulate-duration=120s",
         "--",
         "sleep",
-        "60",
+        "120",
     ]);
     assert!(ran.contains("pod/runner created"), "{ran}");
-    let exec = k.fails(&["exec", "runner", "--", "ls"]);
-    assert!(exec.contains("not supported by k8sless"), "{exec}");
+    super::kubectl_exec::flows(k, "runner");
 
     // get -A, --sort-by, -o yaml/json/jsonpath.
     let all = k.ok(&["get", "pods", "-A"]);
