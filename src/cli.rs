@@ -220,7 +220,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         );
     }
     let state = AppState {
-        pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm)),
+        pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
+            .with_kubelet_access(args.kubelet_access(None)?),
         body_limit: args.body_limit,
         // The archive once the pod finished, else Cloud Logging while it runs.
         logs: crate::pods::logs::LogSources(vec![
@@ -233,7 +234,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
-        // No kubelet path yet in `serve`: exec answers 503 saying what is missing.
+        // The bound on exec and attach sessions; the kubelet path is the pods' (`--kubelet-access`).
         exec: crate::pods::exec::Exec::default(),
     };
     let listen = args.listen_addr(false);
@@ -266,6 +267,8 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     builder.mode = SimMode::Auto;
     builder.timings = timings(&dev.sim_timings)?;
     builder.guests = dev.guests;
+    // The simulated VMs' kubelets: the stand-in, reached with each pod's own certificates.
+    builder.kubelet = dev.guests;
     if !args_compute_is_google(&builder.args.compute_endpoint) {
         builder.compute_endpoint = Some(builder.args.compute_endpoint.clone());
     }

@@ -183,6 +183,29 @@ pub struct ServiceArgs {
     /// Log format.
     #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// How the service reaches each pod's kubelet: `vpc` (Direct VPC egress into the VMs'
+    /// subnet; needs --kubelet-source-ranges) or `none` (exec, attach, port-forward and top
+    /// answer 405; logs come from the archive and Cloud Logging). `dev`: the kubelet stand-in.
+    #[arg(
+        long,
+        env = "K8SLESS_KUBELET_ACCESS",
+        value_enum,
+        default_value = "none"
+    )]
+    pub kubelet_access: KubeletAccessMode,
+    /// CIDRs the VMs' host firewall admits to kubelet's port 10250: the service's Direct VPC
+    /// egress subnet (comma-separated; never 0.0.0.0/0).
+    #[arg(long, env = "K8SLESS_KUBELET_SOURCE_RANGES")]
+    pub kubelet_source_ranges: Option<String>,
+}
+
+/// `--kubelet-access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KubeletAccessMode {
+    /// The service does not reach kubelets.
+    None,
+    /// Over the VPC, to each VM's internal IP, port 10250, with mutual TLS.
+    Vpc,
 }
 
 impl ServiceArgs {
@@ -218,6 +241,30 @@ impl ServiceArgs {
             Ok(())
         } else {
             Err(format!("missing required settings: {}", missing.join(", ")))
+        }
+    }
+
+    /// How kubelets are reached, from `--kubelet-access` and `--kubelet-source-ranges`;
+    /// `dial` is the stand-in's address in `dev` and tests.
+    pub fn kubelet_access(
+        &self,
+        dial: Option<std::net::SocketAddr>,
+    ) -> Result<crate::kubelet::KubeletAccess, String> {
+        let ranges = list(self.kubelet_source_ranges.as_deref().unwrap_or(""));
+        if let Some(bad) = ranges.iter().find(|r| !crate::guest::is_cidr(r)) {
+            return Err(format!(
+                "--kubelet-source-ranges: {bad:?} is not a CIDR (a range like 10.8.0.0/26; never 0.0.0.0/0)"
+            ));
+        }
+        match self.kubelet_access {
+            KubeletAccessMode::None => Ok(crate::kubelet::KubeletAccess::None),
+            KubeletAccessMode::Vpc if ranges.is_empty() && dial.is_none() => Err(
+                "--kubelet-access vpc needs --kubelet-source-ranges: the service's Direct VPC egress subnet range".into(),
+            ),
+            KubeletAccessMode::Vpc => Ok(crate::kubelet::KubeletAccess::Vpc {
+                source_ranges: ranges,
+                dial,
+            }),
         }
     }
 

@@ -430,3 +430,21 @@ mod tests {
         );
     }
 }
+
+/// A kubelet that could not be reached or refused: 503 (the VM may be booting, stopping or
+/// gone; the caller falls back where it can), 500 for a corrupt record's certificates.
+impl From<crate::kubelet::KubeletError> for Error {
+    fn from(err: crate::kubelet::KubeletError) -> Self {
+        use crate::kubelet::KubeletError as K;
+        match err {
+            K::Credentials { .. } => {
+                Error::internal_from("using the pod's kubelet certificates", err)
+            }
+            K::Status { status: 404, .. } => Error::unavailable_from(
+                "the pod's kubelet does not know the container yet; retry shortly",
+                err,
+            ),
+            _ => Error::unavailable_from("the pod's kubelet cannot be reached; retry shortly", err),
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub(crate) mod error;
 pub(crate) mod gce;
 pub(crate) mod guest;
 pub(crate) mod http;
+pub(crate) mod kubelet;
 pub(crate) mod logging;
 pub(crate) mod pods;
 pub(crate) mod push;

@@ -14,6 +14,7 @@ mod e2e {
     pub mod k8s_schema;
     pub mod kubectl;
     pub mod kubectl_exec;
+    pub mod kubelet;
     pub mod pod_input;
     pub mod pods;
     pub mod tls;

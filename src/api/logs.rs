@@ -80,12 +80,7 @@ fn render(lines: &[LogLine], o: &Options) -> String {
 }
 
 /// The options after the container: `previous`, `since*`, `tailLines`, `limitBytes`, ...
-fn options(q: &HashMap<String, String>, container: &str, name: &str) -> Result<Options> {
-    if flag(q, "previous") {
-        return Err(Error::bad_request(format!(
-            "previous terminated container \"{container}\" in pod \"{name}\" not found"
-        )));
-    }
+fn options(q: &HashMap<String, String>) -> Result<Options> {
     let since = match (number::<i64>(q, "sinceSeconds")?, q.get("sinceTime")) {
         (Some(s), _) if s <= 0 => {
             return Err(Error::bad_request("sinceSeconds must be greater than 0"));
@@ -125,8 +120,23 @@ async fn log(
     let q = extract::query(q.as_deref())?;
     let pod = state.pods.get(&namespace, &name).await?;
     let container = container_of(&pod, &name, q.get("container"))?;
-    let opts = options(&q, &container, &name)?;
+    let opts = options(&q)?;
     let now = progress(&pod, &container);
+    // kubelet first while the VM runs (it applies every option itself), then the sources.
+    if now.started || now.waiting.is_none() {
+        if let Some(kubelet) = state
+            .pods
+            .kubelet_logs(&namespace, &name, &container, &q)
+            .await?
+        {
+            return text_response(Body::new(kubelet.into_body()));
+        }
+    }
+    if flag(&q, "previous") {
+        return Err(Error::bad_request(format!(
+            "previous terminated container \"{container}\" in pod \"{name}\" not found"
+        )));
+    }
     let lines = state
         .logs
         .lines(ContainerRef::new(&namespace, &name, &container))

@@ -13,6 +13,7 @@ pub(crate) mod health;
 pub(crate) mod k8s_events;
 pub(crate) mod logs;
 pub(crate) mod meta;
+pub(crate) mod metrics;
 pub(crate) mod namespaces;
 pub(crate) mod openapi;
 mod openapi_paths;
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
         .merge(push::routes())
+        .merge(metrics::routes())
         .merge(guest::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(admit::admit))

@@ -242,6 +242,63 @@ pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<
     items
 }
 
+/// Metadata key of kubelet's client CA (PEM): the pod's own CA (`authentication.x509.clientCAFile`).
+pub(crate) const METADATA_KUBELET_CLIENT_CA: &str = "k8sless-kubelet-client-ca";
+/// Metadata key of kubelet's serving certificate (PEM, `tlsCertFile`).
+pub(crate) const METADATA_KUBELET_SERVING_CERT: &str = "k8sless-kubelet-serving-cert";
+/// Metadata key of kubelet's serving key (PEM, `tlsPrivateKeyFile`).
+pub(crate) const METADATA_KUBELET_SERVING_KEY: &str = "k8sless-kubelet-serving-key";
+/// Metadata key of the source ranges (comma-separated CIDRs) the host firewall admits to
+/// kubelet's port 10250: the service's Direct VPC egress range.
+pub(crate) const METADATA_KUBELET_SOURCE_RANGES: &str = "k8sless-kubelet-source-ranges";
+
+/// The metadata items that open kubelet's authenticated port to the service: the pod's
+/// client CA, kubelet's serving pair, and the source ranges. Without them (a deployment that
+/// does not reach kubelets) the guest keeps kubelet on loopback. The setup script writes the
+/// three PEMs under `/etc/k8sless/pki` (the key 0600) and the firewall rule (docs/guest.md).
+#[must_use]
+pub(crate) fn kubelet_tls_items(
+    tls: &crate::kubelet::GuestTls<'_>,
+    source_ranges: &[String],
+) -> Vec<(String, String)> {
+    let ranges: Vec<String> = source_ranges
+        .iter()
+        .filter(|r| is_cidr(r))
+        .cloned()
+        .collect();
+    vec![
+        (
+            METADATA_KUBELET_CLIENT_CA.to_owned(),
+            tls.client_ca.to_owned(),
+        ),
+        (
+            METADATA_KUBELET_SERVING_CERT.to_owned(),
+            tls.serving_cert.to_owned(),
+        ),
+        (
+            METADATA_KUBELET_SERVING_KEY.to_owned(),
+            tls.serving_key.to_owned(),
+        ),
+        (METADATA_KUBELET_SOURCE_RANGES.to_owned(), ranges.join(",")),
+    ]
+}
+
+/// An IPv4 or IPv6 CIDR (`10.8.0.0/28`), never `0.0.0.0/0` or `::/0`: the host firewall rule
+/// is built from these, and a range that admits everyone is dropped.
+pub(crate) fn is_cidr(range: &str) -> bool {
+    let Some((ip, bits)) = range.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => (1..=32).contains(&bits),
+        Ok(std::net::IpAddr::V6(_)) => (1..=128).contains(&bits),
+        Err(_) => false,
+    }
+}
+
 /// Checks metadata items against Compute Engine's limits: each value under
 /// [`MAX_METADATA_VALUE_BYTES`], all of them under [`MAX_METADATA_TOTAL_BYTES`].
 ///

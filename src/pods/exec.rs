@@ -1,21 +1,20 @@
 //! exec and attach: from a pod and a request to an upgraded connection to the pod's kubelet.
-//! The pod must have a VM and a running container; the service then dials kubelet through a
-//! [`KubeletDialer`] (mutual TLS over the VPC in production; plain loopback to the stand-in in
-//! `dev` and tests until the PKI lands) and upgrades to SPDY/3.1 with v4, as kube-apiserver
-//! does, because kubelet's WebSocket server stops at v4 and so cannot half-close stdin.
+//! The pod must have a VM and a running container; the service then dials kubelet with the
+//! pod's own mutual TLS ([`Pods::kubelet_of`]) and upgrades to SPDY/3.1 with v4, as
+//! kube-apiserver does, because kubelet's WebSocket server stops at v4 and so cannot
+//! half-close stdin.
 //!
 //! # Errors
 //! As kube-apiserver words them: `pods "x" not found`; `pod x does not have a host assigned`
 //! (no VM yet); `a container name must be specified ...`; `container c is not valid for pod
 //! x`; a finished pod, `cannot exec into a container in a completed pod; current phase is
 //! Succeeded` (kubectl's own words, which it checks before asking); a container not started,
-//! kubelet's `container not found ("c")`. No kubelet path configured: 503 saying so.
+//! kubelet's `container not found ("c")`. No kubelet path configured (`--kubelet-access
+//! none`): the 405 of [`Pods::require_kubelet`], saying what is missing.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Pods;
@@ -29,84 +28,23 @@ use crate::stream::spdy::upgrade::{self, Prefixed, UpgradeError};
 /// and a few tasks; Cloud Run's request concurrency is the other bound).
 pub(crate) const MAX_SESSIONS: usize = 256;
 
-/// A byte stream to a kubelet, before any HTTP.
-pub(crate) trait KubeletIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> KubeletIo for T {}
-
-/// A connection to a pod's kubelet and the `Host` to name in requests on it.
-pub(crate) struct KubeletConn {
-    /// The connection (TLS already established where there is TLS).
-    pub(crate) io: Box<dyn KubeletIo>,
-    /// For the `Host` header.
-    pub(crate) host: String,
-}
-
-/// How the service reaches the kubelet of a pod.
-#[async_trait::async_trait]
-pub(crate) trait KubeletDialer: Send + Sync + Debug {
-    /// A connection to the kubelet serving `rec`'s VM.
-    async fn dial(&self, rec: &PodRecord) -> Result<KubeletConn>;
-}
-
-/// `serve` without the VPC path (docs/exec.md): every exec says what is missing.
-#[derive(Debug)]
-pub(crate) struct NoKubeletPath;
-
-#[async_trait::async_trait]
-impl KubeletDialer for NoKubeletPath {
-    async fn dial(&self, _: &PodRecord) -> Result<KubeletConn> {
-        Err(Error::unavailable(
-            "exec, attach and cp need the service's private path to each VM's kubelet (Direct VPC egress and the \
-             kubelet firewall rule, docs/exec.md), which this deployment does not configure",
-        ))
-    }
-}
-
-/// Plain TCP to one address (the kubelet stand-in of `dev` and the tests).
-#[derive(Debug)]
-pub(crate) struct PlainDialer {
-    /// `host:port`.
-    pub(crate) addr: String,
-}
-
-#[async_trait::async_trait]
-impl KubeletDialer for PlainDialer {
-    async fn dial(&self, _: &PodRecord) -> Result<KubeletConn> {
-        let io = tokio::net::TcpStream::connect(&self.addr)
-            .await
-            .map_err(|e| {
-                Error::unavailable_from(format!("kubelet at {} cannot be reached", self.addr), e)
-            })?;
-        let _ = io.set_nodelay(true);
-        Ok(KubeletConn {
-            io: Box::new(io),
-            host: self.addr.clone(),
-        })
-    }
-}
-
-/// The exec service: the dialer and the bound on sessions.
+/// The bound on sessions this instance proxies (the kubelet connection comes from
+/// [`Pods::kubelet_of`]: the pod's own mutual TLS).
 #[derive(Debug, Clone)]
 pub struct Exec {
-    dialer: Arc<dyn KubeletDialer>,
     sessions: Arc<Semaphore>,
 }
 
-impl Exec {
-    /// Over `dialer`, with [`MAX_SESSIONS`].
-    pub(crate) fn new(dialer: Arc<dyn KubeletDialer>) -> Self {
+impl Default for Exec {
+    fn default() -> Self {
         Exec {
-            dialer,
             sessions: Arc::new(Semaphore::new(MAX_SESSIONS)),
         }
     }
 }
 
-impl Default for Exec {
-    fn default() -> Self {
-        Exec::new(Arc::new(NoKubeletPath))
-    }
-}
+/// The kubelet connection of a session: mutual TLS to the pod's kubelet.
+pub(crate) type KubeletIo = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// What the client asked: `exec` (with a command) or `attach`.
 #[derive(Debug, Clone)]
@@ -124,7 +62,7 @@ pub(crate) struct ExecRequest {
 /// A session's kubelet side, upgraded; the permit is held while it lives.
 pub(crate) struct KubeletSession {
     /// SPDY/3.1 with v4, ready for [`crate::stream::spdy::dial`].
-    pub(crate) io: Prefixed<Box<dyn KubeletIo>>,
+    pub(crate) io: Prefixed<KubeletIo>,
     /// One of [`MAX_SESSIONS`].
     pub(crate) permit: OwnedSemaphorePermit,
 }
@@ -138,6 +76,7 @@ impl Pods {
         name: &str,
         req: &ExecRequest,
     ) -> Result<KubeletSession> {
+        self.require_kubelet(req.verb)?;
         let rec = self.get_record(namespace, name).await?;
         let container = container_of(&rec.pod, name, req.container.as_ref())?;
         ready_for_exec(&rec, name, &container)?;
@@ -146,9 +85,13 @@ impl Pods {
                 "this instance already proxies {MAX_SESSIONS} exec and attach sessions; retry"
             ))
         })?;
-        let conn = exec.dialer.dial(&rec).await?;
+        let client = self.kubelet_of(&rec).await?;
+        let io = client
+            .connect()
+            .await
+            .map_err(|e| Error::unavailable_from("the pod's kubelet cannot be reached", e))?;
         let path = kubelet_path(req, namespace, name, &container);
-        let io = upgrade::upgrade(conn.io, &conn.host, &path)
+        let io = upgrade::upgrade(io, &client.host_header(), &path)
             .await
             .map_err(|e| match e {
                 UpgradeError::Refused { status, body } if (400..500).contains(&status) => {

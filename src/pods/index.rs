@@ -91,6 +91,8 @@ pub(crate) fn of(rec: &PodRecord) -> Option<String> {
         },
         vm: rec.vm.clone(),
         events: Vec::new(),
+        // Keys never go into object metadata: only the body carries them.
+        kubelet_pki: None,
     };
     serde_json::to_string(&slim)
         .ok()

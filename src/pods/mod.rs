@@ -14,8 +14,10 @@ pub(crate) mod events;
 pub(crate) mod exec;
 mod health;
 pub(crate) mod index;
+mod kubelet;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
+pub(crate) mod metrics;
 pub(crate) mod namespaces;
 pub(crate) mod phase;
 pub(crate) mod quantity;
@@ -28,6 +30,7 @@ pub(crate) mod watch;
 use std::sync::Arc;
 
 use crate::gce;
+use crate::kubelet::KubeletAccess;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
@@ -44,6 +47,8 @@ pub struct Pods {
     settings: Arc<VmSettings>,
     /// The watch pollers this process shares between its watch streams.
     watches: Arc<watch::hub::WatchHub>,
+    /// How kubelets are reached (`--kubelet-access`).
+    kubelet: Arc<KubeletAccess>,
 }
 
 impl Pods {
@@ -58,6 +63,15 @@ impl Pods {
             compute,
             settings,
             watches: Arc::default(),
+            kubelet: Arc::default(),
+        }
+    }
+
+    /// The same service, reaching kubelets as `access` says.
+    pub fn with_kubelet_access(self, access: KubeletAccess) -> Self {
+        Pods {
+            kubelet: Arc::new(access),
+            ..self
         }
     }
 

@@ -127,6 +127,10 @@ pub struct PodRecord {
     /// Event history.
     #[serde(default)]
     pub events: Vec<HistoryEntry>,
+    /// The pod's kubelet PKI (`None` when this deployment does not reach kubelets, or for pods
+    /// created before it did). Only the service reads records; no API answer carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kubelet_pki: Option<crate::kubelet::PodPki>,
 }
 
 impl PodRecord {
@@ -138,6 +142,7 @@ impl PodRecord {
             pod,
             vm,
             events: Vec::new(),
+            kubelet_pki: None,
         }
     }
 

@@ -33,7 +33,7 @@ pub type ReportSink = Arc<
     dyn Fn(Report) -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
 >;
 
-pub use super::logs::SimLogs;
+pub use super::logs::{SimLogMirror, SimLogs};
 /// A container's log lines, with when each was written.
 pub type SimLogLines = Vec<(jiff::Timestamp, String)>;
 

@@ -12,15 +12,39 @@ use crate::pods::now;
 /// Timestamped lines by `namespace/name/container`.
 type Lines = HashMap<String, Vec<(jiff::Timestamp, String)>>;
 
+/// Where else a line goes: `(namespace, pod, container, line)` (the kubelet stand-in's log
+/// files, so `kubectl logs` through kubelet shows the simulated lines).
+pub type SimLogMirror = Arc<dyn Fn(&str, &str, &str, &str) + Send + Sync>;
+
 /// Log lines per `namespace/name/container`.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct SimLogs {
     inner: Arc<Mutex<Lines>>,
+    mirror: Arc<Mutex<Option<SimLogMirror>>>,
+}
+
+impl std::fmt::Debug for SimLogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimLogs").finish_non_exhaustive()
+    }
 }
 
 impl SimLogs {
+    /// Sends every line also to `mirror`.
+    pub fn mirror_to(&self, mirror: SimLogMirror) {
+        *self.mirror.lock().unwrap_or_else(|p| p.into_inner()) = Some(mirror);
+    }
+
     /// Appends a line.
     pub fn push(&self, namespace: &str, name: &str, container: &str, line: String) {
+        let mirror = self
+            .mirror
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(m) = mirror {
+            m(namespace, name, container, &line);
+        }
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(format!("{namespace}/{name}/{container}"))
             .or_default()

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use crate::api;
 use crate::gce;
 use crate::sim::guest::{self, ReportSink, SimLogs};
+use crate::sim::kubelet::SimKubelet;
 use crate::sim::{Sim, SimConfig, SimMode, SimTimings};
 
 use super::{AppState, MemoryStore, Pods, RecordStore, ServiceArgs};
@@ -47,6 +48,10 @@ pub struct StackBuilder {
     /// Serve HTTPS with this certificate (the embedded simulator then also listens on a
     /// loopback plain-HTTP port for the service's own Compute Engine client).
     pub tls: Option<crate::tls::SelfSigned>,
+    /// Play every simulated VM's kubelet with the stand-in ([`crate::sim::kubelet`]): pods
+    /// get their PKI and the service reaches kubelets (`--kubelet-access vpc`, dialing the
+    /// stand-in's loopback port).
+    pub kubelet: bool,
 }
 
 impl StackBuilder {
@@ -66,6 +71,7 @@ impl StackBuilder {
             collect_interval: None,
             logs: None,
             tls: None,
+            kubelet: false,
         }
     }
 
@@ -100,20 +106,26 @@ impl StackBuilder {
             schema: None,
         });
         let memory = Arc::new(MemoryStore::new());
-        let pods = self.pods(&sim_base, &memory)?;
+        let kubelet = self.start_kubelet(&sim).await?;
+        let mut pods = self.pods(&sim_base, &memory)?;
+        if let Some(k) = &kubelet {
+            pods = pods.with_kubelet_access(crate::kubelet::KubeletAccess::Vpc {
+                source_ranges: vec!["127.0.0.0/8".into()],
+                dial: Some(k.addr()),
+            });
+        }
         let logs = SimLogs::default();
         let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
         if self.guests {
             guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
         }
+        if let Some(k) = &kubelet {
+            k.mirror(&logs);
+        }
         if self.mode == SimMode::Auto {
             sim.spawn_driver();
         }
-        let exec = if self.guests {
-            start_kubelet_stand_in(addr.port()).await?
-        } else {
-            crate::pods::exec::Exec::default()
-        };
+        let exec = crate::pods::exec::Exec::default();
         let state = self.app_state(&pods, &logs, exec)?;
         let app = api::router(state.clone()).merge(sim.router());
         let _ = app_cell.set(app.clone());
@@ -136,10 +148,26 @@ impl StackBuilder {
             memory,
             logs,
             state,
+            kubelet,
             shutdown: Some(tx),
             server: Some(server),
             collector,
         })
+    }
+
+    /// The kubelet stand-in, playing `sim`'s VMs, when asked for; its scratch directory is
+    /// under the system's temporary directory.
+    async fn start_kubelet(&self, sim: &Sim) -> Result<Option<SimKubelet>, String> {
+        if !self.kubelet {
+            return Ok(None);
+        }
+        let scratch =
+            std::env::temp_dir().join(format!("k8sless-kubelet-{}", uuid::Uuid::new_v4()));
+        let kubelet = SimKubelet::start(scratch)
+            .await
+            .map_err(|e| format!("kubelet stand-in: {e}"))?;
+        kubelet.install(sim);
+        Ok(Some(kubelet))
     }
 
     /// The pod service, with the production Compute client on the simulator (or on
@@ -196,25 +224,6 @@ impl StackBuilder {
     }
 }
 
-/// The kubelet stand-in for the simulated guests (one for every pod, on loopback; its scratch
-/// directories under the system's temporary directory, per stack), and exec's dialer to it.
-async fn start_kubelet_stand_in(port: u16) -> Result<crate::pods::exec::Exec, String> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("kubelet stand-in listener: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let scratch =
-        std::env::temp_dir().join(format!("k8sless-kubelet-{}-{port}", std::process::id()));
-    let routes = crate::sim::kubelet::SimExec { scratch }.routes();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, routes).await;
-    });
-    let dialer = crate::pods::exec::PlainDialer {
-        addr: addr.to_string(),
-    };
-    Ok(crate::pods::exec::Exec::new(Arc::new(dialer)))
-}
-
 /// Serves `app` on `listener` (HTTPS with `tls`) until `stop` fires.
 async fn serve(
     listener: TcpListener,
@@ -263,6 +272,8 @@ pub struct Stack {
     pub logs: SimLogs,
     /// The API state.
     pub state: AppState,
+    /// The kubelet stand-in, when the builder asked for it.
+    pub kubelet: Option<SimKubelet>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     collector: Option<tokio::task::JoinHandle<()>>,

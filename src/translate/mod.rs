@@ -195,6 +195,29 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
     }
 }
 
+/// Opens the plan's kubelet to the service: the pod's client CA and kubelet's serving pair
+/// ([`crate::kubelet::pki`]) and the source ranges its host firewall admits go into the VM's
+/// metadata ([`guest::kubelet_tls_items`]).
+///
+/// # Errors
+/// 422 when the metadata no longer fits Compute Engine's limits.
+pub(crate) fn add_kubelet_tls(
+    plan: &mut VmPlan,
+    tls: &crate::kubelet::GuestTls<'_>,
+    source_ranges: &[String],
+) -> Result<(), Vec<Cause>> {
+    let metadata = plan.instance.metadata.get_or_insert_with(Default::default);
+    for (key, value) in guest::kubelet_tls_items(tls, source_ranges) {
+        metadata.items.retain(|i| i.key != key);
+        metadata.items.push(MetadataItem {
+            key,
+            value: Some(value),
+        });
+    }
+    metadata.items.sort_by(|a, b| a.key.cmp(&b.key));
+    check_metadata_size(&plan.instance)
+}
+
 /// The pod's zones that offer its GPUs, or why none does.
 fn zones_offering(
     p: &Placement,

@@ -16,10 +16,11 @@ use crate::common;
 
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
-/// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache.
+/// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache (also used
+/// by the kubelet suite, `kubelet.rs`).
 pub(crate) struct Kubectl {
     pub(crate) bin: PathBuf,
-    server: String,
+    pub(crate) server: String,
     pub(crate) dir: PathBuf,
 }
 
@@ -76,7 +77,7 @@ impl Kubectl {
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
-    fn spawn(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -131,16 +132,23 @@ fn position(seen: &[String], any_of: &[&str]) -> Option<usize> {
     seen.iter().position(|s| any_of.contains(&s.as_str()))
 }
 
-fn suite(version: &str) {
+/// The bundled `kubectl.<version>`, or the one on PATH; `None` (skipped with a printed
+/// reason, or a failure under K8SLESS_REQUIRE_TOOLS=1) when neither exists.
+pub(crate) fn kubectl_bin(version: &str) -> Option<PathBuf> {
     let name = format!("kubectl.{version}");
     let bin = Path::new(BIN_DIR).join(&name);
-    if !bin.is_file() {
-        // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
-        let on_path = common::tool(&name);
-        if !on_path {
-            return;
-        }
+    if bin.is_file() {
+        return Some(bin);
     }
+    // `common::tool` looks on PATH; the bundled versions live beside the dispatcher.
+    common::tool(&name).then(|| PathBuf::from(&name))
+}
+
+fn suite(version: &str) {
+    let name = format!("kubectl.{version}");
+    let Some(bin) = kubectl_bin(version) else {
+        return;
+    };
     common::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,6 +161,7 @@ fn suite(version: &str) {
     b.mode = SimMode::Auto;
     b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
     b.guests = true;
+    b.kubelet = true; // exec, attach and cp reach the kubelet stand-in
     let stack = rt.block_on(b.start()).expect("stack starts");
     let dir = std::env::temp_dir().join(format!(
         "k8sless-kubectl-{version}-{}-{}",
@@ -161,11 +170,7 @@ fn suite(version: &str) {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let k = Kubectl {
-        bin: if bin.is_file() {
-            bin
-        } else {
-            PathBuf::from(&name)
-        },
+        bin,
         server: stack.base.clone(),
         dir: dir.clone(),
     };

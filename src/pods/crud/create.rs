@@ -57,12 +57,13 @@ impl Pods {
         set_server_fields(&mut pod, at);
         defaults::apply(&mut pod);
         validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
-        let plan = translate::translate(&pod, &self.settings)
+        let mut plan = translate::translate(&pod, &self.settings)
             .map_err(|causes| Error::pod_invalid(&name, causes))?;
         self.schedule(&mut pod, &plan, at);
         if dry_run == DryRun::All {
             return Ok(pod);
         }
+        let kubelet_pki = self.open_kubelet(&mut plan, None, &name)?;
 
         let vm = VmState {
             name: plan.name.clone(),
@@ -72,6 +73,7 @@ impl Pods {
             ..Default::default()
         };
         let mut rec = PodRecord::new(pod, vm);
+        rec.kubelet_pki = kubelet_pki;
         rec.event(
             false,
             "Scheduled",

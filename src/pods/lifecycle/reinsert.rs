@@ -72,11 +72,16 @@ impl Pods {
         if decide(&rec, &[], now, now, s) != Some(Step::Insert) {
             return Ok(Reinserted::Skipped("changed meanwhile"));
         }
-        let plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
+        let mut plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
             Error::internal(format!(
                 "pod {namespace}/{name} no longer translates: {causes:?}"
             ))
         })?;
+        // The same certificates as the first insert (the record's client key must match); a
+        // pod created before kubelet access was turned on keeps its loopback-only kubelet.
+        if rec.kubelet_pki.is_some() {
+            self.open_kubelet(&mut plan, rec.kubelet_pki.as_ref(), name)?;
+        }
         let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
         let ZoneChoice { zones, mut tried } = zones_to_try(&rec, &plan.zones);
         let seen = InsertSeen::of(&rec);

@@ -1,5 +1,8 @@
 //! Container logs behind one interface, for `kubectl logs`.
 //!
+//! While the pod's VM runs, kubelet itself ([`kubelet`]: streamed as kubelet sends it, every
+//! option applied by kubelet); when it cannot answer, the sources below.
+//!
 //! Sources, asked in order until one knows the container. The service is given its list at
 //! start-up: the log archived in Cloud Storage at `logs/<ns>/<pod>/<uid>/<container>.log`
 //! when the pod finishes ([`archive`], so logs outlive the VM; the guest uploads it to the
@@ -13,6 +16,7 @@
 pub(crate) mod archive;
 pub(crate) mod cloud;
 pub(crate) mod follow;
+pub(crate) mod kubelet;
 pub(crate) mod upload;
 
 use std::sync::Arc;

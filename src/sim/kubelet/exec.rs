@@ -3,11 +3,12 @@
 //! over kubelet's protocols: SPDY/3.1 and WebSocket up to `v4.channel.k8s.io` (kubelet's
 //! streaming server has no v5; kube-apiserver, and k8sless, speak SPDY to it for the half-close).
 //!
-//! What runs is a real process in the pod's scratch directory (`{scratch}/{namespace}/{pod}`),
-//! with the environment of [`super::runner`]; `attach` starts `/bin/sh` there, standing in for
-//! the container's main process (docs/simulator.md says what this does not cover).
+//! What runs is a real process in the VM's scratch directory (the node's, where its containers
+//! run too), with the environment of [`super::runner`]; `attach` starts `/bin/sh` there,
+//! standing in for the container's main process (docs/simulator.md says what this does not
+//! cover).
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
@@ -15,25 +16,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
+use super::SimNode;
 use super::runner;
 use crate::stream::accept;
 use crate::stream::{StreamOptions, V4};
 
-/// Where the stand-in runs processes.
-#[derive(Debug, Clone)]
-pub struct SimExec {
-    /// One directory per pod below this.
-    pub scratch: PathBuf,
-}
-
-impl SimExec {
-    /// The routes, to merge into the stand-in's router.
-    pub fn routes(self) -> Router {
-        Router::new()
-            .route("/exec/{namespace}/{pod}/{container}", any(exec))
-            .route("/attach/{namespace}/{pod}/{container}", any(attach))
-            .with_state(self)
-    }
+/// kubelet's exec and attach paths, merged into the stand-in's routes.
+pub(super) fn routes() -> Router<Arc<SimNode>> {
+    Router::new()
+        .route("/exec/{namespace}/{pod}/{container}", any(exec))
+        .route("/attach/{namespace}/{pod}/{container}", any(attach))
 }
 
 /// kubelet's query: `command` repeated, the streams as `1`.
@@ -67,40 +59,30 @@ pub(crate) fn parse_query(raw: Option<&str>) -> KubeletQuery {
 }
 
 async fn exec(
-    State(s): State<SimExec>,
+    State(node): State<Arc<SimNode>>,
     Path(path): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
     let q = parse_query(request.uri().query());
-    serve(s, path, q.command, q.opts, request).await
+    serve(node, path, q.command, q.opts, request).await
 }
 
 async fn attach(
-    State(s): State<SimExec>,
+    State(node): State<Arc<SimNode>>,
     Path(path): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
     let q = parse_query(request.uri().query());
-    serve(s, path, vec!["/bin/sh".into()], q.opts, request).await
+    serve(node, path, vec!["/bin/sh".into()], q.opts, request).await
 }
 
 fn refuse(code: StatusCode, message: impl Into<String>) -> Response {
     (code, message.into()).into_response()
 }
 
-/// A DNS-1123 name (what the API admits for namespaces and pods): safe as a path segment.
-fn segment_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && s != "."
-        && s != ".."
-}
-
 async fn serve(
-    s: SimExec,
-    (namespace, pod, _container): (String, String, String),
+    node: Arc<SimNode>,
+    (namespace, pod, container): (String, String, String),
     command: Vec<String>,
     opts: StreamOptions,
     request: Request,
@@ -111,17 +93,24 @@ async fn serve(
             "you must specify at least 1 of stdin, stdout, stderr",
         );
     }
-    if !segment_ok(&namespace) || !segment_ok(&pod) {
+    // This VM's kubelet knows one pod, and its containers from the manifest (kubelet's words).
+    if namespace != node.namespace || pod != node.pod {
         return refuse(
-            StatusCode::BAD_REQUEST,
-            format!("invalid pod {namespace}/{pod}"),
+            StatusCode::NOT_FOUND,
+            format!("pod not found (\"{namespace}/{pod}\")"),
+        );
+    }
+    if node.container(&container).is_none() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!("container not found (\"{container}\")"),
         );
     }
     let wire = match accept::negotiate(request.headers(), &[V4]) {
         Ok(w) => w,
         Err(e) => return refuse(e.code(), e.to_string()),
     };
-    let dir = s.scratch.join(&namespace).join(&pod);
+    let dir = node.dir().to_path_buf();
     if let Err(e) = tokio::fs::create_dir_all(&dir).await {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,11 +142,5 @@ mod tests {
             }
         );
         assert_eq!(parse_query(None), KubeletQuery::default());
-    }
-
-    #[test]
-    fn only_dns_names_become_directories() {
-        assert!(segment_ok("default") && segment_ok("my-pod.1"));
-        assert!(!segment_ok("..") && !segment_ok("a/b") && !segment_ok("") && !segment_ok("A"));
     }
 }

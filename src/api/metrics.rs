@@ -1,0 +1,85 @@
+//! `metrics.k8s.io/v1beta1` for `kubectl top pod`: the group's discovery documents and
+//! `PodMetrics` (one, a namespace's, or all namespaces'), served by `pods::metrics` from each
+//! pod's kubelet.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::pods::{json, list_options};
+use super::{AppState, discovery, extract, respond};
+
+/// `GET /apis/metrics.k8s.io`.
+pub(crate) async fn metrics_group() -> Response {
+    json(StatusCode::OK, &discovery::metrics_group())
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1`.
+pub(crate) async fn metrics_resources() -> Response {
+    json(StatusCode::OK, &discovery::metrics_resource_list())
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
+pub(crate) async fn pod_metrics_view(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Response {
+    respond(
+        state
+            .pods
+            .pod_metrics(&namespace, &name)
+            .await
+            .map(|m| json(StatusCode::OK, &m)),
+    )
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods`.
+pub(crate) async fn pod_metrics_list(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(list(state, Some(namespace), q).await)
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/pods`.
+pub(crate) async fn pod_metrics_list_all(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(list(state, None, q).await)
+}
+
+async fn list(
+    state: AppState,
+    namespace: Option<String>,
+    q: Option<String>,
+) -> crate::error::Result<Response> {
+    let q = extract::query(q.as_deref())?;
+    let opts = list_options(&q)?;
+    let metrics = state
+        .pods
+        .pod_metrics_list(namespace.as_deref(), &opts)
+        .await?;
+    Ok(json(StatusCode::OK, &metrics))
+}
+
+/// The group's routes.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    use axum::routing::get;
+    let base = "/apis/metrics.k8s.io";
+    axum::Router::new()
+        .route(base, get(metrics_group))
+        .route(&format!("{base}/"), get(metrics_group))
+        .route(&format!("{base}/v1beta1"), get(metrics_resources))
+        .route(&format!("{base}/v1beta1/"), get(metrics_resources))
+        .route(&format!("{base}/v1beta1/pods"), get(pod_metrics_list_all))
+        .route(
+            &format!("{base}/v1beta1/namespaces/{{namespace}}/pods"),
+            get(pod_metrics_list),
+        )
+        .route(
+            &format!("{base}/v1beta1/namespaces/{{namespace}}/pods/{{name}}"),
+            get(pod_metrics_view),
+        )
+}

@@ -1,0 +1,197 @@
+//! kubectl through the service to each pod's kubelet (the stand-in, `k8sless::sim::kubelet`,
+//! reached with the pod's own certificates): `logs -f` shows a line within a second of the
+//! container writing it, `logs` and `--tail` while the VM runs come from kubelet, `top pod`
+//! prints CPU and memory from kubelet's stats. Without kubelet access, `top` says what is
+//! missing. The containers are real processes in the stand-in's scratch directory.
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use k8sless::sim::{SimMode, SimTimings};
+use k8sless::testing::{StackBuilder, default_args};
+
+use super::kubectl::{Kubectl, kubectl_bin};
+use crate::common;
+
+fn manifest(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  annotations:\n    \
+         k8sless.dev/simulate-duration: \"120s\"\nspec:\n  restartPolicy: Never\n  containers:\n    \
+         - name: main\n      image: busybox:1.36\n    - name: burn\n      image: busybox:1.36\n"
+    )
+}
+
+/// Lines `logs -f --timestamps` printed, each with how long after its CRI timestamp it
+/// arrived.
+fn follow_latencies(k: &Kubectl, pod: &str, marker: &str, lines: usize) -> Vec<Duration> {
+    let mut child = k.spawn(&["logs", "-f", "--timestamps", pod, "-c", "main"]);
+    let out = child.stdout.take().expect("stdout");
+    let mut latencies = Vec::new();
+    for line in BufReader::new(out).lines() {
+        let Ok(line) = line else { break };
+        let arrived = jiff::Timestamp::now();
+        let Some((ts, text)) = line.split_once(' ') else {
+            continue;
+        };
+        if !text.starts_with(marker) {
+            continue;
+        }
+        let written: jiff::Timestamp = ts.parse().expect("an RFC 3339 timestamp");
+        let late = arrived.duration_since(written);
+        latencies.push(Duration::from_nanos(late.as_nanos().max(0) as u64));
+        if latencies.len() == lines {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    latencies
+}
+
+fn suite(version: &str) {
+    let Some(bin) = kubectl_bin(version) else {
+        return;
+    };
+    common::init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut b = StackBuilder::new(default_args());
+    b.mode = SimMode::Auto;
+    b.timings = SimTimings::ZERO;
+    b.guests = true;
+    b.kubelet = true;
+    let stack = rt.block_on(b.start()).expect("stack starts");
+    let dir = std::env::temp_dir().join(format!(
+        "k8sless-kubelet-{version}-{}-{}",
+        std::process::id(),
+        stack.addr.port()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let k = Kubectl {
+        bin,
+        server: stack.base.clone(),
+        dir: dir.clone(),
+    };
+    k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+    let file = k.write("tail.yaml", &manifest("tail"));
+    k.ok(&["create", "-f", &file]);
+    k.ok(&["wait", "--for=condition=Ready", "pod/tail", "--timeout=60s"]);
+    let vm = k.ok(&["get", "pod", "tail", "-o", "jsonpath={.spec.nodeName}"]);
+    let kubelet = stack.kubelet.as_ref().expect("the stand-in runs");
+    let node = kubelet.node(&vm).expect("the stand-in plays the pod's VM");
+
+    // The simulated guest's lines reached kubelet's log file, and `logs` reads them there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !k.ok(&["logs", "tail", "-c", "main"]).contains("simulated") {
+        assert!(
+            Instant::now() < deadline,
+            "no simulated line through kubelet"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // logs -f: a real process writes a line every 200 ms; each reaches kubectl within 1 s.
+    let _guard = rt.enter();
+    node.run(
+        "main",
+        "sleep 1; i=0; while [ $i -lt 10 ]; do echo line-$i; i=$((i+1)); sleep 0.2; done",
+    )
+    .expect("the process starts");
+    let mut late = follow_latencies(&k, "tail", "line-", 10);
+    assert_eq!(late.len(), 10, "kubectl logs -f printed {late:?}");
+    late.sort();
+    eprintln!(
+        "kubectl.{version} logs -f through the service and kubelet: per line median {:?}, max {:?}",
+        late[late.len() / 2],
+        late[late.len() - 1]
+    );
+    assert!(late[late.len() - 1] < Duration::from_secs(1), "{late:?}");
+
+    // logs and --tail, from kubelet while the VM runs; --previous as kubelet words it.
+    let all = k.ok(&["logs", "tail", "-c", "main"]);
+    assert!(all.contains("line-9\n"), "{all}");
+    // (the simulated guest keeps adding a line a second, so only the count is fixed)
+    let tail = k.ok(&["logs", "tail", "-c", "main", "--tail=2"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    let again = k.ok(&["logs", "tail", "-c", "main"]);
+    assert!(tail.lines().all(|l| again.contains(l)), "{tail}");
+    let previous = k.fails(&["logs", "tail", "-c", "main", "--previous"]);
+    assert!(
+        previous.contains("previous terminated container \"main\" in pod \"tail\" not found"),
+        "{previous}"
+    );
+
+    // top pod: CPU and memory of the real processes, per pod and per container.
+    node.run(
+        "burn",
+        "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 60",
+    )
+    .expect("the process starts");
+    std::thread::sleep(Duration::from_millis(500));
+    let top = k.ok(&["top", "pod", "tail"]);
+    let mut rows = top.lines();
+    let header: Vec<&str> = rows.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "CPU(cores)", "MEMORY(bytes)"], "{top}");
+    let row: Vec<&str> = rows.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(row.first(), Some(&"tail"), "{top}");
+    let cpu: u64 = row[1].trim_end_matches('m').parse().expect("millicores");
+    assert!(cpu > 0, "{top}");
+    assert!(row[2].ends_with("Mi"), "{top}");
+    let containers = k.ok(&["top", "pod", "tail", "--containers"]);
+    assert!(
+        containers.lines().any(|l| l.contains("burn")),
+        "{containers}"
+    );
+    let listed = k.ok(&["top", "pod"]);
+    assert!(listed.lines().any(|l| l.starts_with("tail ")), "{listed}");
+
+    drop(stack);
+    rt.shutdown_background();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kubectl_1_32_through_kubelet() {
+    suite("1.32");
+}
+
+#[test]
+fn kubectl_1_33_through_kubelet() {
+    suite("1.33");
+}
+
+/// Without kubelet access, `top` reaches the metrics endpoint and its Status says what is
+/// missing; logs still come from the other sources.
+#[tokio::test]
+async fn without_kubelet_access_top_says_what_is_missing() {
+    let stack = common::stack().await;
+    let api = common::api::Api::new(&stack);
+    api.create(common::pod("p")).await;
+    let http = common::http();
+    let r = http
+        .get(format!(
+            "{}/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/p",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 405);
+    let status: serde_json::Value = r.json().await.expect("a Status");
+    assert_eq!(status["reason"], "MethodNotAllowed");
+    let message = status["message"].as_str().unwrap_or("");
+    assert!(message.contains("--kubelet-access"), "{message}");
+    let groups: serde_json::Value = http
+        .get(format!("{}/apis", stack.base))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(groups["groups"][0]["name"], "metrics.k8s.io");
+    stack.stop().await;
+}
