@@ -144,3 +144,7 @@ mod tests {
         assert_eq!(parse_query(None), KubeletQuery::default());
     }
 }
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod stream_tests;
