@@ -123,3 +123,6 @@ pub(crate) fn session() -> (Ends, ProcessEnds) {
         },
     )
 }
+
+#[cfg(test)]
+mod latency_tests;

@@ -63,3 +63,43 @@ def test_host_network_false_is_accepted_with_a_warning(dev):
         assert status == 201, status
         assert resp.spec.host_network is False, resp.spec.host_network
         assert "VM's network" in headers.get("Warning", ""), dict(headers)
+
+
+def test_exec_stream(dev):
+    """`kubernetes.stream.stream(connect_get_namespaced_pod_exec, ...)` (WebSocket; the client
+    offers v5 and v4) against a running pod: output, the exit code from the error channel, an
+    interactive shell fed through write_stdin (text messages), as Airflow drives it."""
+    from kubernetes.stream import stream
+    c = "kubernetes (Python) stream"
+    api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
+    body = pod_manifest("py-exec")
+    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "60s"}
+    api.create_namespaced_pod("default", body)
+    with step(c, "dev", "wait for Running", "phase Running"):
+        deadline = time.time() + 30
+        while api.read_namespaced_pod("py-exec", "default").status.phase != "Running":
+            assert time.time() < deadline, "not Running after 30 s"
+            time.sleep(0.2)
+    with step(c, "dev", "exec echo (preloaded)", "stdout and stderr, as one string"):
+        out = stream(api.connect_get_namespaced_pod_exec, "py-exec", "default",
+                     command=["sh", "-c", "echo hi; echo err >&2"], stderr=True, stdin=False, stdout=True, tty=False)
+        assert sorted(out.split()) == ["err", "hi"], repr(out)
+    with step(c, "dev", "exec sh -c 'exit 3'", "returncode 3"):
+        r = stream(api.connect_get_namespaced_pod_exec, "py-exec", "default", command=["sh", "-c", "exit 3"],
+                   stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+        r.run_forever(timeout=20)
+        assert r.returncode == 3, r.returncode
+    with step(c, "dev", "write_stdin to /bin/sh, read_stdout", "the command's output, then returncode 0"):
+        r = stream(api.connect_get_namespaced_pod_exec, "py-exec", "default", command=["/bin/sh"],
+                   stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+        r.write_stdin("echo from-stdin\n")
+        got, deadline = "", time.time() + 20
+        while "from-stdin" not in got and time.time() < deadline:
+            r.update(timeout=1)
+            got += r.read_stdout() if r.peek_stdout() else ""
+        assert got == "from-stdin\n", repr(got)
+        r.write_stdin("exit 0\n")
+        r.run_forever(timeout=20)
+        assert r.returncode == 0, r.returncode
+        r.close()
+    api.delete_namespaced_pod("py-exec", "default")
