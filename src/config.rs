@@ -397,4 +397,25 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert!(parse_duration("soon").is_err());
     }
+
+    #[test]
+    fn kubelet_access_needs_private_source_ranges() {
+        use crate::kubelet::KubeletAccess;
+        let mut args = crate::testing::default_args();
+        assert_eq!(args.kubelet_access(None), Ok(KubeletAccess::None));
+        args.kubelet_access = KubeletAccessMode::Vpc;
+        let missing = args.kubelet_access(None).unwrap_err();
+        assert!(missing.contains("--kubelet-source-ranges"), "{missing}");
+        args.kubelet_source_ranges = Some("10.8.0.0/26, 0.0.0.0/0".into());
+        let wide = args.kubelet_access(None).unwrap_err();
+        assert!(wide.contains("\"0.0.0.0/0\""), "{wide}");
+        args.kubelet_source_ranges = Some("10.8.0.0/26".into());
+        assert_eq!(
+            args.kubelet_access(None),
+            Ok(KubeletAccess::Vpc {
+                source_ranges: vec!["10.8.0.0/26".into()],
+                dial: None
+            })
+        );
+    }
 }

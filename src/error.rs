@@ -382,6 +382,24 @@ fn name_of_key(key: &str) -> &str {
 /// Result alias for API operations.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A kubelet that could not be reached or refused: 503 (the VM may be booting, stopping or
+/// gone; the caller falls back where it can), 500 for a corrupt record's certificates.
+impl From<crate::kubelet::KubeletError> for Error {
+    fn from(err: crate::kubelet::KubeletError) -> Self {
+        use crate::kubelet::KubeletError as K;
+        match err {
+            K::Credentials { .. } => {
+                Error::internal_from("using the pod's kubelet certificates", err)
+            }
+            K::Status { status: 404, .. } => Error::unavailable_from(
+                "the pod's kubelet does not know the container yet; retry shortly",
+                err,
+            ),
+            _ => Error::unavailable_from("the pod's kubelet cannot be reached; retry shortly", err),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,23 +446,5 @@ mod tests {
                 .unwrap_or("")
                 .contains("secret")
         );
-    }
-}
-
-/// A kubelet that could not be reached or refused: 503 (the VM may be booting, stopping or
-/// gone; the caller falls back where it can), 500 for a corrupt record's certificates.
-impl From<crate::kubelet::KubeletError> for Error {
-    fn from(err: crate::kubelet::KubeletError) -> Self {
-        use crate::kubelet::KubeletError as K;
-        match err {
-            K::Credentials { .. } => {
-                Error::internal_from("using the pod's kubelet certificates", err)
-            }
-            K::Status { status: 404, .. } => Error::unavailable_from(
-                "the pod's kubelet does not know the container yet; retry shortly",
-                err,
-            ),
-            _ => Error::unavailable_from("the pod's kubelet cannot be reached; retry shortly", err),
-        }
     }
 }

@@ -74,6 +74,17 @@ const RULES: &[(&str, &str, &str)] = &[
     ),
     ("push", "api", "envelope decoding sits below the API"),
     (
+        "kubelet",
+        "pods",
+        "the kubelet client and PKI sit below the pod flows",
+    ),
+    (
+        "kubelet",
+        "api",
+        "the kubelet client and PKI sit below the API",
+    ),
+    ("kubelet", "store", "the kubelet client never reads records"),
+    (
         "codec",
         "api",
         "decoding is neutral: api/ and pods/ both use it",

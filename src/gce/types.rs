@@ -68,6 +68,9 @@ pub struct Instance {
     /// Shielded VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shielded_instance_config: Option<ShieldedInstanceConfig>,
+    /// Network tags (what VPC firewall rules target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
     /// RFC 3339 (responses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_start_timestamp: Option<String>,
@@ -196,6 +199,17 @@ pub struct AttachedDiskInitializeParams {
     /// `zones/ZONE/diskTypes/pd-balanced`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_type: Option<String>,
+}
+
+/// An instance's network tags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tags {
+    /// The tags (RFC 1035 labels).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+    /// Fingerprint (responses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// A NIC.

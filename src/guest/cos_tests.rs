@@ -178,3 +178,65 @@ fn setup_failures_reach_cloud_logging_as_errors() {
         );
     }
 }
+
+#[test]
+fn kubelet_serves_10250_with_the_pods_client_ca_and_serving_certificate() {
+    // The template: port 10250, x509 client certificates only, AlwaysAllow behind them; the
+    // access script fills address, client CA and serving pair (tests/guest/test_kubelet_access.py
+    // runs it).
+    let kubelet = written(&config(), "/etc/k8sless/kubelet-config.yaml.in");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&kubelet).expect("YAML");
+    assert_eq!(doc["port"], 10250);
+    assert_eq!(doc["address"], "@KUBELET_ADDRESS@");
+    assert_eq!(doc["tlsCertFile"], "@KUBELET_TLS_CERT_FILE@");
+    assert_eq!(doc["tlsPrivateKeyFile"], "@KUBELET_TLS_KEY_FILE@");
+    let auth = &doc["authentication"];
+    assert_eq!(auth["x509"]["clientCAFile"], "@KUBELET_CLIENT_CA_FILE@");
+    assert_eq!(auth["anonymous"]["enabled"], false);
+    assert_eq!(auth["webhook"]["enabled"], false);
+    assert_eq!(doc["authorization"]["mode"], "AlwaysAllow");
+    assert_eq!(doc["healthzBindAddress"], "127.0.0.1");
+    // Setup runs the access script after writing the configuration, and fails without it.
+    let setup = written(&config(), "/etc/k8sless/k8sless-setup");
+    let copy = setup
+        .find(r#"cp "${CONF_DIR}/kubelet-config.yaml.in""#)
+        .expect("the configuration is written");
+    let access = setup
+        .find(r#""${KUBELET_ACCESS}" || fail"#)
+        .expect("the access script runs");
+    assert!(copy < access);
+    let script = written(&config(), "/etc/k8sless/k8sless-kubelet-access");
+    assert!(script.contains("--dport \"${KUBELET_PORT}\" -j ACCEPT"));
+    assert!(script.contains("k8sless-kubelet-source-ranges"));
+}
+
+#[test]
+fn kubelet_tls_items_carry_the_ca_and_serving_pair_never_a_wide_range() {
+    let pki = crate::kubelet::PodPki::generate(
+        crate::kubelet::pki::serving_names("vm", &["z".into()], "p"),
+        3600,
+    )
+    .expect("PKI");
+    let items = kubelet_tls_items(
+        &pki.guest(),
+        &["10.8.0.0/26".into(), "0.0.0.0/0".into(), "x".into()],
+    );
+    let value = |k: &str| {
+        items
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {k}"))
+    };
+    assert_eq!(value(METADATA_KUBELET_CLIENT_CA), pki.ca_cert);
+    assert_eq!(value(METADATA_KUBELET_SERVING_CERT), pki.serving_cert);
+    assert_eq!(value(METADATA_KUBELET_SERVING_KEY), pki.serving_key);
+    assert_eq!(value(METADATA_KUBELET_SOURCE_RANGES), "10.8.0.0/26");
+    // The client key never goes to the VM.
+    assert!(
+        items
+            .iter()
+            .all(|(_, v)| !v.contains(pki.client_key.trim()))
+    );
+    assert!(!is_cidr("::/0") && is_cidr("fd20::/64") && !is_cidr("10.0.0.1"));
+}

@@ -88,6 +88,7 @@ pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("k8sless-logship.sh", render::LOGSHIP_SH),
     ("k8sless-node-facts.sh", render::NODE_FACTS_SH),
     ("k8sless-json.awk", render::JSON_AWK),
+    ("k8sless-kubelet-access.sh", render::KUBELET_ACCESS_SH),
 ];
 
 /// Where the VM gets kubelet when the image has none of the right version.

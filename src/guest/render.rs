@@ -18,6 +18,7 @@ pub(super) const GCR_CREDENTIALS_SH: &str = include_str!("files/k8sless-gcr-cred
 pub(super) const LOGSHIP_SH: &str = include_str!("files/k8sless-logship.sh");
 pub(super) const NODE_FACTS_SH: &str = include_str!("files/k8sless-node-facts.sh");
 pub(super) const JSON_AWK: &str = include_str!("files/k8sless-json.awk");
+pub(super) const KUBELET_ACCESS_SH: &str = include_str!("files/k8sless-kubelet-access.sh");
 const KUBELET_CONFIG: &str = include_str!("files/kubelet-config.yaml");
 const CREDENTIAL_PROVIDER_CONFIG: &str = include_str!("files/credential-provider-config.yaml");
 const CONTAINERD_CONFIG: &str = include_str!("files/containerd-config.toml");
@@ -74,6 +75,11 @@ fn static_files(install_gpu_driver: bool) -> Vec<GuestFile> {
         file("/etc/k8sless/k8sless-reporter", "0755", REPORTER_SH),
         file("/etc/k8sless/k8sless-logship", "0755", LOGSHIP_SH),
         file("/etc/k8sless/k8sless-node-facts", "0755", NODE_FACTS_SH),
+        file(
+            "/etc/k8sless/k8sless-kubelet-access",
+            "0755",
+            KUBELET_ACCESS_SH,
+        ),
         file(
             "/etc/k8sless/credential-providers/k8sless-gcr-credentials",
             "0755",

@@ -226,7 +226,7 @@ fn user_data_writes_every_file_and_starts_the_units() {
         );
         assert!(ud.contains(&format!("      {first}\n")), "{}", f.path);
     }
-    assert!(ud.contains("readOnlyPort: 10255") && ud.contains("address: 127.0.0.1"));
+    assert!(ud.contains("readOnlyPort: 10255") && ud.contains("address: \"@KUBELET_ADDRESS@\""));
 }
 
 #[test]

@@ -201,7 +201,7 @@ impl KubeletClient {
         let request = hyper::Request::get(path_and_query)
             .header(hyper::header::HOST, self.host_header())
             .body(Empty::<Bytes>::new())
-            .map_err(|e| credentials(e))?;
+            .map_err(credentials)?;
         let response = tokio::time::timeout(ANSWER_TIMEOUT, sender.send_request(request))
             .await
             .map_err(|_| KubeletError::Timeout {

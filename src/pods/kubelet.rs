@@ -102,8 +102,13 @@ impl Pods {
             )
             .map_err(|e| Error::internal_from("making the pod's kubelet certificates", e))?,
         };
-        crate::translate::add_kubelet_tls(plan, &pki.guest(), self.kubelet.source_ranges())
-            .map_err(|causes| Error::pod_invalid(name, causes))?;
+        crate::translate::add_kubelet_tls(
+            plan,
+            &pki.guest(),
+            self.kubelet.source_ranges(),
+            &self.settings.deployment,
+        )
+        .map_err(|causes| Error::pod_invalid(name, causes))?;
         Ok(Some(pki))
     }
 }

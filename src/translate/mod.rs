@@ -197,7 +197,8 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
 
 /// Opens the plan's kubelet to the service: the pod's client CA and kubelet's serving pair
 /// ([`crate::kubelet::pki`]) and the source ranges its host firewall admits go into the VM's
-/// metadata ([`guest::kubelet_tls_items`]).
+/// metadata ([`guest::kubelet_tls_items`]), and the VM gets the deployment's network tag
+/// ([`names::kubelet_network_tag`]), which the VPC firewall rule for tcp:10250 targets.
 ///
 /// # Errors
 /// 422 when the metadata no longer fits Compute Engine's limits.
@@ -205,7 +206,13 @@ pub(crate) fn add_kubelet_tls(
     plan: &mut VmPlan,
     tls: &crate::kubelet::GuestTls<'_>,
     source_ranges: &[String],
+    deployment: &str,
 ) -> Result<(), Vec<Cause>> {
+    let tag = names::kubelet_network_tag(deployment);
+    let tags = plan.instance.tags.get_or_insert_with(Default::default);
+    if !tags.items.contains(&tag) {
+        tags.items.push(tag);
+    }
     let metadata = plan.instance.metadata.get_or_insert_with(Default::default);
     for (key, value) in guest::kubelet_tls_items(tls, source_ranges) {
         metadata.items.retain(|i| i.key != key);

@@ -38,6 +38,12 @@ pub(crate) fn deployment_tag(deployment: &str) -> String {
     hash[..3].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The network tag of `deployment`'s VMs whose kubelet the service reaches: `k8sless-<tag>`,
+/// what terraform/'s firewall rule for tcp:10250 targets.
+pub(crate) fn kubelet_network_tag(deployment: &str) -> String {
+    format!("k8sless-{}", deployment_tag(deployment))
+}
+
 /// The prefix of every VM name of `deployment`: `k8s-<tag>-` (what the IAM condition names).
 pub fn vm_name_prefix(deployment: &str) -> String {
     format!("k8s-{}-", deployment_tag(deployment))

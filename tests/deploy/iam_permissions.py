@@ -120,6 +120,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (SERVICE, "instances.insert (metadata)", "compute.instances.setMetadata", "project", "src/gce", "/instances"),
     (SERVICE, "instances.insert (labels)", "compute.instances.setLabels", "project", "src/gce", "/instances"),
     (SERVICE, "instances.insert (service account)", "compute.instances.setServiceAccount", "project", "src/gce", "/instances"),
+    (SERVICE, "instances.insert (network tags, with kubelet access)", "compute.instances.setTags", "project", "src/translate", "kubelet_network_tag"),
     (SERVICE, "instances.insert (network)", "compute.subnetworks.use", "project", "src/gce", "/instances"),
     (SERVICE, "instances.insert (external IP)", "compute.subnetworks.useExternalIp", "project", "src/gce", "/instances"),
     (SERVICE, "instances.get", "compute.instances.get", "project", "src/gce", "/instances"),

@@ -214,3 +214,59 @@ def test_nothing_is_public():
     for path in tf_files(TERRAFORM):
         for value in _strings(parse(path)):
             assert "allUsers" not in value and "allAuthenticatedUsers" not in value, (path, value)
+
+
+def test_kubelet_path_direct_vpc_egress_into_the_vms_network():
+    """The service reaches kubelets over the VMs' network: Direct VPC egress from a subnet of its own."""
+    svc = resources()[("google_cloud_run_v2_service", "service")]
+    template = one(svc["template"])
+    vpc = one(template["dynamic"])["vpc_access"]
+    assert vpc["for_each"] == "${var.kubelet_access ? [1] : []}"
+    content = one(vpc["content"])
+    assert content["egress"] == "PRIVATE_RANGES_ONLY"
+    nic = one(content["network_interfaces"])
+    assert nic["network"] == "${local.network_name}"
+    assert nic["subnetwork"] == "${google_compute_subnetwork.egress[0].name}"
+    subnet = resources()[("google_compute_subnetwork", "egress")]
+    assert subnet["network"] == "${local.network_name}"
+    assert subnet["region"] == "${var.region}"
+    assert subnet["ip_cidr_range"] == "${var.kubelet_egress_cidr}"
+    assert var_default("kubelet_access") is True
+    expression = locals_of()["env"]
+    assert 'K8SLESS_KUBELET_ACCESS = var.kubelet_access ? "vpc" : "none"' in expression
+    assert 'K8SLESS_KUBELET_SOURCE_RANGES = var.kubelet_access ? var.kubelet_egress_cidr : ""' in expression
+
+
+def test_kubelet_firewall_admits_10250_from_the_egress_subnet_only():
+    fw = resources()[("google_compute_firewall", "kubelet")]
+    assert fw["direction"] == "INGRESS"
+    assert fw["source_ranges"] == ["${google_compute_subnetwork.egress[0].ip_cidr_range}"]
+    assert "source_tags" not in fw, "tags would widen the sources (ranges OR tags)"
+    assert fw["target_tags"] == ["${local.kubelet_network_tag}"]
+    allow = one(fw["allow"])
+    assert allow == {"protocol": "tcp", "ports": ["10250"]}
+    assert "deny" not in fw
+    # The tag is the one src/translate/names.rs gives the VMs: k8sless- and the name's tag.
+    assert locals_of()["kubelet_network_tag"] == "k8sless-${substr(sha256(local.deployment), 0, 6)}"
+    names = (TERRAFORM.parent / "src" / "translate" / "names.rs").read_text(encoding="utf-8")
+    assert 'format!("k8sless-{}", deployment_tag(deployment))' in names
+    # The default egress range is private and narrow; the variable refuses /0.
+    default = var_default("kubelet_egress_cidr")
+    assert re.fullmatch(r"10\.\d+\.\d+\.\d+/2[0-6]", default), default
+    validation = one(blocks(MODULE, "variable")["kubelet_egress_cidr"]["validation"])
+    assert ">= 8" in validation["condition"] and "<= 26" in validation["condition"]
+
+
+def test_no_firewall_rule_admits_the_internet():
+    rules = [r for (kind, _), r in resources().items() if kind == "google_compute_firewall"]
+    rules += [r for path in tf_files(EXAMPLE) for (kind, rs) in
+              ((k, v) for b in parse(path).get("resource", []) for k, v in b.items())
+              if kind == "google_compute_firewall" for r in rs.values()]
+    assert rules, "the kubelet rule exists"
+    for rule in rules:
+        sources = rule.get("source_ranges", [])
+        assert sources, f"a rule without source ranges admits everyone: {rule}"
+        for source in sources:
+            assert source not in ("0.0.0.0/0", "::/0"), rule
+            assert not source.endswith("/0"), rule
+        assert rule.get("direction", "INGRESS") == "INGRESS"

@@ -154,6 +154,11 @@ fn suite(version: &str) {
 }
 
 #[test]
+fn kubectl_1_29_through_kubelet() {
+    suite("1.29");
+}
+
+#[test]
 fn kubectl_1_32_through_kubelet() {
     suite("1.32");
 }
@@ -193,5 +198,88 @@ async fn without_kubelet_access_top_says_what_is_missing() {
         .await
         .expect("json");
     assert_eq!(groups["groups"][0]["name"], "metrics.k8s.io");
+    stack.stop().await;
+}
+
+/// The pod's keys stay in its record: GET, list, Table and watch never carry them; the VM's
+/// metadata carries the CA and the serving pair, never the client key.
+#[tokio::test]
+async fn keys_never_leave_the_record_but_for_the_vms_serving_pair() {
+    common::init();
+    let mut b = StackBuilder::new(default_args());
+    b.kubelet = true;
+    let stack = b.start().await.expect("stack starts");
+    let api = common::api::Api::new(&stack);
+    let pod = api.create(common::pod("secret")).await;
+    let http = common::http();
+    let base = format!("{}/api/v1/namespaces/default/pods", stack.base);
+    let table = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let mut answers = vec![serde_json::to_string(&pod).expect("json")];
+    for (url, accept) in [
+        (format!("{base}/secret"), "application/json"),
+        (base.clone(), "application/json"),
+        (base.clone(), table),
+        (format!("{base}/secret"), table),
+    ] {
+        let r = http
+            .get(url)
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("answers");
+        answers.push(r.text().await.expect("body"));
+    }
+    let watch = http
+        .get(format!("{base}?watch=1&timeoutSeconds=1"))
+        .send()
+        .await
+        .expect("watch");
+    answers.push(watch.text().await.expect("events"));
+    for a in &answers {
+        assert!(
+            !a.contains("PRIVATE KEY") && !a.contains("BEGIN CERTIFICATE"),
+            "{a}"
+        );
+        assert!(!a.contains("kubeletPki"), "{a}");
+    }
+    let record = stack
+        .state
+        .pods
+        .store()
+        .get(&k8sless::testing::record::key("default", "secret"))
+        .await
+        .expect("the record");
+    let text = String::from_utf8_lossy(&record.data).to_string();
+    let stored: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let client_key = stored["kubeletPki"]["clientKey"]
+        .as_str()
+        .expect("the client key is kept");
+    assert!(client_key.contains("PRIVATE KEY"));
+    let vm = stack
+        .pods
+        .compute()
+        .get(
+            "us-central1-a",
+            pod["spec"]["nodeName"].as_str().expect("node"),
+        )
+        .await
+        .expect("the VM");
+    let metadata = serde_json::to_string(&vm.metadata).expect("json");
+    assert!(!metadata.contains(client_key.lines().nth(1).expect("key body")));
+    for key in [
+        "k8sless-kubelet-client-ca",
+        "k8sless-kubelet-serving-cert",
+        "k8sless-kubelet-serving-key",
+    ] {
+        assert!(
+            vm.metadata_value(key)
+                .is_some_and(|v| v.contains("-----BEGIN")),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        vm.metadata_value("k8sless-kubelet-source-ranges"),
+        Some("127.0.0.0/8")
+    );
     stack.stop().await;
 }

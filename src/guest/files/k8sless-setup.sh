@@ -10,7 +10,8 @@
 #   3. makes sure containerd serves the CRI with the cgroup driver kubelet
 #      needs: systemd on a cgroup v2 host (as Kubernetes' COS scripts force
 #      SystemdCgroup = true), else whatever containerd uses,
-#   4. completes the kubelet configuration,
+#   4. completes the kubelet configuration and opens kubelet's authenticated
+#      port to the service (k8sless-kubelet-access),
 #   5. writes the pod manifest from metadata into the static pod directory.
 # On failure it leaves the reason in /run/k8sless/setup-failed, which the
 # reporter publishes as a final NodeSetupFailed status. What it decided
@@ -30,6 +31,7 @@ FAILED_FILE="${K8SLESS_SETUP_FAILED_FILE:-/run/k8sless/setup-failed}"
 FACTS_FILE="${K8SLESS_SETUP_FACTS_FILE:-/run/k8sless/setup-facts}"
 KUBELET_DIR="${K8SLESS_KUBELET_DIR:-/var/lib/kubelet}"
 CGROUP_ROOT="${K8SLESS_CGROUP_ROOT:-/sys/fs/cgroup}"
+KUBELET_ACCESS="${K8SLESS_KUBELET_ACCESS:-${CONF_DIR}/k8sless-kubelet-access}"
 CONTAINERD_SOCK="/run/containerd/containerd.sock"
 STEP="starting"
 
@@ -195,6 +197,8 @@ configure_containerd() {
   step "writing the kubelet configuration"
   cp "${CONF_DIR}/kubelet-config.yaml.in" "${CONF_DIR}/kubelet-config.yaml"
   printf 'cgroupDriver: %s\n' "${driver}" >> "${CONF_DIR}/kubelet-config.yaml"
+  step "opening kubelet's port to the service"
+  "${KUBELET_ACCESS}" || fail "could not set up kubelet's authenticated port (k8sless-kubelet-access)"
 }
 
 write_manifest() {

@@ -24,7 +24,7 @@ use super::node::SimNode;
 
 /// How often a follower looks for new lines (kubelet's CRI reader waits on fsnotify; a short
 /// poll keeps a line's delay far under a second).
-const FOLLOW_POLL: Duration = Duration::from_millis(20);
+const FOLLOW_POLL: Duration = Duration::from_millis(5);
 
 pub(super) fn routes() -> Router<Arc<SimNode>> {
     Router::new().route(

@@ -43,8 +43,18 @@ use crate::gce::types::{Instance, InstanceStatus};
 #[derive(Debug, Clone)]
 pub struct SimKubelet {
     addr: SocketAddr,
-    scratch: PathBuf,
+    scratch: Arc<Scratch>,
     nodes: Arc<RwLock<HashMap<String, Arc<SimNode>>>>,
+}
+
+/// The scratch directory, removed with the last handle on the stand-in.
+#[derive(Debug)]
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// What a VM's metadata must carry for the stand-in to play its kubelet.
@@ -59,12 +69,13 @@ pub struct SimNodeTls {
 }
 
 impl SimKubelet {
-    /// Starts the stand-in on `127.0.0.1:0`, with VMs' files under `scratch`.
+    /// Starts the stand-in on `127.0.0.1:0`, with VMs' files under `scratch` (removed when the
+    /// last handle goes, with the runtime that serves it).
     pub async fn start(scratch: PathBuf) -> std::io::Result<SimKubelet> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let kubelet = SimKubelet {
             addr: listener.local_addr()?,
-            scratch,
+            scratch: Arc::new(Scratch(scratch)),
             nodes: Arc::default(),
         };
         let serving = kubelet.clone();
@@ -122,7 +133,7 @@ impl SimKubelet {
         pod: &str,
         tls: &SimNodeTls,
     ) -> Result<Arc<SimNode>, String> {
-        let dir = self.scratch.join(vm);
+        let dir = self.scratch.0.join(vm);
         let node = Arc::new(SimNode::new(vm, namespace, pod, dir, tls)?);
         let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
         Ok(nodes.entry(vm.to_string()).or_insert(node).clone())

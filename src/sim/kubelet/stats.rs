@@ -35,7 +35,7 @@ pub(crate) fn summary_of(node: &SimNode) -> Summary {
         .containers()
         .into_iter()
         .map(|(name, c)| {
-            let sample = c.pid.and_then(|pid| sample(pid));
+            let sample = c.pid.and_then(sample);
             let cpu_ns = sample.map(|s| s.0);
             let nano_cores = cpu_ns.map(|ns| node.cpu_rate(&name, ns, now));
             ContainerStats {

@@ -163,3 +163,43 @@ async fn container_logs_follow_a_real_process() {
         "{err:?}"
     );
 }
+
+/// The stand-in's own delay per followed line (its file poll), straight to the client: the
+/// base the e2e suite's figure through the service is compared with (docs/benchmarks.md).
+#[tokio::test]
+async fn followed_lines_arrive_directly_within_the_poll() {
+    let (kubelet, node, p, _dir) = stand_in("vm3").await;
+    let client =
+        KubeletClient::new(&p, kubelet.addr(), &pki::vm_dns_name("vm3", "z", "p")).unwrap();
+    node.run(
+        "c",
+        "sleep 0.3; i=0; while [ $i -lt 10 ]; do echo l$i; i=$((i+1)); sleep 0.1; done",
+    )
+    .unwrap();
+    let mut response = client
+        .get("/containerLogs/ns/pod/c?follow=true&timestamps=true")
+        .await
+        .unwrap();
+    use http_body_util::BodyExt;
+    let mut late = Vec::new();
+    let mut pending = String::new();
+    while let Some(Ok(frame)) = response.body_mut().frame().await {
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let arrived = jiff::Timestamp::now();
+        pending.push_str(&String::from_utf8_lossy(&data));
+        while let Some(nl) = pending.find('\n') {
+            let line: String = pending.drain(..=nl).collect();
+            let ts: jiff::Timestamp = line.split(' ').next().unwrap().parse().unwrap();
+            late.push(arrived.duration_since(ts).as_secs_f64() * 1000.0);
+        }
+    }
+    assert_eq!(late.len(), 10);
+    late.sort_by(f64::total_cmp);
+    eprintln!(
+        "stand-in alone, per followed line: median {:.1} ms, max {:.1} ms",
+        late[5], late[9]
+    );
+    assert!(late[9] < 500.0, "{late:?}");
+}

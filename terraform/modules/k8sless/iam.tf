@@ -52,6 +52,7 @@ resource "google_project_iam_custom_role" "instance_manager" {
     "compute.instances.setLabels",
     "compute.instances.setMetadata",
     "compute.instances.setServiceAccount",
+    "compute.instances.setTags",
     "compute.instances.stop",
     "compute.disks.create",
     "compute.subnetworks.use",
@@ -77,7 +78,7 @@ resource "google_project_iam_member" "service_instance_manager" {
   condition {
     title       = "this-deployments-vms-only"
     description = "Instances and disks named ${local.vm_name_prefix}*, i.e. this k8sless deployment's VMs; other resource types unchanged."
-    expression  = join(" && ", [
+    expression = join(" && ", [
       "(resource.type != 'compute.googleapis.com/Instance' || resource.name.extract('/instances/{name}').startsWith('${local.vm_name_prefix}'))",
       "(resource.type != 'compute.googleapis.com/Disk' || resource.name.extract('/disks/{name}').startsWith('${local.vm_name_prefix}'))",
     ])

@@ -14,6 +14,7 @@ locals {
       K8SLESS_NETWORK               = var.network
       K8SLESS_EXTERNAL_IP           = tostring(var.external_ip)
       K8SLESS_LOG_FORMAT            = "json"
+      K8SLESS_KUBELET_ACCESS        = var.kubelet_access ? "vpc" : "none"
       RUST_LOG                      = var.log_level
     },
     # Optional settings, left out when empty so the service's own defaults apply. They come
@@ -24,6 +25,7 @@ locals {
         K8SLESS_ZONES                    = join(",", var.zones)
         K8SLESS_SUBNETWORK               = var.subnetwork
         K8SLESS_ALLOWED_SERVICE_ACCOUNTS = join(",", var.allowed_service_accounts)
+        K8SLESS_KUBELET_SOURCE_RANGES    = var.kubelet_access ? var.kubelet_egress_cidr : ""
       } : name => value if value != ""
     },
     var.extra_env,
@@ -54,8 +56,22 @@ resource "google_cloud_run_v2_service" "service" {
       max_instance_count = var.max_instances
     }
 
+    # Direct VPC egress (https://cloud.google.com/run/docs/configuring/vpc-direct-vpc): traffic
+    # to private ranges, i.e. the VMs' kubelets, leaves from the egress subnet (network.tf);
+    # everything else (Google APIs, the internet) keeps Cloud Run's own path.
+    dynamic "vpc_access" {
+      for_each = var.kubelet_access ? [1] : []
+      content {
+        egress = "PRIVATE_RANGES_ONLY"
+        network_interfaces {
+          network    = local.network_name
+          subnetwork = google_compute_subnetwork.egress[0].name
+        }
+      }
+    }
+
     containers {
-      name  = "k8sless"
+      name = "k8sless"
       # The image runs `k8sless serve` (Dockerfile CMD).
       image = var.image
 

@@ -111,6 +111,23 @@ variable "subnetwork" {
   default     = ""
 }
 
+variable "kubelet_access" {
+  description = "Let the service reach each pod's kubelet (exec, attach, cp, port-forward, live logs, top): Cloud Run Direct VPC egress into a subnet of the VMs' network, a firewall rule admitting tcp:10250 from that subnet only, and K8SLESS_KUBELET_ACCESS=vpc. False: those verbs answer 405 saying what is missing (logs come from the archive and Cloud Logging)."
+  type        = bool
+  default     = true
+}
+
+variable "kubelet_egress_cidr" {
+  description = "IPv4 range of the service's Direct VPC egress subnet, created in the VMs' network (it must not overlap the network's other subnets): the only source admitted to the VMs' kubelet port. At least /26 (Cloud Run's minimum)."
+  type        = string
+  default     = "10.8.0.0/26"
+
+  validation {
+    condition     = can(cidrhost(var.kubelet_egress_cidr, 0)) && tonumber(split("/", var.kubelet_egress_cidr)[1]) >= 8 && tonumber(split("/", var.kubelet_egress_cidr)[1]) <= 26
+    error_message = "kubelet_egress_cidr must be an IPv4 CIDR between /8 and /26 (never 0.0.0.0/0)."
+  }
+}
+
 variable "external_ip" {
   description = "Give VMs an ephemeral external IP (K8SLESS_EXTERNAL_IP); set false when the network has Cloud NAT."
   type        = bool
