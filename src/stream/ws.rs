@@ -47,17 +47,10 @@ pub(crate) async fn serve(mut socket: WebSocket, protocol: &str, ends: Ends) {
             Ok(Event::Client(Some(Ok(msg @ (Message::Binary(_) | Message::Text(_)))))) => {
                 let Some(tx) = &input else { continue };
                 let data = msg.into_data();
-                match decode(&data, v5) {
-                    Some(Input::StdinEnd) => {
-                        let _ = tx.send(Input::StdinEnd).await;
-                        input = None;
-                    }
-                    Some(i) => {
-                        if tx.send(i).await.is_err() {
-                            input = None;
-                        }
-                    }
-                    None => {}
+                let Some(i) = decode(&data, v5) else { continue };
+                let end = i == Input::StdinEnd;
+                if tx.send(i).await.is_err() || end {
+                    input = None;
                 }
             }
             Ok(Event::Client(Some(Ok(Message::Close(_))) | None | Some(Err(_)))) => return,

@@ -59,7 +59,7 @@ pub(crate) async fn run(
         run_pipes(cmd, opts, ends.input, &ends.output).await
     };
     let status = match result {
-        Ok(Some(code)) if code == 0 => status::success(),
+        Ok(Some(0)) => status::success(),
         Ok(Some(code)) => status::exited(&command, code),
         Ok(None) => return, // the client went away; the process was killed
         Err(e) => status::internal(&format!("exec: {program:?}: {e}")),
@@ -101,14 +101,13 @@ async fn run_pipes(
     }
     let feeding = async {
         while let Some(i) = input.recv().await {
-            match (i, stdin.as_mut()) {
-                (Input::Stdin(data), Some(pipe)) => {
-                    if pipe.write_all(&data).await.is_err() {
-                        stdin = None;
-                    }
-                }
-                (Input::StdinEnd, _) => stdin = None,
-                _ => {}
+            let failed = match (&i, stdin.as_mut()) {
+                (Input::Stdin(data), Some(pipe)) => pipe.write_all(data).await.is_err(),
+                _ => false,
+            };
+            // Dropping the pipe closes the child's stdin.
+            if failed || i == Input::StdinEnd {
+                stdin = None;
             }
         }
         // The client is gone.
