@@ -103,3 +103,25 @@ def test_exec_stream(dev):
         assert r.returncode == 0, r.returncode
         r.close()
     api.delete_namespaced_pod("py-exec", "default")
+
+
+def test_exec_into_a_finished_pod_is_refused_with_kube_apiservers_words(dev):
+    """The handshake fails with a 400 Status naming the phase (kubectl checks this itself;
+    the Python client asks)."""
+    from kubernetes.stream import stream
+    c = "kubernetes (Python) stream"
+    api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
+    body = pod_manifest("py-exec-done")
+    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "1s"}
+    api.create_namespaced_pod("default", body)
+    deadline = time.time() + 30
+    while api.read_namespaced_pod("py-exec-done", "default").status.phase != "Succeeded":
+        assert time.time() < deadline, "not Succeeded after 30 s"
+        time.sleep(0.2)
+    with step(c, "dev", "exec into a Succeeded pod", "400: cannot exec into a container in a completed pod"):
+        with pytest.raises(client.exceptions.ApiException) as err:
+            stream(api.connect_get_namespaced_pod_exec, "py-exec-done", "default", command=["true"],
+                   stderr=True, stdin=False, stdout=True, tty=False)
+        text = str(err.value)
+        assert "400" in text and "cannot exec into a container in a completed pod; current phase is Succeeded" in text, text
+    api.delete_namespaced_pod("py-exec-done", "default")
