@@ -122,8 +122,9 @@ async fn log(
     let container = container_of(&pod, &name, q.get("container"))?;
     let opts = options(&q)?;
     let now = progress(&pod, &container);
-    // kubelet first while the VM runs (it applies every option itself), then the sources.
-    if now.started || now.waiting.is_none() {
+    // kubelet first once the container started (kubelet applies every option itself), then
+    // the sources; before that, a VM still booting would only cost a connect time-out.
+    if now.started {
         if let Some(kubelet) = state
             .pods
             .kubelet_logs(&namespace, &name, &container, &q)

@@ -2,8 +2,9 @@
 //! containers' real processes: CPU from `/proc/<pid>/stat` (`utime + stime`, in clock ticks
 //! of 1/100 s, Linux's `USER_HZ`), the rate over the time since the previous sample (as
 //! cAdvisor computes `usageNanoCores`), memory from `VmRSS` in `/proc/<pid>/status` as the
-//! working set. A container with no running process reports no CPU or memory, as kubelet
-//! does for a container that is not running.
+//! working set. A container whose process ended reports no CPU or memory, as kubelet does for
+//! a container that is not running; a simulated guest's container, which never had a process,
+//! reports zero while its VM runs.
 
 use std::sync::Arc;
 
@@ -35,7 +36,12 @@ pub(crate) fn summary_of(node: &SimNode) -> Summary {
         .containers()
         .into_iter()
         .map(|(name, c)| {
-            let sample = c.pid.and_then(sample);
+            // A simulated guest's container has lines but no process: it uses nothing.
+            let sample = match c.pid {
+                Some(pid) => sample(pid),
+                None if c.started.is_none() && node.running(&name) => Some((0, 0)),
+                None => None,
+            };
             let cpu_ns = sample.map(|s| s.0);
             let nano_cores = cpu_ns.map(|ns| node.cpu_rate(&name, ns, now));
             ContainerStats {

@@ -203,3 +203,20 @@ async fn followed_lines_arrive_directly_within_the_poll() {
     );
     assert!(late[9] < 500.0, "{late:?}");
 }
+
+/// A kubelet that accepts but never answers the handshake costs a bounded wait, not a hang.
+#[tokio::test(start_paused = true)]
+async fn a_silent_kubelet_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let p = pki_for("vm4");
+    let client = KubeletClient::new(&p, addr, &pki::vm_dns_name("vm4", "z", "p")).unwrap();
+    let err = client.get("/stats/summary").await.unwrap_err();
+    assert!(matches!(err, KubeletError::Timeout { .. }), "{err:?}");
+}
