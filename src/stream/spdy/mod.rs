@@ -94,7 +94,9 @@ where
             .take()
             .map(|rx| tokio::spawn(resize_pump(rx, input))),
     ];
-    while let Some(out) = output.recv().await {
+    // Nothing from the process for the idle timeout ends the session (WebSocket's bound; a
+    // terminal echoes what is typed, so an interactive shell in use is never idle).
+    while let Ok(Some(out)) = tokio::time::timeout(super::ws::IDLE_TIMEOUT, output.recv()).await {
         let (i, data) = match out {
             Output::Stdout(d) => (2, d),
             Output::Stderr(d) => (3, d),
