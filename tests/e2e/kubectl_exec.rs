@@ -161,3 +161,93 @@ fn copy_both_ways(k: &Kubectl, pod: &str) {
         "kubectl cp round-trips the file"
     );
 }
+
+/// The refusals before any upgrade, over plain HTTP (a running two-container pod): each a
+/// `Status` worded as kube-apiserver or kubelet words it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_refusals_are_statuses_with_kubernetes_words() {
+    crate::common::init();
+    let mut b = k8sless::testing::StackBuilder::new(k8sless::testing::default_args());
+    b.mode = k8sless::sim::SimMode::Auto;
+    b.timings = k8sless::sim::SimTimings::ZERO;
+    b.guests = true;
+    b.kubelet = true;
+    let stack = b.start().await.expect("stack");
+    let http = crate::common::http();
+    let pods = format!("{}/api/v1/namespaces/default/pods", stack.base);
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "two", "annotations": {"k8sless.dev/simulate-duration": "60s"}},
+        "spec": {"containers": [{"name": "a", "image": "busybox"}, {"name": "b", "image": "busybox"}]}});
+    assert_eq!(
+        http.post(&pods).json(&pod).send().await.unwrap().status(),
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p: serde_json::Value = http
+            .get(format!("{pods}/two"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["status"]["phase"] == "Running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not Running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ask = |query: &str, headers: &[(&str, &str)]| {
+        let mut r = http.get(format!("{pods}/two/exec?{query}"));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            let code = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(body["kind"], "Status", "{body}");
+            (
+                code,
+                body["message"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+    };
+    let spdy = [
+        ("connection", "Upgrade"),
+        ("upgrade", "SPDY/3.1"),
+        ("x-stream-protocol-version", "v4.channel.k8s.io"),
+    ];
+    let (code, msg) = ask("command=ls&stdout=true", &spdy).await;
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            400,
+            "a container name must be specified for pod two, choose one of: [a b]"
+        )
+    );
+    let (code, msg) = ask("command=ls&stdout=true&container=c", &spdy).await;
+    assert_eq!(
+        (code, msg.as_str()),
+        (400, "container c is not valid for pod two")
+    );
+    let (code, msg) = ask("command=ls&container=a", &spdy).await;
+    assert_eq!(
+        (code, msg.as_str()),
+        (400, "you must specify at least 1 of stdin, stdout, stderr")
+    );
+    let old = [
+        ("connection", "Upgrade"),
+        ("upgrade", "SPDY/3.1"),
+        ("x-stream-protocol-version", "v3.channel.k8s.io"),
+    ];
+    let (code, msg) = ask("command=ls&stdout=true&container=a", &old).await;
+    assert_eq!(code, 403, "{msg}");
+    assert!(
+        msg.starts_with("unable to upgrade: unable to negotiate protocol: client supports"),
+        "{msg}"
+    );
+    let (code, msg) = ask("command=ls&stdout=true&container=a", &[]).await;
+    assert_eq!((code, msg.as_str()), (400, "Upgrade request required"));
+}
