@@ -235,6 +235,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
+        // The bound on exec and attach sessions; the kubelet path is the pods' (`--kubelet-access`).
+        exec: crate::pods::exec::Exec::default(),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -25,6 +25,7 @@ pub(crate) mod push;
 pub(crate) mod retry;
 pub mod sim;
 pub(crate) mod store;
+pub(crate) mod stream;
 pub(crate) mod telemetry;
 pub mod testing;
 pub(crate) mod tls;

@@ -13,6 +13,7 @@ mod e2e {
     pub mod google_contracts;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod kubectl_exec;
     pub mod kubectl_tenancy;
     pub mod kubelet;
     pub mod namespaces;

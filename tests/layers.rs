@@ -84,6 +84,11 @@ const RULES: &[(&str, &str, &str)] = &[
         "the kubelet client and PKI sit below the API",
     ),
     ("kubelet", "store", "the kubelet client never reads records"),
+    ("stream", "api", "the streaming protocols are neutral"),
+    ("stream", "pods", "the streaming protocols are neutral"),
+    ("stream", "store", "the streaming protocols are neutral"),
+    ("stream", "gce", "the streaming protocols are neutral"),
+    ("stream", "kubelet", "the streaming protocols are neutral"),
     (
         "codec",
         "api",

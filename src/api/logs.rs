@@ -8,10 +8,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use k8s_openapi::api::core::v1::Pod;
 
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
+use crate::pods::exec::container_of;
 use crate::pods::logs::follow::{self, Batch, Target, progress};
 use crate::pods::logs::{ContainerRef, LogLine};
 
@@ -42,27 +42,6 @@ fn number<T: std::str::FromStr>(q: &HashMap<String, String>, k: &str) -> Result<
                 .map_err(|_| Error::bad_request(format!("invalid {k} {v:?}")))
         })
         .transpose()
-}
-
-/// Picks the container as the API server does.
-fn container_of(pod: &Pod, name: &str, asked: Option<&String>) -> Result<String> {
-    let all = crate::pods::bounds::spec_containers(pod);
-    let app: Vec<&str> = pod
-        .spec
-        .iter()
-        .flat_map(|s| s.containers.iter().map(|c| c.name.as_str()))
-        .collect();
-    match asked.filter(|a| !a.is_empty()) {
-        Some(c) if all.contains(&c.as_str()) => Ok(c.clone()),
-        Some(c) => Err(Error::bad_request(format!(
-            "container {c} is not valid for pod {name}"
-        ))),
-        None if app.len() == 1 => Ok(app[0].to_string()),
-        None => Err(Error::bad_request(format!(
-            "a container name must be specified for pod {name}, choose one of: [{}]",
-            app.join(" ")
-        ))),
-    }
 }
 
 fn render(lines: &[LogLine], o: &Options) -> String {
@@ -207,6 +186,7 @@ async fn log(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
 
     fn pod(init: &[&str], app: &[&str]) -> Pod {
         let names = |n: &[&str]| -> Vec<serde_json::Value> {

@@ -6,6 +6,7 @@ pub(crate) mod accept;
 pub(crate) mod admit;
 pub(crate) mod discovery;
 pub(crate) mod event_table;
+pub(crate) mod exec;
 pub(crate) mod extract;
 pub(crate) mod guest;
 pub(crate) mod health;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub verifier: Arc<crate::auth::oidc::Verifier>,
     /// Collection settings, the lifecycle clock, the service's own account.
     pub lifecycle: crate::pods::lifecycle::collect::Lifecycle,
+    /// How exec and attach reach each pod's kubelet.
+    pub exec: crate::pods::exec::Exec,
 }
 
 /// The whole API.
@@ -87,6 +90,14 @@ pub fn router(state: AppState) -> Router {
                 .patch(pod_update::pod_status_patch),
         )
         .route(&format!("{ns_pods}/{{name}}/log"), get(logs::pod_log))
+        .route(
+            &format!("{ns_pods}/{{name}}/exec"),
+            get(exec::pod_exec).post(exec::pod_exec),
+        )
+        .route(
+            &format!("{ns_pods}/{{name}}/attach"),
+            get(exec::pod_attach).post(exec::pod_attach),
+        )
         .route(
             &format!("{ns_pods}/{{name}}/{{verb}}"),
             axum::routing::any(meta::pod_unsupported),

@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod clock;
 pub(crate) mod crud;
 pub(crate) mod events;
+pub(crate) mod exec;
 mod health;
 pub(crate) mod index;
 mod kubelet;

@@ -125,7 +125,8 @@ impl StackBuilder {
         if self.mode == SimMode::Auto {
             sim.spawn_driver();
         }
-        let state = self.app_state(&pods, &logs)?;
+        let exec = crate::pods::exec::Exec::default();
+        let state = self.app_state(&pods, &logs, exec)?;
         let app = api::router(state.clone()).merge(sim.router());
         let _ = app_cell.set(app.clone());
         let collector = self
@@ -199,7 +200,12 @@ impl StackBuilder {
 
     /// The API state: log sources (the simulated guests' lines, then the archive, unless
     /// given), token verification, lifecycle settings.
-    fn app_state(&self, pods: &Pods, logs: &SimLogs) -> Result<AppState, String> {
+    fn app_state(
+        &self,
+        pods: &Pods,
+        logs: &SimLogs,
+        exec: crate::pods::exec::Exec,
+    ) -> Result<AppState, String> {
         let verifier = self.args.verifier(self.verify_tokens)?;
         Ok(AppState {
             pods: pods.clone(),
@@ -216,6 +222,7 @@ impl StackBuilder {
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
+            exec,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Real kubectl against an in-process `k8sless dev` stack (simulated guests), once per bundled
 //! kubectl version the dispatcher offers: apply, create, run, get (tables, wide, -A, labels,
-//! sort, yaml/json/jsonpath, watch), wait, logs (-f, --tail), describe, delete, exec.
+//! sort, yaml/json/jsonpath, watch), wait, logs (-f, --tail), describe, delete; exec, attach and
+//! cp in tests/e2e/kubectl_exec.rs.
 //! Each version gets its own stack and runs in its own test, so the versions run in parallel.
 
 use std::io::Read;
@@ -160,6 +161,7 @@ fn suite(version: &str) {
     b.mode = SimMode::Auto;
     b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
     b.guests = true;
+    b.kubelet = true; // exec, attach and cp reach the kubelet stand-in
     let stack = rt.block_on(b.start()).expect("stack starts");
     let dir = std::env::temp_dir().join(format!(
         "k8sless-kubectl-{version}-{}-{}",
@@ -280,14 +282,13 @@ fn run_and_output_formats(k: &Kubectl) {
         "runner",
         "--image=busybox:1.36",
         "--restart=Never",
-        "--annotations=k8sless.dev/simulate-duration=60s",
+        "--annotations=k8sless.dev/simulate-duration=120s",
         "--",
         "sleep",
-        "60",
+        "120",
     ]);
     assert!(ran.contains("pod/runner created"), "{ran}");
-    let exec = k.fails(&["exec", "runner", "--", "ls"]);
-    assert!(exec.contains("not supported by k8sless"), "{exec}");
+    super::kubectl_exec::flows(k, "runner");
 
     // get -A, --sort-by, -o yaml/json/jsonpath.
     let all = k.ok(&["get", "pods", "-A"]);

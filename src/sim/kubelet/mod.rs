@@ -12,12 +12,16 @@
 //! `authentication.x509.clientCAFile` and anonymous access off.
 //!
 //! Endpoints, each in its own file and merged by [`routes`]: [`logs`] (`/containerLogs`), [`stats`]
-//! (`/stats/summary`). Containers are real processes ([`node::SimNode::run`]) whose stdout
+//! (`/stats/summary`), `exec` (`/exec` and `/attach` over SPDY/3.1 and WebSocket v4, real
+//! processes in the VM's directory, a pty for `tty`). Containers are real processes ([`node::SimNode::run`]) whose stdout
 //! and stderr the stand-in writes to CRI log files in a scratch directory, as containerd does,
 //! and `/containerLogs` reads those files as kubelet does.
 
+mod exec;
 pub mod logs;
 pub mod node;
+mod pty;
+mod runner;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -220,7 +224,10 @@ impl SimKubelet {
 
 /// kubelet's endpoints, each module adding its own.
 fn routes() -> Router<Arc<SimNode>> {
-    Router::new().merge(logs::routes()).merge(stats::routes())
+    Router::new()
+        .merge(logs::routes())
+        .merge(stats::routes())
+        .merge(exec::routes())
 }
 
 #[cfg(test)]

@@ -1,0 +1,108 @@
+//! A whole session over an in-memory pipe: [`dial`] (the service towards kubelet) against
+//! [`serve`] (the stand-in), with a scripted process on the server's side.
+
+use super::*;
+use crate::stream::{Input, Output, StreamOptions, session, status};
+
+#[tokio::test]
+async fn a_dialled_session_carries_stdin_its_end_output_and_status_in_order() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let opts = StreamOptions {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        tty: false,
+    };
+    // Server: the stand-in's protocol side; `process` is what a runner would hold.
+    let (server_ends, mut process) = session();
+    let server = tokio::spawn(serve(server_io, opts, server_ends));
+    // Client: what the API holds; `client` is what the client's protocol would hold.
+    let (mut client, kubelet_side) = session();
+    let dialled = tokio::spawn(dial(client_io, opts, kubelet_side));
+
+    client
+        .input
+        .send(Input::Stdin(Bytes::from_static(b"data\n")))
+        .await
+        .unwrap();
+    client.input.send(Input::StdinEnd).await.unwrap();
+    assert_eq!(
+        process.input.recv().await,
+        Some(Input::Stdin(Bytes::from_static(b"data\n")))
+    );
+    assert_eq!(process.input.recv().await, Some(Input::StdinEnd));
+    process
+        .output
+        .send(Output::Stdout(Bytes::from_static(b"data\n")))
+        .await
+        .unwrap();
+    process
+        .output
+        .send(Output::Stderr(Bytes::from_static(b"warn")))
+        .await
+        .unwrap();
+    let exited = status::exited(&["cat".into()], 3);
+    process
+        .output
+        .send(Output::Status(exited.clone()))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    while let Some(out) = client.output.recv().await {
+        seen.push(out);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.contains(&Output::Stdout(Bytes::from_static(b"data\n"))));
+    assert!(seen.contains(&Output::Stderr(Bytes::from_static(b"warn"))));
+    assert_eq!(seen[2], Output::Status(exited), "the status comes last");
+    server.await.unwrap().unwrap();
+    dialled.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_tty_session_has_a_resize_stream_and_no_stderr() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let opts = StreamOptions {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        tty: true,
+    };
+    let (server_ends, mut process) = session();
+    let server = tokio::spawn(serve(server_io, opts, server_ends));
+    let (mut client, kubelet_side) = session();
+    tokio::spawn(dial(client_io, opts, kubelet_side));
+    let size = crate::stream::TerminalSize {
+        width: 120,
+        height: 40,
+    };
+    client.input.send(Input::Resize(size)).await.unwrap();
+    assert_eq!(process.input.recv().await, Some(Input::Resize(size)));
+    process
+        .output
+        .send(Output::Status(status::success()))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.output.recv().await,
+        Some(Output::Status(status::success()))
+    );
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_never_opens_its_streams_times_out() {
+    tokio::time::pause();
+    let (_client_io, server_io) = tokio::io::duplex(1024);
+    let (server_ends, _process) = session();
+    let served = serve(
+        server_io,
+        StreamOptions {
+            stdout: true,
+            ..Default::default()
+        },
+        server_ends,
+    );
+    assert!(matches!(served.await, Err(SessionError::StreamsMissing)));
+}

@@ -1,0 +1,154 @@
+//! The HTTP/1.1 upgrade to SPDY/3.1 from the client's side (client-go's `SpdyRoundTripper`):
+//! `Connection: Upgrade`, `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: v4.channel.k8s.io`;
+//! kubelet answers 101 naming the version, or an error status with a short body.
+//!
+//! Bounded: the response head is at most [`MAX_HEAD`] bytes, an error body [`MAX_BODY`].
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::stream::V4;
+
+/// The longest response head read.
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
+/// The most of an error body kept.
+pub(crate) const MAX_BODY: usize = 16 * 1024;
+
+/// Why the upgrade did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpgradeError {
+    /// Reading or writing the connection failed.
+    #[error("kubelet connection")]
+    Io(#[source] std::io::Error),
+    /// The answer was not HTTP.
+    #[error("kubelet's answer to the upgrade is not an HTTP response")]
+    NotHttp,
+    /// kubelet answered with an error: its status and body.
+    #[error("kubelet answered {status}: {body}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The body, as text.
+        body: String,
+    },
+    /// 101, but without the protocol version asked for.
+    #[error("kubelet did not agree to {V4} (it answered {0:?})")]
+    Version(String),
+}
+
+/// Sends the upgrade request for `path_and_query` and reads the answer; on 101 returns the
+/// connection, with any bytes read past the head still to be read.
+pub(crate) async fn upgrade<IO>(
+    mut io: IO,
+    host: &str,
+    path_and_query: &str,
+) -> Result<Prefixed<IO>, UpgradeError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let request = format!(
+        "POST {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: k8sless\r\nContent-Length: 0\r\n\
+         Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {V4}\r\n\r\n"
+    );
+    io.write_all(request.as_bytes())
+        .await
+        .map_err(UpgradeError::Io)?;
+    io.flush().await.map_err(UpgradeError::Io)?;
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if buf.len() > MAX_HEAD {
+            return Err(UpgradeError::NotHttp);
+        }
+        if io.read_buf(&mut buf).await.map_err(UpgradeError::Io)? == 0 {
+            return Err(UpgradeError::NotHttp);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        let head = match response.parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => continue,
+            Err(_) => return Err(UpgradeError::NotHttp),
+        };
+        let status = response.code.unwrap_or(0);
+        let find = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).to_string())
+        };
+        if status != 101 {
+            let length = find("content-length").and_then(|l| l.parse::<usize>().ok());
+            buf.advance(head);
+            let body = read_body(&mut io, buf, length).await;
+            return Err(UpgradeError::Refused { status, body });
+        }
+        let version = find("x-stream-protocol-version").unwrap_or_default();
+        if version != V4 {
+            return Err(UpgradeError::Version(version));
+        }
+        buf.advance(head);
+        return Ok(Prefixed { prefix: buf, io });
+    }
+}
+
+async fn read_body<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    mut buf: BytesMut,
+    length: Option<usize>,
+) -> String {
+    let want = length.unwrap_or(MAX_BODY).min(MAX_BODY);
+    let read = async {
+        while buf.len() < want {
+            match io.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
+    buf.truncate(want);
+    String::from_utf8_lossy(&buf).trim().to_string()
+}
+
+/// A connection with bytes already read from it in front.
+#[derive(Debug)]
+pub(crate) struct Prefixed<IO> {
+    prefix: BytesMut,
+    io: IO,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(out.remaining());
+            out.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, out)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, data)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
