@@ -1,6 +1,7 @@
 //! What collection (`POST /gc`) repairs for namespaces and quotas after a crash: a namespace left
-//! Terminating by an instance that died before its cascade, and quota usage that drifted (a
-//! charge whose create died before its record).
+//! Terminating by an instance that died before its cascade, quota usage that drifted (a charge
+//! whose create died before its record), namespaces from before records; and the hourly-price
+//! ceiling, whose charges that repair recomputes.
 
 use std::time::{Duration, Instant};
 
@@ -251,4 +252,49 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .get("namespaces/old-team.json")
         .await
         .expect("adopted by the create");
+}
+
+#[tokio::test]
+async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
+    let stack = stack().await;
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+    post(&stack, "/api/v1/namespaces", ns).await;
+    // Two CPUs each: an e2-standard-2 or larger ($0.134/h on demand): one fits under $0.2/h, two do not.
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "spend"},
+                       "spec": {"hard": {"k8sless.dev/hourly-price": "0.2"}}});
+    assert_eq!(
+        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
+            .await
+            .0,
+        201
+    );
+    let pod = |name: &str| {
+        let mut p = common::pod(name);
+        p["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": "2", "memory": "4Gi"}});
+        p
+    };
+    let (code, first) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
+    assert_eq!(code, 201, "{first}");
+    let (_, q) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-a/resourcequotas/spend",
+        None,
+    )
+    .await;
+    let used: f64 = q["status"]["used"]["k8sless.dev/hourly-price"]
+        .as_str()
+        .expect("used")
+        .parse()
+        .expect("USD");
+    assert!(used > 0.05 && used <= 0.2, "{q}");
+    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
+    assert_eq!(code, 403, "{refused}");
+    let message = refused["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("pods \"p2\" is forbidden: exceeded quota: spend, requested: k8sless.dev/hourly-price=0.")
+            && message.ends_with("limited: k8sless.dev/hourly-price=0.2"),
+        "{message}"
+    );
 }
