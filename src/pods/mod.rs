@@ -43,6 +43,8 @@ pub struct Pods {
     settings: Arc<VmSettings>,
     /// The watch pollers this process shares between its watch streams.
     watches: Arc<watch::hub::WatchHub>,
+    /// The listings paged lists continue from (`crud::snapshot`).
+    snapshots: Arc<crud::snapshot::Snapshots>,
 }
 
 impl Pods {
@@ -57,6 +59,7 @@ impl Pods {
             compute,
             settings,
             watches: Arc::default(),
+            snapshots: Arc::default(),
         }
     }
 
