@@ -13,6 +13,7 @@ mod e2e {
     pub mod google_contracts;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod list_snapshot;
     pub mod pod_input;
     pub mod pods;
     pub mod tls;
