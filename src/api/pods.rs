@@ -78,20 +78,25 @@ async fn view(
     headers: HeaderMap,
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
+    let Some(table) = table_request(&headers, &query)? else {
+        let body = state.pods.get_json(&namespace, &name).await?;
+        return Ok((
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
+    };
+    let (version, include) = table;
     let pod = state.pods.get(&namespace, &name).await?;
-    match table_request(&headers, &query)? {
-        Some((version, include)) => {
-            let meta = ListMeta {
-                resource_version: pod.metadata.resource_version.clone(),
-                ..Default::default()
-            };
-            Ok(table_response(
-                version,
-                table::pod_table(&[pod], include, true, jiff::Timestamp::now(), meta),
-            ))
-        }
-        None => Ok(json(StatusCode::OK, &pod)),
-    }
+    let meta = ListMeta {
+        resource_version: pod.metadata.resource_version.clone(),
+        ..Default::default()
+    };
+    Ok(table_response(
+        version,
+        table::pod_table(&[pod], include, true, jiff::Timestamp::now(), meta),
+    ))
 }
 
 /// `Some((apiVersion, includeObject))` when the client asked for a Table.

@@ -45,6 +45,8 @@ pub struct Pods {
     watches: Arc<watch::hub::WatchHub>,
     /// The listings paged lists continue from (`crud::snapshot`).
     snapshots: Arc<crud::snapshot::Snapshots>,
+    /// Pods kept serialized for `GET` (`crud::read::Encoded`).
+    encoded: Arc<crud::read::Encoded>,
 }
 
 impl Pods {
@@ -60,6 +62,7 @@ impl Pods {
             settings,
             watches: Arc::default(),
             snapshots: Arc::default(),
+            encoded: Arc::default(),
         }
     }
 

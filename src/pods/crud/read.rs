@@ -13,7 +13,9 @@
 //! allows; each pod appears at most once across pages, in name order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
@@ -26,6 +28,39 @@ use crate::pods::index;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
 use crate::store::{Entry, EntryPage, Pager, Record, StoreError, walk};
+
+/// Pods kept serialized ([`Encoded`]).
+const ENCODED_MAX: usize = 4096;
+
+/// Pods as a `GET` answers them, serialized, by record key and generation: a `GET` of a pod
+/// that did not change since the last one is served without decoding its record (a record
+/// with its history is several times the pod; decoding it was most of a `GET`'s time).
+/// Bounded: cleared when full, as the Cloud Storage body cache is.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded {
+    pods: Mutex<HashMap<String, (i64, Bytes)>>,
+}
+
+impl Encoded {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Bytes)>> {
+        self.pods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hit(&self, key: &str, generation: i64) -> Option<Bytes> {
+        self.lock()
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn keep(&self, key: String, generation: i64, json: Bytes) {
+        let mut pods = self.lock();
+        if pods.len() >= ENCODED_MAX {
+            pods.clear();
+        }
+        pods.insert(key, (generation, json));
+    }
+}
 
 /// Page size used against the store.
 const STORE_PAGE: usize = 500;
@@ -75,6 +110,25 @@ impl Pods {
     /// One pod.
     pub async fn get(&self, namespace: &str, name: &str) -> Result<Pod> {
         Ok(self.get_record(namespace, name).await?.pod)
+    }
+
+    /// One pod as JSON (what `GET` answers), from [`Encoded`] when the record is unchanged.
+    pub async fn get_json(&self, namespace: &str, name: &str) -> Result<Bytes> {
+        let key = record::key(namespace, name);
+        let raw = self
+            .store()
+            .get(&key)
+            .await
+            .map_err(|e| Error::pod_store(e, name))?;
+        if let Some(json) = self.encoded.hit(&key, raw.generation) {
+            return Ok(json);
+        }
+        let rec = PodRecord::decode(&raw)?;
+        let json = serde_json::to_vec(&rec.pod)
+            .map(Bytes::from)
+            .map_err(|e| Error::internal_from("encoding a pod", e))?;
+        self.encoded.keep(key, raw.generation, json.clone());
+        Ok(json)
     }
 
     /// One pod's record.
