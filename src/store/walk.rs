@@ -6,7 +6,8 @@
 //! listing of all namespaces splits naturally by namespace: one page first (a small listing
 //! ends there, in one call), then the namespaces at and after where it stopped (one
 //! `delimiter=/` call) listed concurrently, each its own key range. Three round trips for any
-//! number of namespaces; a single namespace larger than a page still pages in sequence.
+//! number of namespaces (two when the last walk of the prefix was larger than a page: the
+//! namespaces are listed first); a single namespace larger than a page still pages in sequence.
 //!
 //! # Guarantees
 //! - Entries in key order, each key once: the ranges are disjoint and cover the prefix (the
@@ -23,17 +24,26 @@ use super::{EntryPage, RecordStore, StoreError};
 
 /// Names in the first call: one Cloud Storage page (`list_entries` asks for one more than its
 /// limit to know whether more follow).
-const FIRST_PAGE: usize = 999;
+pub(crate) const FIRST_PAGE: usize = 999;
 /// Namespaces listed at once.
 const CONCURRENCY: usize = 16;
 
 /// Every entry under `prefix`; `split`: the prefix holds `<sub>/` levels (all namespaces) and
-/// may be listed one sub-prefix per listing, concurrently.
+/// may be listed one sub-prefix per listing, concurrently; `large`: the last walk of it was
+/// more than a page, so the walk splits at once (two round trips, not three).
 pub(crate) async fn entries(
     store: &dyn RecordStore,
     prefix: &str,
     split: bool,
+    large: bool,
 ) -> Result<EntryPage, StoreError> {
+    if split
+        && large
+        && let Some(subs) = store.list_prefixes(prefix, None).await?
+    {
+        let ranges = subs.into_iter().map(|sub| (sub, None)).collect();
+        return concurrently(store, EntryPage::default(), ranges).await;
+    }
     let mut all = store.list_entries(prefix, None, FIRST_PAGE).await?;
     let Some(after) = all.next.take() else {
         return Ok(all);
@@ -53,6 +63,16 @@ pub(crate) async fn entries(
             .collect(),
         None => vec![(prefix.to_string(), Some(after))],
     };
+    concurrently(store, all, ranges).await
+}
+
+/// `all` followed by the listings of `ranges` (a prefix, listed after an optional key), up to
+/// [`CONCURRENCY`] at once, in order.
+async fn concurrently(
+    store: &dyn RecordStore,
+    mut all: EntryPage,
+    ranges: Vec<(String, Option<String>)>,
+) -> Result<EntryPage, StoreError> {
     let pages: Vec<EntryPage> =
         futures_util::stream::iter(ranges)
             .map(|(sub, start)| async move {
@@ -106,12 +126,14 @@ mod tests {
             .cloned()
             .collect();
         want.sort();
-        for split in [true, false] {
-            let got = entries(&store, "pods/", split).await.expect("walk");
+        for (split, large) in [(true, false), (true, true), (false, false), (false, true)] {
+            let got = entries(&store, "pods/", split, large).await.expect("walk");
             let got: Vec<String> = got.entries.into_iter().map(|e| e.key).collect();
-            assert_eq!(got, want, "split {split}");
+            assert_eq!(got, want, "split {split}, large {large}");
         }
-        let one = entries(&store, "pods/z/", false).await.expect("walk");
+        let one = entries(&store, "pods/z/", false, false)
+            .await
+            .expect("walk");
         assert_eq!(one.entries.len(), 1200);
     }
 
@@ -120,8 +142,10 @@ mod tests {
         let mut keys: Vec<String> = (0..1000).map(|i| format!("pods/{i:05}")).collect();
         keys.push("pods/zz/1.json".into());
         let store = store_of(&keys).await;
-        let got = entries(&store, "pods/", true).await.expect("walk");
-        assert_eq!(got.entries.len(), 1001);
+        for large in [false, true] {
+            let got = entries(&store, "pods/", true, large).await.expect("walk");
+            assert_eq!(got.entries.len(), 1001);
+        }
     }
 
     #[test]

@@ -178,9 +178,14 @@ impl Pods {
 
     /// Lists all of `prefix` at once (`split`: one listing per namespace, concurrently).
     async fn take_snapshot(&self, prefix: String, split: bool) -> Result<Snapshot> {
-        let listing = walk::entries(&**self.store(), &prefix, split)
+        let large = split && self.snapshots.all_large();
+        let listing = walk::entries(&**self.store(), &prefix, split, large)
             .await
             .map_err(|e| Error::pod_store(e, ""))?;
+        if split {
+            self.snapshots
+                .set_all_large(listing.entries.len() > walk::FIRST_PAGE);
+        }
         for u in &listing.unreadable {
             tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");
         }

@@ -28,6 +28,7 @@
 //! latest) is shown as it is now.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +64,8 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshots {
     kept: Mutex<VecDeque<Arc<Snapshot>>>,
+    /// The last listing of all namespaces was more than a page (`store::walk`).
+    all_large: AtomicBool,
 }
 
 impl Snapshots {
@@ -94,6 +97,16 @@ impl Snapshots {
                 s.id == id && s.prefix == prefix && now.saturating_sub(s.taken) < TTL.as_secs()
             })
             .cloned()
+    }
+
+    /// Whether the last listing of all namespaces was more than a page.
+    pub(crate) fn all_large(&self) -> bool {
+        self.all_large.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the listing of all namespaces just taken was more than a page.
+    pub(crate) fn set_all_large(&self, large: bool) {
+        self.all_large.store(large, Ordering::Relaxed);
     }
 
     /// Drops snapshot `id` (its last page was sent).
