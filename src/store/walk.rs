@@ -6,7 +6,7 @@
 //! listing of all namespaces splits naturally by namespace: one page first (a small listing
 //! ends there, in one call), then the namespaces at and after where it stopped (one
 //! `delimiter=/` call) listed concurrently, each its own key range. Three round trips for any
-//! number of namespaces (two when the last walk of the prefix was larger than a page: the
+//! number of namespaces (two when the last walk of the prefix was over two pages: the
 //! namespaces are listed first); a single namespace larger than a page still pages in sequence.
 //!
 //! # Guarantees
@@ -30,7 +30,7 @@ const CONCURRENCY: usize = 16;
 
 /// Every entry under `prefix`; `split`: the prefix holds `<sub>/` levels (all namespaces) and
 /// may be listed one sub-prefix per listing, concurrently; `large`: the last walk of it was
-/// more than a page, so the walk splits at once (two round trips, not three).
+/// more than two pages, so the walk splits at once (two round trips, not three).
 pub(crate) async fn entries(
     store: &dyn RecordStore,
     prefix: &str,

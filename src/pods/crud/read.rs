@@ -183,8 +183,9 @@ impl Pods {
             .await
             .map_err(|e| Error::pod_store(e, ""))?;
         if split {
+            // Past two pages, listing the namespaces first saves a round trip for more calls.
             self.snapshots
-                .set_all_large(listing.entries.len() > walk::FIRST_PAGE);
+                .set_all_large(listing.entries.len() > 2 * walk::FIRST_PAGE);
         }
         for u in &listing.unreadable {
             tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");

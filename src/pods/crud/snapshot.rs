@@ -64,7 +64,7 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshots {
     kept: Mutex<VecDeque<Arc<Snapshot>>>,
-    /// The last listing of all namespaces was more than a page (`store::walk`).
+    /// The last listing of all namespaces was more than two pages (`store::walk`).
     all_large: AtomicBool,
 }
 
@@ -99,12 +99,12 @@ impl Snapshots {
             .cloned()
     }
 
-    /// Whether the last listing of all namespaces was more than a page.
+    /// Whether the last listing of all namespaces was more than two pages.
     pub(crate) fn all_large(&self) -> bool {
         self.all_large.load(Ordering::Relaxed)
     }
 
-    /// Records whether the listing of all namespaces just taken was more than a page.
+    /// Records whether the listing of all namespaces just taken was more than two pages.
     pub(crate) fn set_all_large(&self, large: bool) {
         self.all_large.store(large, Ordering::Relaxed);
     }
