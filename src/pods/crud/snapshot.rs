@@ -203,8 +203,8 @@ impl Token {
     }
 
     /// 410 Expired for a token whose snapshot is gone and which is past [`TTL`], carrying a
-    /// token that continues inconsistently; kube-apiserver's words (storage/errors.go,
-    /// `NewResourceExpired` in etcd3's list).
+    /// token that continues inconsistently; kube-apiserver's words and shape
+    /// (k8s.io/apiserver/pkg/storage/etcd3/errors.go, a compacted continue while paging).
     pub(crate) fn expired(&self) -> Error {
         Error::Gone {
             message: "The provided continue parameter is too old to display a consistent list \
