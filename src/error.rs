@@ -7,7 +7,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status, StatusDetails};
 
 use crate::gce::GceError;
 use crate::store::StoreError;
@@ -96,6 +96,9 @@ pub enum Error {
     Gone {
         /// Why.
         message: String,
+        /// A continue token the client may use instead (the Status's `metadata.continue`):
+        /// kube-apiserver sends one that continues the list inconsistently.
+        continue_token: Option<String>,
     },
     /// 503 with Retry-After: a dependency stayed unavailable after retries.
     #[error("{message}")]
@@ -290,11 +293,21 @@ impl Error {
             }
             _ => {}
         }
+        let metadata = match self {
+            Error::Gone {
+                continue_token: Some(token),
+                ..
+            } => ListMeta {
+                continue_: Some(token.clone()),
+                ..Default::default()
+            },
+            _ => ListMeta::default(),
+        };
         Status {
             code: Some(i32::from(self.code().as_u16())),
             details: (details != StatusDetails::default()).then_some(details),
             message: Some(self.external_message()),
-            metadata: Default::default(),
+            metadata,
             reason: Some(self.reason().to_string()),
             status: Some("Failure".to_string()),
         }

@@ -16,6 +16,7 @@ mod e2e {
     pub mod kubectl_exec;
     pub mod kubectl_tenancy;
     pub mod kubelet;
+    pub mod list_snapshot;
     pub mod namespace_repair;
     pub mod namespaces;
     pub mod pod_input;

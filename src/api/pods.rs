@@ -78,20 +78,25 @@ async fn view(
     headers: HeaderMap,
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
+    let Some(table) = table_request(&headers, &query)? else {
+        let body = state.pods.get_json(&namespace, &name).await?;
+        return Ok((
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
+    };
+    let (version, include) = table;
     let pod = state.pods.get(&namespace, &name).await?;
-    match table_request(&headers, &query)? {
-        Some((version, include)) => {
-            let meta = ListMeta {
-                resource_version: pod.metadata.resource_version.clone(),
-                ..Default::default()
-            };
-            Ok(table_response(
-                version,
-                table::pod_table(&[pod], include, true, jiff::Timestamp::now(), meta),
-            ))
-        }
-        None => Ok(json(StatusCode::OK, &pod)),
-    }
+    let meta = ListMeta {
+        resource_version: pod.metadata.resource_version.clone(),
+        ..Default::default()
+    };
+    Ok(table_response(
+        version,
+        table::pod_table(&[pod], include, true, jiff::Timestamp::now(), meta),
+    ))
 }
 
 /// `Some((apiVersion, includeObject))` when the client asked for a Table.
@@ -113,19 +118,24 @@ pub(super) fn table_request(
 
 pub(super) fn table_response(version: &str, mut table: Value) -> Response {
     table["apiVersion"] = version.into();
-    let v = version.rsplit('/').next().unwrap_or("v1");
     match serde_json::to_vec(&table) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(
-                axum::http::header::CONTENT_TYPE,
-                format!("application/json;as=Table;v={v};g=meta.k8s.io"),
-            )],
-            body,
-        )
-            .into_response(),
+        Ok(body) => table_bytes_response(version, body),
         Err(e) => Error::internal_from("encoding a Table", e).into_response(),
     }
+}
+
+/// A serialized Table of `version` (`meta.k8s.io/v1`) as the answer.
+fn table_bytes_response(version: &str, body: Vec<u8>) -> Response {
+    let v = version.rsplit('/').next().unwrap_or("v1");
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            format!("application/json;as=Table;v={v};g=meta.k8s.io"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/namespaces/{namespace}/pods` (and `?watch=true`).
@@ -202,10 +212,10 @@ async fn list(
                 ..Default::default()
             };
             let pods: Vec<Pod> = page.items.into_iter().map(|r| r.pod).collect();
-            Ok(table_response(
-                version,
-                table::pod_table(&pods, include, true, jiff::Timestamp::now(), meta),
-            ))
+            let now = jiff::Timestamp::now();
+            let body = table::pod_table_json(&pods, include, true, now, meta, version)
+                .map_err(|e| Error::internal_from("encoding a Table", e))?;
+            Ok(table_bytes_response(version, body))
         }
         None => Ok(json(StatusCode::OK, &page.to_list())),
     }

@@ -88,15 +88,16 @@ pub(crate) fn table_api_version(accept: &str) -> Option<&'static str> {
     .flatten()
 }
 
-/// A `meta.k8s.io/v1` `Table` (k8s-openapi has no type for it).
+/// A `meta.k8s.io/v1` `Table` (k8s-openapi has no type for it), borrowing its pods: a list's
+/// Table is serialized straight from the pods, not through a `Value` of each row.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Table {
+struct Table<'a> {
     kind: &'static str,
     api_version: &'static str,
     metadata: ListMeta,
     column_definitions: Vec<TableColumnDefinition>,
-    rows: Vec<TableRow>,
+    rows: Vec<TableRow<'a>>,
 }
 
 /// One column of a `Table`.
@@ -112,12 +113,20 @@ pub(crate) struct TableColumnDefinition {
 
 /// One row of a `Table`: the cells, conditions of a finished pod, the object.
 #[derive(Debug, Serialize)]
-struct TableRow {
+struct TableRow<'a> {
     cells: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conditions: Option<[TableRowCondition; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    object: Option<Value>,
+    object: Option<RowObject<'a>>,
+}
+
+/// A row's object: its metadata, or the whole pod.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum RowObject<'a> {
+    Metadata(PartialObjectMetadata<'a>),
+    Object(&'a Pod),
 }
 
 /// A `TableRowCondition`; only `Completed` is used.
@@ -205,6 +214,32 @@ pub(crate) fn pod_table(
     now: Timestamp,
     list_meta: ListMeta,
 ) -> Value {
+    let table = build_table(pods, include_object, wide, now, list_meta, "meta.k8s.io/v1");
+    serde_json::to_value(table).unwrap_or(Value::Null)
+}
+
+/// [`pod_table`] as the JSON a response carries, with `api_version` (`meta.k8s.io/v1` or
+/// `v1beta1`), serialized straight from the pods.
+pub(crate) fn pod_table_json(
+    pods: &[Pod],
+    include_object: IncludeObject,
+    wide: bool,
+    now: Timestamp,
+    list_meta: ListMeta,
+    api_version: &'static str,
+) -> serde_json::Result<Vec<u8>> {
+    let table = build_table(pods, include_object, wide, now, list_meta, api_version);
+    serde_json::to_vec(&table)
+}
+
+fn build_table<'a>(
+    pods: &'a [Pod],
+    include_object: IncludeObject,
+    wide: bool,
+    now: Timestamp,
+    list_meta: ListMeta,
+    api_version: &'static str,
+) -> Table<'a> {
     let column_definitions = POD_COLUMNS
         .iter()
         .filter(|(_, _, priority, _)| wide || *priority == 0)
@@ -212,17 +247,16 @@ pub(crate) fn pod_table(
             column(name, "string", Some(format), priority, description)
         })
         .collect();
-    let table = Table {
+    Table {
         kind: "Table",
-        api_version: "meta.k8s.io/v1",
+        api_version,
         metadata: list_meta,
         column_definitions,
         rows: pods
             .iter()
             .map(|pod| pod_row(pod, include_object, wide, now))
             .collect(),
-    };
-    serde_json::to_value(table).unwrap_or(Value::Null)
+    }
 }
 
 /// A row of cells, with the object as `includeObject` asks: none, its metadata as a
@@ -275,7 +309,7 @@ pub(super) fn column(
     }
 }
 
-fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow {
+fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow<'_> {
     let summary = PodSummary::of(pod);
     let restarts = match summary.last_restart {
         Some(at) if summary.restarts != 0 => {
@@ -323,13 +357,12 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
     };
     let object = match include_object {
         IncludeObject::None => None,
-        IncludeObject::Metadata => serde_json::to_value(PartialObjectMetadata {
+        IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata {
             kind: "PartialObjectMetadata",
             api_version: "meta.k8s.io/v1",
             metadata: &pod.metadata,
-        })
-        .ok(),
-        IncludeObject::Object => Some(serde_json::to_value(pod).unwrap_or(Value::Null)),
+        })),
+        IncludeObject::Object => Some(RowObject::Object(pod)),
     };
     TableRow {
         cells: cells.into_iter().map(Value::String).collect(),

@@ -60,6 +60,10 @@ pub struct Pods {
     create_namespaces: bool,
     /// How kubelets are reached (`--kubelet-access`).
     kubelet: Arc<KubeletAccess>,
+    /// The listings paged lists continue from (`crud::snapshot`).
+    snapshots: Arc<crud::snapshot::Snapshots>,
+    /// Pods kept serialized for `GET` (`crud::read::Encoded`).
+    encoded: Arc<crud::read::Encoded>,
 }
 
 impl Pods {
@@ -78,6 +82,8 @@ impl Pods {
             watches: Arc::default(),
             create_namespaces: false,
             kubelet: Arc::default(),
+            snapshots: Arc::default(),
+            encoded: Arc::default(),
         }
     }
 

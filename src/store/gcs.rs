@@ -65,6 +65,8 @@ struct ObjectList {
     items: Vec<ObjectResource>,
     #[serde(default)]
     next_page_token: Option<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
 }
 
 impl StoreCause {
@@ -339,35 +341,35 @@ impl RecordStore for GcsStore {
         limit: usize,
     ) -> Result<EntryPage, StoreError> {
         let (names, next) = self.list_page(prefix, start_after, limit).await?;
-        let bare: Vec<Listed> = names.iter().filter(|n| n.2.is_none()).cloned().collect();
-        let (records, unreadable) = if bare.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            self.fetch_all(&bare).await?
-        };
-        let mut bodies: HashMap<String, Bytes> =
-            records.into_iter().map(|r| (r.key, r.data)).collect();
-        let entries = names
-            .into_iter()
-            .filter_map(|(key, generation, index)| {
-                let data = match index {
-                    Some(_) => None,
-                    // Deleted since the listing, or unreadable (listed apart): skipped.
-                    None => Some(bodies.remove(&key)?),
-                };
-                Some(Entry {
-                    key,
-                    generation,
-                    index,
-                    data,
-                })
-            })
-            .collect();
-        Ok(EntryPage {
-            entries,
-            next,
-            unreadable,
-        })
+        self.entries(names, next).await
+    }
+
+    async fn list_range_entries(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        end_before: Option<&str>,
+    ) -> Result<EntryPage, StoreError> {
+        let names = self
+            .list_names(prefix, start_after, end_before, usize::MAX)
+            .await?;
+        self.entries(names, None).await
+    }
+
+    async fn list_prefixes(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.delimited_prefixes(prefix, from).await
+    }
+
+    async fn bodies(
+        &self,
+        listed: &[(String, i64)],
+    ) -> Result<(Vec<Record>, Vec<Unreadable>), StoreError> {
+        let names: Vec<Listed> = listed.iter().map(|(k, g)| (k.clone(), *g, None)).collect();
+        self.fetch_all(&names).await
     }
 
     async fn get(&self, key: &str) -> Result<Record, StoreError> {

@@ -7,12 +7,14 @@
 //! [`MemoryStore`] (dev mode, tests, benchmarks). Generations are positive and increase with
 //! every write, store-wide, as Cloud Storage's do.
 //!
-//! Callers that walk a prefix use [`Pager`] (page by page, stopping when they like) or
-//! [`list_all`]; nobody else loops over [`RecordStore::list`]. Failures are a [`StoreError`]:
+//! Callers that walk a prefix use [`Pager`] (page by page, stopping when they like),
+//! [`list_all`], or [`walk::entries`] (a whole prefix at once, split into listings that run
+//! concurrently); nobody else loops over [`RecordStore::list`]. Failures are a [`StoreError`]:
 //! the answers callers act on, or `Unavailable`/`Internal` with a [`StoreCause`] as source.
 
 pub(crate) mod gcs;
 pub(crate) mod memory;
+pub(crate) mod walk;
 
 pub use gcs::GcsStore;
 pub use memory::MemoryStore;
@@ -253,6 +255,79 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<EntryPage, StoreError> {
         Ok(self.list(prefix, start_after, limit).await?.into())
+    }
+    /// Every entry under `prefix` after `start_after` and before `end_before` (a key range),
+    /// as [`list_entries`](Self::list_entries) would page them; `next` is `None`.
+    async fn list_range_entries(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        end_before: Option<&str>,
+    ) -> Result<EntryPage, StoreError> {
+        let mut after = start_after.map(str::to_string);
+        let mut all = EntryPage::default();
+        loop {
+            let page = self.list_entries(prefix, after.as_deref(), 1000).await?;
+            let past_end = |key: &str| end_before.is_some_and(|end| key >= end);
+            let ended = page.entries.last().is_some_and(|e| past_end(&e.key));
+            all.entries
+                .extend(page.entries.into_iter().filter(|e| !past_end(&e.key)));
+            all.unreadable
+                .extend(page.unreadable.into_iter().filter(|u| !past_end(&u.key)));
+            match page.next {
+                Some(next) if !ended => after = Some(next),
+                _ => return Ok(all),
+            }
+        }
+    }
+    /// The prefixes one level below `prefix`, up to the next `/` (`pods/` →
+    /// `pods/<namespace>/`), at or after `from`, in key order: where a listing may be split.
+    /// `None` when records sit directly under `prefix` (the prefixes would not cover them).
+    async fn list_prefixes(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut after: Option<String> = None;
+        let mut prefixes: Vec<String> = Vec::new();
+        loop {
+            let page = self.list_entries(prefix, after.as_deref(), 1000).await?;
+            let keys = page.entries.iter().map(|e| &e.key);
+            for key in keys.chain(page.unreadable.iter().map(|u| &u.key)) {
+                let rest = &key[prefix.len()..];
+                let Some(slash) = rest.find('/') else {
+                    return Ok(None);
+                };
+                let sub = &key[..prefix.len() + slash + 1];
+                if from.is_none_or(|f| sub >= f) && prefixes.last().is_none_or(|l| l != sub) {
+                    prefixes.push(sub.to_string());
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(Some(prefixes)),
+            }
+        }
+    }
+    /// The bodies of `listed` records at their listed generations; a record deleted or
+    /// replaced since is left out, one that cannot be read is reported as unreadable.
+    async fn bodies(
+        &self,
+        listed: &[(String, i64)],
+    ) -> Result<(Vec<Record>, Vec<Unreadable>), StoreError> {
+        let mut records = Vec::new();
+        let mut unreadable = Vec::new();
+        for (key, generation) in listed {
+            match self.get(key).await {
+                Ok(r) if r.generation == *generation => records.push(r),
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => unreadable.push(Unreadable {
+                    key: key.clone(),
+                    error: crate::error::chain_of(&e),
+                }),
+            }
+        }
+        Ok((records, unreadable))
     }
 }
 

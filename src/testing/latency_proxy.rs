@@ -1,9 +1,12 @@
 //! `k8sless latency-proxy` (hidden): a reverse proxy that adds a fixed delay to every request,
 //! so benchmarks see Cloud Storage's round-trip time on a loopback fake-gcs-server
 //! (`scripts/bench --store-latency`). It forwards method, path, query, headers and body as
-//! they are; the delay is spent before forwarding, once per request. Test and benchmark tool
-//! only: production never starts it.
+//! they are; the delay is spent before forwarding, once per request. `GET /_proxy/requests`
+//! answers how many requests it forwarded (so a benchmark counts the store calls a walk
+//! made). Test and benchmark tool only: production never starts it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -24,6 +27,7 @@ struct Proxy {
     http: reqwest::Client,
     upstream: String,
     delay: Duration,
+    forwarded: Arc<AtomicU64>,
 }
 
 /// Serves on `listen`, forwarding to `upstream` (`http://127.0.0.1:4443`) after `delay`.
@@ -41,6 +45,7 @@ pub async fn run(
         http,
         upstream: upstream.trim_end_matches('/').to_string(),
         delay,
+        forwarded: Arc::default(),
     };
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -53,6 +58,10 @@ pub async fn run(
 }
 
 async fn forward(State(p): State<Proxy>, req: Request) -> Response {
+    if req.uri().path() == "/_proxy/requests" {
+        return status(200, p.forwarded.load(Ordering::SeqCst).to_string());
+    }
+    p.forwarded.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,

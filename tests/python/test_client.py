@@ -1,5 +1,5 @@
-"""The official Kubernetes Python client against `k8sless dev`: create, read, list, watch
-(ends and resumes without duplicates), read log, delete. Its models are strict, so every field
+"""The official Kubernetes Python client against `k8sless dev`: create, read, list, paged lists
+(one snapshot across pages), watch (ends and resumes without duplicates), read log, delete. Its models are strict, so every field
 type the service returns must match Kubernetes'.
 
 Run by scripts/test (pytest tests/python); the service binary comes from K8SLESS_BIN or
@@ -78,6 +78,27 @@ def test_create_read_list_delete(api):
     with pytest.raises(client.exceptions.ApiException) as e:
         api.read_namespaced_pod("py-one", "default")
     assert e.value.status == 404
+
+
+def test_paged_list_is_one_snapshot_with_writes_in_between(api):
+    for i in range(5):
+        api.create_namespaced_pod("py-pages", pod(f"page-{i}", "600s"))
+    first = api.list_pod_for_all_namespaces(limit=2, label_selector="suite=python")
+    names = [p.metadata.name for p in first.items]
+    token = first.metadata._continue
+    assert token, "more pages follow"
+    # Writes after the first page: later pages still show the first page's listing.
+    api.delete_namespaced_pod("page-4", "py-pages")
+    api.create_namespaced_pod("py-pages", pod("page-9", "600s"))
+    while token:
+        page = api.list_pod_for_all_namespaces(limit=2, label_selector="suite=python", _continue=token)
+        assert page.metadata.resource_version == first.metadata.resource_version
+        names += [p.metadata.name for p in page.items]
+        token = page.metadata._continue
+    ours = [n for n in names if n.startswith("page-")]
+    assert ours == [f"page-{i}" for i in range(5)], names
+    now = api.list_namespaced_pod("py-pages", label_selector="suite=python")
+    assert sorted(p.metadata.name for p in now.items) == ["page-0", "page-1", "page-2", "page-3", "page-9"]
 
 
 def test_invalid_pod_is_422_with_causes(api):

@@ -7,3 +7,4 @@ pub(crate) mod delete;
 pub(crate) mod identity;
 pub(crate) use crate::objects::names;
 pub(crate) mod read;
+pub(crate) mod snapshot;

@@ -1,24 +1,66 @@
 //! Reading pods: one by name, or lists filtered by label and field selectors, paged with
 //! `limit` and an opaque `continue` token.
 //!
+//! A paged list's first page lists the whole prefix once and serves every later page from that
+//! listing ([`snapshot`](super::snapshot): consistent pages, one resourceVersion). Lists
+//! without a `limit` (and tokens whose snapshot this instance does not hold) page over the
+//! store in key order.
+//!
 //! # Caveats
-//! Lists page over the record store in key order; a page is not a snapshot of all pages (Cloud
-//! Storage has no multi-object snapshot), which Kubernetes' own inconsistent-continue mode also
-//! allows. Each pod appears at most once across pages, in name order.
+//! Cloud Storage has no multi-object snapshot: a listing of several calls sees each record as
+//! it was at some instant during the listing. Continued from the store (no snapshot here), a
+//! page is not a snapshot of all pages, which Kubernetes' own inconsistent-continue mode also
+//! allows; each pod appears at most once across pages, in name order.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
-use serde_json::{Value, json};
 
+use super::snapshot::{Snapshot, Token, new_id, unix_now};
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::index;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
-use crate::store::{EntryPage, Pager};
+use crate::store::{Entry, EntryPage, Pager, Record, StoreError, walk};
+
+/// Pods kept serialized ([`Encoded`]).
+const ENCODED_MAX: usize = 4096;
+
+/// Pods as a `GET` answers them, serialized, by record key and generation: a `GET` of a pod
+/// that did not change since the last one is served without decoding its record (a record
+/// with its history is several times the pod; decoding it was most of a `GET`'s time).
+/// Bounded: cleared when full, as the Cloud Storage body cache is.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded {
+    pods: Mutex<HashMap<String, (i64, Bytes)>>,
+}
+
+impl Encoded {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Bytes)>> {
+        self.pods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hit(&self, key: &str, generation: i64) -> Option<Bytes> {
+        self.lock()
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn keep(&self, key: String, generation: i64, json: Bytes) {
+        let mut pods = self.lock();
+        if pods.len() >= ENCODED_MAX {
+            pods.clear();
+        }
+        pods.insert(key, (generation, json));
+    }
+}
 
 /// Page size used against the store.
 const STORE_PAGE: usize = 500;
@@ -70,6 +112,25 @@ impl Pods {
         Ok(self.get_record(namespace, name).await?.pod)
     }
 
+    /// One pod as JSON (what `GET` answers), from [`Encoded`] when the record is unchanged.
+    pub async fn get_json(&self, namespace: &str, name: &str) -> Result<Bytes> {
+        let key = record::key(namespace, name);
+        let raw = self
+            .store()
+            .get(&key)
+            .await
+            .map_err(|e| Error::pod_store(e, name))?;
+        if let Some(json) = self.encoded.hit(&key, raw.generation) {
+            return Ok(json);
+        }
+        let rec = PodRecord::decode(&raw)?;
+        let json = serde_json::to_vec(&rec.pod)
+            .map(Bytes::from)
+            .map_err(|e| Error::internal_from("encoding a pod", e))?;
+        self.encoded.keep(key, raw.generation, json.clone());
+        Ok(json)
+    }
+
     /// One pod's record.
     pub async fn get_record(&self, namespace: &str, name: &str) -> Result<PodRecord> {
         record::load(&self.store, namespace, name).await
@@ -79,8 +140,8 @@ impl Pods {
     pub async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<PodPage> {
         let namespace = namespace.or(opts.fields.pinned("metadata.namespace"));
         let prefix = record::prefix(namespace);
-        let start = match &opts.continue_token {
-            Some(t) => Some(decode_continue(t, &prefix)?),
+        let token = match &opts.continue_token {
+            Some(t) => Some(Token::decode(t, &prefix)?),
             None => None,
         };
         let limit = if opts.limit == 0 {
@@ -88,9 +149,154 @@ impl Pods {
         } else {
             opts.limit
         };
+        let Some(token) = token else {
+            if opts.limit == 0 {
+                return self.list_live(prefix, None, opts, limit).await;
+            }
+            let snap = Arc::new(self.take_snapshot(prefix, namespace.is_none()).await?);
+            let page = self.page_of(&snap, None, opts, limit).await?;
+            if page.continue_token.is_some() {
+                self.snapshots.keep(snap);
+            }
+            return Ok(page);
+        };
+        match token
+            .snapshot_id()
+            .and_then(|id| self.snapshots.get(id, &prefix))
+        {
+            Some(snap) => {
+                let page = self.page_of(&snap, Some(&token.start), opts, limit).await?;
+                if page.continue_token.is_none() {
+                    self.snapshots.drop_snapshot(snap.id);
+                }
+                Ok(page)
+            }
+            None if token.too_old() => Err(token.expired()),
+            None => self.list_live(prefix, Some(token.start), opts, limit).await,
+        }
+    }
+
+    /// Lists all of `prefix` at once (`split`: one listing per namespace, concurrently).
+    async fn take_snapshot(&self, prefix: String, split: bool) -> Result<Snapshot> {
+        let large = split && self.snapshots.all_large();
+        let listing = walk::entries(&**self.store(), &prefix, split, large)
+            .await
+            .map_err(|e| Error::pod_store(e, ""))?;
+        if split {
+            // Past two pages, listing the namespaces first saves a round trip for more calls.
+            self.snapshots
+                .set_all_large(listing.entries.len() > 2 * walk::FIRST_PAGE);
+        }
+        for u in &listing.unreadable {
+            tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");
+        }
+        Ok(Snapshot {
+            id: new_id(),
+            resource_version: listing
+                .entries
+                .iter()
+                .map(|e| e.generation)
+                .max()
+                .unwrap_or(0),
+            prefix,
+            taken: unix_now(),
+            entries: listing.entries,
+        })
+    }
+
+    /// The page of `snap` after `start`: up to `limit` matching records, with a token when
+    /// listed records follow the last one.
+    async fn page_of(
+        &self,
+        snap: &Snapshot,
+        start: Option<&str>,
+        opts: &ListOptions,
+        limit: usize,
+    ) -> Result<PodPage> {
+        let from = start.map_or(0, |s| snap.entries.partition_point(|e| e.key.as_str() <= s));
+        let mut matched: Vec<(&Entry, PodRecord)> = Vec::new();
+        let mut continue_token = None;
+        for (i, entry) in snap.entries.iter().enumerate().skip(from) {
+            let Some(rec) = matching(entry, opts) else {
+                continue;
+            };
+            matched.push((entry, rec));
+            if matched.len() == limit {
+                if i + 1 < snap.entries.len() {
+                    continue_token = Some(Token::of(snap, &entry.key).encode());
+                }
+                break;
+            }
+        }
+        let items = if opts.index_only {
+            matched.into_iter().map(|(_, rec)| rec).collect()
+        } else {
+            self.with_bodies(matched).await?
+        };
+        Ok(PodPage {
+            items,
+            continue_token,
+            resource_version: snap.resource_version,
+        })
+    }
+
+    /// Full records for listed entries that carry only their index: the body at the listed
+    /// generation, or the record as it is now when that generation is gone (a pod deleted
+    /// since is left out).
+    async fn with_bodies(&self, matched: Vec<(&Entry, PodRecord)>) -> Result<Vec<PodRecord>> {
+        let wanted: Vec<(String, i64)> = matched
+            .iter()
+            .filter(|(e, _)| e.data.is_none())
+            .map(|(e, _)| (e.key.clone(), e.generation))
+            .collect();
+        let (records, unreadable) = self
+            .store()
+            .bodies(&wanted)
+            .await
+            .map_err(|e| Error::pod_store(e, ""))?;
+        for u in &unreadable {
+            tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");
+        }
+        let unreadable: Vec<&str> = unreadable.iter().map(|u| u.key.as_str()).collect();
+        let mut bodies: HashMap<String, Record> =
+            records.into_iter().map(|r| (r.key.clone(), r)).collect();
+        let mut items = Vec::with_capacity(matched.len());
+        for (entry, rec) in matched {
+            if entry.data.is_some() {
+                items.push(rec);
+                continue;
+            }
+            if unreadable.contains(&entry.key.as_str()) {
+                continue;
+            }
+            let body = match bodies.remove(&entry.key) {
+                Some(b) => b,
+                None => match self.store().get(&entry.key).await {
+                    Ok(now) => now,
+                    Err(StoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(Error::pod_store(e, "")),
+                },
+            };
+            match PodRecord::decode(&body) {
+                Ok(full) => items.push(full),
+                Err(e) => {
+                    tracing::error!(key = %entry.key, error = %e, "skipping a corrupt pod record")
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// A page from the store after `start`, in key order (no snapshot).
+    async fn list_live(
+        &self,
+        prefix: String,
+        start: Option<String>,
+        opts: &ListOptions,
+        limit: usize,
+    ) -> Result<PodPage> {
         let mut items = Vec::new();
         let mut max_rv = 0i64;
-        let mut continue_token = None;
         let mut pages = Pager::new(&**self.store(), prefix, STORE_PAGE).after(start);
         loop {
             let page = if opts.index_only {
@@ -107,66 +313,37 @@ impl Pods {
             let count = page.entries.len();
             for (i, raw) in page.entries.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);
-                let rec = match index::decode(raw) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(key = %raw.key, error = %e, "skipping a corrupt pod record");
-                        continue;
-                    }
+                let Some(rec) = matching(raw, opts) else {
+                    continue;
                 };
-                if opts.labels.matches(rec.pod.metadata.labels.as_ref())
-                    && opts.fields.matches(&rec.pod)
-                {
-                    items.push(rec);
-                    if items.len() == limit {
-                        let more = i + 1 < count || page.next.is_some();
-                        if more {
-                            continue_token = Some(encode_continue(&raw.key));
-                        }
-                        return Ok(PodPage {
-                            items,
-                            continue_token,
-                            resource_version: max_rv,
-                        });
-                    }
+                items.push(rec);
+                if items.len() == limit {
+                    let more = i + 1 < count || page.next.is_some();
+                    return Ok(PodPage {
+                        items,
+                        continue_token: more.then(|| Token::live(&raw.key).encode()),
+                        resource_version: max_rv,
+                    });
                 }
             }
         }
         Ok(PodPage {
             items,
-            continue_token,
+            continue_token: None,
             resource_version: max_rv,
         })
     }
 }
 
-fn encode_continue(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "v": 1, "start": key }).to_string().as_bytes())
-}
-
-fn decode_continue(token: &str, prefix: &str) -> Result<String> {
-    let bad = || Error::bad_request(format!("continue key is not valid: {token:?}"));
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
-    if !start.starts_with(prefix) {
-        return Err(bad());
-    }
-    Ok(start.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn continue_tokens_round_trip_and_are_checked() {
-        let t = encode_continue("pods/default/a.json");
-        assert_eq!(
-            decode_continue(&t, "pods/default/").ok().as_deref(),
-            Some("pods/default/a.json")
-        );
-        assert!(decode_continue(&t, "pods/other/").is_err());
-        assert!(decode_continue("!!", "pods/").is_err());
-    }
+/// The record `entry` stands for, if it matches the selectors (a corrupt one is logged).
+fn matching(entry: &Entry, opts: &ListOptions) -> Option<PodRecord> {
+    let rec = match index::decode(entry) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(key = %entry.key, error = %e, "skipping a corrupt pod record");
+            return None;
+        }
+    };
+    (opts.labels.matches(rec.pod.metadata.labels.as_ref()) && opts.fields.matches(&rec.pod))
+        .then_some(rec)
 }

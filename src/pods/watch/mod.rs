@@ -361,6 +361,7 @@ fn check_window(n: i64) -> Result<()> {
     if n < oldest {
         return Err(Error::Gone {
             message: format!("too old resource version: {n} ({oldest})"),
+            continue_token: None,
         });
     }
     Ok(())

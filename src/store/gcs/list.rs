@@ -1,4 +1,5 @@
-//! The listing half of the Cloud Storage store: names and generations page by page, then the
+//! The listing half of the Cloud Storage store: names and generations page by page (within a
+//! key range: `startOffset`/`endOffset`), the next level of prefixes (`delimiter=/`), then the
 //! bodies fetched concurrently, with the ones that cannot be read reported, not fatal.
 
 use futures_util::StreamExt;
@@ -16,7 +17,7 @@ impl GcsStore {
         limit: usize,
     ) -> Result<(Vec<Listed>, Option<String>), StoreError> {
         let mut names = self
-            .list_names(prefix, start_after, limit.saturating_add(1))
+            .list_names(prefix, start_after, None, limit.saturating_add(1))
             .await?;
         let more = names.len() > limit;
         names.truncate(limit);
@@ -24,12 +25,14 @@ impl GcsStore {
         Ok((names, next))
     }
 
-    /// Names and generations under `prefix` after `start_after`: up to `want`, fewer only at
-    /// the end of the listing (Cloud Storage pages by `nextPageToken`).
+    /// Names and generations under `prefix` after `start_after` (and before `end_before`):
+    /// up to `want`, fewer only at the end of the listing (Cloud Storage pages by
+    /// `nextPageToken`, up to 1,000 objects a page).
     pub(super) async fn list_names(
         &self,
         prefix: &str,
         start_after: Option<&str>,
+        end_before: Option<&str>,
         want: usize,
     ) -> Result<Vec<Listed>, StoreError> {
         let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
@@ -51,6 +54,9 @@ impl GcsStore {
             if let Some(after) = start_after {
                 // startOffset is inclusive; the smallest name after `after` is `after` + NUL.
                 query.push(("startOffset", format!("{after}\u{0}")));
+            }
+            if let Some(end) = end_before {
+                query.push(("endOffset", end.to_string()));
             }
             if let Some(t) = &page_token {
                 query.push(("pageToken", t.clone()));
@@ -77,6 +83,92 @@ impl GcsStore {
                 return Ok(names);
             }
         }
+    }
+
+    /// The prefixes one level below `prefix` (`pods/` → `pods/<namespace>/`) at or after
+    /// `from`, in order (`delimiter=/`); `None` when objects sit directly under `prefix`, so
+    /// the prefixes alone would not cover it.
+    pub(super) async fn delimited_prefixes(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let failed = |cause| classify("list", prefix, cause, conflict);
+        let mut prefixes = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("prefix", prefix.to_string()),
+                ("delimiter", "/".to_string()),
+                ("maxResults", "1000".to_string()),
+                ("fields", "items(name),prefixes,nextPageToken".to_string()),
+            ];
+            if let Some(from) = from {
+                query.push(("startOffset", from.to_string()));
+            }
+            if let Some(t) = &page_token {
+                query.push(("pageToken", t.clone()));
+            }
+            let (_, body) = self
+                .send(|| self.http.get(&url).query(&query))
+                .await
+                .map_err(failed)?;
+            let list: ObjectList =
+                decode("object list", &body).map_err(|source| StoreError::Internal {
+                    operation: "list",
+                    key: prefix.to_string(),
+                    source,
+                })?;
+            if !list.items.is_empty() {
+                return Ok(None);
+            }
+            prefixes.extend(list.prefixes);
+            page_token = list.next_page_token.filter(|t| !t.is_empty());
+            if page_token.is_none() {
+                prefixes.sort();
+                prefixes.dedup();
+                return Ok(Some(prefixes));
+            }
+        }
+    }
+
+    /// Listed names as entries: the index where there is one, else the body (downloaded, or
+    /// from the cache); a record deleted since the listing, or unreadable, is left out.
+    pub(super) async fn entries(
+        &self,
+        names: Vec<Listed>,
+        next: Option<String>,
+    ) -> Result<EntryPage, StoreError> {
+        let bare: Vec<Listed> = names.iter().filter(|n| n.2.is_none()).cloned().collect();
+        let (records, unreadable) = if bare.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.fetch_all(&bare).await?
+        };
+        let mut bodies: HashMap<String, Bytes> =
+            records.into_iter().map(|r| (r.key, r.data)).collect();
+        let entries = names
+            .into_iter()
+            .filter_map(|(key, generation, index)| {
+                let data = match index {
+                    Some(_) => None,
+                    // Deleted since the listing, or unreadable (listed apart): skipped.
+                    None => Some(bodies.remove(&key)?),
+                };
+                Some(Entry {
+                    key,
+                    generation,
+                    index,
+                    data,
+                })
+            })
+            .collect();
+        Ok(EntryPage {
+            entries,
+            next,
+            unreadable,
+        })
     }
 
     /// The records of `names`, from the cache or downloaded concurrently; a record deleted or
