@@ -198,6 +198,10 @@ async fn stream_log(
     let mut carry = Vec::new();
     let mut first = true;
     loop {
+        // Whether the process had ended is asked before the read: a line written between a
+        // read and the question would otherwise be lost (kubelet, too, drains the file after
+        // the container exits).
+        let ended = !node.running(&container);
         let mut lines = Vec::new();
         let read = read_from(&path, offset).await;
         carry.extend_from_slice(&read);
@@ -229,8 +233,6 @@ async fn stream_log(
                 return;
             }
         }
-        // Read once more after the process ended, so its last lines are not lost.
-        let ended = !node.running(&container);
         if !follow || (ended && read.is_empty()) {
             return;
         }
