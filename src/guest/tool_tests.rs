@@ -79,7 +79,7 @@ fn shellcheck_every_script() {
         passes("shellcheck", &args, &dir.join(name), text);
         checked += 1;
     }
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
