@@ -8,6 +8,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
 
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
@@ -130,7 +132,19 @@ async fn log(
             .kubelet_logs(&namespace, &name, &container, &q)
             .await?
         {
-            return text_response(Body::new(kubelet.into_body()));
+            if !opts.follow {
+                return text_response(Body::new(kubelet.into_body()));
+            }
+            // A followed stream ends once the status, too, says the container ended.
+            let pods = state.pods.clone();
+            let settle = futures_util::stream::once(async move {
+                pods.settle_after_follow(&namespace, &name, &container)
+                    .await;
+                None
+            })
+            .filter_map(std::future::ready);
+            let body = kubelet.into_body().into_data_stream().chain(settle);
+            return text_response(Body::from_stream(body));
         }
     }
     if flag(&q, "previous") {

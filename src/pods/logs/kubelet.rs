@@ -91,6 +91,32 @@ impl Pods {
     }
 }
 
+/// How long a followed kubelet stream that ended waits for the pod's status to say so.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Pods {
+    /// Waits (at most [`SETTLE_WAIT`]) until the pod's status says `container` ended, or the
+    /// pod is gone. kubelet ends a followed log the moment the container exits, while the
+    /// status here travels through the guest's report and Pub/Sub; clients that look at the
+    /// status when the stream ends (Airflow's KubernetesPodOperator logs "log read interrupted
+    /// but container still running" and follows again) then see what they would see on a
+    /// cluster.
+    pub(crate) async fn settle_after_follow(&self, namespace: &str, name: &str, container: &str) {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            match record::load(&self.store, namespace, name).await {
+                Ok(rec) if !super::follow::progress(&rec.pod, container).ended => {}
+                _ => return,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+}
+
 /// A path segment, percent-encoded (names are DNS labels, but never trust that here).
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
