@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::api::{self, AppState};
+use crate::auth::identity::IdentityMode;
 use crate::config::ServiceArgs;
 use crate::pods::Pods;
 use crate::sim::faults::FaultRule;
@@ -219,6 +220,12 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             "token verification is OFF (--verify-tokens=false): anyone who can reach /pubsub/push, /gc and /events/compute can forge pod status"
         );
     }
+    let authn = args.authenticator(IdentityMode::CloudRun)?;
+    if authn.mode() == IdentityMode::Dev {
+        tracing::warn!(
+            "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"
+        );
+    }
     let state = AppState {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm)),
         body_limit: args.body_limit,
@@ -233,6 +240,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
+        authn: Arc::new(authn),
+        authz: Arc::new(crate::rbac::Authorizer::new(args.admins(), None)),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -285,6 +294,16 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
         println!(
             "k8sless dev: token verification is OFF (dev mode): /pubsub/push, /gc and /events/compute accept unauthenticated calls"
         );
+    }
+    match stack.state.authn.mode() {
+        IdentityMode::Dev => println!(
+            "k8sless dev: identity is dev: a bearer token dev:EMAIL acts as EMAIL (kubectl --token=dev:alice@example.com); no token, or any other, is the dev admin (cluster-admin){}",
+            admins_note(stack.state.authz.admins())
+        ),
+        other => println!(
+            "k8sless dev: identity is {other:?}: callers need a Google ID token{}",
+            admins_note(stack.state.authz.admins())
+        ),
     }
     println!(
         "k8sless dev: collecting every {}s; a finished pod's VM is deleted {}s after it ends (the pod stays, Succeeded or Failed)",
@@ -403,6 +422,14 @@ async fn echo(listen: String) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("server: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn admins_note(admins: &[String]) -> String {
+    if admins.is_empty() {
+        String::new()
+    } else {
+        format!("; admins (cluster-admin): {}", admins.join(", "))
+    }
 }
 
 /// Dev mode uses its embedded simulator unless another Compute endpoint is named.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::auth::identity::IdentityMode;
 use crate::gce::catalog;
 use crate::telemetry::LogFormat;
 use crate::translate::VmSettings;
@@ -183,6 +184,18 @@ pub struct ServiceArgs {
     /// Log format.
     #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// How API callers are identified: `cloud-run` (the token Cloud Run IAM checked; serve's
+    /// default), `google` (verify Google ID tokens in process), `dev` (`dev:EMAIL` tokens, else
+    /// the dev admin; dev's default). docs/teams.md.
+    #[arg(long, env = "K8SLESS_IDENTITY", value_enum)]
+    pub identity: Option<IdentityMode>,
+    /// The admins: emails (users or service accounts) bound to `cluster-admin`, comma-separated.
+    #[arg(long, env = "K8SLESS_ADMINS", default_value = "")]
+    pub admins: String,
+    /// Audiences accepted on ID tokens verified in process (`--identity google`, or an unstripped
+    /// token under `cloud-run`) besides the service URL, comma-separated.
+    #[arg(long, env = "K8SLESS_TOKEN_AUDIENCES", default_value = "")]
+    pub token_audiences: String,
 }
 
 impl ServiceArgs {
@@ -290,6 +303,27 @@ impl ServiceArgs {
             service_url: self.vm_settings().service_url,
             push_service_account: self.push_service_account.clone(),
         })
+    }
+
+    /// The admins (`--admins`).
+    pub fn admins(&self) -> Vec<String> {
+        list(&self.admins)
+    }
+
+    /// Who is calling: `--identity`, else `default` (serve: cloud-run, dev: dev).
+    pub(crate) fn authenticator(
+        &self,
+        default: IdentityMode,
+    ) -> Result<crate::auth::identity::Authenticator, String> {
+        let service_url = self.vm_settings().service_url;
+        let service_url = service_url.trim_end_matches('/');
+        let mut audiences = vec![service_url.to_string(), format!("{service_url}/")];
+        audiences.extend(list(&self.token_audiences));
+        crate::auth::identity::Authenticator::new(
+            self.identity.unwrap_or(default),
+            &self.jwks_url,
+            audiences,
+        )
     }
 
     /// This deployment's id: `--deployment`, else the bucket's name (`k8sless-dev` without

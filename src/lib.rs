@@ -20,6 +20,7 @@ pub(crate) mod http;
 pub(crate) mod logging;
 pub(crate) mod pods;
 pub(crate) mod push;
+pub(crate) mod rbac;
 pub(crate) mod retry;
 pub mod sim;
 pub(crate) mod store;

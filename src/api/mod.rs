@@ -4,6 +4,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod admit;
+pub(crate) mod authz;
 pub(crate) mod discovery;
 pub(crate) mod event_table;
 pub(crate) mod extract;
@@ -53,15 +54,36 @@ pub struct AppState {
     pub verifier: Arc<crate::auth::oidc::Verifier>,
     /// Collection settings, the lifecycle clock, the service's own account.
     pub lifecycle: crate::pods::lifecycle::collect::Lifecycle,
+    /// Who is calling (`--identity`).
+    pub authn: Arc<crate::auth::identity::Authenticator>,
+    /// May they (RBAC, `--admins`).
+    pub authz: Arc<crate::rbac::Authorizer>,
 }
 
-/// The whole API.
+/// The whole API: the Kubernetes routes behind authentication and authorization
+/// ([`authz::authorize`]), then the routes with checks of their own (health; Pub/Sub,
+/// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
-    let ns_pods = "/api/v1/namespaces/{namespace}/pods";
-    Router::new()
+    let checked = middleware::from_fn_with_state(state.clone(), authz::authorize);
+    kubernetes_routes()
+        .route_layer(checked)
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .merge(push::routes())
+        .merge(guest::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn(admit::admit))
+        .layer(middleware::from_fn(panic::catch_panic))
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Every route of the Kubernetes API (and k8sless' `/pods` shortcut). A route added here is
+/// authorized by the attributes `rbac::request_info` resolves from its method and path.
+fn kubernetes_routes() -> Router<AppState> {
+    let ns_pods = "/api/v1/namespaces/{namespace}/pods";
+    Router::new()
         .route(
             "/pods",
             get(pods::pod_list_default).post(pods::pod_create_default),
@@ -99,6 +121,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/namespaces/{namespace}",
             get(namespaces::namespace_view).fallback(namespaces::namespace_unsupported),
         )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            axum::routing::post(authz::self_subject_access_review),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            axum::routing::post(authz::self_subject_review),
+        )
         .route("/api", get(meta::api))
         .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))
@@ -109,13 +139,6 @@ pub fn router(state: AppState) -> Router {
         .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
-        .merge(push::routes())
-        .merge(guest::routes())
-        .fallback(not_found)
-        .layer(middleware::from_fn(admit::admit))
-        .layer(middleware::from_fn(panic::catch_panic))
-        .layer(middleware::from_fn(observe))
-        .with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> Error {

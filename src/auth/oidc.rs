@@ -39,14 +39,14 @@ pub struct VmIdentity {
 
 /// Issuers of Google ID tokens.
 pub(crate) const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
-const LEEWAY_SECS: i64 = 60;
+pub(crate) const LEEWAY_SECS: i64 = 60;
 
 /// A cause kept with an error (cloneable, as verdicts are shared).
 type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 /// Why a token was refused.
 #[derive(Debug, Clone, thiserror::Error)]
-pub(crate) enum OidcError {
+pub enum OidcError {
     /// No `Authorization: Bearer` header.
     #[error("no bearer token")]
     Missing,
@@ -300,7 +300,8 @@ impl Verifier {
     }
 }
 
-async fn verify(
+/// Verifies `token` against Google's keys: signature, issuer, one of `audiences`, times.
+pub(crate) async fn verify(
     keys: &KeyCache,
     token: &str,
     audiences: &[String],

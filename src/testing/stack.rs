@@ -181,6 +181,11 @@ impl StackBuilder {
             shutting_down: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
+            authn: Arc::new(
+                self.args
+                    .authenticator(crate::auth::identity::IdentityMode::Dev)?,
+            ),
+            authz: Arc::new(crate::rbac::Authorizer::new(self.args.admins(), None)),
         })
     }
 }

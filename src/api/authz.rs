@@ -1,0 +1,131 @@
+//! Who is calling and may they: the middleware on every Kubernetes API route (authenticate,
+//! resolve the request's attributes, authorize, or answer 401/403 as kube-apiserver does), and
+//! the two self reviews clients ask about themselves: `kubectl auth can-i`
+//! (`SelfSubjectAccessReview`, authorization.k8s.io/v1) and `kubectl auth whoami`
+//! (`SelfSubjectReview`, authentication.k8s.io/v1).
+//!
+//! The middleware sits on the router's Kubernetes routes as one `route_layer`, so every route
+//! added there is covered by the same resolver (`rbac::request_info`) without naming it. The
+//! push, guest and health routes carry their own checks (docs/security.md) and are outside it.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus, UserInfo};
+use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SubjectAccessReviewStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::AppState;
+use super::extract::body_value;
+use super::pods::json;
+use crate::auth::identity::User;
+use crate::error::Error;
+use crate::rbac::{self, RequestInfo};
+
+/// Authenticates and authorizes the request; the handler finds the [`User`] in its extensions.
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let user = match state
+        .authn
+        .authenticate(request.headers(), Timestamp::now())
+        .await
+    {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let uri = request.uri();
+    let info = rbac::resolve(request.method().as_str(), uri.path(), uri.query());
+    match state.authz.check(&user, &info).await {
+        Ok(d) if d.allowed => {}
+        Ok(d) => return rbac::forbidden(&user, &info, &d.reason).into_response(),
+        Err(e) => return e.into_response(),
+    }
+    request.extensions_mut().insert(user);
+    next.run(request).await
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may I? (201, the review with
+/// its status, as kube-apiserver answers).
+pub(crate) async fn self_subject_access_review(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    super::respond(access_review(&state, &user, &headers, body).await)
+}
+
+async fn access_review(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let value = body_value(headers, body, state.body_limit).await?;
+    let mut review: SelfSubjectAccessReview = serde_json::from_value(value)
+        .map_err(|e| Error::bad_request(format!("SelfSubjectAccessReview: {e}")))?;
+    let info = review_attributes(&review)?;
+    let decision = state.authz.check(user, &info).await?;
+    review.status = Some(SubjectAccessReviewStatus {
+        allowed: decision.allowed,
+        reason: (!decision.reason.is_empty()).then_some(decision.reason),
+        ..SubjectAccessReviewStatus::default()
+    });
+    Ok(json(StatusCode::CREATED, &review))
+}
+
+/// The attributes a review asks about; exactly one of resource and non-resource attributes.
+fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo, Error> {
+    let spec = &review.spec;
+    match (&spec.resource_attributes, &spec.non_resource_attributes) {
+        (Some(r), None) => Ok(RequestInfo {
+            is_resource: true,
+            verb: r.verb.clone().unwrap_or_default(),
+            api_group: r.group.clone().unwrap_or_default(),
+            api_version: r.version.clone().unwrap_or_default(),
+            resource: r.resource.clone().unwrap_or_default(),
+            subresource: r.subresource.clone().unwrap_or_default(),
+            namespace: r.namespace.clone().unwrap_or_default(),
+            name: r.name.clone().unwrap_or_default(),
+            path: String::new(),
+        }),
+        (None, Some(n)) => Ok(RequestInfo {
+            verb: n.verb.clone().unwrap_or_default(),
+            path: n.path.clone().unwrap_or_default(),
+            ..RequestInfo::default()
+        }),
+        _ => Err(Error::Invalid {
+            kind: "SelfSubjectAccessReview",
+            name: String::new(),
+            causes: vec![crate::error::Cause::invalid(
+                "spec.resourceAttributes",
+                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            )],
+        }),
+    }
+}
+
+/// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews`: who am I? (201).
+pub(crate) async fn self_subject_review(Extension(user): Extension<User>) -> Response {
+    let review = SelfSubjectReview {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            creation_timestamp: Some(Time(Timestamp::now())),
+            ..Default::default()
+        },
+        status: Some(SelfSubjectReviewStatus {
+            user_info: Some(UserInfo {
+                username: Some(user.name.clone()),
+                groups: Some(user.groups.clone()),
+                ..UserInfo::default()
+            }),
+        }),
+    };
+    json(StatusCode::CREATED, &review)
+}
