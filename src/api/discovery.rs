@@ -7,7 +7,8 @@
 //! must carry [`AGGREGATED_DISCOVERY_CONTENT_TYPE`]. Both forms are built here from one table of
 //! resources (`RESOURCES`), so they cannot disagree.
 //!
-//! We serve the core group only: `pods` (with the `log` and `status` subresources), `events`
+//! The named groups (RBAC, the self reviews) are `discovery_groups.rs`'. In the core group:
+//! `pods` (with the `log` and `status` subresources), `events`
 //! (read-only, for `kubectl describe`) and `namespaces` (read-only, cluster-scoped: `default`
 //! and every namespace that has pods). `deletecollection` is deliberately not advertised: we do
 //! not implement it, and kubectl only uses verbs that discovery lists.
@@ -20,9 +21,7 @@
 //! `GET /version` reports Kubernetes 1.33 (the API level we implement); gcloud's kubectl
 //! dispatcher uses it to pick its bundled kubectl 1.33.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    APIGroupList, APIResource, APIResourceList, APIVersions,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIResource, APIResourceList, APIVersions};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use serde_json::{Value, json};
 
@@ -144,11 +143,6 @@ pub(crate) fn api_versions() -> Value {
     })
 }
 
-/// `GET /apis` (legacy form): an empty `APIGroupList`; we serve no named groups.
-pub(crate) fn api_group_list() -> Value {
-    to_value(&APIGroupList { groups: vec![] })
-}
-
 /// `GET /api/v1`: the `APIResourceList` of the core group.
 pub(crate) fn api_resource_list_v1() -> Value {
     let resources = RESOURCES
@@ -217,17 +211,6 @@ pub(crate) fn aggregated_discovery_v2() -> Value {
             "metadata": { "creationTimestamp": null },
             "versions": [{ "version": "v1", "resources": resources, "freshness": "Current" }],
         }],
-    })
-}
-
-/// `GET /apis` (aggregated form): an empty `APIGroupDiscoveryList`. Serve with
-/// [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
-pub(crate) fn aggregated_discovery_apis_v2() -> Value {
-    json!({
-        "kind": "APIGroupDiscoveryList",
-        "apiVersion": "apidiscovery.k8s.io/v2",
-        "metadata": {},
-        "items": [],
     })
 }
 
@@ -376,11 +359,8 @@ mod tests {
                 };
             assert_eq!(verbs.as_ref(), Some(&legacy["verbs"]), "{name}");
         }
-        assert_eq!(aggregated_discovery_apis_v2()["items"], json!([]));
-        assert_eq!(api_group_list()["groups"], json!([]));
         assert_eq!(api_versions()["versions"], json!(["v1"]));
         assert_eq!(api_versions()["kind"], "APIVersions");
-        assert_eq!(api_group_list()["kind"], "APIGroupList");
         let namespaces = resources
             .iter()
             .find(|r| r["resource"] == "namespaces")

@@ -53,13 +53,37 @@ pub(crate) async fn api(headers: HeaderMap) -> Response {
     )
 }
 
-/// `GET /apis`: no groups besides core.
+/// `GET /apis`: the named groups (`discovery_groups`).
 pub(crate) async fn apis(headers: HeaderMap) -> Response {
     by_accept(
         &headers,
-        discovery::aggregated_discovery_apis_v2,
-        discovery::api_group_list,
+        super::discovery_groups::aggregated,
+        super::discovery_groups::api_group_list,
     )
+}
+
+/// `GET /apis/{group}`.
+pub(crate) async fn api_group(Path(group): Path<String>) -> Response {
+    match super::discovery_groups::api_group_of(&group) {
+        Some(doc) => json_with("application/json", &doc),
+        None => Error::NotFound {
+            kind: "path",
+            name: format!("/apis/{group}"),
+        }
+        .into_response(),
+    }
+}
+
+/// `GET /apis/{group}/{version}`.
+pub(crate) async fn api_group_version(Path((group, version)): Path<(String, String)>) -> Response {
+    match super::discovery_groups::api_resource_list(&group, &version) {
+        Some(doc) => json_with("application/json", &doc),
+        None => Error::NotFound {
+            kind: "path",
+            name: format!("/apis/{group}/{version}"),
+        }
+        .into_response(),
+    }
 }
 
 /// `GET /api/v1`.

@@ -6,6 +6,7 @@ pub(crate) mod accept;
 pub(crate) mod admit;
 pub(crate) mod authz;
 pub(crate) mod discovery;
+pub(crate) mod discovery_groups;
 pub(crate) mod event_table;
 pub(crate) mod extract;
 pub(crate) mod guest;
@@ -135,6 +136,8 @@ fn kubernetes_routes() -> Router<AppState> {
         .route("/api/v1/", get(meta::api_v1))
         .route("/apis", get(meta::apis))
         .route("/apis/", get(meta::apis))
+        .route("/apis/{group}", get(meta::api_group))
+        .route("/apis/{group}/{version}", get(meta::api_group_version))
         .route("/version", get(meta::version))
         .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))

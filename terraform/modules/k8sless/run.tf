@@ -24,6 +24,7 @@ locals {
         K8SLESS_ZONES                    = join(",", var.zones)
         K8SLESS_SUBNETWORK               = var.subnetwork
         K8SLESS_ALLOWED_SERVICE_ACCOUNTS = join(",", var.allowed_service_accounts)
+        K8SLESS_ADMINS                   = join(",", var.admins)
       } : name => value if value != ""
     },
     var.extra_env,
