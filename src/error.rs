@@ -209,11 +209,7 @@ impl Error {
     }
     /// 409 Conflict for a pod changed since the client read it.
     pub fn pod_conflict(name: &str) -> Self {
-        Error::Conflict {
-            message: format!(
-                "Operation cannot be fulfilled on pods \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
-            ),
-        }
+        crate::objects::conflict("pods", name)
     }
     /// A record store failure on pod `name`, by meaning: 409 for a taken name or a lost
     /// compare-and-swap, 404, 503 while Cloud Storage is unavailable, 500 else.
@@ -298,9 +294,12 @@ impl Error {
         let mut details = StatusDetails::default();
         match self {
             Error::NotFound { kind, name } | Error::AlreadyExists { kind, name } => {
+                // `kind` is the resource as the message qualifies it (`roles.rbac.authorization.k8s.io`);
+                // kube-apiserver's details split it into resource and group.
+                let (resource, group) = kind.split_once('.').unwrap_or((kind, ""));
                 details.name = Some(name.clone());
-                details.kind = Some((*kind).to_string());
-                details.group = Some(String::new());
+                details.kind = Some(resource.to_string());
+                details.group = Some(group.to_string());
             }
             Error::Invalid { kind, name, causes } => {
                 details.name = Some(name.clone());

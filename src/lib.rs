@@ -18,6 +18,7 @@ pub(crate) mod gce;
 pub(crate) mod guest;
 pub(crate) mod http;
 pub(crate) mod logging;
+pub(crate) mod objects;
 pub(crate) mod pods;
 pub(crate) mod push;
 pub(crate) mod rbac;

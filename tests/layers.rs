@@ -83,6 +83,17 @@ const RULES: &[(&str, &str, &str)] = &[
         "pods",
         "decoding is neutral: api/ and pods/ both use it",
     ),
+    (
+        "objects",
+        "pods",
+        "stored API objects sit below the flows that use them",
+    ),
+    ("objects", "api", "stored API objects sit below the API"),
+    (
+        "objects",
+        "gce",
+        "stored API objects know only the record store",
+    ),
 ];
 
 /// Modules the `*` rules do not apply to: the wiring (`main`, `cli`, `testing`) and the

@@ -5,5 +5,5 @@ pub(crate) mod create;
 pub(crate) mod defaults;
 pub(crate) mod delete;
 pub(crate) mod identity;
-pub(crate) mod names;
+pub(crate) use crate::objects::names;
 pub(crate) mod read;

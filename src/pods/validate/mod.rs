@@ -15,9 +15,10 @@ use k8s_openapi::api::core::v1::{Pod, PodSpec};
 
 use super::crud::names;
 use crate::error::Cause;
+use crate::objects::meta::{self, NameRule};
 
-/// Largest total size of a pod's annotations (Kubernetes: 256 KiB).
-pub(crate) const ANNOTATIONS_MAX: usize = 256 * 1024;
+#[cfg(test)]
+pub(crate) use crate::objects::meta::ANNOTATIONS_MAX;
 
 /// The `Warning` a pod with `hostNetwork: false` is accepted with (docs/pod-to-vm.md#network).
 pub(crate) const HOST_NETWORK_WARNING: &str = "spec.hostNetwork: false is kept as you sent it, but the pod runs on its VM's network (k8sless runs each pod on a VM of its own and gives it no separate network namespace): containers see the VM's interfaces and their ports are the VM's ports";
@@ -48,54 +49,13 @@ pub(crate) fn validate(pod: &Pod) -> Result<(), Vec<Cause>> {
 
 fn metadata(pod: &Pod, causes: &mut Vec<Cause>) {
     let m = &pod.metadata;
-    match m.name.as_deref() {
-        None | Some("") => causes.push(Cause::new(
-            "FieldValueRequired",
-            "metadata.name",
-            "name or generateName is required",
-        )),
-        Some(name) => {
-            if let Err(e) = names::dns1123_subdomain(name) {
-                causes.push(Cause::invalid("metadata.name", format!("{name:?}: {e}")));
-            }
-        }
-    }
+    meta::name(m, NameRule::Subdomain, causes);
     if let Some(ns) = m.namespace.as_deref() {
         if let Err(e) = names::dns1123_label(ns) {
             causes.push(Cause::invalid("metadata.namespace", format!("{ns:?}: {e}")));
         }
     }
-    if let Some(labels) = &m.labels {
-        for (k, v) in labels {
-            if let Err(e) = names::qualified_name(k) {
-                causes.push(Cause::invalid("metadata.labels", format!("{k:?}: {e}")));
-            }
-            if let Err(e) = names::validate_label_value(v) {
-                causes.push(Cause::invalid(
-                    format!("metadata.labels[{k}]"),
-                    format!("{v:?}: {e}"),
-                ));
-            }
-        }
-    }
-    if let Some(annotations) = &m.annotations {
-        let mut total = 0;
-        for (k, v) in annotations {
-            total += k.len() + v.len();
-            if let Err(e) = names::qualified_name(&k.to_ascii_lowercase()) {
-                causes.push(Cause::invalid(
-                    "metadata.annotations",
-                    format!("{k:?}: {e}"),
-                ));
-            }
-        }
-        if total > ANNOTATIONS_MAX {
-            causes.push(Cause::too_long(
-                "metadata.annotations",
-                "may not be more than 262144 bytes",
-            ));
-        }
-    }
+    meta::labels_and_annotations(m, causes);
     forbid(
         causes,
         [
