@@ -241,7 +241,10 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
         authn: Arc::new(authn),
-        authz: Arc::new(crate::rbac::Authorizer::new(args.admins(), None)),
+        authz: Arc::new(crate::rbac::Authorizer::new(
+            args.admins(),
+            Some(crate::rbac::objects::RbacStore::new(records.clone())),
+        )),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)

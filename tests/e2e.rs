@@ -15,6 +15,7 @@ mod e2e {
     pub mod kubectl;
     pub mod pod_input;
     pub mod pods;
+    pub mod teams;
     pub mod tls;
     pub mod translate;
 }

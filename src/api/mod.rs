@@ -22,6 +22,7 @@ pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
 pub(crate) mod push;
+pub(crate) mod rbac;
 pub(crate) mod table;
 pub(crate) mod watch;
 
@@ -130,6 +131,7 @@ fn kubernetes_routes() -> Router<AppState> {
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             axum::routing::post(authz::self_subject_review),
         )
+        .merge(rbac::routes())
         .route("/api", get(meta::api))
         .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::objects::RbacStore;
 use super::policy::{Decision, Policy, PolicyObjects};
 use super::request_info::RequestInfo;
 use crate::auth::identity::User;
@@ -38,14 +39,14 @@ pub(crate) trait PolicySource: Send + Sync + std::fmt::Debug {
 pub struct Authorizer {
     admins: Vec<String>,
     base: Policy,
-    source: Option<Arc<dyn PolicySource>>,
+    source: Option<RbacStore>,
     cached: RwLock<Option<(Instant, Arc<Policy>)>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
 impl Authorizer {
     /// An authorizer with these admins, reading stored objects from `source`.
-    pub(crate) fn new(admins: Vec<String>, source: Option<Arc<dyn PolicySource>>) -> Self {
+    pub(crate) fn new(admins: Vec<String>, source: Option<RbacStore>) -> Self {
         Authorizer {
             base: Policy::new(&admins, PolicyObjects::default()),
             admins,
@@ -53,6 +54,11 @@ impl Authorizer {
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The stored RBAC objects.
+    pub(crate) fn store(&self) -> Option<&RbacStore> {
+        self.source.as_ref()
     }
 
     /// The configured admins.
@@ -82,7 +88,8 @@ impl Authorizer {
         (at.elapsed() < POLICY_TTL).then(|| policy.clone())
     }
 
-    async fn stored(&self) -> Result<Arc<Policy>, Error> {
+    /// The whole policy: built-ins, admins and stored objects (cached).
+    pub(crate) async fn stored(&self) -> Result<Arc<Policy>, Error> {
         if let Some(p) = self.fresh() {
             return Ok(p);
         }

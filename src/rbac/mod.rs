@@ -4,9 +4,11 @@
 //! ([`authorizer`]).
 
 pub(crate) mod authorizer;
+pub(crate) mod objects;
 pub(crate) mod policy;
 pub(crate) mod request_info;
 pub(crate) mod rules;
+pub(crate) mod write;
 
 pub(crate) use authorizer::{Authorizer, forbidden};
 pub(crate) use request_info::{RequestInfo, resolve};

@@ -170,9 +170,18 @@ impl Policy {
     }
 
     fn rules_of(&self, g: &Grant) -> Option<&Vec<PolicyRule>> {
-        match (g.role_ref.kind.as_str(), &g.namespace) {
-            ("ClusterRole", _) => self.cluster_roles.get(&g.role_ref.name),
-            ("Role", Some(ns)) => self.roles.get(&(ns.clone(), g.role_ref.name.clone())),
+        self.role_rules(&g.role_ref, g.namespace.as_deref())
+    }
+
+    /// The rules of the role `role_ref` names (a Role in `namespace`).
+    pub(crate) fn role_rules(
+        &self,
+        role_ref: &RoleRef,
+        namespace: Option<&str>,
+    ) -> Option<&Vec<PolicyRule>> {
+        match (role_ref.kind.as_str(), namespace) {
+            ("ClusterRole", _) => self.cluster_roles.get(&role_ref.name),
+            ("Role", Some(ns)) => self.roles.get(&(ns.to_string(), role_ref.name.clone())),
             _ => None,
         }
     }

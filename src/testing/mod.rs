@@ -25,6 +25,7 @@ pub use tools::{fixture, fixture_text, missing, skip, tools_required};
 // here; the suites keep importing `k8sless::testing::…`.
 pub use crate::api::extract::parse_value;
 pub use crate::api::{AppState, router};
+pub use crate::auth::identity::IdentityMode;
 pub use crate::auth::{TokenError, TokenSource};
 pub use crate::codec::decode::{FieldValidation, decode_object};
 pub use crate::config::ServiceArgs;

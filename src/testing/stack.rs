@@ -185,7 +185,10 @@ impl StackBuilder {
                 self.args
                     .authenticator(crate::auth::identity::IdentityMode::Dev)?,
             ),
-            authz: Arc::new(crate::rbac::Authorizer::new(self.args.admins(), None)),
+            authz: Arc::new(crate::rbac::Authorizer::new(
+                self.args.admins(),
+                Some(crate::rbac::objects::RbacStore::new(pods.store().clone())),
+            )),
         })
     }
 }
