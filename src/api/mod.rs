@@ -67,8 +67,30 @@ pub struct AppState {
 /// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
     let checked = middleware::from_fn_with_state(state.clone(), authz::authorize);
-    kubernetes_routes()
-        .route_layer(checked)
+    assemble(kubernetes_routes().route_layer(checked), state)
+}
+
+/// [`router`] without authentication and authorization, for the benchmark that measures them
+/// (`rbac::bench`); every caller is the dev admin.
+#[cfg(test)]
+pub(crate) fn router_unchecked(state: AppState) -> Router {
+    let admin = |mut request: Request, next: Next| async move {
+        request
+            .extensions_mut()
+            .insert(crate::auth::identity::User {
+                name: crate::auth::identity::DEV_ADMIN.into(),
+                groups: vec![crate::auth::identity::MASTERS_GROUP.into()],
+            });
+        next.run(request).await
+    };
+    assemble(
+        kubernetes_routes().route_layer(middleware::from_fn(admin)),
+        state,
+    )
+}
+
+fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
+    kubernetes
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::livez))
         .route("/readyz", get(health::readyz))

@@ -4,6 +4,8 @@
 //! ([`authorizer`]).
 
 pub(crate) mod authorizer;
+#[cfg(test)]
+mod bench;
 pub(crate) mod objects;
 pub(crate) mod policy;
 pub(crate) mod request_info;
