@@ -221,6 +221,11 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         );
     }
     let authn = args.authenticator(IdentityMode::CloudRun)?;
+    let verifier = if authn.mode() == IdentityMode::CloudRun {
+        verifier.behind_cloud_run()
+    } else {
+        verifier
+    };
     if authn.mode() == IdentityMode::Dev {
         tracing::warn!(
             "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"

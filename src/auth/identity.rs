@@ -179,13 +179,13 @@ fn bearer<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Whether Cloud Run stripped this token's signature.
-fn stripped(token: &str) -> bool {
+pub(crate) fn stripped(token: &str) -> bool {
     token.rsplit('.').next() == Some(SIGNATURE_REMOVED)
 }
 
 /// The claims of a token Cloud Run verified: only the issuer and the expiry are checked again
 /// (Cloud Run accepted its audience, which may be a custom one or gcloud's client id).
-fn forwarded_claims(token: &str, now: Timestamp) -> Result<Claims, OidcError> {
+pub(crate) fn forwarded_claims(token: &str, now: Timestamp) -> Result<Claims, OidcError> {
     let data = jsonwebtoken::dangerous::insecure_decode::<Claims>(token).map_err(|e| {
         OidcError::Malformed {
             reason: "undecodable".into(),
