@@ -58,7 +58,7 @@ fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppS
 
 type Params = Path<HashMap<String, String>>;
 
-fn scope<'a, K: RbacKind>(p: &'a HashMap<String, String>) -> Option<&'a str> {
+fn scope<K: RbacKind>(p: &HashMap<String, String>) -> Option<&str> {
     if K::NAMESPACED {
         p.get("namespace").map(String::as_str)
     } else {

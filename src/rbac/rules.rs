@@ -195,7 +195,7 @@ pub(crate) fn allows(rule: &PolicyRule, info: &RequestInfo) -> bool {
     resource_ok
         && match rule.resource_names.as_deref() {
             None | Some([]) => true,
-            Some(names) => names.iter().any(|n| *n == info.name),
+            Some(names) => names.contains(&info.name),
         }
 }
 
