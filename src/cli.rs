@@ -305,7 +305,7 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     }
     match stack.state.authn.mode() {
         IdentityMode::Dev => println!(
-            "k8sless dev: identity is dev: a bearer token dev:EMAIL acts as EMAIL (kubectl --token=dev:alice@example.com); no token, or any other, is the dev admin (cluster-admin){}",
+            "k8sless dev: identity is dev: a request with no token, or any token but dev:EMAIL, is the dev admin (cluster-admin); a bearer token dev:EMAIL acts as EMAIL under RBAC (kubectl sends tokens only over HTTPS: dev --tls, then kubectl --token=dev:alice@example.com){}",
             admins_note(stack.state.authz.admins())
         ),
         other => println!(
