@@ -16,7 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus, UserInfo};
-use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SubjectAccessReviewStatus};
+use k8s_openapi::api::authorization::v1::{
+    NonResourceRule, ResourceRule, SelfSubjectAccessReview, SelfSubjectRulesReview,
+    SubjectAccessReviewStatus, SubjectRulesReviewStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::AppState;
@@ -40,6 +43,10 @@ pub(crate) async fn authorize(
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
+    let user = match impersonated(&state, user, request.headers()).await {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
     let uri = request.uri();
     let info = rbac::resolve(request.method().as_str(), uri.path(), uri.query());
     match state.authz.check(&user, &info).await {
@@ -49,6 +56,44 @@ pub(crate) async fn authorize(
     }
     request.extensions_mut().insert(user);
     next.run(request).await
+}
+
+/// `Impersonate-User` / `Impersonate-Group` (kubectl `--as`, `--as-group`), as kube-apiserver's
+/// impersonation filter: each needs the `impersonate` verb on `users` / `groups` with that name
+/// (cluster-admin has it), else 403 `users "x" is forbidden: User "me" cannot impersonate
+/// resource "users" in API group "" at the cluster scope`. The impersonated user is in
+/// `system:authenticated` and the groups asked for. Without the headers, the caller.
+async fn impersonated(state: &AppState, user: User, headers: &HeaderMap) -> Result<User, Error> {
+    let Some(name) = headers
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(user);
+    };
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    let asks = std::iter::once(("users", name.to_string()))
+        .chain(groups.iter().map(|g| ("groups", g.clone())));
+    for (resource, target) in asks {
+        let info = RequestInfo {
+            is_resource: true,
+            verb: "impersonate".into(),
+            resource: resource.into(),
+            name: target,
+            ..RequestInfo::default()
+        };
+        if !state.authz.check(&user, &info).await?.allowed {
+            return Err(rbac::forbidden(&user, &info, ""));
+        }
+    }
+    let mut as_user = User::email(name);
+    as_user.groups.extend(groups);
+    Ok(as_user)
 }
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may I? (201, the review with
@@ -110,6 +155,49 @@ fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo, Er
             )],
         }),
     }
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews`: what may I do in this
+/// namespace? (`kubectl auth can-i --list`; 201).
+pub(crate) async fn self_subject_rules_review(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    super::respond(rules_review(&state, &user, &headers, body).await)
+}
+
+async fn rules_review(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let value = body_value(headers, body, state.body_limit).await?;
+    let mut review: SelfSubjectRulesReview = serde_json::from_value(value)
+        .map_err(|e| Error::bad_request(format!("SelfSubjectRulesReview: {e}")))?;
+    let namespace = review.spec.namespace.clone().unwrap_or_default();
+    let rules = state.authz.stored().await?.rules_for(user, &namespace);
+    let mut status = SubjectRulesReviewStatus::default();
+    for r in rules {
+        if let Some(urls) = r.non_resource_urls.filter(|u| !u.is_empty()) {
+            status.non_resource_rules.push(NonResourceRule {
+                non_resource_urls: Some(urls),
+                verbs: r.verbs.clone(),
+            });
+        }
+        if r.resources.as_ref().is_some_and(|rs| !rs.is_empty()) {
+            status.resource_rules.push(ResourceRule {
+                api_groups: r.api_groups,
+                resource_names: r.resource_names,
+                resources: r.resources,
+                verbs: r.verbs,
+            });
+        }
+    }
+    review.status = Some(status);
+    Ok(json(StatusCode::CREATED, &review))
 }
 
 /// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews`: who am I? (201).

@@ -1,5 +1,6 @@
 //! Discovery of the named API groups (`/apis`): RBAC (`rbac.authorization.k8s.io/v1`), the
-//! self reviews (`authorization.k8s.io/v1` `selfsubjectaccessreviews`,
+//! self reviews (`authorization.k8s.io/v1` `selfsubjectaccessreviews` and
+//! `selfsubjectrulesreviews`,
 //! `authentication.k8s.io/v1` `selfsubjectreviews`). kubectl resolves `rolebindings` or
 //! `kubectl auth can-i` through these documents, so both forms (aggregated and legacy) come
 //! from the one table [`GROUPS`], as the core group's do in `discovery.rs`.
@@ -43,13 +44,22 @@ pub(crate) const GROUPS: &[Group] = &[
     Group {
         name: "authorization.k8s.io",
         version: "v1",
-        resources: &[GroupResource {
-            name: "selfsubjectaccessreviews",
-            singular: "selfsubjectaccessreview",
-            kind: "SelfSubjectAccessReview",
-            namespaced: false,
-            verbs: &["create"],
-        }],
+        resources: &[
+            GroupResource {
+                name: "selfsubjectaccessreviews",
+                singular: "selfsubjectaccessreview",
+                kind: "SelfSubjectAccessReview",
+                namespaced: false,
+                verbs: &["create"],
+            },
+            GroupResource {
+                name: "selfsubjectrulesreviews",
+                singular: "selfsubjectrulesreview",
+                kind: "SelfSubjectRulesReview",
+                namespaced: false,
+                verbs: &["create"],
+            },
+        ],
     },
     Group {
         name: "rbac.authorization.k8s.io",

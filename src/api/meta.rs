@@ -101,6 +101,16 @@ pub(crate) async fn openapi_root() -> Response {
     json_with("application/json", &openapi::openapi_v3_root())
 }
 
+/// `GET /openapi/v3/apis/rbac.authorization.k8s.io/v1`.
+pub(crate) async fn openapi_rbac_v1() -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ETAG, format!("\"{}\"", super::openapi_rbac::hash()))
+        .body(Body::from(super::openapi_rbac::document_json()))
+        .unwrap_or_else(|e| Error::internal(e.to_string()).into_response())
+}
+
 /// `GET /openapi/v3/api/v1`.
 pub(crate) async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
     let hash = openapi::openapi_v3_hash();

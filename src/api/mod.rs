@@ -17,6 +17,7 @@ pub(crate) mod meta;
 pub(crate) mod namespaces;
 pub(crate) mod openapi;
 mod openapi_paths;
+mod openapi_rbac;
 pub(crate) mod panic;
 pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
@@ -150,6 +151,10 @@ fn kubernetes_routes() -> Router<AppState> {
             axum::routing::post(authz::self_subject_access_review),
         )
         .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            axum::routing::post(authz::self_subject_rules_review),
+        )
+        .route(
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             axum::routing::post(authz::self_subject_review),
         )
@@ -166,6 +171,10 @@ fn kubernetes_routes() -> Router<AppState> {
         .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
+        .route(
+            "/openapi/v3/apis/rbac.authorization.k8s.io/v1",
+            get(meta::openapi_rbac_v1),
+        )
 }
 
 async fn not_found(uri: axum::http::Uri) -> Error {

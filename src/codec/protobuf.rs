@@ -1,7 +1,7 @@
 //! Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), for
 //! the kinds clients send that way: kubectl's typed clients post RBAC objects (`kubectl create
 //! rolebinding`), `SelfSubjectAccessReview` (`kubectl auth can-i`) and `SelfSubjectReview`
-//! (`kubectl auth whoami`) as protobuf, and client-go does not fall back to JSON on a 415.
+//! (`kubectl auth whoami`) and `SelfSubjectRulesReview` (`kubectl auth can-i --list`) as protobuf, and client-go does not fall back to JSON on a 415.
 //!
 //! The envelope (k8s.io/apimachinery/pkg/runtime/serializer/protobuf): the magic `k8s\0`, then a
 //! `runtime.Unknown` message: 1 `typeMeta` {1 apiVersion, 2 kind}, 2 `raw` (the object's own
@@ -85,6 +85,11 @@ const SSAR: &[(u64, Field)] = &[
     (2, Msg("spec", SSAR_SPEC)),
 ];
 const SSR: &[(u64, Field)] = &[(1, Msg("metadata", OBJECT_META))];
+const SSRR_SPEC: &[(u64, Field)] = &[(1, Str("namespace"))];
+const SSRR: &[(u64, Field)] = &[
+    (1, Msg("metadata", OBJECT_META)),
+    (2, Msg("spec", SSRR_SPEC)),
+];
 const TYPE_META: &[(u64, Field)] = &[(1, Str("apiVersion")), (2, Str("kind"))];
 
 /// The table of a kind sent as protobuf.
@@ -94,6 +99,7 @@ fn table_of(kind: &str) -> Option<&'static [(u64, Field)]> {
         "Role" | "ClusterRole" => Some(ROLE),
         "SelfSubjectAccessReview" => Some(SSAR),
         "SelfSubjectReview" => Some(SSR),
+        "SelfSubjectRulesReview" => Some(SSRR),
         _ => None,
     }
 }

@@ -169,6 +169,27 @@ impl Policy {
         }
     }
 
+    /// Every rule `user` holds in `namespace` (empty: cluster-wide only), in binding order,
+    /// duplicates dropped: what `kubectl auth can-i --list` shows (SelfSubjectRulesReview).
+    pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> Vec<PolicyRule> {
+        let mut out: Vec<PolicyRule> = Vec::new();
+        let keys = std::iter::once(format!("user:{}", user.name))
+            .chain(user.groups.iter().map(|g| format!("group:{g}")));
+        for key in keys {
+            for g in self.grants.get(&key).into_iter().flatten() {
+                if g.namespace.as_deref().is_some_and(|ns| ns != namespace) {
+                    continue;
+                }
+                for rule in self.rules_of(g).into_iter().flatten() {
+                    if !out.contains(rule) {
+                        out.push(rule.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn rules_of(&self, g: &Grant) -> Option<&Vec<PolicyRule>> {
         self.role_rules(&g.role_ref, g.namespace.as_deref())
     }
@@ -308,6 +329,27 @@ mod tests {
             "GET",
             "/api/v1/namespaces/team-a/pods"
         ));
+    }
+
+    #[test]
+    fn the_rules_a_user_holds_are_those_bound_where_they_ask() {
+        let p = policy();
+        let alice = User::email("alice@example.com");
+        let in_a = p.rules_for(&alice, "team-a");
+        let in_b = p.rules_for(&alice, "team-b");
+        let wide = p.rules_for(&alice, "");
+        assert!(in_a.iter().any(
+            |r| r.resources.as_deref() == Some(&["pods".to_string()][..])
+                && r.verbs.contains(&"create".to_string())
+        ));
+        assert!(!in_b.iter().any(|r| {
+            r.resources
+                .as_deref()
+                .is_some_and(|rs| rs.contains(&"pods".to_string()))
+        }));
+        // The self reviews and discovery, everywhere.
+        assert_eq!(in_b.len(), wide.len());
+        assert!(wide.iter().any(|r| r.non_resource_urls.is_some()));
     }
 
     #[test]

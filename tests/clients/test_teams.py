@@ -69,6 +69,21 @@ def test_kubectl_two_users_and_an_admin(teams, tmp_path):
         rb = json.loads(out)
         assert rb["roleRef"]["name"] == "edit" and rb["subjects"][0]["name"] == ALICE, rb
 
+    rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+          "metadata": {"name": "viewers", "namespace": "team-a"},
+          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol@example.com"}]}
+    rb_file = tmp_path / "rb.json"
+    rb_file.write_text(json.dumps(rb))
+    out = root("apply", "-f", str(rb_file))
+    rb["subjects"].append({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dave@example.com"})
+    rb_file.write_text(json.dumps(rb))
+    out += root("apply", "-f", str(rb_file))
+    with step(c, f, "admin: apply a RoleBinding, then apply it with one more subject", "created, configured"):
+        assert "viewers created" in out and "viewers configured" in out, out
+        got = root("get", "rolebinding", "viewers", "-n", "team-a", "-o", "jsonpath={.subjects[*].name}")
+        assert got.split() == ["carol@example.com", "dave@example.com"], got
+
     manifest = tmp_path / "pod.json"
     manifest.write_text(json.dumps(pod_manifest("alice-pod")))
     alice("create", "-n", "team-a", "-f", str(manifest))
@@ -105,6 +120,11 @@ def test_kubectl_two_users_and_an_admin(teams, tmp_path):
         assert r.stdout.strip() == "no", r.stdout + r.stderr
         r = alice_refused("auth", "can-i", "create", "pods", "-n", "team-b")
         assert r.stdout.strip() == "no", r.stdout + r.stderr
+    out = alice("auth", "can-i", "--list", "-n", "team-a")
+    with step(c, f, "alice: auth can-i --list -n team-a", "edit's pod rules, and not pods/status writes"):
+        rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.split() and not line.startswith(" ")}
+        assert "create" in rows.get("pods", ""), out
+        assert "update" not in rows.get("pods/status", "update"), out
     for who, user in ((alice, ALICE), (root, ROOT)):
         out = who("auth", "whoami")
         with step(c, f, f"auth whoami as {user}", "the Username row names them"):

@@ -385,3 +385,40 @@ async fn cloud_run_identity_without_a_token_is_unauthorized() {
     let (code, _) = anonymous.call(Method::GET, "/readyz", None).await;
     assert_eq!(code, 200);
 }
+
+#[tokio::test]
+async fn admins_impersonate_and_others_may_not() {
+    let stack = teams_stack().await;
+    let root = Caller::of(&stack.base, ROOT);
+    let alice = Caller::of(&stack.base, ALICE);
+    root.call(
+        Method::POST,
+        &rolebindings("team-a"),
+        Some(binding("team-a", "alice-edit", "edit", ALICE)),
+    )
+    .await;
+    let as_user = |c: &Caller, who: &str| {
+        let mut req = common::http()
+            .post(format!(
+                "{}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                c.base
+            ))
+            .header("Impersonate-User", who)
+            .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}));
+        if let Some(t) = &c.token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let resp = as_user(&root, BOB).await.expect("request");
+    assert_eq!(resp.status().as_u16(), 201);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["status"]["userInfo"]["username"], BOB);
+    let resp = as_user(&alice, ROOT).await.expect("request");
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        body["message"],
+        r#"users "root@example.com" is forbidden: User "alice@example.com" cannot impersonate resource "users" in API group "" at the cluster scope"#
+    );
+}
