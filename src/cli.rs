@@ -232,7 +232,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         );
     }
     let state = AppState {
-        pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm)),
+        pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
+            .with_create_namespaces(args.create_namespaces.unwrap_or(false)),
         body_limit: args.body_limit,
         // The archive once the pod finished, else Cloud Logging while it runs.
         logs: crate::pods::logs::LogSources(vec![

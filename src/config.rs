@@ -171,6 +171,11 @@ pub struct ServiceArgs {
     /// tokens in reports (default: true for serve, false for dev).
     #[arg(long, env = "K8SLESS_VERIFY_TOKENS", action = clap::ArgAction::Set)]
     pub verify_tokens: Option<bool>,
+    /// Create a namespace on its first pod instead of answering 404 `namespaces "x" not
+    /// found` as Kubernetes does (default: true for dev, where trying things matters more
+    /// than typos; false for serve, where namespaces carry policy and quotas an admin sets).
+    #[arg(long, env = "K8SLESS_CREATE_NAMESPACES", action = clap::ArgAction::Set)]
+    pub create_namespaces: Option<bool>,
     /// Where Google's token signing keys are published (a JWKS).
     #[arg(
         long,

@@ -13,6 +13,8 @@ mod e2e {
     pub mod google_contracts;
     pub mod k8s_schema;
     pub mod kubectl;
+    pub mod kubectl_tenancy;
+    pub mod namespaces;
     pub mod pod_input;
     pub mod pods;
     pub mod teams;

@@ -9,8 +9,7 @@
 //!
 //! The named groups (RBAC, the self reviews) are `discovery_groups.rs`'. In the core group:
 //! `pods` (with the `log` and `status` subresources), `events`
-//! (read-only, for `kubectl describe`) and `namespaces` (read-only, cluster-scoped: `default`
-//! and every namespace that has pods). `deletecollection` is deliberately not advertised: we do
+//! (read-only, for `kubectl describe`), `namespaces` (cluster-scoped) and `resourcequotas`. `deletecollection` is deliberately not advertised: we do
 //! not implement it, and kubectl only uses verbs that discovery lists.
 //!
 //! Every document answers with or without a trailing slash (`/version/`, `/api/`, `/api/v1/`,
@@ -63,8 +62,19 @@ const RESOURCES: &[Resource] = &[
         singular: "namespace",
         kind: "Namespace",
         namespaced: false,
-        verbs: &["get", "list", "watch"],
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         short_names: &["ns"],
+        categories: &[],
+    },
+    Resource {
+        name: "resourcequotas",
+        singular: "resourcequota",
+        kind: "ResourceQuota",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["quota"],
         categories: &[],
     },
     Resource {

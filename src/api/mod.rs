@@ -14,7 +14,9 @@ pub(crate) mod health;
 pub(crate) mod k8s_events;
 pub(crate) mod logs;
 pub(crate) mod meta;
+pub(crate) mod namespace_watch;
 pub(crate) mod namespaces;
+pub(crate) mod object_write;
 pub(crate) mod openapi;
 mod openapi_paths;
 mod openapi_rbac;
@@ -23,6 +25,7 @@ pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
 pub(crate) mod push;
+pub(crate) mod quotas;
 pub(crate) mod rbac;
 pub(crate) mod table;
 pub(crate) mod watch;
@@ -140,12 +143,27 @@ fn kubernetes_routes() -> Router<AppState> {
         .route("/api/v1/events", get(k8s_events::event_list_all))
         .route(
             "/api/v1/namespaces",
-            get(namespaces::namespace_list).fallback(namespaces::namespace_unsupported),
+            get(namespaces::namespace_list).post(namespaces::namespace_create),
         )
         .route(
             "/api/v1/namespaces/{namespace}",
-            get(namespaces::namespace_view).fallback(namespaces::namespace_unsupported),
+            get(namespaces::namespace_view)
+                .put(namespaces::namespace_replace)
+                .patch(namespaces::namespace_patch)
+                .delete(namespaces::namespace_delete),
         )
+        .route(
+            "/api/v1/namespaces/{namespace}/resourcequotas",
+            get(quotas::quota_list).post(quotas::quota_create),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/resourcequotas/{name}",
+            get(quotas::quota_view)
+                .put(quotas::quota_replace)
+                .patch(quotas::quota_patch)
+                .delete(quotas::quota_delete),
+        )
+        .route("/api/v1/resourcequotas", get(quotas::quota_list_all))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             axum::routing::post(authz::self_subject_access_review),

@@ -1,26 +1,23 @@
-//! `GET /api/v1/namespaces` and `GET /api/v1/namespaces/{name}`: the namespaces that exist
-//! (`default` and every namespace that has pods, see [`crate::pods::namespaces`]), as a
-//! `NamespaceList`, one `Namespace`, or the `Table` `kubectl get ns` prints (NAME STATUS AGE, as
-//! kube-apiserver's namespace columns).
+//! `/api/v1/namespaces[/{name}]`: create, get, list, replace, patch and delete namespaces
+//! ([`crate::pods::namespaces`]), as a `NamespaceList`, one `Namespace`, or the `Table`
+//! `kubectl get ns` prints (NAME STATUS AGE, as kube-apiserver's namespace columns).
 //!
-//! `?watch=true` on the list answers the current namespaces as `ADDED` events and then ends the
-//! stream at `timeoutSeconds` (default 30 s, at most 5 minutes), as a watch that saw no change;
-//! clients re-list and re-watch then. Nothing is sent for a namespace that appears or disappears
-//! while the stream is open (a namespace changes only through its pods, which have their own
-//! watch). Read only: creating, replacing and deleting namespaces is not served.
+//! `?watch=true` on the list is [`super::namespace_watch`]; `fieldSelector=metadata.name=x`
+//! (what `kubectl delete` and `kubectl wait` send) narrows the list and the watch to one.
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, WatchEvent};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::pods::{json as json_response, table_request, table_response};
+use super::object_write;
+use super::pods::{json as json_response, table_request, table_response, with_warnings};
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
@@ -37,14 +34,99 @@ pub(crate) async fn namespace_list(
     respond(list(state, q, &headers).await)
 }
 
-/// Any other method on `/api/v1/namespaces[/{name}]`: 405 with a message saying what to do.
-pub(crate) async fn namespace_unsupported(method: axum::http::Method) -> Error {
-    Error::MethodNotAllowed {
-        message: format!(
-            "{method} on namespaces is not supported by k8sless: a namespace exists while it has pods (and `default` always \
-             does); create the pod straight into the namespace you want"
-        ),
-    }
+/// `POST /api/v1/namespaces` (`kubectl create namespace`).
+pub(crate) async fn namespace_create(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (ns, warnings, dry_run) = object_write::decode_body::<Namespace>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "Namespace",
+            )
+            .await?;
+            let created = state.pods.create_namespace(ns, dry_run).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PUT /api/v1/namespaces/{name}`.
+pub(crate) async fn namespace_replace(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (ns, warnings, _) = object_write::decode_body::<Namespace>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "Namespace",
+            )
+            .await?;
+            let replaced = state.pods.replace_namespace(&name, ns).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::OK, &replaced),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PATCH /api/v1/namespaces/{name}` (`kubectl annotate`, `label`, `edit`).
+pub(crate) async fn namespace_patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let kind = object_write::patch_kind(&headers)?;
+            let patch = object_write::patch_body(&state, &headers, body).await?;
+            let patched = state.pods.patch_namespace(&name, kind, patch).await?;
+            Ok(json_response(StatusCode::OK, &patched))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /api/v1/namespaces/{name}`: 200 with the namespace, Terminating.
+pub(crate) async fn namespace_delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (dry_run, rv) =
+                object_write::delete_options(&state, q.as_deref(), &headers, body).await?;
+            let ns = state
+                .pods
+                .delete_namespace(&name, rv.as_deref(), dry_run)
+                .await?;
+            Ok(json_response(StatusCode::OK, &ns))
+        }
+        .await,
+    )
 }
 
 /// `GET /api/v1/namespaces/{name}`.
@@ -60,7 +142,12 @@ pub(crate) async fn namespace_view(
 async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let table = table_request(headers, &query)?;
-    let found = state.pods.namespaces().await?;
+    let name = name_selector(&query)?;
+    let mut found = state.pods.namespaces().await?;
+    found.items.retain(|ns| {
+        name.as_deref()
+            .is_none_or(|n| ns.metadata.name.as_deref() == Some(n))
+    });
     let meta = ListMeta {
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
@@ -73,7 +160,15 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             ),
             None => Duration::from_secs(30),
         };
-        return Ok(watch(found.items, timeout.min(WATCH_LIMIT)));
+        return Ok(super::namespace_watch::watch(
+            state.pods.clone(),
+            name,
+            found.items,
+            timeout.min(WATCH_LIMIT),
+            query
+                .get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0"),
+        ));
     }
     Ok(match table {
         Some((version, include)) => table_response(
@@ -88,6 +183,21 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             },
         ),
     })
+}
+
+/// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
+/// other fields are not served for namespaces.
+fn name_selector(query: &std::collections::HashMap<String, String>) -> Result<Option<String>> {
+    let Some(selector) = query.get("fieldSelector").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let fields = crate::pods::selector::FieldSelector::parse(selector)?;
+    match fields.pinned("metadata.name") {
+        Some(name) => Ok(Some(name.to_string())),
+        None => Err(Error::bad_request(format!(
+            "field label not supported for namespaces: {selector:?} (k8sless selects namespaces by metadata.name only)"
+        ))),
+    }
 }
 
 async fn view(
@@ -105,29 +215,6 @@ async fn view(
         ),
         None => json_response(StatusCode::OK, &ns),
     })
-}
-
-/// The namespaces as `ADDED` events, then the stream stays open until `timeout` and ends.
-fn watch(items: Vec<Namespace>, timeout: Duration) -> Response {
-    let mut lines = Vec::new();
-    for ns in items {
-        if let Ok(mut line) = serde_json::to_vec(&WatchEvent::Added(ns)) {
-            line.push(b'\n');
-            lines.push(Ok::<_, std::io::Error>(bytes::Bytes::from(line)));
-        }
-    }
-    let events = futures_util::stream::iter(lines);
-    let end = futures_util::stream::once(async move {
-        tokio::time::sleep(timeout).await;
-        Ok(bytes::Bytes::new())
-    });
-    use futures_util::StreamExt;
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json;stream=watch")],
-        Body::from_stream(events.chain(end)),
-    )
-        .into_response()
 }
 
 /// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.

@@ -24,8 +24,8 @@ pub enum FieldValidation {
 /// parameters, lowercase; sniffing when the client sent none or a form type, as
 /// `curl --data-binary` does).
 pub(crate) fn parse_value(content_type: &str, body: &[u8]) -> Result<Value> {
-    if content_type == super::protobuf::PROTOBUF {
-        return super::protobuf::to_value(body);
+    if content_type == super::protobuf::CONTENT_TYPE {
+        return super::protobuf::decode(body);
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::bad_request("the request body is not valid UTF-8"))?;

@@ -18,6 +18,7 @@ pub(crate) enum NameRule {
     Subdomain,
     /// Anything that is a path segment: not `.` or `..`, no `/` or `%` (RBAC objects,
     /// apimachinery's `ValidatePathSegmentName`).
+    #[allow(dead_code, reason = "the RBAC kinds name their objects by it")]
     PathSegment,
 }
 

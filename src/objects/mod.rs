@@ -16,9 +16,6 @@
 //! `namespaces "x" already exists`, `Operation cannot be fulfilled on namespaces "x": the
 //! object has been modified; ...`.
 
-// Used by the namespace, quota and RBAC flows that follow; until they land nothing calls it.
-#![allow(dead_code)]
-
 pub(crate) mod kinds;
 pub(crate) mod meta;
 pub(crate) mod names;
@@ -272,7 +269,33 @@ impl<K: StoredObject> Objects<K> {
     /// 413; the store's.
     pub(crate) async fn create(&self, namespace: Option<&str>, mut obj: K) -> Result<K> {
         let namespace = self.scope(namespace)?;
+        let m = obj.metadata_mut();
+        m.uid = Some(uuid::Uuid::new_v4().to_string());
+        m.creation_timestamp = Some(Time(jiff::Timestamp::now()));
         prepare_new(&mut obj, namespace)?;
+        self.write_new(namespace, obj).await
+    }
+
+    /// Like [`create`](Self::create), for an object the server built itself: its uid and
+    /// creationTimestamp are kept when set (a namespace adopted from its pods keeps the uid it
+    /// always read with).
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub(crate) async fn create_built(&self, namespace: Option<&str>, mut obj: K) -> Result<K> {
+        let namespace = self.scope(namespace)?;
+        let m = obj.metadata_mut();
+        if m.uid.is_none() {
+            m.uid = Some(uuid::Uuid::new_v4().to_string());
+        }
+        if m.creation_timestamp.is_none() {
+            m.creation_timestamp = Some(Time(jiff::Timestamp::now()));
+        }
+        prepare_new(&mut obj, namespace)?;
+        self.write_new(namespace, obj).await
+    }
+
+    async fn write_new(&self, namespace: Option<&str>, mut obj: K) -> Result<K> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         let key = key::<K>(namespace, &name);
         let generation = self
@@ -405,7 +428,8 @@ impl<K: StoredObject> Objects<K> {
     }
 }
 
-/// The server fields and rules of a new object.
+/// The server fields (but the uid and creationTimestamp, set by the caller) and rules of a
+/// new object.
 fn prepare_new<K: StoredObject>(obj: &mut K, namespace: Option<&str>) -> Result<()> {
     let m = obj.metadata_mut();
     if let (Some(path), Some(body)) = (namespace, m.namespace.as_deref()) {
@@ -416,8 +440,6 @@ fn prepare_new<K: StoredObject>(obj: &mut K, namespace: Option<&str>) -> Result<
         }
     }
     m.namespace = namespace.map(str::to_string);
-    m.uid = Some(uuid::Uuid::new_v4().to_string());
-    m.creation_timestamp = Some(Time(jiff::Timestamp::now()));
     m.resource_version = None;
     m.deletion_timestamp = None;
     m.deletion_grace_period_seconds = None;

@@ -18,6 +18,7 @@ pub(crate) mod logs;
 pub(crate) mod namespaces;
 pub(crate) mod phase;
 pub(crate) mod quantity;
+pub(crate) mod quota;
 pub(crate) mod record;
 pub(crate) mod selector;
 pub(crate) mod update;
@@ -26,7 +27,10 @@ pub(crate) mod watch;
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+
 use crate::gce;
+use crate::objects::Objects;
 use crate::store::RecordStore;
 use crate::translate::VmSettings;
 
@@ -43,6 +47,13 @@ pub struct Pods {
     settings: Arc<VmSettings>,
     /// The watch pollers this process shares between its watch streams.
     watches: Arc<watch::hub::WatchHub>,
+    /// Namespace objects.
+    namespace_objects: Objects<Namespace>,
+    /// ResourceQuota objects.
+    quota_objects: Objects<ResourceQuota>,
+    /// Whether a pod created into a namespace that does not exist creates it
+    /// (`--create-namespaces`), instead of 404 as Kubernetes answers.
+    create_namespaces: bool,
 }
 
 impl Pods {
@@ -53,11 +64,20 @@ impl Pods {
         settings: Arc<VmSettings>,
     ) -> Self {
         Pods {
+            namespace_objects: Objects::new(store.clone()),
+            quota_objects: Objects::new(store.clone()),
             store,
             compute,
             settings,
             watches: Arc::default(),
+            create_namespaces: false,
         }
+    }
+
+    /// The same service creating namespaces on first use when `create` is true.
+    pub fn with_create_namespaces(mut self, create: bool) -> Self {
+        self.create_namespaces = create;
+        self
     }
 
     /// The record store (for readiness checks and the test harness).

@@ -159,7 +159,10 @@ impl StackBuilder {
             crate::auth::TokenSource::Anonymous,
         )?;
         let store: Arc<dyn RecordStore> = self.store.clone().unwrap_or_else(|| memory.clone());
-        Ok(Pods::new(store, Arc::new(compute), Arc::new(vm)))
+        // Dev's default: a namespace is created on its first pod.
+        let create_namespaces = self.args.create_namespaces.unwrap_or(true);
+        Ok(Pods::new(store, Arc::new(compute), Arc::new(vm))
+            .with_create_namespaces(create_namespaces))
     }
 
     /// The API state: log sources (the simulated guests' lines, then the archive, unless

@@ -4,8 +4,8 @@
 in team-b and for `get pods -A`; bob is refused everywhere, in kube-apiserver's words; `kubectl auth
 can-i` and `kubectl auth whoami` answer for each; a `PUT .../status` by alice is 403.
 
-Namespaces exist implicitly here (a pod's namespace comes with it). INTEGRATOR: once Namespaces are
-objects (wt-ns), the admin must first `kubectl create namespace team-a` and `team-b` (marked below).
+Namespaces are objects (docs/namespaces.md), not created on a first pod here (`--create-namespaces
+false`, as `serve`): the admin creates them first.
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def teams(processes, tmp_path_factory) -> Service:
     port = free_port()
     log, ca = work / "dev.log", work / "ca.crt"
     proc = processes.start([binary(), "dev", "--listen", f"127.0.0.1:{port}", "--sim-timings", "zero",
-                            "--log-format", "text", "--tls", "--tls-ca-file", ca, "--admins", ROOT], log)
+                            "--log-format", "text", "--tls", "--tls-ca-file", ca, "--admins", ROOT,
+                            "--create-namespaces", "false"], log)
     deadline = time.time() + 30
     while not ca.exists() or not _listening(port):
         if time.time() > deadline or proc.poll() is not None:
@@ -60,7 +61,9 @@ def test_kubectl_two_users_and_an_admin(teams, tmp_path):
     root, _ = kubectl_as(teams, tmp_path, ROOT)
     alice, alice_refused = kubectl_as(teams, tmp_path, ALICE)
     _, bob_refused = kubectl_as(teams, tmp_path, BOB)
-    # INTEGRATOR: root("create", "namespace", "team-a"); root("create", "namespace", "team-b")
+    out = root("create", "namespace", "team-a") + root("create", "namespace", "team-b")
+    with step(c, f, "admin: create namespace team-a, team-b", "created"):
+        assert "namespace/team-a created" in out and "namespace/team-b created" in out, out
     out = root("create", "rolebinding", "alice-edit", "--clusterrole=edit", f"--user={ALICE}", "-n", "team-a")
     with step(c, f, "admin: create rolebinding alice-edit --clusterrole=edit", "created"):
         assert "rolebinding.rbac.authorization.k8s.io/alice-edit created" in out, out
@@ -164,8 +167,15 @@ def forbidden(call) -> dict:
 def test_python_client_two_users_and_an_admin(teams):
     c, f = "kubernetes (Python)", teams.flavor
     root, alice, bob = (api_client(teams, w) for w in (ROOT, ALICE, BOB))
+    with step(c, f, "admin: create_namespace team-py, team-py-b", "201"):
+        for ns in ("team-py", "team-py-b"):
+            client.CoreV1Api(root).create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    with step(c, f, "alice: create_namespace", "403 at the cluster scope"):
+        body = forbidden(lambda: client.CoreV1Api(alice).create_namespace(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alices"}}))
+        assert body["message"] == ('namespaces is forbidden: User "alice@example.com" cannot create resource '
+                                   '"namespaces" in API group "" at the cluster scope'), body
     with step(c, f, "admin: create_namespaced_role_binding edit for alice in team-py", "201"):
-        # INTEGRATOR: create namespaces team-py and team-py-b as root first.
         client.RbacAuthorizationV1Api(root).create_namespaced_role_binding("team-py", {
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": "alice-edit"},

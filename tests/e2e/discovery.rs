@@ -56,7 +56,7 @@ async fn discovery_answers_with_and_without_trailing_slash_and_to_head() {
 }
 
 #[tokio::test]
-async fn namespaces_are_default_and_those_with_pods() {
+async fn namespaces_are_default_those_with_pods_and_those_created() {
     let stack = common::stack().await;
     let (code, _, list) = get(&stack.base, "/api/v1/namespaces", "application/json").await;
     assert_eq!(code, 200);
@@ -101,21 +101,18 @@ async fn namespaces_are_default_and_those_with_pods() {
     assert_eq!(status["message"], "namespaces \"nope\" not found");
     assert_eq!(status["details"]["kind"], "namespaces");
 
+    // A created namespace is an object of its own (the Namespace schema holds).
     let r = http()
         .post(format!("{}/api/v1/namespaces", stack.base))
         .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "new"}}))
         .send()
         .await
         .expect("post");
-    assert_eq!(r.status().as_u16(), 405);
-    let status: Value = r.json().await.expect("status");
-    assert_eq!(status["reason"], "MethodNotAllowed");
-    let r = http()
-        .delete(format!("{}/api/v1/namespaces/team-a", stack.base))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.status().as_u16(), 201);
+    let created: Value = r.json().await.expect("namespace");
+    assert_valid("io.k8s.api.core.v1.Namespace", &created);
+    let (_, _, list) = get(&stack.base, "/api/v1/namespaces", "application/json").await;
+    assert_eq!(names(&list), ["default", "new", "team-a"]);
 
     let table_accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
     let (code, headers, table) = get(&stack.base, "/api/v1/namespaces", table_accept).await;
@@ -125,8 +122,8 @@ async fn namespaces_are_default_and_those_with_pods() {
             .to_str()
             .is_ok_and(|c| c.contains("as=Table"))
     );
-    assert_eq!(table["rows"][1]["cells"][0], "team-a");
-    assert_eq!(table["rows"][1]["cells"][1], "Active");
+    assert_eq!(table["rows"][2]["cells"][0], "team-a");
+    assert_eq!(table["rows"][2]["cells"][1], "Active");
 
     let (code, _, discovery) = get(&stack.base, "/api/v1", "application/json").await;
     assert_eq!(code, 200);
@@ -138,7 +135,21 @@ async fn namespaces_are_default_and_those_with_pods() {
         .cloned()
         .expect("namespaces in discovery");
     assert_eq!(entry["namespaced"], false);
-    assert_eq!(entry["verbs"], json!(["get", "list", "watch"]));
+    assert_eq!(
+        entry["verbs"],
+        json!([
+            "create", "delete", "get", "list", "patch", "update", "watch"
+        ])
+    );
+    let quotas = discovery["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["name"] == "resourcequotas")
+        .cloned()
+        .expect("resourcequotas in discovery");
+    assert_eq!(quotas["namespaced"], true);
+    assert_eq!(quotas["shortNames"], json!(["quota"]));
 }
 
 #[tokio::test]

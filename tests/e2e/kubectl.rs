@@ -16,7 +16,7 @@ use crate::common;
 const BIN_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 
 /// One kubectl binary pointed at one stack, with a throwaway kubeconfig and cache.
-struct Kubectl {
+pub(super) struct Kubectl {
     bin: PathBuf,
     server: String,
     dir: PathBuf,
@@ -39,12 +39,12 @@ impl Kubectl {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(super) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("kubectl runs")
     }
 
     /// Runs and asserts success and a stderr free of client-side errors; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(super) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -64,7 +64,7 @@ impl Kubectl {
     }
 
     /// Runs and asserts failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(super) fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             !out.status.success(),
@@ -83,7 +83,7 @@ impl Kubectl {
             .expect("kubectl spawns")
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(super) fn write(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(name);
         std::fs::write(&path, text).expect("write manifest");
         path.display().to_string()
@@ -175,6 +175,7 @@ fn suite(version: &str) {
     watch_and_logs(&k, version);
     run_and_output_formats(&k);
     describe_label_and_delete(&k);
+    super::kubectl_tenancy::namespaces_and_quota(&k);
 
     eprintln!("{name}: suite passed in {:?}", started.elapsed());
     // Not `stop()`: a graceful shutdown waits for the killed watch's stream to notice.

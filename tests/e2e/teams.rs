@@ -4,8 +4,8 @@
 //! bindings; `cloud-run` identity without a token is 401. kubectl and the Python client run
 //! the same story in tests/clients/test_teams.py.
 //!
-//! Namespaces exist implicitly here (a pod's namespace is created with it). INTEGRATOR: once
-//! Namespaces are objects (wt-ns), create `team-a` and `team-b` as the admin first.
+//! Namespaces are objects (docs/namespaces.md) and are not created on a first pod here: the
+//! admin creates `team-a` and `team-b` first, as on a `serve` deployment.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -104,7 +104,17 @@ async fn teams_stack() -> k8sless::testing::Stack {
     common::init();
     let mut args = default_args();
     args.admins = ROOT.into();
-    StackBuilder::new(args).start().await.expect("stack")
+    args.create_namespaces = Some(false);
+    let stack = StackBuilder::new(args).start().await.expect("stack");
+    let root = Caller::of(&stack.base, ROOT);
+    for ns in ["team-a", "team-b"] {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let (code, body) = root
+            .call(Method::POST, "/api/v1/namespaces", Some(body))
+            .await;
+        assert_eq!(code, 201, "{body}");
+    }
+    stack
 }
 
 #[tokio::test]
@@ -178,6 +188,38 @@ async fn alice_works_in_team_a_only_and_bob_nowhere() {
     assert_denied(
         &watch_all,
         r#"pods is forbidden: User "alice@example.com" cannot watch resource "pods" in API group "" at the cluster scope"#,
+    );
+
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alices"}});
+    let own_ns = alice
+        .call(Method::POST, "/api/v1/namespaces", Some(ns))
+        .await;
+    assert_denied(
+        &own_ns,
+        r#"namespaces is forbidden: User "alice@example.com" cannot create resource "namespaces" in API group "" at the cluster scope"#,
+    );
+    let del_ns = alice
+        .call(Method::DELETE, "/api/v1/namespaces/team-a", None)
+        .await;
+    assert_denied(
+        &del_ns,
+        r#"namespaces "team-a" is forbidden: User "alice@example.com" cannot delete resource "namespaces" in API group "" in the namespace "team-a""#,
+    );
+    let (code, _) = alice
+        .call(Method::GET, "/api/v1/namespaces/team-a", None)
+        .await;
+    assert_eq!(code, 200, "edit reads its own namespace");
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"pods": "100"}}});
+    let raise = alice
+        .call(
+            Method::POST,
+            "/api/v1/namespaces/team-a/resourcequotas",
+            Some(quota),
+        )
+        .await;
+    assert_denied(
+        &raise,
+        r#"resourcequotas is forbidden: User "alice@example.com" cannot create resource "resourcequotas" in API group "" in the namespace "team-a""#,
     );
 
     let bobs = bob.call(Method::GET, &format!("{pods_a}/web"), None).await;

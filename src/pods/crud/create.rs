@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::gce::{GceError, Inserted};
 use crate::pods::index;
 use crate::pods::lifecycle::transitions;
+use crate::pods::namespaces::policy::Policy;
 use crate::pods::record::{self, PodRecord, VmState};
 use crate::pods::{DryRun, Pods, k8s_time, now, validate};
 use crate::translate::{self, ANNOTATION_INSTANCE, ANNOTATION_MACHINE_REASON, VmPlan, names};
@@ -53,16 +54,24 @@ impl Pods {
             }
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
+        // NamespaceLifecycle admission comes first in kube-apiserver: 404 before any 422.
+        let ns_object = self.admit_namespace(&namespace, &name, dry_run).await?;
+        let policy = Policy::of(&ns_object);
+        let settings = policy.settings(&self.settings);
         let at = now();
         set_server_fields(&mut pod, at);
         defaults::apply(&mut pod);
         validate::validate(&pod).map_err(|causes| Error::pod_invalid(&name, causes))?;
-        let plan = translate::translate(&pod, &self.settings)
+        policy.check_service_account(&pod, &settings)?;
+        let plan = translate::translate(&pod, &settings)
             .map_err(|causes| Error::pod_invalid(&name, causes))?;
+        policy.check_plan(&pod, &plan)?;
         self.schedule(&mut pod, &plan, at);
         if dry_run == DryRun::All {
             return Ok(pod);
         }
+        // The quota charge is taken before the record exists, so no VM ever runs uncharged.
+        let reserved = self.reserve_quota(&namespace, &pod, &plan).await?;
 
         let vm = VmState {
             name: plan.name.clone(),
@@ -82,11 +91,24 @@ impl Pods {
             at,
         );
         let key = record::key(&namespace, &name);
-        let generation = self
-            .store
-            .create_indexed(&key, rec.encode_bounded()?, index::of(&rec))
-            .await
-            .map_err(|e| Error::pod_store(e, &name))?;
+        let written = match rec.encode_bounded() {
+            Ok(bytes) => self
+                .store
+                .create_indexed(&key, bytes, index::of(&rec))
+                .await
+                .map_err(|e| Error::pod_store(e, &name)),
+            Err(e) => Err(e),
+        };
+        let generation = match written {
+            Ok(generation) => generation,
+            Err(e) => {
+                if reserved {
+                    let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
+                    self.release_quota(&namespace, &uid).await;
+                }
+                return Err(e);
+            }
+        };
         rec.pod.metadata.resource_version = Some(generation.to_string());
         Ok(self.insert_vm(rec, &plan, &namespace, &name).await)
     }

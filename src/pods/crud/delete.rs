@@ -48,6 +48,9 @@ impl Pods {
             })
             .await?;
         if deleted.change == Change::Delete {
+            // Its VM's deletion was accepted: the pod stops counting against quota.
+            let uid = deleted.record.pod.metadata.uid.as_deref().unwrap_or("");
+            self.release_quota(namespace, uid).await;
             self.write_tombstone(namespace, name, &deleted.record.pod)
                 .await;
             crate::pods::logs::archive::delete_archived(&**self.store(), &deleted.record).await;

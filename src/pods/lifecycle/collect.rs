@@ -123,6 +123,8 @@ struct Listed {
     vms: Vec<VmRef>,
     claimed: Vec<bool>,
     labeled: Vec<bool>,
+    /// The namespaces records were seen in.
+    namespaces: std::collections::BTreeSet<String>,
 }
 
 pub(crate) use super::collect_summary::CollectSummary;
@@ -163,6 +165,12 @@ impl Pods {
         for done in self.run_work(work, &pass).await {
             summary.count(done);
         }
+        // Namespaces and quotas after the pods: a cascade's VM deletions and the VMs
+        // collection just deleted are then already reflected.
+        summary.namespaces = self.collect_namespaces(&listed.namespaces).await?;
+        let vm_uids: std::collections::HashSet<String> =
+            listed.vms.iter().map(|v| v.uid.clone()).collect();
+        summary.quota_usage_repaired = self.repair_quotas(&vm_uids).await?;
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(summary)
     }
@@ -180,6 +188,7 @@ impl Pods {
             vms: Vec::new(),
             claimed: Vec::new(),
             labeled: Vec::new(),
+            namespaces: Default::default(),
         };
         for i in self
             .compute
@@ -235,6 +244,9 @@ impl Pods {
                         continue;
                     }
                 };
+                if let Some(ns) = &rec.pod.metadata.namespace {
+                    listed.namespaces.insert(ns.clone());
+                }
                 let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
                 let mut ours = Vec::new();
                 for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {

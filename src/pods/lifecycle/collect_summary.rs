@@ -53,6 +53,10 @@ pub(crate) struct CollectSummary {
     /// Records that could not be read (download failed, or corrupt): skipped, the others
     /// collected.
     pub(crate) unreadable: Tally,
+    /// Namespaces finalized, still terminating, adopted.
+    pub(crate) namespaces: crate::pods::namespaces::finalize::NamespaceSweep,
+    /// Namespaces whose quota usage was repaired (drift, or charges released).
+    pub(crate) quota_usage_repaired: Vec<String>,
     /// Wall time of the run.
     pub(crate) elapsed_ms: u64,
 }

@@ -5,6 +5,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod list_order;
+pub(crate) mod object_patch;
 pub(crate) mod patch;
 pub(crate) mod patch_meta;
 pub(crate) mod replace;

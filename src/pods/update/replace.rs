@@ -71,7 +71,7 @@ impl From<FieldCause> for Cause {
     }
 }
 
-fn patch_error(e: PatchError) -> Error {
+pub(crate) fn patch_error(e: PatchError) -> Error {
     match e {
         PatchError::Malformed { message } => Error::bad_request(message),
         PatchError::Unprocessable { message } => Error::Invalid {

@@ -1,0 +1,271 @@
+//! `/api/v1/namespaces/{namespace}/resourcequotas[/{name}]` and `/api/v1/resourcequotas`:
+//! create, get, list, replace, patch and delete ResourceQuotas ([`crate::pods::quota`]), as
+//! objects (with `status.used` and `status.hard`, what `kubectl describe quota` prints) or as
+//! the `Table` `kubectl get quota` prints (NAME AGE REQUEST LIMIT, kube-apiserver's columns).
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use k8s_openapi::List;
+use k8s_openapi::api::core::v1::ResourceQuota;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use serde_json::{Value, json};
+
+use super::object_write;
+use super::pods::{json as json_response, table_request, table_response, with_warnings};
+use super::table::{IncludeObject, column, row_value, since, table_value};
+use super::{AppState, extract, respond};
+use crate::error::Result;
+
+/// `GET /api/v1/namespaces/{namespace}/resourcequotas`.
+pub(crate) async fn quota_list(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(list(state, Some(namespace), q, &headers).await)
+}
+
+/// `GET /api/v1/resourcequotas`.
+pub(crate) async fn quota_list_all(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(list(state, None, q, &headers).await)
+}
+
+async fn list(
+    state: AppState,
+    namespace: Option<String>,
+    q: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let query = extract::query(q.as_deref())?;
+    let found = state.pods.quotas(namespace.as_deref()).await?;
+    let meta = ListMeta {
+        resource_version: Some(found.resource_version.to_string()),
+        ..Default::default()
+    };
+    Ok(match table_request(headers, &query)? {
+        Some((version, include)) => table_response(
+            version,
+            quota_table(&found.items, include, jiff::Timestamp::now(), meta),
+        ),
+        None => json_response(
+            StatusCode::OK,
+            &List::<ResourceQuota> {
+                items: found.items,
+                metadata: meta,
+            },
+        ),
+    })
+}
+
+/// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
+pub(crate) async fn quota_view(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            let query = extract::query(q.as_deref())?;
+            let quota = state.pods.quota(&namespace, &name).await?;
+            Ok(match table_request(&headers, &query)? {
+                Some((version, include)) => table_response(
+                    version,
+                    quota_table(
+                        &[quota],
+                        include,
+                        jiff::Timestamp::now(),
+                        ListMeta::default(),
+                    ),
+                ),
+                None => json_response(StatusCode::OK, &quota),
+            })
+        }
+        .await,
+    )
+}
+
+/// `POST /api/v1/namespaces/{namespace}/resourcequotas` (`kubectl create quota`).
+pub(crate) async fn quota_create(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (quota, warnings, dry_run) = object_write::decode_body::<ResourceQuota>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "ResourceQuota",
+            )
+            .await?;
+            let created = state.pods.create_quota(&namespace, quota, dry_run).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PUT /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
+pub(crate) async fn quota_replace(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (quota, warnings, _) = object_write::decode_body::<ResourceQuota>(
+                &state,
+                q.as_deref(),
+                &headers,
+                body,
+                "ResourceQuota",
+            )
+            .await?;
+            let replaced = state.pods.replace_quota(&namespace, &name, quota).await?;
+            Ok(with_warnings(
+                json_response(StatusCode::OK, &replaced),
+                &warnings,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PATCH /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
+pub(crate) async fn quota_patch(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let kind = object_write::patch_kind(&headers)?;
+            let patch = object_write::patch_body(&state, &headers, body).await?;
+            let patched = state
+                .pods
+                .patch_quota(&namespace, &name, kind, patch)
+                .await?;
+            Ok(json_response(StatusCode::OK, &patched))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /api/v1/namespaces/{namespace}/resourcequotas/{name}`: 200 with the quota.
+pub(crate) async fn quota_delete(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        async {
+            let (_, rv) =
+                object_write::delete_options(&state, q.as_deref(), &headers, body).await?;
+            let deleted = state
+                .pods
+                .delete_quota(&namespace, &name, rv.as_deref())
+                .await?;
+            Ok(json_response(StatusCode::OK, &deleted))
+        }
+        .await,
+    )
+}
+
+/// `used/hard` of the quota's resources, `limits.*` or the others, as kube-apiserver's
+/// printer joins them: `pods: 1/2, requests.cpu: 500m/4`.
+fn usage_cell(q: &ResourceQuota, limits: bool) -> String {
+    let Some(status) = &q.status else {
+        return String::new();
+    };
+    let used = status.used.clone().unwrap_or_default();
+    status
+        .hard
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("limits.") == limits)
+        .map(|(k, hard)| {
+            let u = used.get(k).map_or("0", |q| q.0.as_str());
+            format!("{k}: {u}/{}", hard.0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders quotas as a `meta.k8s.io/v1` `Table`: NAME, AGE, REQUEST, LIMIT.
+pub(crate) fn quota_table(
+    items: &[ResourceQuota],
+    include_object: IncludeObject,
+    now: jiff::Timestamp,
+    list_meta: ListMeta,
+) -> Value {
+    let columns = vec![
+        column(
+            "Name",
+            "string",
+            Some("name"),
+            0,
+            "Name must be unique within a namespace.",
+        ),
+        column(
+            "Age",
+            "string",
+            None,
+            0,
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        ),
+        column(
+            "Request",
+            "string",
+            None,
+            0,
+            "Request represents a minimum amount of cpu/memory that a container may consume.",
+        ),
+        column(
+            "Limit",
+            "string",
+            None,
+            0,
+            "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+        ),
+    ];
+    let rows = items
+        .iter()
+        .map(|q| {
+            let cells = json!([
+                q.metadata.name.clone().unwrap_or_default(),
+                q.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now)),
+                usage_cell(q, false),
+                usage_cell(q, true),
+            ]);
+            row_value(
+                cells,
+                include_object,
+                &serde_json::to_value(q).unwrap_or_default(),
+            )
+        })
+        .collect();
+    table_value(list_meta, columns, rows)
+}

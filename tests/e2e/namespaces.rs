@@ -1,0 +1,378 @@
+//! Namespaces as objects, per-namespace policy and ResourceQuota, over HTTP against in-process
+//! stacks (docs/namespaces.md): the 404 of a missing namespace, the Terminating cascade (pods,
+//! their VMs in the simulator, quotas), the service-account policy's 422, the quota's 403 as
+//! kube-apiserver words it, and 20 concurrent creates on two instances sharing one store
+//! (fake-gcs-server when K8SLESS_TEST_GCS_ENDPOINT is set, else one shared memory store).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8sless::testing::{MemoryStore, RecordStore, Stack, StackBuilder, default_args};
+use serde_json::{Value, json};
+
+use crate::common;
+
+async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
+    let mut r = common::http().request(method, url);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
+    call(
+        reqwest::Method::POST,
+        format!("{}{path}", stack.base),
+        Some(body),
+    )
+    .await
+}
+
+async fn get(stack: &Stack, path: &str) -> (u16, Value) {
+    call(reqwest::Method::GET, format!("{}{path}", stack.base), None).await
+}
+
+fn namespace(name: &str, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+           "metadata": {"name": name, "annotations": annotations}})
+}
+
+fn quota(name: &str, hard: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name},
+           "spec": {"hard": hard}})
+}
+
+/// A pod requesting `cpu` CPUs (and its limits, so limits quotas can count it).
+fn pod_with_cpu(name: &str, cpu: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+           "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+               "resources": {"requests": {"cpu": cpu, "memory": "1Gi"},
+                             "limits": {"cpu": cpu, "memory": "1Gi"}}}]}})
+}
+
+async fn strict_stack(store: Option<Arc<dyn RecordStore>>) -> Stack {
+    common::init();
+    let mut args = default_args();
+    args.create_namespaces = Some(false);
+    let mut b = StackBuilder::new(args);
+    b.store = store;
+    b.start().await.expect("stack starts")
+}
+
+#[tokio::test]
+async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
+    let stack = strict_stack(None).await;
+    let (code, status) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p")).await;
+    assert_eq!(code, 404, "{status}");
+    assert_eq!(status["message"], "namespaces \"team-a\" not found");
+    assert_eq!(status["details"]["kind"], "namespaces");
+    let (code, created) = post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["status"]["phase"], "Active");
+    assert_eq!(created["spec"]["finalizers"], json!(["kubernetes"]));
+    assert_eq!(
+        created["metadata"]["labels"]["kubernetes.io/metadata.name"],
+        "team-a"
+    );
+    let (code, again) = post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    assert_eq!(
+        (code, again["reason"].as_str()),
+        (409, Some("AlreadyExists"))
+    );
+    let (code, _) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p")).await;
+    assert_eq!(code, 201);
+    // `default` always exists, with or without a record.
+    let (code, _) = post(&stack, "/api/v1/namespaces/default/pods", common::pod("p")).await;
+    assert_eq!(code, 201);
+    let (_, list) = get(&stack, "/api/v1/namespaces").await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["default", "team-a"]);
+    let (code, forbidden) = call(
+        reqwest::Method::DELETE,
+        format!("{}/api/v1/namespaces/default", stack.base),
+        None,
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        forbidden["message"],
+        "namespaces \"default\" is forbidden: this namespace may not be deleted"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
+    let stack = strict_stack(None).await;
+    let api = common::api::Api::new(&stack);
+    post(&stack, "/api/v1/namespaces", namespace("team-b", json!({}))).await;
+    let (code, _) = post(
+        &stack,
+        "/api/v1/namespaces/team-b/resourcequotas",
+        quota("q", json!({"pods": "5"})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    for name in ["b1", "b2"] {
+        let (code, p) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod(name)).await;
+        assert_eq!(code, 201, "{p}");
+    }
+    assert_eq!(stack.sim.instances().len(), 2);
+    let (code, deleted) = call(
+        reqwest::Method::DELETE,
+        format!("{}/api/v1/namespaces/team-b", stack.base),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!(deleted["status"]["phase"], "Terminating");
+    assert!(deleted["metadata"]["deletionTimestamp"].is_string());
+    let (code, refused) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod("b3")).await;
+    if code != 404 {
+        assert_eq!(code, 403, "{refused}");
+        assert_eq!(
+            refused["message"],
+            "pods \"b3\" is forbidden: unable to create new content in namespace team-b because it is being terminated"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, _) = get(&stack, "/api/v1/namespaces/team-b").await;
+        if code == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "team-b still there");
+        api.gc(None).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, pods) = get(&stack, "/api/v1/namespaces/team-b/pods").await;
+    assert_eq!(pods["items"], json!([]));
+    let (code, _) = get(&stack, "/api/v1/namespaces/team-b/resourcequotas/q").await;
+    assert_eq!(code, 404);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stack.sim.instances().is_empty() {
+        let left: Vec<String> = stack.sim.instances().into_iter().map(|i| i.name).collect();
+        assert!(Instant::now() < deadline, "VMs left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowed_ones() {
+    let stack = strict_stack(None).await;
+    let allowed = "batch@proj.iam.gserviceaccount.com";
+    let (code, ns) = post(
+        &stack,
+        "/api/v1/namespaces",
+        namespace(
+            "team-a",
+            json!({"k8sless.dev/allowed-service-accounts": allowed}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{ns}");
+    let mut p = common::pod("sa");
+    p["metadata"]["annotations"] =
+        json!({"iam.gke.io/gcp-service-account": "admin@proj.iam.gserviceaccount.com"});
+    let (code, status) = post(&stack, "/api/v1/namespaces/team-a/pods", p.clone()).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(
+        status["message"],
+        format!(
+            "Pod \"sa\" is invalid: metadata.annotations[iam.gke.io/gcp-service-account]: Unsupported value: \"admin@proj.iam.gserviceaccount.com\": supported values: \"{allowed}\""
+        )
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "FieldValueNotSupported"
+    );
+    p["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] = json!(allowed);
+    let (code, created) = post(&stack, "/api/v1/namespaces/team-a/pods", p).await;
+    assert_eq!(code, 201, "{created}");
+    let (code, bad) = post(
+        &stack,
+        "/api/v1/namespaces",
+        namespace("team-c", json!({"k8sless.dev/allow-spot": "maybe"})),
+    )
+    .await;
+    assert_eq!(code, 422, "{bad}");
+}
+
+#[tokio::test]
+async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
+    let stack = strict_stack(None).await;
+    post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    let (code, q) = post(
+        &stack,
+        "/api/v1/namespaces/team-a/resourcequotas",
+        quota(
+            "team-quota",
+            json!({"pods": "2", "requests.cpu": "4", "k8sless.dev/hourly-price": "1"}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{q}");
+    for name in ["p1", "p2"] {
+        let (code, p) = post(
+            &stack,
+            "/api/v1/namespaces/team-a/pods",
+            pod_with_cpu(name, "1"),
+        )
+        .await;
+        assert_eq!(code, 201, "{p}");
+    }
+    let (code, status) = post(
+        &stack,
+        "/api/v1/namespaces/team-a/pods",
+        pod_with_cpu("p3", "1"),
+    )
+    .await;
+    assert_eq!(code, 403, "{status}");
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(
+        status["message"],
+        "pods \"p3\" is forbidden: exceeded quota: team-quota, requested: pods=1, used: pods=2, limited: pods=2"
+    );
+    let (_, q) = get(
+        &stack,
+        "/api/v1/namespaces/team-a/resourcequotas/team-quota",
+    )
+    .await;
+    assert_eq!(q["status"]["used"]["pods"], "2");
+    assert_eq!(q["status"]["used"]["requests.cpu"], "2");
+    assert_eq!(q["status"]["hard"]["pods"], "2");
+    let price = q["status"]["used"]["k8sless.dev/hourly-price"]
+        .as_str()
+        .expect("price")
+        .to_string();
+    assert!(price.parse::<f64>().expect("a decimal") > 0.0, "{price}");
+    // Deleting a pod gives its room back.
+    call(
+        reqwest::Method::DELETE,
+        format!("{}/api/v1/namespaces/team-a/pods/p1", stack.base),
+        None,
+    )
+    .await;
+    let (code, p) = post(
+        &stack,
+        "/api/v1/namespaces/team-a/pods",
+        pod_with_cpu("p3", "1"),
+    )
+    .await;
+    assert_eq!(code, 201, "{p}");
+    // CPU and price ceilings: 3 more CPUs would make 5 > 4.
+    call(
+        reqwest::Method::DELETE,
+        format!("{}/api/v1/namespaces/team-a/pods/p2", stack.base),
+        None,
+    )
+    .await;
+    let (code, status) = post(
+        &stack,
+        "/api/v1/namespaces/team-a/pods",
+        pod_with_cpu("big", "4"),
+    )
+    .await;
+    assert_eq!(code, 403, "{status}");
+    let message = status["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("pods \"big\" is forbidden: exceeded quota: team-quota, requested: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("requests.cpu=4")
+            && message.contains("limited: ")
+            && message.contains("requests.cpu=4"),
+        "{message}"
+    );
+}
+
+async fn shared_store() -> Arc<dyn RecordStore> {
+    if let Some(endpoint) = std::env::var("K8SLESS_TEST_GCS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
+        let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
+        let r = common::http()
+            .post(format!("{endpoint}/storage/v1/b?project=test"))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(r.status().is_success());
+        return Arc::new(
+            k8sless::testing::GcsStore::new(
+                &endpoint,
+                &name,
+                k8sless::testing::TokenSource::Anonymous,
+                Duration::from_secs(10),
+            )
+            .expect("store"),
+        );
+    }
+    println!("K8SLESS_TEST_GCS_ENDPOINT unset: the two instances share one memory store");
+    Arc::new(MemoryStore::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
+    let store = shared_store().await;
+    let first = strict_stack(Some(store.clone())).await;
+    let second = strict_stack(Some(store.clone())).await;
+    post(&first, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    let (code, _) = post(
+        &second,
+        "/api/v1/namespaces/team-a/resourcequotas",
+        quota("q", json!({"pods": "5"})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let bases = [first.base.clone(), second.base.clone()];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let url = format!("{}/api/v1/namespaces/team-a/pods", bases[i % 2]);
+            tokio::spawn(async move {
+                call(
+                    reqwest::Method::POST,
+                    url,
+                    Some(common::pod(&format!("c{i}"))),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        let (code, body) = t.await.expect("task");
+        if code == 403 {
+            assert!(
+                body["message"].as_str().unwrap_or("").contains(
+                    "exceeded quota: q, requested: pods=1, used: pods=5, limited: pods=5"
+                ),
+                "{body}"
+            );
+        }
+        codes.push(code);
+    }
+    let created = codes.iter().filter(|c| **c == 201).count();
+    assert_eq!(created, 5, "codes: {codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 403).count(),
+        15,
+        "codes: {codes:?}"
+    );
+    assert_eq!(
+        first.sim.instances().len() + second.sim.instances().len(),
+        5
+    );
+    let (_, q) = get(&first, "/api/v1/namespaces/team-a/resourcequotas/q").await;
+    assert_eq!(q["status"]["used"]["pods"], "5");
+}
