@@ -117,8 +117,8 @@ async fn teams_stack() -> k8sless::testing::Stack {
     stack
 }
 
-#[tokio::test]
-async fn alice_works_in_team_a_only_and_bob_nowhere() {
+/// A stack with team-a and team-b, and alice bound to `edit` in team-a by the admin.
+async fn alice_editing_team_a() -> (k8sless::testing::Stack, Caller, Caller) {
     let stack = teams_stack().await;
     let (root, alice, bob) = (
         Caller::of(&stack.base, ROOT),
@@ -141,7 +141,13 @@ async fn alice_works_in_team_a_only_and_bob_nowhere() {
         .await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["metadata"]["namespace"], "team-a");
+    (stack, alice, bob)
+}
 
+#[tokio::test]
+async fn alice_creates_lists_reads_and_deletes_in_team_a() {
+    let (_stack, alice, _) = alice_editing_team_a().await;
+    let pods_a = "/api/v1/namespaces/team-a/pods";
     let (code, body) = alice
         .call(Method::POST, pods_a, Some(common::pod("web")))
         .await;
@@ -165,7 +171,15 @@ async fn alice_works_in_team_a_only_and_bob_nowhere() {
         &put,
         r#"pods "web" is forbidden: User "alice@example.com" cannot update resource "pods/status" in API group "" in the namespace "team-a""#,
     );
+    let (code, body) = alice
+        .call(Method::DELETE, &format!("{pods_a}/web"), None)
+        .await;
+    assert_eq!(code, 200, "{body}");
+}
 
+#[tokio::test]
+async fn alice_is_refused_outside_team_a() {
+    let (_stack, alice, _) = alice_editing_team_a().await;
     let other = alice
         .call(
             Method::POST,
@@ -221,7 +235,12 @@ async fn alice_works_in_team_a_only_and_bob_nowhere() {
         &raise,
         r#"resourcequotas is forbidden: User "alice@example.com" cannot create resource "resourcequotas" in API group "" in the namespace "team-a""#,
     );
+}
 
+#[tokio::test]
+async fn bob_is_refused_everywhere() {
+    let (_stack, _, bob) = alice_editing_team_a().await;
+    let pods_a = "/api/v1/namespaces/team-a/pods";
     let bobs = bob.call(Method::GET, &format!("{pods_a}/web"), None).await;
     assert_denied(
         &bobs,
@@ -235,11 +254,6 @@ async fn alice_works_in_team_a_only_and_bob_nowhere() {
         r#"pods is forbidden: User "bob@example.com" cannot create resource "pods" in API group "" in the namespace "team-a""#,
     );
     assert_eq!(bob_create.1["details"]["kind"], "pods");
-
-    let (code, body) = alice
-        .call(Method::DELETE, &format!("{pods_a}/web"), None)
-        .await;
-    assert_eq!(code, 200, "{body}");
 }
 
 #[tokio::test]
@@ -353,7 +367,12 @@ async fn bindings_cannot_grant_what_their_author_lacks() {
         .call(Method::GET, "/api/v1/namespaces/team-a/pods", None)
         .await;
     assert_eq!(code, 403);
-    // The built-in ClusterRoles are listed, and cannot be changed.
+}
+
+#[tokio::test]
+async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
+    let stack = teams_stack().await;
+    let root = Caller::of(&stack.base, ROOT);
     let (code, body) = root
         .call(
             Method::GET,
