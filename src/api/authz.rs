@@ -29,9 +29,27 @@ use crate::auth::identity::User;
 use crate::error::Error;
 use crate::rbac::{self, RequestInfo};
 
+/// What the middleware needs: the authenticator and the authorizer only (the extractor clones
+/// its state per request; two `Arc`s are cheaper than the whole [`AppState`]).
+#[derive(Clone)]
+pub(crate) struct Guard {
+    authn: std::sync::Arc<crate::auth::identity::Authenticator>,
+    authz: std::sync::Arc<crate::rbac::Authorizer>,
+}
+
+impl Guard {
+    /// The guard of `state`.
+    pub(crate) fn of(state: &AppState) -> Self {
+        Guard {
+            authn: state.authn.clone(),
+            authz: state.authz.clone(),
+        }
+    }
+}
+
 /// Authenticates and authorizes the request; the handler finds the [`User`] in its extensions.
 pub(crate) async fn authorize(
-    State(state): State<AppState>,
+    State(state): State<Guard>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -63,7 +81,7 @@ pub(crate) async fn authorize(
 /// (cluster-admin has it), else 403 `users "x" is forbidden: User "me" cannot impersonate
 /// resource "users" in API group "" at the cluster scope`. The impersonated user is in
 /// `system:authenticated` and the groups asked for. Without the headers, the caller.
-async fn impersonated(state: &AppState, user: User, headers: &HeaderMap) -> Result<User, Error> {
+async fn impersonated(state: &Guard, user: User, headers: &HeaderMap) -> Result<User, Error> {
     let Some(name) = headers
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok())

@@ -70,7 +70,7 @@ pub struct AppState {
 /// ([`authz::authorize`]), then the routes with checks of their own (health; Pub/Sub,
 /// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
-    let checked = middleware::from_fn_with_state(state.clone(), authz::authorize);
+    let checked = middleware::from_fn_with_state(authz::Guard::of(&state), authz::authorize);
     assemble(kubernetes_routes().route_layer(checked), state)
 }
 
