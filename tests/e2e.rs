@@ -14,6 +14,7 @@ mod e2e {
     pub mod k8s_schema;
     pub mod kubectl;
     pub mod kubectl_tenancy;
+    pub mod namespace_repair;
     pub mod namespaces;
     pub mod pod_input;
     pub mod pods;

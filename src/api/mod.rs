@@ -18,6 +18,7 @@ pub(crate) mod namespace_watch;
 pub(crate) mod namespaces;
 pub(crate) mod object_write;
 pub(crate) mod openapi;
+pub(crate) mod openapi_objects;
 mod openapi_paths;
 mod openapi_rbac;
 pub(crate) mod panic;

@@ -17,7 +17,7 @@
 //! - **`kubectl explain pods`**: finds the GVK on the `get` of `/api/v1/namespaces/{namespace}/pods`
 //!   and then the schema carrying that GVK.
 //!
-//! Namespaces are in it too (`get` and `list`, read-only, see [`super::namespaces`]).
+//! Namespaces and ResourceQuotas are in it too, every verb we serve ([`super::openapi_objects`]).
 //!
 //! `/openapi/v2` is not served: kube-apiserver serves it, but every client we test reads v3
 //! (kubectl since 1.27 tries v3 first and uses v2 only when v3 is absent), so `/openapi/v2`
@@ -32,7 +32,7 @@
 use std::sync::OnceLock;
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     DeleteOptions, ListMeta, Patch, Status, WatchEvent,
 };
@@ -103,6 +103,7 @@ fn build_document() -> Value {
 pub(super) const POD_SCHEMA: &str = "io.k8s.api.core.v1.Pod";
 pub(super) const EVENT_SCHEMA: &str = "io.k8s.api.core.v1.Event";
 pub(super) const NAMESPACE_SCHEMA: &str = "io.k8s.api.core.v1.Namespace";
+pub(super) const QUOTA_SCHEMA: &str = "io.k8s.api.core.v1.ResourceQuota";
 
 fn schemas() -> Map<String, Value> {
     let mut generator = SchemaSettings::openapi3()
@@ -111,6 +112,7 @@ fn schemas() -> Map<String, Value> {
     generator.subschema_for::<Pod>();
     generator.subschema_for::<Event>();
     generator.subschema_for::<Namespace>();
+    generator.subschema_for::<ResourceQuota>();
     generator.subschema_for::<Status>();
     generator.subschema_for::<DeleteOptions>();
     generator.subschema_for::<ListMeta>();
@@ -133,6 +135,10 @@ fn schemas() -> Map<String, Value> {
             "Items is the list of Namespace objects in the list.",
         ),
     );
+    schemas.insert(
+        format!("{QUOTA_SCHEMA}List"),
+        list_schema::<ResourceQuota>(QUOTA_SCHEMA, "Items is a list of ResourceQuota objects."),
+    );
     annotate(&mut schemas);
     schemas
 }
@@ -144,6 +150,7 @@ fn annotate(schemas: &mut Map<String, Value>) {
         (POD_SCHEMA, gvk::<Pod>("")),
         (EVENT_SCHEMA, gvk::<Event>("")),
         (NAMESPACE_SCHEMA, gvk::<Namespace>("")),
+        (QUOTA_SCHEMA, gvk::<ResourceQuota>("")),
         (
             "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
             gvk::<Status>(""),
@@ -218,6 +225,7 @@ fn patch_directives(schemas: &mut Map<String, Value>) {
 const NOT_REQUIRED: &[(&str, &str)] = &[
     (POD_SCHEMA, "metadata"),
     (NAMESPACE_SCHEMA, "metadata"),
+    (QUOTA_SCHEMA, "metadata"),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "metadata"),
     ("io.k8s.api.core.v1.LocalObjectReference", "name"),
     ("io.k8s.api.core.v1.ConfigMapEnvSource", "name"),

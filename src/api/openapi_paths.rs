@@ -1,4 +1,5 @@
-//! The `paths` of our OpenAPI document: the pod, event and namespace operations we serve, with their
+//! The `paths` of our OpenAPI document: the pod and event operations we serve (namespaces and
+//! quotas: [`super::openapi_objects`]), with their
 //! parameters, bodies and responses, each tagged with `x-kubernetes-group-version-kind` and
 //! `x-kubernetes-action` as Kubernetes does (see [`super::openapi`] for why kubectl needs them).
 //!
@@ -9,9 +10,9 @@
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use serde_json::{Map, Value, json};
 
-use super::openapi::{EVENT_SCHEMA, NAMESPACE_SCHEMA, POD_SCHEMA, gvk, schema_ref};
+use super::openapi::{EVENT_SCHEMA, POD_SCHEMA, gvk, schema_ref};
 
-fn param(name: &str, location: &str, kind: &str, description: &str) -> Value {
+pub(super) fn param(name: &str, location: &str, kind: &str, description: &str) -> Value {
     let mut p = json!({ "name": name, "in": location, "description": description, "schema": { "type": kind, "uniqueItems": true } });
     if location == "path" {
         p["required"] = true.into();
@@ -19,11 +20,11 @@ fn param(name: &str, location: &str, kind: &str, description: &str) -> Value {
     p
 }
 
-fn query(name: &str, kind: &str, description: &str) -> Value {
+pub(super) fn query(name: &str, kind: &str, description: &str) -> Value {
     param(name, "query", kind, description)
 }
 
-fn list_params() -> Vec<Value> {
+pub(super) fn list_params() -> Vec<Value> {
     vec![
         query(
             "allowWatchBookmarks",
@@ -76,7 +77,7 @@ fn dry_run_param() -> Value {
     )
 }
 
-fn write_params() -> Vec<Value> {
+pub(super) fn write_params() -> Vec<Value> {
     vec![
         dry_run_param(),
         query(
@@ -92,7 +93,7 @@ fn write_params() -> Vec<Value> {
     ]
 }
 
-fn delete_params() -> Vec<Value> {
+pub(super) fn delete_params() -> Vec<Value> {
     vec![
         dry_run_param(),
         query(
@@ -148,7 +149,7 @@ fn log_params() -> Vec<Value> {
     ]
 }
 
-fn content(schema: Value, types: &[&str]) -> Value {
+pub(super) fn content(schema: Value, types: &[&str]) -> Value {
     Value::Object(
         types
             .iter()
@@ -157,7 +158,7 @@ fn content(schema: Value, types: &[&str]) -> Value {
     )
 }
 
-fn responses(schema: &str, codes: &[(&str, &str)], types: &[&str]) -> Value {
+pub(super) fn responses(schema: &str, codes: &[(&str, &str)], types: &[&str]) -> Value {
     let mut out: Map<String, Value> = codes
         .iter()
         .map(|(code, text)| {
@@ -172,7 +173,7 @@ fn responses(schema: &str, codes: &[(&str, &str)], types: &[&str]) -> Value {
 }
 
 /// One operation. `kind` is the GVK it is about; `body` the request body content.
-fn operation(
+pub(super) fn operation(
     id: &str,
     action: &str,
     description: &str,
@@ -199,26 +200,27 @@ fn operation(
 }
 
 /// The shared pieces of the operations: group-version-kinds, media types, parameters.
-struct Ops {
+pub(super) struct Ops {
     pod: Value,
     event: Value,
-    ns: Value,
-    namespace: Value,
-    pretty: Value,
+    pub(super) ns: Value,
+    pub(super) namespace: Value,
+    pub(super) pretty: Value,
 }
 
-const JSON_ONLY: &[&str] = &["application/json"];
-const LIST_TYPES: &[&str] = &["application/json", "application/json;stream=watch"];
-const OK: [(&str, &str); 1] = [("200", "OK")];
-const WRITTEN: [(&str, &str); 2] = [("200", "OK"), ("201", "Created")];
-const CREATED: [(&str, &str); 3] = [("200", "OK"), ("201", "Created"), ("202", "Accepted")];
-const DELETED: [(&str, &str); 2] = [("200", "OK"), ("202", "Accepted")];
+pub(super) const JSON_ONLY: &[&str] = &["application/json"];
+pub(super) const LIST_TYPES: &[&str] = &["application/json", "application/json;stream=watch"];
+pub(super) const OK: [(&str, &str); 1] = [("200", "OK")];
+pub(super) const WRITTEN: [(&str, &str); 2] = [("200", "OK"), ("201", "Created")];
+pub(super) const CREATED: [(&str, &str); 3] =
+    [("200", "OK"), ("201", "Created"), ("202", "Accepted")];
+pub(super) const DELETED: [(&str, &str); 2] = [("200", "OK"), ("202", "Accepted")];
 
 fn pod_body() -> Option<Value> {
     Some(content(schema_ref(POD_SCHEMA), &["*/*"]))
 }
 
-fn patch_body() -> Option<Value> {
+pub(super) fn patch_body() -> Option<Value> {
     let patch = schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
     Some(content(
         patch,
@@ -250,11 +252,11 @@ impl Ops {
         }
     }
 
-    fn scoped(&self) -> Value {
+    pub(super) fn scoped(&self) -> Value {
         json!([self.namespace, self.pretty])
     }
 
-    fn named(&self, what: &str) -> Vec<Value> {
+    pub(super) fn named(&self, what: &str) -> Vec<Value> {
         vec![
             param("name", "path", "string", &format!("name of the {what}")),
             self.namespace.clone(),
@@ -328,8 +330,10 @@ impl Ops {
 pub(super) fn paths() -> Value {
     let ops = Ops::new();
     let mut all = pod_paths(&ops);
-    if let (Value::Object(all), Value::Object(more)) = (&mut all, other_paths(&ops)) {
-        all.extend(more);
+    for more in [other_paths(&ops), super::openapi_objects::paths(&ops)] {
+        if let (Value::Object(all), Value::Object(more)) = (&mut all, more) {
+            all.extend(more);
+        }
     }
     all
 }
@@ -377,15 +381,6 @@ fn other_paths(ops: &Ops) -> Value {
         "/api/v1/namespaces/{namespace}/events/{name}": {
             "parameters": ops.named("Event"),
             "get": operation("readCoreV1NamespacedEvent", "get", "read the specified Event", &ops.event, vec![], None, responses(EVENT_SCHEMA, &OK, JSON_ONLY)),
-        },
-        "/api/v1/namespaces": {
-            "parameters": [ops.pretty],
-            "get": operation("listCoreV1Namespace", "list", "list or watch objects of kind Namespace", &ops.ns, list_params(), None,
-                responses(&format!("{NAMESPACE_SCHEMA}List"), &OK, LIST_TYPES)),
-        },
-        "/api/v1/namespaces/{name}": {
-            "parameters": [param("name", "path", "string", "name of the Namespace"), ops.pretty],
-            "get": operation("readCoreV1Namespace", "get", "read the specified Namespace", &ops.ns, vec![], None, responses(NAMESPACE_SCHEMA, &OK, JSON_ONLY)),
         },
         "/api/v1/events": {
             "parameters": [ops.pretty],

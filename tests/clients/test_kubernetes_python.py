@@ -1,5 +1,6 @@
 """The official Kubernetes Python client (kubernetes, tests/requirements.txt) on both flavors:
 namespaces, create (also with hostNetwork: false), watch to Succeeded, logs, delete, 404 after.
+test_namespaces_python.py covers namespaces, policy and quota.
 tests/python/test_client.py covers the rest of its API against dev."""
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def test_pod_lifecycle(service):
     with step(c, service.flavor, "read_namespaced_pod_log", "the container's output"):
         log = api.read_namespaced_pod_log(name, "default")
         assert log.strip(), "empty log"
-    with step(c, service.flavor, "create in another namespace, read_namespace", "the namespace exists"):
+    with step(c, service.flavor, "create_namespace, create in it, read_namespace", "the namespace exists"):
+        api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py-team")))
         api.create_namespaced_pod("py-team", pod_manifest(f"{name}-team"))
         assert api.read_namespace("py-team").status.phase == "Active"
     with step(c, service.flavor, "delete_namespaced_pod, then read", "404"):

@@ -1,5 +1,6 @@
 //! Namespaces and ResourceQuota through real kubectl (each version of the kubectl suite):
-//! `create namespace` and `create quota` (kubectl's typed client sends protobuf), `annotate ns`,
+//! `create namespace` and `create quota` (kubectl's typed client sends protobuf), `apply` of a
+//! Namespace and a ResourceQuota (validated against the OpenAPI document), `annotate ns`,
 //! `describe quota` (used and hard), the third pod over a 2-pod quota refused with
 //! kube-apiserver's 403, a service account outside the namespace's policy refused with 422, and
 //! `delete namespace` taking its pods and quota with it.
@@ -60,7 +61,17 @@ pub(super) fn namespaces_and_quota(k: &Kubectl) {
     assert_eq!(row("requests.cpu"), ["2", "4"], "{described}");
     assert_eq!(row("k8sless.dev/hourly-price").len(), 2, "{described}");
 
-    k.ok(&["create", "namespace", "team-b"]);
+    // `apply` validates against the OpenAPI document (the namespace and quota PATCH operations).
+    let team_b = k.write(
+        "team-b.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n---\napiVersion: v1\nkind: ResourceQuota\nmetadata: {name: b-quota, namespace: team-b}\nspec: {hard: {pods: \"5\"}}\n",
+    );
+    let applied = k.ok(&["apply", "-f", &team_b]);
+    assert!(
+        applied.contains("namespace/team-b created")
+            && applied.contains("resourcequota/b-quota created"),
+        "{applied}"
+    );
     let file = k.write(
         "sa.yaml",
         &pod(
@@ -76,14 +87,6 @@ pub(super) fn namespaces_and_quota(k: &Kubectl) {
             && refused.contains("supported values: \"batch@proj.iam.gserviceaccount.com\""),
         "{refused}"
     );
-    k.ok(&[
-        "create",
-        "quota",
-        "b-quota",
-        "-n",
-        "team-b",
-        "--hard=pods=5",
-    ]);
     let out = k.run(&["delete", "namespace", "team-b", "--timeout=60s"]);
     let deleted = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {

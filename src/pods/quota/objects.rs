@@ -167,12 +167,20 @@ impl Pods {
         kind: PatchKind,
         patch: Value,
     ) -> Result<ResourceQuota> {
-        let stored = self.quota_objects.get(Some(namespace), name).await?;
-        let mut patched: ResourceQuota = patch_object(&stored, &kind, &patch)?;
-        if patched.metadata.resource_version == stored.metadata.resource_version {
-            patched.metadata.resource_version = None;
+        // As for namespaces: applied to the version read, again on a lost swap.
+        for _ in 0..crate::objects::CAS_TRIES {
+            let stored = self.quota_objects.get(Some(namespace), name).await?;
+            let patched: ResourceQuota = patch_object(&stored, &kind, &patch)?;
+            let own_precondition =
+                patched.metadata.resource_version != stored.metadata.resource_version;
+            match self.replace_quota(namespace, name, patched).await {
+                Err(Error::Conflict { .. }) if !own_precondition => continue,
+                other => return other,
+            }
         }
-        self.replace_quota(namespace, name, patched).await
+        Err(Error::unavailable(format!(
+            "resourcequota {namespace}/{name} is being changed concurrently; retry"
+        )))
     }
 
     /// `DELETE .../resourcequotas/{name}`; the usage object goes with the last quota.

@@ -4,8 +4,9 @@
 //! (a charge whose create died before its record, a release that failed, a VM deleted by
 //! collection).
 //!
-//! A charge stays while its pod's VM may still run: its record exists and says the VM was not
-//! deleted (a finished pod counts until collection deletes its VM), or its VM is still listed.
+//! A charge stays while its pod's VM may still run: its pod has not finished and its record
+//! does not say the VM was deleted, or its VM is still listed (a finished pod counts until
+//! collection deletes its VM).
 //! A charge with neither is kept for [`RESERVATION_GRACE`] after it was taken: its create may
 //! still be between the charge and the record. A record that counts without a charge (created
 //! before the quota) is charged from the record.
@@ -27,9 +28,10 @@ use crate::pods::record::PodRecord;
 /// and its record write.
 pub(crate) const RESERVATION_GRACE: Duration = Duration::from_secs(120);
 
-/// Whether the record's VM may still run (so its pod counts).
+/// Whether the record's pod counts on its own: not finished and its VM not deleted. A finished
+/// pod counts while its VM is still listed (collection deletes it a grace after the end).
 fn counts(rec: &PodRecord) -> bool {
-    rec.vm.deleted_at.is_none() && !(rec.is_finished() && !rec.vm.inserted)
+    rec.vm.deleted_at.is_none() && !rec.is_finished()
 }
 
 impl Pods {

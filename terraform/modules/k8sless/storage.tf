@@ -1,5 +1,7 @@
 # The service's state: pod records under pods/, finished containers' logs under logs/
-# (written by the service only), deleted pods' tombstones under tombstones/.
+# (written by the service only), deleted pods' tombstones under tombstones/, and the
+# namespaces/, resourcequotas/ and quota-usage/ objects (docs/namespaces.md), which no
+# lifecycle rule touches: they live as long as their namespace.
 resource "google_storage_bucket" "state" {
   # checkov:skip=CKV_GCP_62: Access to the bucket is recorded by Cloud Audit Logs; usage-log objects would need a second bucket and cost more than the records they describe.
   # checkov:skip=CKV_GCP_78: Records are rewritten on every status change and compare-and-swapped by generation; versioning would keep every intermediate copy and adds nothing the lifecycle rules do not already bound.

@@ -37,6 +37,10 @@ const pod = {
   },
 };
 
+await step('createNamespace', '201 (serve answers 404 for pods in a namespace nobody created)', async () => {
+  const created = await core.createNamespace({ body: { metadata: { name: namespace } } });
+  check(created.status?.phase === 'Active', `phase ${created.status?.phase}`);
+});
 await step('createNamespacedPod', '201 Pending', async () => {
   const created = await core.createNamespacedPod({ namespace, body: pod });
   check(created.status?.phase === 'Pending', `phase ${created.status?.phase}`);

@@ -1,0 +1,300 @@
+//! What collection (`POST /gc`) repairs for namespaces and quotas after a crash: a namespace left
+//! Terminating by an instance that died before its cascade, quota usage that drifted (a charge
+//! whose create died before its record), namespaces from before records; and the hourly-price
+//! ceiling, whose charges that repair recomputes.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use k8sless::testing::{RecordStore, Stack, StackBuilder, default_args};
+use serde_json::{Value, json};
+
+use crate::common;
+
+async fn stack() -> Stack {
+    common::init();
+    let mut args = default_args();
+    args.create_namespaces = Some(false);
+    StackBuilder::new(args).start().await.expect("stack starts")
+}
+
+async fn send(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = common::http().request(method, format!("{}{path}", stack.base));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
+    send(stack, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// Rewrites a stored object in place, as another writer would (compare-and-swap on its generation).
+async fn rewrite(stack: &Stack, key: &str, change: impl FnOnce(&mut Value)) {
+    let store = &stack.memory;
+    let record = store.get(key).await.expect("stored");
+    let mut v: Value = serde_json::from_slice(&record.data).expect("json");
+    change(&mut v);
+    let data = Bytes::from(serde_json::to_vec(&v).expect("encode"));
+    store
+        .update(key, data, record.generation)
+        .await
+        .expect("swap");
+}
+
+#[tokio::test]
+async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}});
+    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    for name in ["b1", "b2"] {
+        assert_eq!(
+            post(&stack, "/api/v1/namespaces/team-b/pods", common::pod(name))
+                .await
+                .0,
+            201
+        );
+    }
+    // What DELETE wrote before the instance died: Terminating, and no cascade ran.
+    rewrite(&stack, "namespaces/team-b.json", |v| {
+        v["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        v["status"]["phase"] = json!("Terminating");
+    })
+    .await;
+    let (_, ns) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-b",
+        None,
+    )
+    .await;
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    let (code, refused) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod("b3")).await;
+    assert_eq!(code, 403, "{refused}");
+    let (code, summary) = api.gc(None).await;
+    assert_eq!(code, 200, "{summary}");
+    assert_eq!(
+        summary["namespaces"]["finalized"],
+        json!(["team-b"]),
+        "{summary}"
+    );
+    let (code, _) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-b",
+        None,
+    )
+    .await;
+    assert_eq!(code, 404);
+    let (_, pods) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-b/pods",
+        None,
+    )
+    .await;
+    assert_eq!(pods["items"], json!([]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stack.sim.instances().is_empty() {
+        assert!(Instant::now() < deadline, "VMs left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn collection_drops_a_charge_whose_create_died_before_its_record() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+    post(&stack, "/api/v1/namespaces", ns).await;
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+                       "spec": {"hard": {"pods": "2"}}});
+    assert_eq!(
+        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p1"))
+            .await
+            .0,
+        201
+    );
+    // A create charged the quota, then its instance died before writing the pod's record.
+    rewrite(&stack, "quota-usage/team-a.json", |v| {
+        v["pods"]["ghost-uid"] = json!({"pod": "ghost", "at": "2026-01-01T00:00:00Z",
+                                        "amounts": {"pods": 1000}});
+    })
+    .await;
+    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2")).await;
+    assert_eq!(code, 403, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("used: pods=2"),
+        "{refused}"
+    );
+    let (_, summary) = api.gc(None).await;
+    assert_eq!(
+        summary["quotaUsageRepaired"],
+        json!(["team-a"]),
+        "{summary}"
+    );
+    let (_, q) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-a/resourcequotas/q",
+        None,
+    )
+    .await;
+    assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
+    assert_eq!(
+        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2"))
+            .await
+            .0,
+        201
+    );
+    // Nothing drifted since: the next pass changes nothing.
+    let (_, summary) = api.gc(None).await;
+    assert_eq!(summary["quotaUsageRepaired"], json!([]), "{summary}");
+}
+
+#[tokio::test]
+async fn namespaces_from_before_records_keep_working_and_collection_adopts_them() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
+    post(&stack, "/api/v1/namespaces", ns).await;
+    assert_eq!(
+        post(
+            &stack,
+            "/api/v1/namespaces/old-team/pods",
+            common::pod("p1")
+        )
+        .await
+        .0,
+        201
+    );
+    // The state a deployment from before namespaces were objects left: pods, no namespace record.
+    stack
+        .memory
+        .delete("namespaces/old-team.json", None)
+        .await
+        .expect("delete");
+    let (code, ns) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/old-team",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{ns}");
+    assert_eq!(ns["status"]["phase"], "Active");
+    let uid = ns["metadata"]["uid"].clone();
+    let (_, list) = send(&stack, reqwest::Method::GET, "/api/v1/namespaces", None).await;
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|n| n["metadata"]["name"] == "old-team"),
+        "{list}"
+    );
+    let (_, summary) = api.gc(None).await;
+    assert_eq!(
+        summary["namespaces"]["adopted"],
+        json!(["old-team"]),
+        "{summary}"
+    );
+    stack
+        .memory
+        .get("namespaces/old-team.json")
+        .await
+        .expect("adopted: a record now");
+    let (_, ns) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/old-team",
+        None,
+    )
+    .await;
+    assert_eq!(ns["metadata"]["uid"], uid, "the uid it always read with");
+    assert!(ns["metadata"]["resourceVersion"].is_string());
+    // And without collection, a pod create adopts it too (create_namespaces is off here).
+    stack
+        .memory
+        .delete("namespaces/old-team.json", None)
+        .await
+        .expect("delete");
+    assert_eq!(
+        post(
+            &stack,
+            "/api/v1/namespaces/old-team/pods",
+            common::pod("p2")
+        )
+        .await
+        .0,
+        201
+    );
+    stack
+        .memory
+        .get("namespaces/old-team.json")
+        .await
+        .expect("adopted by the create");
+}
+
+#[tokio::test]
+async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
+    let stack = stack().await;
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+    post(&stack, "/api/v1/namespaces", ns).await;
+    // Two CPUs each: an e2-standard-2 or larger ($0.134/h on demand): one fits under $0.2/h, two do not.
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "spend"},
+                       "spec": {"hard": {"k8sless.dev/hourly-price": "0.2"}}});
+    assert_eq!(
+        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
+            .await
+            .0,
+        201
+    );
+    let pod = |name: &str| {
+        let mut p = common::pod(name);
+        p["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": "2", "memory": "4Gi"}});
+        p
+    };
+    let (code, first) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
+    assert_eq!(code, 201, "{first}");
+    let (_, q) = send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-a/resourcequotas/spend",
+        None,
+    )
+    .await;
+    let used: f64 = q["status"]["used"]["k8sless.dev/hourly-price"]
+        .as_str()
+        .expect("used")
+        .parse()
+        .expect("USD");
+    assert!(used > 0.05 && used <= 0.2, "{q}");
+    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
+    assert_eq!(code, 403, "{refused}");
+    let message = refused["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("pods \"p2\" is forbidden: exceeded quota: spend, requested: k8sless.dev/hourly-price=0.")
+            && message.ends_with("limited: k8sless.dev/hourly-price=0.2"),
+        "{message}"
+    );
+}
