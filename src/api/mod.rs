@@ -217,7 +217,9 @@ async fn observe(request: Request, next: Next) -> Response {
     .unwrap_or_default();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let span = tracing::info_span!("request", trace = %trace, method = %method, path = %path);
+    // `user` is filled in by the authorization middleware (`authz.rs`), so every access and
+    // error line names who asked.
+    let span = tracing::info_span!("request", trace = %trace, method = %method, path = %path, user = tracing::field::Empty);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
