@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::api::{self, AppState};
+use crate::auth::identity::IdentityMode;
 use crate::config::ServiceArgs;
 use crate::pods::Pods;
 use crate::sim::faults::FaultRule;
@@ -219,6 +220,17 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             "token verification is OFF (--verify-tokens=false): anyone who can reach /pubsub/push, /gc and /events/compute can forge pod status"
         );
     }
+    let authn = args.authenticator(IdentityMode::CloudRun)?;
+    let verifier = if authn.mode() == IdentityMode::CloudRun {
+        verifier.behind_cloud_run()
+    } else {
+        verifier
+    };
+    if authn.mode() == IdentityMode::Dev {
+        tracing::warn!(
+            "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"
+        );
+    }
     let state = AppState {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
             .with_create_namespaces(args.create_namespaces.unwrap_or(false))
@@ -237,6 +249,11 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         lifecycle: args.lifecycle(),
         // The bound on exec and attach sessions; the kubelet path is the pods' (`--kubelet-access`).
         exec: crate::pods::exec::Exec::default(),
+        authn: Arc::new(authn),
+        authz: Arc::new(crate::rbac::Authorizer::new(
+            args.admins(),
+            Some(crate::rbac::objects::RbacStore::new(records.clone())),
+        )),
     };
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -291,6 +308,16 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
         println!(
             "k8sless dev: token verification is OFF (dev mode): /pubsub/push, /gc and /events/compute accept unauthenticated calls"
         );
+    }
+    match stack.state.authn.mode() {
+        IdentityMode::Dev => println!(
+            "k8sless dev: identity is dev: a request with no token, or any token but dev:EMAIL, is the dev admin (cluster-admin); a bearer token dev:EMAIL acts as EMAIL under RBAC (kubectl sends tokens only over HTTPS: dev --tls, then kubectl --token=dev:alice@example.com){}",
+            admins_note(stack.state.authz.admins())
+        ),
+        other => println!(
+            "k8sless dev: identity is {other:?}: callers need a Google ID token{}",
+            admins_note(stack.state.authz.admins())
+        ),
     }
     println!(
         "k8sless dev: collecting every {}s; a finished pod's VM is deleted {}s after it ends (the pod stays, Succeeded or Failed)",
@@ -409,6 +436,14 @@ async fn echo(listen: String) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("server: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn admins_note(admins: &[String]) -> String {
+    if admins.is_empty() {
+        String::new()
+    } else {
+        format!("; admins (cluster-admin): {}", admins.join(", "))
+    }
 }
 
 /// Dev mode uses its embedded simulator unless another Compute endpoint is named.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::auth::identity::IdentityMode;
 use crate::gce::catalog;
 use crate::telemetry::LogFormat;
 use crate::translate::VmSettings;
@@ -188,6 +189,18 @@ pub struct ServiceArgs {
     /// Log format.
     #[arg(long, env = "K8SLESS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// How API callers are identified: `cloud-run` (the token Cloud Run IAM checked; serve's
+    /// default), `google` (verify Google ID tokens in process), `dev` (`dev:EMAIL` tokens, else
+    /// the dev admin; dev's default). docs/teams.md.
+    #[arg(long, env = "K8SLESS_IDENTITY", value_enum)]
+    pub identity: Option<IdentityMode>,
+    /// The admins: emails (users or service accounts) bound to `cluster-admin`, comma-separated.
+    #[arg(long, env = "K8SLESS_ADMINS", default_value = "")]
+    pub admins: String,
+    /// Audiences accepted on ID tokens verified in process (`--identity google`, or an unstripped
+    /// token under `cloud-run`) besides the service URL, comma-separated.
+    #[arg(long, env = "K8SLESS_TOKEN_AUDIENCES", default_value = "")]
+    pub token_audiences: String,
     /// How the service reaches each pod's kubelet: `vpc` (Direct VPC egress into the VMs'
     /// subnet; needs --kubelet-source-ranges) or `none` (exec, attach, port-forward and top
     /// answer 405; logs come from the archive and Cloud Logging). `dev`: the kubelet stand-in.
@@ -342,6 +355,27 @@ impl ServiceArgs {
             service_url: self.vm_settings().service_url,
             push_service_account: self.push_service_account.clone(),
         })
+    }
+
+    /// The admins (`--admins`).
+    pub fn admins(&self) -> Vec<String> {
+        list(&self.admins)
+    }
+
+    /// Who is calling: `--identity`, else `default` (serve: cloud-run, dev: dev).
+    pub(crate) fn authenticator(
+        &self,
+        default: IdentityMode,
+    ) -> Result<crate::auth::identity::Authenticator, String> {
+        let service_url = self.vm_settings().service_url;
+        let service_url = service_url.trim_end_matches('/');
+        let mut audiences = vec![service_url.to_string(), format!("{service_url}/")];
+        audiences.extend(list(&self.token_audiences));
+        crate::auth::identity::Authenticator::new(
+            self.identity.unwrap_or(default),
+            &self.jwks_url,
+            audiences,
+        )
     }
 
     /// This deployment's id: `--deployment`, else the bucket's name (`k8sless-dev` without

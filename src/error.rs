@@ -85,6 +85,27 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// 401: no identity could be established. kube-apiserver says only `Unauthorized`; the
+    /// reason goes to the log through the source chain.
+    #[error("Unauthorized")]
+    Unauthenticated {
+        /// Why the token was refused.
+        #[source]
+        source: crate::auth::oidc::OidcError,
+    },
+    /// 403 from the authorizer, as kube-apiserver's `NewForbidden` renders it: the message
+    /// (`pods "web" is forbidden: User ...`) and details naming the group, resource and name.
+    #[error("{message}")]
+    Denied {
+        /// The API group.
+        group: String,
+        /// The resource (plural, without subresource): the Status' `details.kind`.
+        resource: String,
+        /// The object's name, when the request named one.
+        name: String,
+        /// The whole message.
+        message: String,
+    },
     /// 403: authenticated but not allowed.
     #[error("{message}")]
     Forbidden {
@@ -236,8 +257,8 @@ impl Error {
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::Unauthorized { .. } | Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } | Error::Denied { .. } => StatusCode::FORBIDDEN,
             Error::Gone { .. } => StatusCode::GONE,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -255,8 +276,8 @@ impl Error {
             Error::MethodNotAllowed { .. } => "MethodNotAllowed",
             Error::TooLarge { .. } => "RequestEntityTooLarge",
             Error::UnsupportedMediaType { .. } => "UnsupportedMediaType",
-            Error::Unauthorized { .. } => "Unauthorized",
-            Error::Forbidden { .. } => "Forbidden",
+            Error::Unauthorized { .. } | Error::Unauthenticated { .. } => "Unauthorized",
+            Error::Forbidden { .. } | Error::Denied { .. } => "Forbidden",
             Error::Gone { .. } => "Expired",
             Error::Unavailable { .. } => "ServiceUnavailable",
             Error::Internal { .. } => "InternalError",
@@ -287,6 +308,16 @@ impl Error {
                 details.name = Some(name.clone());
                 details.kind = Some((*kind).to_string());
                 details.causes = Some(causes.iter().map(Cause::to_status_cause).collect());
+            }
+            Error::Denied {
+                group,
+                resource,
+                name,
+                ..
+            } => {
+                details.group = Some(group.clone());
+                details.kind = Some(resource.clone());
+                details.name = (!name.is_empty()).then(|| name.clone());
             }
             Error::Unavailable { retry_after, .. } => {
                 details.retry_after_seconds = Some(i32::try_from(*retry_after).unwrap_or(i32::MAX));

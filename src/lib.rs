@@ -22,6 +22,7 @@ pub(crate) mod logging;
 pub(crate) mod objects;
 pub(crate) mod pods;
 pub(crate) mod push;
+pub(crate) mod rbac;
 pub(crate) mod retry;
 pub mod sim;
 pub(crate) mod store;

@@ -110,6 +110,17 @@ const RULES: &[(&str, &str, &str)] = &[
         "gce",
         "stored API objects know only the record store",
     ),
+    ("rbac", "api", "authorization sits below the API"),
+    (
+        "rbac",
+        "pods",
+        "authorization decides before the pod flows run",
+    ),
+    (
+        "rbac",
+        "gce",
+        "authorization knows only the stored RBAC objects",
+    ),
 ];
 
 /// Modules the `*` rules do not apply to: the wiring (`main`, `cli`, `testing`) and the

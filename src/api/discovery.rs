@@ -7,10 +7,10 @@
 //! must carry [`AGGREGATED_DISCOVERY_CONTENT_TYPE`]. Both forms are built here from one table of
 //! resources (`RESOURCES`), so they cannot disagree.
 //!
-//! We serve the core group and `metrics.k8s.io/v1beta1` (`kubectl top pod`): in the core group
-//! `pods` (with the `log` and `status` subresources), `events` (read-only, for `kubectl
-//! describe`), `namespaces` (cluster-scoped) and `resourcequotas`. `deletecollection` is
-//! deliberately not advertised: we do
+//! The named groups (RBAC, the self reviews, `metrics.k8s.io` for `kubectl top pod`) are
+//! `discovery_groups.rs`'. In the core group: `pods` (with the `log` and `status`
+//! subresources), `events` (read-only, for `kubectl describe`), `namespaces` (cluster-scoped)
+//! and `resourcequotas`. `deletecollection` is deliberately not advertised: we do
 //! not implement it, and kubectl only uses verbs that discovery lists.
 //!
 //! Every document answers with or without a trailing slash (`/version/`, `/api/`, `/api/v1/`,
@@ -21,9 +21,7 @@
 //! `GET /version` reports Kubernetes 1.33 (the API level we implement); gcloud's kubectl
 //! dispatcher uses it to pick its bundled kubectl 1.33.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIResource, APIResourceList, APIVersions};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use serde_json::{Value, json};
 
@@ -156,51 +154,6 @@ pub(crate) fn api_versions() -> Value {
     })
 }
 
-/// The one named group: `metrics.k8s.io`, for `kubectl top pod` (PodMetrics from each pod's
-/// kubelet, `pods::metrics`). It is listed whether or not this deployment reaches kubelets,
-/// so `kubectl top` reaches the endpoint and its 405 says what is missing, rather than
-/// "Metrics API not available".
-pub(crate) const METRICS_GROUP: &str = "metrics.k8s.io";
-/// Its version.
-pub(crate) const METRICS_VERSION: &str = "v1beta1";
-
-/// `GET /apis/metrics.k8s.io`: the `APIGroup`.
-pub(crate) fn metrics_group() -> Value {
-    let gv = GroupVersionForDiscovery {
-        group_version: format!("{METRICS_GROUP}/{METRICS_VERSION}"),
-        version: METRICS_VERSION.into(),
-    };
-    to_value(&APIGroup {
-        name: METRICS_GROUP.into(),
-        preferred_version: Some(gv.clone()),
-        server_address_by_client_cidrs: None,
-        versions: vec![gv],
-    })
-}
-
-/// `GET /apis/metrics.k8s.io/v1beta1`: `pods` (`PodMetrics`, get and list); no `nodes`, as
-/// k8sless has no nodes to list.
-pub(crate) fn metrics_resource_list() -> Value {
-    to_value(&APIResourceList {
-        group_version: format!("{METRICS_GROUP}/{METRICS_VERSION}"),
-        resources: vec![APIResource {
-            name: "pods".into(),
-            singular_name: String::new(),
-            namespaced: true,
-            kind: "PodMetrics".into(),
-            verbs: strings(&["get", "list"]),
-            ..Default::default()
-        }],
-    })
-}
-
-/// `GET /apis` (legacy form): the `APIGroupList` with the metrics group.
-pub(crate) fn api_group_list() -> Value {
-    let mut list = to_value(&APIGroupList { groups: vec![] });
-    list["groups"] = json!([metrics_group()]);
-    list
-}
-
 /// `GET /api/v1`: the `APIResourceList` of the core group.
 pub(crate) fn api_resource_list_v1() -> Value {
     let resources = RESOURCES
@@ -268,30 +221,6 @@ pub(crate) fn aggregated_discovery_v2() -> Value {
         "items": [{
             "metadata": { "creationTimestamp": null },
             "versions": [{ "version": "v1", "resources": resources, "freshness": "Current" }],
-        }],
-    })
-}
-
-/// `GET /apis` (aggregated form): the `APIGroupDiscoveryList` with the metrics group. Serve
-/// with [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
-pub(crate) fn aggregated_discovery_apis_v2() -> Value {
-    json!({
-        "kind": "APIGroupDiscoveryList",
-        "apiVersion": "apidiscovery.k8s.io/v2",
-        "metadata": {},
-        "items": [{
-            "metadata": { "name": METRICS_GROUP, "creationTimestamp": null },
-            "versions": [{
-                "version": METRICS_VERSION,
-                "resources": [{
-                    "resource": "pods",
-                    "responseKind": { "group": METRICS_GROUP, "version": METRICS_VERSION, "kind": "PodMetrics" },
-                    "scope": "Namespaced",
-                    "singularResource": "",
-                    "verbs": ["get", "list"],
-                }],
-                "freshness": "Current",
-            }],
         }],
     })
 }
@@ -436,27 +365,8 @@ mod tests {
                 };
             assert_eq!(verbs.as_ref(), Some(&legacy["verbs"]), "{name}");
         }
-        let apis = aggregated_discovery_apis_v2();
-        assert_eq!(apis["items"][0]["metadata"]["name"], "metrics.k8s.io");
-        let metrics = &apis["items"][0]["versions"][0];
-        assert_eq!(metrics["version"], "v1beta1");
-        assert_eq!(
-            metrics["resources"][0]["responseKind"]["kind"],
-            "PodMetrics"
-        );
-        let groups = api_group_list();
-        assert_eq!(groups["groups"][0]["name"], "metrics.k8s.io");
-        assert_eq!(
-            groups["groups"][0]["preferredVersion"]["groupVersion"],
-            "metrics.k8s.io/v1beta1"
-        );
-        assert_eq!(
-            metrics_resource_list()["resources"][0]["kind"],
-            "PodMetrics"
-        );
         assert_eq!(api_versions()["versions"], json!(["v1"]));
         assert_eq!(api_versions()["kind"], "APIVersions");
-        assert_eq!(api_group_list()["kind"], "APIGroupList");
         let namespaces = resources
             .iter()
             .find(|r| r["resource"] == "namespaces")

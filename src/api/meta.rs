@@ -53,13 +53,37 @@ pub(crate) async fn api(headers: HeaderMap) -> Response {
     )
 }
 
-/// `GET /apis`: no groups besides core.
+/// `GET /apis`: the named groups (`discovery_groups`).
 pub(crate) async fn apis(headers: HeaderMap) -> Response {
     by_accept(
         &headers,
-        discovery::aggregated_discovery_apis_v2,
-        discovery::api_group_list,
+        super::discovery_groups::aggregated,
+        super::discovery_groups::api_group_list,
     )
+}
+
+/// `GET /apis/{group}`.
+pub(crate) async fn api_group(Path(group): Path<String>) -> Response {
+    match super::discovery_groups::api_group_of(&group) {
+        Some(doc) => json_with("application/json", &doc),
+        None => Error::NotFound {
+            kind: "path",
+            name: format!("/apis/{group}"),
+        }
+        .into_response(),
+    }
+}
+
+/// `GET /apis/{group}/{version}`.
+pub(crate) async fn api_group_version(Path((group, version)): Path<(String, String)>) -> Response {
+    match super::discovery_groups::api_resource_list(&group, &version) {
+        Some(doc) => json_with("application/json", &doc),
+        None => Error::NotFound {
+            kind: "path",
+            name: format!("/apis/{group}/{version}"),
+        }
+        .into_response(),
+    }
 }
 
 /// `GET /api/v1`.
@@ -75,6 +99,16 @@ pub(crate) async fn version() -> Response {
 /// `GET /openapi/v3`.
 pub(crate) async fn openapi_root() -> Response {
     json_with("application/json", &openapi::openapi_v3_root())
+}
+
+/// `GET /openapi/v3/apis/rbac.authorization.k8s.io/v1`.
+pub(crate) async fn openapi_rbac_v1() -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ETAG, format!("\"{}\"", super::openapi_rbac::hash()))
+        .body(Body::from(super::openapi_rbac::document_json()))
+        .unwrap_or_else(|e| Error::internal(e.to_string()).into_response())
 }
 
 /// `GET /openapi/v3/api/v1`.

@@ -1,23 +1,13 @@
-//! `metrics.k8s.io/v1beta1` for `kubectl top pod`: the group's discovery documents and
-//! `PodMetrics` (one, a namespace's, or all namespaces'), served by `pods::metrics` from each
-//! pod's kubelet.
+//! `metrics.k8s.io/v1beta1` for `kubectl top pod`: `PodMetrics` (one, a namespace's, or all
+//! namespaces'), served by `pods::metrics` from each pod's kubelet. The group's discovery
+//! documents are `discovery_groups.rs`'.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::pods::{json, list_options};
-use super::{AppState, discovery, extract, respond};
-
-/// `GET /apis/metrics.k8s.io`.
-pub(crate) async fn metrics_group() -> Response {
-    json(StatusCode::OK, &discovery::metrics_group())
-}
-
-/// `GET /apis/metrics.k8s.io/v1beta1`.
-pub(crate) async fn metrics_resources() -> Response {
-    json(StatusCode::OK, &discovery::metrics_resource_list())
-}
+use super::{AppState, extract, respond};
 
 /// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
 pub(crate) async fn pod_metrics_view(
@@ -69,10 +59,6 @@ pub(crate) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
     let base = "/apis/metrics.k8s.io";
     axum::Router::new()
-        .route(base, get(metrics_group))
-        .route(&format!("{base}/"), get(metrics_group))
-        .route(&format!("{base}/v1beta1"), get(metrics_resources))
-        .route(&format!("{base}/v1beta1/"), get(metrics_resources))
         .route(&format!("{base}/v1beta1/pods"), get(pod_metrics_list_all))
         .route(
             &format!("{base}/v1beta1/namespaces/{{namespace}}/pods"),

@@ -4,7 +4,9 @@
 
 pub(crate) mod accept;
 pub(crate) mod admit;
+pub(crate) mod authz;
 pub(crate) mod discovery;
+pub(crate) mod discovery_groups;
 pub(crate) mod event_table;
 pub(crate) mod exec;
 pub(crate) mod extract;
@@ -20,12 +22,14 @@ pub(crate) mod object_write;
 pub(crate) mod openapi;
 pub(crate) mod openapi_objects;
 mod openapi_paths;
+mod openapi_rbac;
 pub(crate) mod panic;
 pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
 pub(crate) mod push;
 pub(crate) mod quotas;
+pub(crate) mod rbac;
 pub(crate) mod table;
 pub(crate) mod watch;
 
@@ -61,15 +65,58 @@ pub struct AppState {
     pub lifecycle: crate::pods::lifecycle::collect::Lifecycle,
     /// How exec and attach reach each pod's kubelet.
     pub exec: crate::pods::exec::Exec,
+    /// Who is calling (`--identity`).
+    pub authn: Arc<crate::auth::identity::Authenticator>,
+    /// May they (RBAC, `--admins`).
+    pub authz: Arc<crate::rbac::Authorizer>,
 }
 
-/// The whole API.
+/// The whole API: the Kubernetes routes behind authentication and authorization
+/// ([`authz::authorize`]), then the routes with checks of their own (health; Pub/Sub,
+/// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
-    let ns_pods = "/api/v1/namespaces/{namespace}/pods";
-    Router::new()
+    let checked = middleware::from_fn_with_state(authz::Guard::of(&state), authz::authorize);
+    assemble(kubernetes_routes().route_layer(checked), state)
+}
+
+/// [`router`] without authentication and authorization, for the benchmark that measures them
+/// (`rbac::bench`); every caller is the dev admin.
+#[cfg(test)]
+pub(crate) fn router_unchecked(state: AppState) -> Router {
+    let admin = |mut request: Request, next: Next| async move {
+        request
+            .extensions_mut()
+            .insert(crate::auth::identity::User {
+                name: crate::auth::identity::DEV_ADMIN.into(),
+                groups: vec![crate::auth::identity::MASTERS_GROUP.into()],
+            });
+        next.run(request).await
+    };
+    assemble(
+        kubernetes_routes().route_layer(middleware::from_fn(admin)),
+        state,
+    )
+}
+
+fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
+    kubernetes
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .merge(push::routes())
+        .merge(guest::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn(admit::admit))
+        .layer(middleware::from_fn(panic::catch_panic))
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Every route of the Kubernetes API (and k8sless' `/pods` shortcut). A route added here is
+/// authorized by the attributes `rbac::request_info` resolves from its method and path.
+fn kubernetes_routes() -> Router<AppState> {
+    let ns_pods = "/api/v1/namespaces/{namespace}/pods";
+    Router::new()
         .route(
             "/pods",
             get(pods::pod_list_default).post(pods::pod_create_default),
@@ -130,24 +177,36 @@ pub fn router(state: AppState) -> Router {
                 .delete(quotas::quota_delete),
         )
         .route("/api/v1/resourcequotas", get(quotas::quota_list_all))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            axum::routing::post(authz::self_subject_access_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            axum::routing::post(authz::self_subject_rules_review),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            axum::routing::post(authz::self_subject_review),
+        )
+        .merge(rbac::routes())
         .route("/api", get(meta::api))
         .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))
         .route("/api/v1/", get(meta::api_v1))
         .route("/apis", get(meta::apis))
         .route("/apis/", get(meta::apis))
+        .route("/apis/{group}", get(meta::api_group))
+        .route("/apis/{group}/{version}", get(meta::api_group_version))
         .route("/version", get(meta::version))
         .route("/version/", get(meta::version))
         .route("/openapi/v3", get(meta::openapi_root))
         .route("/openapi/v3/api/v1", get(meta::openapi_v1))
-        .merge(push::routes())
+        .route(
+            "/openapi/v3/apis/rbac.authorization.k8s.io/v1",
+            get(meta::openapi_rbac_v1),
+        )
         .merge(metrics::routes())
-        .merge(guest::routes())
-        .fallback(not_found)
-        .layer(middleware::from_fn(admit::admit))
-        .layer(middleware::from_fn(panic::catch_panic))
-        .layer(middleware::from_fn(observe))
-        .with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> Error {
@@ -171,7 +230,9 @@ async fn observe(request: Request, next: Next) -> Response {
     .unwrap_or_default();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let span = tracing::info_span!("request", trace = %trace, method = %method, path = %path);
+    // `user` is filled in by the authorization middleware (`authz.rs`), so every access and
+    // error line names who asked.
+    let span = tracing::info_span!("request", trace = %trace, method = %method, path = %path, user = tracing::field::Empty);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

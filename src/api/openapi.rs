@@ -1,4 +1,5 @@
-//! The OpenAPI v3 document of what we serve (`/openapi/v3` and `/openapi/v3/api/v1`).
+//! The OpenAPI v3 document of what we serve (`/openapi/v3` and `/openapi/v3/api/v1`; RBAC's is
+//! `openapi_rbac.rs`).
 //!
 //! kubectl reads it for three things (all verified with kubectl 1.33 against this document):
 //! - **Validation** (`kubectl create/apply`, default `--validate=strict`): kubectl looks for a
@@ -48,7 +49,11 @@ pub(crate) const API_V1_PATH: &str = "api/v1";
 
 /// `GET /openapi/v3`: the index of group-version documents, with a hash-versioned URL.
 pub(crate) fn openapi_v3_root() -> Value {
-    json!({ "paths": { API_V1_PATH: { "serverRelativeURL": format!("/openapi/v3/{API_V1_PATH}?hash={}", openapi_v3_hash()) } } })
+    let rbac = super::openapi_rbac::RBAC_V1_PATH;
+    json!({ "paths": {
+        API_V1_PATH: { "serverRelativeURL": format!("/openapi/v3/{API_V1_PATH}?hash={}", openapi_v3_hash()) },
+        rbac: { "serverRelativeURL": format!("/openapi/v3/{rbac}?hash={}", super::openapi_rbac::hash()) },
+    } })
 }
 
 /// `GET /openapi/v3/api/v1`: the document, built on first use.

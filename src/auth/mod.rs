@@ -4,6 +4,7 @@
 //! and the verification of the Google-signed tokens its callers present ([`oidc`], with
 //! Google's keys from [`jwks`]).
 
+pub(crate) mod identity;
 pub(crate) mod jwks;
 pub(crate) mod oidc;
 

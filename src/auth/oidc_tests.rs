@@ -138,3 +138,35 @@ fn cache_control_max_age() {
     );
     assert_eq!(max_age("no-store"), None);
 }
+
+#[tokio::test]
+async fn behind_cloud_run_a_stripped_push_token_is_read_not_verified() {
+    let email = "push@p.iam.gserviceaccount.com";
+    let signed = sign(GOOGLE, push_claims(SERVICE, email, now() + 600));
+    let stripped = format!(
+        "{}.SIGNATURE_REMOVED_BY_GOOGLE",
+        signed.rsplit_once('.').expect("jwt").0
+    );
+    let code = |r: Result<(), Error>| r.err().map(|e| e.code().as_u16());
+    // Off Cloud Run a stripped token is a bad one.
+    assert_eq!(code(caller(&verifier(), &stripped).await), Some(401));
+    let v = verifier().behind_cloud_run();
+    assert!(caller(&v, &stripped).await.is_ok());
+    assert!(caller(&v, &signed).await.is_ok());
+    // Still the push account only, and still not expired.
+    let other = sign(GOOGLE, push_claims(SERVICE, "me@example.com", now() + 600));
+    let other = format!(
+        "{}.SIGNATURE_REMOVED_BY_GOOGLE",
+        other.rsplit_once('.').expect("jwt").0
+    );
+    assert_eq!(code(caller(&v, &other).await), Some(403));
+    let old = sign(GOOGLE, push_claims(SERVICE, email, now() - 600));
+    let old = format!(
+        "{}.SIGNATURE_REMOVED_BY_GOOGLE",
+        old.rsplit_once('.').expect("jwt").0
+    );
+    assert_eq!(code(caller(&v, &old).await), Some(401));
+    // A token with a signature is verified as before: a forged one fails.
+    let forged = sign(ATTACKER, push_claims(SERVICE, email, now() + 600));
+    assert_eq!(code(caller(&v, &forged).await), Some(401));
+}

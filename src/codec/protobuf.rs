@@ -148,6 +148,17 @@ const DELETE_OPTIONS: &[Field] = &[
     Field(5, "dryRun", Ty::Str, true),
 ];
 
+/// `SelfSubjectRulesReview` (`kubectl auth can-i --list`): spec = 2 {namespace = 1}.
+const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
+    Field(1, "metadata", Ty::Msg(OBJECT_META), false),
+    Field(
+        2,
+        "spec",
+        Ty::Msg(&[Field(1, "namespace", Ty::Str, false)]),
+        false,
+    ),
+];
+
 /// The kinds read from protobuf, by `kind`.
 const KINDS: &[(&str, &[Field])] = &[
     ("Namespace", NAMESPACE),
@@ -158,6 +169,7 @@ const KINDS: &[(&str, &[Field])] = &[
     ("ClusterRoleBinding", ROLE_BINDING),
     ("SelfSubjectAccessReview", SELF_SUBJECT_ACCESS_REVIEW),
     ("SelfSubjectReview", SELF_SUBJECT_REVIEW),
+    ("SelfSubjectRulesReview", SELF_SUBJECT_RULES_REVIEW),
     ("DeleteOptions", DELETE_OPTIONS),
 ];
 

@@ -223,6 +223,14 @@ impl StackBuilder {
             verifier: Arc::new(verifier),
             lifecycle: self.args.lifecycle(),
             exec,
+            authn: Arc::new(
+                self.args
+                    .authenticator(crate::auth::identity::IdentityMode::Dev)?,
+            ),
+            authz: Arc::new(crate::rbac::Authorizer::new(
+                self.args.admins(),
+                Some(crate::rbac::objects::RbacStore::new(pods.store().clone())),
+            )),
         })
     }
 }

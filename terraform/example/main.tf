@@ -16,6 +16,7 @@ module "k8sless" {
   project_id      = var.project_id
   region          = var.region
   invoker_members = var.invoker_members
+  admins          = var.admins
 
   # Everything else keeps the module's defaults (1 vCPU, 512Mi, concurrency 80, 0-10
   # instances, 30-day retention of records and logs): see ../modules/k8sless/variables.tf.

@@ -14,6 +14,12 @@ variable "invoker_members" {
   type        = list(string)
 }
 
+variable "admins" {
+  description = "Emails that are cluster-admin in k8sless (e.g. [\"you@example.com\"]); also list them in invoker_members."
+  type        = list(string)
+  default     = []
+}
+
 variable "deletion_protection" {
   description = "Set false, apply, then destroy (docs/deploy.md, \"Teardown\")."
   type        = bool

@@ -226,7 +226,7 @@ def serve(processes, tmp_path_factory) -> Service:
         binary(), "serve", "--listen", f"127.0.0.1:{svc_port}", "--project", PROJECT, "--bucket", bucket,
         "--topic", f"projects/{PROJECT}/topics/k8sless-{uuid.uuid4().hex[:8]}", "--service-url", svc,
         "--storage-endpoint", gcs, "--compute-endpoint", f"{sim}/compute/v1", "--logging-endpoint", gcs,
-        "--verify-tokens", "false", "--compute-qps", "0", "--log-format", "text"], svc_log)
+        "--verify-tokens", "false", "--identity", "dev", "--compute-qps", "0", "--log-format", "text"], svc_log)
     wait_http(svc + "/readyz", p, "k8sless serve", svc_log)
     player = GuestPlayer(svc, sim, gcs, bucket)
     player.start()

@@ -60,7 +60,14 @@ async fn start_service(port: u16, compute: &str, gcs: &str, bucket: &str) -> Pro
         .args(["--topic", "projects/k8sless-dev/topics/k8sless"])
         .args(["--service-url", "https://k8sless.test"])
         .args(["--compute-endpoint", compute, "--storage-endpoint", gcs])
-        .args(["--verify-tokens", "false", "--compute-qps", "0"])
+        .args([
+            "--verify-tokens",
+            "false",
+            "--identity",
+            "dev",
+            "--compute-qps",
+            "0",
+        ])
         .args(["--orphan-grace", "1s", "--log-format", "text"])
         // Running pods' logs are not read here; any local endpoint keeps credentials away.
         .env("K8SLESS_LOGGING_ENDPOINT", gcs)

@@ -96,7 +96,7 @@ def test_report_push_record_gc_logs(tmp_path, pubsub_emulator, gcs_server, guest
         k8sless, "serve", "--listen", f"127.0.0.1:{svc_port}", "--project", PROJECT, "--bucket", BUCKET,
         "--topic", topic, "--service-url", svc, "--storage-endpoint", gcs_server,
         "--compute-endpoint", f"{sim_url}/compute/v1", "--logging-endpoint", gcs_server,
-        "--verify-tokens", "false", "--finished-grace", f"{GRACE_S}s", "--collect-interval", "1h",
+        "--verify-tokens", "false", "--identity", "dev", "--finished-grace", f"{GRACE_S}s", "--collect-interval", "1h",
         "--compute-qps", "0", "--log-format", "text"], svc_log)
     wait_http(svc + "/version", service, "k8sless serve", svc_log)
 

@@ -87,6 +87,12 @@ variable "invoker_members" {
   default     = []
 }
 
+variable "admins" {
+  description = "Emails (users or service accounts) that are cluster-admin in k8sless' RBAC (K8SLESS_ADMINS; docs/teams.md). Everyone else in invoker_members can do only what a RoleBinding or ClusterRoleBinding grants. They also need roles/run.invoker: list them in invoker_members too."
+  type        = list(string)
+  default     = []
+}
+
 variable "zone" {
   description = "Default zone of the VMs (K8SLESS_ZONE). Empty: the service's default (\"<region>-a\"; set it where that zone does not exist, e.g. us-east1)."
   type        = string

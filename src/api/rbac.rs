@@ -1,0 +1,269 @@
+//! `rbac.authorization.k8s.io/v1`: Roles and RoleBindings per namespace, ClusterRoles and
+//! ClusterRoleBindings, over HTTP only: decode, call the authorizer's RBAC flows
+//! (`rbac/write.rs`: escalation checks, built-in ClusterRoles), render. `kubectl create
+//! rolebinding`, `kubectl get rolebindings`, `kubectl apply`, `kubectl delete rolebinding` use
+//! these. The
+//! request itself was authorized by the middleware like any other (`create rolebindings in
+//! team-a`).
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use serde_json::json;
+
+use super::AppState;
+use super::extract::{body_value, write_options};
+use super::pods::json;
+use crate::auth::identity::User;
+use crate::error::{Error, Result};
+use crate::pods::DryRun;
+use crate::rbac::write::RbacKind;
+
+const BASE: &str = "/apis/rbac.authorization.k8s.io/v1";
+
+/// The RBAC routes (behind the authorization middleware with every Kubernetes route).
+pub(crate) fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    router = namespaced::<Role>(router, "roles");
+    router = namespaced::<RoleBinding>(router, "rolebindings");
+    router = cluster::<ClusterRole>(router, "clusterroles");
+    cluster::<ClusterRoleBinding>(router, "clusterrolebindings")
+}
+
+fn namespaced<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
+    let collection = format!("{BASE}/namespaces/{{namespace}}/{resource}");
+    router
+        .route(&format!("{BASE}/{resource}"), get(list::<K>))
+        .route(
+            &collection,
+            get(list::<K>).post(create::<K>).fallback(unsupported),
+        )
+        .route(
+            &format!("{collection}/{{name}}"),
+            get(view::<K>)
+                .put(replace::<K>)
+                .patch(patch::<K>)
+                .delete(delete::<K>)
+                .fallback(unsupported),
+        )
+}
+
+fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
+    let collection = format!("{BASE}/{resource}");
+    router
+        .route(
+            &collection,
+            get(list::<K>).post(create::<K>).fallback(unsupported),
+        )
+        .route(
+            &format!("{collection}/{{name}}"),
+            get(view::<K>)
+                .put(replace::<K>)
+                .patch(patch::<K>)
+                .delete(delete::<K>)
+                .fallback(unsupported),
+        )
+}
+
+/// What the RBAC routes do not offer (watch, deletecollection): a 405 Status, not a bare 405.
+async fn unsupported(method: axum::http::Method, uri: axum::http::Uri) -> Error {
+    Error::MethodNotAllowed {
+        message: format!(
+            "{method} {} is not supported by k8sless: RBAC objects take create, get, list, update, patch and delete",
+            uri.path()
+        ),
+    }
+}
+
+type Params = Path<HashMap<String, String>>;
+
+fn scope<K: RbacKind>(p: &HashMap<String, String>) -> Option<&str> {
+    if K::NAMESPACED {
+        p.get("namespace").map(String::as_str)
+    } else {
+        None
+    }
+}
+
+fn name_of(p: &HashMap<String, String>) -> &str {
+    p.get("name").map(String::as_str).unwrap_or("")
+}
+
+async fn decode<K: RbacKind>(state: &AppState, headers: &HeaderMap, body: Body) -> Result<K> {
+    let value = body_value(headers, body, state.body_limit).await?;
+    if let Some(kind) = value.get("kind").and_then(|k| k.as_str())
+        && kind != K::KIND
+    {
+        return Err(Error::bad_request(format!(
+            "the body is a {kind}, not a {}",
+            K::KIND
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| Error::bad_request(format!("{}: {e}", K::KIND)))
+}
+
+async fn create<K: RbacKind>(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(p): Params,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    super::respond(
+        async {
+            let (dry_run, _) = write_options(q.as_deref())?;
+            let obj = decode::<K>(&state, &headers, body).await?;
+            let ns = scope::<K>(&p);
+            let created = if dry_run == DryRun::All {
+                state.authz.rbac_admit(&user, ns, &obj).await?;
+                obj
+            } else {
+                state.authz.rbac_create(&user, ns, obj).await?
+            };
+            Ok(json(StatusCode::CREATED, &created))
+        }
+        .await,
+    )
+}
+
+async fn replace<K: RbacKind>(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(p): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    super::respond(
+        async {
+            let obj = decode::<K>(&state, &headers, body).await?;
+            let replaced = state
+                .authz
+                .rbac_replace(&user, scope::<K>(&p), name_of(&p), obj)
+                .await?;
+            Ok(json(StatusCode::OK, &replaced))
+        }
+        .await,
+    )
+}
+
+/// `PATCH`: JSON patch, merge patch, or strategic merge patch, which for these kinds is a merge
+/// patch (their lists, `rules` and `subjects`, have no merge key in Kubernetes' schema: a
+/// strategic merge replaces them too). Applied to the stored object, written on its
+/// resourceVersion (409 if it changed meanwhile).
+async fn patch<K: RbacKind>(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(p): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use crate::pods::update::patch::{PatchError, apply_json_patch, apply_merge_patch};
+    super::respond(
+        async {
+            let (ns, name) = (scope::<K>(&p), name_of(&p));
+            let patch = body_value(&headers, body, state.body_limit).await?;
+            let stored: K = state.authz.rbac_get(ns, name).await?;
+            let doc = serde_json::to_value(&stored)
+                .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
+            let patched = match super::extract::media_type_as_sent(&headers) {
+                "application/json-patch+json" => {
+                    apply_json_patch(&doc, &patch).map_err(|e| match e {
+                        PatchError::Unprocessable { message } => Error::Invalid {
+                            kind: K::KIND,
+                            name: name.to_string(),
+                            causes: vec![crate::error::Cause::invalid("", message)],
+                        },
+                        other => Error::bad_request(other.to_string()),
+                    })?
+                }
+                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                    apply_merge_patch(&doc, &patch)
+                }
+                other => {
+                    return Err(Error::UnsupportedMediaType {
+                        content_type: other.to_string(),
+                    });
+                }
+            };
+            let mut obj: K = serde_json::from_value(patched)
+                .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
+            obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
+            let replaced = state.authz.rbac_replace(&user, ns, name, obj).await?;
+            Ok(json(StatusCode::OK, &replaced))
+        }
+        .await,
+    )
+}
+
+async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
+    super::respond(
+        async {
+            let obj: K = state.authz.rbac_get(scope::<K>(&p), name_of(&p)).await?;
+            Ok(json(StatusCode::OK, &obj))
+        }
+        .await,
+    )
+}
+
+async fn list<K: RbacKind>(
+    State(state): State<AppState>,
+    Path(p): Params,
+    RawQuery(q): RawQuery,
+) -> Response {
+    super::respond(
+        async {
+            if super::extract::flag(&super::extract::query(q.as_deref())?, "watch") {
+                return Err(Error::MethodNotAllowed {
+                    message: format!(
+                        "watching {} is not supported by k8sless; list them instead",
+                        K::RESOURCE
+                    ),
+                });
+            }
+            let list = state.authz.rbac_list::<K>(scope::<K>(&p)).await?;
+            Ok(json(
+                StatusCode::OK,
+                &json!({
+                    "apiVersion": K::API_VERSION,
+                    "kind": format!("{}List", K::KIND),
+                    "metadata": { "resourceVersion": list.resource_version.to_string() },
+                    "items": list.items,
+                }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn delete<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
+    super::respond(
+        async {
+            let name = name_of(&p);
+            let gone: K = state.authz.rbac_delete(scope::<K>(&p), name).await?;
+            let resource = K::RESOURCE.split('.').next().unwrap_or(K::RESOURCE);
+            Ok(json(
+                StatusCode::OK,
+                &json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": name,
+                        "group": K::GROUP,
+                        "kind": resource,
+                        "uid": gone.metadata().uid,
+                    },
+                }),
+            ))
+        }
+        .await,
+    )
+}

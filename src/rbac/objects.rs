@@ -1,0 +1,256 @@
+//! The RBAC objects in the record store (`rbac.authorization.k8s.io/v1` Roles, RoleBindings,
+//! ClusterRoles, ClusterRoleBindings) on the generic [`Objects`] of `objects/`, and the rules
+//! kube-apiserver's RBAC registry adds to a write:
+//!
+//! - a binding's `roleRef` names a `Role` or `ClusterRole` of this group (422 otherwise), and
+//!   its subjects are `User`, `Group` or `ServiceAccount`;
+//! - no escalation (`pkg/registry/rbac/escalation_check.go`): a user may write a Role (or
+//!   ClusterRole) only with every permission it grants, or the `escalate` verb on it; and a
+//!   binding only to a role whose every permission they hold where the binding applies, or
+//!   with the `bind` verb on that role. Without this, a namespace `admin` could bind
+//!   `cluster-admin` in their namespace and raise their own ResourceQuota. The built-in roles
+//!   cannot be changed: their names are taken by the built-ins whatever is stored.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+
+use super::authorizer::PolicySource;
+use super::policy::{Policy, PolicyObjects};
+use super::request_info::RequestInfo;
+use super::rules::{BUILTIN_CLUSTER_ROLES, RBAC_GROUP};
+use crate::auth::identity::User;
+use crate::error::{Cause, Error, Result};
+use crate::objects::meta::NameRule;
+use crate::objects::{Objects, StoredObject};
+use crate::store::RecordStore;
+
+fn role_ref_causes(r: &RoleRef) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    if r.api_group != RBAC_GROUP {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "roleRef.apiGroup",
+            format!(
+                "Unsupported value: {:?}: supported values: \"{RBAC_GROUP}\"",
+                r.api_group
+            ),
+        ));
+    }
+    if r.kind != "Role" && r.kind != "ClusterRole" {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "roleRef.kind",
+            format!(
+                "Unsupported value: {:?}: supported values: \"Role\", \"ClusterRole\"",
+                r.kind
+            ),
+        ));
+    }
+    if r.name.is_empty() {
+        causes.push(Cause::required("roleRef.name"));
+    }
+    causes
+}
+
+fn subject_causes(subjects: Option<&Vec<Subject>>) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    for (i, s) in subjects.into_iter().flatten().enumerate() {
+        if !matches!(s.kind.as_str(), "User" | "Group" | "ServiceAccount") {
+            causes.push(Cause::new("FieldValueNotSupported", format!("subjects[{i}].kind"), format!("Unsupported value: {:?}: supported values: \"ServiceAccount\", \"User\", \"Group\"", s.kind)));
+        }
+        if s.name.is_empty() {
+            causes.push(Cause::required(format!("subjects[{i}].name")));
+        }
+    }
+    causes
+}
+
+impl StoredObject for Role {
+    const RESOURCE: &'static str = "roles.rbac.authorization.k8s.io";
+    const NAMESPACED: bool = true;
+    const NAME_RULE: NameRule = NameRule::PathSegment;
+}
+
+impl StoredObject for ClusterRole {
+    const RESOURCE: &'static str = "clusterroles.rbac.authorization.k8s.io";
+    const NAMESPACED: bool = false;
+    const NAME_RULE: NameRule = NameRule::PathSegment;
+}
+
+impl StoredObject for RoleBinding {
+    const RESOURCE: &'static str = "rolebindings.rbac.authorization.k8s.io";
+    const NAMESPACED: bool = true;
+    const NAME_RULE: NameRule = NameRule::PathSegment;
+
+    fn validate(&self) -> Vec<Cause> {
+        let mut causes = role_ref_causes(&self.role_ref);
+        causes.extend(subject_causes(self.subjects.as_ref()));
+        causes
+    }
+}
+
+impl StoredObject for ClusterRoleBinding {
+    const RESOURCE: &'static str = "clusterrolebindings.rbac.authorization.k8s.io";
+    const NAMESPACED: bool = false;
+    const NAME_RULE: NameRule = NameRule::PathSegment;
+
+    fn validate(&self) -> Vec<Cause> {
+        let mut causes = role_ref_causes(&self.role_ref);
+        if self.role_ref.kind == "Role" {
+            causes.push(Cause::new(
+                "FieldValueNotSupported",
+                "roleRef.kind",
+                "Unsupported value: \"Role\": supported values: \"ClusterRole\"",
+            ));
+        }
+        causes.extend(subject_causes(self.subjects.as_ref()));
+        causes
+    }
+}
+
+/// The four kinds in one store.
+#[derive(Debug, Clone)]
+pub(crate) struct RbacStore {
+    pub(crate) roles: Objects<Role>,
+    pub(crate) cluster_roles: Objects<ClusterRole>,
+    pub(crate) role_bindings: Objects<RoleBinding>,
+    pub(crate) cluster_role_bindings: Objects<ClusterRoleBinding>,
+}
+
+impl RbacStore {
+    /// The RBAC objects in `store`.
+    pub(crate) fn new(store: Arc<dyn RecordStore>) -> Self {
+        RbacStore {
+            roles: Objects::new(store.clone()),
+            cluster_roles: Objects::new(store.clone()),
+            role_bindings: Objects::new(store.clone()),
+            cluster_role_bindings: Objects::new(store),
+        }
+    }
+}
+
+#[async_trait]
+impl PolicySource for RbacStore {
+    async fn load(&self) -> Result<PolicyObjects> {
+        let (roles, cluster_roles, role_bindings, cluster_role_bindings) = tokio::try_join!(
+            self.roles.list(None),
+            self.cluster_roles.list(None),
+            self.role_bindings.list(None),
+            self.cluster_role_bindings.list(None),
+        )?;
+        Ok(PolicyObjects {
+            roles: roles.items,
+            cluster_roles: cluster_roles.items,
+            role_bindings: role_bindings.items,
+            cluster_role_bindings: cluster_role_bindings.items,
+        })
+    }
+}
+
+/// Whether `name` is a built-in ClusterRole (never stored, never changed).
+pub(crate) fn is_builtin(name: &str) -> bool {
+    BUILTIN_CLUSTER_ROLES.iter().any(|(n, _)| *n == name)
+}
+
+/// The concrete requests a rule stands for: one per verb, group, resource and name (a `*`
+/// stays a literal `*`, which only a `*` of the user's covers), or per verb and URL.
+fn requests_of(rule: &PolicyRule, namespace: &str) -> Vec<RequestInfo> {
+    let mut out = Vec::new();
+    for verb in &rule.verbs {
+        for url in rule.non_resource_urls.iter().flatten() {
+            out.push(RequestInfo {
+                verb: verb.clone(),
+                path: url.clone(),
+                ..RequestInfo::default()
+            });
+        }
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+                let names: Vec<&str> = match rule.resource_names.as_deref() {
+                    None | Some([]) => vec![""],
+                    Some(names) => names.iter().map(String::as_str).collect(),
+                };
+                for name in names {
+                    out.push(RequestInfo {
+                        is_resource: true,
+                        verb: verb.clone(),
+                        api_group: group.clone(),
+                        resource: resource.to_string(),
+                        subresource: subresource.to_string(),
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                        ..RequestInfo::default()
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The rules of `rules` that `user` does not hold in `namespace` (empty: cluster-wide).
+pub(crate) fn not_held(
+    policy: &Policy,
+    user: &User,
+    rules: &[PolicyRule],
+    namespace: &str,
+) -> Vec<PolicyRule> {
+    rules
+        .iter()
+        .filter(|r| {
+            requests_of(r, namespace)
+                .iter()
+                .any(|req| !policy.check(user, req).allowed)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The 403 of an escalation, worded as kube-apiserver's `ConfirmNoEscalation`.
+pub(crate) fn escalation(resource: &str, name: &str, user: &User, missing: &[PolicyRule]) -> Error {
+    let rules: Vec<String> = missing.iter().map(compact).collect();
+    Error::Denied {
+        group: RBAC_GROUP.into(),
+        resource: resource.split('.').next().unwrap_or(resource).to_string(),
+        name: name.to_string(),
+        message: format!(
+            "{resource} {name:?} is forbidden: user {:?} (groups={:?}) is attempting to grant RBAC permissions not currently held:\n{}",
+            user.name,
+            user.groups,
+            rules.join("\n")
+        ),
+    }
+}
+
+/// A rule as Kubernetes' `rbac.CompactString` prints it.
+fn compact(r: &PolicyRule) -> String {
+    let mut parts = Vec::new();
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    if let Some(g) = &r.api_groups {
+        parts.push(format!("APIGroups:{}", list(g)));
+    }
+    if let Some(res) = &r.resources {
+        parts.push(format!("Resources:{}", list(res)));
+    }
+    if let Some(n) = r.resource_names.as_ref().filter(|n| !n.is_empty()) {
+        parts.push(format!("ResourceNames:{}", list(n)));
+    }
+    if let Some(u) = &r.non_resource_urls {
+        parts.push(format!("NonResourceURLs:{}", list(u)));
+    }
+    parts.push(format!("Verbs:{}", list(&r.verbs)));
+    format!("{{{}}}", parts.join(", "))
+}
