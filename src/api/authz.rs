@@ -73,8 +73,29 @@ pub(crate) async fn authorize(
         Ok(d) => return rbac::forbidden(&user, &info, &d.reason).into_response(),
         Err(e) => return e.into_response(),
     }
+    // A WebSocket exec, attach or port-forward is a GET, yet it starts a process: since
+    // Kubernetes 1.31 (feature gate AuthorizePodWebsocketUpgradeCreatePermission, on by
+    // default) kube-apiserver also asks for `create` on the subresource.
+    if let Some(create) = websocket_upgrade_also_needs(&info) {
+        match state.authz.check(&user, &create).await {
+            Ok(d) if d.allowed => {}
+            Ok(d) => return rbac::forbidden(&user, &create, &d.reason).into_response(),
+            Err(e) => return e.into_response(),
+        }
+    }
     request.extensions_mut().insert(user);
     next.run(request).await
+}
+
+/// The `create` a GET of `pods/exec`, `pods/attach` or `pods/portforward` needs as well.
+fn websocket_upgrade_also_needs(info: &rbac::RequestInfo) -> Option<rbac::RequestInfo> {
+    let streaming = matches!(info.subresource.as_str(), "exec" | "attach" | "portforward");
+    (info.verb == "get" && info.resource == "pods" && info.api_group.is_empty() && streaming).then(
+        || rbac::RequestInfo {
+            verb: "create".into(),
+            ..info.clone()
+        },
+    )
 }
 
 /// `Impersonate-User` / `Impersonate-Group` (kubectl `--as`, `--as-group`), as kube-apiserver's
@@ -235,4 +256,27 @@ pub(crate) async fn self_subject_review(Extension(user): Extension<User>) -> Res
         }),
     };
     json(StatusCode::CREATED, &review)
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+
+    #[test]
+    fn a_websocket_exec_also_needs_create() {
+        let p = "/api/v1/namespaces/a/pods/web";
+        let get = rbac::resolve("GET", &format!("{p}/exec"), Some("command=ls"));
+        assert_eq!(
+            websocket_upgrade_also_needs(&get).map(|i| i.verb),
+            Some("create".into())
+        );
+        let post = rbac::resolve("POST", &format!("{p}/exec"), Some("command=ls"));
+        assert_eq!(
+            websocket_upgrade_also_needs(&post),
+            None,
+            "a POST is create already"
+        );
+        let log = rbac::resolve("GET", &format!("{p}/log"), None);
+        assert_eq!(websocket_upgrade_also_needs(&log), None);
+    }
 }
