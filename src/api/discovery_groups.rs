@@ -216,6 +216,7 @@ mod tests {
             [
                 "authentication.k8s.io",
                 "authorization.k8s.io",
+                "metrics.k8s.io",
                 "rbac.authorization.k8s.io"
             ]
         );
