@@ -14,14 +14,14 @@ locals {
   # without a dependency cycle, and it is the audience of every OIDC token sent to it.
   service_url = "https://${var.name}-${local.project_number}.${var.region}.run.app"
 
-  bucket_name       = coalesce(var.bucket_name, "${var.project_id}-${var.name}")
+  bucket_name = coalesce(var.bucket_name, "${var.project_id}-${var.name}")
 
   # This deployment's id (K8SLESS_DEPLOYMENT): the k8sless-deployment label of its VMs, and,
   # as six hex digits of its SHA-256, the tag that starts their names (src/translate/names.rs),
   # which the service's Compute Engine grant is conditioned on (iam.tf). `name` is unique in
   # the project already (every other resource is named after it) and label-safe.
-  deployment     = var.name
-  vm_name_prefix = "k8s-${substr(sha256(local.deployment), 0, 6)}-"
+  deployment        = var.name
+  vm_name_prefix    = "k8s-${substr(sha256(local.deployment), 0, 6)}-"
   build_bucket_name = "${local.bucket_name}-build"
   scheduler_region  = coalesce(var.scheduler_region, var.region)
 
