@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_write;
-use super::pods::{json as json_response, table_request, table_response, with_warnings};
+use super::pods::{json as json_response, table_request, table_response};
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
@@ -41,22 +41,17 @@ pub(crate) async fn namespace_create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let (ns, warnings, dry_run) = object_write::decode_body::<Namespace>(
-                &state,
-                q.as_deref(),
-                &headers,
-                body,
-                "Namespace",
-            )
-            .await?;
-            let created = state.pods.create_namespace(ns, dry_run).await?;
-            Ok(with_warnings(
-                json_response(StatusCode::CREATED, &created),
-                &warnings,
-            ))
-        }
+        object_write::create_or_replace(
+            &state,
+            q.as_deref(),
+            &headers,
+            body,
+            "Namespace",
+            StatusCode::CREATED,
+            |ns: Namespace, dry_run| pods.create_namespace(ns, dry_run),
+        )
         .await,
     )
 }
@@ -69,22 +64,17 @@ pub(crate) async fn namespace_replace(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let (ns, warnings, _) = object_write::decode_body::<Namespace>(
-                &state,
-                q.as_deref(),
-                &headers,
-                body,
-                "Namespace",
-            )
-            .await?;
-            let replaced = state.pods.replace_namespace(&name, ns).await?;
-            Ok(with_warnings(
-                json_response(StatusCode::OK, &replaced),
-                &warnings,
-            ))
-        }
+        object_write::create_or_replace(
+            &state,
+            q.as_deref(),
+            &headers,
+            body,
+            "Namespace",
+            StatusCode::OK,
+            |ns: Namespace, _| pods.replace_namespace(&name, ns),
+        )
         .await,
     )
 }
@@ -96,13 +86,11 @@ pub(crate) async fn namespace_patch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let kind = object_write::patch_kind(&headers)?;
-            let patch = object_write::patch_body(&state, &headers, body).await?;
-            let patched = state.pods.patch_namespace(&name, kind, patch).await?;
-            Ok(json_response(StatusCode::OK, &patched))
-        }
+        object_write::patch(&state, &headers, body, |kind, patch| {
+            pods.patch_namespace(&name, kind, patch)
+        })
         .await,
     )
 }
@@ -115,16 +103,15 @@ pub(crate) async fn namespace_delete(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let (pods, name) = (&state.pods, name.as_str());
     respond(
-        async {
-            let (dry_run, rv) =
-                object_write::delete_options(&state, q.as_deref(), &headers, body).await?;
-            let ns = state
-                .pods
-                .delete_namespace(&name, rv.as_deref(), dry_run)
-                .await?;
-            Ok(json_response(StatusCode::OK, &ns))
-        }
+        object_write::delete(
+            &state,
+            q.as_deref(),
+            &headers,
+            body,
+            |dry_run, rv| async move { pods.delete_namespace(name, rv.as_deref(), dry_run).await },
+        )
         .await,
     )
 }

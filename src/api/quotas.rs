@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_write;
-use super::pods::{json as json_response, table_request, table_response, with_warnings};
+use super::pods::{json as json_response, table_request, table_response};
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, respond};
 use crate::error::Result;
@@ -100,22 +100,17 @@ pub(crate) async fn quota_create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let (quota, warnings, dry_run) = object_write::decode_body::<ResourceQuota>(
-                &state,
-                q.as_deref(),
-                &headers,
-                body,
-                "ResourceQuota",
-            )
-            .await?;
-            let created = state.pods.create_quota(&namespace, quota, dry_run).await?;
-            Ok(with_warnings(
-                json_response(StatusCode::CREATED, &created),
-                &warnings,
-            ))
-        }
+        object_write::create_or_replace(
+            &state,
+            q.as_deref(),
+            &headers,
+            body,
+            "ResourceQuota",
+            StatusCode::CREATED,
+            |quota: ResourceQuota, dry_run| pods.create_quota(&namespace, quota, dry_run),
+        )
         .await,
     )
 }
@@ -128,22 +123,17 @@ pub(crate) async fn quota_replace(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let (quota, warnings, _) = object_write::decode_body::<ResourceQuota>(
-                &state,
-                q.as_deref(),
-                &headers,
-                body,
-                "ResourceQuota",
-            )
-            .await?;
-            let replaced = state.pods.replace_quota(&namespace, &name, quota).await?;
-            Ok(with_warnings(
-                json_response(StatusCode::OK, &replaced),
-                &warnings,
-            ))
-        }
+        object_write::create_or_replace(
+            &state,
+            q.as_deref(),
+            &headers,
+            body,
+            "ResourceQuota",
+            StatusCode::OK,
+            |quota: ResourceQuota, _| pods.replace_quota(&namespace, &name, quota),
+        )
         .await,
     )
 }
@@ -155,16 +145,11 @@ pub(crate) async fn quota_patch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let pods = &state.pods;
     respond(
-        async {
-            let kind = object_write::patch_kind(&headers)?;
-            let patch = object_write::patch_body(&state, &headers, body).await?;
-            let patched = state
-                .pods
-                .patch_quota(&namespace, &name, kind, patch)
-                .await?;
-            Ok(json_response(StatusCode::OK, &patched))
-        }
+        object_write::patch(&state, &headers, body, |kind, patch| {
+            pods.patch_quota(&namespace, &name, kind, patch)
+        })
         .await,
     )
 }
@@ -177,16 +162,11 @@ pub(crate) async fn quota_delete(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let (pods, namespace, name) = (&state.pods, namespace.as_str(), name.as_str());
     respond(
-        async {
-            let (_, rv) =
-                object_write::delete_options(&state, q.as_deref(), &headers, body).await?;
-            let deleted = state
-                .pods
-                .delete_quota(&namespace, &name, rv.as_deref())
-                .await?;
-            Ok(json_response(StatusCode::OK, &deleted))
-        }
+        object_write::delete(&state, q.as_deref(), &headers, body, |_, rv| async move {
+            pods.delete_quota(namespace, name, rv.as_deref()).await
+        })
         .await,
     )
 }
