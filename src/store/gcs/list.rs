@@ -35,8 +35,6 @@ impl GcsStore {
         end_before: Option<&str>,
         want: usize,
     ) -> Result<Vec<Listed>, StoreError> {
-        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
-        let failed = |cause| classify("list", prefix, cause, conflict);
         let mut names: Vec<Listed> = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
@@ -61,16 +59,7 @@ impl GcsStore {
             if let Some(t) = &page_token {
                 query.push(("pageToken", t.clone()));
             }
-            let (_, body) = self
-                .send(|| self.http.get(&url).query(&query))
-                .await
-                .map_err(failed)?;
-            let list: ObjectList =
-                decode("object list", &body).map_err(|source| StoreError::Internal {
-                    operation: "list",
-                    key: prefix.to_string(),
-                    source,
-                })?;
+            let list = self.list_request(prefix, &query).await?;
             for item in list.items {
                 if start_after.is_some_and(|a| item.name.as_str() <= a) {
                     continue;
@@ -93,8 +82,6 @@ impl GcsStore {
         prefix: &str,
         from: Option<&str>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
-        let failed = |cause| classify("list", prefix, cause, conflict);
         let mut prefixes = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
@@ -110,16 +97,7 @@ impl GcsStore {
             if let Some(t) = &page_token {
                 query.push(("pageToken", t.clone()));
             }
-            let (_, body) = self
-                .send(|| self.http.get(&url).query(&query))
-                .await
-                .map_err(failed)?;
-            let list: ObjectList =
-                decode("object list", &body).map_err(|source| StoreError::Internal {
-                    operation: "list",
-                    key: prefix.to_string(),
-                    source,
-                })?;
+            let list = self.list_request(prefix, &query).await?;
             if !list.items.is_empty() {
                 return Ok(None);
             }
@@ -131,6 +109,24 @@ impl GcsStore {
                 return Ok(Some(prefixes));
             }
         }
+    }
+
+    /// One `objects.list` call with `query` (which names `prefix`), decoded.
+    async fn list_request(
+        &self,
+        prefix: &str,
+        query: &[(&str, String)],
+    ) -> Result<ObjectList, StoreError> {
+        let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
+        let (_, body) = self
+            .send(|| self.http.get(&url).query(query))
+            .await
+            .map_err(|cause| classify("list", prefix, cause, conflict))?;
+        decode("object list", &body).map_err(|source| StoreError::Internal {
+            operation: "list",
+            key: prefix.to_string(),
+            source,
+        })
     }
 
     /// Listed names as entries: the index where there is one, else the body (downloaded, or
