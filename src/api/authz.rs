@@ -153,9 +153,8 @@ async fn access_review(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
-    let value = body_value(headers, body, state.body_limit).await?;
-    let mut review: SelfSubjectAccessReview = serde_json::from_value(value)
-        .map_err(|e| Error::bad_request(format!("SelfSubjectAccessReview: {e}")))?;
+    let mut review: SelfSubjectAccessReview =
+        review_body(state, headers, body, "SelfSubjectAccessReview").await?;
     let info = review_attributes(&review)?;
     let decision = state.authz.check(user, &info).await?;
     review.status = Some(SubjectAccessReviewStatus {
@@ -164,6 +163,17 @@ async fn access_review(
         ..SubjectAccessReviewStatus::default()
     });
     Ok(json(StatusCode::CREATED, &review))
+}
+
+/// A self review's body, decoded as `kind` (400 naming it when it is not one).
+async fn review_body<R: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    kind: &str,
+) -> Result<R, Error> {
+    let value = body_value(headers, body, state.body_limit).await?;
+    serde_json::from_value(value).map_err(|e| Error::bad_request(format!("{kind}: {e}")))
 }
 
 /// The attributes a review asks about; exactly one of resource and non-resource attributes.
@@ -214,9 +224,8 @@ async fn rules_review(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
-    let value = body_value(headers, body, state.body_limit).await?;
-    let mut review: SelfSubjectRulesReview = serde_json::from_value(value)
-        .map_err(|e| Error::bad_request(format!("SelfSubjectRulesReview: {e}")))?;
+    let mut review: SelfSubjectRulesReview =
+        review_body(state, headers, body, "SelfSubjectRulesReview").await?;
     let namespace = review.spec.namespace.clone().unwrap_or_default();
     let rules = state.authz.stored().await?.rules_for(user, &namespace);
     let mut status = SubjectRulesReviewStatus::default();
