@@ -2,36 +2,27 @@
 //! records' history ([`crate::pods::events`]), as an `EventList` or, for kubectl, a Table.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::Value;
 
 use super::event_table::event_table;
-use super::pods::{json as json_response, table_request, table_response};
-use super::{AppState, extract, respond};
+use super::pods::table_request;
+use super::{AppState, extract, object_read, respond};
 use crate::error::Result;
 use crate::pods::events::EventFilter;
 
-/// `GET /api/v1/namespaces/{namespace}/events`.
+/// `GET /api/v1/namespaces/{namespace}/events`, and `GET /api/v1/events` (no namespace in
+/// the path: every namespace's).
 pub(crate) async fn event_list(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    namespace: Option<Path<String>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond(list(state, Some(namespace), q, &headers).await)
-}
-
-/// `GET /api/v1/events`.
-pub(crate) async fn event_list_all(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(list(state, None, q, &headers).await)
+    respond(list(state, namespace.map(|Path(ns)| ns), q, &headers).await)
 }
 
 async fn list(
@@ -52,16 +43,16 @@ async fn list(
         resource_version: Some("0".to_string()),
         ..Default::default()
     };
-    if let Some((version, include)) = table {
-        let values: Vec<Value> = items
-            .iter()
-            .filter_map(|e| serde_json::to_value(e).ok())
-            .collect();
-        return Ok(table_response(
-            version,
-            event_table(&values, include, jiff::Timestamp::now(), metadata),
-        ));
-    }
-    let list: List<Event> = List { items, metadata };
-    Ok(json_response(StatusCode::OK, &list))
+    Ok(object_read::list_or_table(
+        table,
+        items,
+        metadata,
+        |items: &[Event], include, now, meta| {
+            let values: Vec<Value> = items
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect();
+            event_table(&values, include, now, meta)
+        },
+    ))
 }

@@ -7,37 +7,24 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::pods::{json, list_options};
-use super::{AppState, extract, respond};
+use super::{AppState, extract, respond, respond_ok};
 
 /// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
 pub(crate) async fn pod_metrics_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    respond(
-        state
-            .pods
-            .pod_metrics(&namespace, &name)
-            .await
-            .map(|m| json(StatusCode::OK, &m)),
-    )
+    respond_ok(state.pods.pod_metrics(&namespace, &name).await)
 }
 
-/// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods`.
+/// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods`, and
+/// `GET /apis/metrics.k8s.io/v1beta1/pods` (no namespace in the path: every namespace's).
 pub(crate) async fn pod_metrics_list(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    namespace: Option<Path<String>>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    respond(list(state, Some(namespace), q).await)
-}
-
-/// `GET /apis/metrics.k8s.io/v1beta1/pods`.
-pub(crate) async fn pod_metrics_list_all(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    respond(list(state, None, q).await)
+    respond(list(state, namespace.map(|Path(ns)| ns), q).await)
 }
 
 async fn list(
@@ -59,7 +46,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
     let base = "/apis/metrics.k8s.io";
     axum::Router::new()
-        .route(&format!("{base}/v1beta1/pods"), get(pod_metrics_list_all))
+        .route(&format!("{base}/v1beta1/pods"), get(pod_metrics_list))
         .route(
             &format!("{base}/v1beta1/namespaces/{{namespace}}/pods"),
             get(pod_metrics_list),

@@ -18,6 +18,7 @@ pub(crate) mod meta;
 pub(crate) mod metrics;
 pub(crate) mod namespace_watch;
 pub(crate) mod namespaces;
+pub(crate) mod object_read;
 pub(crate) mod object_write;
 pub(crate) mod openapi;
 pub(crate) mod openapi_objects;
@@ -153,7 +154,7 @@ fn kubernetes_routes() -> Router<AppState> {
             "/api/v1/namespaces/{namespace}/events",
             get(k8s_events::event_list),
         )
-        .route("/api/v1/events", get(k8s_events::event_list_all))
+        .route("/api/v1/events", get(k8s_events::event_list))
         .route(
             "/api/v1/namespaces",
             get(namespaces::namespace_list).post(namespaces::namespace_create),
@@ -176,7 +177,7 @@ fn kubernetes_routes() -> Router<AppState> {
                 .patch(quotas::quota_patch)
                 .delete(quotas::quota_delete),
         )
-        .route("/api/v1/resourcequotas", get(quotas::quota_list_all))
+        .route("/api/v1/resourcequotas", get(quotas::quota_list))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             axum::routing::post(authz::self_subject_access_review),
@@ -274,6 +275,11 @@ impl<E: std::error::Error + 'static> LoggedChain for Arc<E> {
 /// Renders a result whose Ok is already a response.
 pub(crate) fn respond(result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Renders a result whose Ok is an object: 200 with it as JSON.
+pub(crate) fn respond_ok<T: serde::Serialize>(result: Result<T, Error>) -> Response {
+    respond(result.map(|obj| pods::json(axum::http::StatusCode::OK, &obj)))
 }
 
 #[cfg(test)]

@@ -11,15 +11,14 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_write;
-use super::pods::{json as json_response, table_request, table_response};
+use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
-use super::{AppState, extract, respond};
+use super::{AppState, extract, object_read, respond};
 use crate::error::{Error, Result};
 
 /// The longest a namespace watch stays open.
@@ -157,19 +156,12 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
                 .is_some_and(|v| !v.is_empty() && v != "0"),
         ));
     }
-    Ok(match table {
-        Some((version, include)) => table_response(
-            version,
-            namespace_table(&found.items, include, jiff::Timestamp::now(), meta),
-        ),
-        None => json_response(
-            StatusCode::OK,
-            &List::<Namespace> {
-                items: found.items,
-                metadata: meta,
-            },
-        ),
-    })
+    Ok(object_read::list_or_table(
+        table,
+        found.items,
+        meta,
+        namespace_table,
+    ))
 }
 
 /// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
@@ -195,13 +187,11 @@ async fn view(
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let ns = state.pods.namespace(&name).await?;
-    Ok(match table_request(headers, &query)? {
-        Some((version, include)) => table_response(
-            version,
-            namespace_table(&[ns], include, jiff::Timestamp::now(), ListMeta::default()),
-        ),
-        None => json_response(StatusCode::OK, &ns),
-    })
+    Ok(object_read::object_or_table(
+        table_request(headers, &query)?,
+        ns,
+        namespace_table,
+    ))
 }
 
 /// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.
@@ -256,6 +246,7 @@ pub(crate) fn namespace_table(
 mod tests {
     use super::*;
     use crate::pods::namespaces::namespace_object;
+    use k8s_openapi::List;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     #[test]

@@ -73,13 +73,7 @@ pub(crate) async fn pod_status_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    respond(
-        state
-            .pods
-            .get(&namespace, &name)
-            .await
-            .map(|p| json(StatusCode::OK, &p)),
-    )
+    super::respond_ok(state.pods.get(&namespace, &name).await)
 }
 
 async fn replace(w: PodWrite, part: Part) -> Result<Response> {

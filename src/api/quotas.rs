@@ -7,34 +7,25 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use k8s_openapi::List;
 use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_write;
-use super::pods::{json as json_response, table_request, table_response};
+use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
-use super::{AppState, extract, respond};
+use super::{AppState, extract, object_read, respond};
 use crate::error::Result;
 
-/// `GET /api/v1/namespaces/{namespace}/resourcequotas`.
+/// `GET /api/v1/namespaces/{namespace}/resourcequotas`, and `GET /api/v1/resourcequotas`
+/// (no namespace in the path: every namespace's).
 pub(crate) async fn quota_list(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    namespace: Option<Path<String>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond(list(state, Some(namespace), q, &headers).await)
-}
-
-/// `GET /api/v1/resourcequotas`.
-pub(crate) async fn quota_list_all(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(list(state, None, q, &headers).await)
+    respond(list(state, namespace.map(|Path(ns)| ns), q, &headers).await)
 }
 
 async fn list(
@@ -49,19 +40,12 @@ async fn list(
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
     };
-    Ok(match table_request(headers, &query)? {
-        Some((version, include)) => table_response(
-            version,
-            quota_table(&found.items, include, jiff::Timestamp::now(), meta),
-        ),
-        None => json_response(
-            StatusCode::OK,
-            &List::<ResourceQuota> {
-                items: found.items,
-                metadata: meta,
-            },
-        ),
-    })
+    Ok(object_read::list_or_table(
+        table_request(headers, &query)?,
+        found.items,
+        meta,
+        quota_table,
+    ))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
@@ -75,18 +59,11 @@ pub(crate) async fn quota_view(
         async {
             let query = extract::query(q.as_deref())?;
             let quota = state.pods.quota(&namespace, &name).await?;
-            Ok(match table_request(&headers, &query)? {
-                Some((version, include)) => table_response(
-                    version,
-                    quota_table(
-                        &[quota],
-                        include,
-                        jiff::Timestamp::now(),
-                        ListMeta::default(),
-                    ),
-                ),
-                None => json_response(StatusCode::OK, &quota),
-            })
+            Ok(object_read::object_or_table(
+                table_request(&headers, &query)?,
+                quota,
+                quota_table,
+            ))
         }
         .await,
     )

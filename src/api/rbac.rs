@@ -203,13 +203,7 @@ async fn patch<K: RbacKind>(
 }
 
 async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
-    super::respond(
-        async {
-            let obj: K = state.authz.rbac_get(scope::<K>(&p), name_of(&p)).await?;
-            Ok(json(StatusCode::OK, &obj))
-        }
-        .await,
-    )
+    super::respond_ok(state.authz.rbac_get::<K>(scope::<K>(&p), name_of(&p)).await)
 }
 
 async fn list<K: RbacKind>(

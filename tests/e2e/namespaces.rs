@@ -376,3 +376,34 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
     let (_, q) = get(&first, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "5");
 }
+
+/// One list handler serves a kind's namespaced and all-namespaces routes (`kubectl get quota
+/// -A`, `kubectl get events -A`): both answer with the kind's list.
+#[tokio::test]
+async fn quotas_and_events_list_in_one_namespace_and_in_all() {
+    let stack = strict_stack(None).await;
+    post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    let (code, q) = post(
+        &stack,
+        "/api/v1/namespaces/team-a/resourcequotas",
+        quota("q", json!({"pods": "2"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{q}");
+    for path in [
+        "/api/v1/namespaces/team-a/resourcequotas",
+        "/api/v1/resourcequotas",
+    ] {
+        let (code, list) = get(&stack, path).await;
+        assert_eq!(code, 200, "{path}: {list}");
+        assert_eq!(list["kind"], "ResourceQuotaList", "{path}");
+        assert_eq!(list["items"][0]["metadata"]["name"], "q", "{path}: {list}");
+    }
+    let (_, empty) = get(&stack, "/api/v1/namespaces/default/resourcequotas").await;
+    assert_eq!(empty["items"], json!([]), "{empty}");
+    for path in ["/api/v1/namespaces/team-a/events", "/api/v1/events"] {
+        let (code, list) = get(&stack, path).await;
+        assert_eq!(code, 200, "{path}: {list}");
+        assert_eq!(list["kind"], "EventList", "{path}: {list}");
+    }
+}
