@@ -1,20 +1,7 @@
 //! Unit tests of caller identification, with the test keys of tests/keys (no network).
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-
 use super::*;
-
-const GOOGLE: &[u8] = include_bytes!("../../tests/keys/google-test.pem");
-const ATTACKER: &[u8] = include_bytes!("../../tests/keys/attacker.pem");
-const JWKS: &[u8] = include_bytes!("../../tests/keys/jwks.json");
-const SERVICE: &str = "https://k8sless.example";
-
-fn sign(pem: &[u8], claims: serde_json::Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("k8sless-test-1".into());
-    let key = EncodingKey::from_rsa_pem(pem).expect("pem");
-    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
-}
+use crate::auth::test_tokens::{ATTACKER, GOOGLE, JWKS, SERVICE, sign};
 
 fn claims(email: &str, aud: &str, exp_in: i64) -> serde_json::Value {
     let now = Timestamp::now().as_second();

@@ -7,6 +7,8 @@
 pub(crate) mod identity;
 pub(crate) mod jwks;
 pub(crate) mod oidc;
+#[cfg(test)]
+pub(crate) mod test_tokens;
 
 use std::sync::Arc;
 

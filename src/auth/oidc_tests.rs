@@ -2,20 +2,8 @@
 
 use super::*;
 use crate::auth::jwks::max_age;
-use jsonwebtoken::{EncodingKey, Header};
+use crate::auth::test_tokens::{ATTACKER, GOOGLE, JWKS, SERVICE, sign};
 use std::time::Duration;
-
-const GOOGLE: &[u8] = include_bytes!("../../tests/keys/google-test.pem");
-const ATTACKER: &[u8] = include_bytes!("../../tests/keys/attacker.pem");
-const JWKS: &[u8] = include_bytes!("../../tests/keys/jwks.json");
-const SERVICE: &str = "https://k8sless.example";
-
-fn sign(pem: &[u8], claims: serde_json::Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("k8sless-test-1".into());
-    let key = EncodingKey::from_rsa_pem(pem).expect("pem");
-    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
-}
 
 fn now() -> i64 {
     Timestamp::now().as_second()

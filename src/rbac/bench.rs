@@ -114,12 +114,7 @@ async fn ns_per_authentication() {
     let now = Timestamp::now().as_second();
     let claims = serde_json::json!({"iss": "https://accounts.google.com", "aud": "https://k8sless.example",
         "exp": now + 3600, "iat": now, "email": "alice@example.com", "email_verified": true, "sub": "1"});
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some("k8sless-test-1".into());
-    let key =
-        jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("../../tests/keys/google-test.pem"))
-            .expect("pem");
-    let signed = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+    let signed = crate::auth::test_tokens::sign(crate::auth::test_tokens::GOOGLE, claims);
     let stripped = format!(
         "{}.SIGNATURE_REMOVED_BY_GOOGLE",
         signed.rsplit_once('.').expect("jwt").0
