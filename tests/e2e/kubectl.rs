@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use k8sless::sim::{SimMode, SimTimings};
-use k8sless::testing::{StackBuilder, default_args};
+use k8sless::testing::{Stack, StackBuilder, default_args};
 
 use crate::common;
 
@@ -25,6 +25,24 @@ pub(crate) struct Kubectl {
 }
 
 impl Kubectl {
+    /// `bin` pointed at `stack`, with an empty kubeconfig in a fresh temp folder named for
+    /// `suite`, the version and the stack's port (so parallel suites never share a cache).
+    pub(crate) fn for_stack(bin: PathBuf, stack: &Stack, suite: &str, version: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "k8sless-{suite}-{version}-{}-{}",
+            std::process::id(),
+            stack.addr.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let k = Kubectl {
+            bin,
+            server: stack.base.clone(),
+            dir,
+        };
+        k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+        k
+    }
+
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.arg(format!("--server={}", self.server))
@@ -163,18 +181,7 @@ fn suite(version: &str) {
     b.guests = true;
     b.kubelet = true; // exec, attach and cp reach the kubelet stand-in
     let stack = rt.block_on(b.start()).expect("stack starts");
-    let dir = std::env::temp_dir().join(format!(
-        "k8sless-kubectl-{version}-{}-{}",
-        std::process::id(),
-        stack.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let k = Kubectl {
-        bin,
-        server: stack.base.clone(),
-        dir: dir.clone(),
-    };
-    k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+    let k = Kubectl::for_stack(bin, &stack, "kubectl", version);
     let started = Instant::now();
 
     apply_and_get(&k);
@@ -187,7 +194,7 @@ fn suite(version: &str) {
     // Not `stop()`: a graceful shutdown waits for the killed watch's stream to notice.
     drop(stack);
     rt.shutdown_background();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&k.dir);
 }
 
 /// apply (create, then configure) and get: the table's columns, the node is the VM.

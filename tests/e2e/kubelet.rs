@@ -64,18 +64,7 @@ fn suite(version: &str) {
     b.guests = true;
     b.kubelet = true;
     let stack = rt.block_on(b.start()).expect("stack starts");
-    let dir = std::env::temp_dir().join(format!(
-        "k8sless-kubelet-{version}-{}-{}",
-        std::process::id(),
-        stack.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let k = Kubectl {
-        bin,
-        server: stack.base.clone(),
-        dir: dir.clone(),
-    };
-    k.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+    let k = Kubectl::for_stack(bin, &stack, "kubelet", version);
     let file = k.write("tail.yaml", &manifest("tail"));
     k.ok(&["create", "-f", &file]);
     k.ok(&["wait", "--for=condition=Ready", "pod/tail", "--timeout=60s"]);
@@ -150,7 +139,7 @@ fn suite(version: &str) {
 
     drop(stack);
     rt.shutdown_background();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&k.dir);
 }
 
 #[test]
