@@ -47,6 +47,13 @@ impl Caller {
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
     }
+
+    /// Creates the RoleBinding `name` in `ns`, granting ClusterRole `role` to `user`.
+    async fn bind(&self, ns: &str, name: &str, role: &str, user: &str) -> (u16, Value) {
+        let path = rolebindings(ns);
+        self.call(Method::POST, &path, Some(binding(ns, name, role, user)))
+            .await
+    }
 }
 
 fn binding(ns: &str, name: &str, role: &str, user: &str) -> Value {
@@ -132,13 +139,7 @@ async fn alice_editing_team_a() -> (k8sless::testing::Stack, Caller, Caller) {
         &before,
         r#"pods is forbidden: User "alice@example.com" cannot list resource "pods" in API group "" in the namespace "team-a""#,
     );
-    let (code, body) = root
-        .call(
-            Method::POST,
-            &rolebindings("team-a"),
-            Some(binding("team-a", "alice-edit", "edit", ALICE)),
-        )
-        .await;
+    let (code, body) = root.bind("team-a", "alice-edit", "edit", ALICE).await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["metadata"]["namespace"], "team-a");
     (stack, alice, bob)
@@ -264,12 +265,7 @@ async fn can_i_and_whoami_answer_for_each() {
         Caller::of(&stack.base, ALICE),
         Caller::of(&stack.base, BOB),
     );
-    root.call(
-        Method::POST,
-        &rolebindings("team-a"),
-        Some(binding("team-a", "alice-edit", "edit", ALICE)),
-    )
-    .await;
+    root.bind("team-a", "alice-edit", "edit", ALICE).await;
     assert!(allowed(&alice, "create", "pods", "", "team-a").await);
     assert!(allowed(&alice, "get", "pods", "log", "team-a").await);
     assert!(!allowed(&alice, "update", "pods", "status", "team-a").await);
@@ -297,39 +293,15 @@ async fn bindings_cannot_grant_what_their_author_lacks() {
     let carol = Caller::of(&stack.base, "carol@example.com");
     let alice = Caller::of(&stack.base, ALICE);
     let (code, body) = root
-        .call(
-            Method::POST,
-            &rolebindings("team-a"),
-            Some(binding(
-                "team-a",
-                "carol-admin",
-                "admin",
-                "carol@example.com",
-            )),
-        )
+        .bind("team-a", "carol-admin", "admin", "carol@example.com")
         .await;
     assert_eq!(code, 201, "{body}");
     // A namespace admin hands out edit in their namespace...
-    let (code, body) = carol
-        .call(
-            Method::POST,
-            &rolebindings("team-a"),
-            Some(binding("team-a", "alice-edit", "edit", ALICE)),
-        )
-        .await;
+    let (code, body) = carol.bind("team-a", "alice-edit", "edit", ALICE).await;
     assert_eq!(code, 201, "{body}");
     // ...but not cluster-admin there (it would let them write their own quota and pod statuses).
     let (code, body) = carol
-        .call(
-            Method::POST,
-            &rolebindings("team-a"),
-            Some(binding(
-                "team-a",
-                "me-root",
-                "cluster-admin",
-                "carol@example.com",
-            )),
-        )
+        .bind("team-a", "me-root", "cluster-admin", "carol@example.com")
         .await;
     assert_eq!(code, 403, "{body}");
     let message = body["message"].as_str().unwrap_or("");
@@ -338,21 +310,9 @@ async fn bindings_cannot_grant_what_their_author_lacks() {
         "{message}"
     );
     // Nor anything in a namespace that is not theirs, and edit grants no bindings at all.
-    let (code, _) = carol
-        .call(
-            Method::POST,
-            &rolebindings("team-b"),
-            Some(binding("team-b", "x", "edit", ALICE)),
-        )
-        .await;
+    let (code, _) = carol.bind("team-b", "x", "edit", ALICE).await;
     assert_eq!(code, 403);
-    let (code, _) = alice
-        .call(
-            Method::POST,
-            &rolebindings("team-a"),
-            Some(binding("team-a", "y", "view", BOB)),
-        )
-        .await;
+    let (code, _) = alice.bind("team-a", "y", "view", BOB).await;
     assert_eq!(code, 403);
     // Deleting the binding takes the permission away on the next request.
     let (code, body) = carol
@@ -452,12 +412,7 @@ async fn admins_impersonate_and_others_may_not() {
     let stack = teams_stack().await;
     let root = Caller::of(&stack.base, ROOT);
     let alice = Caller::of(&stack.base, ALICE);
-    root.call(
-        Method::POST,
-        &rolebindings("team-a"),
-        Some(binding("team-a", "alice-edit", "edit", ALICE)),
-    )
-    .await;
+    root.bind("team-a", "alice-edit", "edit", ALICE).await;
     let as_user = |c: &Caller, who: &str| {
         let mut req = common::http()
             .post(format!(
