@@ -27,6 +27,7 @@ locals {
         K8SLESS_ALLOWED_SERVICE_ACCOUNTS = join(",", var.allowed_service_accounts)
         K8SLESS_KUBELET_SOURCE_RANGES    = var.kubelet_access ? var.kubelet_egress_cidr : ""
         K8SLESS_ADMINS                   = join(",", var.admins)
+        K8SLESS_CREATE_NAMESPACES        = var.create_namespaces ? "true" : ""
       } : name => value if value != ""
     },
     var.extra_env,

@@ -93,6 +93,12 @@ variable "admins" {
   default     = []
 }
 
+variable "create_namespaces" {
+  description = "Create a namespace on its first pod (K8SLESS_CREATE_NAMESPACES) instead of answering 404 as Kubernetes does. Off by default: a namespace carries an admin's policy and quotas, so a typo must not make one (docs/namespaces.md)."
+  type        = bool
+  default     = false
+}
+
 variable "zone" {
   description = "Default zone of the VMs (K8SLESS_ZONE). Empty: the service's default (\"<region>-a\"; set it where that zone does not exist, e.g. us-east1)."
   type        = string
