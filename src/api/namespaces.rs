@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,7 +14,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::object_write;
+use super::object_write::ObjectWrite;
 use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, object_read, respond};
@@ -34,85 +33,43 @@ pub(crate) async fn namespace_list(
 }
 
 /// `POST /api/v1/namespaces` (`kubectl create namespace`).
-pub(crate) async fn namespace_create(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::create_or_replace(
-            &state,
-            q.as_deref(),
-            &headers,
-            body,
+pub(crate) async fn namespace_create(write: ObjectWrite) -> Response {
+    let pods = write.pods();
+    write
+        .create_or_replace(
             "Namespace",
             StatusCode::CREATED,
-            |ns: Namespace, dry_run| pods.create_namespace(ns, dry_run),
+            |ns: Namespace, dry_run| async move { pods.create_namespace(ns, dry_run).await },
         )
-        .await,
-    )
+        .await
 }
 
 /// `PUT /api/v1/namespaces/{name}`.
-pub(crate) async fn namespace_replace(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::create_or_replace(
-            &state,
-            q.as_deref(),
-            &headers,
-            body,
-            "Namespace",
-            StatusCode::OK,
-            |ns: Namespace, _| pods.replace_namespace(&name, ns),
-        )
-        .await,
-    )
+pub(crate) async fn namespace_replace(Path(name): Path<String>, write: ObjectWrite) -> Response {
+    let pods = write.pods();
+    write
+        .create_or_replace("Namespace", StatusCode::OK, |ns: Namespace, _| async move {
+            pods.replace_namespace(&name, ns).await
+        })
+        .await
 }
 
 /// `PATCH /api/v1/namespaces/{name}` (`kubectl annotate`, `label`, `edit`).
-pub(crate) async fn namespace_patch(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::patch(&state, &headers, body, |kind, patch| {
-            pods.patch_namespace(&name, kind, patch)
-        })
-        .await,
-    )
+pub(crate) async fn namespace_patch(Path(name): Path<String>, write: ObjectWrite) -> Response {
+    let pods = write.pods();
+    write
+        .patch(|kind, patch| async move { pods.patch_namespace(&name, kind, patch).await })
+        .await
 }
 
 /// `DELETE /api/v1/namespaces/{name}`: 200 with the namespace, Terminating.
-pub(crate) async fn namespace_delete(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let (pods, name) = (&state.pods, name.as_str());
-    respond(
-        object_write::delete(
-            &state,
-            q.as_deref(),
-            &headers,
-            body,
-            |dry_run, rv| async move { pods.delete_namespace(name, rv.as_deref(), dry_run).await },
+pub(crate) async fn namespace_delete(Path(name): Path<String>, write: ObjectWrite) -> Response {
+    let pods = write.pods();
+    write
+        .delete(
+            |dry_run, rv| async move { pods.delete_namespace(&name, rv.as_deref(), dry_run).await },
         )
-        .await,
-    )
+        .await
 }
 
 /// `GET /api/v1/namespaces/{name}`.

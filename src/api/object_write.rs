@@ -1,11 +1,12 @@
 //! What the write handlers of the objects k8sless keeps whole (Namespaces, ResourceQuotas)
 //! share: decoding a body as a kind, the patch type of a `PATCH`, the options of a `DELETE`,
-//! and the decode → write → respond shape of each ([`create_or_replace`], [`patch`],
-//! [`delete`]), so a handler names only the store call.
+//! and the decode → write → respond shape of each ([`ObjectWrite`], the extractor the
+//! handlers take), so a handler names only the store call.
 
 use std::future::Future;
 
 use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -13,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::pods::{json, with_warnings};
-use super::{AppState, extract};
+use super::{AppState, extract, respond};
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
 use crate::pods::update::replace::PatchKind;
@@ -77,59 +78,105 @@ pub(crate) async fn delete_options(
     Ok((dry_run, resource_version))
 }
 
-/// A `POST` or `PUT`: the body decoded as `kind`, handed with its `dryRun` to `write`, and the
-/// written object answered with `status` (201 for a create, 200 for a replace) and the
-/// warnings for the body's unknown fields.
-pub(crate) async fn create_or_replace<K, T, Fut>(
-    state: &AppState,
-    q: Option<&str>,
-    headers: &HeaderMap,
+/// What a write handler of a stored kind takes off its request (the path stays the
+/// handler's own extractor): the query string, the headers and the body. Its methods are the
+/// decode → write → respond shape of each verb, so a handler names only the store call.
+pub(crate) struct ObjectWrite {
+    state: AppState,
+    query: Option<String>,
+    headers: HeaderMap,
     body: Body,
-    kind: &str,
-    status: StatusCode,
-    write: impl FnOnce(K, DryRun) -> Fut,
-) -> Result<Response>
-where
-    K: DeserializeOwned + Serialize,
-    T: Serialize,
-    Fut: Future<Output = Result<T>>,
-{
-    let (obj, warnings, dry_run) = decode_body::<K>(state, q, headers, body, kind).await?;
-    let written = write(obj, dry_run).await?;
-    Ok(with_warnings(json(status, &written), &warnings))
 }
 
-/// A `PATCH`: its type and document handed to `apply`, the patched object answered 200.
-pub(crate) async fn patch<T, Fut>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-    apply: impl FnOnce(PatchKind, Value) -> Fut,
-) -> Result<Response>
-where
-    T: Serialize,
-    Fut: Future<Output = Result<T>>,
-{
-    let kind = patch_kind(headers)?;
-    let document = patch_body(state, headers, body).await?;
-    let patched = apply(kind, document).await?;
-    Ok(json(StatusCode::OK, &patched))
+impl FromRequest<AppState> for ObjectWrite {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let RawQuery(query) = RawQuery::from_request_parts(&mut parts, state)
+            .await
+            .map_err(axum::response::IntoResponse::into_response)?;
+        Ok(ObjectWrite {
+            state: state.clone(),
+            query,
+            headers: parts.headers,
+            body,
+        })
+    }
 }
 
-/// A `DELETE`: its `dryRun` and precondition handed to `remove`, the object it returns
-/// answered 200.
-pub(crate) async fn delete<T, Fut>(
-    state: &AppState,
-    q: Option<&str>,
-    headers: &HeaderMap,
-    body: Body,
-    remove: impl FnOnce(DryRun, Option<String>) -> Fut,
-) -> Result<Response>
-where
-    T: Serialize,
-    Fut: Future<Output = Result<T>>,
-{
-    let (dry_run, resource_version) = delete_options(state, q, headers, body).await?;
-    let deleted = remove(dry_run, resource_version).await?;
-    Ok(json(StatusCode::OK, &deleted))
+impl ObjectWrite {
+    /// The pod service, for the store call.
+    pub(crate) fn pods(&self) -> crate::pods::Pods {
+        self.state.pods.clone()
+    }
+
+    /// A create or a replace: the body decoded as a `kind` and handed to `write`, the object
+    /// it returns answered with `status` and the unknown-field warnings.
+    pub(crate) async fn create_or_replace<K, T, Fut>(
+        self,
+        kind: &str,
+        status: StatusCode,
+        write: impl FnOnce(K, DryRun) -> Fut,
+    ) -> Response
+    where
+        K: DeserializeOwned + Serialize,
+        T: Serialize,
+        Fut: Future<Output = Result<T>>,
+    {
+        respond(
+            async {
+                let (obj, warnings, dry_run) = decode_body::<K>(
+                    &self.state,
+                    self.query.as_deref(),
+                    &self.headers,
+                    self.body,
+                    kind,
+                )
+                .await?;
+                let written = write(obj, dry_run).await?;
+                Ok(with_warnings(json(status, &written), &warnings))
+            }
+            .await,
+        )
+    }
+
+    /// A `PATCH`: its type and document handed to `apply`, the patched object answered 200.
+    pub(crate) async fn patch<T, Fut>(self, apply: impl FnOnce(PatchKind, Value) -> Fut) -> Response
+    where
+        T: Serialize,
+        Fut: Future<Output = Result<T>>,
+    {
+        respond(
+            async {
+                let kind = patch_kind(&self.headers)?;
+                let document = patch_body(&self.state, &self.headers, self.body).await?;
+                let patched = apply(kind, document).await?;
+                Ok(json(StatusCode::OK, &patched))
+            }
+            .await,
+        )
+    }
+
+    /// A `DELETE`: its `dryRun` and precondition handed to `remove`, the object it returns
+    /// answered 200.
+    pub(crate) async fn delete<T, Fut>(
+        self,
+        remove: impl FnOnce(DryRun, Option<String>) -> Fut,
+    ) -> Response
+    where
+        T: Serialize,
+        Fut: Future<Output = Result<T>>,
+    {
+        respond(
+            async {
+                let (dry_run, resource_version) =
+                    delete_options(&self.state, self.query.as_deref(), &self.headers, self.body)
+                        .await?;
+                let deleted = remove(dry_run, resource_version).await?;
+                Ok(json(StatusCode::OK, &deleted))
+            }
+            .await,
+        )
+    }
 }

@@ -3,7 +3,6 @@
 //! objects (with `status.used` and `status.hard`, what `kubectl describe quota` prints) or as
 //! the `Table` `kubectl get quota` prints (NAME AGE REQUEST LIMIT, kube-apiserver's columns).
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -11,7 +10,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
-use super::object_write;
+use super::object_write::ObjectWrite;
 use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, object_read, respond};
@@ -70,82 +69,52 @@ pub(crate) async fn quota_view(
 }
 
 /// `POST /api/v1/namespaces/{namespace}/resourcequotas` (`kubectl create quota`).
-pub(crate) async fn quota_create(
-    State(state): State<AppState>,
-    Path(namespace): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::create_or_replace(
-            &state,
-            q.as_deref(),
-            &headers,
-            body,
+pub(crate) async fn quota_create(Path(namespace): Path<String>, write: ObjectWrite) -> Response {
+    let pods = write.pods();
+    write
+        .create_or_replace(
             "ResourceQuota",
             StatusCode::CREATED,
-            |quota: ResourceQuota, dry_run| pods.create_quota(&namespace, quota, dry_run),
+            |quota: ResourceQuota, dry_run| async move {
+                pods.create_quota(&namespace, quota, dry_run).await
+            },
         )
-        .await,
-    )
+        .await
 }
 
 /// `PUT /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
 pub(crate) async fn quota_replace(
-    State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    write: ObjectWrite,
 ) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::create_or_replace(
-            &state,
-            q.as_deref(),
-            &headers,
-            body,
-            "ResourceQuota",
-            StatusCode::OK,
-            |quota: ResourceQuota, _| pods.replace_quota(&namespace, &name, quota),
-        )
-        .await,
-    )
+    let pods = write.pods();
+    write
+        .create_or_replace("ResourceQuota", StatusCode::OK, |quota: ResourceQuota, _| async move {
+            pods.replace_quota(&namespace, &name, quota).await
+        })
+        .await
 }
 
 /// `PATCH /api/v1/namespaces/{namespace}/resourcequotas/{name}`.
 pub(crate) async fn quota_patch(
-    State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    write: ObjectWrite,
 ) -> Response {
-    let pods = &state.pods;
-    respond(
-        object_write::patch(&state, &headers, body, |kind, patch| {
-            pods.patch_quota(&namespace, &name, kind, patch)
-        })
-        .await,
-    )
+    let pods = write.pods();
+    write
+        .patch(|kind, patch| async move { pods.patch_quota(&namespace, &name, kind, patch).await })
+        .await
 }
 
 /// `DELETE /api/v1/namespaces/{namespace}/resourcequotas/{name}`: 200 with the quota.
 pub(crate) async fn quota_delete(
-    State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    write: ObjectWrite,
 ) -> Response {
-    let (pods, namespace, name) = (&state.pods, namespace.as_str(), name.as_str());
-    respond(
-        object_write::delete(&state, q.as_deref(), &headers, body, |_, rv| async move {
-            pods.delete_quota(namespace, name, rv.as_deref()).await
-        })
-        .await,
-    )
+    let pods = write.pods();
+    write
+        .delete(|_, rv| async move { pods.delete_quota(&namespace, &name, rv.as_deref()).await })
+        .await
 }
 
 /// `used/hard` of the quota's resources, `limits.*` or the others, as kube-apiserver's
