@@ -121,6 +121,13 @@ async fn create<K: RbacKind>(
             let (dry_run, _) = write_options(q.as_deref())?;
             let obj = decode::<K>(&state, &headers, body).await?;
             let ns = scope::<K>(&p);
+            if let Some(namespace) = ns {
+                let name = obj.metadata().name.as_deref().unwrap_or_default();
+                state
+                    .pods
+                    .admit_namespace(namespace, K::RESOURCE, name, dry_run)
+                    .await?;
+            }
             let created = if dry_run == DryRun::All {
                 state.authz.rbac_admit(&user, ns, &obj).await?;
                 obj
@@ -176,7 +183,7 @@ async fn patch<K: RbacKind>(
                 "application/json-patch+json" => {
                     apply_json_patch(&doc, &patch).map_err(|e| match e {
                         PatchError::Unprocessable { message } => Error::Invalid {
-                            kind: K::KIND,
+                            kind: K::QUALIFIED_KIND,
                             name: name.to_string(),
                             causes: vec![crate::error::Cause::invalid("", message)],
                         },

@@ -55,7 +55,9 @@ impl Pods {
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
         // NamespaceLifecycle admission comes first in kube-apiserver: 404 before any 422.
-        let ns_object = self.admit_namespace(&namespace, &name, dry_run).await?;
+        let ns_object = self
+            .admit_namespace(&namespace, "pods", &name, dry_run)
+            .await?;
         let policy = Policy::of(&ns_object);
         let settings = policy.settings(&self.settings);
         let at = now();
