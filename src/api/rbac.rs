@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::extract::{body_value, write_options};
+use super::object_watch::{self, ObjectQuery};
 use super::pods::json;
 use crate::auth::identity::User;
 use crate::error::{Error, Result};
@@ -71,11 +72,11 @@ fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppS
         )
 }
 
-/// What the RBAC routes do not offer (watch, deletecollection): a 405 Status, not a bare 405.
+/// What the RBAC routes do not offer (deletecollection): a 405 Status, not a bare 405.
 async fn unsupported(method: axum::http::Method, uri: axum::http::Uri) -> Error {
     Error::MethodNotAllowed {
         message: format!(
-            "{method} {} is not supported by k8sless: RBAC objects take create, get, list, update, patch and delete",
+            "{method} {} is not supported by k8sless: RBAC objects take create, get, list, watch, update, patch and delete",
             uri.path()
         ),
     }
@@ -213,6 +214,7 @@ async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Re
     super::respond_ok(state.authz.rbac_get::<K>(scope::<K>(&p), name_of(&p)).await)
 }
 
+/// `GET` of a collection: the list (label and field selectors applied), or `?watch=true`.
 async fn list<K: RbacKind>(
     State(state): State<AppState>,
     Path(p): Params,
@@ -220,22 +222,24 @@ async fn list<K: RbacKind>(
 ) -> Response {
     super::respond(
         async {
-            if super::extract::flag(&super::extract::query(q.as_deref())?, "watch") {
-                return Err(Error::MethodNotAllowed {
-                    message: format!(
-                        "watching {} is not supported by k8sless; list them instead",
-                        K::RESOURCE
-                    ),
-                });
+            let selected = ObjectQuery::parse(&super::extract::query(q.as_deref())?)?;
+            let ns = scope::<K>(&p).map(str::to_string);
+            let list = state.authz.rbac_list::<K>(ns.as_deref()).await?;
+            let items = selected.select(list.items);
+            if selected.watch.is_some() {
+                let authz = state.authz.clone();
+                return Ok(object_watch::watch(selected, items, None, move || {
+                    let (authz, ns) = (authz.clone(), ns.clone());
+                    async move { Ok(authz.rbac_list::<K>(ns.as_deref()).await?.items) }
+                }));
             }
-            let list = state.authz.rbac_list::<K>(scope::<K>(&p)).await?;
             Ok(json(
                 StatusCode::OK,
                 &json!({
                     "apiVersion": K::API_VERSION,
                     "kind": format!("{}List", K::KIND),
                     "metadata": { "resourceVersion": list.resource_version.to_string() },
-                    "items": list.items,
+                    "items": items,
                 }),
             ))
         }

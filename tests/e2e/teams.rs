@@ -443,6 +443,83 @@ async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
     );
 }
 
+/// RBAC lists take label and field selectors, and `?watch=true` streams the bindings present
+/// as ADDED and a change made while it is open, as `kubectl get rolebindings -w` shows them.
+#[tokio::test]
+async fn bindings_are_selected_and_watched() {
+    let stack = teams_stack().await;
+    let root = Caller::of(&stack.base, ROOT);
+    let mut labelled = binding("team-a", "bob-view", "view", BOB);
+    labelled["metadata"]["labels"] = json!({"team": "a"});
+    let (code, body) = root
+        .call(Method::POST, &rolebindings("team-a"), Some(labelled))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = root.bind("team-a", "alice-edit", "edit", ALICE).await;
+    assert_eq!(code, 201, "{body}");
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(String::from))
+            .collect()
+    };
+    let base = rolebindings("team-a");
+    let (_, by_label) = root
+        .call(Method::GET, &format!("{base}?labelSelector=team%3Da"), None)
+        .await;
+    assert_eq!(names(&by_label), ["bob-view"], "{by_label}");
+    let (_, by_name) = root
+        .call(
+            Method::GET,
+            &format!("{base}?fieldSelector=metadata.name%3Dalice-edit"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&by_name), ["alice-edit"], "{by_name}");
+    let (code, bad) = root
+        .call(
+            Method::GET,
+            &format!("{base}?fieldSelector=roleRef.name%3Dview"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    assert_eq!(bad["message"], "field label not supported: roleRef.name");
+
+    let watch = common::http()
+        .get(format!("{}{base}?watch=true&timeoutSeconds=3", stack.base))
+        .bearer_auth(format!("dev:{ROOT}"))
+        .send()
+        .await
+        .expect("watch");
+    assert_eq!(watch.status().as_u16(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (code, body) = root
+        .bind("team-a", "carol-view", "view", "carol@example.com")
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let text = watch.text().await.expect("stream");
+    let events: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).expect("event");
+            let name = e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            (e["type"].as_str().unwrap_or("").to_string(), name)
+        })
+        .collect();
+    let added = |n: &str| ("ADDED".to_string(), n.to_string());
+    assert_eq!(
+        events,
+        [added("alice-edit"), added("bob-view"), added("carol-view")],
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn cloud_run_identity_without_a_token_is_unauthorized() {
     common::init();
