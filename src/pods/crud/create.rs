@@ -114,7 +114,22 @@ impl Pods {
             }
         };
         rec.pod.metadata.resource_version = Some(generation.to_string());
-        Ok(self.insert_vm(rec, &plan, &namespace, &name).await)
+        // The namespace may have gone Terminating between admission and the record's write,
+        // after its cascade last listed its pods: read it again (beside the insert, so it
+        // costs no time) and, if it no longer takes new content, delete the pod as the
+        // cascade would have. Read after the write, an Active namespace means any later
+        // cascade lists this record (Cloud Storage lists are strongly consistent).
+        let (created, admitted) = tokio::join!(
+            self.insert_vm(rec, &plan, &namespace, &name),
+            self.still_admits(&namespace)
+        );
+        if !admitted {
+            tracing::info!(namespace = %namespace, pod = %name, "the namespace went Terminating during the create; deleting the pod");
+            if let Err(e) = self.delete(&namespace, &name, Some(0), DryRun::No).await {
+                tracing::warn!(namespace = %namespace, pod = %name, error = %e.chain(), "could not delete a pod created in a namespace being deleted; collection retries");
+            }
+        }
+        Ok(created)
     }
 
     /// Assigns the pod to its VM: the instance annotations, `nodeName`, and a Pending status

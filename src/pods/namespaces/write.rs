@@ -175,6 +175,20 @@ impl Pods {
         }
     }
 
+    /// After a pod's record is written: whether its namespace still takes new content (not
+    /// Terminating, not gone). A store failure answers yes: the cascade's own re-list, and
+    /// collection, remain.
+    pub(crate) async fn still_admits(&self, namespace: &str) -> bool {
+        match self.namespace_objects.get(None, namespace).await {
+            Ok(ns) => !is_terminating(&ns),
+            Err(Error::NotFound { .. }) => false,
+            Err(e) => {
+                tracing::warn!(namespace, error = %e.chain(), "could not read the namespace again after a create");
+                true
+            }
+        }
+    }
+
     /// The namespace an object (a pod, a quota, a Role) is being created in, as
     /// NamespaceLifecycle admits it: 404 when it does not exist (unless `--create-namespaces`,
     /// or it is `default`, or it has pods from before namespaces were objects: then its record
