@@ -31,6 +31,7 @@ pub(crate) mod pods;
 pub(crate) mod push;
 pub(crate) mod quotas;
 pub(crate) mod rbac;
+pub(crate) mod rbac_table;
 pub(crate) mod table;
 pub(crate) mod watch;
 

@@ -15,12 +15,16 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::json;
 
 use super::AppState;
 use super::extract::{body_value, write_options};
+use super::object_read;
 use super::object_watch::{self, ObjectQuery};
 use super::pods::json;
+use super::pods::table_request;
+use super::rbac_table::rbac_table;
 use crate::auth::identity::User;
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
@@ -210,8 +214,27 @@ async fn patch<K: RbacKind>(
     )
 }
 
-async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
-    super::respond_ok(state.authz.rbac_get::<K>(scope::<K>(&p), name_of(&p)).await)
+async fn view<K: RbacKind>(
+    State(state): State<AppState>,
+    Path(p): Params,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    super::respond(
+        async {
+            let table = table_request(&headers, &super::extract::query(q.as_deref())?)?;
+            let obj = state
+                .authz
+                .rbac_get::<K>(scope::<K>(&p), name_of(&p))
+                .await?;
+            Ok(object_read::object_or_table(
+                table,
+                obj,
+                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
+            ))
+        }
+        .await,
+    )
 }
 
 /// `GET` of a collection: the list (label and field selectors applied), or `?watch=true`.
@@ -219,10 +242,13 @@ async fn list<K: RbacKind>(
     State(state): State<AppState>,
     Path(p): Params,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     super::respond(
         async {
-            let selected = ObjectQuery::parse(&super::extract::query(q.as_deref())?)?;
+            let query = super::extract::query(q.as_deref())?;
+            let table = table_request(&headers, &query)?;
+            let selected = ObjectQuery::parse(&query)?;
             let ns = scope::<K>(&p).map(str::to_string);
             let list = state.authz.rbac_list::<K>(ns.as_deref()).await?;
             let items = selected.select(list.items);
@@ -233,14 +259,15 @@ async fn list<K: RbacKind>(
                     async move { Ok(authz.rbac_list::<K>(ns.as_deref()).await?.items) }
                 }));
             }
-            Ok(json(
-                StatusCode::OK,
-                &json!({
-                    "apiVersion": K::API_VERSION,
-                    "kind": format!("{}List", K::KIND),
-                    "metadata": { "resourceVersion": list.resource_version.to_string() },
-                    "items": items,
-                }),
+            let meta = ListMeta {
+                resource_version: Some(list.resource_version.to_string()),
+                ..Default::default()
+            };
+            Ok(object_read::list_or_table(
+                table,
+                items,
+                meta,
+                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
             ))
         }
         .await,
