@@ -5,7 +5,8 @@
 //! million levels deep, and a pod whose annotation is a 3 MiB string of multibyte characters;
 //! then the two routes with limits of their own: Pub/Sub pushes of a 10 MB report and guest
 //! log uploads of 16 MiB.
-//! Every answer must be a 4xx Status, the service's peak memory must stay under the bound of
+//! Every answer must be a 4xx Status (a 2xx for the pushes and uploads, which are taken and
+//! truncated or archived), the service's peak memory must stay under the bound of
 //! docs/security.md, and a normal create must succeed right after.
 //!
 //! Memory is measured from outside: the service runs as a child process (`k8sless dev`, the
