@@ -256,11 +256,13 @@ fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
     pod.status = None;
 }
 
-/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated),
-/// or the error a create would answer.
+/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated,
+/// with kubelet's certificates when `kubelet` reaches kubelets: new ones each time, as each
+/// create makes its own), or the error a create would answer.
 pub fn render(
     text: &str,
     vm: &crate::translate::VmSettings,
+    kubelet: &crate::kubelet::KubeletAccess,
 ) -> Result<crate::gce::types::Instance> {
     let value: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
@@ -288,7 +290,8 @@ pub fn render(
     pod.metadata.creation_timestamp = None;
     defaults::apply(&mut pod);
     validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
-    let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    let mut plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    crate::pods::kubelet::open_kubelet(&mut plan, None, &name, kubelet, vm)?;
     Ok(plan.instance)
 }
 
