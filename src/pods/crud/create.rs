@@ -76,34 +76,8 @@ impl Pods {
         // The quota charge is taken before the record exists, so no VM ever runs uncharged.
         let reserved = self.reserve_quota(&namespace, &pod, &plan).await?;
 
-        let vm = VmState {
-            name: plan.name.clone(),
-            zone: plan.zone.clone(),
-            machine_type: plan.machine.name.clone(),
-            insert_attempts: 1,
-            ..Default::default()
-        };
-        let mut rec = PodRecord::new(pod, vm);
-        rec.kubelet_pki = kubelet_pki;
-        rec.event(
-            false,
-            "Scheduled",
-            format!(
-                "Successfully assigned {namespace}/{name} to {} ({}, {}): {}",
-                plan.name, plan.machine.name, plan.zone, plan.reason
-            ),
-            at,
-        );
-        let key = record::key(&namespace, &name);
-        let written = match rec.encode_bounded() {
-            Ok(bytes) => self
-                .store
-                .create_indexed(&key, bytes, index::of(&rec))
-                .await
-                .map_err(|e| Error::pod_store(e, &name)),
-            Err(e) => Err(e),
-        };
-        let generation = match written {
+        let mut rec = scheduled_record(pod, &plan, kubelet_pki, at);
+        let generation = match self.write_new_record(&mut rec).await {
             Ok(generation) => generation,
             Err(e) => {
                 if reserved {
@@ -114,13 +88,31 @@ impl Pods {
             }
         };
         rec.pod.metadata.resource_version = Some(generation.to_string());
-        // The namespace may have gone Terminating between admission and the record's write,
-        // after its cascade last listed its pods: read it again (beside the insert, so it
-        // costs no time) and, if it no longer takes new content, delete the pod as the
-        // cascade would have. Read after the write, an Active namespace means any later
-        // cascade lists this record (Cloud Storage lists are strongly consistent).
+        Ok(self.insert_in_admitted(rec, &plan).await)
+    }
+
+    /// Writes a new pod's record (bounded: the oldest history may go, with its index); answers
+    /// its generation.
+    async fn write_new_record(&self, rec: &mut PodRecord) -> Result<i64> {
+        let name = rec.pod.metadata.name.clone().unwrap_or_default();
+        let bytes = rec.encode_bounded()?;
+        self.store
+            .create_indexed(&rec.key(), bytes, index::of(rec))
+            .await
+            .map_err(|e| Error::pod_store(e, &name))
+    }
+
+    /// Inserts the VM of a written record. The namespace may have gone Terminating between
+    /// admission and the record's write, after its cascade last listed its pods: it is read
+    /// again (beside the insert, so it costs no time) and, if it no longer takes new content,
+    /// the pod is deleted as the cascade would have. Read after the write, an Active namespace
+    /// means any later cascade lists this record (Cloud Storage lists are strongly consistent).
+    async fn insert_in_admitted(&self, rec: PodRecord, plan: &VmPlan) -> Pod {
+        let meta = &rec.pod.metadata;
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        let name = meta.name.clone().unwrap_or_default();
         let (created, admitted) = tokio::join!(
-            self.insert_vm(rec, &plan, &namespace, &name),
+            self.insert_vm(rec, plan, &namespace, &name),
             self.still_admits(&namespace)
         );
         if !admitted {
@@ -129,7 +121,7 @@ impl Pods {
                 tracing::warn!(namespace = %namespace, pod = %name, error = %e.chain(), "could not delete a pod created in a namespace being deleted; collection retries");
             }
         }
-        Ok(created)
+        created
     }
 
     /// Assigns the pod to its VM: the instance annotations, `nodeName`, and a Pending status
@@ -254,6 +246,39 @@ fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
     m.managed_fields = None;
     m.self_link = None;
     pod.status = None;
+}
+
+/// A new pod's record: scheduled on `plan`'s VM (one insert attempt under way), its PKI, and
+/// the `Scheduled` event.
+fn scheduled_record(
+    pod: Pod,
+    plan: &VmPlan,
+    kubelet_pki: Option<crate::kubelet::PodPki>,
+    at: jiff::Timestamp,
+) -> PodRecord {
+    let vm = VmState {
+        name: plan.name.clone(),
+        zone: plan.zone.clone(),
+        machine_type: plan.machine.name.clone(),
+        insert_attempts: 1,
+        ..Default::default()
+    };
+    let (namespace, name) = (
+        pod.metadata.namespace.clone().unwrap_or_default(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    );
+    let mut rec = PodRecord::new(pod, vm);
+    rec.kubelet_pki = kubelet_pki;
+    rec.event(
+        false,
+        "Scheduled",
+        format!(
+            "Successfully assigned {namespace}/{name} to {} ({}, {}): {}",
+            plan.name, plan.machine.name, plan.zone, plan.reason
+        ),
+        at,
+    );
+    rec
 }
 
 /// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated,
