@@ -129,3 +129,5 @@ pub(crate) fn session() -> (Ends, ProcessEnds) {
 
 #[cfg(test)]
 mod latency_tests;
+#[cfg(test)]
+mod portforward_latency_tests;
