@@ -18,7 +18,7 @@
 //!
 //! Bounded: header values forwarded are tokens ([`token`]) and at most [`MAX_VERSIONS`]; a
 //! tunnel message is at most [`MAX_MESSAGE`] bytes; a pipe with no byte either way for
-//! [`IDLE_TIMEOUT`] is closed (kubectl pings every few seconds, so a live one never is).
+//! [`IDLE_TIMEOUT`] is closed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
