@@ -103,7 +103,11 @@ async fn pair(
     (data_tx, data_rx, error_rx)
 }
 
-async fn round_trips(tx: &SendHalf, rx: &mut mpsc::Receiver<Bytes>, rounds: usize) -> Vec<Duration> {
+async fn round_trips(
+    tx: &SendHalf,
+    rx: &mut mpsc::Receiver<Bytes>,
+    rounds: usize,
+) -> Vec<Duration> {
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let began = Instant::now();
@@ -170,7 +174,10 @@ async fn port_forward_round_trip_through_the_service_and_straight_to_kubelet() {
     let (tx, mut rx, _error) = pair(&proxied_conn, port, 0).await;
     let proxied = round_trips(&tx, &mut rx, ROUNDS).await;
     let at = |t: &[Duration], q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)];
-    for (what, t) in [("straight to kubelet", &straight), ("through the service", &proxied)] {
+    for (what, t) in [
+        ("straight to kubelet", &straight),
+        ("through the service", &proxied),
+    ] {
         eprintln!(
             "port-forward round trip, {what}: p50 {:?} p90 {:?} p99 {:?} ({ROUNDS} round trips)",
             at(t, 0.5),
