@@ -1,6 +1,8 @@
 //! The HTTP/1.1 upgrade to SPDY/3.1 from the client's side (client-go's `SpdyRoundTripper`):
 //! `Connection: Upgrade`, `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: v4.channel.k8s.io`;
 //! kubelet answers 101 naming the version, or an error status with a short body.
+//! [`send`] is the same exchange for any request head: port-forward's, whose SPDY or WebSocket
+//! upgrade the service forwards from the client (`crate::stream::portforward`).
 //!
 //! Bounded: the response head is at most [`MAX_HEAD`] bytes, an error body [`MAX_BODY`].
 
