@@ -247,7 +247,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         verifier: Arc::new(verifier),
         lifecycle: args.lifecycle(),
-        // The bound on exec and attach sessions; the kubelet path is the pods' (`--kubelet-access`).
+        // The bound on exec, attach and port-forward sessions; the kubelet path is the pods' (`--kubelet-access`).
         exec: crate::pods::exec::Exec::default(),
         authn: Arc::new(authn),
         authz: Arc::new(crate::rbac::Authorizer::new(

@@ -14,6 +14,7 @@ mod e2e {
     pub mod k8s_schema;
     pub mod kubectl;
     pub mod kubectl_exec;
+    pub mod kubectl_portforward;
     pub mod kubectl_tenancy;
     pub mod kubelet;
     pub mod list_snapshot;

@@ -1,5 +1,5 @@
 //! Discovery (`/api`, `/api/v1`, `/apis`, `/version`), OpenAPI v3, and clear answers for what
-//! k8sless does not proxy (port-forward, the pod proxy).
+//! k8sless does not proxy (the pod proxy).
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery};
@@ -131,29 +131,22 @@ pub(crate) async fn openapi_v1(RawQuery(q): RawQuery) -> Response {
         .unwrap_or_else(|e| Error::internal(e.to_string()).into_response())
 }
 
-/// `portforward` and `proxy` (exec and attach have their own routes, [`super::exec`]): a
-/// Status that says why not and what to use instead.
+/// The pod `proxy` subresource (exec, attach and portforward have their own routes,
+/// [`super::exec`], [`super::portforward`]): a Status that says why not and what to use
+/// instead.
 pub(crate) async fn pod_unsupported(
     Path((_namespace, name, verb)): Path<(String, String, String)>,
 ) -> Error {
-    let why = match verb.as_str() {
-        // kubelet's port-forward is its own SPDY protocol (a data and an error stream per
-        // port, and kubectl >= 1.31 tunnels that SPDY inside WebSocket); k8sless does not
-        // translate it yet (docs/exec.md).
-        "portforward" => "port-forward into pod",
-        "proxy" => "proxy to pod",
-        other => {
-            return Error::NotFound {
-                kind: "pods subresource",
-                name: other.to_string(),
-            };
-        }
-    };
+    if verb != "proxy" {
+        return Error::NotFound {
+            kind: "pods subresource",
+            name: verb,
+        };
+    }
     Error::MethodNotAllowed {
         message: format!(
-            "{why} {name:?} is not supported by k8sless: the service proxies exec, attach and logs to the pod's kubelet, \
-             not its ports. To reach a port, run `gcloud compute ssh -- -L` to the VM named in the pod's \
-             k8sless.dev/instance annotation (OS Login), or `kubectl exec` a client inside the pod."
+            "proxy to pod {name:?} is not supported by k8sless: the service proxies exec, attach, logs and \
+             port-forward to the pod's kubelet, not HTTP to its ports. Run `kubectl port-forward` to reach a port."
         ),
     }
 }

@@ -28,6 +28,7 @@ pub(crate) mod panic;
 pub(crate) mod pod_summary;
 pub(crate) mod pod_update;
 pub(crate) mod pods;
+pub(crate) mod portforward;
 pub(crate) mod push;
 pub(crate) mod quotas;
 pub(crate) mod rbac;
@@ -146,6 +147,10 @@ fn kubernetes_routes() -> Router<AppState> {
         .route(
             &format!("{ns_pods}/{{name}}/attach"),
             get(exec::pod_attach).post(exec::pod_attach),
+        )
+        .route(
+            &format!("{ns_pods}/{{name}}/portforward"),
+            get(portforward::pod_portforward).post(portforward::pod_portforward),
         )
         .route(
             &format!("{ns_pods}/{{name}}/{{verb}}"),

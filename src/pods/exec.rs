@@ -28,17 +28,20 @@ use crate::stream::spdy::upgrade::{self, Prefixed, UpgradeError};
 /// and a few tasks; Cloud Run's request concurrency is the other bound).
 pub(crate) const MAX_SESSIONS: usize = 256;
 
-/// The bound on sessions this instance proxies (the kubelet connection comes from
-/// [`Pods::kubelet_of`]: the pod's own mutual TLS).
+/// The bound on sessions this instance proxies (exec, attach and port-forward share it; the
+/// kubelet connection comes from [`Pods::kubelet_of`]: the pod's own mutual TLS), and the
+/// port-forward sessions of each pod ([`super::portforward`]).
 #[derive(Debug, Clone)]
 pub struct Exec {
-    sessions: Arc<Semaphore>,
+    pub(crate) sessions: Arc<Semaphore>,
+    pub(crate) forwards: super::portforward::Forwards,
 }
 
 impl Default for Exec {
     fn default() -> Self {
         Exec {
             sessions: Arc::new(Semaphore::new(MAX_SESSIONS)),
+            forwards: super::portforward::Forwards::default(),
         }
     }
 }
@@ -67,6 +70,28 @@ pub(crate) struct KubeletSession {
     pub(crate) permit: OwnedSemaphorePermit,
 }
 
+impl Exec {
+    /// One of this instance's [`MAX_SESSIONS`], or 503.
+    pub(crate) fn permit(&self) -> Result<OwnedSemaphorePermit> {
+        self.sessions.clone().try_acquire_owned().map_err(|_| {
+            Error::unavailable(format!(
+                "this instance already proxies {MAX_SESSIONS} exec, attach and port-forward sessions; retry"
+            ))
+        })
+    }
+}
+
+/// kubelet's refusal of an upgrade as the client's error: its 4xx words as a 400 (kubelet
+/// names what is wrong: no such container, no such pod), anything else 503.
+pub(crate) fn kubelet_refused(e: UpgradeError) -> Error {
+    match e {
+        UpgradeError::Refused { status, body } if (400..500).contains(&status) => {
+            Error::bad_request(body)
+        }
+        other => Error::unavailable_from("the pod's kubelet did not accept the stream", other),
+    }
+}
+
 impl Pods {
     /// Checks the pod and opens the kubelet side of an exec or attach.
     pub(crate) async fn exec_open(
@@ -80,11 +105,7 @@ impl Pods {
         let rec = self.get_record(namespace, name).await?;
         let container = container_of(&rec.pod, name, req.container.as_ref())?;
         ready_for_exec(&rec, name, &container)?;
-        let permit = exec.sessions.clone().try_acquire_owned().map_err(|_| {
-            Error::unavailable(format!(
-                "this instance already proxies {MAX_SESSIONS} exec and attach sessions; retry"
-            ))
-        })?;
+        let permit = exec.permit()?;
         let client = self.kubelet_of(&rec).await?;
         let io = client
             .connect()
@@ -93,14 +114,7 @@ impl Pods {
         let path = kubelet_path(req, namespace, name, &container);
         let io = upgrade::upgrade(io, &client.host_header(), &path)
             .await
-            .map_err(|e| match e {
-                UpgradeError::Refused { status, body } if (400..500).contains(&status) => {
-                    Error::bad_request(body)
-                }
-                other => {
-                    Error::unavailable_from("the pod's kubelet did not accept the stream", other)
-                }
-            })?;
+            .map_err(kubelet_refused)?;
         Ok(KubeletSession { io, permit })
     }
 }
@@ -113,18 +127,7 @@ fn ready_for_exec(rec: &PodRecord, name: &str, container: &str) -> Result<()> {
             phase.as_str()
         )));
     }
-    if rec
-        .pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .unwrap_or_default()
-        .is_empty()
-    {
-        return Err(Error::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
+    require_host(rec, name)?;
     let running = rec
         .pod
         .status
@@ -136,6 +139,17 @@ fn ready_for_exec(rec: &PodRecord, name: &str, container: &str) -> Result<()> {
     if phase != Phase::Running || !running {
         return Err(Error::bad_request(format!(
             "container not found (\"{container}\")"
+        )));
+    }
+    Ok(())
+}
+
+/// kube-apiserver's check before it proxies any streaming verb: the pod has a node (here, a VM).
+pub(crate) fn require_host(rec: &PodRecord, name: &str) -> Result<()> {
+    let node = rec.pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    if node.unwrap_or_default().is_empty() {
+        return Err(Error::bad_request(format!(
+            "pod {name} does not have a host assigned"
         )));
     }
     Ok(())

@@ -20,6 +20,7 @@ pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod namespaces;
 pub(crate) mod phase;
+pub(crate) mod portforward;
 pub(crate) mod quantity;
 pub(crate) mod quota;
 pub(crate) mod record;

@@ -6,11 +6,14 @@
 //! - [`ws`]: WebSocket channel protocols `v4.channel.k8s.io` and `v5.channel.k8s.io` (server).
 //! - [`spdy`]: SPDY/3.1 with `v4.channel.k8s.io`, server ([`spdy::serve`]) and client
 //!   ([`spdy::dial`], how the service reaches kubelet).
+//! - [`portforward`]: port-forward's wires (SPDY, SPDY tunneled in WebSocket, WebSocket
+//!   channels), which the service forwards to kubelet unchanged and pipes.
 //!
-//! Only the v4 semantics exist here (error stream = a JSON `Status`, resize stream): every
+//! Only the v4 semantics of remotecommand exist here (error stream = a JSON `Status`, resize stream): every
 //! kubectl from 1.29 and the Python client negotiate v4 or v5 (docs/kubectl.md).
 
 pub(crate) mod accept;
+pub(crate) mod portforward;
 pub(crate) mod spdy;
 pub(crate) mod status;
 pub(crate) mod ws;
@@ -126,3 +129,5 @@ pub(crate) fn session() -> (Ends, ProcessEnds) {
 
 #[cfg(test)]
 mod latency_tests;
+#[cfg(test)]
+mod portforward_latency_tests;

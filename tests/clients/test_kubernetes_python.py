@@ -107,6 +107,67 @@ def test_exec_stream(dev):
     api.delete_namespaced_pod("py-exec", "default")
 
 
+def test_portforward(dev):
+    """`kubernetes.stream.portforward(connect_get_namespaced_pod_portforward, ..., ports=...)`
+    (WebSocket `v4.channel.k8s.io`, which the service forwards to kubelet): an HTTP exchange
+    through the pod's port (a listener of this test: the kubelet stand-in has no network
+    namespace, so the pod's localhost is this machine's), and a port nothing listens on, whose
+    error channel carries kubelet's words."""
+    import socket
+    import threading
+    from kubernetes.stream import portforward
+    c = "kubernetes (Python) portforward"
+    api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
+    body = pod_manifest("py-forward")
+    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "60s"}
+    api.create_namespaced_pod("default", body)
+    deadline = time.time() + 30
+    while api.read_namespaced_pod("py-forward", "default").status.phase != "Running":
+        assert time.time() < deadline, "not Running after 30 s"
+        time.sleep(0.2)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            request = conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nserved " + request.split(b"\r\n")[0])
+
+    threading.Thread(target=serve, daemon=True).start()
+    with step(c, "dev", "an HTTP exchange through the port", "the listener's answer"):
+        pf = portforward(api.connect_get_namespaced_pod_portforward, "py-forward", "default", ports=str(port))
+        sock = pf.socket(port)
+        sock.settimeout(20)
+        sock.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
+        got = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        assert got == b"HTTP/1.0 200 OK\r\n\r\nserved GET /hello HTTP/1.0", got
+        assert pf.error(port) is None, pf.error(port)
+        pf.close()
+    closed = socket.create_server(("127.0.0.1", 0))
+    refused = closed.getsockname()[1]
+    closed.close()
+    with step(c, "dev", "a port nothing listens on", "kubelet's words on the error channel"):
+        pf = portforward(api.connect_get_namespaced_pod_portforward, "py-forward", "default", ports=str(refused))
+        sock = pf.socket(refused)
+        sock.settimeout(20)
+        assert sock.recv(4096) == b""
+        deadline = time.time() + 10
+        while pf.error(refused) is None and time.time() < deadline:
+            time.sleep(0.1)
+        error = pf.error(refused) or ""
+        assert error.startswith(f"error forwarding port {refused} to pod "), error
+        assert "connection refused" in error, error
+        pf.close()
+    server.close()
+    api.delete_namespaced_pod("py-forward", "default")
+
+
 def test_exec_into_a_finished_pod_is_refused_with_kube_apiservers_words(dev):
     """The handshake fails with a 400 Status naming the phase (kubectl checks this itself;
     the Python client asks)."""

@@ -1,7 +1,7 @@
 //! kubectl's exec, attach and cp against a live pod (the kubelet stand-in runs the processes in
 //! the pod's scratch directory; docs/exec.md): output, exit codes, piped stdin that ends, an
-//! interactive shell in a pseudo-terminal (with its size), `cp` both ways, `attach -i`;
-//! `port-forward`'s 405 says what to use instead.
+//! interactive shell in a pseudo-terminal (with its size), `cp` both ways, `attach -i`
+//! (port-forward has its own suite, kubectl_portforward.rs).
 
 use std::io::Write;
 use std::process::Stdio;
@@ -65,11 +65,6 @@ pub(crate) fn flows(k: &Kubectl, pod: &str) {
     let attached = with_stdin(k, &["attach", "-i", pod], b"echo attached; exit 0\n");
     assert!(attached.contains("attached"), "{attached}");
 
-    let forward = k.fails(&["port-forward", pod, "18099:80"]);
-    assert!(
-        forward.contains("gcloud compute ssh -- -L"),
-        "port-forward says what to use: {forward}"
-    );
     eprintln!(
         "{}: exec, attach and cp in {:?}",
         k.bin.display(),

@@ -13,13 +13,17 @@
 //!
 //! Endpoints, each in its own file and merged by [`routes`]: [`logs`] (`/containerLogs`), [`stats`]
 //! (`/stats/summary`), `exec` (`/exec` and `/attach` over SPDY/3.1 and WebSocket v4, real
-//! processes in the VM's directory, a pty for `tty`). Containers are real processes ([`node::SimNode::run`]) whose stdout
+//! processes in the VM's directory, a pty for `tty`), `portforward` (`/portForward` over SPDY
+//! and WebSocket channels, to `localhost:PORT`: the stand-in has no per-pod network
+//! namespace, so a pod's port is the test machine's loopback port). Containers are real processes ([`node::SimNode::run`]) whose stdout
 //! and stderr the stand-in writes to CRI log files in a scratch directory, as containerd does,
 //! and `/containerLogs` reads those files as kubelet does.
 
 mod exec;
 pub mod logs;
 pub mod node;
+mod portforward;
+mod portforward_ws;
 mod pty;
 mod runner;
 pub mod stats;
@@ -228,6 +232,7 @@ fn routes() -> Router<Arc<SimNode>> {
         .merge(logs::routes())
         .merge(stats::routes())
         .merge(exec::routes())
+        .merge(portforward::routes())
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! No flow control (spdystream has none; WINDOW_UPDATE is ignored): backpressure is TCP's. A
 //! stream's receiver holds at most [`STREAM_QUEUE`] frames, so a slow consumer stops the
 //! reader, and the peer's writes stall in the kernel, not in our memory. At most
-//! [`MAX_STREAMS`] streams per connection.
+//! [`MAX_STREAMS`] open streams per connection (a stream the peer has finished, FIN or
+//! RST_STREAM, no longer counts).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -136,15 +137,29 @@ impl Connection {
     where
         IO: AsyncRead + AsyncWrite + Send + 'static,
     {
+        Self::start_with(io, role, MAX_STREAMS)
+    }
+
+    /// [`Connection::start`] admitting up to `max_streams` open streams (port-forward opens
+    /// two per forwarded connection, and many connections share one SPDY connection).
+    pub(crate) fn start_with<IO>(
+        io: IO,
+        role: Role,
+        max_streams: usize,
+    ) -> Result<Self, super::headers::HeaderError>
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let (read, write) = tokio::io::split(io);
         let (writer, frames) = mpsc::channel(64);
-        let (accept_tx, accepted) = mpsc::channel(MAX_STREAMS);
+        let (accept_tx, accepted) = mpsc::channel(max_streams);
         let slots: Slots = Arc::default();
         let reader = Reader {
             codec: HeaderCodec::new()?,
             slots: slots.clone(),
             writer: writer.clone(),
             accept: accept_tx,
+            max_streams,
         };
         let tasks = [
             tokio::spawn(reader.run(read)),
@@ -235,6 +250,7 @@ struct Reader {
     slots: Slots,
     writer: mpsc::Sender<Frame>,
     accept: mpsc::Sender<Accepted>,
+    max_streams: usize,
 }
 
 impl Reader {
@@ -275,6 +291,16 @@ impl Reader {
                 if let Some(tx) = tx.flatten() {
                     if !data.is_empty() {
                         let _ = tx.send(data).await;
+                    }
+                }
+                if fin {
+                    // The peer sends nothing more on it: forget the stream once it is
+                    // accepted, so a long connection (port-forward) does not fill up with
+                    // finished streams; sending on it needs no slot.
+                    if let Ok(mut slots) = self.slots.lock() {
+                        if slots.get(&stream).is_some_and(|s| s.reply.is_none()) {
+                            slots.remove(&stream);
+                        }
                     }
                 }
             }
@@ -324,7 +350,7 @@ impl Reader {
         let (data_tx, rx) = mpsc::channel(STREAM_QUEUE);
         let admitted = {
             let mut slots = self.slots.lock().map_err(|_| SpdyError::Closed)?;
-            let room = slots.len() < MAX_STREAMS && !slots.contains_key(&stream);
+            let room = slots.len() < self.max_streams && !slots.contains_key(&stream);
             if room {
                 let data = (!fin).then_some(data_tx);
                 slots.insert(stream, Slot { data, reply: None });

@@ -106,3 +106,31 @@ async fn a_client_that_never_opens_its_streams_times_out() {
     );
     assert!(matches!(served.await, Err(SessionError::StreamsMissing)));
 }
+
+#[tokio::test]
+async fn finished_streams_free_their_place_on_a_long_connection() {
+    // port-forward opens two streams per forwarded connection on one SPDY connection: those
+    // the peer has finished must not count against the bound.
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let client = Connection::start(client_io, conn::Role::Client).unwrap();
+    let mut server = Connection::start(server_io, conn::Role::Server).unwrap();
+    let accepting = tokio::spawn(async move {
+        let mut seen = 0;
+        while let Some(mut a) = server.accept().await {
+            // Read to the peer's FIN.
+            while a.rx.recv().await.is_some() {}
+            seen += 1;
+            if seen == 3 * conn::MAX_STREAMS {
+                break;
+            }
+        }
+        seen
+    });
+    for i in 0..3 * conn::MAX_STREAMS {
+        let headers = vec![("requestid".to_string(), i.to_string())];
+        let (tx, _rx) = client.open(headers).await.expect("a place for the stream");
+        tx.send(Bytes::from_static(b"x")).await.unwrap();
+        tx.finish().await.unwrap();
+    }
+    assert_eq!(accepting.await.unwrap(), 3 * conn::MAX_STREAMS);
+}

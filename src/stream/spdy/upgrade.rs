@@ -1,6 +1,8 @@
 //! The HTTP/1.1 upgrade to SPDY/3.1 from the client's side (client-go's `SpdyRoundTripper`):
 //! `Connection: Upgrade`, `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: v4.channel.k8s.io`;
 //! kubelet answers 101 naming the version, or an error status with a short body.
+//! [`send`] is the same exchange for any request head: port-forward's, whose SPDY or WebSocket
+//! upgrade the service forwards from the client (`crate::stream::portforward`).
 //!
 //! Bounded: the response head is at most [`MAX_HEAD`] bytes, an error body [`MAX_BODY`].
 
@@ -42,18 +44,55 @@ pub(crate) enum UpgradeError {
 /// Sends the upgrade request for `path_and_query` and reads the answer; on 101 returns the
 /// connection, with any bytes read past the head still to be read.
 pub(crate) async fn upgrade<IO>(
-    mut io: IO,
+    io: IO,
     host: &str,
     path_and_query: &str,
 ) -> Result<Prefixed<IO>, UpgradeError>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    let request = format!(
+    let head = format!(
         "POST {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: k8sless\r\nContent-Length: 0\r\n\
          Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {V4}\r\n\r\n"
     );
-    io.write_all(request.as_bytes())
+    let (answer, io) = send(io, &head).await?;
+    let version = answer
+        .header("x-stream-protocol-version")
+        .unwrap_or_default();
+    if version != V4 {
+        return Err(UpgradeError::Version(version.to_string()));
+    }
+    Ok(io)
+}
+
+/// The head of a 101: its headers, names as sent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Switched {
+    /// Every header of the answer, in order.
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Switched {
+    /// The first value of `name` (any case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Writes `head` (a whole HTTP/1.1 request head asking for an upgrade) and reads the answer:
+/// on 101 its headers and the connection, with any bytes read past the head still to be read;
+/// any other status is [`UpgradeError::Refused`] with the start of its body.
+pub(crate) async fn send<IO>(
+    mut io: IO,
+    head: &str,
+) -> Result<(Switched, Prefixed<IO>), UpgradeError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    io.write_all(head.as_bytes())
         .await
         .map_err(UpgradeError::Io)?;
     io.flush().await.map_err(UpgradeError::Io)?;
@@ -73,25 +112,27 @@ where
             Err(_) => return Err(UpgradeError::NotHttp),
         };
         let status = response.code.unwrap_or(0);
-        let find = |name: &str| {
-            response
+        let switched = Switched {
+            headers: response
                 .headers
                 .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).to_string())
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).to_string(),
+                    )
+                })
+                .collect(),
         };
+        buf.advance(head);
         if status != 101 {
-            let length = find("content-length").and_then(|l| l.parse::<usize>().ok());
-            buf.advance(head);
+            let length = switched
+                .header("content-length")
+                .and_then(|l| l.parse::<usize>().ok());
             let body = read_body(&mut io, buf, length).await;
             return Err(UpgradeError::Refused { status, body });
         }
-        let version = find("x-stream-protocol-version").unwrap_or_default();
-        if version != V4 {
-            return Err(UpgradeError::Version(version));
-        }
-        buf.advance(head);
-        return Ok(Prefixed { prefix: buf, io });
+        return Ok((switched, Prefixed { prefix: buf, io }));
     }
 }
 
