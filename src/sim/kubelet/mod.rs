@@ -17,11 +17,13 @@
 //! and stderr the stand-in writes to CRI log files in a scratch directory, as containerd does,
 //! and `/containerLogs` reads those files as kubelet does.
 
+pub mod container;
 mod exec;
 pub mod logs;
 pub mod node;
 mod pty;
 mod runner;
+pub mod sandbox;
 pub mod stats;
 
 use std::collections::HashMap;
