@@ -250,6 +250,6 @@ fn append_cri(path: &Path, at: jiff::Timestamp, stream: &str, text: &str) -> std
 }
 
 /// containerd's timestamp: RFC 3339 with nanoseconds (Go's `time.RFC3339Nano`).
-fn cri_time(at: jiff::Timestamp) -> String {
+pub(super) fn cri_time(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
 }
