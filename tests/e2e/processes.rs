@@ -51,7 +51,7 @@ async fn until(api: &Api, name: &str, what: &str, done: impl Fn(&Value) -> bool)
     }
 }
 
-fn state<'a>(p: &'a Value, i: usize) -> &'a Value {
+fn state(p: &Value, i: usize) -> &Value {
     &p["status"]["containerStatuses"][i]["state"]
 }
 
