@@ -68,8 +68,8 @@ async fn each_container_ends_on_its_own_and_the_phase_follows_restart_policy() {
     api.create(pod("pair", "Never", vec![base, side])).await;
 
     // base ended with its code; the sidecar runs on, and so does the pod.
-    let p = until(&api, "pair", "base terminated", |p| {
-        state(p, 0)["terminated"].is_object()
+    let p = until(&api, "pair", "base terminated, the sidecar running", |p| {
+        state(p, 0)["terminated"].is_object() && state(p, 1)["running"].is_object()
     })
     .await;
     let done = &state(&p, 0)["terminated"];

@@ -27,6 +27,20 @@ pub struct Launch {
     pub sandbox: Option<Isolation>,
 }
 
+/// Every signal back to its default action in the child. On a node the chain from systemd to a
+/// container's process leaves them so; a `dev` started in the background of a script has
+/// SIGINT and SIGQUIT ignored, an ignored signal stays ignored across exec, and a shell cannot
+/// trap it (Airflow's XCom sidecar ends on `trap "exit 0" INT`).
+fn default_signals() -> std::io::Result<()> {
+    for signal in 1..32 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: signal(2) with SIG_DFL is async-signal-safe and touches no memory of ours.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
+    Ok(())
+}
+
 impl SimNode {
     /// Starts `container`'s process as `launch` says (a restart when one ran before) and
     /// answers its host PID (the container's PID 1 in the sandbox). A sandboxed process whose
@@ -36,7 +50,7 @@ impl SimNode {
         let launcher = child.id().unwrap_or(0);
         let pid = match launch.sandbox {
             None => launcher,
-            Some(_) => match sandbox::pid1_of(launcher).await {
+            Some(_) => match sandbox::pid1_of(launcher, &launch.command).await {
                 Some(pid) => pid,
                 None => {
                     let _ = child.kill().await;
@@ -90,6 +104,8 @@ impl SimNode {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        // SAFETY: default_signals makes only async-signal-safe calls (signal(2)).
+        unsafe { cmd.pre_exec(default_signals) };
         cmd.spawn()
     }
 

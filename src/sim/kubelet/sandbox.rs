@@ -166,20 +166,40 @@ pub(crate) fn enter_command(isolation: Isolation, pid: u32, command: &[String]) 
     out
 }
 
-/// The host PID of the container's PID 1: the launcher's only child, once it has forked.
-pub(crate) async fn pid1_of(launcher: u32) -> Option<u32> {
-    let path = format!("/proc/{launcher}/task/{launcher}/children");
-    for _ in 0..200 {
-        if let Ok(text) = tokio::fs::read_to_string(&path).await {
-            if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
-                return Some(pid);
+/// The host PID of the container's PID 1 (the launcher's only child) once it **is**
+/// `command`: until then PID 1 is the setup's shell, and a signal sent meanwhile (Airflow's
+/// SIGINT to its sidecar) would meet a `sh -c`, which catches SIGINT, instead of the command's
+/// own trap. A runtime reports a container running once its process is the command, too. A
+/// PID 1 that ended before it was seen as the command (a quick command, or a failed setup,
+/// whose exit code then says so) is answered as it was; `None` when no child ever appeared.
+pub(crate) async fn pid1_of(launcher: u32, command: &[String]) -> Option<u32> {
+    let children = format!("/proc/{launcher}/task/{launcher}/children");
+    let mut want: Vec<u8> = Vec::new();
+    for arg in command {
+        want.extend_from_slice(arg.as_bytes());
+        want.push(0);
+    }
+    let mut seen: Option<u32> = None;
+    // 10 s: the setup is a few mounts, but a loaded machine may be slow.
+    for _ in 0..2000 {
+        let Ok(text) = tokio::fs::read_to_string(&children).await else {
+            return seen; // the launcher is gone
+        };
+        match text.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            Some(pid) => {
+                seen = Some(pid);
+                let cmdline = tokio::fs::read(format!("/proc/{pid}/cmdline")).await;
+                if cmdline.is_ok_and(|c| c == want) {
+                    return seen;
+                }
             }
-        } else {
-            return None; // the launcher is gone
+            // Forked, then ended (the launcher waits to be reaped).
+            None if seen.is_some() => return seen,
+            None => {}
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    None
+    seen
 }
 
 /// Whether `path` can be a mount point or working directory inside the root: absolute, and
