@@ -49,6 +49,9 @@ pub type SimLogLines = Vec<(jiff::Timestamp, String)>;
 /// Installs the guest hook on `sim`; with `kubelet`, pods it can run are played with real
 /// processes on their VM's node.
 pub fn install(sim: &Sim, sink: ReportSink, logs: SimLogs, kubelet: Option<SimKubelet>) {
+    if let (Some(_), Err(why)) = (&kubelet, super::kubelet::sandbox::available()) {
+        tracing::warn!(reason = %why, "simulated guests: no sandbox for real processes; every pod is simulated");
+    }
     let sim2 = sim.clone();
     let handle = tokio::runtime::Handle::current();
     sim.on_change(Arc::new(move |change: SimChange| {

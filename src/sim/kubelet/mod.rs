@@ -15,7 +15,8 @@
 //! (`/stats/summary`), `exec` (`/exec` and `/attach` over SPDY/3.1 and WebSocket v4, real
 //! processes in the VM's directory, a pty for `tty`). Containers are real processes ([`node::SimNode::run`]) whose stdout
 //! and stderr the stand-in writes to CRI log files in a scratch directory, as containerd does,
-//! and `/containerLogs` reads those files as kubelet does.
+//! and `/containerLogs` reads those files as kubelet does; [`container`] starts them, each in
+//! its own mount and PID namespace ([`sandbox`]) when the simulated guest runs a pod's commands.
 
 pub mod container;
 mod exec;
