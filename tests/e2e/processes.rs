@@ -134,12 +134,13 @@ async fn each_container_ends_on_its_own_and_the_phase_follows_restart_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_failure_restarts_the_container_and_the_volume_outlives_it() {
+async fn on_failure_restarts_the_container_in_a_fresh_root_and_the_volume_outlives_it() {
     let Some(stack) = stack().await else { return };
     let api = Api::new(&stack);
     let once = container(
         "once",
-        "test -e /data/again && exit 0; touch /data/again; exit 1",
+        // /tmp is the container's own (a fresh root per run); /data the pod's emptyDir.
+        "test -e /tmp/mark && exit 7; touch /tmp/mark; test -e /data/again && exit 0; touch /data/again; exit 1",
         "/data",
     );
     api.create(pod("retry", "OnFailure", vec![once])).await;

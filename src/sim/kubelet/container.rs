@@ -73,7 +73,15 @@ impl SimNode {
         };
         let mut cmd = match launch.sandbox {
             Some(isolation) => {
-                let root = self.dir().join("rootfs").join(container);
+                // A fresh root per run, as a restarted container gets a new writable layer.
+                let run = self
+                    .container(container)
+                    .map_or(0, |c| c.restarts + u32::from(c.started.is_some()));
+                let root = self
+                    .dir()
+                    .join("rootfs")
+                    .join(container)
+                    .join(run.to_string());
                 std::fs::create_dir_all(&root)?;
                 for m in &launch.mounts {
                     std::fs::create_dir_all(&m.host)?;

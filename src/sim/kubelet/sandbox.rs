@@ -3,7 +3,7 @@
 //! another user), under a root of its own in the node's scratch directory, as a container
 //! runtime runs a container. Inside:
 //!
-//! - the root is `<node>/rootfs/<container>`: the host's system directories (`/usr`, `/bin`,
+//! - the root is `<node>/rootfs/<container>/<run>` (a fresh one per restart): the host's system directories (`/usr`, `/bin`,
 //!   `/lib*`, `/etc`, ...) bind-mounted read-only, a fresh `/proc` (so `ps`, `pgrep` and
 //!   `kill` see the container's processes only), a small `/dev` (null, zero, full, random,
 //!   urandom, tty, pts), and every other path (`/tmp`, `/root`, ...) a writable directory of
