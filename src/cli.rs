@@ -386,7 +386,8 @@ fn render(args: RenderArgs) -> Result<ExitCode, String> {
         std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file))?
     };
     args.args.check()?;
-    match crate::pods::render(&text, &args.args.vm_settings()) {
+    let kubelet = args.args.kubelet_access(None)?;
+    match crate::pods::render(&text, &args.args.vm_settings(), &kubelet) {
         Ok(instance) => {
             if args.user_data {
                 print!("{}", instance.metadata_value("user-data").unwrap_or(""));

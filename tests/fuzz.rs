@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, Request, header};
 use k8s_openapi::api::core::v1::Pod;
 use k8sless::testing::Error;
 use k8sless::testing::default_args;
-use k8sless::testing::render;
 use k8sless::testing::{FieldValidation, decode_object, parse_value};
+use k8sless::testing::{KubeletAccess, render};
 use k8sless::testing::{Stack, StackBuilder, router};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -163,7 +163,7 @@ fn through_everything(value: Value) {
         }
     }
     if let Ok(text) = serde_json::to_string(&value) {
-        if let Err(e) = render(&text, &settings()) {
+        if let Err(e) = render(&text, &settings(), &KubeletAccess::None) {
             check_status(&e);
         }
     }

@@ -16,9 +16,9 @@ pub(crate) mod k8s_events;
 pub(crate) mod logs;
 pub(crate) mod meta;
 pub(crate) mod metrics;
-pub(crate) mod namespace_watch;
 pub(crate) mod namespaces;
 pub(crate) mod object_read;
+pub(crate) mod object_watch;
 pub(crate) mod object_write;
 pub(crate) mod openapi;
 pub(crate) mod openapi_objects;
@@ -31,6 +31,7 @@ pub(crate) mod pods;
 pub(crate) mod push;
 pub(crate) mod quotas;
 pub(crate) mod rbac;
+pub(crate) mod rbac_table;
 pub(crate) mod table;
 pub(crate) mod watch;
 

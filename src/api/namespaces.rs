@@ -2,10 +2,9 @@
 //! ([`crate::pods::namespaces`]), as a `NamespaceList`, one `Namespace`, or the `Table`
 //! `kubectl get ns` prints (NAME STATUS AGE, as kube-apiserver's namespace columns).
 //!
-//! `?watch=true` on the list is [`super::namespace_watch`]; `fieldSelector=metadata.name=x`
-//! (what `kubectl delete` and `kubectl wait` send) narrows the list and the watch to one.
-
-use std::time::Duration;
+//! `?watch=true` on the list, and the label and field selectors, are
+//! [`super::object_watch`]'s; `fieldSelector=metadata.name=x` (what `kubectl delete` and
+//! `kubectl wait` send) narrows the list and the watch to one.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,14 +13,13 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
+use super::object_watch::{self, ObjectQuery};
 use super::object_write::ObjectWrite;
 use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
 use super::{AppState, extract, object_read, respond};
-use crate::error::{Error, Result};
-
-/// The longest a namespace watch stays open.
-const WATCH_LIMIT: Duration = Duration::from_secs(300);
+use crate::error::Result;
+use crate::pods::namespaces::namespace_object;
 
 /// `GET /api/v1/namespaces` (and `?watch=true`).
 pub(crate) async fn namespace_list(
@@ -85,55 +83,33 @@ pub(crate) async fn namespace_view(
 async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let table = table_request(headers, &query)?;
-    let name = name_selector(&query)?;
-    let mut found = state.pods.namespaces().await?;
-    found.items.retain(|ns| {
-        name.as_deref()
-            .is_none_or(|n| ns.metadata.name.as_deref() == Some(n))
-    });
+    let selected = ObjectQuery::parse(&query)?;
+    let found = state.pods.namespaces().await?;
+    let items = selected.select(found.items);
+    if selected.watch.is_some() {
+        // A watch resumed from a list on one name that is gone now: its client listed the
+        // namespace, which went in between, so it is told of the deletion; this is what
+        // `kubectl delete namespace` waits for.
+        let gone = match (selected.resumed, selected.pinned_name()) {
+            (true, Some(name)) if items.is_empty() => Some(namespace_object(name, None)),
+            _ => None,
+        };
+        let pods = state.pods.clone();
+        return Ok(object_watch::watch(selected, items, gone, move || {
+            let pods = pods.clone();
+            async move { Ok(pods.namespaces().await?.items) }
+        }));
+    }
     let meta = ListMeta {
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
     };
-    if super::extract::flag(&query, "watch") {
-        let timeout = match query.get("timeoutSeconds") {
-            Some(t) => Duration::from_secs(
-                t.parse::<u64>()
-                    .map_err(|_| Error::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
-            ),
-            None => Duration::from_secs(30),
-        };
-        return Ok(super::namespace_watch::watch(
-            state.pods.clone(),
-            name,
-            found.items,
-            timeout.min(WATCH_LIMIT),
-            query
-                .get("resourceVersion")
-                .is_some_and(|v| !v.is_empty() && v != "0"),
-        ));
-    }
     Ok(object_read::list_or_table(
         table,
-        found.items,
+        items,
         meta,
         namespace_table,
     ))
-}
-
-/// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
-/// other fields are not served for namespaces.
-fn name_selector(query: &std::collections::HashMap<String, String>) -> Result<Option<String>> {
-    let Some(selector) = query.get("fieldSelector").filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let fields = crate::pods::selector::FieldSelector::parse(selector)?;
-    match fields.pinned("metadata.name") {
-        Some(name) => Ok(Some(name.to_string())),
-        None => Err(Error::bad_request(format!(
-            "field label not supported for namespaces: {selector:?} (k8sless selects namespaces by metadata.name only)"
-        ))),
-    }
 }
 
 async fn view(
@@ -202,7 +178,6 @@ pub(crate) fn namespace_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pods::namespaces::namespace_object;
     use k8s_openapi::List;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 

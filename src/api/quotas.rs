@@ -2,6 +2,7 @@
 //! create, get, list, replace, patch and delete ResourceQuotas ([`crate::pods::quota`]), as
 //! objects (with `status.used` and `status.hard`, what `kubectl describe quota` prints) or as
 //! the `Table` `kubectl get quota` prints (NAME AGE REQUEST LIMIT, kube-apiserver's columns).
+//! Lists take selectors and `?watch=true` ([`super::object_watch`]).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,6 +11,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
+use super::object_watch::{self, ObjectQuery};
 use super::object_write::ObjectWrite;
 use super::pods::table_request;
 use super::table::{IncludeObject, column, row_value, since, table_value};
@@ -34,17 +36,22 @@ async fn list(
     headers: &HeaderMap,
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
+    let table = table_request(headers, &query)?;
+    let selected = ObjectQuery::parse(&query)?;
     let found = state.pods.quotas(namespace.as_deref()).await?;
+    let items = selected.select(found.items);
+    if selected.watch.is_some() {
+        let pods = state.pods.clone();
+        return Ok(object_watch::watch(selected, items, None, move || {
+            let (pods, namespace) = (pods.clone(), namespace.clone());
+            async move { Ok(pods.quotas(namespace.as_deref()).await?.items) }
+        }));
+    }
     let meta = ListMeta {
         resource_version: Some(found.resource_version.to_string()),
         ..Default::default()
     };
-    Ok(object_read::list_or_table(
-        table_request(headers, &query)?,
-        found.items,
-        meta,
-        quota_table,
-    ))
+    Ok(object_read::list_or_table(table, items, meta, quota_table))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}`.

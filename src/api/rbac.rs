@@ -15,11 +15,16 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::json;
 
 use super::AppState;
 use super::extract::{body_value, write_options};
+use super::object_read;
+use super::object_watch::{self, ObjectQuery};
 use super::pods::json;
+use super::pods::table_request;
+use super::rbac_table::rbac_table;
 use crate::auth::identity::User;
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
@@ -71,11 +76,11 @@ fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppS
         )
 }
 
-/// What the RBAC routes do not offer (watch, deletecollection): a 405 Status, not a bare 405.
+/// What the RBAC routes do not offer (deletecollection): a 405 Status, not a bare 405.
 async fn unsupported(method: axum::http::Method, uri: axum::http::Uri) -> Error {
     Error::MethodNotAllowed {
         message: format!(
-            "{method} {} is not supported by k8sless: RBAC objects take create, get, list, update, patch and delete",
+            "{method} {} is not supported by k8sless: RBAC objects take create, get, list, watch, update, patch and delete",
             uri.path()
         ),
     }
@@ -121,6 +126,13 @@ async fn create<K: RbacKind>(
             let (dry_run, _) = write_options(q.as_deref())?;
             let obj = decode::<K>(&state, &headers, body).await?;
             let ns = scope::<K>(&p);
+            if let Some(namespace) = ns {
+                let name = obj.metadata().name.as_deref().unwrap_or_default();
+                state
+                    .pods
+                    .admit_namespace(namespace, K::RESOURCE, name, dry_run)
+                    .await?;
+            }
             let created = if dry_run == DryRun::All {
                 state.authz.rbac_admit(&user, ns, &obj).await?;
                 obj
@@ -176,7 +188,7 @@ async fn patch<K: RbacKind>(
                 "application/json-patch+json" => {
                     apply_json_patch(&doc, &patch).map_err(|e| match e {
                         PatchError::Unprocessable { message } => Error::Invalid {
-                            kind: K::KIND,
+                            kind: K::QUALIFIED_KIND,
                             name: name.to_string(),
                             causes: vec![crate::error::Cause::invalid("", message)],
                         },
@@ -202,34 +214,60 @@ async fn patch<K: RbacKind>(
     )
 }
 
-async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
-    super::respond_ok(state.authz.rbac_get::<K>(scope::<K>(&p), name_of(&p)).await)
+async fn view<K: RbacKind>(
+    State(state): State<AppState>,
+    Path(p): Params,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    super::respond(
+        async {
+            let table = table_request(&headers, &super::extract::query(q.as_deref())?)?;
+            let obj = state
+                .authz
+                .rbac_get::<K>(scope::<K>(&p), name_of(&p))
+                .await?;
+            Ok(object_read::object_or_table(
+                table,
+                obj,
+                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
+            ))
+        }
+        .await,
+    )
 }
 
+/// `GET` of a collection: the list (label and field selectors applied), or `?watch=true`.
 async fn list<K: RbacKind>(
     State(state): State<AppState>,
     Path(p): Params,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     super::respond(
         async {
-            if super::extract::flag(&super::extract::query(q.as_deref())?, "watch") {
-                return Err(Error::MethodNotAllowed {
-                    message: format!(
-                        "watching {} is not supported by k8sless; list them instead",
-                        K::RESOURCE
-                    ),
-                });
+            let query = super::extract::query(q.as_deref())?;
+            let table = table_request(&headers, &query)?;
+            let selected = ObjectQuery::parse(&query)?;
+            let ns = scope::<K>(&p).map(str::to_string);
+            let list = state.authz.rbac_list::<K>(ns.as_deref()).await?;
+            let items = selected.select(list.items);
+            if selected.watch.is_some() {
+                let authz = state.authz.clone();
+                return Ok(object_watch::watch(selected, items, None, move || {
+                    let (authz, ns) = (authz.clone(), ns.clone());
+                    async move { Ok(authz.rbac_list::<K>(ns.as_deref()).await?.items) }
+                }));
             }
-            let list = state.authz.rbac_list::<K>(scope::<K>(&p)).await?;
-            Ok(json(
-                StatusCode::OK,
-                &json!({
-                    "apiVersion": K::API_VERSION,
-                    "kind": format!("{}List", K::KIND),
-                    "metadata": { "resourceVersion": list.resource_version.to_string() },
-                    "items": list.items,
-                }),
+            let meta = ListMeta {
+                resource_version: Some(list.resource_version.to_string()),
+                ..Default::default()
+            };
+            Ok(object_read::list_or_table(
+                table,
+                items,
+                meta,
+                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
             ))
         }
         .await,

@@ -27,25 +27,20 @@ pub(crate) fn parse_value(content_type: &str, body: &[u8]) -> Result<Value> {
     if content_type == super::protobuf::CONTENT_TYPE {
         return super::protobuf::decode(body);
     }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::bad_request("the request body is not valid UTF-8"))?;
-    if text.trim().is_empty() {
-        return Err(Error::bad_request(
-            "the request body is empty; send a Pod as JSON or YAML",
-        ));
-    }
+    // The media type first, as kube-apiserver picks its decoder before it reads a byte: a
+    // type it does not read is a 415 whatever the body holds.
     let yaml = match content_type {
         "application/json"
         | "application/merge-patch+json"
         | "application/strategic-merge-patch+json"
-        | "application/json-patch+json" => false,
+        | "application/json-patch+json" => Some(false),
         "application/yaml"
         | "application/x-yaml"
         | "text/yaml"
         | "text/x-yaml"
-        | "application/apply-patch+yaml" => true,
+        | "application/apply-patch+yaml" => Some(true),
         "" | "application/x-www-form-urlencoded" | "text/plain" | "application/octet-stream" => {
-            !text.trim_start().starts_with(['{', '['])
+            None
         }
         other => {
             return Err(Error::UnsupportedMediaType {
@@ -53,6 +48,14 @@ pub(crate) fn parse_value(content_type: &str, body: &[u8]) -> Result<Value> {
             });
         }
     };
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::bad_request("the request body is not valid UTF-8"))?;
+    if text.trim().is_empty() {
+        return Err(Error::bad_request(
+            "the request body is empty; send a Pod as JSON or YAML",
+        ));
+    }
+    let yaml = yaml.unwrap_or_else(|| !text.trim_start().starts_with(['{', '[']));
     if yaml {
         parse_yaml(text)
     } else {
@@ -169,5 +172,16 @@ mod tests {
         ));
         assert!(parse_value("", b"{\"kind\":\"Pod\"}").is_ok());
         assert!(parse_value("", b"kind: Pod").is_ok());
+    }
+
+    #[test]
+    fn media_type_is_judged_before_the_bytes() {
+        let not_utf8 = b"\xff\xfe{}";
+        assert!(matches!(
+            parse_value("application/xml", not_utf8),
+            Err(Error::UnsupportedMediaType { .. })
+        ));
+        let err = parse_value("application/json", not_utf8).expect_err("not UTF-8");
+        assert_eq!(err.code(), 400);
     }
 }

@@ -52,16 +52,22 @@ impl Cause {
         self.message = message.into();
         self
     }
-    /// As a Kubernetes `StatusCause`.
+    /// As a Kubernetes `StatusCause`. Its message is the error's body with its type in front,
+    /// as kube-apiserver's `field.Error.ErrorBody()` makes it (`Unsupported value: "x": ...`);
+    /// only the Status's own message also names the field.
     pub fn to_status_cause(&self) -> StatusCause {
         StatusCause {
             field: Some(self.field.clone()),
-            message: Some(self.message.clone()),
+            message: Some(self.body()),
             reason: Some(self.reason.clone()),
         }
     }
     /// Renders as Kubernetes does in a message: `spec.x: Invalid value: ...`.
     pub fn render(&self) -> String {
+        format!("{}: {}", self.field, self.body())
+    }
+    /// The type's words, then the detail: `Invalid value: "x": must be ...`, or the words alone.
+    fn body(&self) -> String {
         let kind = match self.reason.as_str() {
             "FieldValueRequired" => "Required value",
             "FieldValueForbidden" => "Forbidden",
@@ -71,9 +77,9 @@ impl Cause {
             _ => "Invalid value",
         };
         if self.message == kind {
-            format!("{}: {}", self.field, kind)
+            kind.to_string()
         } else {
-            format!("{}: {}: {}", self.field, kind, self.message)
+            format!("{kind}: {}", self.message)
         }
     }
 }

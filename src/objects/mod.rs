@@ -61,8 +61,19 @@ pub(crate) trait StoredObject:
     /// The syntax of its names.
     const NAME_RULE: NameRule;
 
+    /// The kind as kube-apiserver names it in a 422 (`RoleBinding.rbac.authorization.k8s.io
+    /// "x" is invalid`): qualified by its group, plain for the core group's kinds.
+    const QUALIFIED_KIND: &'static str = <Self as k8s_openapi::Resource>::KIND;
+
     /// Kind-specific rules for a new object (after the metadata's): field causes.
     fn validate(&self) -> Vec<crate::error::Cause> {
+        Vec::new()
+    }
+
+    /// Kind-specific rules of a `PUT` or patch against the stored object (a binding's
+    /// `roleRef` may not change): field causes.
+    fn validate_update(&self, stored: &Self) -> Vec<crate::error::Cause> {
+        let _ = stored;
         Vec::new()
     }
 
@@ -326,7 +337,7 @@ impl<K: StoredObject> Objects<K> {
         causes.extend(obj.validate());
         if !causes.is_empty() {
             return Err(Error::Invalid {
-                kind: K::KIND,
+                kind: K::QUALIFIED_KIND,
                 name: name.to_string(),
                 causes,
             });
@@ -334,6 +345,14 @@ impl<K: StoredObject> Objects<K> {
         self.modify(namespace, name, |stored| {
             if wanted.is_some_and(|w| Some(w.to_string()) != stored.metadata().resource_version) {
                 return Err(conflict(K::RESOURCE, name));
+            }
+            let causes = obj.validate_update(stored);
+            if !causes.is_empty() {
+                return Err(Error::Invalid {
+                    kind: K::QUALIFIED_KIND,
+                    name: name.to_string(),
+                    causes,
+                });
             }
             let mut next = obj.clone();
             next.keep_on_replace(stored);
@@ -453,7 +472,7 @@ fn prepare_new<K: StoredObject>(obj: &mut K, namespace: Option<&str>) -> Result<
         Ok(())
     } else {
         Err(Error::Invalid {
-            kind: K::KIND,
+            kind: K::QUALIFIED_KIND,
             name: obj.metadata().name.clone().unwrap_or_default(),
             causes,
         })

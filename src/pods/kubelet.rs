@@ -3,7 +3,7 @@
 //! verbs start here.
 
 use crate::error::{Error, Result};
-use crate::kubelet::{KubeletClient, pki};
+use crate::kubelet::{KubeletAccess, KubeletClient, pki};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
 
@@ -88,27 +88,39 @@ impl Pods {
         existing: Option<&crate::kubelet::PodPki>,
         name: &str,
     ) -> Result<Option<crate::kubelet::PodPki>> {
-        if !self.kubelet.enabled() {
-            return Ok(None);
-        }
-        let pki = match existing {
-            Some(p) => p.clone(),
-            None => crate::kubelet::PodPki::generate(
-                pki::serving_names(&plan.name, &plan.zones, &self.settings.project),
-                self.settings
-                    .max_runtime
-                    .as_secs()
-                    .saturating_add(PKI_MARGIN_SECONDS),
-            )
-            .map_err(|e| Error::internal_from("making the pod's kubelet certificates", e))?,
-        };
-        crate::translate::add_kubelet_tls(
-            plan,
-            &pki.guest(),
-            self.kubelet.source_ranges(),
-            &self.settings.deployment,
-        )
-        .map_err(|causes| Error::pod_invalid(name, causes))?;
-        Ok(Some(pki))
+        open_kubelet(plan, existing, name, &self.kubelet, &self.settings)
     }
+}
+
+/// [`Pods::open_kubelet`] for any access and settings (`k8sless render` shows what a create
+/// would send, certificates included).
+pub(crate) fn open_kubelet(
+    plan: &mut crate::translate::VmPlan,
+    existing: Option<&crate::kubelet::PodPki>,
+    name: &str,
+    access: &KubeletAccess,
+    settings: &crate::translate::VmSettings,
+) -> Result<Option<crate::kubelet::PodPki>> {
+    if !access.enabled() {
+        return Ok(None);
+    }
+    let pki = match existing {
+        Some(p) => p.clone(),
+        None => crate::kubelet::PodPki::generate(
+            pki::serving_names(&plan.name, &plan.zones, &settings.project),
+            settings
+                .max_runtime
+                .as_secs()
+                .saturating_add(PKI_MARGIN_SECONDS),
+        )
+        .map_err(|e| Error::internal_from("making the pod's kubelet certificates", e))?,
+    };
+    crate::translate::add_kubelet_tls(
+        plan,
+        &pki.guest(),
+        access.source_ranges(),
+        &settings.deployment,
+    )
+    .map_err(|causes| Error::pod_invalid(name, causes))?;
+    Ok(Some(pki))
 }

@@ -1,9 +1,11 @@
-//! Label selectors (`=`, `==`, `!=`, `in`, `notin`, exists, `!`exists) and the pod field
-//! selectors Kubernetes supports for list and watch.
+//! Label selectors (`=`, `==`, `!=`, `in`, `notin`, exists, `!`exists) and the field
+//! selectors Kubernetes supports for list and watch: pods' indexed fields, and for every other
+//! kind `metadata.name` and `metadata.namespace` (kube-apiserver's default field set).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::error::Error;
 
@@ -139,9 +141,30 @@ pub(crate) const POD_FIELDS: &[&str] = &[
     "status.nominatedNodeName",
 ];
 
+/// Fields every kind's field selector may use (kube-apiserver's `DefaultClusterScopedAttr` and
+/// `DefaultNamespaceScopedAttr`).
+pub(crate) const OBJECT_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
+
 impl FieldSelector {
-    /// Parses `metadata.name=x,status.phase!=Running`.
+    /// Parses a pod field selector: `metadata.name=x,status.phase!=Running`.
     pub fn parse(s: &str) -> Result<Self, Error> {
+        Self::parse_of(s, POD_FIELDS)
+    }
+
+    /// Whether an object of another kind matches ([`OBJECT_FIELDS`] only).
+    pub(crate) fn matches_meta(&self, meta: &ObjectMeta) -> bool {
+        self.reqs.iter().all(|(field, negate, value)| {
+            let actual = match field.as_str() {
+                "metadata.name" => meta.name.as_deref(),
+                "metadata.namespace" => meta.namespace.as_deref(),
+                _ => None,
+            };
+            (actual.unwrap_or_default() == value) != *negate
+        })
+    }
+
+    /// Parses a field selector over `fields`: 400 `field label not supported: x` for another.
+    pub(crate) fn parse_of(s: &str, fields: &[&str]) -> Result<Self, Error> {
         let mut reqs = Vec::new();
         for term in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (field, negate, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -156,7 +179,7 @@ impl FieldSelector {
                 )));
             };
             let field = field.trim();
-            if !POD_FIELDS.contains(&field) {
+            if !fields.contains(&field) {
                 return Err(Error::bad_request(format!(
                     "field label not supported: {field}"
                 )));

@@ -31,23 +31,15 @@ use crate::store::RecordStore;
 fn role_ref_causes(r: &RoleRef) -> Vec<Cause> {
     let mut causes = Vec::new();
     if r.api_group != RBAC_GROUP {
-        causes.push(Cause::new(
-            "FieldValueNotSupported",
+        causes.push(Cause::not_supported(
             "roleRef.apiGroup",
-            format!(
-                "Unsupported value: {:?}: supported values: \"{RBAC_GROUP}\"",
-                r.api_group
-            ),
+            format!("{:?}: supported values: \"{RBAC_GROUP}\"", r.api_group),
         ));
     }
     if r.kind != "Role" && r.kind != "ClusterRole" {
-        causes.push(Cause::new(
-            "FieldValueNotSupported",
+        causes.push(Cause::not_supported(
             "roleRef.kind",
-            format!(
-                "Unsupported value: {:?}: supported values: \"Role\", \"ClusterRole\"",
-                r.kind
-            ),
+            format!("{:?}: supported values: \"Role\", \"ClusterRole\"", r.kind),
         ));
     }
     if r.name.is_empty() {
@@ -56,11 +48,33 @@ fn role_ref_causes(r: &RoleRef) -> Vec<Cause> {
     causes
 }
 
+/// kube-apiserver's `ValidateRoleBindingUpdate` (and the ClusterRoleBinding one): a binding
+/// names its role for life, so a grant cannot be swapped under its subjects. The value is
+/// printed as Go's `%#v` prints `rbac.RoleRef`, as in kube-apiserver's message.
+fn role_ref_unchanged(new: &RoleRef, old: &RoleRef) -> Vec<Cause> {
+    if new == old {
+        return Vec::new();
+    }
+    vec![Cause::invalid(
+        "roleRef",
+        format!(
+            "rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}: cannot change roleRef",
+            new.api_group, new.kind, new.name
+        ),
+    )]
+}
+
 fn subject_causes(subjects: Option<&Vec<Subject>>) -> Vec<Cause> {
     let mut causes = Vec::new();
     for (i, s) in subjects.into_iter().flatten().enumerate() {
         if !matches!(s.kind.as_str(), "User" | "Group" | "ServiceAccount") {
-            causes.push(Cause::new("FieldValueNotSupported", format!("subjects[{i}].kind"), format!("Unsupported value: {:?}: supported values: \"ServiceAccount\", \"User\", \"Group\"", s.kind)));
+            causes.push(Cause::not_supported(
+                format!("subjects[{i}].kind"),
+                format!(
+                    "{:?}: supported values: \"ServiceAccount\", \"User\", \"Group\"",
+                    s.kind
+                ),
+            ));
         }
         if s.name.is_empty() {
             causes.push(Cause::required(format!("subjects[{i}].name")));
@@ -71,18 +85,21 @@ fn subject_causes(subjects: Option<&Vec<Subject>>) -> Vec<Cause> {
 
 impl StoredObject for Role {
     const RESOURCE: &'static str = "roles.rbac.authorization.k8s.io";
+    const QUALIFIED_KIND: &'static str = "Role.rbac.authorization.k8s.io";
     const NAMESPACED: bool = true;
     const NAME_RULE: NameRule = NameRule::PathSegment;
 }
 
 impl StoredObject for ClusterRole {
     const RESOURCE: &'static str = "clusterroles.rbac.authorization.k8s.io";
+    const QUALIFIED_KIND: &'static str = "ClusterRole.rbac.authorization.k8s.io";
     const NAMESPACED: bool = false;
     const NAME_RULE: NameRule = NameRule::PathSegment;
 }
 
 impl StoredObject for RoleBinding {
     const RESOURCE: &'static str = "rolebindings.rbac.authorization.k8s.io";
+    const QUALIFIED_KIND: &'static str = "RoleBinding.rbac.authorization.k8s.io";
     const NAMESPACED: bool = true;
     const NAME_RULE: NameRule = NameRule::PathSegment;
 
@@ -91,24 +108,32 @@ impl StoredObject for RoleBinding {
         causes.extend(subject_causes(self.subjects.as_ref()));
         causes
     }
+
+    fn validate_update(&self, stored: &Self) -> Vec<Cause> {
+        role_ref_unchanged(&self.role_ref, &stored.role_ref)
+    }
 }
 
 impl StoredObject for ClusterRoleBinding {
     const RESOURCE: &'static str = "clusterrolebindings.rbac.authorization.k8s.io";
+    const QUALIFIED_KIND: &'static str = "ClusterRoleBinding.rbac.authorization.k8s.io";
     const NAMESPACED: bool = false;
     const NAME_RULE: NameRule = NameRule::PathSegment;
 
     fn validate(&self) -> Vec<Cause> {
         let mut causes = role_ref_causes(&self.role_ref);
         if self.role_ref.kind == "Role" {
-            causes.push(Cause::new(
-                "FieldValueNotSupported",
+            causes.push(Cause::not_supported(
                 "roleRef.kind",
-                "Unsupported value: \"Role\": supported values: \"ClusterRole\"",
+                "\"Role\": supported values: \"ClusterRole\"",
             ));
         }
         causes.extend(subject_causes(self.subjects.as_ref()));
         causes
+    }
+
+    fn validate_update(&self, stored: &Self) -> Vec<Cause> {
+        role_ref_unchanged(&self.role_ref, &stored.role_ref)
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) enum Grants<'a> {
 }
 
 /// One of the four RBAC kinds.
-pub(crate) trait RbacKind: StoredObject {
+pub(crate) trait RbacKind: StoredObject + k8s_openapi::ListableResource {
     /// Its objects.
     fn objects(store: &RbacStore) -> &Objects<Self>;
     /// What it grants.

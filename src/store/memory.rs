@@ -25,6 +25,11 @@ pub struct MemoryStore {
     unreadable: Mutex<std::collections::BTreeSet<String>>,
     /// How late each call is answered (zero: at once).
     latency: Duration,
+    /// Creates of keys under this prefix wait for a permit of its semaphore (drills that must
+    /// land a write after another flow's step).
+    held: Mutex<Option<(String, std::sync::Arc<tokio::sync::Semaphore>)>>,
+    /// Creates waiting at that gate now.
+    held_waiting: AtomicU64,
     /// Calls made, of every kind (`ready` aside), and the listings among them.
     calls: AtomicU64,
     lists: AtomicU64,
@@ -70,6 +75,20 @@ impl MemoryStore {
         self.lists.load(Ordering::SeqCst)
     }
 
+    /// From now on every create of a key under `prefix` waits for a permit of the semaphore
+    /// returned (it has none: the drill adds one per create it lets through).
+    pub fn hold_creates_under(&self, prefix: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((prefix.to_string(), gate.clone()));
+        gate
+    }
+
+    /// Creates waiting at [`hold_creates_under`](Self::hold_creates_under)'s gate now.
+    pub fn held_creates(&self) -> u64 {
+        self.held_waiting.load(Ordering::SeqCst)
+    }
+
     /// Every read of `key`'s content fails from now on, as a Cloud Storage download that keeps
     /// answering 5xx does: `get` is `Unavailable`, a listing reports the key as unreadable.
     pub fn fail_reads_of(&self, key: &str) {
@@ -100,6 +119,19 @@ impl MemoryStore {
         }
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
+        }
+        let gate = match &*self.held.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((prefix, gate)) if operation == "create" && key.starts_with(prefix.as_str()) => {
+                Some(gate.clone())
+            }
+            _ => None,
+        };
+        if let Some(gate) = gate {
+            self.held_waiting.fetch_add(1, Ordering::SeqCst);
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            self.held_waiting.fetch_sub(1, Ordering::SeqCst);
         }
         let injected = self
             .fail_next

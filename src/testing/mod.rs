@@ -49,6 +49,7 @@ pub use crate::gce::types::{
     NetworkInterface, Operation, OperationStatus,
 };
 pub use crate::gce::{Client, ClientConfig, GceError, Inserted, ListFilter};
+pub use crate::kubelet::KubeletAccess;
 pub use crate::logging::CloudLogging;
 pub use crate::pods::crud::create::render;
 pub use crate::pods::crud::defaults::apply as apply_defaults;

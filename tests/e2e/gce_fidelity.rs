@@ -19,13 +19,24 @@ async fn bodies_and_responses_match_the_discovery_document() {
         return;
     };
     let discovery = Discovery::load(&path).expect("discovery");
-    // The simulator checks every body against the document: what the client sends passes.
+    // The simulator checks every body against the document: what the client sends passes,
+    // kubelet's certificates and firewall ranges in the metadata included.
     let env = start(true, SimTimings::ZERO).await;
+    let kubelet = k8sless::testing::KubeletAccess::Vpc {
+        source_ranges: vec!["10.8.0.0/26".into()],
+        dial: None,
+    };
     let vm = k8sless::testing::render(
         &serde_json::to_string(&common::labelled_pod("fidelity")).expect("json"),
         &k8sless::testing::default_args().vm_settings(),
+        &kubelet,
     )
     .expect("render");
+    let body = serde_json::to_string(&vm).expect("json");
+    assert!(
+        body.contains("BEGIN CERTIFICATE"),
+        "no kubelet certificates in {body}"
+    );
     let body = serde_json::to_value(&vm).expect("json");
     assert_eq!(
         discovery.validate("Instance", &body, Some("compute.instances.insert")),

@@ -118,4 +118,42 @@ pub(super) fn namespaces_and_quota(k: &Kubectl) {
     let left = k.ok(&["get", "quota", "-n", "team-b", "-o", "name"]);
     assert!(left.trim().is_empty(), "{left}");
     k.ok(&["delete", "pods", "q1", "q2", "-n", "team-a", "--wait=false"]);
+
+    // RBAC objects print kube-apiserver's columns.
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "ci-view",
+        "-n",
+        "team-a",
+        "--clusterrole=view",
+        "--user=alice@example.com",
+        "--serviceaccount=team-a:ci",
+    ]);
+    let bindings = k.ok(&["get", "rolebindings", "-n", "team-a", "-o", "wide"]);
+    let header: Vec<&str> = bindings
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"],
+        "{bindings}"
+    );
+    let row = bindings
+        .lines()
+        .find(|l| l.starts_with("ci-view "))
+        .unwrap_or("");
+    assert!(row.contains(" ClusterRole/view "), "{bindings}");
+    assert!(
+        row.contains("alice@example.com") && row.ends_with("team-a:ci"),
+        "{bindings}"
+    );
+    let roles = k.ok(&["get", "clusterroles", "view"]);
+    assert!(
+        roles.starts_with("NAME") && roles.contains("CREATED AT"),
+        "{roles}"
+    );
 }

@@ -136,6 +136,14 @@ fn suite(version: &str) {
     );
     let listed = k.ok(&["top", "pod"]);
     assert!(listed.lines().any(|l| l.starts_with("tail ")), "{listed}");
+    // Every namespace's: `/apis/metrics.k8s.io/v1beta1/pods`, no namespace in the path.
+    let all = k.ok(&["top", "pod", "-A"]);
+    assert!(all.starts_with("NAMESPACE"), "{all}");
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("default ") && l.contains(" tail ")),
+        "{all}"
+    );
 
     drop(stack);
     rt.shutdown_background();

@@ -298,3 +298,169 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
         "{message}"
     );
 }
+
+/// A create admitted while its namespace was Active whose record lands only after the
+/// namespace's cascade made its last listing and deleted the namespace (the store holds the
+/// record's write until then): the pod must not outlive its namespace, nor bring it back
+/// through collection's adoption. The create re-reads its namespace once its record is
+/// written and, the namespace gone, deletes its own pod and VM.
+#[tokio::test]
+async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_it() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-c"}});
+    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    let gate = stack.memory.hold_creates_under("pods/team-c/");
+    let create = {
+        let base = stack.base.clone();
+        tokio::spawn(async move {
+            let r = common::http()
+                .post(format!("{base}/api/v1/namespaces/team-c/pods"))
+                .json(&common::pod("late"))
+                .send()
+                .await
+                .expect("create");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        })
+    };
+    // The create is admitted and waits at its record's write.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stack.memory.held_creates() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the create never reached its write"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, body) = send(
+        &stack,
+        reqwest::Method::DELETE,
+        "/api/v1/namespaces/team-c",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while send(
+        &stack,
+        reqwest::Method::GET,
+        "/api/v1/namespaces/team-c",
+        None,
+    )
+    .await
+    .0 != 404
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the empty namespace's cascade never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gate.add_permits(1);
+    let (code, body) = create.await.expect("create task");
+    // kube-apiserver answers such a create 201 too; the namespace controller then deletes it.
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        api.gc(None).await;
+        let (ns, _) = send(
+            &stack,
+            reqwest::Method::GET,
+            "/api/v1/namespaces/team-c",
+            None,
+        )
+        .await;
+        let (_, pods) = send(
+            &stack,
+            reqwest::Method::GET,
+            "/api/v1/namespaces/team-c/pods",
+            None,
+        )
+        .await;
+        let left = pods["items"].as_array().map_or(0, Vec::len);
+        if ns == 404 && left == 0 && stack.sim.instances().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "namespace {ns}, {left} pods and {} VMs outlived the delete",
+            stack.sim.instances().len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Twenty-four creates in flight while their namespace (with a quota, so creates take turns on
+/// its usage object) is deleted, on a store that answers 10 ms late: each answer is 201, or
+/// the 403/404 of a namespace being deleted or gone, never a 500 (a usage object the cascade
+/// deleted under a create's compare-and-swap is read again), and nothing outlives the
+/// namespace.
+#[tokio::test]
+async fn creates_racing_their_namespaces_delete_are_answered_and_cleaned_up() {
+    common::init();
+    let mut args = default_args();
+    args.create_namespaces = Some(false);
+    let mut builder = StackBuilder::new(args);
+    builder.store = Some(std::sync::Arc::new(
+        k8sless::testing::MemoryStore::with_latency(Duration::from_millis(10)),
+    ));
+    let stack = builder.start().await.expect("stack starts");
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-d"}});
+    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+        "spec": {"hard": {"pods": "100"}}});
+    let path = "/api/v1/namespaces/team-d/resourcequotas";
+    assert_eq!(post(&stack, path, quota).await.0, 201);
+    let creates = futures_util::future::join_all((0..24).map(|i| {
+        let stack = &stack;
+        async move {
+            tokio::time::sleep(Duration::from_millis(4 * i)).await;
+            let pod = common::pod(&format!("d{i}"));
+            post(stack, "/api/v1/namespaces/team-d/pods", pod).await
+        }
+    }));
+    let delete = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        send(
+            &stack,
+            reqwest::Method::DELETE,
+            "/api/v1/namespaces/team-d",
+            None,
+        )
+        .await
+    };
+    let (answers, (deleted, body)) = tokio::join!(creates, delete);
+    assert_eq!(deleted, 200, "{body}");
+    for (code, body) in &answers {
+        assert!([201, 403, 404].contains(code), "{code}: {body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        api.gc(None).await;
+        let (ns, _) = send(
+            &stack,
+            reqwest::Method::GET,
+            "/api/v1/namespaces/team-d",
+            None,
+        )
+        .await;
+        let (_, pods) = send(
+            &stack,
+            reqwest::Method::GET,
+            "/api/v1/namespaces/team-d/pods",
+            None,
+        )
+        .await;
+        let left = pods["items"].as_array().map_or(0, Vec::len);
+        if ns == 404 && left == 0 && stack.sim.instances().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "namespace {ns}, {left} pods and {} VMs outlived the delete",
+            stack.sim.instances().len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

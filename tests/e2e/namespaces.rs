@@ -401,6 +401,24 @@ async fn quotas_and_events_list_in_one_namespace_and_in_all() {
     }
     let (_, empty) = get(&stack, "/api/v1/namespaces/default/resourcequotas").await;
     assert_eq!(empty["items"], json!([]), "{empty}");
+    let (_, none) = get(
+        &stack,
+        "/api/v1/resourcequotas?fieldSelector=metadata.name%3Dother",
+    )
+    .await;
+    assert_eq!(none["items"], json!([]), "{none}");
+    let watch = common::http()
+        .get(format!(
+            "{}/api/v1/namespaces/team-a/resourcequotas?watch=true&timeoutSeconds=1",
+            stack.base
+        ))
+        .send()
+        .await
+        .expect("watch");
+    let text = watch.text().await.expect("stream");
+    let first: Value = serde_json::from_str(text.lines().next().unwrap_or("")).expect("event");
+    assert_eq!(first["type"], "ADDED", "{text}");
+    assert_eq!(first["object"]["metadata"]["name"], "q", "{text}");
     for path in ["/api/v1/namespaces/team-a/events", "/api/v1/events"] {
         let (code, list) = get(&stack, path).await;
         assert_eq!(code, 200, "{path}: {list}");

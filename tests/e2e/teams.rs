@@ -386,6 +386,140 @@ async fn a_binding_to_a_missing_role_is_a_reason() {
     assert_eq!(code, 422, "{body}");
 }
 
+/// kube-apiserver's admission and update rules for bindings: NamespaceLifecycle's 404 for a
+/// missing namespace, `cannot change roleRef` on PUT and on patch, and each cause's message with
+/// its type in front (`Unsupported value: ...`), as `field.Error.ErrorBody` makes it.
+#[tokio::test]
+async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
+    let stack = teams_stack().await;
+    let root = Caller::of(&stack.base, ROOT);
+    let (code, body) = root.bind("nowhere", "x", "view", BOB).await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["message"], r#"namespaces "nowhere" not found"#);
+
+    let (code, body) = root.bind("team-a", "bob-view", "view", BOB).await;
+    assert_eq!(code, 201, "{body}");
+    let path = format!("{}/bob-view", rolebindings("team-a"));
+    let mut changed = body.clone();
+    changed["roleRef"]["name"] = "edit".into();
+    let (code, body) = root.call(Method::PUT, &path, Some(changed)).await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        r#"RoleBinding.rbac.authorization.k8s.io "bob-view" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"edit"}: cannot change roleRef"#
+    );
+    assert_eq!(body["details"]["causes"][0]["field"], "roleRef");
+    let patch = json!({"roleRef": {"name": "admin"}});
+    let resp = common::http()
+        .patch(format!("{}{path}", stack.base))
+        .bearer_auth(format!("dev:{ROOT}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(resp.status().as_u16(), 422);
+    // Subjects may change.
+    let (_, stored) = root.call(Method::GET, &path, None).await;
+    let mut more = stored.clone();
+    more["subjects"][0]["name"] = ALICE.into();
+    let (code, body) = root.call(Method::PUT, &path, Some(more)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["roleRef"]["name"], "view");
+
+    let mut bad = binding("team-a", "bad", "edit", BOB);
+    bad["subjects"][0]["kind"] = "Robot".into();
+    let (code, body) = root
+        .call(Method::POST, &rolebindings("team-a"), Some(bad))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["details"]["causes"][0]["message"],
+        r#"Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group""#
+    );
+    assert_eq!(
+        body["message"],
+        r#"RoleBinding.rbac.authorization.k8s.io "bad" is invalid: subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group""#
+    );
+}
+
+/// RBAC lists take label and field selectors, and `?watch=true` streams the bindings present
+/// as ADDED and a change made while it is open, as `kubectl get rolebindings -w` shows them.
+#[tokio::test]
+async fn bindings_are_selected_and_watched() {
+    let stack = teams_stack().await;
+    let root = Caller::of(&stack.base, ROOT);
+    let mut labelled = binding("team-a", "bob-view", "view", BOB);
+    labelled["metadata"]["labels"] = json!({"team": "a"});
+    let (code, body) = root
+        .call(Method::POST, &rolebindings("team-a"), Some(labelled))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = root.bind("team-a", "alice-edit", "edit", ALICE).await;
+    assert_eq!(code, 201, "{body}");
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(String::from))
+            .collect()
+    };
+    let base = rolebindings("team-a");
+    let (_, by_label) = root
+        .call(Method::GET, &format!("{base}?labelSelector=team%3Da"), None)
+        .await;
+    assert_eq!(names(&by_label), ["bob-view"], "{by_label}");
+    let (_, by_name) = root
+        .call(
+            Method::GET,
+            &format!("{base}?fieldSelector=metadata.name%3Dalice-edit"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&by_name), ["alice-edit"], "{by_name}");
+    let (code, bad) = root
+        .call(
+            Method::GET,
+            &format!("{base}?fieldSelector=roleRef.name%3Dview"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    assert_eq!(bad["message"], "field label not supported: roleRef.name");
+
+    let watch = common::http()
+        .get(format!("{}{base}?watch=true&timeoutSeconds=3", stack.base))
+        .bearer_auth(format!("dev:{ROOT}"))
+        .send()
+        .await
+        .expect("watch");
+    assert_eq!(watch.status().as_u16(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (code, body) = root
+        .bind("team-a", "carol-view", "view", "carol@example.com")
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let text = watch.text().await.expect("stream");
+    let events: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).expect("event");
+            let name = e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            (e["type"].as_str().unwrap_or("").to_string(), name)
+        })
+        .collect();
+    let added = |n: &str| ("ADDED".to_string(), n.to_string());
+    assert_eq!(
+        events,
+        [added("alice-edit"), added("bob-view"), added("carol-view")],
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn cloud_run_identity_without_a_token_is_unauthorized() {
     common::init();

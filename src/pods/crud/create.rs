@@ -55,7 +55,9 @@ impl Pods {
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
         // NamespaceLifecycle admission comes first in kube-apiserver: 404 before any 422.
-        let ns_object = self.admit_namespace(&namespace, &name, dry_run).await?;
+        let ns_object = self
+            .admit_namespace(&namespace, "pods", &name, dry_run)
+            .await?;
         let policy = Policy::of(&ns_object);
         let settings = policy.settings(&self.settings);
         let at = now();
@@ -74,34 +76,8 @@ impl Pods {
         // The quota charge is taken before the record exists, so no VM ever runs uncharged.
         let reserved = self.reserve_quota(&namespace, &pod, &plan).await?;
 
-        let vm = VmState {
-            name: plan.name.clone(),
-            zone: plan.zone.clone(),
-            machine_type: plan.machine.name.clone(),
-            insert_attempts: 1,
-            ..Default::default()
-        };
-        let mut rec = PodRecord::new(pod, vm);
-        rec.kubelet_pki = kubelet_pki;
-        rec.event(
-            false,
-            "Scheduled",
-            format!(
-                "Successfully assigned {namespace}/{name} to {} ({}, {}): {}",
-                plan.name, plan.machine.name, plan.zone, plan.reason
-            ),
-            at,
-        );
-        let key = record::key(&namespace, &name);
-        let written = match rec.encode_bounded() {
-            Ok(bytes) => self
-                .store
-                .create_indexed(&key, bytes, index::of(&rec))
-                .await
-                .map_err(|e| Error::pod_store(e, &name)),
-            Err(e) => Err(e),
-        };
-        let generation = match written {
+        let mut rec = scheduled_record(pod, &plan, kubelet_pki, at);
+        let generation = match self.write_new_record(&mut rec).await {
             Ok(generation) => generation,
             Err(e) => {
                 if reserved {
@@ -112,7 +88,40 @@ impl Pods {
             }
         };
         rec.pod.metadata.resource_version = Some(generation.to_string());
-        Ok(self.insert_vm(rec, &plan, &namespace, &name).await)
+        Ok(self.insert_in_admitted(rec, &plan).await)
+    }
+
+    /// Writes a new pod's record (bounded: the oldest history may go, with its index); answers
+    /// its generation.
+    async fn write_new_record(&self, rec: &mut PodRecord) -> Result<i64> {
+        let name = rec.pod.metadata.name.clone().unwrap_or_default();
+        let bytes = rec.encode_bounded()?;
+        self.store
+            .create_indexed(&rec.key(), bytes, index::of(rec))
+            .await
+            .map_err(|e| Error::pod_store(e, &name))
+    }
+
+    /// Inserts the VM of a written record. The namespace may have gone Terminating between
+    /// admission and the record's write, after its cascade last listed its pods: it is read
+    /// again (beside the insert, so it costs no time) and, if it no longer takes new content,
+    /// the pod is deleted as the cascade would have. Read after the write, an Active namespace
+    /// means any later cascade lists this record (Cloud Storage lists are strongly consistent).
+    async fn insert_in_admitted(&self, rec: PodRecord, plan: &VmPlan) -> Pod {
+        let meta = &rec.pod.metadata;
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        let name = meta.name.clone().unwrap_or_default();
+        let (created, admitted) = tokio::join!(
+            self.insert_vm(rec, plan, &namespace, &name),
+            self.still_admits(&namespace)
+        );
+        if !admitted {
+            tracing::info!(namespace = %namespace, pod = %name, "the namespace went Terminating during the create; deleting the pod");
+            if let Err(e) = self.delete(&namespace, &name, Some(0), DryRun::No).await {
+                tracing::warn!(namespace = %namespace, pod = %name, error = %e.chain(), "could not delete a pod created in a namespace being deleted; collection retries");
+            }
+        }
+        created
     }
 
     /// Assigns the pod to its VM: the instance annotations, `nodeName`, and a Pending status
@@ -239,11 +248,46 @@ fn set_server_fields(pod: &mut Pod, at: jiff::Timestamp) {
     pod.status = None;
 }
 
-/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated),
-/// or the error a create would answer.
+/// A new pod's record: scheduled on `plan`'s VM (one insert attempt under way), its PKI, and
+/// the `Scheduled` event.
+fn scheduled_record(
+    pod: Pod,
+    plan: &VmPlan,
+    kubelet_pki: Option<crate::kubelet::PodPki>,
+    at: jiff::Timestamp,
+) -> PodRecord {
+    let vm = VmState {
+        name: plan.name.clone(),
+        zone: plan.zone.clone(),
+        machine_type: plan.machine.name.clone(),
+        insert_attempts: 1,
+        ..Default::default()
+    };
+    let (namespace, name) = (
+        pod.metadata.namespace.clone().unwrap_or_default(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    );
+    let mut rec = PodRecord::new(pod, vm);
+    rec.kubelet_pki = kubelet_pki;
+    rec.event(
+        false,
+        "Scheduled",
+        format!(
+            "Successfully assigned {namespace}/{name} to {} ({}, {}): {}",
+            plan.name, plan.machine.name, plan.zone, plan.reason
+        ),
+        at,
+    );
+    rec
+}
+
+/// `k8sless render`: the instance body a pod file becomes (defaulted, validated, translated,
+/// with kubelet's certificates when `kubelet` reaches kubelets: new ones each time, as each
+/// create makes its own), or the error a create would answer.
 pub fn render(
     text: &str,
     vm: &crate::translate::VmSettings,
+    kubelet: &crate::kubelet::KubeletAccess,
 ) -> Result<crate::gce::types::Instance> {
     let value: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
@@ -271,7 +315,8 @@ pub fn render(
     pod.metadata.creation_timestamp = None;
     defaults::apply(&mut pod);
     validate::validate(&pod).map_err(|c| Error::pod_invalid(&name, c))?;
-    let plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    let mut plan = translate::translate(&pod, vm).map_err(|c| Error::pod_invalid(&name, c))?;
+    crate::pods::kubelet::open_kubelet(&mut plan, None, &name, kubelet, vm)?;
     Ok(plan.instance)
 }
 

@@ -9,7 +9,8 @@
 //! background, and every collection pass (`POST /gc`) runs it again for each namespace still
 //! Terminating ([`Pods::collect_namespaces`]). Pod creates are refused from the moment the
 //! namespace is Terminating; one admitted just before is found by the re-list that precedes
-//! the final step, so the namespace stays until that pod is gone too.
+//! the final step, or, when its record lands after that, deletes itself: every create reads
+//! its namespace again after its record is written ([`Pods::still_admits`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -175,16 +175,34 @@ impl Pods {
         }
     }
 
-    /// The namespace a pod is being created in, as NamespaceLifecycle admits it: 404 when it
-    /// does not exist (unless `--create-namespaces`, or it is `default`, or it has pods from
-    /// before namespaces were objects: then its record is written), 403 while Terminating.
+    /// After a pod's record is written: whether its namespace still takes new content (not
+    /// Terminating, not gone). A store failure answers yes: the cascade's own re-list, and
+    /// collection, remain.
+    pub(crate) async fn still_admits(&self, namespace: &str) -> bool {
+        match self.namespace_objects.get(None, namespace).await {
+            Ok(ns) => !is_terminating(&ns),
+            Err(Error::NotFound { .. }) => false,
+            Err(e) => {
+                tracing::warn!(namespace, error = %e.chain(), "could not read the namespace again after a create");
+                true
+            }
+        }
+    }
+
+    /// The namespace an object (a pod, a quota, a Role) is being created in, as
+    /// NamespaceLifecycle admits it: 404 when it does not exist (unless `--create-namespaces`,
+    /// or it is `default`, or it has pods from before namespaces were objects: then its record
+    /// is written), 403 while Terminating. `resource` is the new object's plural resource as
+    /// kube-apiserver names it in the 403 (`pods`, `roles.rbac.authorization.k8s.io`), `name`
+    /// its name (empty when generated).
     ///
     /// # Errors
     /// 404 `namespaces "x" not found`; 403 for a Terminating namespace; the store's.
     pub(crate) async fn admit_namespace(
         &self,
         namespace: &str,
-        pod: &str,
+        resource: &str,
+        name: &str,
         dry_run: DryRun,
     ) -> Result<Namespace> {
         let ns = match self.namespace_objects.get(None, namespace).await {
@@ -203,10 +221,10 @@ impl Pods {
             other => other?,
         };
         if is_terminating(&ns) {
-            let subject = if pod.is_empty() {
-                "pods".to_string()
+            let subject = if name.is_empty() {
+                resource.to_string()
             } else {
-                format!("pods \"{pod}\"")
+                format!("{resource} \"{name}\"")
             };
             return Err(Error::Forbidden {
                 message: format!(

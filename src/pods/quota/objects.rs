@@ -127,7 +127,9 @@ impl Pods {
         mut q: ResourceQuota,
         dry_run: DryRun,
     ) -> Result<ResourceQuota> {
-        self.admit_namespace(namespace, "", dry_run).await?;
+        let name = q.metadata.name.clone().unwrap_or_default();
+        self.admit_namespace(namespace, "resourcequotas", &name, dry_run)
+            .await?;
         q.status = None;
         validate(&q)?;
         if dry_run == DryRun::All {

@@ -118,7 +118,13 @@ impl Pods {
             };
             match written {
                 Ok(_) => return Ok(usage),
-                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {
+                // Another writer won, or the usage was deleted since it was read (a namespace's
+                // cascade drops it): read again.
+                Err(
+                    StoreError::Conflict { .. }
+                    | StoreError::AlreadyExists { .. }
+                    | StoreError::NotFound { .. },
+                ) => {
                     back_off(attempt).await;
                 }
                 Err(e) => return Err(store_error(e, namespace)),
