@@ -22,6 +22,7 @@ mod e2e {
     pub mod namespaces;
     pub mod pod_input;
     pub mod pods;
+    pub mod processes;
     pub mod teams;
     pub mod tls;
     pub mod translate;

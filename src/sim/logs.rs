@@ -51,6 +51,19 @@ impl SimLogs {
             .push((now(), line));
     }
 
+    /// Sets a container's lines to `lines`, not mirrored (the stand-in's own log, kept for
+    /// after the VM is gone, as a guest archives it).
+    pub fn archive(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        lines: Vec<(jiff::Timestamp, String)>,
+    ) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(format!("{namespace}/{name}/{container}"), lines);
+    }
+
     /// The lines so far.
     pub fn lines(
         &self,

@@ -117,7 +117,12 @@ impl StackBuilder {
         let logs = SimLogs::default();
         let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
         if self.guests {
-            guest::install(&sim, push_sink(app_cell.clone()), logs.clone());
+            guest::install(
+                &sim,
+                push_sink(app_cell.clone()),
+                logs.clone(),
+                kubelet.clone(),
+            );
         }
         if let Some(k) = &kubelet {
             k.mirror(&logs);

@@ -7,12 +7,13 @@ import pytest
 
 
 def pod_manifest(name: str, labels: dict | None = None) -> dict:
-    """An ordinary pod, with nothing k8sless-specific."""
+    """An ordinary pod, with nothing k8sless-specific. It runs 3 s, so a client that waits for Ready
+    sees it running (dev runs the command: docs/exec.md), as on any cluster."""
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"suite": "clients", **(labels or {})}},
         "spec": {"restartPolicy": "Never", "containers": [{
-            "name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "echo hello"],
+            "name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "echo hello; sleep 3"],
             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}]},
     }
 

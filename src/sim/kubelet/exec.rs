@@ -3,8 +3,9 @@
 //! over kubelet's protocols: SPDY/3.1 and WebSocket up to `v4.channel.k8s.io` (kubelet's
 //! streaming server has no v5; kube-apiserver, and k8sless, speak SPDY to it for the half-close).
 //!
-//! What runs is a real process in the VM's scratch directory (the node's, where its containers
-//! run too), with the environment of [`super::runner`]; `attach` starts `/bin/sh` there,
+//! What runs is a real process: inside the container's namespaces and root when its process
+//! runs in the sandbox ([`super::sandbox`], `nsenter`), else in the VM's scratch directory, with
+//! the environment of [`super::runner`]; `attach` starts `/bin/sh` there,
 //! standing in for the container's main process (docs/simulator.md says what this does not
 //! cover).
 
@@ -18,6 +19,7 @@ use axum::routing::any;
 
 use super::SimNode;
 use super::runner;
+use super::sandbox;
 use crate::stream::accept;
 use crate::stream::{StreamOptions, V4};
 
@@ -100,12 +102,22 @@ async fn serve(
             format!("pod not found (\"{namespace}/{pod}\")"),
         );
     }
-    if node.container(&container).is_none() {
+    // A container whose process ended is not found either: kubelet looks among the running
+    // ones (`findContainer` on `GetPods(false)`).
+    let Some(state) = node
+        .container(&container)
+        .filter(|_| node.running(&container))
+    else {
         return refuse(
             StatusCode::NOT_FOUND,
             format!("container not found (\"{container}\")"),
         );
-    }
+    };
+    // In the sandbox the command runs inside the container's namespaces and root.
+    let command = match (state.isolation, state.pid) {
+        (Some(isolation), Some(pid)) => sandbox::enter_command(isolation, pid, &command),
+        _ => command,
+    };
     let wire = match accept::negotiate(request.headers(), &[V4]) {
         Ok(w) => w,
         Err(e) => return refuse(e.code(), e.to_string()),
@@ -147,4 +159,4 @@ mod tests {
 
 #[cfg(test)]
 #[path = "exec_tests.rs"]
-mod stream_tests;
+pub(super) mod stream_tests;

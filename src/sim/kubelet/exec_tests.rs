@@ -11,11 +11,11 @@ use crate::kubelet::{KubeletClient, KubeletError};
 use crate::stream::spdy::upgrade::{self, UpgradeError};
 use crate::stream::{Input, Output, StreamOptions, session, spdy, status};
 
-fn pki_for(vm: &str) -> PodPki {
+pub(crate) fn pki_for(vm: &str) -> PodPki {
     PodPki::generate(pki::serving_names(vm, &["z".into()], "p"), 3600).unwrap()
 }
 
-async fn stand_in(vm: &str) -> (SimKubelet, PodPki, std::path::PathBuf) {
+pub(crate) async fn stand_in(vm: &str) -> (SimKubelet, PodPki, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("k8sless-exec-{}", uuid::Uuid::new_v4()));
     let kubelet = SimKubelet::start(dir.clone()).await.unwrap();
     let p = pki_for(vm);

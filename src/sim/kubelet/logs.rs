@@ -44,8 +44,13 @@ struct Options {
     limit_bytes: Option<usize>,
 }
 
+/// A boolean query parameter as kubelet decodes it (apimachinery's
+/// `Convert_Slice_string_To_bool`): present and not `0`, `false` or `no` (any case) is true, so
+/// the Python client's `follow=True` follows.
 fn flag(q: &HashMap<String, String>, k: &str) -> bool {
-    q.get(k).is_some_and(|v| v == "true" || v == "1")
+    q.get(k).is_some_and(|v| {
+        !(v == "0" || v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("no"))
+    })
 }
 
 fn options(q: &HashMap<String, String>) -> Option<Options> {
@@ -219,7 +224,8 @@ async fn stream_log(
         let mut chunk = String::new();
         for l in &lines {
             if opts.timestamps {
-                chunk.push_str(&l.time.to_string());
+                // kubelet writes nine digits always (`RFC3339NanoFixed`, pkg/kubelet/kuberuntime/logs).
+                chunk.push_str(&super::node::cri_time(l.time));
                 chunk.push(' ');
             }
             chunk.push_str(&l.text);
@@ -283,5 +289,19 @@ mod tests {
         let o = options(&q("follow=true&tailLines=2&timestamps=true")).unwrap();
         assert!(o.follow && o.timestamps);
         assert_eq!(o.tail, Some(2));
+        // The Python client's booleans; Go's false spellings.
+        let o = options(&q("follow=True&timestamps=True&previous=False")).unwrap();
+        assert!(o.follow && o.timestamps && !o.previous);
+        let o = options(&q("follow=0&timestamps=no")).unwrap();
+        assert!(!o.follow && !o.timestamps);
+    }
+
+    #[test]
+    fn timestamps_have_nine_digits_as_kubelets() {
+        let t: jiff::Timestamp = "2026-12-01T14:43:46.51539887Z".parse().unwrap();
+        assert_eq!(
+            super::super::node::cri_time(t),
+            "2026-12-01T14:43:46.515398870Z"
+        );
     }
 }

@@ -17,8 +17,10 @@
 //! and WebSocket channels, to `localhost:PORT`: the stand-in has no per-pod network
 //! namespace, so a pod's port is the test machine's loopback port). Containers are real processes ([`node::SimNode::run`]) whose stdout
 //! and stderr the stand-in writes to CRI log files in a scratch directory, as containerd does,
-//! and `/containerLogs` reads those files as kubelet does.
+//! and `/containerLogs` reads those files as kubelet does; [`container`] starts them, each in
+//! its own mount and PID namespace ([`sandbox`]) when the simulated guest runs a pod's commands.
 
+pub mod container;
 mod exec;
 pub mod logs;
 pub mod node;
@@ -26,6 +28,7 @@ mod portforward;
 mod portforward_ws;
 mod pty;
 mod runner;
+pub mod sandbox;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::SimNodeTls;
 
@@ -25,6 +24,11 @@ pub struct SimContainer {
     pub exit_code: Option<i32>,
     /// When the current process started.
     pub started: Option<jiff::Timestamp>,
+    /// When the last process ended.
+    pub finished: Option<jiff::Timestamp>,
+    /// Set when the process runs in the sandbox ([`super::sandbox`]): `pid` is then its
+    /// container's PID 1, and exec enters its namespaces.
+    pub isolation: Option<super::sandbox::Isolation>,
 }
 
 /// A VM's kubelet.
@@ -37,7 +41,7 @@ pub struct SimNode {
     pub pod: String,
     dir: PathBuf,
     server: Arc<rustls::ServerConfig>,
-    containers: Mutex<HashMap<String, SimContainer>>,
+    pub(super) containers: Mutex<HashMap<String, SimContainer>>,
     /// Container names in spec order (from the manifest), for `/stats/summary`.
     names: Mutex<Vec<String>>,
     /// Serializes appends, so lines of concurrent writers never interleave.
@@ -45,7 +49,9 @@ pub struct SimNode {
     /// The previous CPU sample per container: (when, core-nanoseconds).
     cpu_samples: Mutex<HashMap<String, (jiff::Timestamp, u64)>>,
     /// Set when the VM is gone: every process of the node is killed.
-    stop: tokio::sync::watch::Sender<bool>,
+    pub(super) stop: tokio::sync::watch::Sender<bool>,
+    /// Counts changes of the containers' states (a process started or ended).
+    pub(super) changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for SimNode {
@@ -103,6 +109,7 @@ impl SimNode {
             write: Mutex::default(),
             cpu_samples: Mutex::default(),
             stop: tokio::sync::watch::channel(false).0,
+            changes: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -177,76 +184,17 @@ impl SimNode {
         }
     }
 
-    /// Runs `script` with `sh -c` as `container`'s process (a restart when one ran before),
-    /// its stdout and stderr written to the container's log line by line as they come.
+    /// Runs `script` with `sh -c` as `container`'s process in the node's directory, not in the
+    /// sandbox (a restart when one ran before), its stdout and stderr written to the
+    /// container's log line by line as they come ([`SimNode::start`] is the general form).
     pub fn run(self: &Arc<Self>, container: &str, script: &str) -> std::io::Result<u32> {
-        let mut child = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(&self.dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+        let launch = super::container::Launch {
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            ..Default::default()
+        };
+        let child = self.spawn(container, &launch)?;
         let pid = child.id().unwrap_or(0);
-        {
-            let mut containers = self.containers.lock().unwrap_or_else(|p| p.into_inner());
-            let c = containers.entry(container.to_string()).or_default();
-            if c.started.is_some() {
-                c.restarts += 1;
-            }
-            c.pid = Some(pid);
-            c.exit_code = None;
-            c.started = Some(jiff::Timestamp::now());
-        }
-        if let Some(dir) = self.log_path(container, 0).parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut pumps = Vec::new();
-        for (stream, reader) in [
-            (
-                "stdout",
-                child
-                    .stdout
-                    .take()
-                    .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            ),
-            (
-                "stderr",
-                child
-                    .stderr
-                    .take()
-                    .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            ),
-        ] {
-            let Some(reader) = reader else { continue };
-            let (node, name) = (self.clone(), container.to_string());
-            pumps.push(tokio::spawn(async move {
-                let mut lines = BufReader::new(reader).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    node.write_line(&name, stream, &line);
-                }
-            }));
-        }
-        let (node, name) = (self.clone(), container.to_string());
-        let mut stop = self.stop.subscribe();
-        tokio::spawn(async move {
-            let status = tokio::select! {
-                status = child.wait() => status,
-                () = async { let _ = stop.wait_for(|s| *s).await; } => {
-                    let _ = child.kill().await;
-                    child.wait().await
-                }
-            };
-            for p in pumps {
-                let _ = p.await;
-            }
-            let mut containers = node.containers.lock().unwrap_or_else(|p| p.into_inner());
-            let c = containers.entry(name).or_default();
-            c.pid = None;
-            c.exit_code = Some(status.ok().and_then(|s| s.code()).unwrap_or(137));
-        });
+        self.begin(container, child, pid, None)?;
         Ok(pid)
     }
 
@@ -302,6 +250,6 @@ fn append_cri(path: &Path, at: jiff::Timestamp, stream: &str, text: &str) -> std
 }
 
 /// containerd's timestamp: RFC 3339 with nanoseconds (Go's `time.RFC3339Nano`).
-fn cri_time(at: jiff::Timestamp) -> String {
+pub(super) fn cri_time(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
 }

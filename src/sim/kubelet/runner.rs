@@ -19,14 +19,14 @@ use crate::stream::{Input, Output, ProcessEnds, StreamOptions, TerminalSize, sta
 /// hold the pipe open; containerd waits for the pipes too, but not forever here).
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// The `PATH` of every process (and where a container's program is looked for).
+pub(crate) const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The environment every process gets; `K8SLESS_SIMULATED` and the prompt mark it as the
 /// stand-in's, not a container's.
 fn environment(cmd: &mut Command, pod: &str) {
     cmd.env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
+        .env("PATH", PATH)
         .env("HOSTNAME", pod)
         .env("HOME", ".")
         .env("TERM", "xterm")
@@ -67,7 +67,9 @@ pub(crate) async fn run(
     let _ = ends.output.send(Output::Status(status)).await;
 }
 
-fn code(status: std::process::ExitStatus) -> i32 {
+/// A process' exit code, 128 + the signal when a signal ended it (a shell's convention, and
+/// kubelet's for a killed container).
+pub(super) fn code(status: std::process::ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
@@ -89,7 +91,9 @@ async fn run_pipes(
     };
     cmd.stdin(pipe(opts.stdin))
         .stdout(pipe(opts.stdout))
-        .stderr(pipe(opts.stderr));
+        .stderr(pipe(opts.stderr))
+        // Its own group, killed whole when the client leaves (nsenter's child with it).
+        .process_group(0);
     let mut child = cmd.spawn()?;
     let mut stdin = child.stdin.take();
     let mut readers = Vec::new();
@@ -175,6 +179,11 @@ async fn wait_or_leave(
     tokio::select! {
         status = child.wait() => Ok(Some(code(status?))),
         () = output.closed() => {
+            // The process' group (a tty session's leader leads one too): what nsenter forked
+            // into a container ends with it.
+            if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
             let _ = child.kill().await;
             Ok(None)
         }

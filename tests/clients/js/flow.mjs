@@ -32,7 +32,7 @@ const pod = {
   metadata: { name, labels: { suite: 'clients', flow: 'js' } },
   spec: {
     restartPolicy: 'Never',
-    containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', 'echo hello'],
+    containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', 'echo hello; sleep 3'],
       resources: { requests: { cpu: '250m', memory: '256Mi' } } }],
   },
 };

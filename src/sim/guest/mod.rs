@@ -8,6 +8,14 @@
 //! - `k8sless.dev/simulate-outcome`: `Succeeded` (default), `Failed` (exit code 1),
 //!   `OOMKilled` (exit code 137) or `ImagePullBackOff` (never starts);
 //! - `restartPolicy: Always` pods with no duration annotation run until deleted.
+//!
+//! With the kubelet stand-in ([`crate::sim::kubelet`]) and neither annotation, a pod whose
+//! containers the stand-in can run (each has a `command` found on the host, only `emptyDir`
+//! volumes, the sandbox is available: [`processes`]) is played with **real processes**
+//! instead: each container's status follows its process, and the pod's phase follows
+//! `restartPolicy` once they end, as kubelet reports them.
+
+mod processes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +26,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::kubelet::SimKubelet;
 use super::{Sim, SimChange};
 use crate::gce::types::InstanceStatus;
 use crate::pods::lifecycle::report::{Report, ReportInstance};
@@ -37,8 +46,12 @@ pub use super::logs::{SimLogMirror, SimLogs};
 /// A container's log lines, with when each was written.
 pub type SimLogLines = Vec<(jiff::Timestamp, String)>;
 
-/// Installs the guest hook on `sim`.
-pub fn install(sim: &Sim, sink: ReportSink, logs: SimLogs) {
+/// Installs the guest hook on `sim`; with `kubelet`, pods it can run are played with real
+/// processes on their VM's node.
+pub fn install(sim: &Sim, sink: ReportSink, logs: SimLogs, kubelet: Option<SimKubelet>) {
+    if let (Some(_), Err(why)) = (&kubelet, super::kubelet::sandbox::available()) {
+        tracing::warn!(reason = %why, "simulated guests: no sandbox for real processes; every pod is simulated");
+    }
     let sim2 = sim.clone();
     let handle = tokio::runtime::Handle::current();
     sim.on_change(Arc::new(move |change: SimChange| {
@@ -46,8 +59,9 @@ pub fn install(sim: &Sim, sink: ReportSink, logs: SimLogs) {
             return;
         }
         let (sim, sink, logs) = (sim2.clone(), sink.clone(), logs.clone());
+        let kubelet = kubelet.clone();
         handle.spawn(async move {
-            if let Err(e) = run(sim, sink, logs, change).await {
+            if let Err(e) = run(sim, sink, logs, kubelet, change).await {
                 tracing::warn!(error = %e, "simulated guest stopped");
             }
         });
@@ -104,13 +118,25 @@ struct Guest {
     /// Container name and image, in spec order.
     images: Vec<(String, String)>,
     sequence: u64,
+    /// The pod, as the VM's metadata carries it.
+    pod: Pod,
 }
 
 /// Plays the pod on a VM that just reached RUNNING: Pending, then Running (or an image pull
 /// back-off), log lines while it runs, the final report, and a power-off.
-async fn run(sim: Sim, sink: ReportSink, logs: SimLogs, change: SimChange) -> Result<(), String> {
+async fn run(
+    sim: Sim,
+    sink: ReportSink,
+    logs: SimLogs,
+    kubelet: Option<SimKubelet>,
+    change: SimChange,
+) -> Result<(), String> {
     let mut guest = Guest::new(sim, sink, logs, change)?;
+    let played = kubelet.as_ref().and_then(|k| guest.processes(k));
     guest.report_pending().await?;
+    if let Some((node, launches)) = played {
+        return guest.play_processes(node, launches).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     if guest.outcome == "ImagePullBackOff" {
         return guest.report_image_pull_backoff().await;
@@ -174,6 +200,7 @@ impl Guest {
                 .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
                 .collect(),
             sequence: 0,
+            pod,
         })
     }
 
