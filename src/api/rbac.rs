@@ -19,10 +19,12 @@ use serde_json::json;
 
 use super::AppState;
 use super::extract::{body_value, write_options};
+use super::object_write::{ObjectWrite, patch_body, patch_kind};
 use super::pods::json;
 use crate::auth::identity::User;
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
+use crate::pods::update::replace::PatchKind;
 use crate::rbac::write::RbacKind;
 
 const BASE: &str = "/apis/rbac.authorization.k8s.io/v1";
@@ -108,24 +110,22 @@ async fn decode<K: RbacKind>(state: &AppState, headers: &HeaderMap, body: Body) 
     serde_json::from_value(value).map_err(|e| Error::bad_request(format!("{}: {e}", K::KIND)))
 }
 
-async fn create<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+/// What a write of an RBAC object takes off its request: the caller (the escalation checks
+/// are theirs), the path's namespace and name, then the query, the headers and the body.
+type RbacWrite = ObjectWrite<(Extension<User>, Params)>;
+
+async fn create<K: RbacKind>(w: RbacWrite) -> Response {
+    let (Extension(user), Path(p)) = &w.parts;
     super::respond(
         async {
-            let (dry_run, _) = write_options(q.as_deref())?;
-            let obj = decode::<K>(&state, &headers, body).await?;
-            let ns = scope::<K>(&p);
+            let (dry_run, _) = write_options(w.query.as_deref())?;
+            let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+            let ns = scope::<K>(p);
             let created = if dry_run == DryRun::All {
-                state.authz.rbac_admit(&user, ns, &obj).await?;
+                w.state.authz.rbac_admit(user, ns, &obj).await?;
                 obj
             } else {
-                state.authz.rbac_create(&user, ns, obj).await?
+                w.state.authz.rbac_create(user, ns, obj).await?
             };
             Ok(json(StatusCode::CREATED, &created))
         }
@@ -133,19 +133,15 @@ async fn create<K: RbacKind>(
     )
 }
 
-async fn replace<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn replace<K: RbacKind>(w: RbacWrite) -> Response {
+    let (Extension(user), Path(p)) = &w.parts;
     super::respond(
         async {
-            let obj = decode::<K>(&state, &headers, body).await?;
-            let replaced = state
+            let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+            let replaced = w
+                .state
                 .authz
-                .rbac_replace(&user, scope::<K>(&p), name_of(&p), obj)
+                .rbac_replace(user, scope::<K>(p), name_of(p), obj)
                 .await?;
             Ok(json(StatusCode::OK, &replaced))
         }
@@ -157,45 +153,32 @@ async fn replace<K: RbacKind>(
 /// patch (their lists, `rules` and `subjects`, have no merge key in Kubernetes' schema: a
 /// strategic merge replaces them too). Applied to the stored object, written on its
 /// resourceVersion (409 if it changed meanwhile).
-async fn patch<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn patch<K: RbacKind>(w: RbacWrite) -> Response {
     use crate::pods::update::patch::{PatchError, apply_json_patch, apply_merge_patch};
+    let (Extension(user), Path(p)) = &w.parts;
     super::respond(
         async {
-            let (ns, name) = (scope::<K>(&p), name_of(&p));
-            let patch = body_value(&headers, body, state.body_limit).await?;
-            let stored: K = state.authz.rbac_get(ns, name).await?;
+            let (ns, name) = (scope::<K>(p), name_of(p));
+            let kind = patch_kind(&w.headers)?;
+            let patch = patch_body(&w.state, &w.headers, w.body).await?;
+            let stored: K = w.state.authz.rbac_get(ns, name).await?;
             let doc = serde_json::to_value(&stored)
                 .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
-            let patched = match super::extract::media_type_as_sent(&headers) {
-                "application/json-patch+json" => {
-                    apply_json_patch(&doc, &patch).map_err(|e| match e {
-                        PatchError::Unprocessable { message } => Error::Invalid {
-                            kind: K::KIND,
-                            name: name.to_string(),
-                            causes: vec![crate::error::Cause::invalid("", message)],
-                        },
-                        other => Error::bad_request(other.to_string()),
-                    })?
-                }
-                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                    apply_merge_patch(&doc, &patch)
-                }
-                other => {
-                    return Err(Error::UnsupportedMediaType {
-                        content_type: other.to_string(),
-                    });
-                }
+            let patched = match kind {
+                PatchKind::Json => apply_json_patch(&doc, &patch).map_err(|e| match e {
+                    PatchError::Unprocessable { message } => Error::Invalid {
+                        kind: K::KIND,
+                        name: name.to_string(),
+                        causes: vec![crate::error::Cause::invalid("", message)],
+                    },
+                    other => Error::bad_request(other.to_string()),
+                })?,
+                PatchKind::Merge | PatchKind::Strategic => apply_merge_patch(&doc, &patch),
             };
             let mut obj: K = serde_json::from_value(patched)
                 .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
             obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
-            let replaced = state.authz.rbac_replace(&user, ns, name, obj).await?;
+            let replaced = w.state.authz.rbac_replace(user, ns, name, obj).await?;
             Ok(json(StatusCode::OK, &replaced))
         }
         .await,
