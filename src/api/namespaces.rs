@@ -7,29 +7,25 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
+use super::object_read::ObjectRead;
 use super::object_write::ObjectWrite;
-use super::pods::table_request;
-use super::table::{IncludeObject, column, row_value, since, table_value};
-use super::{AppState, extract, object_read, respond};
+use super::respond;
+use super::table::{IncludeObject, age, age_column, column, name_column, object_table};
 use crate::error::{Error, Result};
 
 /// The longest a namespace watch stays open.
 const WATCH_LIMIT: Duration = Duration::from_secs(300);
 
 /// `GET /api/v1/namespaces` (and `?watch=true`).
-pub(crate) async fn namespace_list(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(list(state, q, &headers).await)
+pub(crate) async fn namespace_list(read: ObjectRead) -> Response {
+    respond(list(read).await)
 }
 
 /// `POST /api/v1/namespaces` (`kubectl create namespace`).
@@ -73,29 +69,26 @@ pub(crate) async fn namespace_delete(Path(name): Path<String>, write: ObjectWrit
 }
 
 /// `GET /api/v1/namespaces/{name}`.
-pub(crate) async fn namespace_view(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(view(state, name, q, &headers).await)
+pub(crate) async fn namespace_view(read: ObjectRead<Path<String>>) -> Response {
+    let Path(name) = &read.parts;
+    respond(
+        async {
+            let ns = read.state.pods.namespace(name).await?;
+            Ok(read.one(ns, namespace_table))
+        }
+        .await,
+    )
 }
 
-async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let table = table_request(headers, &query)?;
-    let name = name_selector(&query)?;
-    let mut found = state.pods.namespaces().await?;
+async fn list(read: ObjectRead) -> Result<Response> {
+    let query = &read.query;
+    let name = name_selector(query)?;
+    let mut found = read.state.pods.namespaces().await?;
     found.items.retain(|ns| {
         name.as_deref()
             .is_none_or(|n| ns.metadata.name.as_deref() == Some(n))
     });
-    let meta = ListMeta {
-        resource_version: Some(found.resource_version.to_string()),
-        ..Default::default()
-    };
-    if super::extract::flag(&query, "watch") {
+    if super::extract::flag(query, "watch") {
         let timeout = match query.get("timeoutSeconds") {
             Some(t) => Duration::from_secs(
                 t.parse::<u64>()
@@ -104,7 +97,7 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             None => Duration::from_secs(30),
         };
         return Ok(super::namespace_watch::watch(
-            state.pods.clone(),
+            read.state.pods.clone(),
             name,
             found.items,
             timeout.min(WATCH_LIMIT),
@@ -113,12 +106,7 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
                 .is_some_and(|v| !v.is_empty() && v != "0"),
         ));
     }
-    Ok(object_read::list_or_table(
-        table,
-        found.items,
-        meta,
-        namespace_table,
-    ))
+    Ok(read.list(found.items, found.resource_version, namespace_table))
 }
 
 /// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
@@ -136,21 +124,6 @@ fn name_selector(query: &std::collections::HashMap<String, String>) -> Result<Op
     }
 }
 
-async fn view(
-    state: AppState,
-    name: String,
-    q: Option<String>,
-    headers: &HeaderMap,
-) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let ns = state.pods.namespace(&name).await?;
-    Ok(object_read::object_or_table(
-        table_request(headers, &query)?,
-        ns,
-        namespace_table,
-    ))
-}
-
 /// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.
 pub(crate) fn namespace_table(
     items: &[Namespace],
@@ -159,44 +132,20 @@ pub(crate) fn namespace_table(
     list_meta: ListMeta,
 ) -> Value {
     let columns = vec![
-        column(
-            "Name",
-            "string",
-            Some("name"),
-            0,
-            "Name must be unique within a namespace.",
-        ),
+        name_column(),
         column("Status", "string", None, 0, "The status of the namespace"),
-        column(
-            "Age",
-            "string",
-            None,
-            0,
-            "CreationTimestamp is a timestamp representing the server time when this object was created.",
-        ),
+        age_column(),
     ];
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|ns| {
-            let cells = json!([
-                ns.metadata.name.clone().unwrap_or_default(),
-                ns.status
-                    .as_ref()
-                    .and_then(|s| s.phase.clone())
-                    .unwrap_or_default(),
-                ns.metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now)),
-            ]);
-            row_value(
-                cells,
-                include_object,
-                &serde_json::to_value(ns).unwrap_or_default(),
-            )
-        })
-        .collect();
-    table_value(list_meta, columns, rows)
+    object_table(items, include_object, list_meta, columns, |ns| {
+        json!([
+            ns.metadata.name.clone().unwrap_or_default(),
+            ns.status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default(),
+            age(&ns.metadata, now),
+        ])
+    })
 }
 
 #[cfg(test)]

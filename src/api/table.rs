@@ -309,6 +309,58 @@ pub(super) fn column(
     }
 }
 
+/// The NAME column every kind's table opens with (kube-apiserver's text for `metadata.name`).
+pub(super) fn name_column() -> TableColumnDefinition {
+    column(
+        "Name",
+        "string",
+        Some("name"),
+        0,
+        "Name must be unique within a namespace.",
+    )
+}
+
+/// The AGE column (kube-apiserver's text for `metadata.creationTimestamp`).
+pub(super) fn age_column() -> TableColumnDefinition {
+    column(
+        "Age",
+        "string",
+        None,
+        0,
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    )
+}
+
+/// An AGE cell: the time since `metadata.creationTimestamp`, `<unknown>` without one.
+pub(super) fn age(metadata: &ObjectMeta, now: Timestamp) -> String {
+    metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now))
+}
+
+/// A `Table` of whole objects (namespaces, quotas): each row's cells from `cells`, with the
+/// object as `includeObject` asks.
+pub(super) fn object_table<T: Serialize>(
+    items: &[T],
+    include_object: IncludeObject,
+    list_meta: ListMeta,
+    columns: Vec<TableColumnDefinition>,
+    cells: impl Fn(&T) -> Value,
+) -> Value {
+    let rows = items
+        .iter()
+        .map(|item| {
+            row_value(
+                cells(item),
+                include_object,
+                &serde_json::to_value(item).unwrap_or_default(),
+            )
+        })
+        .collect();
+    table_value(list_meta, columns, rows)
+}
+
 fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow<'_> {
     let summary = PodSummary::of(pod);
     let restarts = match summary.last_restart {
