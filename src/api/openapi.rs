@@ -36,7 +36,7 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     DeleteOptions, ListMeta, Patch, Status, WatchEvent,
 };
-use k8s_openapi::schemars::generate::SchemaSettings;
+use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
@@ -105,18 +105,25 @@ pub(super) const EVENT_SCHEMA: &str = "io.k8s.api.core.v1.Event";
 pub(super) const NAMESPACE_SCHEMA: &str = "io.k8s.api.core.v1.Namespace";
 pub(super) const QUOTA_SCHEMA: &str = "io.k8s.api.core.v1.ResourceQuota";
 
-fn schemas() -> Map<String, Value> {
+/// An OpenAPI 3 schema generator holding the schemas every document refers to: `Status`,
+/// `DeleteOptions`, `ListMeta` and `Patch` (the core document and the RBAC group's).
+pub(super) fn generator() -> SchemaGenerator {
     let mut generator = SchemaSettings::openapi3()
         .with(|s| s.meta_schema = None)
         .into_generator();
-    generator.subschema_for::<Pod>();
-    generator.subschema_for::<Event>();
-    generator.subschema_for::<Namespace>();
-    generator.subschema_for::<ResourceQuota>();
     generator.subschema_for::<Status>();
     generator.subschema_for::<DeleteOptions>();
     generator.subschema_for::<ListMeta>();
     generator.subschema_for::<Patch>();
+    generator
+}
+
+fn schemas() -> Map<String, Value> {
+    let mut generator = generator();
+    generator.subschema_for::<Pod>();
+    generator.subschema_for::<Event>();
+    generator.subschema_for::<Namespace>();
+    generator.subschema_for::<ResourceQuota>();
     generator.subschema_for::<WatchEvent<Pod>>();
     let mut schemas = generator.take_definitions(true);
 

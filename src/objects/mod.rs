@@ -73,7 +73,8 @@ pub(crate) trait StoredObject:
     }
 }
 
-/// What a change given to [`Objects::modify`] decided.
+/// What a change given to a read-modify-write decided ([`Objects::modify`], and pod records'
+/// `modify_or_delete`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {
     /// Leave the stored object as it is.
