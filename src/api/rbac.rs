@@ -38,29 +38,25 @@ pub(crate) fn routes() -> Router<AppState> {
     cluster::<ClusterRoleBinding>(router, "clusterrolebindings")
 }
 
+/// A namespaced kind: its objects under each namespace, and the list across namespaces.
 fn namespaced<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
-    let collection = format!("{BASE}/namespaces/{{namespace}}/{resource}");
-    router
-        .route(&format!("{BASE}/{resource}"), get(list::<K>))
-        .route(
-            &collection,
-            get(list::<K>).post(create::<K>).fallback(unsupported),
-        )
-        .route(
-            &format!("{collection}/{{name}}"),
-            get(view::<K>)
-                .put(replace::<K>)
-                .patch(patch::<K>)
-                .delete(delete::<K>)
-                .fallback(unsupported),
-        )
+    let router = router.route(&format!("{BASE}/{resource}"), get(list::<K>));
+    objects::<K>(
+        router,
+        &format!("{BASE}/namespaces/{{namespace}}/{resource}"),
+    )
 }
 
+/// A cluster-scoped kind: its objects at the group's root.
 fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
-    let collection = format!("{BASE}/{resource}");
+    objects::<K>(router, &format!("{BASE}/{resource}"))
+}
+
+/// The collection (list, create) and its objects (get, replace, patch, delete) at `collection`.
+fn objects<K: RbacKind>(router: Router<AppState>, collection: &str) -> Router<AppState> {
     router
         .route(
-            &collection,
+            collection,
             get(list::<K>).post(create::<K>).fallback(unsupported),
         )
         .route(
