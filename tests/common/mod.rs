@@ -9,7 +9,9 @@
 pub mod api;
 pub mod issuer;
 
-use k8sless::testing::{Instance, Stack, StackBuilder, default_args};
+use k8sless::testing::{
+    GcsStore, Instance, RecordStore, Stack, StackBuilder, TokenSource, default_args,
+};
 use serde_json::{Value, json};
 
 pub use api::*;
@@ -121,6 +123,50 @@ pub async fn serve(app: axum::Router) -> String {
     let (listener, base) = loopback().await;
     serve_on(listener, app);
     base
+}
+
+/// A runtime of two workers, for the tests that drive blocking tools (kubectl) beside a stack.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The shared fake-gcs-server's endpoint (K8SLESS_TEST_GCS_ENDPOINT, started by scripts/test),
+/// or a printed skip ([`peer`]); the rustls provider installed.
+pub fn gcs_endpoint() -> Option<String> {
+    init();
+    peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")
+}
+
+/// A new, empty bucket on the Cloud Storage server at `endpoint` (fake-gcs-server); its name.
+pub async fn gcs_bucket(endpoint: &str) -> String {
+    let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
+    let r = http()
+        .post(format!("{endpoint}/storage/v1/b?project=test"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    name
+}
+
+/// The production store on `bucket` at `endpoint`, without credentials.
+pub fn gcs_store(endpoint: &str, bucket: &str, timeout: std::time::Duration) -> GcsStore {
+    GcsStore::new(endpoint, bucket, TokenSource::Anonymous, timeout).expect("store")
+}
+
+/// The production store on a new bucket at `endpoint` (10 s timeouts).
+pub async fn new_gcs_store(endpoint: &str) -> std::sync::Arc<dyn RecordStore> {
+    let bucket = gcs_bucket(endpoint).await;
+    std::sync::Arc::new(gcs_store(
+        endpoint,
+        &bucket,
+        std::time::Duration::from_secs(10),
+    ))
 }
 
 /// `pod`'s PodScheduled condition says Unschedulable, with a message naming `why`.

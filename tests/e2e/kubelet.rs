@@ -53,11 +53,7 @@ fn suite(version: &str) {
         return;
     };
     common::init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let mut b = StackBuilder::new(default_args());
     b.mode = SimMode::Auto;
     b.timings = SimTimings::ZERO;

@@ -300,23 +300,7 @@ async fn shared_store() -> Arc<dyn RecordStore> {
         .ok()
         .filter(|e| !e.is_empty())
     {
-        let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
-        let r = common::http()
-            .post(format!("{endpoint}/storage/v1/b?project=test"))
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .expect("create bucket");
-        assert!(r.status().is_success());
-        return Arc::new(
-            k8sless::testing::GcsStore::new(
-                &endpoint,
-                &name,
-                k8sless::testing::TokenSource::Anonymous,
-                Duration::from_secs(10),
-            )
-            .expect("store"),
-        );
+        return common::new_gcs_store(&endpoint).await;
     }
     println!("K8SLESS_TEST_GCS_ENDPOINT unset: the two instances share one memory store");
     Arc::new(MemoryStore::new())
