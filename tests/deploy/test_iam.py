@@ -105,16 +105,40 @@ def _condition(body: dict) -> str:
     return one(body["condition"])["title"] if "condition" in body else ""
 
 
+def _from_table(body: dict) -> list[dict]:
+    """A binding made with `for_each = local.x` (a map of objects, iam.tf's tables): one body
+    per entry, each `${each.value.f}` replaced by the entry's `f`. Any other binding: itself."""
+    m = re.fullmatch(r"\$\{local\.(\w+)\}", body.get("for_each", ""))
+    if not m:
+        return [body]
+    table = locals_of()[m.group(1)]
+    assert isinstance(table, dict) and table, f"local.{m.group(1)} is not a map of bindings"
+    bodies = []
+    for key, entry in table.items():
+        assert isinstance(entry, dict), f"local.{m.group(1)}[{key!r}] is not an object"
+
+        def field(value, entry=entry, key=key):
+            f = re.fullmatch(r"\$\{each\.value\.(\w+)\}", value) if isinstance(value, str) else None
+            if not f:
+                return value
+            assert f.group(1) in entry, f"local.{m.group(1)}[{key!r}] has no {f.group(1)}"
+            return entry[f.group(1)]
+
+        bodies.append({k: field(v) for k, v in body.items() if k != "for_each"})
+    return bodies
+
+
 def terraform_bindings() -> list[tuple[str, str, str, str]]:
     found = []
-    for (rtype, name), body in _all_resources().items():
+    for (rtype, name), resource_body in _all_resources().items():
         if re.search(r"_iam_(binding|policy|audit_config)$", rtype) or rtype == "google_project_iam_audit_config":
             pytest.fail(f"{rtype}.{name}: only additive *_iam_member bindings are allowed")
         if not rtype.endswith("_iam_member"):
             continue
         assert rtype in SCOPES, f"{rtype}.{name}: a kind of binding the table does not cover"
-        for resource in _resources(rtype, body):
-            found.append((_principal(body), _role(body), resource, _condition(body)))
+        for body in _from_table(resource_body):
+            for resource in _resources(rtype, body):
+                found.append((_principal(body), _role(body), resource, _condition(body)))
     return found
 
 
