@@ -110,75 +110,60 @@ async fn decode<K: RbacKind>(state: &AppState, headers: &HeaderMap, body: Body) 
 /// are theirs), the path's namespace and name, then the query, the headers and the body.
 type RbacWrite = ObjectWrite<(Extension<User>, Params)>;
 
-async fn create<K: RbacKind>(w: RbacWrite) -> Response {
+async fn create<K: RbacKind>(w: RbacWrite) -> Result<Response> {
     let (Extension(user), Path(p)) = &w.parts;
-    super::respond(
-        async {
-            let (dry_run, _) = write_options(w.query.as_deref())?;
-            let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
-            let ns = scope::<K>(p);
-            let created = if dry_run == DryRun::All {
-                w.state.authz.rbac_admit(user, ns, &obj).await?;
-                obj
-            } else {
-                w.state.authz.rbac_create(user, ns, obj).await?
-            };
-            Ok(json(StatusCode::CREATED, &created))
-        }
-        .await,
-    )
+    let (dry_run, _) = write_options(w.query.as_deref())?;
+    let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+    let ns = scope::<K>(p);
+    let created = if dry_run == DryRun::All {
+        w.state.authz.rbac_admit(user, ns, &obj).await?;
+        obj
+    } else {
+        w.state.authz.rbac_create(user, ns, obj).await?
+    };
+    Ok(json(StatusCode::CREATED, &created))
 }
 
-async fn replace<K: RbacKind>(w: RbacWrite) -> Response {
+async fn replace<K: RbacKind>(w: RbacWrite) -> Result<Response> {
     let (Extension(user), Path(p)) = &w.parts;
-    super::respond(
-        async {
-            let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
-            let replaced = w
-                .state
-                .authz
-                .rbac_replace(user, scope::<K>(p), name_of(p), obj)
-                .await?;
-            Ok(json(StatusCode::OK, &replaced))
-        }
-        .await,
-    )
+    let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+    let replaced = w
+        .state
+        .authz
+        .rbac_replace(user, scope::<K>(p), name_of(p), obj)
+        .await?;
+    Ok(json(StatusCode::OK, &replaced))
 }
 
 /// `PATCH`: JSON patch, merge patch, or strategic merge patch, which for these kinds is a merge
 /// patch (their lists, `rules` and `subjects`, have no merge key in Kubernetes' schema: a
 /// strategic merge replaces them too). Applied to the stored object, written on its
 /// resourceVersion (409 if it changed meanwhile).
-async fn patch<K: RbacKind>(w: RbacWrite) -> Response {
+async fn patch<K: RbacKind>(w: RbacWrite) -> Result<Response> {
     use crate::pods::update::patch::{PatchError, apply_json_patch, apply_merge_patch};
     let (Extension(user), Path(p)) = &w.parts;
-    super::respond(
-        async {
-            let (ns, name) = (scope::<K>(p), name_of(p));
-            let kind = patch_kind(&w.headers)?;
-            let patch = patch_body(&w.state, &w.headers, w.body).await?;
-            let stored: K = w.state.authz.rbac_get(ns, name).await?;
-            let doc = serde_json::to_value(&stored)
-                .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
-            let patched = match kind {
-                PatchKind::Json => apply_json_patch(&doc, &patch).map_err(|e| match e {
-                    PatchError::Unprocessable { message } => Error::Invalid {
-                        kind: K::KIND,
-                        name: name.to_string(),
-                        causes: vec![crate::error::Cause::invalid("", message)],
-                    },
-                    other => Error::bad_request(other.to_string()),
-                })?,
-                PatchKind::Merge | PatchKind::Strategic => apply_merge_patch(&doc, &patch),
-            };
-            let mut obj: K = serde_json::from_value(patched)
-                .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
-            obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
-            let replaced = w.state.authz.rbac_replace(user, ns, name, obj).await?;
-            Ok(json(StatusCode::OK, &replaced))
-        }
-        .await,
-    )
+    let (ns, name) = (scope::<K>(p), name_of(p));
+    let kind = patch_kind(&w.headers)?;
+    let patch = patch_body(&w.state, &w.headers, w.body).await?;
+    let stored: K = w.state.authz.rbac_get(ns, name).await?;
+    let doc = serde_json::to_value(&stored)
+        .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
+    let patched = match kind {
+        PatchKind::Json => apply_json_patch(&doc, &patch).map_err(|e| match e {
+            PatchError::Unprocessable { message } => Error::Invalid {
+                kind: K::KIND,
+                name: name.to_string(),
+                causes: vec![crate::error::Cause::invalid("", message)],
+            },
+            other => Error::bad_request(other.to_string()),
+        })?,
+        PatchKind::Merge | PatchKind::Strategic => apply_merge_patch(&doc, &patch),
+    };
+    let mut obj: K = serde_json::from_value(patched)
+        .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
+    obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
+    let replaced = w.state.authz.rbac_replace(user, ns, name, obj).await?;
+    Ok(json(StatusCode::OK, &replaced))
 }
 
 async fn view<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
@@ -189,54 +174,44 @@ async fn list<K: RbacKind>(
     State(state): State<AppState>,
     Path(p): Params,
     RawQuery(q): RawQuery,
-) -> Response {
-    super::respond(
-        async {
-            if super::extract::flag(&super::extract::query(q.as_deref())?, "watch") {
-                return Err(Error::MethodNotAllowed {
-                    message: format!(
-                        "watching {} is not supported by k8sless; list them instead",
-                        K::RESOURCE
-                    ),
-                });
-            }
-            let list = state.authz.rbac_list::<K>(scope::<K>(&p)).await?;
-            Ok(json(
-                StatusCode::OK,
-                &json!({
-                    "apiVersion": K::API_VERSION,
-                    "kind": format!("{}List", K::KIND),
-                    "metadata": { "resourceVersion": list.resource_version.to_string() },
-                    "items": list.items,
-                }),
-            ))
-        }
-        .await,
-    )
+) -> Result<Response> {
+    if super::extract::flag(&super::extract::query(q.as_deref())?, "watch") {
+        return Err(Error::MethodNotAllowed {
+            message: format!(
+                "watching {} is not supported by k8sless; list them instead",
+                K::RESOURCE
+            ),
+        });
+    }
+    let list = state.authz.rbac_list::<K>(scope::<K>(&p)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "apiVersion": K::API_VERSION,
+            "kind": format!("{}List", K::KIND),
+            "metadata": { "resourceVersion": list.resource_version.to_string() },
+            "items": list.items,
+        }),
+    ))
 }
 
-async fn delete<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
-    super::respond(
-        async {
-            let name = name_of(&p);
-            let gone: K = state.authz.rbac_delete(scope::<K>(&p), name).await?;
-            let resource = K::RESOURCE.split('.').next().unwrap_or(K::RESOURCE);
-            Ok(json(
-                StatusCode::OK,
-                &json!({
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "details": {
-                        "name": name,
-                        "group": K::GROUP,
-                        "kind": resource,
-                        "uid": gone.metadata().uid,
-                    },
-                }),
-            ))
-        }
-        .await,
-    )
+async fn delete<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Result<Response> {
+    let name = name_of(&p);
+    let gone: K = state.authz.rbac_delete(scope::<K>(&p), name).await?;
+    let resource = K::RESOURCE.split('.').next().unwrap_or(K::RESOURCE);
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": K::GROUP,
+                "kind": resource,
+                "uid": gone.metadata().uid,
+            },
+        }),
+    ))
 }
