@@ -72,12 +72,16 @@ pub(crate) fn openapi_v3_api_v1_json() -> &'static [u8] {
 /// as Kubernetes computes it; also usable as a strong ETag).
 pub(crate) fn openapi_v3_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        Sha512::digest(openapi_v3_api_v1_json())
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect()
-    })
+    HASH.get_or_init(|| document_hash(openapi_v3_api_v1_json()))
+}
+
+/// The `hash` of a served OpenAPI document's URL, as Kubernetes computes it: the uppercase
+/// hex SHA-512 of its bytes.
+pub(super) fn document_hash(document: &[u8]) -> String {
+    Sha512::digest(document)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 pub(super) fn gvk<R: Resource>(suffix: &str) -> Value {

@@ -12,10 +12,9 @@ use std::sync::OnceLock;
 use k8s_openapi::Resource;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha512};
 
 use super::discovery::KUBERNETES_VERSION;
-use super::openapi::{generator, gvk, schema_ref};
+use super::openapi::{document_hash, generator, gvk, schema_ref};
 
 /// Where client-go finds this document in the `/openapi/v3` index.
 pub(crate) const RBAC_V1_PATH: &str = "apis/rbac.authorization.k8s.io/v1";
@@ -31,12 +30,7 @@ pub(crate) fn document_json() -> &'static [u8] {
 /// The uppercase hex SHA-512 of [`document_json`] (the `hash` of its URL).
 pub(crate) fn hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        Sha512::digest(document_json())
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect()
-    })
+    HASH.get_or_init(|| document_hash(document_json()))
 }
 
 fn query(name: &str, description: &str) -> Value {

@@ -450,15 +450,7 @@ fn prepare_new<K: StoredObject>(obj: &mut K, namespace: Option<&str>) -> Result<
     meta::name(obj.metadata(), K::NAME_RULE, &mut causes);
     meta::labels_and_annotations(obj.metadata(), &mut causes);
     causes.extend(obj.validate());
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            kind: K::KIND,
-            name: obj.metadata().name.clone().unwrap_or_default(),
-            causes,
-        })
-    }
+    Error::invalid_unless_empty(K::KIND, obj.metadata().name.as_deref(), causes)
 }
 
 /// A `PUT` body names the object of its path (kube-apiserver's 400 wording).

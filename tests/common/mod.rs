@@ -180,6 +180,38 @@ pub fn assert_unschedulable(pod: &Value, why: &str) {
     );
 }
 
+/// `method` on `path` of the service at `base`, with `body` as JSON: the status and the answer
+/// as JSON (`Null` when it is not JSON).
+pub async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = http().request(method, format!("{base}{path}"));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// [`send`] of a `GET`.
+pub async fn get(base: &str, path: &str) -> (u16, Value) {
+    send(base, reqwest::Method::GET, path, None).await
+}
+
+/// [`send`] of a `POST` of `body`.
+pub async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    send(base, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// [`send`] of a `DELETE`.
+pub async fn delete(base: &str, path: &str) -> (u16, Value) {
+    send(base, reqwest::Method::DELETE, path, None).await
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

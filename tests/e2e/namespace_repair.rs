@@ -9,32 +9,13 @@ use bytes::Bytes;
 use k8sless::testing::{RecordStore, Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
-use crate::common;
+use crate::common::{self, get, post};
 
 async fn stack() -> Stack {
     common::init();
     let mut args = default_args();
     args.create_namespaces = Some(false);
     StackBuilder::new(args).start().await.expect("stack starts")
-}
-
-async fn send(
-    stack: &Stack,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = common::http().request(method, format!("{}{path}", stack.base));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.expect("request");
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
-    send(stack, reqwest::Method::POST, path, Some(body)).await
 }
 
 /// Rewrites a stored object in place, as another writer would (compare-and-swap on its generation).
@@ -55,12 +36,16 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}});
-    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     for name in ["b1", "b2"] {
         assert_eq!(
-            post(&stack, "/api/v1/namespaces/team-b/pods", common::pod(name))
-                .await
-                .0,
+            post(
+                &stack.base,
+                "/api/v1/namespaces/team-b/pods",
+                common::pod(name)
+            )
+            .await
+            .0,
             201
         );
     }
@@ -70,15 +55,14 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
         v["status"]["phase"] = json!("Terminating");
     })
     .await;
-    let (_, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b",
-        None,
+    let (_, ns) = get(&stack.base, "/api/v1/namespaces/team-b").await;
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    let (code, refused) = post(
+        &stack.base,
+        "/api/v1/namespaces/team-b/pods",
+        common::pod("b3"),
     )
     .await;
-    assert_eq!(ns["status"]["phase"], "Terminating");
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod("b3")).await;
     assert_eq!(code, 403, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
@@ -87,21 +71,9 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
         json!(["team-b"]),
         "{summary}"
     );
-    let (code, _) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b",
-        None,
-    )
-    .await;
+    let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(code, 404);
-    let (_, pods) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b/pods",
-        None,
-    )
-    .await;
+    let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
     assert_eq!(pods["items"], json!([]));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !stack.sim.instances().is_empty() {
@@ -115,19 +87,27 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
+    post(&stack.base, "/api/v1/namespaces", ns).await;
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
                        "spec": {"hard": {"pods": "2"}}});
     assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
-            .await
-            .0,
+        post(
+            &stack.base,
+            "/api/v1/namespaces/team-a/resourcequotas",
+            quota
+        )
+        .await
+        .0,
         201
     );
     assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p1"))
-            .await
-            .0,
+        post(
+            &stack.base,
+            "/api/v1/namespaces/team-a/pods",
+            common::pod("p1")
+        )
+        .await
+        .0,
         201
     );
     // A create charged the quota, then its instance died before writing the pod's record.
@@ -136,7 +116,12 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
                                         "amounts": {"pods": 1000}});
     })
     .await;
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2")).await;
+    let (code, refused) = post(
+        &stack.base,
+        "/api/v1/namespaces/team-a/pods",
+        common::pod("p2"),
+    )
+    .await;
     assert_eq!(code, 403, "{refused}");
     assert!(
         refused["message"]
@@ -151,18 +136,16 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
         json!(["team-a"]),
         "{summary}"
     );
-    let (_, q) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-a/resourcequotas/q",
-        None,
-    )
-    .await;
+    let (_, q) = get(&stack.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
     assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2"))
-            .await
-            .0,
+        post(
+            &stack.base,
+            "/api/v1/namespaces/team-a/pods",
+            common::pod("p2")
+        )
+        .await
+        .0,
         201
     );
     // Nothing drifted since: the next pass changes nothing.
@@ -175,10 +158,10 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
+    post(&stack.base, "/api/v1/namespaces", ns).await;
     assert_eq!(
         post(
-            &stack,
+            &stack.base,
             "/api/v1/namespaces/old-team/pods",
             common::pod("p1")
         )
@@ -192,17 +175,11 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .delete("namespaces/old-team.json", None)
         .await
         .expect("delete");
-    let (code, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/old-team",
-        None,
-    )
-    .await;
+    let (code, ns) = get(&stack.base, "/api/v1/namespaces/old-team").await;
     assert_eq!(code, 200, "{ns}");
     assert_eq!(ns["status"]["phase"], "Active");
     let uid = ns["metadata"]["uid"].clone();
-    let (_, list) = send(&stack, reqwest::Method::GET, "/api/v1/namespaces", None).await;
+    let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
     assert!(
         list["items"]
             .as_array()
@@ -222,13 +199,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .get("namespaces/old-team.json")
         .await
         .expect("adopted: a record now");
-    let (_, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/old-team",
-        None,
-    )
-    .await;
+    let (_, ns) = get(&stack.base, "/api/v1/namespaces/old-team").await;
     assert_eq!(ns["metadata"]["uid"], uid, "the uid it always read with");
     assert!(ns["metadata"]["resourceVersion"].is_string());
     // And without collection, a pod create adopts it too (create_namespaces is off here).
@@ -239,7 +210,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .expect("delete");
     assert_eq!(
         post(
-            &stack,
+            &stack.base,
             "/api/v1/namespaces/old-team/pods",
             common::pod("p2")
         )
@@ -258,14 +229,18 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
 async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
     let stack = stack().await;
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
+    post(&stack.base, "/api/v1/namespaces", ns).await;
     // Two CPUs each: an e2-standard-2 or larger ($0.134/h on demand): one fits under $0.2/h, two do not.
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "spend"},
                        "spec": {"hard": {"k8sless.dev/hourly-price": "0.2"}}});
     assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
-            .await
-            .0,
+        post(
+            &stack.base,
+            "/api/v1/namespaces/team-a/resourcequotas",
+            quota
+        )
+        .await
+        .0,
         201
     );
     let pod = |name: &str| {
@@ -274,13 +249,11 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
             json!({"requests": {"cpu": "2", "memory": "4Gi"}});
         p
     };
-    let (code, first) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
+    let (code, first) = post(&stack.base, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
     assert_eq!(code, 201, "{first}");
-    let (_, q) = send(
-        &stack,
-        reqwest::Method::GET,
+    let (_, q) = get(
+        &stack.base,
         "/api/v1/namespaces/team-a/resourcequotas/spend",
-        None,
     )
     .await;
     let used: f64 = q["status"]["used"]["k8sless.dev/hourly-price"]
@@ -289,7 +262,7 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
         .parse()
         .expect("USD");
     assert!(used > 0.05 && used <= 0.2, "{q}");
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
+    let (code, refused) = post(&stack.base, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
     assert_eq!(code, 403, "{refused}");
     let message = refused["message"].as_str().unwrap_or("");
     assert!(

@@ -49,15 +49,7 @@ fn validate(q: &ResourceQuota) -> Result<()> {
             "quota scopes are not supported by k8sless: a quota counts every pod of its namespace",
         ));
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            kind: "ResourceQuota",
-            name: q.metadata.name.clone().unwrap_or_default(),
-            causes,
-        })
-    }
+    Error::invalid_unless_empty("ResourceQuota", q.metadata.name.as_deref(), causes)
 }
 
 /// Fills `status` from the spec and the namespace's usage totals.
