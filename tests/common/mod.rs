@@ -212,6 +212,22 @@ pub async fn delete(base: &str, path: &str) -> (u16, Value) {
     send(base, reqwest::Method::DELETE, path, None).await
 }
 
+/// Creates namespace `ns` at `base` (it must be created: 201), then in it the ResourceQuota
+/// `quota` with `hard`: that POST's status and answer.
+pub async fn namespace_with_quota(base: &str, ns: &str, quota: &str, hard: Value) -> (u16, Value) {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let (code, created) = post(base, "/api/v1/namespaces", namespace).await;
+    assert_eq!(code, 201, "namespace {ns}: {created}");
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": quota},
+                       "spec": {"hard": hard}});
+    post(
+        base,
+        &format!("/api/v1/namespaces/{ns}/resourcequotas"),
+        quota,
+    )
+    .await
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

@@ -86,18 +86,11 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
 async fn collection_drops_a_charge_whose_create_died_before_its_record() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack.base, "/api/v1/namespaces", ns).await;
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
-                       "spec": {"hard": {"pods": "2"}}});
+    let hard = json!({"pods": "2"});
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/team-a/resourcequotas",
-            quota
-        )
-        .await
-        .0,
+        common::namespace_with_quota(&stack.base, "team-a", "q", hard)
+            .await
+            .0,
         201
     );
     assert_eq!(
@@ -228,19 +221,12 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
 #[tokio::test]
 async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
     let stack = stack().await;
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack.base, "/api/v1/namespaces", ns).await;
     // Two CPUs each: an e2-standard-2 or larger ($0.134/h on demand): one fits under $0.2/h, two do not.
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "spend"},
-                       "spec": {"hard": {"k8sless.dev/hourly-price": "0.2"}}});
+    let hard = json!({"k8sless.dev/hourly-price": "0.2"});
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/team-a/resourcequotas",
-            quota
-        )
-        .await
-        .0,
+        common::namespace_with_quota(&stack.base, "team-a", "spend", hard)
+            .await
+            .0,
         201
     );
     let pod = |name: &str| {
