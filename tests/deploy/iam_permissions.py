@@ -139,7 +139,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     # Cloud Logging: kubectl logs of a running pod.
     (SERVICE, "entries.list", "logging.logEntries.list", "project", "src", "/v2/entries:list"),
     # The guest (and any of allowed_service_accounts a pod runs as).
-    (GUEST, "topics.publish", "pubsub.topics.publish", "google_pubsub_topic.status",
+    (GUEST, "topics.publish", "pubsub.topics.publish", 'google_pubsub_topic.topic["status"]',
      "src/guest/files/k8sless-reporter.sh", ":publish"),
     (GUEST, "entries.write", "logging.logEntries.create", "project",
      "src/guest/files/k8sless-logship.sh", "/v2/entries:write"),

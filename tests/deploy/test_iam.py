@@ -91,7 +91,7 @@ def _resources(rtype: str, body: dict) -> list[str]:
         assert body["project"] == "${var.project_id}"
         return ["project"]
     value = body[attr]
-    if m := re.fullmatch(r"\$\{(google_\w+\.\w+)\.(?:name|id)\}", value):
+    if m := re.fullmatch(r"\$\{(google_\w+\.\w+(?:\[\"\w+\"\])?)\.(?:name|id)\}", value):
         return [m.group(1)]
     if value == "projects/${var.project_id}/serviceAccounts/${each.value}":
         return [_for_each_var(body)]
@@ -184,7 +184,7 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
     for principal, role, resource, _ in terraform_bindings():
         by_principal.setdefault(principal, set()).add((role, resource))
     assert by_principal[_account_id("guest")] == {
-        ("roles/pubsub.publisher", "google_pubsub_topic.status"),
+        ("roles/pubsub.publisher", 'google_pubsub_topic.topic["status"]'),
         ("roles/logging.logWriter", "project"),
         ("roles/monitoring.metricWriter", "project"),
         ("roles/artifactregistry.reader", "google_artifact_registry_repository.images"),

@@ -86,8 +86,8 @@ def test_bucket_is_private_and_expires_records_logs_and_tombstones():
 def test_push_subscriptions():
     subs = locals_of()["push_subscriptions"]
     assert subs == {
-        "status": {"topic": "${google_pubsub_topic.status.id}", "path": "/pubsub/push"},
-        "compute_events": {"topic": "${google_pubsub_topic.compute_events.id}", "path": "/events/compute"},
+        "status": {"topic": '${google_pubsub_topic.topic["status"].id}', "path": "/pubsub/push"},
+        "compute_events": {"topic": '${google_pubsub_topic.topic["compute_events"].id}', "path": "/events/compute"},
     }
     sub = resources()[("google_pubsub_subscription", "push")]
     assert sub["for_each"] == "${local.push_subscriptions}"
@@ -100,14 +100,14 @@ def test_push_subscriptions():
     retry = one(sub["retry_policy"])
     assert retry["minimum_backoff"] and retry["maximum_backoff"]
     dead = one(sub["dead_letter_policy"])
-    assert dead["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
+    assert dead["dead_letter_topic"] == '${google_pubsub_topic.topic["dead_letter"].id}'
     assert 5 <= var_default("max_delivery_attempts") <= 100
     assert one(sub["expiration_policy"])["ttl"] == "", "a push subscription must never expire"
 
 
 def test_compute_events_come_from_a_log_sink_to_the_events_topic():
     sink = resources()[("google_logging_project_sink", "compute_events")]
-    assert sink["destination"] == "pubsub.googleapis.com/${google_pubsub_topic.compute_events.id}"
+    assert sink["destination"] == 'pubsub.googleapis.com/${google_pubsub_topic.topic["compute_events"].id}'
     assert sink["unique_writer_identity"] is True
     event_filter = locals_of()["compute_event_filter"]
     # The exact audit log names, never a substring match any log writer can satisfy.
@@ -195,7 +195,7 @@ def test_service_env_is_wired_from_module_resources():
     expression = locals_of()["env"]
     for name, value in {
         "K8SLESS_BUCKET": "google_storage_bucket.state.name",
-        "K8SLESS_TOPIC": "google_pubsub_topic.status.id",
+        "K8SLESS_TOPIC": 'google_pubsub_topic.topic["status"].id',
         "K8SLESS_SERVICE_URL": "local.service_url",
         "K8SLESS_GUEST_SERVICE_ACCOUNT": "google_service_account.guest.email",
         "K8SLESS_PUSH_SERVICE_ACCOUNT": "google_service_account.invoker.email",

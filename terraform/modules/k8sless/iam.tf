@@ -115,12 +115,12 @@ locals {
 
   # roles/pubsub.publisher on one topic.
   topic_publishers = {
-    guest_publishes_status = { topic = google_pubsub_topic.status.name, member = google_service_account.guest.member }
+    guest_publishes_status = { topic = google_pubsub_topic.topic["status"].name, member = google_service_account.guest.member }
     # Dead-lettering: the Pub/Sub service agent forwards undeliverable messages to the
     # dead-letter topic (and acknowledges them on the source subscription: pubsub_agent_acks).
-    pubsub_agent_dead_letter = { topic = google_pubsub_topic.dead_letter.name, member = local.pubsub_service_agent }
+    pubsub_agent_dead_letter = { topic = google_pubsub_topic.topic["dead_letter"].name, member = local.pubsub_service_agent }
     # The Log Router sink's own identity publishes matching entries to the events topic.
-    sink_publishes_events = { topic = google_pubsub_topic.compute_events.name, member = google_logging_project_sink.compute_events.writer_identity }
+    sink_publishes_events = { topic = google_pubsub_topic.topic["compute_events"].name, member = google_logging_project_sink.compute_events.writer_identity }
   }
 
   repository_roles = {
@@ -198,7 +198,7 @@ resource "google_service_account_iam_member" "service_acts_as_allowed" {
 resource "google_pubsub_topic_iam_member" "allowed_publish_status" {
   for_each = toset(var.allowed_service_accounts)
   project  = var.project_id
-  topic    = google_pubsub_topic.status.name
+  topic    = google_pubsub_topic.topic["status"].name
   role     = "roles/pubsub.publisher"
   member   = "serviceAccount:${each.value}"
 }

@@ -101,3 +101,20 @@ moved {
   from = google_cloud_run_v2_service_iam_member.build_deploys
   to   = google_cloud_run_v2_service_iam_member.roles["build_deploys"]
 }
+
+# The three topics became one for_each (pubsub.tf).
+
+moved {
+  from = google_pubsub_topic.status
+  to   = google_pubsub_topic.topic["status"]
+}
+
+moved {
+  from = google_pubsub_topic.compute_events
+  to   = google_pubsub_topic.topic["compute_events"]
+}
+
+moved {
+  from = google_pubsub_topic.dead_letter
+  to   = google_pubsub_topic.topic["dead_letter"]
+}

@@ -68,7 +68,7 @@ output "bucket" {
 
 output "status_topic" {
   description = "Topic the guests publish pod status to."
-  value       = google_pubsub_topic.status.id
+  value       = google_pubsub_topic.topic["status"].id
 }
 
 output "service_accounts" {

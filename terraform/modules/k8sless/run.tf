@@ -7,7 +7,7 @@ locals {
       K8SLESS_REGION                = var.region
       K8SLESS_BUCKET                = google_storage_bucket.state.name
       K8SLESS_DEPLOYMENT            = local.deployment
-      K8SLESS_TOPIC                 = google_pubsub_topic.status.id
+      K8SLESS_TOPIC                 = google_pubsub_topic.topic["status"].id
       K8SLESS_SERVICE_URL           = local.service_url
       K8SLESS_GUEST_SERVICE_ACCOUNT = google_service_account.guest.email
       K8SLESS_PUSH_SERVICE_ACCOUNT  = google_service_account.invoker.email
