@@ -111,7 +111,7 @@ PREDEFINED_ROLES: dict[str, dict] = {
 # (principal, call, permission, resource, code file, string the code file contains)
 # Principals and resources are named as in docs/deploy.md's IAM table.
 SERVICE, GUEST, BUILD, INVOKER = "k8sless-service", "k8sless-guest", "k8sless-build", "k8sless-invoker"
-STATE = "google_storage_bucket.state"
+STATE = 'google_storage_bucket.bucket["state"]'
 GCS = "src/store"
 CALLS: list[tuple[str, str, str, str, str, str]] = [
     # Compute Engine (custom role; docs/deploy.md "The instance manager role").
@@ -148,7 +148,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (GUEST, "image pull from Artifact Registry", "artifactregistry.repositories.downloadArtifacts",
      "google_artifact_registry_repository.images", "src/guest/files/k8sless-gcr-credentials.sh", "oauth2accesstoken"),
     # Cloud Build.
-    (BUILD, "read the staged source", "storage.objects.get", "google_storage_bucket.build", "cloudbuild.yaml", "gcloud builds submit"),
+    (BUILD, "read the staged source", "storage.objects.get", 'google_storage_bucket.bucket["build"]', "cloudbuild.yaml", "gcloud builds submit"),
     (BUILD, "docker push", "artifactregistry.repositories.uploadArtifacts",
      "google_artifact_registry_repository.images", "cloudbuild.yaml", "docker push"),
     (BUILD, "gcloud run deploy", "run.services.update", "google_cloud_run_v2_service.service", "cloudbuild.yaml", "gcloud run deploy"),

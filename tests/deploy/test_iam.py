@@ -196,7 +196,7 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
     }
     service = by_principal[_account_id("service")]
     assert ("roles/iam.serviceAccountUser", "google_service_account.guest") in service
-    assert ("roles/storage.objectUser", "google_storage_bucket.state") in service
+    assert ("roles/storage.objectUser", 'google_storage_bucket.bucket["state"]') in service
     assert ("roles/logging.viewer", "project") in service
     project_roles = {role for role, resource in service if resource == "project"}
     assert project_roles == {"roles/logging.viewer", substitute_name("${var.name}_instance_manager")}

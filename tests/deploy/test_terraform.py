@@ -68,17 +68,23 @@ def test_apis_enabled():
 
 
 def test_bucket_is_private_and_expires_records_logs_and_tombstones():
-    bucket = resources()[("google_storage_bucket", "state")]
+    bucket = resources()[("google_storage_bucket", "bucket")]
+    assert bucket["for_each"] == "${local.buckets}"
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
+    rule = one(one(bucket["dynamic"])["lifecycle_rule"]["content"])
+    assert one(rule["action"])["type"] == "Delete"
+    cond = one(rule["condition"])
+    assert cond["age"] == "${lifecycle_rule.value.age}"
+    assert "lifecycle_rule.value.prefixes" in cond["matches_prefix"]
+    buckets = locals_of()["buckets"]
     rules = {}
-    for rule in bucket["lifecycle_rule"]:
-        cond = one(rule["condition"])
-        assert one(rule["action"])["type"] == "Delete"
-        (prefix,) = cond["matches_prefix"]
-        rules[prefix] = cond["age"]
+    for expire in buckets["state"]["expire"]:
+        (prefix,) = expire["prefixes"]
+        rules[prefix] = expire["age"]
     assert rules == {"pods/": "${var.record_retention_days}", "logs/": "${var.log_retention_days}",
                      "tombstones/": 1}
+    assert buckets["build"]["expire"] == [{"prefixes": [], "age": 7}]
     assert var_default("record_retention_days") == 30
     assert var_default("log_retention_days") == 30
 
@@ -194,7 +200,7 @@ def test_service_env_uses_only_documented_names():
 def test_service_env_is_wired_from_module_resources():
     expression = locals_of()["env"]
     for name, value in {
-        "K8SLESS_BUCKET": "google_storage_bucket.state.name",
+        "K8SLESS_BUCKET": 'google_storage_bucket.bucket["state"].name',
         "K8SLESS_TOPIC": 'google_pubsub_topic.topic["status"].id',
         "K8SLESS_SERVICE_URL": "local.service_url",
         "K8SLESS_GUEST_SERVICE_ACCOUNT": "google_service_account.guest.email",

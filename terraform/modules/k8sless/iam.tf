@@ -109,8 +109,8 @@ locals {
   }
 
   bucket_roles = {
-    service_objects    = { bucket = google_storage_bucket.state.name, role = "roles/storage.objectUser", member = google_service_account.service.member }
-    build_reads_source = { bucket = google_storage_bucket.build.name, role = "roles/storage.objectViewer", member = google_service_account.build.member }
+    service_objects    = { bucket = google_storage_bucket.bucket["state"].name, role = "roles/storage.objectUser", member = google_service_account.service.member }
+    build_reads_source = { bucket = google_storage_bucket.bucket["build"].name, role = "roles/storage.objectViewer", member = google_service_account.build.member }
   }
 
   # roles/pubsub.publisher on one topic.

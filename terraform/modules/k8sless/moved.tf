@@ -118,3 +118,15 @@ moved {
   from = google_pubsub_topic.dead_letter
   to   = google_pubsub_topic.topic["dead_letter"]
 }
+
+# The two buckets became one for_each (storage.tf).
+
+moved {
+  from = google_storage_bucket.state
+  to   = google_storage_bucket.bucket["state"]
+}
+
+moved {
+  from = google_storage_bucket.build
+  to   = google_storage_bucket.bucket["build"]
+}

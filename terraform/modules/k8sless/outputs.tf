@@ -56,14 +56,14 @@ output "build_command" {
     "--project ${var.project_id}",
     "--region ${var.region}",
     "--service-account ${google_service_account.build.id}",
-    "--gcs-source-staging-dir gs://${google_storage_bucket.build.name}/source",
+    "--gcs-source-staging-dir gs://${google_storage_bucket.bucket["build"].name}/source",
     "--substitutions _REGION=${var.region},_REPOSITORY=${google_artifact_registry_repository.images.repository_id},_SERVICE=${google_cloud_run_v2_service.service.name},_IMAGE_NAME=${var.image_name}",
   ])
 }
 
 output "bucket" {
   description = "Bucket of pod records (pods/) and logs (logs/)."
-  value       = google_storage_bucket.state.name
+  value       = google_storage_bucket.bucket["state"].name
 }
 
 output "status_topic" {

@@ -5,7 +5,7 @@ locals {
     {
       K8SLESS_PROJECT               = var.project_id
       K8SLESS_REGION                = var.region
-      K8SLESS_BUCKET                = google_storage_bucket.state.name
+      K8SLESS_BUCKET                = google_storage_bucket.bucket["state"].name
       K8SLESS_DEPLOYMENT            = local.deployment
       K8SLESS_TOPIC                 = google_pubsub_topic.topic["status"].id
       K8SLESS_SERVICE_URL           = local.service_url
