@@ -128,7 +128,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (SERVICE, "instances.stop", "compute.instances.stop", "project", "src/gce", "\"stop\""),
     (SERVICE, "instances.delete", "compute.instances.delete", "project", "src/gce", "/instances"),
     (SERVICE, "zoneOperations.get / wait", "compute.zoneOperations.get", "project", "src/gce", "/operations/"),
-    (SERVICE, "attach the guest account to a VM", "iam.serviceAccounts.actAs", "google_service_account.guest", "src/gce", "service_accounts"),
+    (SERVICE, "attach the guest account to a VM", "iam.serviceAccounts.actAs", 'google_service_account.account["guest"]', "src/gce", "service_accounts"),
     # Cloud Storage: pod records and logs.
     (SERVICE, "objects.insert (multipart, ifGenerationMatch)", "storage.objects.create", STATE, GCS, "/upload/storage/v1/b/"),
     (SERVICE, "objects.insert over an existing record", "storage.objects.delete", STATE, GCS, "ifGenerationMatch"),
@@ -155,7 +155,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (BUILD, "gcloud run services update-traffic --to-latest", "run.services.update",
      "google_cloud_run_v2_service.service", "cloudbuild.yaml", "--to-latest"),
     (BUILD, "deploy a revision that runs as k8sless-service", "iam.serviceAccounts.actAs",
-     "google_service_account.service", "cloudbuild.yaml", "gcloud run deploy"),
+     'google_service_account.account["service"]', "cloudbuild.yaml", "gcloud run deploy"),
     (BUILD, "build logs", "logging.logEntries.create", "project", "cloudbuild.yaml", "CLOUD_LOGGING_ONLY"),
     # Pub/Sub pushes and Cloud Scheduler.
     (INVOKER, "POST /pubsub/push, /gc, /events/compute", "run.routes.invoke",

@@ -43,8 +43,11 @@ def _all_resources():
     return resources(TERRAFORM)
 
 
-def _account_id(sa_name: str) -> str:
-    return substitute_name(_all_resources()[("google_service_account", sa_name)]["account_id"])
+def _account_id(key: str) -> str:
+    """The account id of the module's service account `key` (`account_id = "${var.name}-${each.key}"`)."""
+    account = _all_resources()[("google_service_account", "account")]
+    assert key in locals_of()["service_accounts"], key
+    return substitute_name(account["account_id"].replace("${each.key}", key))
 
 
 def _for_each_var(body: dict) -> str:
@@ -56,7 +59,7 @@ def _for_each_var(body: dict) -> str:
 
 def _principal(body: dict) -> str:
     member = body["member"]
-    if m := re.fullmatch(r"\$\{google_service_account\.(\w+)\.member\}", member):
+    if m := re.fullmatch(r'\$\{google_service_account\.account\["(\w+)"\]\.member\}', member):
         return _account_id(m.group(1))
     if member == "${local.pubsub_service_agent}":
         return "Pub/Sub service agent"
@@ -195,7 +198,7 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
         ("roles/run.invoker", "google_cloud_run_v2_service.service"),
     }
     service = by_principal[_account_id("service")]
-    assert ("roles/iam.serviceAccountUser", "google_service_account.guest") in service
+    assert ("roles/iam.serviceAccountUser", 'google_service_account.account["guest"]') in service
     assert ("roles/storage.objectUser", 'google_storage_bucket.bucket["state"]') in service
     assert ("roles/logging.viewer", "project") in service
     project_roles = {role for role, resource in service if resource == "project"}

@@ -101,7 +101,7 @@ def test_push_subscriptions():
     push = one(sub["push_config"])
     assert push["push_endpoint"] == "${local.service_url}${each.value.path}"
     oidc = one(push["oidc_token"])
-    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
     assert oidc["audience"] == "${local.service_url}"
     retry = one(sub["retry_policy"])
     assert retry["minimum_backoff"] and retry["maximum_backoff"]
@@ -145,7 +145,7 @@ def test_scheduler_calls_gc_every_minute_with_oidc():
     assert target["http_method"] == "POST"
     assert target["uri"] == "${local.service_url}/gc"
     oidc = one(target["oidc_token"])
-    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
     assert oidc["audience"] == "${local.service_url}"
 
 
@@ -153,7 +153,7 @@ def test_cloud_run_service():
     svc = resources()[("google_cloud_run_v2_service", "service")]
     assert svc["invoker_iam_disabled"] is False
     template = one(svc["template"])
-    assert template["service_account"] == "${google_service_account.service.email}"
+    assert template["service_account"] == '${google_service_account.account["service"].email}'
     assert template["max_instance_request_concurrency"] == "${var.concurrency}"
     scaling = one(template["scaling"])
     assert scaling == {"min_instance_count": "${var.min_instances}", "max_instance_count": "${var.max_instances}"}
@@ -203,8 +203,8 @@ def test_service_env_is_wired_from_module_resources():
         "K8SLESS_BUCKET": 'google_storage_bucket.bucket["state"].name',
         "K8SLESS_TOPIC": 'google_pubsub_topic.topic["status"].id',
         "K8SLESS_SERVICE_URL": "local.service_url",
-        "K8SLESS_GUEST_SERVICE_ACCOUNT": "google_service_account.guest.email",
-        "K8SLESS_PUSH_SERVICE_ACCOUNT": "google_service_account.invoker.email",
+        "K8SLESS_GUEST_SERVICE_ACCOUNT": 'google_service_account.account["guest"].email',
+        "K8SLESS_PUSH_SERVICE_ACCOUNT": 'google_service_account.account["invoker"].email',
     }.items():
         assert f"{name} = {value}" in expression, name
 

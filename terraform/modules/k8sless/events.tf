@@ -15,7 +15,7 @@ locals {
     "resource.type=\"gce_instance\"",
     "protoPayload.methodName=(${join(" OR ", [for m in var.compute_event_methods : "\"${m}\""])})",
     # The service's own deletions are not news to it.
-    "NOT protoPayload.authenticationInfo.principalEmail=\"${google_service_account.service.email}\"",
+    "NOT protoPayload.authenticationInfo.principalEmail=\"${google_service_account.account["service"].email}\"",
   ])
 }
 

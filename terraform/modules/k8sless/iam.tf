@@ -2,35 +2,34 @@
 # same bindings as a table, and tests/deploy/test_iam.py checks that the two agree exactly.
 # No binding here is of a primitive role (owner, editor, viewer) or replaces a whole policy.
 
-resource "google_service_account" "service" {
-  project      = var.project_id
-  account_id   = "${var.name}-service"
-  display_name = "k8sless service (Cloud Run)"
-  description  = "Runs the k8sless API: creates and deletes pod VMs, keeps pod records."
-  depends_on   = [google_project_service.enabled]
+# The four accounts, named `<name>-<key>`.
+locals {
+  service_accounts = {
+    service = {
+      display_name = "k8sless service (Cloud Run)"
+      description  = "Runs the k8sless API: creates and deletes pod VMs, keeps pod records."
+    }
+    guest = {
+      display_name = "k8sless guest (pod VMs)"
+      description  = "Attached to every pod VM: reports status, uploads logs, pulls images."
+    }
+    invoker = {
+      display_name = "k8sless invoker (Pub/Sub push, Cloud Scheduler)"
+      description  = "Identity in the OIDC tokens of Pub/Sub pushes and Cloud Scheduler calls: run.invoker only."
+    }
+    build = {
+      display_name = "k8sless build (Cloud Build)"
+      description  = "Runs cloudbuild.yaml: pushes the image and deploys a new revision."
+    }
+  }
 }
 
-resource "google_service_account" "guest" {
+resource "google_service_account" "account" {
+  for_each     = local.service_accounts
   project      = var.project_id
-  account_id   = "${var.name}-guest"
-  display_name = "k8sless guest (pod VMs)"
-  description  = "Attached to every pod VM: reports status, uploads logs, pulls images."
-  depends_on   = [google_project_service.enabled]
-}
-
-resource "google_service_account" "invoker" {
-  project      = var.project_id
-  account_id   = "${var.name}-invoker"
-  display_name = "k8sless invoker (Pub/Sub push, Cloud Scheduler)"
-  description  = "Identity in the OIDC tokens of Pub/Sub pushes and Cloud Scheduler calls: run.invoker only."
-  depends_on   = [google_project_service.enabled]
-}
-
-resource "google_service_account" "build" {
-  project      = var.project_id
-  account_id   = "${var.name}-build"
-  display_name = "k8sless build (Cloud Build)"
-  description  = "Runs cloudbuild.yaml: pushes the image and deploys a new revision."
+  account_id   = "${var.name}-${each.key}"
+  display_name = each.value.display_name
+  description  = each.value.description
   depends_on   = [google_project_service.enabled]
 }
 
@@ -73,7 +72,7 @@ resource "google_project_iam_custom_role" "instance_manager" {
 resource "google_project_iam_member" "service_instance_manager" {
   project = var.project_id
   role    = google_project_iam_custom_role.instance_manager.name
-  member  = google_service_account.service.member
+  member  = google_service_account.account["service"].member
 
   condition {
     title       = "this-deployments-vms-only"
@@ -94,28 +93,28 @@ locals {
   # Project-wide roles (the service's Compute Engine grant, which has a condition, is above).
   project_roles = {
     # `kubectl logs` of a running pod reads its container logs from Cloud Logging.
-    service_logging_viewer = { role = "roles/logging.viewer", member = google_service_account.service.member }
-    guest_log_writer       = { role = "roles/logging.logWriter", member = google_service_account.guest.member }
-    guest_metric_writer    = { role = "roles/monitoring.metricWriter", member = google_service_account.guest.member }
-    build_log_writer       = { role = "roles/logging.logWriter", member = google_service_account.build.member }
+    service_logging_viewer = { role = "roles/logging.viewer", member = google_service_account.account["service"].member }
+    guest_log_writer       = { role = "roles/logging.logWriter", member = google_service_account.account["guest"].member }
+    guest_metric_writer    = { role = "roles/monitoring.metricWriter", member = google_service_account.account["guest"].member }
+    build_log_writer       = { role = "roles/logging.logWriter", member = google_service_account.account["build"].member }
   }
 
   # roles/iam.serviceAccountUser on one service account: attaching it (to a VM, a revision).
   acts_as = {
     # Attach the guest service account to the VMs it creates, and no other.
-    service_acts_as_guest = { account = google_service_account.guest.name, member = google_service_account.service.member }
+    service_acts_as_guest = { account = google_service_account.account["guest"].name, member = google_service_account.account["service"].member }
     # A revision runs as the service account: deploying one means acting as it.
-    build_acts_as_service = { account = google_service_account.service.name, member = google_service_account.build.member }
+    build_acts_as_service = { account = google_service_account.account["service"].name, member = google_service_account.account["build"].member }
   }
 
   bucket_roles = {
-    service_objects    = { bucket = google_storage_bucket.bucket["state"].name, role = "roles/storage.objectUser", member = google_service_account.service.member }
-    build_reads_source = { bucket = google_storage_bucket.bucket["build"].name, role = "roles/storage.objectViewer", member = google_service_account.build.member }
+    service_objects    = { bucket = google_storage_bucket.bucket["state"].name, role = "roles/storage.objectUser", member = google_service_account.account["service"].member }
+    build_reads_source = { bucket = google_storage_bucket.bucket["build"].name, role = "roles/storage.objectViewer", member = google_service_account.account["build"].member }
   }
 
   # roles/pubsub.publisher on one topic.
   topic_publishers = {
-    guest_publishes_status = { topic = google_pubsub_topic.topic["status"].name, member = google_service_account.guest.member }
+    guest_publishes_status = { topic = google_pubsub_topic.topic["status"].name, member = google_service_account.account["guest"].member }
     # Dead-lettering: the Pub/Sub service agent forwards undeliverable messages to the
     # dead-letter topic (and acknowledges them on the source subscription: pubsub_agent_acks).
     pubsub_agent_dead_letter = { topic = google_pubsub_topic.topic["dead_letter"].name, member = local.pubsub_service_agent }
@@ -124,13 +123,13 @@ locals {
   }
 
   repository_roles = {
-    guest_reads_images  = { role = "roles/artifactregistry.reader", member = google_service_account.guest.member }
-    build_pushes_images = { role = "roles/artifactregistry.writer", member = google_service_account.build.member }
+    guest_reads_images  = { role = "roles/artifactregistry.reader", member = google_service_account.account["guest"].member }
+    build_pushes_images = { role = "roles/artifactregistry.writer", member = google_service_account.account["build"].member }
   }
 
   service_roles = {
-    invoker       = { role = "roles/run.invoker", member = google_service_account.invoker.member }
-    build_deploys = { role = "roles/run.developer", member = google_service_account.build.member }
+    invoker       = { role = "roles/run.invoker", member = google_service_account.account["invoker"].member }
+    build_deploys = { role = "roles/run.developer", member = google_service_account.account["build"].member }
   }
 }
 
@@ -188,7 +187,7 @@ resource "google_service_account_iam_member" "service_acts_as_allowed" {
   for_each           = toset(var.allowed_service_accounts)
   service_account_id = "projects/${var.project_id}/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = google_service_account.service.member
+  member             = google_service_account.account["service"].member
 }
 
 # A pod that asks for one of allowed_service_accounts runs on a VM with that account: its

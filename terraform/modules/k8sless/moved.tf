@@ -130,3 +130,25 @@ moved {
   from = google_storage_bucket.build
   to   = google_storage_bucket.bucket["build"]
 }
+
+# The four service accounts became one for_each (iam.tf).
+
+moved {
+  from = google_service_account.service
+  to   = google_service_account.account["service"]
+}
+
+moved {
+  from = google_service_account.guest
+  to   = google_service_account.account["guest"]
+}
+
+moved {
+  from = google_service_account.invoker
+  to   = google_service_account.account["invoker"]
+}
+
+moved {
+  from = google_service_account.build
+  to   = google_service_account.account["build"]
+}

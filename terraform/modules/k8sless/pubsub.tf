@@ -47,7 +47,7 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     push_endpoint = "${local.service_url}${each.value.path}"
     oidc_token {
-      service_account_email = google_service_account.invoker.email
+      service_account_email = google_service_account.account["invoker"].email
       audience              = local.service_url
     }
   }
