@@ -11,13 +11,14 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_read::ObjectRead;
 use super::object_write::ObjectWrite;
 use super::respond;
-use super::table::{IncludeObject, age, age_column, column, name_column, object_table};
+use super::table::{
+    Printed, TableColumnDefinition, age, age_column, column, name_column, printed_table,
+};
 use crate::error::{Error, Result};
 
 /// The longest a namespace watch stays open.
@@ -74,7 +75,7 @@ pub(crate) async fn namespace_view(read: ObjectRead<Path<String>>) -> Response {
     respond(
         async {
             let ns = read.state.pods.namespace(name).await?;
-            Ok(read.one(ns, namespace_table))
+            Ok(read.one(ns, printed_table))
         }
         .await,
     )
@@ -106,7 +107,7 @@ async fn list(read: ObjectRead) -> Result<Response> {
                 .is_some_and(|v| !v.is_empty() && v != "0"),
         ));
     }
-    Ok(read.list(found.items, found.resource_version, namespace_table))
+    Ok(read.list(found.items, found.resource_version, printed_table))
 }
 
 /// The name a `fieldSelector` pins (`metadata.name=x`, what `kubectl delete` and `wait` send);
@@ -124,35 +125,35 @@ fn name_selector(query: &std::collections::HashMap<String, String>) -> Result<Op
     }
 }
 
-/// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.
-pub(crate) fn namespace_table(
-    items: &[Namespace],
-    include_object: IncludeObject,
-    now: jiff::Timestamp,
-    list_meta: ListMeta,
-) -> Value {
-    let columns = vec![
-        name_column(),
-        column("Status", "string", None, 0, "The status of the namespace"),
-        age_column(),
-    ];
-    object_table(items, include_object, list_meta, columns, |ns| {
+/// Namespaces as `kubectl get ns` prints them: NAME, STATUS, AGE.
+impl Printed for Namespace {
+    fn columns() -> Vec<TableColumnDefinition> {
+        vec![
+            name_column(),
+            column("Status", "string", None, 0, "The status of the namespace"),
+            age_column(),
+        ]
+    }
+
+    fn cells(&self, now: jiff::Timestamp) -> Value {
         json!([
-            ns.metadata.name.clone().unwrap_or_default(),
-            ns.status
+            self.metadata.name.clone().unwrap_or_default(),
+            self.status
                 .as_ref()
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_default(),
-            age(&ns.metadata, now),
+            age(&self.metadata, now),
         ])
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::table::IncludeObject;
     use crate::pods::namespaces::namespace_object;
     use k8s_openapi::List;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     #[test]
@@ -163,7 +164,7 @@ mod tests {
             namespace_object("default", None),
             namespace_object("team-a", Some(created)),
         ];
-        let t = namespace_table(&items, IncludeObject::Metadata, now, ListMeta::default());
+        let t = printed_table(&items, IncludeObject::Metadata, now, ListMeta::default());
         let names = crate::testing::strs_of(&t["columnDefinitions"], "name");
         assert_eq!(names, ["Name", "Status", "Age"]);
         assert_eq!(

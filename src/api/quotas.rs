@@ -7,13 +7,14 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use k8s_openapi::api::core::v1::ResourceQuota;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
 use super::object_read::ObjectRead;
 use super::object_write::ObjectWrite;
 use super::respond;
-use super::table::{IncludeObject, age, age_column, column, name_column, object_table};
+use super::table::{
+    Printed, TableColumnDefinition, age, age_column, column, name_column, printed_table,
+};
 
 /// `GET /api/v1/namespaces/{namespace}/resourcequotas`, and `GET /api/v1/resourcequotas`
 /// (no namespace in the path: every namespace's).
@@ -22,7 +23,7 @@ pub(crate) async fn quota_list(read: ObjectRead<Option<Path<String>>>) -> Respon
     respond(
         async {
             let found = read.state.pods.quotas(namespace).await?;
-            Ok(read.list(found.items, found.resource_version, quota_table))
+            Ok(read.list(found.items, found.resource_version, printed_table))
         }
         .await,
     )
@@ -34,7 +35,7 @@ pub(crate) async fn quota_view(read: ObjectRead<Path<(String, String)>>) -> Resp
     respond(
         async {
             let quota = read.state.pods.quota(namespace, name).await?;
-            Ok(read.one(quota, quota_table))
+            Ok(read.one(quota, printed_table))
         }
         .await,
     )
@@ -109,37 +110,35 @@ fn usage_cell(q: &ResourceQuota, limits: bool) -> String {
         .join(", ")
 }
 
-/// Renders quotas as a `meta.k8s.io/v1` `Table`: NAME, AGE, REQUEST, LIMIT.
-pub(crate) fn quota_table(
-    items: &[ResourceQuota],
-    include_object: IncludeObject,
-    now: jiff::Timestamp,
-    list_meta: ListMeta,
-) -> Value {
-    let columns = vec![
-        name_column(),
-        age_column(),
-        column(
-            "Request",
-            "string",
-            None,
-            0,
-            "Request represents a minimum amount of cpu/memory that a container may consume.",
-        ),
-        column(
-            "Limit",
-            "string",
-            None,
-            0,
-            "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
-        ),
-    ];
-    object_table(items, include_object, list_meta, columns, |q| {
+/// Quotas as `kubectl get quota` prints them: NAME, AGE, REQUEST, LIMIT.
+impl Printed for ResourceQuota {
+    fn columns() -> Vec<TableColumnDefinition> {
+        vec![
+            name_column(),
+            age_column(),
+            column(
+                "Request",
+                "string",
+                None,
+                0,
+                "Request represents a minimum amount of cpu/memory that a container may consume.",
+            ),
+            column(
+                "Limit",
+                "string",
+                None,
+                0,
+                "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+            ),
+        ]
+    }
+
+    fn cells(&self, now: jiff::Timestamp) -> Value {
         json!([
-            q.metadata.name.clone().unwrap_or_default(),
-            age(&q.metadata, now),
-            usage_cell(q, false),
-            usage_cell(q, true),
+            self.metadata.name.clone().unwrap_or_default(),
+            age(&self.metadata, now),
+            usage_cell(self, false),
+            usage_cell(self, true),
         ])
-    })
+    }
 }

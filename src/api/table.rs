@@ -339,26 +339,34 @@ pub(super) fn age(metadata: &ObjectMeta, now: Timestamp) -> String {
         .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now))
 }
 
-/// A `Table` of whole objects (namespaces, quotas): each row's cells from `cells`, with the
-/// object as `includeObject` asks.
-pub(super) fn object_table<T: Serialize>(
-    items: &[T],
+/// A kind kept whole (namespaces, quotas) as a `Table` prints it: its columns, and each
+/// object's cells.
+pub(crate) trait Printed: Serialize {
+    /// The columns, in order.
+    fn columns() -> Vec<TableColumnDefinition>;
+    /// One object's cells, one per column; `now` for its AGE.
+    fn cells(&self, now: Timestamp) -> Value;
+}
+
+/// `items` as a `Table` of their kind's columns, each row with the object as `includeObject`
+/// asks (the [`super::object_read::Printer`] of every [`Printed`] kind).
+pub(crate) fn printed_table<K: Printed>(
+    items: &[K],
     include_object: IncludeObject,
+    now: Timestamp,
     list_meta: ListMeta,
-    columns: Vec<TableColumnDefinition>,
-    cells: impl Fn(&T) -> Value,
 ) -> Value {
     let rows = items
         .iter()
         .map(|item| {
             row_value(
-                cells(item),
+                item.cells(now),
                 include_object,
                 &serde_json::to_value(item).unwrap_or_default(),
             )
         })
         .collect();
-    table_value(list_meta, columns, rows)
+    table_value(list_meta, K::columns(), rows)
 }
 
 fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow<'_> {

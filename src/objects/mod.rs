@@ -19,6 +19,7 @@
 pub(crate) mod kinds;
 pub(crate) mod meta;
 pub(crate) mod names;
+mod repatch;
 
 use std::marker::PhantomData;
 use std::sync::Arc;

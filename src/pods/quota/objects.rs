@@ -159,20 +159,15 @@ impl Pods {
         kind: PatchKind,
         patch: Value,
     ) -> Result<ResourceQuota> {
-        // As for namespaces: applied to the version read, again on a lost swap.
-        for _ in 0..crate::objects::CAS_TRIES {
-            let stored = self.quota_objects.get(Some(namespace), name).await?;
-            let patched: ResourceQuota = patch_object(&stored, &kind, &patch)?;
-            let own_precondition =
-                patched.metadata.resource_version != stored.metadata.resource_version;
-            match self.replace_quota(namespace, name, patched).await {
-                Err(Error::Conflict { .. }) if !own_precondition => continue,
-                other => return other,
-            }
-        }
-        Err(Error::unavailable(format!(
-            "resourcequota {namespace}/{name} is being changed concurrently; retry"
-        )))
+        self.quota_objects
+            .patch_retried(
+                Some(namespace),
+                name,
+                &format!("resourcequota {namespace}/{name}"),
+                |stored| patch_object(stored, &kind, &patch),
+                |patched| self.replace_quota(namespace, name, patched),
+            )
+            .await
     }
 
     /// `DELETE .../resourcequotas/{name}`; the usage object goes with the last quota.
