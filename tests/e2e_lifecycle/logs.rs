@@ -141,15 +141,8 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
         .await
         .expect("put");
     let old_key = archive_key("default", "reused", &uid(&old), "c");
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/reused",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status().as_u16(), 200);
+    let (code, _) = delete(&stack.base, "/api/v1/namespaces/default/pods/reused").await;
+    assert_eq!(code, 200);
     assert!(
         !exists(store, &old_key).await,
         "deleting a pod deletes its log"
