@@ -228,6 +228,15 @@ pub async fn namespace_with_quota(base: &str, ns: &str, quota: &str, hard: Value
     .await
 }
 
+/// The `metadata.name` of each item of a List, in order (panics if `list` has no items array).
+pub fn item_names(list: &Value) -> Vec<&str> {
+    let items = list["items"].as_array().expect("items");
+    items
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str())
+        .collect()
+}
+
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     init();

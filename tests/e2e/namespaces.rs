@@ -90,12 +90,7 @@ async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
     .await;
     assert_eq!(code, 201);
     let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|n| n["metadata"]["name"].as_str())
-        .collect();
+    let names = common::item_names(&list);
     assert_eq!(names, ["default", "team-a"]);
     let (code, forbidden) = delete(&stack.base, "/api/v1/namespaces/default").await;
     assert_eq!(code, 403);

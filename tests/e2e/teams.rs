@@ -334,12 +334,7 @@ async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
         )
         .await;
     assert_eq!(code, 200, "{body}");
-    let names: Vec<&str> = body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|r| r["metadata"]["name"].as_str())
-        .collect();
+    let names = common::item_names(&body);
     for builtin in ["admin", "cluster-admin", "edit", "view"] {
         assert!(names.contains(&builtin), "{names:?}");
     }
