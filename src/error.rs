@@ -174,21 +174,6 @@ impl Error {
             causes,
         }
     }
-    /// `Ok` when no cause was found, else 422 for the `kind` named `name` with the causes.
-    pub fn invalid_unless_empty(
-        kind: &'static str,
-        name: Option<&str>,
-        causes: Vec<Cause>,
-    ) -> Result<(), Self> {
-        if causes.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Invalid {
-            kind,
-            name: name.unwrap_or_default().to_string(),
-            causes,
-        })
-    }
     /// 500; the detail is logged, never returned.
     pub fn internal(internal: impl Into<String>) -> Self {
         Error::Internal {
