@@ -83,6 +83,11 @@ impl Pods {
     /// 404; the store's.
     pub async fn quota(&self, namespace: &str, name: &str) -> Result<ResourceQuota> {
         let q = self.quota_objects.get(Some(namespace), name).await?;
+        self.with_usage(namespace, q).await
+    }
+
+    /// `q` with its status: its `hard`, and the namespace's usage now.
+    async fn with_usage(&self, namespace: &str, q: ResourceQuota) -> Result<ResourceQuota> {
         let used = self.usage(namespace).await?.totals();
         Ok(with_status(q, &used))
     }
@@ -127,8 +132,7 @@ impl Pods {
         }
         let created = self.quota_objects.create(Some(namespace), q).await?;
         self.repair_usage(namespace, None).await?;
-        let used = self.usage(namespace).await?.totals();
-        Ok(with_status(created, &used))
+        self.with_usage(namespace, created).await
     }
 
     /// `PUT .../resourcequotas/{name}` (the status stays computed).
@@ -144,8 +148,7 @@ impl Pods {
         q.status = None;
         validate(&q)?;
         let replaced = self.quota_objects.replace(Some(namespace), name, q).await?;
-        let used = self.usage(namespace).await?.totals();
-        Ok(with_status(replaced, &used))
+        self.with_usage(namespace, replaced).await
     }
 
     /// `PATCH .../resourcequotas/{name}`.
