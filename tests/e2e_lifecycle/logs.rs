@@ -184,20 +184,11 @@ async fn an_expired_tombstone_is_not_listed_by_a_watch() {
     let since = jiff::Timestamp::now().as_microsecond() - 60_000_000;
     let now = jiff::Timestamp::now();
     let old = now - jiff::SignedDuration::from_secs(20 * 60);
-    store
-        .create(
-            "tombstones/default/expired.json",
-            tombstone("expired", old).into(),
-        )
-        .await
-        .expect("tombstone");
-    store
-        .create(
-            "tombstones/default/fresh.json",
-            tombstone("fresh", now).into(),
-        )
-        .await
-        .expect("tombstone");
+    for (name, deleted) in [("expired", old), ("fresh", now)] {
+        let key = format!("tombstones/default/{name}.json");
+        let body = tombstone(name, deleted);
+        store.create(&key, body.into()).await.expect("tombstone");
+    }
     let body = http()
         .get(format!(
             "{}/api/v1/namespaces/default/pods?watch=true&resourceVersion={since}&timeoutSeconds=2",
