@@ -207,6 +207,11 @@ pub async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     send(base, reqwest::Method::POST, path, Some(body)).await
 }
 
+/// [`post`] of `pod` to the pods of `namespace`.
+pub async fn post_pod(base: &str, namespace: &str, pod: Value) -> (u16, Value) {
+    post(base, &format!("/api/v1/namespaces/{namespace}/pods"), pod).await
+}
+
 /// [`send`] of a `DELETE`.
 pub async fn delete(base: &str, path: &str) -> (u16, Value) {
     send(base, reqwest::Method::DELETE, path, None).await

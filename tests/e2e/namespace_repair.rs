@@ -39,13 +39,9 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     for name in ["b1", "b2"] {
         assert_eq!(
-            post(
-                &stack.base,
-                "/api/v1/namespaces/team-b/pods",
-                common::pod(name)
-            )
-            .await
-            .0,
+            common::post_pod(&stack.base, "team-b", common::pod(name))
+                .await
+                .0,
             201
         );
     }
@@ -57,12 +53,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     .await;
     let (_, ns) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(ns["status"]["phase"], "Terminating");
-    let (code, refused) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-b/pods",
-        common::pod("b3"),
-    )
-    .await;
+    let (code, refused) = common::post_pod(&stack.base, "team-b", common::pod("b3")).await;
     assert_eq!(code, 403, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
@@ -94,13 +85,9 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
         201
     );
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/team-a/pods",
-            common::pod("p1")
-        )
-        .await
-        .0,
+        common::post_pod(&stack.base, "team-a", common::pod("p1"))
+            .await
+            .0,
         201
     );
     // A create charged the quota, then its instance died before writing the pod's record.
@@ -109,12 +96,7 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
                                         "amounts": {"pods": 1000}});
     })
     .await;
-    let (code, refused) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        common::pod("p2"),
-    )
-    .await;
+    let (code, refused) = common::post_pod(&stack.base, "team-a", common::pod("p2")).await;
     assert_eq!(code, 403, "{refused}");
     assert!(
         refused["message"]
@@ -132,13 +114,9 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
     let (_, q) = get(&stack.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/team-a/pods",
-            common::pod("p2")
-        )
-        .await
-        .0,
+        common::post_pod(&stack.base, "team-a", common::pod("p2"))
+            .await
+            .0,
         201
     );
     // Nothing drifted since: the next pass changes nothing.
@@ -153,13 +131,9 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
     post(&stack.base, "/api/v1/namespaces", ns).await;
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/old-team/pods",
-            common::pod("p1")
-        )
-        .await
-        .0,
+        common::post_pod(&stack.base, "old-team", common::pod("p1"))
+            .await
+            .0,
         201
     );
     // The state a deployment from before namespaces were objects left: pods, no namespace record.
@@ -202,13 +176,9 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .await
         .expect("delete");
     assert_eq!(
-        post(
-            &stack.base,
-            "/api/v1/namespaces/old-team/pods",
-            common::pod("p2")
-        )
-        .await
-        .0,
+        common::post_pod(&stack.base, "old-team", common::pod("p2"))
+            .await
+            .0,
         201
     );
     stack
@@ -235,7 +205,7 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
             json!({"requests": {"cpu": "2", "memory": "4Gi"}});
         p
     };
-    let (code, first) = post(&stack.base, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
+    let (code, first) = common::post_pod(&stack.base, "team-a", pod("p1")).await;
     assert_eq!(code, 201, "{first}");
     let (_, q) = get(
         &stack.base,
@@ -248,7 +218,7 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
         .parse()
         .expect("USD");
     assert!(used > 0.05 && used <= 0.2, "{q}");
-    let (code, refused) = post(&stack.base, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
+    let (code, refused) = common::post_pod(&stack.base, "team-a", pod("p2")).await;
     assert_eq!(code, 403, "{refused}");
     let message = refused["message"].as_str().unwrap_or("");
     assert!(

@@ -42,12 +42,7 @@ async fn strict_stack(store: Option<Arc<dyn RecordStore>>) -> Stack {
 #[tokio::test]
 async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
     let stack = strict_stack(None).await;
-    let (code, status) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        common::pod("p"),
-    )
-    .await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", common::pod("p")).await;
     assert_eq!(code, 404, "{status}");
     assert_eq!(status["message"], "namespaces \"team-a\" not found");
     assert_eq!(status["details"]["kind"], "namespaces");
@@ -74,20 +69,10 @@ async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
         (code, again["reason"].as_str()),
         (409, Some("AlreadyExists"))
     );
-    let (code, _) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        common::pod("p"),
-    )
-    .await;
+    let (code, _) = common::post_pod(&stack.base, "team-a", common::pod("p")).await;
     assert_eq!(code, 201);
     // `default` always exists, with or without a record.
-    let (code, _) = post(
-        &stack.base,
-        "/api/v1/namespaces/default/pods",
-        common::pod("p"),
-    )
-    .await;
+    let (code, _) = common::post_pod(&stack.base, "default", common::pod("p")).await;
     assert_eq!(code, 201);
     let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
     let names = common::item_names(&list);
@@ -108,12 +93,7 @@ async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
         common::namespace_with_quota(&stack.base, "team-b", "q", json!({"pods": "5"})).await;
     assert_eq!(code, 201);
     for name in ["b1", "b2"] {
-        let (code, p) = post(
-            &stack.base,
-            "/api/v1/namespaces/team-b/pods",
-            common::pod(name),
-        )
-        .await;
+        let (code, p) = common::post_pod(&stack.base, "team-b", common::pod(name)).await;
         assert_eq!(code, 201, "{p}");
     }
     assert_eq!(stack.sim.instances().len(), 2);
@@ -121,12 +101,7 @@ async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
     assert_eq!(code, 200, "{deleted}");
     assert_eq!(deleted["status"]["phase"], "Terminating");
     assert!(deleted["metadata"]["deletionTimestamp"].is_string());
-    let (code, refused) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-b/pods",
-        common::pod("b3"),
-    )
-    .await;
+    let (code, refused) = common::post_pod(&stack.base, "team-b", common::pod("b3")).await;
     if code != 404 {
         assert_eq!(code, 403, "{refused}");
         assert_eq!(
@@ -173,7 +148,7 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
     let mut p = common::pod("sa");
     p["metadata"]["annotations"] =
         json!({"iam.gke.io/gcp-service-account": "admin@proj.iam.gserviceaccount.com"});
-    let (code, status) = post(&stack.base, "/api/v1/namespaces/team-a/pods", p.clone()).await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", p.clone()).await;
     assert_eq!(code, 422, "{status}");
     assert_eq!(status["reason"], "Invalid");
     assert_eq!(
@@ -187,7 +162,7 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
         "FieldValueNotSupported"
     );
     p["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] = json!(allowed);
-    let (code, created) = post(&stack.base, "/api/v1/namespaces/team-a/pods", p).await;
+    let (code, created) = common::post_pod(&stack.base, "team-a", p).await;
     assert_eq!(code, 201, "{created}");
     let (code, bad) = post(
         &stack.base,
@@ -210,20 +185,10 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
     .await;
     assert_eq!(code, 201, "{q}");
     for name in ["p1", "p2"] {
-        let (code, p) = post(
-            &stack.base,
-            "/api/v1/namespaces/team-a/pods",
-            pod_with_cpu(name, "1"),
-        )
-        .await;
+        let (code, p) = common::post_pod(&stack.base, "team-a", pod_with_cpu(name, "1")).await;
         assert_eq!(code, 201, "{p}");
     }
-    let (code, status) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("p3", "1"),
-    )
-    .await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     assert_eq!(code, 403, "{status}");
     assert_eq!(status["reason"], "Forbidden");
     assert_eq!(
@@ -245,21 +210,11 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
     assert!(price.parse::<f64>().expect("a decimal") > 0.0, "{price}");
     // Deleting a pod gives its room back.
     delete(&stack.base, "/api/v1/namespaces/team-a/pods/p1").await;
-    let (code, p) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("p3", "1"),
-    )
-    .await;
+    let (code, p) = common::post_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     assert_eq!(code, 201, "{p}");
     // CPU and price ceilings: 3 more CPUs would make 5 > 4.
     delete(&stack.base, "/api/v1/namespaces/team-a/pods/p2").await;
-    let (code, status) = post(
-        &stack.base,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("big", "4"),
-    )
-    .await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("big", "4")).await;
     assert_eq!(code, 403, "{status}");
     let message = status["message"].as_str().expect("message");
     assert!(
@@ -309,7 +264,7 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
             let base = bases[i % 2].clone();
             tokio::spawn(async move {
                 let pod = common::pod(&format!("c{i}"));
-                post(&base, "/api/v1/namespaces/team-a/pods", pod).await
+                common::post_pod(&base, "team-a", pod).await
             })
         })
         .collect();
