@@ -212,6 +212,13 @@ pub async fn post_pod(base: &str, namespace: &str, pod: Value) -> (u16, Value) {
     post(base, &format!("/api/v1/namespaces/{namespace}/pods"), pod).await
 }
 
+/// [`post_pod`] that must create the pod (201): the pod created.
+pub async fn create_pod(base: &str, namespace: &str, pod: Value) -> Value {
+    let (code, created) = post_pod(base, namespace, pod).await;
+    assert_eq!(code, 201, "{created}");
+    created
+}
+
 /// [`send`] of a `DELETE`.
 pub async fn delete(base: &str, path: &str) -> (u16, Value) {
     send(base, reqwest::Method::DELETE, path, None).await

@@ -38,12 +38,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}});
     assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     for name in ["b1", "b2"] {
-        assert_eq!(
-            common::post_pod(&stack.base, "team-b", common::pod(name))
-                .await
-                .0,
-            201
-        );
+        common::create_pod(&stack.base, "team-b", common::pod(name)).await;
     }
     // What DELETE wrote before the instance died: Terminating, and no cascade ran.
     rewrite(&stack, "namespaces/team-b.json", |v| {
@@ -84,12 +79,7 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
             .0,
         201
     );
-    assert_eq!(
-        common::post_pod(&stack.base, "team-a", common::pod("p1"))
-            .await
-            .0,
-        201
-    );
+    common::create_pod(&stack.base, "team-a", common::pod("p1")).await;
     // A create charged the quota, then its instance died before writing the pod's record.
     rewrite(&stack, "quota-usage/team-a.json", |v| {
         v["pods"]["ghost-uid"] = json!({"pod": "ghost", "at": "2026-01-01T00:00:00Z",
@@ -113,12 +103,7 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
     );
     let (_, q) = get(&stack.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
-    assert_eq!(
-        common::post_pod(&stack.base, "team-a", common::pod("p2"))
-            .await
-            .0,
-        201
-    );
+    common::create_pod(&stack.base, "team-a", common::pod("p2")).await;
     // Nothing drifted since: the next pass changes nothing.
     let (_, summary) = api.gc(None).await;
     assert_eq!(summary["quotaUsageRepaired"], json!([]), "{summary}");
@@ -130,12 +115,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
     post(&stack.base, "/api/v1/namespaces", ns).await;
-    assert_eq!(
-        common::post_pod(&stack.base, "old-team", common::pod("p1"))
-            .await
-            .0,
-        201
-    );
+    common::create_pod(&stack.base, "old-team", common::pod("p1")).await;
     // The state a deployment from before namespaces were objects left: pods, no namespace record.
     stack
         .memory
@@ -175,12 +155,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .delete("namespaces/old-team.json", None)
         .await
         .expect("delete");
-    assert_eq!(
-        common::post_pod(&stack.base, "old-team", common::pod("p2"))
-            .await
-            .0,
-        201
-    );
+    common::create_pod(&stack.base, "old-team", common::pod("p2")).await;
     stack
         .memory
         .get("namespaces/old-team.json")
@@ -205,8 +180,7 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
             json!({"requests": {"cpu": "2", "memory": "4Gi"}});
         p
     };
-    let (code, first) = common::post_pod(&stack.base, "team-a", pod("p1")).await;
-    assert_eq!(code, 201, "{first}");
+    common::create_pod(&stack.base, "team-a", pod("p1")).await;
     let (_, q) = get(
         &stack.base,
         "/api/v1/namespaces/team-a/resourcequotas/spend",

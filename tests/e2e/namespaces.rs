@@ -69,11 +69,9 @@ async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
         (code, again["reason"].as_str()),
         (409, Some("AlreadyExists"))
     );
-    let (code, _) = common::post_pod(&stack.base, "team-a", common::pod("p")).await;
-    assert_eq!(code, 201);
+    common::create_pod(&stack.base, "team-a", common::pod("p")).await;
     // `default` always exists, with or without a record.
-    let (code, _) = common::post_pod(&stack.base, "default", common::pod("p")).await;
-    assert_eq!(code, 201);
+    common::create_pod(&stack.base, "default", common::pod("p")).await;
     let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
     let names = common::item_names(&list);
     assert_eq!(names, ["default", "team-a"]);
@@ -93,8 +91,7 @@ async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
         common::namespace_with_quota(&stack.base, "team-b", "q", json!({"pods": "5"})).await;
     assert_eq!(code, 201);
     for name in ["b1", "b2"] {
-        let (code, p) = common::post_pod(&stack.base, "team-b", common::pod(name)).await;
-        assert_eq!(code, 201, "{p}");
+        common::create_pod(&stack.base, "team-b", common::pod(name)).await;
     }
     assert_eq!(stack.sim.instances().len(), 2);
     let (code, deleted) = delete(&stack.base, "/api/v1/namespaces/team-b").await;
@@ -162,8 +159,7 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
         "FieldValueNotSupported"
     );
     p["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] = json!(allowed);
-    let (code, created) = common::post_pod(&stack.base, "team-a", p).await;
-    assert_eq!(code, 201, "{created}");
+    common::create_pod(&stack.base, "team-a", p).await;
     let (code, bad) = post(
         &stack.base,
         "/api/v1/namespaces",
@@ -185,8 +181,7 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
     .await;
     assert_eq!(code, 201, "{q}");
     for name in ["p1", "p2"] {
-        let (code, p) = common::post_pod(&stack.base, "team-a", pod_with_cpu(name, "1")).await;
-        assert_eq!(code, 201, "{p}");
+        common::create_pod(&stack.base, "team-a", pod_with_cpu(name, "1")).await;
     }
     let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     assert_eq!(code, 403, "{status}");
@@ -210,8 +205,7 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
     assert!(price.parse::<f64>().expect("a decimal") > 0.0, "{price}");
     // Deleting a pod gives its room back.
     delete(&stack.base, "/api/v1/namespaces/team-a/pods/p1").await;
-    let (code, p) = common::post_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
-    assert_eq!(code, 201, "{p}");
+    common::create_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     // CPU and price ceilings: 3 more CPUs would make 5 > 4.
     delete(&stack.base, "/api/v1/namespaces/team-a/pods/p2").await;
     let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("big", "4")).await;
