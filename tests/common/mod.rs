@@ -224,20 +224,18 @@ pub async fn delete(base: &str, path: &str) -> (u16, Value) {
     send(base, reqwest::Method::DELETE, path, None).await
 }
 
-/// Creates namespace `ns` at `base` (it must be created: 201), then in it the ResourceQuota
-/// `quota` with `hard`: that POST's status and answer.
-pub async fn namespace_with_quota(base: &str, ns: &str, quota: &str, hard: Value) -> (u16, Value) {
+/// Creates namespace `ns` at `base`, then in it the ResourceQuota `quota` with `hard` (each must
+/// be created: 201): the quota created.
+pub async fn namespace_with_quota(base: &str, ns: &str, quota: &str, hard: Value) -> Value {
     let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
     let (code, created) = post(base, "/api/v1/namespaces", namespace).await;
     assert_eq!(code, 201, "namespace {ns}: {created}");
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": quota},
                        "spec": {"hard": hard}});
-    post(
-        base,
-        &format!("/api/v1/namespaces/{ns}/resourcequotas"),
-        quota,
-    )
-    .await
+    let path = format!("/api/v1/namespaces/{ns}/resourcequotas");
+    let (code, created) = post(base, &path, quota).await;
+    assert_eq!(code, 201, "quota in {ns}: {created}");
+    created
 }
 
 /// The `metadata.name` of each item of a List, in order (panics if `list` has no items array).
