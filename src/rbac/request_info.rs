@@ -169,19 +169,9 @@ mod tests {
     );
 
     const PODS: &str = "/api/v1/namespaces/team-a/pods";
-    const WEB: &str = "/api/v1/namespaces/team-a/pods/web";
-    const WEB_STATUS: &str = "/api/v1/namespaces/team-a/pods/web/status";
-    const WEB_LOG: &str = "/api/v1/namespaces/team-a/pods/web/log";
-    const WEB_EXEC: &str = "/api/v1/namespaces/team-a/pods/web/exec";
-    const NS_A: &str = "/api/v1/namespaces/team-a";
-    const NS_FINALIZE: &str = "/api/v1/namespaces/team-a/finalize";
-    const A_PODS: &str = "/api/v1/namespaces/a/pods";
     const BY_NAME: Option<&str> = Some("fieldSelector=metadata.name%3Dweb&watch=1");
     const BY_NAME_AND_PHASE: Option<&str> =
         Some("fieldSelector=metadata.name%3Dweb%2Cstatus.phase%3DRunning");
-    const RB: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings";
-    const CRB: &str = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x";
-    const SSAR: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
     const RBAC: &str = "rbac.authorization.k8s.io";
     const AUTHZ: &str = "authorization.k8s.io";
 
@@ -193,25 +183,25 @@ mod tests {
         ("GET", PODS, None, ["list", "", "pods", "", "team-a", ""]),
         ("GET", PODS, Some("watch=true&resourceVersion=5"), ["watch", "", "pods", "", "team-a", ""]),
         ("DELETE", PODS, None, ["deletecollection", "", "pods", "", "team-a", ""]),
-        ("GET", WEB, None, ["get", "", "pods", "", "team-a", "web"]),
-        ("PUT", WEB_STATUS, None, ["update", "", "pods", "status", "team-a", "web"]),
-        ("GET", WEB_LOG, Some("follow=true"), ["get", "", "pods", "log", "team-a", "web"]),
-        ("POST", WEB_EXEC, None, ["create", "", "pods", "exec", "team-a", "web"]),
+        ("GET", "/api/v1/namespaces/team-a/pods/web", None, ["get", "", "pods", "", "team-a", "web"]),
+        ("PUT", "/api/v1/namespaces/team-a/pods/web/status", None, ["update", "", "pods", "status", "team-a", "web"]),
+        ("GET", "/api/v1/namespaces/team-a/pods/web/log", Some("follow=true"), ["get", "", "pods", "log", "team-a", "web"]),
+        ("POST", "/api/v1/namespaces/team-a/pods/web/exec", None, ["create", "", "pods", "exec", "team-a", "web"]),
         ("GET", "/api/v1/pods", None, ["list", "", "pods", "", "", ""]),
         ("GET", "/api/v1/watch/namespaces/team-a/pods", None, ["watch", "", "pods", "", "team-a", ""]),
         ("POST", "/pods", None, ["create", "", "pods", "", "default", ""]),
         // A name selector names the object, unless it selects more than the name.
-        ("GET", A_PODS, BY_NAME, ["watch", "", "pods", "", "a", "web"]),
-        ("GET", A_PODS, BY_NAME_AND_PHASE, ["list", "", "pods", "", "a", ""]),
+        ("GET", "/api/v1/namespaces/a/pods", BY_NAME, ["watch", "", "pods", "", "a", "web"]),
+        ("GET", "/api/v1/namespaces/a/pods", BY_NAME_AND_PHASE, ["list", "", "pods", "", "a", ""]),
         // Namespaces are their own namespace.
         ("GET", "/api/v1/namespaces", None, ["list", "", "namespaces", "", "", ""]),
-        ("GET", NS_A, None, ["get", "", "namespaces", "", "team-a", "team-a"]),
-        ("PUT", NS_FINALIZE, None, ["update", "", "namespaces", "finalize", "team-a", "team-a"]),
-        ("DELETE", NS_A, None, ["delete", "", "namespaces", "", "team-a", "team-a"]),
+        ("GET", "/api/v1/namespaces/team-a", None, ["get", "", "namespaces", "", "team-a", "team-a"]),
+        ("PUT", "/api/v1/namespaces/team-a/finalize", None, ["update", "", "namespaces", "finalize", "team-a", "team-a"]),
+        ("DELETE", "/api/v1/namespaces/team-a", None, ["delete", "", "namespaces", "", "team-a", "team-a"]),
         // Named groups.
-        ("POST", RB, None, ["create", RBAC, "rolebindings", "", "team-a", ""]),
-        ("DELETE", CRB, None, ["delete", RBAC, "clusterrolebindings", "", "", "x"]),
-        ("POST", SSAR, None, ["create", AUTHZ, "selfsubjectaccessreviews", "", "", ""]),
+        ("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", None, ["create", RBAC, "rolebindings", "", "team-a", ""]),
+        ("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x", None, ["delete", RBAC, "clusterrolebindings", "", "", "x"]),
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", None, ["create", AUTHZ, "selfsubjectaccessreviews", "", "", ""]),
     ];
 
     #[test]
