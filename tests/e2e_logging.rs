@@ -255,19 +255,34 @@ fn vm_111() -> VmState {
     }
 }
 
+/// The text of the lines `s` reads for container `container` of pod `default/pod` (`None`: the
+/// source knows nothing of it).
+async fn texts(s: &CloudLogging, pod: &str, container: &str) -> Option<Vec<String>> {
+    let lines = s
+        .lines(ContainerRef::new("default", pod, container))
+        .await
+        .unwrap()?;
+    Some(lines.into_iter().map(|l| l.text).collect())
+}
+
+/// Stores the record of pod `default/name` on `vm`.
+async fn put_record(store: &Arc<dyn RecordStore>, name: &str, vm: VmState) {
+    let pod = serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default"}}))
+        .unwrap();
+    let rec = PodRecord::new(pod, vm);
+    store
+        .create(&record::key("default", name), rec.encode().unwrap())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn source_reads_one_containers_lines_in_order_across_pages() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (l, endpoint) = Logging::start().await;
     feed(&l);
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
-    let pod = serde_json::from_value(json!({"metadata": {"name": "demo", "namespace": "default"}}))
-        .unwrap();
-    let rec = PodRecord::new(pod, vm_111());
-    store
-        .create(&record::key("default", "demo"), rec.encode().unwrap())
-        .await
-        .unwrap();
+    put_record(&store, "demo", vm_111()).await;
 
     let s = source(&endpoint, store.clone(), 3, 10);
     let lines = s
@@ -286,48 +301,19 @@ async fn source_reads_one_containers_lines_in_order_across_pages() {
         "logName=\"projects/k8sless-dev/logs/k8sless-containers\" AND resource.type=\"gce_instance\" AND resource.labels.instance_id=\"111\" AND jsonPayload.SYSLOG_IDENTIFIER=\"default/demo/main\" AND timestamp>=\"2026-11-30T09:54:00Z\""
     );
 
-    let side = s
-        .lines(ContainerRef::new("default", "demo", "side"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        side.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
-        ["side 1"]
-    );
+    assert_eq!(texts(&s, "demo", "side").await.unwrap(), ["side 1"]);
 
     // Longer than one call reads: the newest lines, still oldest first.
     let capped = source(&endpoint, store.clone(), 2, 2);
-    let lines = capped
-        .lines(ContainerRef::new("default", "demo", "main"))
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>(),
+        texts(&capped, "demo", "main").await.unwrap(),
         main_lines(4, 7)
     );
 
     // No record, or no instance id yet: this source knows nothing.
-    assert!(
-        s.lines(ContainerRef::new("default", "ghost", "main"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let pod = serde_json::from_value(json!({"metadata": {"name": "new", "namespace": "default"}}))
-        .unwrap();
-    let rec = PodRecord::new(pod, VmState::default());
-    store
-        .create(&record::key("default", "new"), rec.encode().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        s.lines(ContainerRef::new("default", "new", "main"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(texts(&s, "ghost", "main").await.is_none());
+    put_record(&store, "new", VmState::default()).await;
+    assert!(texts(&s, "new", "main").await.is_none());
 
     // The service's errors: 5xx is unavailable (503 to the client).
     let down = source("http://127.0.0.1:9", store.clone(), 3, 10);

@@ -24,6 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::AppState;
 use super::extract::body_value;
+use super::object_write::ObjectWrite;
 use super::pods::json;
 use crate::auth::identity::User;
 use crate::error::Error;
@@ -138,23 +139,11 @@ async fn impersonated(state: &Guard, user: User, headers: &HeaderMap) -> Result<
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may I? (201, the review with
 /// its status, as kube-apiserver answers).
-pub(crate) async fn self_subject_access_review(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    super::respond(access_review(&state, &user, &headers, body).await)
-}
-
-async fn access_review(
-    state: &AppState,
-    user: &User,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, Error> {
+pub(crate) async fn self_subject_access_review(w: Review) -> Result<Response, Error> {
+    let Extension(user) = &w.parts;
     let mut review: SelfSubjectAccessReview =
-        review_body(state, headers, body, "SelfSubjectAccessReview").await?;
+        review_body(&w.state, &w.headers, w.body, "SelfSubjectAccessReview").await?;
+    let state = &w.state;
     let info = review_attributes(&review)?;
     let decision = state.authz.check(user, &info).await?;
     review.status = Some(SubjectAccessReviewStatus {
@@ -164,6 +153,10 @@ async fn access_review(
     });
     Ok(json(StatusCode::CREATED, &review))
 }
+
+/// What a self review takes off its request: the caller, then the headers and the body (the
+/// query is not read).
+type Review = ObjectWrite<Extension<User>>;
 
 /// A self review's body, decoded as `kind` (400 naming it when it is not one).
 async fn review_body<R: serde::de::DeserializeOwned>(
@@ -209,23 +202,11 @@ fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo, Er
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews`: what may I do in this
 /// namespace? (`kubectl auth can-i --list`; 201).
-pub(crate) async fn self_subject_rules_review(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    super::respond(rules_review(&state, &user, &headers, body).await)
-}
-
-async fn rules_review(
-    state: &AppState,
-    user: &User,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, Error> {
+pub(crate) async fn self_subject_rules_review(w: Review) -> Result<Response, Error> {
+    let Extension(user) = &w.parts;
     let mut review: SelfSubjectRulesReview =
-        review_body(state, headers, body, "SelfSubjectRulesReview").await?;
+        review_body(&w.state, &w.headers, w.body, "SelfSubjectRulesReview").await?;
+    let state = &w.state;
     let namespace = review.spec.namespace.clone().unwrap_or_default();
     let rules = state.authz.stored().await?.rules_for(user, &namespace);
     let mut status = SubjectRulesReviewStatus::default();

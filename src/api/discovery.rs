@@ -117,6 +117,24 @@ fn non_empty(items: &[&str]) -> Option<Vec<String>> {
     (!items.is_empty()).then(|| strings(items))
 }
 
+/// A resource as the legacy `APIResourceList` documents describe it, core group or named.
+pub(super) fn api_resource(
+    name: &str,
+    singular: &str,
+    kind: &str,
+    namespaced: bool,
+    verbs: &[&str],
+) -> APIResource {
+    APIResource {
+        name: name.into(),
+        singular_name: singular.into(),
+        namespaced,
+        kind: kind.into(),
+        verbs: strings(verbs),
+        ..Default::default()
+    }
+}
+
 fn to_value<T: serde::Serialize>(document: &T) -> Value {
     serde_json::to_value(document).unwrap_or(Value::Null)
 }
@@ -159,14 +177,9 @@ pub(crate) fn api_resource_list_v1() -> Value {
     let resources = RESOURCES
         .iter()
         .map(|r| APIResource {
-            name: r.name.into(),
-            singular_name: r.singular.into(),
-            namespaced: r.namespaced,
-            kind: r.kind.into(),
-            verbs: strings(r.verbs),
             short_names: non_empty(r.short_names),
             categories: non_empty(r.categories),
-            ..Default::default()
+            ..api_resource(r.name, r.singular, r.kind, r.namespaced, r.verbs)
         })
         .collect();
     to_value(&APIResourceList {

@@ -6,9 +6,11 @@
 //! from the one table [`GROUPS`], as the core group's do in `discovery.rs`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    APIGroup, APIGroupList, APIResource, APIResourceList, GroupVersionForDiscovery,
+    APIGroup, APIGroupList, APIResourceList, GroupVersionForDiscovery,
 };
 use serde_json::{Value, json};
+
+use super::discovery::api_resource;
 
 /// One resource of a named group.
 pub(crate) struct GroupResource {
@@ -150,14 +152,7 @@ pub(crate) fn api_resource_list(group: &str, version: &str) -> Option<Value> {
     let resources = g
         .resources
         .iter()
-        .map(|r| APIResource {
-            name: r.name.into(),
-            singular_name: r.singular.into(),
-            namespaced: r.namespaced,
-            kind: r.kind.into(),
-            verbs: r.verbs.iter().map(|v| v.to_string()).collect(),
-            ..Default::default()
-        })
+        .map(|r| api_resource(r.name, r.singular, r.kind, r.namespaced, r.verbs))
         .collect();
     serde_json::to_value(APIResourceList {
         group_version: format!("{}/{}", g.name, g.version),

@@ -6,28 +6,25 @@
 //! [`super::object_watch`]'s; `fieldSelector=metadata.name=x` (what `kubectl delete` and
 //! `kubectl wait` send) narrows the list and the watch to one.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::{Value, json};
 
+use super::object_read::ObjectRead;
 use super::object_watch::{self, ObjectQuery};
 use super::object_write::ObjectWrite;
-use super::pods::table_request;
-use super::table::{IncludeObject, column, row_value, since, table_value};
-use super::{AppState, extract, object_read, respond};
+use super::respond;
+use super::table::{
+    Printed, TableColumnDefinition, age, age_column, column, name_column, printed_table,
+};
 use crate::error::Result;
 use crate::pods::namespaces::namespace_object;
 
 /// `GET /api/v1/namespaces` (and `?watch=true`).
-pub(crate) async fn namespace_list(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(list(state, q, &headers).await)
+pub(crate) async fn namespace_list(read: ObjectRead) -> Response {
+    respond(list(read).await)
 }
 
 /// `POST /api/v1/namespaces` (`kubectl create namespace`).
@@ -71,20 +68,20 @@ pub(crate) async fn namespace_delete(Path(name): Path<String>, write: ObjectWrit
 }
 
 /// `GET /api/v1/namespaces/{name}`.
-pub(crate) async fn namespace_view(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    respond(view(state, name, q, &headers).await)
+pub(crate) async fn namespace_view(read: ObjectRead<Path<String>>) -> Response {
+    let Path(name) = &read.parts;
+    respond(
+        async {
+            let ns = read.state.pods.namespace(name).await?;
+            Ok(read.one(ns, printed_table))
+        }
+        .await,
+    )
 }
 
-async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let table = table_request(headers, &query)?;
-    let selected = ObjectQuery::parse(&query)?;
-    let found = state.pods.namespaces().await?;
+async fn list(read: ObjectRead) -> Result<Response> {
+    let selected = ObjectQuery::parse(&read.query)?;
+    let found = read.state.pods.namespaces().await?;
     let items = selected.select(found.items);
     if selected.watch.is_some() {
         // A watch resumed from a list on one name that is gone now: its client listed the
@@ -94,91 +91,43 @@ async fn list(state: AppState, q: Option<String>, headers: &HeaderMap) -> Result
             (true, Some(name)) if items.is_empty() => Some(namespace_object(name, None)),
             _ => None,
         };
-        let pods = state.pods.clone();
+        let pods = read.state.pods.clone();
         return Ok(object_watch::watch(selected, items, gone, move || {
             let pods = pods.clone();
             async move { Ok(pods.namespaces().await?.items) }
         }));
     }
-    let meta = ListMeta {
-        resource_version: Some(found.resource_version.to_string()),
-        ..Default::default()
-    };
-    Ok(object_read::list_or_table(
-        table,
-        items,
-        meta,
-        namespace_table,
-    ))
+    Ok(read.list(items, found.resource_version, printed_table))
 }
 
-async fn view(
-    state: AppState,
-    name: String,
-    q: Option<String>,
-    headers: &HeaderMap,
-) -> Result<Response> {
-    let query = extract::query(q.as_deref())?;
-    let ns = state.pods.namespace(&name).await?;
-    Ok(object_read::object_or_table(
-        table_request(headers, &query)?,
-        ns,
-        namespace_table,
-    ))
-}
+/// Namespaces as `kubectl get ns` prints them: NAME, STATUS, AGE.
+impl Printed for Namespace {
+    fn columns() -> Vec<TableColumnDefinition> {
+        vec![
+            name_column(),
+            column("Status", "string", None, 0, "The status of the namespace"),
+            age_column(),
+        ]
+    }
 
-/// Renders namespaces as a `meta.k8s.io/v1` `Table`: NAME, STATUS, AGE.
-pub(crate) fn namespace_table(
-    items: &[Namespace],
-    include_object: IncludeObject,
-    now: jiff::Timestamp,
-    list_meta: ListMeta,
-) -> Value {
-    let columns = vec![
-        column(
-            "Name",
-            "string",
-            Some("name"),
-            0,
-            "Name must be unique within a namespace.",
-        ),
-        column("Status", "string", None, 0, "The status of the namespace"),
-        column(
-            "Age",
-            "string",
-            None,
-            0,
-            "CreationTimestamp is a timestamp representing the server time when this object was created.",
-        ),
-    ];
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|ns| {
-            let cells = json!([
-                ns.metadata.name.clone().unwrap_or_default(),
-                ns.status
-                    .as_ref()
-                    .and_then(|s| s.phase.clone())
-                    .unwrap_or_default(),
-                ns.metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now)),
-            ]);
-            row_value(
-                cells,
-                include_object,
-                &serde_json::to_value(ns).unwrap_or_default(),
-            )
-        })
-        .collect();
-    table_value(list_meta, columns, rows)
+    fn cells(&self, now: jiff::Timestamp) -> Value {
+        json!([
+            self.metadata.name.clone().unwrap_or_default(),
+            self.status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default(),
+            age(&self.metadata, now),
+        ])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::table::IncludeObject;
     use k8s_openapi::List;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     #[test]
@@ -189,7 +138,7 @@ mod tests {
             namespace_object("default", None),
             namespace_object("team-a", Some(created)),
         ];
-        let t = namespace_table(&items, IncludeObject::Metadata, now, ListMeta::default());
+        let t = printed_table(&items, IncludeObject::Metadata, now, ListMeta::default());
         let names = crate::testing::strs_of(&t["columnDefinitions"], "name");
         assert_eq!(names, ["Name", "Status", "Age"]);
         assert_eq!(

@@ -8,7 +8,7 @@ use std::future::Future;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -78,25 +78,36 @@ pub(crate) async fn delete_options(
     Ok((dry_run, resource_version))
 }
 
-/// What a write handler of a stored kind takes off its request (the path stays the
-/// handler's own extractor): the query string, the headers and the body. Its methods are the
-/// decode → write → respond shape of each verb, so a handler names only the store call.
-pub(crate) struct ObjectWrite {
-    state: AppState,
-    query: Option<String>,
-    headers: HeaderMap,
-    body: Body,
+/// What a write handler of a stored kind takes off its request: `P`, the parts the handler
+/// names itself (its path, the caller: any [`FromRequestParts`], `()` for none), then the
+/// query string, the headers and the body. Its methods are the decode → write → respond shape
+/// of each verb, so a handler names only the store call. Taken apart (`parts`, `query`,
+/// `headers`, `body`) by the handlers whose flow is their own (pods, RBAC).
+pub(crate) struct ObjectWrite<P = ()> {
+    pub(super) parts: P,
+    pub(super) state: AppState,
+    pub(super) query: Option<String>,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Body,
 }
 
-impl FromRequest<AppState> for ObjectWrite {
+impl<P> FromRequest<AppState> for ObjectWrite<P>
+where
+    P: FromRequestParts<AppState> + Send,
+    P::Rejection: IntoResponse,
+{
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
+        let own = P::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let RawQuery(query) = RawQuery::from_request_parts(&mut parts, state)
             .await
-            .map_err(axum::response::IntoResponse::into_response)?;
+            .map_err(IntoResponse::into_response)?;
         Ok(ObjectWrite {
+            parts: own,
             state: state.clone(),
             query,
             headers: parts.headers,
@@ -105,7 +116,7 @@ impl FromRequest<AppState> for ObjectWrite {
     }
 }
 
-impl ObjectWrite {
+impl<P> ObjectWrite<P> {
     /// The pod service, for the store call.
     pub(crate) fn pods(&self) -> crate::pods::Pods {
         self.state.pods.clone()

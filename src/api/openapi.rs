@@ -36,7 +36,7 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     DeleteOptions, ListMeta, Patch, Status, WatchEvent,
 };
-use k8s_openapi::schemars::generate::SchemaSettings;
+use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
@@ -72,12 +72,16 @@ pub(crate) fn openapi_v3_api_v1_json() -> &'static [u8] {
 /// as Kubernetes computes it; also usable as a strong ETag).
 pub(crate) fn openapi_v3_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        Sha512::digest(openapi_v3_api_v1_json())
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect()
-    })
+    HASH.get_or_init(|| document_hash(openapi_v3_api_v1_json()))
+}
+
+/// The `hash` of a served OpenAPI document's URL, as Kubernetes computes it: the uppercase
+/// hex SHA-512 of its bytes.
+pub(super) fn document_hash(document: &[u8]) -> String {
+    Sha512::digest(document)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 pub(super) fn gvk<R: Resource>(suffix: &str) -> Value {
@@ -105,18 +109,25 @@ pub(super) const EVENT_SCHEMA: &str = "io.k8s.api.core.v1.Event";
 pub(super) const NAMESPACE_SCHEMA: &str = "io.k8s.api.core.v1.Namespace";
 pub(super) const QUOTA_SCHEMA: &str = "io.k8s.api.core.v1.ResourceQuota";
 
-fn schemas() -> Map<String, Value> {
+/// An OpenAPI 3 schema generator holding the schemas every document refers to: `Status`,
+/// `DeleteOptions`, `ListMeta` and `Patch` (the core document and the RBAC group's).
+pub(super) fn generator() -> SchemaGenerator {
     let mut generator = SchemaSettings::openapi3()
         .with(|s| s.meta_schema = None)
         .into_generator();
-    generator.subschema_for::<Pod>();
-    generator.subschema_for::<Event>();
-    generator.subschema_for::<Namespace>();
-    generator.subschema_for::<ResourceQuota>();
     generator.subschema_for::<Status>();
     generator.subschema_for::<DeleteOptions>();
     generator.subschema_for::<ListMeta>();
     generator.subschema_for::<Patch>();
+    generator
+}
+
+fn schemas() -> Map<String, Value> {
+    let mut generator = generator();
+    generator.subschema_for::<Pod>();
+    generator.subschema_for::<Event>();
+    generator.subschema_for::<Namespace>();
+    generator.subschema_for::<ResourceQuota>();
     generator.subschema_for::<WatchEvent<Pod>>();
     let mut schemas = generator.take_definitions(true);
 

@@ -265,31 +265,11 @@ impl Ops {
     }
 
     fn list_pods(&self, id: &str) -> Value {
-        let description = "list or watch objects of kind Pod";
-        let answers = responses(&format!("{POD_SCHEMA}List"), &OK, LIST_TYPES);
-        operation(
-            id,
-            "list",
-            description,
-            &self.pod,
-            list_params(),
-            None,
-            answers,
-        )
+        list("Pod", POD_SCHEMA, &self.pod, id)
     }
 
     fn list_events(&self, id: &str) -> Value {
-        let description = "list or watch objects of kind Event";
-        let answers = responses(&format!("{EVENT_SCHEMA}List"), &OK, LIST_TYPES);
-        operation(
-            id,
-            "list",
-            description,
-            &self.event,
-            list_params(),
-            None,
-            answers,
-        )
+        list("Event", EVENT_SCHEMA, &self.event, id)
     }
 
     fn read(&self, id: &str, what: &str) -> Value {
@@ -387,4 +367,11 @@ fn other_paths(ops: &Ops) -> Value {
             "get": ops.list_events("listCoreV1EventForAllNamespaces"),
         },
     })
+}
+
+/// The `list` operation of `kind` (its schema, its group/version/kind): a List or a watch.
+fn list(kind: &str, schema: &str, gvk: &Value, id: &str) -> Value {
+    let description = format!("list or watch objects of kind {kind}");
+    let answers = responses(&format!("{schema}List"), &OK, LIST_TYPES);
+    operation(id, "list", &description, gvk, list_params(), None, answers)
 }

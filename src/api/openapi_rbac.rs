@@ -11,13 +11,10 @@ use std::sync::OnceLock;
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Patch, Status};
-use k8s_openapi::schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha512};
 
 use super::discovery::KUBERNETES_VERSION;
-use super::openapi::{gvk, schema_ref};
+use super::openapi::{document_hash, generator, gvk, schema_ref};
 
 /// Where client-go finds this document in the `/openapi/v3` index.
 pub(crate) const RBAC_V1_PATH: &str = "apis/rbac.authorization.k8s.io/v1";
@@ -33,12 +30,7 @@ pub(crate) fn document_json() -> &'static [u8] {
 /// The uppercase hex SHA-512 of [`document_json`] (the `hash` of its URL).
 pub(crate) fn hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        Sha512::digest(document_json())
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect()
-    })
+    HASH.get_or_init(|| document_hash(document_json()))
 }
 
 fn query(name: &str, description: &str) -> Value {
@@ -140,17 +132,11 @@ fn list_schema(item: &str) -> Value {
 }
 
 fn build() -> Value {
-    let mut generator = SchemaSettings::openapi3()
-        .with(|s| s.meta_schema = None)
-        .into_generator();
+    let mut generator = generator();
     generator.subschema_for::<Role>();
     generator.subschema_for::<RoleBinding>();
     generator.subschema_for::<ClusterRole>();
     generator.subschema_for::<ClusterRoleBinding>();
-    generator.subschema_for::<Status>();
-    generator.subschema_for::<DeleteOptions>();
-    generator.subschema_for::<Patch>();
-    generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta>();
     let mut schemas = generator.take_definitions(true);
     let kinds = [
         ("Role", gvk::<Role>("")),

@@ -1,52 +1,22 @@
 //! `PUT` and `PATCH` on a pod and on its `status` subresource.
 
-use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::extract::{self, FieldValidation};
+use super::object_write::{ObjectWrite, decode_body, patch_kind};
 use super::pods::{json, with_warnings};
 use super::{AppState, respond};
 use crate::codec::strict;
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
-use crate::pods::update::replace::{Part, PatchKind};
+use crate::pods::update::replace::Part;
 
 /// What a write to one named pod takes off its request: the pod's namespace and name, the
 /// query string, the headers and the body.
-pub(crate) struct PodWrite {
-    state: AppState,
-    namespace: String,
-    name: String,
-    query: Option<String>,
-    headers: HeaderMap,
-    body: Body,
-}
-
-impl FromRequest<AppState> for PodWrite {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let Path((namespace, name)) =
-            Path::<(String, String)>::from_request_parts(&mut parts, state)
-                .await
-                .map_err(IntoResponse::into_response)?;
-        let RawQuery(query) = RawQuery::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(PodWrite {
-            state: state.clone(),
-            namespace,
-            name,
-            query,
-            headers: parts.headers,
-            body,
-        })
-    }
-}
+type PodWrite = ObjectWrite<Path<(String, String)>>;
 
 /// `PUT .../pods/{name}`.
 pub(crate) async fn pod_replace(w: PodWrite) -> Response {
@@ -77,38 +47,31 @@ pub(crate) async fn pod_status_view(
 }
 
 async fn replace(w: PodWrite, part: Part) -> Result<Response> {
-    let (dry_run, validation) = extract::write_options(w.query.as_deref())?;
-    let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
-    let (pod, warnings): (Pod, Vec<String>) = extract::decode_object(value, "Pod", validation)?;
+    let Path((namespace, name)) = &w.parts;
+    let (pod, warnings, dry_run) =
+        decode_body::<Pod>(&w.state, w.query.as_deref(), &w.headers, w.body, "Pod").await?;
     let updated = w
         .state
         .pods
-        .replace(&w.namespace, &w.name, pod, part, dry_run)
+        .replace(namespace, name, pod, part, dry_run)
         .await?;
     Ok(with_warnings(json(StatusCode::OK, &updated), &warnings))
 }
 
 async fn patch(w: PodWrite, part: Part) -> Result<Response> {
+    let Path((namespace, name)) = &w.parts;
     let (dry_run, validation) = extract::write_options(w.query.as_deref())?;
-    let content_type = extract::media_type_as_sent(&w.headers).to_string();
-    if content_type == "application/apply-patch+yaml" && part == Part::Main {
+    if extract::media_type_as_sent(&w.headers) == "application/apply-patch+yaml"
+        && part == Part::Main
+    {
         return server_side_apply(w, dry_run, validation).await;
     }
-    let kind = match content_type.as_str() {
-        "application/json-patch+json" => PatchKind::Json,
-        "application/merge-patch+json" => PatchKind::Merge,
-        "application/strategic-merge-patch+json" => PatchKind::Strategic,
-        other => {
-            return Err(Error::UnsupportedMediaType {
-                content_type: other.to_string(),
-            });
-        }
-    };
+    let kind = patch_kind(&w.headers)?;
     let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
     let patched = w
         .state
         .pods
-        .patch(&w.namespace, &w.name, kind, value, part, dry_run)
+        .patch(namespace, name, kind, value, part, dry_run)
         .await?;
     let unknown = &patched.unknown_fields;
     let warnings: Vec<String> = match validation {
@@ -132,6 +95,7 @@ async fn server_side_apply(
     dry_run: DryRun,
     validation: FieldValidation,
 ) -> Result<Response> {
+    let Path((namespace, name)) = &w.parts;
     let value = extract::body_value(&w.headers, w.body, w.state.body_limit).await?;
     // kubectl's server-side apply defaults to strict field validation.
     let (pod, warnings): (Pod, Vec<String>) =
@@ -139,7 +103,7 @@ async fn server_side_apply(
     let applied = w
         .state
         .pods
-        .apply(&w.namespace, &w.name, pod, value, dry_run)
+        .apply(namespace, name, pod, value, dry_run)
         .await?;
     let code = if applied.created {
         StatusCode::CREATED

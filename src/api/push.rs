@@ -8,13 +8,14 @@
 //! report whose identity token is not its pod's VM; 503 for transient failures.
 
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::object_write::ObjectWrite;
 use super::{AppState, extract};
 use crate::error::Result;
 use crate::pods::lifecycle::report::Merge;
@@ -53,29 +54,27 @@ impl FromRequest<AppState> for Push {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let path = MatchedPath::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let request = ObjectWrite::<MatchedPath>::from_request(req, state).await?;
+        let path = request.parts.as_str();
         let now = state.lifecycle.clock.now();
         let verified = async {
             state
                 .verifier
-                .verify_caller(&parts.headers, path.as_str(), now)
+                .verify_caller(&request.headers, path, now)
                 .await?;
             // A report is bounded by what the record keeps (pods/bounds.rs), not refused for its
             // size: a refused push is redelivered for days and the pod's phase would never advance.
-            let limit = match path.as_str() {
+            let limit = match path {
                 "/pubsub/push" => state.body_limit.max(PUSH_BODY_LIMIT),
                 _ => state.body_limit,
             };
-            extract::body_bytes(body, limit).await
+            extract::body_bytes(request.body, limit).await
         };
         let body = verified.await.map_err(IntoResponse::into_response)?;
         Ok(Push {
             state: state.clone(),
             now,
-            headers: parts.headers,
+            headers: request.headers,
             body,
         })
     }

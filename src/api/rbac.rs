@@ -9,25 +9,25 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde_json::json;
 
 use super::AppState;
 use super::extract::{body_value, write_options};
-use super::object_read;
+use super::object_read::ObjectRead;
 use super::object_watch::{self, ObjectQuery};
+use super::object_write::{ObjectWrite, patch_body, patch_kind};
 use super::pods::json;
-use super::pods::table_request;
 use super::rbac_table::rbac_table;
 use crate::auth::identity::User;
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
+use crate::pods::update::replace::PatchKind;
 use crate::rbac::write::RbacKind;
 
 const BASE: &str = "/apis/rbac.authorization.k8s.io/v1";
@@ -41,29 +41,25 @@ pub(crate) fn routes() -> Router<AppState> {
     cluster::<ClusterRoleBinding>(router, "clusterrolebindings")
 }
 
+/// A namespaced kind: its objects under each namespace, and the list across namespaces.
 fn namespaced<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
-    let collection = format!("{BASE}/namespaces/{{namespace}}/{resource}");
-    router
-        .route(&format!("{BASE}/{resource}"), get(list::<K>))
-        .route(
-            &collection,
-            get(list::<K>).post(create::<K>).fallback(unsupported),
-        )
-        .route(
-            &format!("{collection}/{{name}}"),
-            get(view::<K>)
-                .put(replace::<K>)
-                .patch(patch::<K>)
-                .delete(delete::<K>)
-                .fallback(unsupported),
-        )
+    let router = router.route(&format!("{BASE}/{resource}"), get(list::<K>));
+    objects::<K>(
+        router,
+        &format!("{BASE}/namespaces/{{namespace}}/{resource}"),
+    )
 }
 
+/// A cluster-scoped kind: its objects at the group's root.
 fn cluster<K: RbacKind>(router: Router<AppState>, resource: &str) -> Router<AppState> {
-    let collection = format!("{BASE}/{resource}");
+    objects::<K>(router, &format!("{BASE}/{resource}"))
+}
+
+/// The collection (list, create) and its objects (get, replace, patch, delete) at `collection`.
+fn objects<K: RbacKind>(router: Router<AppState>, collection: &str) -> Router<AppState> {
     router
         .route(
-            &collection,
+            collection,
             get(list::<K>).post(create::<K>).fallback(unsupported),
         )
         .route(
@@ -113,189 +109,128 @@ async fn decode<K: RbacKind>(state: &AppState, headers: &HeaderMap, body: Body) 
     serde_json::from_value(value).map_err(|e| Error::bad_request(format!("{}: {e}", K::KIND)))
 }
 
-async fn create<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    super::respond(
-        async {
-            let (dry_run, _) = write_options(q.as_deref())?;
-            let obj = decode::<K>(&state, &headers, body).await?;
-            let ns = scope::<K>(&p);
-            if let Some(namespace) = ns {
-                let name = obj.metadata().name.as_deref().unwrap_or_default();
-                state
-                    .pods
-                    .admit_namespace(namespace, K::RESOURCE, name, dry_run)
-                    .await?;
-            }
-            let created = if dry_run == DryRun::All {
-                state.authz.rbac_admit(&user, ns, &obj).await?;
-                obj
-            } else {
-                state.authz.rbac_create(&user, ns, obj).await?
-            };
-            Ok(json(StatusCode::CREATED, &created))
-        }
-        .await,
-    )
+/// What a write of an RBAC object takes off its request: the caller (the escalation checks
+/// are theirs), the path's namespace and name, then the query, the headers and the body.
+type RbacWrite = ObjectWrite<(Extension<User>, Params)>;
+
+async fn create<K: RbacKind>(w: RbacWrite) -> Result<Response> {
+    let (Extension(user), Path(p)) = &w.parts;
+    let (dry_run, _) = write_options(w.query.as_deref())?;
+    let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+    let ns = scope::<K>(p);
+    if let Some(namespace) = ns {
+        let name = obj.metadata().name.as_deref().unwrap_or_default();
+        w.state
+            .pods
+            .admit_namespace(namespace, K::RESOURCE, name, dry_run)
+            .await?;
+    }
+    let created = if dry_run == DryRun::All {
+        w.state.authz.rbac_admit(user, ns, &obj).await?;
+        obj
+    } else {
+        w.state.authz.rbac_create(user, ns, obj).await?
+    };
+    Ok(json(StatusCode::CREATED, &created))
 }
 
-async fn replace<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    super::respond(
-        async {
-            let obj = decode::<K>(&state, &headers, body).await?;
-            let replaced = state
-                .authz
-                .rbac_replace(&user, scope::<K>(&p), name_of(&p), obj)
-                .await?;
-            Ok(json(StatusCode::OK, &replaced))
-        }
-        .await,
-    )
+async fn replace<K: RbacKind>(w: RbacWrite) -> Result<Response> {
+    let (Extension(user), Path(p)) = &w.parts;
+    let obj = decode::<K>(&w.state, &w.headers, w.body).await?;
+    let replaced = w
+        .state
+        .authz
+        .rbac_replace(user, scope::<K>(p), name_of(p), obj)
+        .await?;
+    Ok(json(StatusCode::OK, &replaced))
 }
 
 /// `PATCH`: JSON patch, merge patch, or strategic merge patch, which for these kinds is a merge
 /// patch (their lists, `rules` and `subjects`, have no merge key in Kubernetes' schema: a
 /// strategic merge replaces them too). Applied to the stored object, written on its
 /// resourceVersion (409 if it changed meanwhile).
-async fn patch<K: RbacKind>(
-    State(state): State<AppState>,
-    Extension(user): Extension<User>,
-    Path(p): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn patch<K: RbacKind>(w: RbacWrite) -> Result<Response> {
     use crate::pods::update::patch::{PatchError, apply_json_patch, apply_merge_patch};
-    super::respond(
-        async {
-            let (ns, name) = (scope::<K>(&p), name_of(&p));
-            let patch = body_value(&headers, body, state.body_limit).await?;
-            let stored: K = state.authz.rbac_get(ns, name).await?;
-            let doc = serde_json::to_value(&stored)
-                .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
-            let patched = match super::extract::media_type_as_sent(&headers) {
-                "application/json-patch+json" => {
-                    apply_json_patch(&doc, &patch).map_err(|e| match e {
-                        PatchError::Unprocessable { message } => Error::Invalid {
-                            kind: K::QUALIFIED_KIND,
-                            name: name.to_string(),
-                            causes: vec![crate::error::Cause::invalid("", message)],
-                        },
-                        other => Error::bad_request(other.to_string()),
-                    })?
-                }
-                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                    apply_merge_patch(&doc, &patch)
-                }
-                other => {
-                    return Err(Error::UnsupportedMediaType {
-                        content_type: other.to_string(),
-                    });
-                }
-            };
-            let mut obj: K = serde_json::from_value(patched)
-                .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
-            obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
-            let replaced = state.authz.rbac_replace(&user, ns, name, obj).await?;
-            Ok(json(StatusCode::OK, &replaced))
-        }
-        .await,
-    )
+    let (Extension(user), Path(p)) = &w.parts;
+    let (ns, name) = (scope::<K>(p), name_of(p));
+    let kind = patch_kind(&w.headers)?;
+    let patch = patch_body(&w.state, &w.headers, w.body).await?;
+    let stored: K = w.state.authz.rbac_get(ns, name).await?;
+    let doc = serde_json::to_value(&stored)
+        .map_err(|e| Error::internal_from("encoding an RBAC object", e))?;
+    let patched = match kind {
+        PatchKind::Json => apply_json_patch(&doc, &patch).map_err(|e| match e {
+            PatchError::Unprocessable { message } => Error::Invalid {
+                kind: K::QUALIFIED_KIND,
+                name: name.to_string(),
+                causes: vec![crate::error::Cause::invalid("", message)],
+            },
+            other => Error::bad_request(other.to_string()),
+        })?,
+        PatchKind::Merge | PatchKind::Strategic => apply_merge_patch(&doc, &patch),
+    };
+    let mut obj: K = serde_json::from_value(patched)
+        .map_err(|e| Error::bad_request(format!("the patched {}: {e}", K::KIND)))?;
+    obj.metadata_mut().resource_version = stored.metadata().resource_version.clone();
+    let replaced = w.state.authz.rbac_replace(user, ns, name, obj).await?;
+    Ok(json(StatusCode::OK, &replaced))
 }
 
-async fn view<K: RbacKind>(
-    State(state): State<AppState>,
-    Path(p): Params,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    super::respond(
-        async {
-            let table = table_request(&headers, &super::extract::query(q.as_deref())?)?;
-            let obj = state
-                .authz
-                .rbac_get::<K>(scope::<K>(&p), name_of(&p))
-                .await?;
-            Ok(object_read::object_or_table(
-                table,
-                obj,
-                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
-            ))
-        }
-        .await,
-    )
+async fn view<K: RbacKind>(read: ObjectRead<Params>) -> Result<Response> {
+    let Path(p) = &read.parts;
+    let obj = read
+        .state
+        .authz
+        .rbac_get::<K>(scope::<K>(p), name_of(p))
+        .await?;
+    Ok(read.one(obj, printer::<K>))
 }
 
-/// `GET` of a collection: the list (label and field selectors applied), or `?watch=true`.
-async fn list<K: RbacKind>(
-    State(state): State<AppState>,
-    Path(p): Params,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    super::respond(
-        async {
-            let query = super::extract::query(q.as_deref())?;
-            let table = table_request(&headers, &query)?;
-            let selected = ObjectQuery::parse(&query)?;
-            let ns = scope::<K>(&p).map(str::to_string);
-            let list = state.authz.rbac_list::<K>(ns.as_deref()).await?;
-            let items = selected.select(list.items);
-            if selected.watch.is_some() {
-                let authz = state.authz.clone();
-                return Ok(object_watch::watch(selected, items, None, move || {
-                    let (authz, ns) = (authz.clone(), ns.clone());
-                    async move { Ok(authz.rbac_list::<K>(ns.as_deref()).await?.items) }
-                }));
-            }
-            let meta = ListMeta {
-                resource_version: Some(list.resource_version.to_string()),
-                ..Default::default()
-            };
-            Ok(object_read::list_or_table(
-                table,
-                items,
-                meta,
-                |items: &[K], include, now, meta| rbac_table(K::KIND, items, include, now, meta),
-            ))
-        }
-        .await,
-    )
+/// kube-apiserver's columns for `K` (`api/rbac_table.rs`).
+fn printer<K: RbacKind>(
+    items: &[K],
+    include: super::table::IncludeObject,
+    now: jiff::Timestamp,
+    meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+) -> serde_json::Value {
+    rbac_table(K::KIND, items, include, now, meta)
 }
 
-async fn delete<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Response {
-    super::respond(
-        async {
-            let name = name_of(&p);
-            let gone: K = state.authz.rbac_delete(scope::<K>(&p), name).await?;
-            let resource = K::RESOURCE.split('.').next().unwrap_or(K::RESOURCE);
-            Ok(json(
-                StatusCode::OK,
-                &json!({
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "details": {
-                        "name": name,
-                        "group": K::GROUP,
-                        "kind": resource,
-                        "uid": gone.metadata().uid,
-                    },
-                }),
-            ))
-        }
-        .await,
-    )
+/// `GET` of a collection: the list (label and field selectors applied, as a `Table` when
+/// kubectl asks), or `?watch=true`.
+async fn list<K: RbacKind>(read: ObjectRead<Params>) -> Result<Response> {
+    let Path(p) = &read.parts;
+    let selected = ObjectQuery::parse(&read.query)?;
+    let ns = scope::<K>(p).map(str::to_string);
+    let list = read.state.authz.rbac_list::<K>(ns.as_deref()).await?;
+    let items = selected.select(list.items);
+    if selected.watch.is_some() {
+        let authz = read.state.authz.clone();
+        return Ok(object_watch::watch(selected, items, None, move || {
+            let (authz, ns) = (authz.clone(), ns.clone());
+            async move { Ok(authz.rbac_list::<K>(ns.as_deref()).await?.items) }
+        }));
+    }
+    Ok(read.list(items, list.resource_version, printer::<K>))
+}
+
+async fn delete<K: RbacKind>(State(state): State<AppState>, Path(p): Params) -> Result<Response> {
+    let name = name_of(&p);
+    let gone: K = state.authz.rbac_delete(scope::<K>(&p), name).await?;
+    let resource = K::RESOURCE.split('.').next().unwrap_or(K::RESOURCE);
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": K::GROUP,
+                "kind": resource,
+                "uid": gone.metadata().uid,
+            },
+        }),
+    ))
 }

@@ -309,6 +309,66 @@ pub(super) fn column(
     }
 }
 
+/// The NAME column every kind's table opens with (kube-apiserver's text for `metadata.name`).
+pub(super) fn name_column() -> TableColumnDefinition {
+    column(
+        "Name",
+        "string",
+        Some("name"),
+        0,
+        "Name must be unique within a namespace.",
+    )
+}
+
+/// The AGE column (kube-apiserver's text for `metadata.creationTimestamp`).
+pub(super) fn age_column() -> TableColumnDefinition {
+    column(
+        "Age",
+        "string",
+        None,
+        0,
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    )
+}
+
+/// An AGE cell: the time since `metadata.creationTimestamp`, `<unknown>` without one.
+pub(super) fn age(metadata: &ObjectMeta, now: Timestamp) -> String {
+    metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now))
+}
+
+/// A kind kept whole (namespaces, quotas) as a `Table` prints it: its columns, and each
+/// object's cells.
+pub(crate) trait Printed: Serialize {
+    /// The columns, in order.
+    fn columns() -> Vec<TableColumnDefinition>;
+    /// One object's cells, one per column; `now` for its AGE.
+    fn cells(&self, now: Timestamp) -> Value;
+}
+
+/// `items` as a `Table` of their kind's columns, each row with the object as `includeObject`
+/// asks (the [`super::object_read::Printer`] of every [`Printed`] kind).
+pub(crate) fn printed_table<K: Printed>(
+    items: &[K],
+    include_object: IncludeObject,
+    now: Timestamp,
+    list_meta: ListMeta,
+) -> Value {
+    let rows = items
+        .iter()
+        .map(|item| {
+            row_value(
+                item.cells(now),
+                include_object,
+                &serde_json::to_value(item).unwrap_or_default(),
+            )
+        })
+        .collect();
+    table_value(list_meta, K::columns(), rows)
+}
+
 fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow<'_> {
     let summary = PodSummary::of(pod);
     let restarts = match summary.last_restart {

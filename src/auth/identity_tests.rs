@@ -25,6 +25,11 @@ fn authenticator(mode: IdentityMode) -> Authenticator {
     a
 }
 
+/// `Authorization: Bearer <token>`.
+fn bearer(token: &str) -> HeaderMap {
+    headers("authorization", &format!("Bearer {token}"))
+}
+
 fn headers(name: &str, value: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
@@ -60,10 +65,7 @@ async fn cloud_run_reads_the_token_it_checked() {
     both.insert("authorization", "Bearer something-else".parse().expect("v"));
     assert_eq!(who(&a, &both).await, Ok("alice@example.com".into()));
     let expired = strip(&sign(GOOGLE, claims("alice@example.com", SERVICE, -600)));
-    assert_eq!(
-        who(&a, &headers("authorization", &format!("Bearer {expired}"))).await,
-        Err(401)
-    );
+    assert_eq!(who(&a, &bearer(&expired)).await, Err(401));
     assert_eq!(who(&a, &HeaderMap::new()).await, Err(401));
 }
 
@@ -71,16 +73,13 @@ async fn cloud_run_reads_the_token_it_checked() {
 async fn a_token_with_a_signature_did_not_pass_cloud_run_and_is_verified() {
     let a = authenticator(IdentityMode::CloudRun);
     let forged = sign(ATTACKER, claims("root@example.com", SERVICE, 600));
-    assert_eq!(
-        who(&a, &headers("authorization", &format!("Bearer {forged}"))).await,
-        Err(401)
-    );
+    assert_eq!(who(&a, &bearer(&forged)).await, Err(401));
     let real = sign(
         GOOGLE,
         claims("svc@p.iam.gserviceaccount.com", SERVICE, 600),
     );
     assert_eq!(
-        who(&a, &headers("authorization", &format!("Bearer {real}"))).await,
+        who(&a, &bearer(&real)).await,
         Ok("svc@p.iam.gserviceaccount.com".into())
     );
 }
@@ -94,33 +93,16 @@ async fn google_mode_verifies_everything() {
         Ok("bob@example.com".into())
     );
     let stripped = strip(&good);
-    assert_eq!(
-        who(&a, &headers("authorization", &format!("Bearer {stripped}"))).await,
-        Err(401)
-    );
+    assert_eq!(who(&a, &bearer(&stripped)).await, Err(401));
     let other_aud = sign(
         GOOGLE,
         claims("bob@example.com", "https://other.example", 600),
     );
-    assert_eq!(
-        who(
-            &a,
-            &headers("authorization", &format!("Bearer {other_aud}"))
-        )
-        .await,
-        Err(401)
-    );
+    assert_eq!(who(&a, &bearer(&other_aud)).await, Err(401));
     let mut unverified = claims("bob@example.com", SERVICE, 600);
     unverified["email_verified"] = false.into();
     let unverified = sign(GOOGLE, unverified);
-    assert_eq!(
-        who(
-            &a,
-            &headers("authorization", &format!("Bearer {unverified}"))
-        )
-        .await,
-        Err(401)
-    );
+    assert_eq!(who(&a, &bearer(&unverified)).await, Err(401));
 }
 
 #[tokio::test]

@@ -83,3 +83,21 @@ impl Cause {
         }
     }
 }
+
+impl super::Error {
+    /// `Ok` when no cause was found, else 422 for the `kind` named `name` with the causes.
+    pub fn invalid_unless_empty(
+        kind: &'static str,
+        name: Option<&str>,
+        causes: Vec<Cause>,
+    ) -> Result<(), Self> {
+        if causes.is_empty() {
+            return Ok(());
+        }
+        Err(super::Error::Invalid {
+            kind,
+            name: name.unwrap_or_default().to_string(),
+            causes,
+        })
+    }
+}

@@ -141,6 +141,19 @@ impl std::fmt::Debug for KubeletClient {
     }
 }
 
+/// `step` of an exchange with the kubelet at `addr`, bounded by `after`: its own result, or
+/// [`KubeletError::Timeout`] once the bound passes.
+async fn within<T>(
+    addr: SocketAddr,
+    step: &'static str,
+    after: Duration,
+    step_future: impl std::future::Future<Output = T>,
+) -> Result<T, KubeletError> {
+    tokio::time::timeout(after, step_future)
+        .await
+        .map_err(|_| KubeletError::Timeout { addr, step, after })
+}
+
 impl KubeletClient {
     /// kubelet at `addr`, whose serving certificate must name `server_name` and chain to the
     /// pod's CA.
@@ -160,26 +173,23 @@ impl KubeletClient {
     /// A new TLS connection, both sides authenticated (connect and handshake bounded).
     pub(crate) async fn connect(&self) -> Result<TlsStream<TcpStream>, KubeletError> {
         let addr = self.addr;
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| KubeletError::Timeout {
-                addr,
-                step: "connection",
-                after: CONNECT_TIMEOUT,
-            })?
-            .map_err(|source| KubeletError::Connect { addr, source })?;
+        let tcp = within(
+            addr,
+            "connection",
+            CONNECT_TIMEOUT,
+            TcpStream::connect(addr),
+        )
+        .await?
+        .map_err(|source| KubeletError::Connect { addr, source })?;
         let _ = tcp.set_nodelay(true);
         let connector = TlsConnector::from(self.tls.clone());
-        tokio::time::timeout(
+        within(
+            addr,
+            "TLS handshake",
             HANDSHAKE_TIMEOUT,
             connector.connect(self.server_name.clone(), tcp),
         )
-        .await
-        .map_err(|_| KubeletError::Timeout {
-            addr,
-            step: "TLS handshake",
-            after: HANDSHAKE_TIMEOUT,
-        })?
+        .await?
         .map_err(|source| KubeletError::Handshake { addr, source })
     }
 
@@ -202,13 +212,8 @@ impl KubeletClient {
             .header(hyper::header::HOST, self.host_header())
             .body(Empty::<Bytes>::new())
             .map_err(credentials)?;
-        let response = tokio::time::timeout(ANSWER_TIMEOUT, sender.send_request(request))
-            .await
-            .map_err(|_| KubeletError::Timeout {
-                addr,
-                step: "answer",
-                after: ANSWER_TIMEOUT,
-            })?
+        let response = within(addr, "answer", ANSWER_TIMEOUT, sender.send_request(request))
+            .await?
             .map_err(|source| KubeletError::Http { addr, source })?;
         if response.status().is_success() {
             return Ok(response);
@@ -236,16 +241,13 @@ impl KubeletClient {
     ) -> Result<Bytes, KubeletError> {
         let addr = self.addr;
         let response = self.get(path_and_query).await?;
-        let body = tokio::time::timeout(
+        let body = within(
+            addr,
+            "answer",
             ANSWER_TIMEOUT,
             Limited::new(response.into_body(), max).collect(),
         )
-        .await
-        .map_err(|_| KubeletError::Timeout {
-            addr,
-            step: "answer",
-            after: ANSWER_TIMEOUT,
-        })?;
+        .await?;
         body.map(|b| b.to_bytes())
             .map_err(|e| KubeletError::Status {
                 status: 200,

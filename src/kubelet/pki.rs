@@ -131,33 +131,37 @@ impl PodPki {
         let ca_cert = ca.self_signed(&ca_key).map_err(step("CA certificate"))?;
         let issuer = Issuer::new(ca, ca_key);
 
-        let client_key =
-            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(step("client key"))?;
-        let mut client = CertificateParams::new(Vec::<String>::new()).map_err(step("client"))?;
-        client
-            .distinguished_name
-            .push(DnType::CommonName, CLIENT_COMMON_NAME);
-        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        client.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        client.use_authority_key_identifier_extension = true;
-        validity(&mut client);
-        let client_cert = client
-            .signed_by(&client_key, &issuer)
-            .map_err(step("client certificate"))?;
-
-        let serving_key =
-            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(step("serving key"))?;
-        let mut serving = CertificateParams::new(serving_names).map_err(step("serving names"))?;
-        serving
-            .distinguished_name
-            .push(DnType::CommonName, "k8sless pod kubelet");
-        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        serving.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        serving.use_authority_key_identifier_extension = true;
-        validity(&mut serving);
-        let serving_cert = serving
-            .signed_by(&serving_key, &issuer)
-            .map_err(step("serving certificate"))?;
+        // A certificate the CA signs for one end: its key, names, common name and use; `steps`
+        // name the key, the names and the certificate in errors.
+        let leaf = |steps: [&'static str; 3],
+                    names: Vec<String>,
+                    common_name: &str,
+                    usage: ExtendedKeyUsagePurpose| {
+            let [key_step, names_step, cert_step] = steps;
+            let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(step(key_step))?;
+            let mut params = CertificateParams::new(names).map_err(step(names_step))?;
+            params
+                .distinguished_name
+                .push(DnType::CommonName, common_name);
+            params.extended_key_usages = vec![usage];
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.use_authority_key_identifier_extension = true;
+            validity(&mut params);
+            let cert = params.signed_by(&key, &issuer).map_err(step(cert_step))?;
+            Ok::<_, PkiError>((cert, key))
+        };
+        let (client_cert, client_key) = leaf(
+            ["client key", "client", "client certificate"],
+            Vec::new(),
+            CLIENT_COMMON_NAME,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        let (serving_cert, serving_key) = leaf(
+            ["serving key", "serving names", "serving certificate"],
+            serving_names,
+            "k8sless pod kubelet",
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
         // `issuer` (with the CA's key) is dropped here.
         Ok(PodPki {
             ca_cert: ca_cert.pem(),

@@ -19,6 +19,7 @@
 pub(crate) mod kinds;
 pub(crate) mod meta;
 pub(crate) mod names;
+mod repatch;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -84,7 +85,8 @@ pub(crate) trait StoredObject:
     }
 }
 
-/// What a change given to [`Objects::modify`] decided.
+/// What a change given to a read-modify-write decided ([`Objects::modify`], and pod records'
+/// `modify_or_delete`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {
     /// Leave the stored object as it is.
@@ -335,25 +337,16 @@ impl<K: StoredObject> Objects<K> {
         let mut causes = Vec::new();
         meta::labels_and_annotations(obj.metadata(), &mut causes);
         causes.extend(obj.validate());
-        if !causes.is_empty() {
-            return Err(Error::Invalid {
-                kind: K::QUALIFIED_KIND,
-                name: name.to_string(),
-                causes,
-            });
-        }
+        Error::invalid_unless_empty(K::QUALIFIED_KIND, Some(name), causes)?;
         self.modify(namespace, name, |stored| {
             if wanted.is_some_and(|w| Some(w.to_string()) != stored.metadata().resource_version) {
                 return Err(conflict(K::RESOURCE, name));
             }
-            let causes = obj.validate_update(stored);
-            if !causes.is_empty() {
-                return Err(Error::Invalid {
-                    kind: K::QUALIFIED_KIND,
-                    name: name.to_string(),
-                    causes,
-                });
-            }
+            Error::invalid_unless_empty(
+                K::QUALIFIED_KIND,
+                Some(name),
+                obj.validate_update(stored),
+            )?;
             let mut next = obj.clone();
             next.keep_on_replace(stored);
             let (old, new) = (stored.metadata(), next.metadata_mut());
@@ -468,15 +461,7 @@ fn prepare_new<K: StoredObject>(obj: &mut K, namespace: Option<&str>) -> Result<
     meta::name(obj.metadata(), K::NAME_RULE, &mut causes);
     meta::labels_and_annotations(obj.metadata(), &mut causes);
     causes.extend(obj.validate());
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            kind: K::QUALIFIED_KIND,
-            name: obj.metadata().name.clone().unwrap_or_default(),
-            causes,
-        })
-    }
+    Error::invalid_unless_empty(K::QUALIFIED_KIND, obj.metadata().name.as_deref(), causes)
 }
 
 /// A `PUT` body names the object of its path (kube-apiserver's 400 wording).

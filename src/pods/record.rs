@@ -304,16 +304,9 @@ pub(crate) async fn load_if_exists(
     }
 }
 
-/// What a change decided to do with the record it was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// Leave the stored record as it is (the changed copy is still returned).
-    Keep,
-    /// Write the changed record.
-    Write,
-    /// Delete the record.
-    Delete,
-}
+/// What a change decided to do with the record it was given: the objects' own decision
+/// ([`Change::Keep`] still returns the changed copy).
+pub(crate) use crate::objects::Change;
 
 /// The record after [`modify_or_delete`], and what became of it.
 #[derive(Debug, Clone)]

@@ -10,35 +10,16 @@
 use std::time::Instant;
 
 use jiff::Timestamp;
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 
 use super::policy::{Policy, PolicyObjects};
 use super::request_info::resolve;
-use super::rules::RBAC_GROUP;
 use crate::auth::identity::{Authenticator, IdentityMode, User};
 
 const ITERATIONS: u32 = 200_000;
 
 fn binding(ns: &str, user: &str, role: &str) -> RoleBinding {
-    RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(format!("{user}-{role}")),
-            namespace: Some(ns.into()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: RBAC_GROUP.into(),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            api_group: Some(RBAC_GROUP.into()),
-            kind: "User".into(),
-            name: user.into(),
-            namespace: None,
-        }]),
-    }
+    super::policy::binding(ns, &format!("{user}-{role}"), "ClusterRole", role, user)
 }
 
 /// 1,000 teams of 3 users each, bound in their own namespace, and alice in team-a.

@@ -213,39 +213,40 @@ fn not_found(g: &Grant) -> String {
     format!("{kind}.{RBAC_GROUP} \"{}\" not found", g.role_ref.name)
 }
 
+/// A RoleBinding of `role` (a `role_kind`) to one user, named `name` in `ns` (the tests' and
+/// the bench's policies are made of these).
+#[cfg(test)]
+pub(crate) fn binding(
+    ns: &str,
+    name: &str,
+    role_kind: &str,
+    role: &str,
+    user: &str,
+) -> RoleBinding {
+    RoleBinding {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: RBAC_GROUP.into(),
+            kind: role_kind.into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            api_group: Some(RBAC_GROUP.into()),
+            kind: "User".into(),
+            name: user.into(),
+            namespace: None,
+        }]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
     use super::super::request_info::resolve;
     use super::*;
-
-    pub(crate) fn binding(
-        ns: &str,
-        name: &str,
-        role_kind: &str,
-        role: &str,
-        user: &str,
-    ) -> RoleBinding {
-        RoleBinding {
-            metadata: ObjectMeta {
-                namespace: Some(ns.into()),
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            role_ref: RoleRef {
-                api_group: RBAC_GROUP.into(),
-                kind: role_kind.into(),
-                name: role.into(),
-            },
-            subjects: Some(vec![Subject {
-                api_group: Some(RBAC_GROUP.into()),
-                kind: "User".into(),
-                name: user.into(),
-                namespace: None,
-            }]),
-        }
-    }
 
     fn policy() -> Policy {
         Policy::new(

@@ -184,6 +184,17 @@ impl Authorizer {
         Ok(self.check(user, &info).await?.allowed)
     }
 
+    /// Runs a write of the RBAC objects, then drops the cached policy whatever its outcome (a
+    /// failed write may have been written all the same).
+    async fn invalidating<T>(
+        &self,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let written = write.await;
+        self.invalidate();
+        written
+    }
+
     /// Creates an RBAC object.
     ///
     /// # Errors
@@ -202,9 +213,8 @@ impl Authorizer {
             });
         }
         self.rbac_admit(user, namespace, &obj).await?;
-        let created = K::objects(self.rbac()?).create(namespace, obj).await;
-        self.invalidate();
-        created
+        self.invalidating(K::objects(self.rbac()?).create(namespace, obj))
+            .await
     }
 
     /// Replaces an RBAC object (`PUT`).
@@ -222,9 +232,8 @@ impl Authorizer {
             return Err(builtin_refused(name));
         }
         self.rbac_admit(user, namespace, &obj).await?;
-        let replaced = K::objects(self.rbac()?).replace(namespace, name, obj).await;
-        self.invalidate();
-        replaced
+        self.invalidating(K::objects(self.rbac()?).replace(namespace, name, obj))
+            .await
     }
 
     /// Deletes an RBAC object, returning it.
@@ -239,9 +248,8 @@ impl Authorizer {
         if is_builtin_of::<K>(name) {
             return Err(builtin_refused(name));
         }
-        let deleted = K::objects(self.rbac()?).delete(namespace, name, None).await;
-        self.invalidate();
-        deleted
+        self.invalidating(K::objects(self.rbac()?).delete(namespace, name, None))
+            .await
     }
 
     /// Reads one RBAC object (a built-in ClusterRole too).

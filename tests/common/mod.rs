@@ -9,7 +9,9 @@
 pub mod api;
 pub mod issuer;
 
-use k8sless::testing::{Instance, Stack, StackBuilder, default_args};
+use k8sless::testing::{
+    GcsStore, Instance, RecordStore, Stack, StackBuilder, TokenSource, default_args,
+};
 use serde_json::{Value, json};
 
 pub use api::*;
@@ -123,6 +125,50 @@ pub async fn serve(app: axum::Router) -> String {
     base
 }
 
+/// A runtime of two workers, for the tests that drive blocking tools (kubectl) beside a stack.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The shared fake-gcs-server's endpoint (K8SLESS_TEST_GCS_ENDPOINT, started by scripts/test),
+/// or a printed skip ([`peer`]); the rustls provider installed.
+pub fn gcs_endpoint() -> Option<String> {
+    init();
+    peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")
+}
+
+/// A new, empty bucket on the Cloud Storage server at `endpoint` (fake-gcs-server); its name.
+pub async fn gcs_bucket(endpoint: &str) -> String {
+    let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
+    let r = http()
+        .post(format!("{endpoint}/storage/v1/b?project=test"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    name
+}
+
+/// The production store on `bucket` at `endpoint`, without credentials.
+pub fn gcs_store(endpoint: &str, bucket: &str, timeout: std::time::Duration) -> GcsStore {
+    GcsStore::new(endpoint, bucket, TokenSource::Anonymous, timeout).expect("store")
+}
+
+/// The production store on a new bucket at `endpoint` (10 s timeouts).
+pub async fn new_gcs_store(endpoint: &str) -> std::sync::Arc<dyn RecordStore> {
+    let bucket = gcs_bucket(endpoint).await;
+    std::sync::Arc::new(gcs_store(
+        endpoint,
+        &bucket,
+        std::time::Duration::from_secs(10),
+    ))
+}
+
 /// `pod`'s PodScheduled condition says Unschedulable, with a message naming `why`.
 pub fn assert_unschedulable(pod: &Value, why: &str) {
     let cond = &pod["status"]["conditions"][0];
@@ -132,6 +178,73 @@ pub fn assert_unschedulable(pod: &Value, why: &str) {
         cond["message"].as_str().unwrap_or("").contains(why),
         "{cond}"
     );
+}
+
+/// `method` on `path` of the service at `base`, with `body` as JSON: the status and the answer
+/// as JSON (`Null` when it is not JSON).
+pub async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = http().request(method, format!("{base}{path}"));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// [`send`] of a `GET`.
+pub async fn get(base: &str, path: &str) -> (u16, Value) {
+    send(base, reqwest::Method::GET, path, None).await
+}
+
+/// [`send`] of a `POST` of `body`.
+pub async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    send(base, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// [`post`] of `pod` to the pods of `namespace`.
+pub async fn post_pod(base: &str, namespace: &str, pod: Value) -> (u16, Value) {
+    post(base, &format!("/api/v1/namespaces/{namespace}/pods"), pod).await
+}
+
+/// [`post_pod`] that must create the pod (201): the pod created.
+pub async fn create_pod(base: &str, namespace: &str, pod: Value) -> Value {
+    let (code, created) = post_pod(base, namespace, pod).await;
+    assert_eq!(code, 201, "{created}");
+    created
+}
+
+/// [`send`] of a `DELETE`.
+pub async fn delete(base: &str, path: &str) -> (u16, Value) {
+    send(base, reqwest::Method::DELETE, path, None).await
+}
+
+/// Creates namespace `ns` at `base`, then in it the ResourceQuota `quota` with `hard` (each must
+/// be created: 201): the quota created.
+pub async fn namespace_with_quota(base: &str, ns: &str, quota: &str, hard: Value) -> Value {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let (code, created) = post(base, "/api/v1/namespaces", namespace).await;
+    assert_eq!(code, 201, "namespace {ns}: {created}");
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": quota},
+                       "spec": {"hard": hard}});
+    let path = format!("/api/v1/namespaces/{ns}/resourcequotas");
+    let (code, created) = post(base, &path, quota).await;
+    assert_eq!(code, 201, "quota in {ns}: {created}");
+    created
+}
+
+/// The `metadata.name` of each item of a List, in order (panics if `list` has no items array).
+pub fn item_names(list: &Value) -> Vec<&str> {
+    let items = list["items"].as_array().expect("items");
+    items
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str())
+        .collect()
 }
 
 /// An HTTP client.

@@ -111,7 +111,7 @@ PREDEFINED_ROLES: dict[str, dict] = {
 # (principal, call, permission, resource, code file, string the code file contains)
 # Principals and resources are named as in docs/deploy.md's IAM table.
 SERVICE, GUEST, BUILD, INVOKER = "k8sless-service", "k8sless-guest", "k8sless-build", "k8sless-invoker"
-STATE = "google_storage_bucket.state"
+STATE = 'google_storage_bucket.bucket["state"]'
 GCS = "src/store"
 CALLS: list[tuple[str, str, str, str, str, str]] = [
     # Compute Engine (custom role; docs/deploy.md "The instance manager role").
@@ -128,7 +128,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (SERVICE, "instances.stop", "compute.instances.stop", "project", "src/gce", "\"stop\""),
     (SERVICE, "instances.delete", "compute.instances.delete", "project", "src/gce", "/instances"),
     (SERVICE, "zoneOperations.get / wait", "compute.zoneOperations.get", "project", "src/gce", "/operations/"),
-    (SERVICE, "attach the guest account to a VM", "iam.serviceAccounts.actAs", "google_service_account.guest", "src/gce", "service_accounts"),
+    (SERVICE, "attach the guest account to a VM", "iam.serviceAccounts.actAs", 'google_service_account.account["guest"]', "src/gce", "service_accounts"),
     # Cloud Storage: pod records and logs.
     (SERVICE, "objects.insert (multipart, ifGenerationMatch)", "storage.objects.create", STATE, GCS, "/upload/storage/v1/b/"),
     (SERVICE, "objects.insert over an existing record", "storage.objects.delete", STATE, GCS, "ifGenerationMatch"),
@@ -139,7 +139,7 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     # Cloud Logging: kubectl logs of a running pod.
     (SERVICE, "entries.list", "logging.logEntries.list", "project", "src", "/v2/entries:list"),
     # The guest (and any of allowed_service_accounts a pod runs as).
-    (GUEST, "topics.publish", "pubsub.topics.publish", "google_pubsub_topic.status",
+    (GUEST, "topics.publish", "pubsub.topics.publish", 'google_pubsub_topic.topic["status"]',
      "src/guest/files/k8sless-reporter.sh", ":publish"),
     (GUEST, "entries.write", "logging.logEntries.create", "project",
      "src/guest/files/k8sless-logship.sh", "/v2/entries:write"),
@@ -148,14 +148,14 @@ CALLS: list[tuple[str, str, str, str, str, str]] = [
     (GUEST, "image pull from Artifact Registry", "artifactregistry.repositories.downloadArtifacts",
      "google_artifact_registry_repository.images", "src/guest/files/k8sless-gcr-credentials.sh", "oauth2accesstoken"),
     # Cloud Build.
-    (BUILD, "read the staged source", "storage.objects.get", "google_storage_bucket.build", "cloudbuild.yaml", "gcloud builds submit"),
+    (BUILD, "read the staged source", "storage.objects.get", 'google_storage_bucket.bucket["build"]', "cloudbuild.yaml", "gcloud builds submit"),
     (BUILD, "docker push", "artifactregistry.repositories.uploadArtifacts",
      "google_artifact_registry_repository.images", "cloudbuild.yaml", "docker push"),
     (BUILD, "gcloud run deploy", "run.services.update", "google_cloud_run_v2_service.service", "cloudbuild.yaml", "gcloud run deploy"),
     (BUILD, "gcloud run services update-traffic --to-latest", "run.services.update",
      "google_cloud_run_v2_service.service", "cloudbuild.yaml", "--to-latest"),
     (BUILD, "deploy a revision that runs as k8sless-service", "iam.serviceAccounts.actAs",
-     "google_service_account.service", "cloudbuild.yaml", "gcloud run deploy"),
+     'google_service_account.account["service"]', "cloudbuild.yaml", "gcloud run deploy"),
     (BUILD, "build logs", "logging.logEntries.create", "project", "cloudbuild.yaml", "CLOUD_LOGGING_ONLY"),
     # Pub/Sub pushes and Cloud Scheduler.
     (INVOKER, "POST /pubsub/push, /gc, /events/compute", "run.routes.invoke",

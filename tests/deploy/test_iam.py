@@ -43,8 +43,11 @@ def _all_resources():
     return resources(TERRAFORM)
 
 
-def _account_id(sa_name: str) -> str:
-    return substitute_name(_all_resources()[("google_service_account", sa_name)]["account_id"])
+def _account_id(key: str) -> str:
+    """The account id of the module's service account `key` (`account_id = "${var.name}-${each.key}"`)."""
+    account = _all_resources()[("google_service_account", "account")]
+    assert key in locals_of()["service_accounts"], key
+    return substitute_name(account["account_id"].replace("${each.key}", key))
 
 
 def _for_each_var(body: dict) -> str:
@@ -56,7 +59,7 @@ def _for_each_var(body: dict) -> str:
 
 def _principal(body: dict) -> str:
     member = body["member"]
-    if m := re.fullmatch(r"\$\{google_service_account\.(\w+)\.member\}", member):
+    if m := re.fullmatch(r'\$\{google_service_account\.account\["(\w+)"\]\.member\}', member):
         return _account_id(m.group(1))
     if member == "${local.pubsub_service_agent}":
         return "Pub/Sub service agent"
@@ -91,7 +94,7 @@ def _resources(rtype: str, body: dict) -> list[str]:
         assert body["project"] == "${var.project_id}"
         return ["project"]
     value = body[attr]
-    if m := re.fullmatch(r"\$\{(google_\w+\.\w+)\.(?:name|id)\}", value):
+    if m := re.fullmatch(r"\$\{(google_\w+\.\w+(?:\[\"\w+\"\])?)\.(?:name|id)\}", value):
         return [m.group(1)]
     if value == "projects/${var.project_id}/serviceAccounts/${each.value}":
         return [_for_each_var(body)]
@@ -105,16 +108,40 @@ def _condition(body: dict) -> str:
     return one(body["condition"])["title"] if "condition" in body else ""
 
 
+def _from_table(body: dict) -> list[dict]:
+    """A binding made with `for_each = local.x` (a map of objects, iam.tf's tables): one body
+    per entry, each `${each.value.f}` replaced by the entry's `f`. Any other binding: itself."""
+    m = re.fullmatch(r"\$\{local\.(\w+)\}", body.get("for_each", ""))
+    if not m:
+        return [body]
+    table = locals_of()[m.group(1)]
+    assert isinstance(table, dict) and table, f"local.{m.group(1)} is not a map of bindings"
+    bodies = []
+    for key, entry in table.items():
+        assert isinstance(entry, dict), f"local.{m.group(1)}[{key!r}] is not an object"
+
+        def field(value, entry=entry, key=key):
+            f = re.fullmatch(r"\$\{each\.value\.(\w+)\}", value) if isinstance(value, str) else None
+            if not f:
+                return value
+            assert f.group(1) in entry, f"local.{m.group(1)}[{key!r}] has no {f.group(1)}"
+            return entry[f.group(1)]
+
+        bodies.append({k: field(v) for k, v in body.items() if k != "for_each"})
+    return bodies
+
+
 def terraform_bindings() -> list[tuple[str, str, str, str]]:
     found = []
-    for (rtype, name), body in _all_resources().items():
+    for (rtype, name), resource_body in _all_resources().items():
         if re.search(r"_iam_(binding|policy|audit_config)$", rtype) or rtype == "google_project_iam_audit_config":
             pytest.fail(f"{rtype}.{name}: only additive *_iam_member bindings are allowed")
         if not rtype.endswith("_iam_member"):
             continue
         assert rtype in SCOPES, f"{rtype}.{name}: a kind of binding the table does not cover"
-        for resource in _resources(rtype, body):
-            found.append((_principal(body), _role(body), resource, _condition(body)))
+        for body in _from_table(resource_body):
+            for resource in _resources(rtype, body):
+                found.append((_principal(body), _role(body), resource, _condition(body)))
     return found
 
 
@@ -160,7 +187,7 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
     for principal, role, resource, _ in terraform_bindings():
         by_principal.setdefault(principal, set()).add((role, resource))
     assert by_principal[_account_id("guest")] == {
-        ("roles/pubsub.publisher", "google_pubsub_topic.status"),
+        ("roles/pubsub.publisher", 'google_pubsub_topic.topic["status"]'),
         ("roles/logging.logWriter", "project"),
         ("roles/monitoring.metricWriter", "project"),
         ("roles/artifactregistry.reader", "google_artifact_registry_repository.images"),
@@ -171,8 +198,8 @@ def test_guest_and_callers_hold_only_what_the_issue_allows():
         ("roles/run.invoker", "google_cloud_run_v2_service.service"),
     }
     service = by_principal[_account_id("service")]
-    assert ("roles/iam.serviceAccountUser", "google_service_account.guest") in service
-    assert ("roles/storage.objectUser", "google_storage_bucket.state") in service
+    assert ("roles/iam.serviceAccountUser", 'google_service_account.account["guest"]') in service
+    assert ("roles/storage.objectUser", 'google_storage_bucket.bucket["state"]') in service
     assert ("roles/logging.viewer", "project") in service
     project_roles = {role for role, resource in service if resource == "project"}
     assert project_roles == {"roles/logging.viewer", substitute_name("${var.name}_instance_manager")}

@@ -68,17 +68,23 @@ def test_apis_enabled():
 
 
 def test_bucket_is_private_and_expires_records_logs_and_tombstones():
-    bucket = resources()[("google_storage_bucket", "state")]
+    bucket = resources()[("google_storage_bucket", "bucket")]
+    assert bucket["for_each"] == "${local.buckets}"
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
+    rule = one(one(bucket["dynamic"])["lifecycle_rule"]["content"])
+    assert one(rule["action"])["type"] == "Delete"
+    cond = one(rule["condition"])
+    assert cond["age"] == "${lifecycle_rule.value.age}"
+    assert "lifecycle_rule.value.prefixes" in cond["matches_prefix"]
+    buckets = locals_of()["buckets"]
     rules = {}
-    for rule in bucket["lifecycle_rule"]:
-        cond = one(rule["condition"])
-        assert one(rule["action"])["type"] == "Delete"
-        (prefix,) = cond["matches_prefix"]
-        rules[prefix] = cond["age"]
+    for expire in buckets["state"]["expire"]:
+        (prefix,) = expire["prefixes"]
+        rules[prefix] = expire["age"]
     assert rules == {"pods/": "${var.record_retention_days}", "logs/": "${var.log_retention_days}",
                      "tombstones/": 1}
+    assert buckets["build"]["expire"] == [{"prefixes": [], "age": 7}]
     assert var_default("record_retention_days") == 30
     assert var_default("log_retention_days") == 30
 
@@ -86,8 +92,8 @@ def test_bucket_is_private_and_expires_records_logs_and_tombstones():
 def test_push_subscriptions():
     subs = locals_of()["push_subscriptions"]
     assert subs == {
-        "status": {"topic": "${google_pubsub_topic.status.id}", "path": "/pubsub/push"},
-        "compute_events": {"topic": "${google_pubsub_topic.compute_events.id}", "path": "/events/compute"},
+        "status": {"topic": '${google_pubsub_topic.topic["status"].id}', "path": "/pubsub/push"},
+        "compute_events": {"topic": '${google_pubsub_topic.topic["compute_events"].id}', "path": "/events/compute"},
     }
     sub = resources()[("google_pubsub_subscription", "push")]
     assert sub["for_each"] == "${local.push_subscriptions}"
@@ -95,19 +101,19 @@ def test_push_subscriptions():
     push = one(sub["push_config"])
     assert push["push_endpoint"] == "${local.service_url}${each.value.path}"
     oidc = one(push["oidc_token"])
-    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
     assert oidc["audience"] == "${local.service_url}"
     retry = one(sub["retry_policy"])
     assert retry["minimum_backoff"] and retry["maximum_backoff"]
     dead = one(sub["dead_letter_policy"])
-    assert dead["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
+    assert dead["dead_letter_topic"] == '${google_pubsub_topic.topic["dead_letter"].id}'
     assert 5 <= var_default("max_delivery_attempts") <= 100
     assert one(sub["expiration_policy"])["ttl"] == "", "a push subscription must never expire"
 
 
 def test_compute_events_come_from_a_log_sink_to_the_events_topic():
     sink = resources()[("google_logging_project_sink", "compute_events")]
-    assert sink["destination"] == "pubsub.googleapis.com/${google_pubsub_topic.compute_events.id}"
+    assert sink["destination"] == 'pubsub.googleapis.com/${google_pubsub_topic.topic["compute_events"].id}'
     assert sink["unique_writer_identity"] is True
     event_filter = locals_of()["compute_event_filter"]
     # The exact audit log names, never a substring match any log writer can satisfy.
@@ -139,7 +145,7 @@ def test_scheduler_calls_gc_every_minute_with_oidc():
     assert target["http_method"] == "POST"
     assert target["uri"] == "${local.service_url}/gc"
     oidc = one(target["oidc_token"])
-    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
     assert oidc["audience"] == "${local.service_url}"
 
 
@@ -147,7 +153,7 @@ def test_cloud_run_service():
     svc = resources()[("google_cloud_run_v2_service", "service")]
     assert svc["invoker_iam_disabled"] is False
     template = one(svc["template"])
-    assert template["service_account"] == "${google_service_account.service.email}"
+    assert template["service_account"] == '${google_service_account.account["service"].email}'
     assert template["max_instance_request_concurrency"] == "${var.concurrency}"
     scaling = one(template["scaling"])
     assert scaling == {"min_instance_count": "${var.min_instances}", "max_instance_count": "${var.max_instances}"}
@@ -194,11 +200,11 @@ def test_service_env_uses_only_documented_names():
 def test_service_env_is_wired_from_module_resources():
     expression = locals_of()["env"]
     for name, value in {
-        "K8SLESS_BUCKET": "google_storage_bucket.state.name",
-        "K8SLESS_TOPIC": "google_pubsub_topic.status.id",
+        "K8SLESS_BUCKET": 'google_storage_bucket.bucket["state"].name',
+        "K8SLESS_TOPIC": 'google_pubsub_topic.topic["status"].id',
         "K8SLESS_SERVICE_URL": "local.service_url",
-        "K8SLESS_GUEST_SERVICE_ACCOUNT": "google_service_account.guest.email",
-        "K8SLESS_PUSH_SERVICE_ACCOUNT": "google_service_account.invoker.email",
+        "K8SLESS_GUEST_SERVICE_ACCOUNT": 'google_service_account.account["guest"].email',
+        "K8SLESS_PUSH_SERVICE_ACCOUNT": 'google_service_account.account["invoker"].email',
     }.items():
         assert f"{name} = {value}" in expression, name
 

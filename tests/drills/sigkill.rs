@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8sless::testing::Instance;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::*;
 
@@ -103,14 +103,7 @@ async fn sigkill_during_creates_leaves_no_orphan_and_no_pod_without_vm() {
     };
     let started = Instant::now();
     let http = client();
-    let bucket = format!("k8sless-drill-{}", uuid::Uuid::new_v4().simple());
-    let r = http
-        .post(format!("{gcs}/storage/v1/b?project=test"))
-        .json(&json!({ "name": bucket }))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    let bucket = gcs_bucket(&gcs).await;
     let (_sim, compute) = start_sim();
     let sim_base = compute.trim_end_matches("/compute/v1").to_string();
     let port = free_port();

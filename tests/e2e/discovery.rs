@@ -127,13 +127,7 @@ async fn namespaces_are_default_those_with_pods_and_those_created() {
 
     let (code, _, discovery) = get(&stack.base, "/api/v1", "application/json").await;
     assert_eq!(code, 200);
-    let entry = discovery["resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .find(|r| r["name"] == "namespaces")
-        .cloned()
-        .expect("namespaces in discovery");
+    let entry = resource(&discovery, "namespaces");
     assert_eq!(entry["namespaced"], false);
     assert_eq!(
         entry["verbs"],
@@ -141,15 +135,16 @@ async fn namespaces_are_default_those_with_pods_and_those_created() {
             "create", "delete", "get", "list", "patch", "update", "watch"
         ])
     );
-    let quotas = discovery["resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .find(|r| r["name"] == "resourcequotas")
-        .cloned()
-        .expect("resourcequotas in discovery");
+    let quotas = resource(&discovery, "resourcequotas");
     assert_eq!(quotas["namespaced"], true);
     assert_eq!(quotas["shortNames"], json!(["quota"]));
+}
+
+/// The entry for `name` in an `APIResourceList`.
+fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
+    let resources = list["resources"].as_array().expect("resources");
+    let found = resources.iter().find(|r| r["name"] == name);
+    found.unwrap_or_else(|| panic!("{name} in discovery"))
 }
 
 #[tokio::test]

@@ -99,17 +99,9 @@ async fn post_instance(
 #[tokio::test]
 async fn errors_have_googles_shape() {
     let env = start(false, SimTimings::ZERO).await;
-    let http = common::http();
-    let r = http
-        .get(format!(
-            "{}/projects/p/zones/{ZONE}/instances/nope",
-            env.base
-        ))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status().as_u16(), 404);
-    let v: serde_json::Value = r.json().await.expect("json");
+    let path = format!("/projects/p/zones/{ZONE}/instances/nope");
+    let (code, v) = common::get(&env.base, &path).await;
+    assert_eq!(code, 404);
     assert_eq!(v["error"]["code"], 404);
     assert_eq!(v["error"]["errors"][0]["reason"], "notFound");
     env.client
@@ -130,12 +122,8 @@ async fn errors_have_googles_shape() {
     });
     let r = post_instance(&env, ZONE, &big).await;
     assert_eq!(r.status().as_u16(), 400);
-    let r = http
-        .get(format!("{}/projects/p/zones/{ZONE}/disks", env.base))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status().as_u16(), 405, "unimplemented methods say so");
+    let (code, _) = common::get(&env.base, &format!("/projects/p/zones/{ZONE}/disks")).await;
+    assert_eq!(code, 405, "unimplemented methods say so");
 }
 
 #[test]

@@ -5,36 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use k8sless::testing::GcsStore;
-use k8sless::testing::TokenSource;
 use k8sless::testing::store_contract;
 use k8sless::testing::{RecordStore, StoreError};
 use k8sless::testing::{StackBuilder, default_args};
 
 use crate::common;
 
-async fn bucket(endpoint: &str) -> String {
-    let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
-    let r = common::http()
-        .post(format!("{endpoint}/storage/v1/b?project=test"))
-        .json(&serde_json::json!({ "name": name }))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(r.status().is_success(), "create bucket: {}", r.status());
-    name
-}
-
-/// The production store on `bucket` at `endpoint`, without credentials.
-fn gcs_store(endpoint: &str, bucket: &str, timeout: Duration) -> GcsStore {
-    GcsStore::new(endpoint, bucket, TokenSource::Anonymous, timeout).expect("store")
-}
-
 async fn store() -> Option<Arc<dyn RecordStore>> {
-    let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server")?;
-    common::init();
-    let b = bucket(&endpoint).await;
-    Some(Arc::new(gcs_store(&endpoint, &b, Duration::from_secs(10))))
+    let endpoint = common::gcs_endpoint()?;
+    Some(common::new_gcs_store(&endpoint).await)
 }
 
 /// `/readyz` lists objects (which `roles/storage.objectUser` allows), so an empty bucket is
@@ -43,9 +22,9 @@ async fn store() -> Option<Arc<dyn RecordStore>> {
 async fn gcs_ready_on_an_empty_bucket() {
     let Some(s) = store().await else { return };
     s.ready().await.expect("an empty bucket is ready");
-    let endpoint = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server").expect("peer");
+    let endpoint = common::gcs_endpoint().expect("peer");
     let absent = format!("k8sless-absent-{}", uuid::Uuid::new_v4().simple());
-    let missing = gcs_store(&endpoint, &absent, Duration::from_secs(10));
+    let missing = common::gcs_store(&endpoint, &absent, Duration::from_secs(10));
     assert!(
         missing.ready().await.is_err(),
         "a missing bucket is not ready"
@@ -165,12 +144,11 @@ async fn failing_downloads_proxy(upstream: String) -> String {
 /// itself is down).
 #[tokio::test]
 async fn one_failed_download_does_not_fail_a_list() {
-    let Some(endpoint) = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server") else {
+    let Some(endpoint) = common::gcs_endpoint() else {
         return;
     };
-    common::init();
-    let b = bucket(&endpoint).await;
-    let direct = gcs_store(&endpoint, &b, Duration::from_secs(10));
+    let b = common::gcs_bucket(&endpoint).await;
+    let direct = common::gcs_store(&endpoint, &b, Duration::from_secs(10));
     for key in [
         "pods/a/1.json",
         "pods/a/unreadable.json",
@@ -183,7 +161,7 @@ async fn one_failed_download_does_not_fail_a_list() {
             .expect("create");
     }
     let proxy = failing_downloads_proxy(endpoint).await;
-    let s = gcs_store(&proxy, &b, Duration::from_secs(1));
+    let s = common::gcs_store(&proxy, &b, Duration::from_secs(1));
     let page = s.list("pods/a/", None, 100).await.expect("list");
     let keys: Vec<&str> = page.records.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["pods/a/1.json", "pods/a/3.json"]);
@@ -205,12 +183,12 @@ async fn one_failed_download_does_not_fail_a_list() {
 /// JSON list (full bodies) cannot. A record written before the index reads from its body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_body() {
-    let Some(endpoint) = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server") else {
+    let Some(endpoint) = common::gcs_endpoint() else {
         return;
     };
-    common::init();
-    let b = bucket(&endpoint).await;
-    let direct: Arc<dyn RecordStore> = Arc::new(gcs_store(&endpoint, &b, Duration::from_secs(10)));
+    let b = common::gcs_bucket(&endpoint).await;
+    let direct: Arc<dyn RecordStore> =
+        Arc::new(common::gcs_store(&endpoint, &b, Duration::from_secs(10)));
     let mut writer = StackBuilder::new(default_args());
     writer.store = Some(direct.clone());
     let writer = writer.start().await.expect("stack");
@@ -235,7 +213,11 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
 
     let proxy = failing_downloads_proxy(endpoint).await;
     let mut reader = StackBuilder::new(default_args());
-    reader.store = Some(Arc::new(gcs_store(&proxy, &b, Duration::from_secs(1))));
+    reader.store = Some(Arc::new(common::gcs_store(
+        &proxy,
+        &b,
+        Duration::from_secs(1),
+    )));
     let reader = reader.start().await.expect("stack");
     let table = |query: &'static str| {
         let base = reader.base.clone();

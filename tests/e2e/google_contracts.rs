@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use k8sless::sim::schema::Discovery;
 use k8sless::testing::ContainerRef;
 use k8sless::testing::record::{self, PodRecord, VmState};
-use k8sless::testing::{
-    CloudLogging, GcsStore, LogSource, MemoryStore, RecordStore, TokenSource, fixture,
-};
+use k8sless::testing::{CloudLogging, LogSource, MemoryStore, RecordStore, TokenSource, fixture};
 use serde_json::{Value, json};
+
+use crate::common;
 
 /// One request as it arrived: method, raw path, decoded query, body.
 #[derive(Debug, Clone)]
@@ -103,13 +103,7 @@ async fn storage_calls_match_the_discovery_document() {
     };
     let storage = Discovery::load(&path).expect("storage discovery");
     let (r, endpoint) = start().await;
-    let s = GcsStore::new(
-        &endpoint,
-        "bkt",
-        TokenSource::Anonymous,
-        Duration::from_secs(5),
-    )
-    .expect("store");
+    let s = common::gcs_store(&endpoint, "bkt", Duration::from_secs(5));
     s.ready().await.expect("ready");
     s.create("pods/default/a.json", Bytes::from_static(b"{}"))
         .await
@@ -118,33 +112,19 @@ async fn storage_calls_match_the_discovery_document() {
         .await
         .expect("update");
     // Records with their index in custom metadata, and a listing of indexes.
-    s.create_indexed(
-        "pods/default/i.json",
-        Bytes::from_static(b"{}"),
-        Some("{}".into()),
-    )
-    .await
-    .expect("create indexed");
-    s.update_indexed(
-        "pods/default/i.json",
-        Bytes::from_static(b"{}"),
-        Some("{}".into()),
-        7,
-    )
-    .await
-    .expect("update indexed");
+    let (indexed, body, index) = ("pods/default/i.json", Bytes::from_static(b"{}"), "{}");
+    s.create_indexed(indexed, body.clone(), Some(index.into()))
+        .await
+        .expect("create indexed");
+    s.update_indexed(indexed, body, Some(index.into()), 7)
+        .await
+        .expect("update indexed");
     s.get("pods/default/b.json").await.expect("get");
     s.list("pods/", None, 10).await.expect("list");
     s.list_entries("pods/", None, 10)
         .await
         .expect("list entries");
-    let fresh = GcsStore::new(
-        &endpoint,
-        "bkt",
-        TokenSource::Anonymous,
-        Duration::from_secs(5),
-    )
-    .expect("store");
+    let fresh = common::gcs_store(&endpoint, "bkt", Duration::from_secs(5));
     // A listing after a name, with nothing cached: startOffset, and downloads by generation.
     fresh
         .list("pods/", Some("pods/default/0.json"), 1)

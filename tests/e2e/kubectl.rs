@@ -168,11 +168,7 @@ fn suite(version: &str) {
         return;
     };
     common::init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let mut args = default_args();
     args.log_follow_interval = std::time::Duration::from_millis(200);
     let mut b = StackBuilder::new(args);

@@ -53,11 +53,7 @@ fn suite(version: &str) {
         return;
     };
     common::init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let mut b = StackBuilder::new(default_args());
     b.mode = SimMode::Auto;
     b.timings = SimTimings::ZERO;
@@ -173,16 +169,9 @@ async fn without_kubelet_access_top_says_what_is_missing() {
     let api = common::api::Api::new(&stack);
     api.create(common::pod("p")).await;
     let http = common::http();
-    let r = http
-        .get(format!(
-            "{}/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/p",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(r.status(), 405);
-    let status: serde_json::Value = r.json().await.expect("a Status");
+    let top = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/p";
+    let (code, status) = common::get(&stack.base, top).await;
+    assert_eq!(code, 405);
     assert_eq!(status["reason"], "MethodNotAllowed");
     let message = status["message"].as_str().unwrap_or("");
     assert!(message.contains("--kubelet-access"), "{message}");

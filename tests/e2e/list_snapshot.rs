@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use k8sless::testing::{GcsStore, RecordStore, Stack, StackBuilder, TokenSource, default_args};
+use k8sless::testing::{Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
 use super::k8s_schema::assert_valid;
@@ -199,27 +199,10 @@ async fn paged_lists_are_one_snapshot_on_the_memory_store() {
 
 #[tokio::test]
 async fn paged_lists_are_one_snapshot_on_cloud_storage() {
-    let Some(endpoint) = common::peer("K8SLESS_TEST_GCS_ENDPOINT", "fake-gcs-server") else {
+    let Some(endpoint) = common::gcs_endpoint() else {
         return;
     };
-    common::init();
-    let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
-    let r = http()
-        .post(format!("{endpoint}/storage/v1/b?project=test"))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(r.status().is_success());
-    let store: Arc<dyn RecordStore> = Arc::new(
-        GcsStore::new(
-            &endpoint,
-            &name,
-            TokenSource::Anonymous,
-            Duration::from_secs(10),
-        )
-        .expect("store"),
-    );
+    let store = common::new_gcs_store(&endpoint).await;
     let mut b = StackBuilder::new(default_args());
     b.store = Some(store);
     let stack = b.start().await.expect("stack");
@@ -237,11 +220,7 @@ fn kubectl_chunked_get_is_one_snapshot_with_writes_in_between() {
     if !common::tool("kubectl") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let stack = rt.block_on(common::stack());
     let base = stack.base.clone();
     let n = 40;

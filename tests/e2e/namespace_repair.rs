@@ -9,32 +9,13 @@ use bytes::Bytes;
 use k8sless::testing::{RecordStore, Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
-use crate::common;
+use crate::common::{self, get, post, send};
 
 async fn stack() -> Stack {
     common::init();
     let mut args = default_args();
     args.create_namespaces = Some(false);
     StackBuilder::new(args).start().await.expect("stack starts")
-}
-
-async fn send(
-    stack: &Stack,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = common::http().request(method, format!("{}{path}", stack.base));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.expect("request");
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
-    send(stack, reqwest::Method::POST, path, Some(body)).await
 }
 
 /// Rewrites a stored object in place, as another writer would (compare-and-swap on its generation).
@@ -55,14 +36,9 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}});
-    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     for name in ["b1", "b2"] {
-        assert_eq!(
-            post(&stack, "/api/v1/namespaces/team-b/pods", common::pod(name))
-                .await
-                .0,
-            201
-        );
+        common::create_pod(&stack.base, "team-b", common::pod(name)).await;
     }
     // What DELETE wrote before the instance died: Terminating, and no cascade ran.
     rewrite(&stack, "namespaces/team-b.json", |v| {
@@ -70,15 +46,9 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
         v["status"]["phase"] = json!("Terminating");
     })
     .await;
-    let (_, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b",
-        None,
-    )
-    .await;
+    let (_, ns) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(ns["status"]["phase"], "Terminating");
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod("b3")).await;
+    let (code, refused) = common::post_pod(&stack.base, "team-b", common::pod("b3")).await;
     assert_eq!(code, 403, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
@@ -87,21 +57,9 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
         json!(["team-b"]),
         "{summary}"
     );
-    let (code, _) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b",
-        None,
-    )
-    .await;
+    let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(code, 404);
-    let (_, pods) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-b/pods",
-        None,
-    )
-    .await;
+    let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
     assert_eq!(pods["items"], json!([]));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !stack.sim.instances().is_empty() {
@@ -114,29 +72,16 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
 async fn collection_drops_a_charge_whose_create_died_before_its_record() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
-                       "spec": {"hard": {"pods": "2"}}});
-    assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p1"))
-            .await
-            .0,
-        201
-    );
+    let hard = json!({"pods": "2"});
+    common::namespace_with_quota(&stack.base, "team-a", "q", hard).await;
+    common::create_pod(&stack.base, "team-a", common::pod("p1")).await;
     // A create charged the quota, then its instance died before writing the pod's record.
     rewrite(&stack, "quota-usage/team-a.json", |v| {
         v["pods"]["ghost-uid"] = json!({"pod": "ghost", "at": "2026-01-01T00:00:00Z",
                                         "amounts": {"pods": 1000}});
     })
     .await;
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2")).await;
+    let (code, refused) = common::post_pod(&stack.base, "team-a", common::pod("p2")).await;
     assert_eq!(code, 403, "{refused}");
     assert!(
         refused["message"]
@@ -151,20 +96,9 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
         json!(["team-a"]),
         "{summary}"
     );
-    let (_, q) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-a/resourcequotas/q",
-        None,
-    )
-    .await;
+    let (_, q) = get(&stack.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
-    assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p2"))
-            .await
-            .0,
-        201
-    );
+    common::create_pod(&stack.base, "team-a", common::pod("p2")).await;
     // Nothing drifted since: the next pass changes nothing.
     let (_, summary) = api.gc(None).await;
     assert_eq!(summary["quotaUsageRepaired"], json!([]), "{summary}");
@@ -175,34 +109,19 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
-    assert_eq!(
-        post(
-            &stack,
-            "/api/v1/namespaces/old-team/pods",
-            common::pod("p1")
-        )
-        .await
-        .0,
-        201
-    );
+    post(&stack.base, "/api/v1/namespaces", ns).await;
+    common::create_pod(&stack.base, "old-team", common::pod("p1")).await;
     // The state a deployment from before namespaces were objects left: pods, no namespace record.
     stack
         .memory
         .delete("namespaces/old-team.json", None)
         .await
         .expect("delete");
-    let (code, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/old-team",
-        None,
-    )
-    .await;
+    let (code, ns) = get(&stack.base, "/api/v1/namespaces/old-team").await;
     assert_eq!(code, 200, "{ns}");
     assert_eq!(ns["status"]["phase"], "Active");
     let uid = ns["metadata"]["uid"].clone();
-    let (_, list) = send(&stack, reqwest::Method::GET, "/api/v1/namespaces", None).await;
+    let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
     assert!(
         list["items"]
             .as_array()
@@ -222,13 +141,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .get("namespaces/old-team.json")
         .await
         .expect("adopted: a record now");
-    let (_, ns) = send(
-        &stack,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/old-team",
-        None,
-    )
-    .await;
+    let (_, ns) = get(&stack.base, "/api/v1/namespaces/old-team").await;
     assert_eq!(ns["metadata"]["uid"], uid, "the uid it always read with");
     assert!(ns["metadata"]["resourceVersion"].is_string());
     // And without collection, a pod create adopts it too (create_namespaces is off here).
@@ -237,16 +150,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         .delete("namespaces/old-team.json", None)
         .await
         .expect("delete");
-    assert_eq!(
-        post(
-            &stack,
-            "/api/v1/namespaces/old-team/pods",
-            common::pod("p2")
-        )
-        .await
-        .0,
-        201
-    );
+    common::create_pod(&stack.base, "old-team", common::pod("p2")).await;
     stack
         .memory
         .get("namespaces/old-team.json")
@@ -257,30 +161,19 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
 #[tokio::test]
 async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
     let stack = stack().await;
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
-    post(&stack, "/api/v1/namespaces", ns).await;
     // Two CPUs each: an e2-standard-2 or larger ($0.134/h on demand): one fits under $0.2/h, two do not.
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "spend"},
-                       "spec": {"hard": {"k8sless.dev/hourly-price": "0.2"}}});
-    assert_eq!(
-        post(&stack, "/api/v1/namespaces/team-a/resourcequotas", quota)
-            .await
-            .0,
-        201
-    );
+    let hard = json!({"k8sless.dev/hourly-price": "0.2"});
+    common::namespace_with_quota(&stack.base, "team-a", "spend", hard).await;
     let pod = |name: &str| {
         let mut p = common::pod(name);
         p["spec"]["containers"][0]["resources"] =
             json!({"requests": {"cpu": "2", "memory": "4Gi"}});
         p
     };
-    let (code, first) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p1")).await;
-    assert_eq!(code, 201, "{first}");
-    let (_, q) = send(
-        &stack,
-        reqwest::Method::GET,
+    common::create_pod(&stack.base, "team-a", pod("p1")).await;
+    let (_, q) = get(
+        &stack.base,
         "/api/v1/namespaces/team-a/resourcequotas/spend",
-        None,
     )
     .await;
     let used: f64 = q["status"]["used"]["k8sless.dev/hourly-price"]
@@ -289,7 +182,7 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
         .parse()
         .expect("USD");
     assert!(used > 0.05 && used <= 0.2, "{q}");
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-a/pods", pod("p2")).await;
+    let (code, refused) = common::post_pod(&stack.base, "team-a", pod("p2")).await;
     assert_eq!(code, 403, "{refused}");
     let message = refused["message"].as_str().unwrap_or("");
     assert!(
@@ -309,7 +202,7 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-c"}});
-    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     let gate = stack.memory.hold_creates_under("pods/team-c/");
     let create = {
         let base = stack.base.clone();
@@ -333,7 +226,7 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (code, body) = send(
-        &stack,
+        &stack.base,
         reqwest::Method::DELETE,
         "/api/v1/namespaces/team-c",
         None,
@@ -342,7 +235,7 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
     assert_eq!(code, 200, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while send(
-        &stack,
+        &stack.base,
         reqwest::Method::GET,
         "/api/v1/namespaces/team-c",
         None,
@@ -364,14 +257,14 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
     loop {
         api.gc(None).await;
         let (ns, _) = send(
-            &stack,
+            &stack.base,
             reqwest::Method::GET,
             "/api/v1/namespaces/team-c",
             None,
         )
         .await;
         let (_, pods) = send(
-            &stack,
+            &stack.base,
             reqwest::Method::GET,
             "/api/v1/namespaces/team-c/pods",
             None,
@@ -407,23 +300,23 @@ async fn creates_racing_their_namespaces_delete_are_answered_and_cleaned_up() {
     let stack = builder.start().await.expect("stack starts");
     let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-d"}});
-    assert_eq!(post(&stack, "/api/v1/namespaces", ns).await.0, 201);
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
         "spec": {"hard": {"pods": "100"}}});
     let path = "/api/v1/namespaces/team-d/resourcequotas";
-    assert_eq!(post(&stack, path, quota).await.0, 201);
+    assert_eq!(post(&stack.base, path, quota).await.0, 201);
     let creates = futures_util::future::join_all((0..24).map(|i| {
         let stack = &stack;
         async move {
             tokio::time::sleep(Duration::from_millis(4 * i)).await;
             let pod = common::pod(&format!("d{i}"));
-            post(stack, "/api/v1/namespaces/team-d/pods", pod).await
+            post(&stack.base, "/api/v1/namespaces/team-d/pods", pod).await
         }
     }));
     let delete = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         send(
-            &stack,
+            &stack.base,
             reqwest::Method::DELETE,
             "/api/v1/namespaces/team-d",
             None,
@@ -439,14 +332,14 @@ async fn creates_racing_their_namespaces_delete_are_answered_and_cleaned_up() {
     loop {
         api.gc(None).await;
         let (ns, _) = send(
-            &stack,
+            &stack.base,
             reqwest::Method::GET,
             "/api/v1/namespaces/team-d",
             None,
         )
         .await;
         let (_, pods) = send(
-            &stack,
+            &stack.base,
             reqwest::Method::GET,
             "/api/v1/namespaces/team-d/pods",
             None,

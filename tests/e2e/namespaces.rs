@@ -10,30 +10,7 @@ use std::time::{Duration, Instant};
 use k8sless::testing::{MemoryStore, RecordStore, Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
-use crate::common;
-
-async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
-    let mut r = common::http().request(method, url);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
-    call(
-        reqwest::Method::POST,
-        format!("{}{path}", stack.base),
-        Some(body),
-    )
-    .await
-}
-
-async fn get(stack: &Stack, path: &str) -> (u16, Value) {
-    call(reqwest::Method::GET, format!("{}{path}", stack.base), None).await
-}
+use crate::common::{self, delete, get, post};
 
 fn namespace(name: &str, annotations: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace",
@@ -65,11 +42,16 @@ async fn strict_stack(store: Option<Arc<dyn RecordStore>>) -> Stack {
 #[tokio::test]
 async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
     let stack = strict_stack(None).await;
-    let (code, status) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p")).await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", common::pod("p")).await;
     assert_eq!(code, 404, "{status}");
     assert_eq!(status["message"], "namespaces \"team-a\" not found");
     assert_eq!(status["details"]["kind"], "namespaces");
-    let (code, created) = post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    let (code, created) = post(
+        &stack.base,
+        "/api/v1/namespaces",
+        namespace("team-a", json!({})),
+    )
+    .await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(created["status"]["phase"], "Active");
     assert_eq!(created["spec"]["finalizers"], json!(["kubernetes"]));
@@ -77,30 +59,23 @@ async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
         created["metadata"]["labels"]["kubernetes.io/metadata.name"],
         "team-a"
     );
-    let (code, again) = post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    let (code, again) = post(
+        &stack.base,
+        "/api/v1/namespaces",
+        namespace("team-a", json!({})),
+    )
+    .await;
     assert_eq!(
         (code, again["reason"].as_str()),
         (409, Some("AlreadyExists"))
     );
-    let (code, _) = post(&stack, "/api/v1/namespaces/team-a/pods", common::pod("p")).await;
-    assert_eq!(code, 201);
+    common::create_pod(&stack.base, "team-a", common::pod("p")).await;
     // `default` always exists, with or without a record.
-    let (code, _) = post(&stack, "/api/v1/namespaces/default/pods", common::pod("p")).await;
-    assert_eq!(code, 201);
-    let (_, list) = get(&stack, "/api/v1/namespaces").await;
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|n| n["metadata"]["name"].as_str())
-        .collect();
+    common::create_pod(&stack.base, "default", common::pod("p")).await;
+    let (_, list) = get(&stack.base, "/api/v1/namespaces").await;
+    let names = common::item_names(&list);
     assert_eq!(names, ["default", "team-a"]);
-    let (code, forbidden) = call(
-        reqwest::Method::DELETE,
-        format!("{}/api/v1/namespaces/default", stack.base),
-        None,
-    )
-    .await;
+    let (code, forbidden) = delete(&stack.base, "/api/v1/namespaces/default").await;
     assert_eq!(code, 403);
     assert_eq!(
         forbidden["message"],
@@ -112,29 +87,16 @@ async fn a_missing_namespace_is_404_and_a_created_one_takes_pods() {
 async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
     let stack = strict_stack(None).await;
     let api = common::api::Api::new(&stack);
-    post(&stack, "/api/v1/namespaces", namespace("team-b", json!({}))).await;
-    let (code, _) = post(
-        &stack,
-        "/api/v1/namespaces/team-b/resourcequotas",
-        quota("q", json!({"pods": "5"})),
-    )
-    .await;
-    assert_eq!(code, 201);
+    common::namespace_with_quota(&stack.base, "team-b", "q", json!({"pods": "5"})).await;
     for name in ["b1", "b2"] {
-        let (code, p) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod(name)).await;
-        assert_eq!(code, 201, "{p}");
+        common::create_pod(&stack.base, "team-b", common::pod(name)).await;
     }
     assert_eq!(stack.sim.instances().len(), 2);
-    let (code, deleted) = call(
-        reqwest::Method::DELETE,
-        format!("{}/api/v1/namespaces/team-b", stack.base),
-        None,
-    )
-    .await;
+    let (code, deleted) = delete(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(code, 200, "{deleted}");
     assert_eq!(deleted["status"]["phase"], "Terminating");
     assert!(deleted["metadata"]["deletionTimestamp"].is_string());
-    let (code, refused) = post(&stack, "/api/v1/namespaces/team-b/pods", common::pod("b3")).await;
+    let (code, refused) = common::post_pod(&stack.base, "team-b", common::pod("b3")).await;
     if code != 404 {
         assert_eq!(code, 403, "{refused}");
         assert_eq!(
@@ -144,7 +106,7 @@ async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, _) = get(&stack, "/api/v1/namespaces/team-b").await;
+        let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b").await;
         if code == 404 {
             break;
         }
@@ -152,9 +114,9 @@ async fn deleting_a_namespace_deletes_its_pods_vms_and_quota() {
         api.gc(None).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, pods) = get(&stack, "/api/v1/namespaces/team-b/pods").await;
+    let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
     assert_eq!(pods["items"], json!([]));
-    let (code, _) = get(&stack, "/api/v1/namespaces/team-b/resourcequotas/q").await;
+    let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b/resourcequotas/q").await;
     assert_eq!(code, 404);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !stack.sim.instances().is_empty() {
@@ -169,7 +131,7 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
     let stack = strict_stack(None).await;
     let allowed = "batch@proj.iam.gserviceaccount.com";
     let (code, ns) = post(
-        &stack,
+        &stack.base,
         "/api/v1/namespaces",
         namespace(
             "team-a",
@@ -181,7 +143,7 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
     let mut p = common::pod("sa");
     p["metadata"]["annotations"] =
         json!({"iam.gke.io/gcp-service-account": "admin@proj.iam.gserviceaccount.com"});
-    let (code, status) = post(&stack, "/api/v1/namespaces/team-a/pods", p.clone()).await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", p.clone()).await;
     assert_eq!(code, 422, "{status}");
     assert_eq!(status["reason"], "Invalid");
     assert_eq!(
@@ -195,10 +157,9 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
         "FieldValueNotSupported"
     );
     p["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] = json!(allowed);
-    let (code, created) = post(&stack, "/api/v1/namespaces/team-a/pods", p).await;
-    assert_eq!(code, 201, "{created}");
+    common::create_pod(&stack.base, "team-a", p).await;
     let (code, bad) = post(
-        &stack,
+        &stack.base,
         "/api/v1/namespaces",
         namespace("team-c", json!({"k8sless.dev/allow-spot": "maybe"})),
     )
@@ -209,32 +170,12 @@ async fn a_service_account_outside_the_namespace_policy_is_422_naming_the_allowe
 #[tokio::test]
 async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
     let stack = strict_stack(None).await;
-    post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
-    let (code, q) = post(
-        &stack,
-        "/api/v1/namespaces/team-a/resourcequotas",
-        quota(
-            "team-quota",
-            json!({"pods": "2", "requests.cpu": "4", "k8sless.dev/hourly-price": "1"}),
-        ),
-    )
-    .await;
-    assert_eq!(code, 201, "{q}");
+    let hard = json!({"pods": "2", "requests.cpu": "4", "k8sless.dev/hourly-price": "1"});
+    common::namespace_with_quota(&stack.base, "team-a", "team-quota", hard).await;
     for name in ["p1", "p2"] {
-        let (code, p) = post(
-            &stack,
-            "/api/v1/namespaces/team-a/pods",
-            pod_with_cpu(name, "1"),
-        )
-        .await;
-        assert_eq!(code, 201, "{p}");
+        common::create_pod(&stack.base, "team-a", pod_with_cpu(name, "1")).await;
     }
-    let (code, status) = post(
-        &stack,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("p3", "1"),
-    )
-    .await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     assert_eq!(code, 403, "{status}");
     assert_eq!(status["reason"], "Forbidden");
     assert_eq!(
@@ -242,7 +183,7 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
         "pods \"p3\" is forbidden: exceeded quota: team-quota, requested: pods=1, used: pods=2, limited: pods=2"
     );
     let (_, q) = get(
-        &stack,
+        &stack.base,
         "/api/v1/namespaces/team-a/resourcequotas/team-quota",
     )
     .await;
@@ -255,32 +196,11 @@ async fn the_third_pod_over_a_two_pod_quota_is_403_naming_the_quota() {
         .to_string();
     assert!(price.parse::<f64>().expect("a decimal") > 0.0, "{price}");
     // Deleting a pod gives its room back.
-    call(
-        reqwest::Method::DELETE,
-        format!("{}/api/v1/namespaces/team-a/pods/p1", stack.base),
-        None,
-    )
-    .await;
-    let (code, p) = post(
-        &stack,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("p3", "1"),
-    )
-    .await;
-    assert_eq!(code, 201, "{p}");
+    delete(&stack.base, "/api/v1/namespaces/team-a/pods/p1").await;
+    common::create_pod(&stack.base, "team-a", pod_with_cpu("p3", "1")).await;
     // CPU and price ceilings: 3 more CPUs would make 5 > 4.
-    call(
-        reqwest::Method::DELETE,
-        format!("{}/api/v1/namespaces/team-a/pods/p2", stack.base),
-        None,
-    )
-    .await;
-    let (code, status) = post(
-        &stack,
-        "/api/v1/namespaces/team-a/pods",
-        pod_with_cpu("big", "4"),
-    )
-    .await;
+    delete(&stack.base, "/api/v1/namespaces/team-a/pods/p2").await;
+    let (code, status) = common::post_pod(&stack.base, "team-a", pod_with_cpu("big", "4")).await;
     assert_eq!(code, 403, "{status}");
     let message = status["message"].as_str().expect("message");
     assert!(
@@ -300,23 +220,7 @@ async fn shared_store() -> Arc<dyn RecordStore> {
         .ok()
         .filter(|e| !e.is_empty())
     {
-        let name = format!("k8sless-test-{}", uuid::Uuid::new_v4().simple());
-        let r = common::http()
-            .post(format!("{endpoint}/storage/v1/b?project=test"))
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .expect("create bucket");
-        assert!(r.status().is_success());
-        return Arc::new(
-            k8sless::testing::GcsStore::new(
-                &endpoint,
-                &name,
-                k8sless::testing::TokenSource::Anonymous,
-                Duration::from_secs(10),
-            )
-            .expect("store"),
-        );
+        return common::new_gcs_store(&endpoint).await;
     }
     println!("K8SLESS_TEST_GCS_ENDPOINT unset: the two instances share one memory store");
     Arc::new(MemoryStore::new())
@@ -327,9 +231,14 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
     let store = shared_store().await;
     let first = strict_stack(Some(store.clone())).await;
     let second = strict_stack(Some(store.clone())).await;
-    post(&first, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
+    post(
+        &first.base,
+        "/api/v1/namespaces",
+        namespace("team-a", json!({})),
+    )
+    .await;
     let (code, _) = post(
-        &second,
+        &second.base,
         "/api/v1/namespaces/team-a/resourcequotas",
         quota("q", json!({"pods": "5"})),
     )
@@ -338,14 +247,10 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
     let bases = [first.base.clone(), second.base.clone()];
     let tasks: Vec<_> = (0..20)
         .map(|i| {
-            let url = format!("{}/api/v1/namespaces/team-a/pods", bases[i % 2]);
+            let base = bases[i % 2].clone();
             tokio::spawn(async move {
-                call(
-                    reqwest::Method::POST,
-                    url,
-                    Some(common::pod(&format!("c{i}"))),
-                )
-                .await
+                let pod = common::pod(&format!("c{i}"));
+                common::post_pod(&base, "team-a", pod).await
             })
         })
         .collect();
@@ -373,7 +278,7 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
         first.sim.instances().len() + second.sim.instances().len(),
         5
     );
-    let (_, q) = get(&first, "/api/v1/namespaces/team-a/resourcequotas/q").await;
+    let (_, q) = get(&first.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
     assert_eq!(q["status"]["used"]["pods"], "5");
 }
 
@@ -382,27 +287,20 @@ async fn twenty_concurrent_creates_on_two_instances_never_exceed_the_quota() {
 #[tokio::test]
 async fn quotas_and_events_list_in_one_namespace_and_in_all() {
     let stack = strict_stack(None).await;
-    post(&stack, "/api/v1/namespaces", namespace("team-a", json!({}))).await;
-    let (code, q) = post(
-        &stack,
-        "/api/v1/namespaces/team-a/resourcequotas",
-        quota("q", json!({"pods": "2"})),
-    )
-    .await;
-    assert_eq!(code, 201, "{q}");
+    common::namespace_with_quota(&stack.base, "team-a", "q", json!({"pods": "2"})).await;
     for path in [
         "/api/v1/namespaces/team-a/resourcequotas",
         "/api/v1/resourcequotas",
     ] {
-        let (code, list) = get(&stack, path).await;
+        let (code, list) = get(&stack.base, path).await;
         assert_eq!(code, 200, "{path}: {list}");
         assert_eq!(list["kind"], "ResourceQuotaList", "{path}");
         assert_eq!(list["items"][0]["metadata"]["name"], "q", "{path}: {list}");
     }
-    let (_, empty) = get(&stack, "/api/v1/namespaces/default/resourcequotas").await;
+    let (_, empty) = get(&stack.base, "/api/v1/namespaces/default/resourcequotas").await;
     assert_eq!(empty["items"], json!([]), "{empty}");
     let (_, none) = get(
-        &stack,
+        &stack.base,
         "/api/v1/resourcequotas?fieldSelector=metadata.name%3Dother",
     )
     .await;
@@ -420,7 +318,7 @@ async fn quotas_and_events_list_in_one_namespace_and_in_all() {
     assert_eq!(first["type"], "ADDED", "{text}");
     assert_eq!(first["object"]["metadata"]["name"], "q", "{text}");
     for path in ["/api/v1/namespaces/team-a/events", "/api/v1/events"] {
-        let (code, list) = get(&stack, path).await;
+        let (code, list) = get(&stack.base, path).await;
         assert_eq!(code, 200, "{path}: {list}");
         assert_eq!(list["kind"], "EventList", "{path}: {list}");
     }

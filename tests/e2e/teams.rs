@@ -181,61 +181,54 @@ async fn alice_creates_lists_reads_and_deletes_in_team_a() {
 #[tokio::test]
 async fn alice_is_refused_outside_team_a() {
     let (_stack, alice, _) = alice_editing_team_a().await;
-    let other = alice
-        .call(
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alices"}});
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"pods": "100"}}});
+    // Each request alice may not make, and kube-apiserver's words for the refusal.
+    let refused = [
+        (
             Method::POST,
             "/api/v1/namespaces/team-b/pods",
             Some(common::pod("web")),
-        )
-        .await;
-    assert_denied(
-        &other,
-        r#"pods is forbidden: User "alice@example.com" cannot create resource "pods" in API group "" in the namespace "team-b""#,
-    );
-    let all = alice.call(Method::GET, "/api/v1/pods", None).await;
-    assert_denied(
-        &all,
-        r#"pods is forbidden: User "alice@example.com" cannot list resource "pods" in API group "" at the cluster scope"#,
-    );
-    let watch_all = alice
-        .call(Method::GET, "/api/v1/pods?watch=true", None)
-        .await;
-    assert_denied(
-        &watch_all,
-        r#"pods is forbidden: User "alice@example.com" cannot watch resource "pods" in API group "" at the cluster scope"#,
-    );
-
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alices"}});
-    let own_ns = alice
-        .call(Method::POST, "/api/v1/namespaces", Some(ns))
-        .await;
-    assert_denied(
-        &own_ns,
-        r#"namespaces is forbidden: User "alice@example.com" cannot create resource "namespaces" in API group "" at the cluster scope"#,
-    );
-    let del_ns = alice
-        .call(Method::DELETE, "/api/v1/namespaces/team-a", None)
-        .await;
-    assert_denied(
-        &del_ns,
-        r#"namespaces "team-a" is forbidden: User "alice@example.com" cannot delete resource "namespaces" in API group "" in the namespace "team-a""#,
-    );
+            r#"pods is forbidden: User "alice@example.com" cannot create resource "pods" in API group "" in the namespace "team-b""#,
+        ),
+        (
+            Method::GET,
+            "/api/v1/pods",
+            None,
+            r#"pods is forbidden: User "alice@example.com" cannot list resource "pods" in API group "" at the cluster scope"#,
+        ),
+        (
+            Method::GET,
+            "/api/v1/pods?watch=true",
+            None,
+            r#"pods is forbidden: User "alice@example.com" cannot watch resource "pods" in API group "" at the cluster scope"#,
+        ),
+        (
+            Method::POST,
+            "/api/v1/namespaces",
+            Some(ns),
+            r#"namespaces is forbidden: User "alice@example.com" cannot create resource "namespaces" in API group "" at the cluster scope"#,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/namespaces/team-a",
+            None,
+            r#"namespaces "team-a" is forbidden: User "alice@example.com" cannot delete resource "namespaces" in API group "" in the namespace "team-a""#,
+        ),
+        (
+            Method::POST,
+            "/api/v1/namespaces/team-a/resourcequotas",
+            Some(quota),
+            r#"resourcequotas is forbidden: User "alice@example.com" cannot create resource "resourcequotas" in API group "" in the namespace "team-a""#,
+        ),
+    ];
+    for (method, path, body, message) in refused {
+        assert_denied(&alice.call(method, path, body).await, message);
+    }
     let (code, _) = alice
         .call(Method::GET, "/api/v1/namespaces/team-a", None)
         .await;
     assert_eq!(code, 200, "edit reads its own namespace");
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"pods": "100"}}});
-    let raise = alice
-        .call(
-            Method::POST,
-            "/api/v1/namespaces/team-a/resourcequotas",
-            Some(quota),
-        )
-        .await;
-    assert_denied(
-        &raise,
-        r#"resourcequotas is forbidden: User "alice@example.com" cannot create resource "resourcequotas" in API group "" in the namespace "team-a""#,
-    );
 }
 
 #[tokio::test]
@@ -341,12 +334,7 @@ async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
         )
         .await;
     assert_eq!(code, 200, "{body}");
-    let names: Vec<&str> = body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|r| r["metadata"]["name"].as_str())
-        .collect();
+    let names = common::item_names(&body);
     for builtin in ["admin", "cluster-admin", "edit", "view"] {
         assert!(names.contains(&builtin), "{names:?}");
     }

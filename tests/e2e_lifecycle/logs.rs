@@ -117,21 +117,15 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
     let push = issuer.caller("/pubsub/push");
     let start = rfc3339_now();
 
+    // The guest's upload of container c's log of the pod named "reused", for `uid`.
+    let reused = |uid: String, token: &str, body: &'static str| {
+        let (base, token) = (stack.base.clone(), token.to_string());
+        async move { upload(&base, "reused", &uid, "c", Some(&token), body).await }
+    };
     let old = api.create(pod("reused")).await;
     let vm = vm_of(&stack, &old).expect("vm");
     let token = issuer.identity(&vm);
-    assert_eq!(
-        upload(
-            &stack.base,
-            "reused",
-            &uid(&old),
-            "c",
-            Some(&token),
-            "old 1\n"
-        )
-        .await,
-        200
-    );
+    assert_eq!(reused(uid(&old), &token, "old 1\n").await, 200);
     // While the pod runs, the archive does not answer (live logs win).
     let r = report(&old, &vm, 1, running(&start), Some(token.clone()));
     assert_eq!(api.push(Some(&push), &r).await, 200);
@@ -147,15 +141,8 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
         .await
         .expect("put");
     let old_key = archive_key("default", "reused", &uid(&old), "c");
-    let r = http()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/pods/reused",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status().as_u16(), 200);
+    let (code, _) = delete(&stack.base, "/api/v1/namespaces/default/pods/reused").await;
+    assert_eq!(code, 200);
     assert!(
         !exists(store, &old_key).await,
         "deleting a pod deletes its log"
@@ -177,30 +164,8 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
     assert_eq!(code, 200, "{body}");
     assert!(!body.contains("old") && !body.contains("planted"), "{body}");
     // The earlier pod's uid, even from the new pod's own VM: refused.
-    assert_eq!(
-        upload(
-            &stack.base,
-            "reused",
-            &uid(&old),
-            "c",
-            Some(&token),
-            "late\n"
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        upload(
-            &stack.base,
-            "reused",
-            &uid(&new),
-            "c",
-            Some(&token),
-            "new 1\n"
-        )
-        .await,
-        200
-    );
+    assert_eq!(reused(uid(&old), &token, "late\n").await, 403);
+    assert_eq!(reused(uid(&new), &token, "new 1\n").await, 200);
     assert_eq!(log_of(&stack, "reused").await, (200, "new 1\n".to_string()));
     stack.stop().await;
 }
@@ -219,20 +184,11 @@ async fn an_expired_tombstone_is_not_listed_by_a_watch() {
     let since = jiff::Timestamp::now().as_microsecond() - 60_000_000;
     let now = jiff::Timestamp::now();
     let old = now - jiff::SignedDuration::from_secs(20 * 60);
-    store
-        .create(
-            "tombstones/default/expired.json",
-            tombstone("expired", old).into(),
-        )
-        .await
-        .expect("tombstone");
-    store
-        .create(
-            "tombstones/default/fresh.json",
-            tombstone("fresh", now).into(),
-        )
-        .await
-        .expect("tombstone");
+    for (name, deleted) in [("expired", old), ("fresh", now)] {
+        let key = format!("tombstones/default/{name}.json");
+        let body = tombstone(name, deleted);
+        store.create(&key, body.into()).await.expect("tombstone");
+    }
     let body = http()
         .get(format!(
             "{}/api/v1/namespaces/default/pods?watch=true&resourceVersion={since}&timeoutSeconds=2",

@@ -367,30 +367,19 @@ mod tests {
             merge(&mut r, &first, jiff::Timestamp::UNIX_EPOCH),
             Merge::Applied
         );
-        let facts = r
-            .events
-            .iter()
-            .find(|e| e.reason == NODE_FACTS_REASON)
-            .expect("a NodeFacts entry");
-        assert_eq!(facts.event_type, "Normal");
-        assert!(
-            facts.message.contains("cgroup v2 driver cgroupfs"),
-            "{}",
-            facts.message
-        );
-        let failed = r
-            .events
-            .iter()
-            .find(|e| e.reason == FAILED_ASSUMPTIONS_REASON)
-            .expect("a NodeAssumptionFailed entry");
-        assert_eq!(failed.event_type, "Warning");
-        assert!(
-            failed
-                .message
-                .starts_with("cgroup v2 with the cgroupfs cgroup driver"),
-            "{}",
-            failed.message
-        );
+        // The one entry of `reason`: its type, and a message as `expected` says.
+        let entry = |reason: &str, event_type: &str, expected: fn(&str) -> bool| {
+            let e = r.events.iter().find(|e| e.reason == reason);
+            let e = e.unwrap_or_else(|| panic!("a {reason} entry"));
+            assert_eq!(e.event_type, event_type, "{reason}");
+            assert!(expected(&e.message), "{reason}: {}", e.message);
+        };
+        entry(NODE_FACTS_REASON, "Normal", |m| {
+            m.contains("cgroup v2 driver cgroupfs")
+        });
+        entry(FAILED_ASSUMPTIONS_REASON, "Warning", |m| {
+            m.starts_with("cgroup v2 with the cgroupfs cgroup driver")
+        });
 
         // Facts that hold make no warning; unreadable facts make no entry; the report still
         // applies either way.

@@ -92,15 +92,7 @@ pub(crate) fn validate(ns: &Namespace) -> Result<()> {
             }
         }
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            kind: "Namespace",
-            name: ns.metadata.name.clone().unwrap_or_default(),
-            causes,
-        })
-    }
+    Error::invalid_unless_empty("Namespace", ns.metadata.name.as_deref(), causes)
 }
 
 impl Policy {
@@ -211,13 +203,6 @@ impl Policy {
                 ));
             }
         }
-        if causes.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::pod_invalid(
-                pod.metadata.name.as_deref().unwrap_or(""),
-                causes,
-            ))
-        }
+        Error::invalid_unless_empty("Pod", pod.metadata.name.as_deref(), causes)
     }
 }

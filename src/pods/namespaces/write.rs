@@ -83,24 +83,19 @@ impl Pods {
         patch: Value,
     ) -> Result<Namespace> {
         self.adopt_namespace(name).await?;
-        // The patch applies to the version read and is written on it; when another write got
-        // there first it is applied again to the new one (a patch carrying its own
-        // resourceVersion is a precondition instead, and its conflict is the client's).
-        for _ in 0..crate::objects::CAS_TRIES {
-            let stored = self.namespace_objects.get(None, name).await?;
-            let mut patched: Namespace = patch_object(&stored, &kind, &patch)?;
-            let own_precondition =
-                patched.metadata.resource_version != stored.metadata.resource_version;
-            server_fields(&mut patched, name);
-            policy::validate(&patched)?;
-            match self.namespace_objects.replace(None, name, patched).await {
-                Err(Error::Conflict { .. }) if !own_precondition => continue,
-                other => return other,
-            }
-        }
-        Err(Error::unavailable(format!(
-            "namespace {name:?} is being changed concurrently; retry"
-        )))
+        self.namespace_objects
+            .patch_retried(
+                None,
+                name,
+                &format!("namespace {name:?}"),
+                |stored| patch_object(stored, &kind, &patch),
+                |mut patched: Namespace| async move {
+                    server_fields(&mut patched, name);
+                    policy::validate(&patched)?;
+                    self.namespace_objects.replace(None, name, patched).await
+                },
+            )
+            .await
     }
 
     /// `DELETE /api/v1/namespaces/{name}`: marks it Terminating (deletionTimestamp, phase

@@ -49,15 +49,7 @@ fn validate(q: &ResourceQuota) -> Result<()> {
             "quota scopes are not supported by k8sless: a quota counts every pod of its namespace",
         ));
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            kind: "ResourceQuota",
-            name: q.metadata.name.clone().unwrap_or_default(),
-            causes,
-        })
-    }
+    Error::invalid_unless_empty("ResourceQuota", q.metadata.name.as_deref(), causes)
 }
 
 /// Fills `status` from the spec and the namespace's usage totals.
@@ -91,6 +83,11 @@ impl Pods {
     /// 404; the store's.
     pub async fn quota(&self, namespace: &str, name: &str) -> Result<ResourceQuota> {
         let q = self.quota_objects.get(Some(namespace), name).await?;
+        self.with_usage(namespace, q).await
+    }
+
+    /// `q` with its status: its `hard`, and the namespace's usage now.
+    async fn with_usage(&self, namespace: &str, q: ResourceQuota) -> Result<ResourceQuota> {
         let used = self.usage(namespace).await?.totals();
         Ok(with_status(q, &used))
     }
@@ -137,8 +134,7 @@ impl Pods {
         }
         let created = self.quota_objects.create(Some(namespace), q).await?;
         self.repair_usage(namespace, None).await?;
-        let used = self.usage(namespace).await?.totals();
-        Ok(with_status(created, &used))
+        self.with_usage(namespace, created).await
     }
 
     /// `PUT .../resourcequotas/{name}` (the status stays computed).
@@ -154,8 +150,7 @@ impl Pods {
         q.status = None;
         validate(&q)?;
         let replaced = self.quota_objects.replace(Some(namespace), name, q).await?;
-        let used = self.usage(namespace).await?.totals();
-        Ok(with_status(replaced, &used))
+        self.with_usage(namespace, replaced).await
     }
 
     /// `PATCH .../resourcequotas/{name}`.
@@ -169,20 +164,15 @@ impl Pods {
         kind: PatchKind,
         patch: Value,
     ) -> Result<ResourceQuota> {
-        // As for namespaces: applied to the version read, again on a lost swap.
-        for _ in 0..crate::objects::CAS_TRIES {
-            let stored = self.quota_objects.get(Some(namespace), name).await?;
-            let patched: ResourceQuota = patch_object(&stored, &kind, &patch)?;
-            let own_precondition =
-                patched.metadata.resource_version != stored.metadata.resource_version;
-            match self.replace_quota(namespace, name, patched).await {
-                Err(Error::Conflict { .. }) if !own_precondition => continue,
-                other => return other,
-            }
-        }
-        Err(Error::unavailable(format!(
-            "resourcequota {namespace}/{name} is being changed concurrently; retry"
-        )))
+        self.quota_objects
+            .patch_retried(
+                Some(namespace),
+                name,
+                &format!("resourcequota {namespace}/{name}"),
+                |stored| patch_object(stored, &kind, &patch),
+                |patched| self.replace_quota(namespace, name, patched),
+            )
+            .await
     }
 
     /// `DELETE .../resourcequotas/{name}`; the usage object goes with the last quota.

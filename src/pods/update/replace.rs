@@ -235,11 +235,7 @@ fn checked_update(old: &Pod, new: &mut Pod, name: &str) -> Result<()> {
             causes.extend(c);
         }
     }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::pod_invalid(name, causes))
-    }
+    Error::invalid_unless_empty("Pod", Some(name), causes)
 }
 
 /// Validation of the spec ignores the nodeName k8sless set itself.

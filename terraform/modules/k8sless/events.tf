@@ -15,7 +15,7 @@ locals {
     "resource.type=\"gce_instance\"",
     "protoPayload.methodName=(${join(" OR ", [for m in var.compute_event_methods : "\"${m}\""])})",
     # The service's own deletions are not news to it.
-    "NOT protoPayload.authenticationInfo.principalEmail=\"${google_service_account.service.email}\"",
+    "NOT protoPayload.authenticationInfo.principalEmail=\"${google_service_account.account["service"].email}\"",
   ])
 }
 
@@ -23,7 +23,7 @@ resource "google_logging_project_sink" "compute_events" {
   project                = var.project_id
   name                   = "${var.name}-compute-events"
   description            = "Compute Engine preemptions, host errors and deletions, for k8sless (POST /events/compute)."
-  destination            = "pubsub.googleapis.com/${google_pubsub_topic.compute_events.id}"
+  destination            = "pubsub.googleapis.com/${google_pubsub_topic.topic["compute_events"].id}"
   filter                 = local.compute_event_filter
   unique_writer_identity = true
 

@@ -55,28 +55,23 @@ output "build_command" {
     "gcloud builds submit --config cloudbuild.yaml",
     "--project ${var.project_id}",
     "--region ${var.region}",
-    "--service-account ${google_service_account.build.id}",
-    "--gcs-source-staging-dir gs://${google_storage_bucket.build.name}/source",
+    "--service-account ${google_service_account.account["build"].id}",
+    "--gcs-source-staging-dir gs://${google_storage_bucket.bucket["build"].name}/source",
     "--substitutions _REGION=${var.region},_REPOSITORY=${google_artifact_registry_repository.images.repository_id},_SERVICE=${google_cloud_run_v2_service.service.name},_IMAGE_NAME=${var.image_name}",
   ])
 }
 
 output "bucket" {
   description = "Bucket of pod records (pods/) and logs (logs/)."
-  value       = google_storage_bucket.state.name
+  value       = google_storage_bucket.bucket["state"].name
 }
 
 output "status_topic" {
   description = "Topic the guests publish pod status to."
-  value       = google_pubsub_topic.status.id
+  value       = google_pubsub_topic.topic["status"].id
 }
 
 output "service_accounts" {
   description = "Emails of the module's service accounts."
-  value = {
-    service = google_service_account.service.email
-    guest   = google_service_account.guest.email
-    invoker = google_service_account.invoker.email
-    build   = google_service_account.build.email
-  }
+  value       = { for key, account in google_service_account.account : key => account.email }
 }

@@ -1,29 +1,15 @@
-# Guests publish status transitions to `status`; Pub/Sub pushes them to POST /pubsub/push.
-resource "google_pubsub_topic" "status" {
-  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these messages are pod statuses, not secrets.
-  project = var.project_id
-  name    = "${var.name}-status"
-  labels  = local.labels
-
-  depends_on = [google_project_service.enabled]
-}
-
-# Compute Engine audit-log entries, routed here by the Log Router sink in events.tf.
-resource "google_pubsub_topic" "compute_events" {
-  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these are audit-log entries already stored in Cloud Logging.
-  project = var.project_id
-  name    = "${var.name}-compute-events"
-  labels  = local.labels
-
-  depends_on = [google_project_service.enabled]
-}
-
-# Messages that the service refused max_delivery_attempts times, from either subscription.
-resource "google_pubsub_topic" "dead_letter" {
-  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these messages are pod statuses and audit-log entries, not secrets.
-  project = var.project_id
-  name    = "${var.name}-dead-letter"
-  labels  = local.labels
+# The three topics, alike but for their name:
+# - status: guests publish status transitions; Pub/Sub pushes them to POST /pubsub/push;
+# - compute_events: Compute Engine audit-log entries, routed here by the Log Router sink in
+#   events.tf;
+# - dead_letter: messages that the service refused max_delivery_attempts times, from either
+#   push subscription.
+resource "google_pubsub_topic" "topic" {
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; a customer-managed KMS key adds a standing cost and these messages are pod statuses and audit-log entries (already stored in Cloud Logging), not secrets.
+  for_each = toset(["status", "compute_events", "dead_letter"])
+  project  = var.project_id
+  name     = "${var.name}-${replace(each.key, "_", "-")}"
+  labels   = local.labels
 
   depends_on = [google_project_service.enabled]
 }
@@ -32,7 +18,7 @@ resource "google_pubsub_topic" "dead_letter" {
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = "${var.name}-dead-letter"
-  topic                      = google_pubsub_topic.dead_letter.id
+  topic                      = google_pubsub_topic.topic["dead_letter"].id
   message_retention_duration = "604800s"
   ack_deadline_seconds       = 60
   labels                     = local.labels
@@ -45,8 +31,8 @@ resource "google_pubsub_subscription" "dead_letter" {
 # The two push subscriptions, alike but for their topic and the service path they push to.
 locals {
   push_subscriptions = {
-    status         = { topic = google_pubsub_topic.status.id, path = "/pubsub/push" }
-    compute_events = { topic = google_pubsub_topic.compute_events.id, path = "/events/compute" }
+    status         = { topic = google_pubsub_topic.topic["status"].id, path = "/pubsub/push" }
+    compute_events = { topic = google_pubsub_topic.topic["compute_events"].id, path = "/events/compute" }
   }
 }
 
@@ -61,7 +47,7 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     push_endpoint = "${local.service_url}${each.value.path}"
     oidc_token {
-      service_account_email = google_service_account.invoker.email
+      service_account_email = google_service_account.account["invoker"].email
       audience              = local.service_url
     }
   }
@@ -72,7 +58,7 @@ resource "google_pubsub_subscription" "push" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    dead_letter_topic     = google_pubsub_topic.topic["dead_letter"].id
     max_delivery_attempts = var.max_delivery_attempts
   }
 

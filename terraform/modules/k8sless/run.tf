@@ -5,12 +5,12 @@ locals {
     {
       K8SLESS_PROJECT               = var.project_id
       K8SLESS_REGION                = var.region
-      K8SLESS_BUCKET                = google_storage_bucket.state.name
+      K8SLESS_BUCKET                = google_storage_bucket.bucket["state"].name
       K8SLESS_DEPLOYMENT            = local.deployment
-      K8SLESS_TOPIC                 = google_pubsub_topic.status.id
+      K8SLESS_TOPIC                 = google_pubsub_topic.topic["status"].id
       K8SLESS_SERVICE_URL           = local.service_url
-      K8SLESS_GUEST_SERVICE_ACCOUNT = google_service_account.guest.email
-      K8SLESS_PUSH_SERVICE_ACCOUNT  = google_service_account.invoker.email
+      K8SLESS_GUEST_SERVICE_ACCOUNT = google_service_account.account["guest"].email
+      K8SLESS_PUSH_SERVICE_ACCOUNT  = google_service_account.account["invoker"].email
       K8SLESS_NETWORK               = var.network
       K8SLESS_EXTERNAL_IP           = tostring(var.external_ip)
       K8SLESS_LOG_FORMAT            = "json"
@@ -48,7 +48,7 @@ resource "google_cloud_run_v2_service" "service" {
   invoker_iam_disabled = false
 
   template {
-    service_account                  = google_service_account.service.email
+    service_account                  = google_service_account.account["service"].email
     max_instance_request_concurrency = var.concurrency
     timeout                          = var.request_timeout
     labels                           = local.labels

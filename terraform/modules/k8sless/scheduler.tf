@@ -18,7 +18,7 @@ resource "google_cloud_scheduler_job" "gc" {
     http_method = "POST"
     uri         = "${local.service_url}/gc"
     oidc_token {
-      service_account_email = google_service_account.invoker.email
+      service_account_email = google_service_account.account["invoker"].email
       audience              = local.service_url
     }
   }
