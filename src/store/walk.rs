@@ -177,7 +177,7 @@ mod tests {
         want.sort();
         // Known from a last walk: all, some (one appeared since), one gone, none.
         let all = vec!["pods/a-b/".to_string(), "pods/a/".into(), "pods/z/".into()];
-        let some = vec!["pods/a/".to_string(), "pods/gone/".into()];
+        let some = ["pods/a/".to_string(), "pods/gone/".into()];
         for known in [None, Some(&all[..]), Some(&some[..]), Some(&[][..])] {
             for split in [true, false] {
                 let got = entries(&store, "pods/", split, known).await.expect("walk");
