@@ -231,7 +231,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"
         );
     }
-    let state = AppState {
+    let state = AppState::from(crate::api::AppParts {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
             .with_create_namespaces(args.create_namespaces.unwrap_or(false))
             .with_kubelet_access(args.kubelet_access(None)?),
@@ -254,7 +254,7 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
             args.admins(),
             Some(crate::rbac::objects::RbacStore::new(records.clone())),
         )),
-    };
+    });
     let listen = args.listen_addr(false);
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

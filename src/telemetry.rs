@@ -43,6 +43,9 @@ pub(crate) fn init(format: LogFormat, project: &str) {
         LogFormat::Text => tfmt()
             .with_env_filter(filter)
             .with_target(false)
+            // Colours for a terminal only: escapes are noise in a file, and styling every
+            // request span's fields was a twentieth of a pod `GET`'s time.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .try_init(),
     };

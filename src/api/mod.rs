@@ -49,9 +49,30 @@ use tracing::Instrument;
 use crate::error::{Error, ErrorLogged};
 use crate::pods::Pods;
 
-/// Shared by every handler.
+/// Shared by every handler: one `Arc` around [`AppParts`]. axum clones the state into every
+/// route's handler and middleware for each request (a dozen clones a `GET`); a clone of the
+/// parts themselves was some twenty reference counts bumped and dropped on cache lines every
+/// core shares, a tenth of a pod `GET`'s time (perf, docs/benchmarks.md).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl From<AppParts> for AppState {
+    fn from(parts: AppParts) -> Self {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What the handlers share ([`AppState`] holds it).
+#[derive(Debug, Clone)]
+pub struct AppParts {
     /// Pod operations.
     pub pods: Pods,
     /// Largest request body.
@@ -102,17 +123,23 @@ pub(crate) fn router_unchecked(state: AppState) -> Router {
 }
 
 fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
-    kubernetes
+    let routes = kubernetes
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::livez))
         .route("/readyz", get(health::readyz))
         .merge(push::routes())
         .merge(guest::routes())
         .fallback(not_found)
-        .layer(middleware::from_fn(admit::admit))
-        .layer(middleware::from_fn(panic::catch_panic))
+        .with_state(state);
+    // Around the whole router once, not around each route (`Router::layer`): each layer
+    // clones what it wraps per request, and per route that is the route's whole boxed stack
+    // of layers and handler, several allocations a request.
+    let outer = tower::ServiceBuilder::new()
         .layer(middleware::from_fn(observe))
-        .with_state(state)
+        .layer(middleware::from_fn(panic::catch_panic))
+        .layer(middleware::from_fn(admit::admit))
+        .service(routes);
+    Router::new().fallback_service(outer)
 }
 
 /// Every route of the Kubernetes API (and k8sless' `/pods` shortcut). A route added here is

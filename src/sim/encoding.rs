@@ -8,6 +8,27 @@ pub(crate) fn fingerprint<T: serde::Serialize>(value: &T) -> String {
     base64_encode(&digest[..8])
 }
 
+/// The fingerprint of metadata items: each key and value hashed as it is, length first.
+/// Through [`fingerprint`] most of an insert's time in the simulator was JSON-escaping the
+/// ~50 KB user-data to hash it.
+pub(crate) fn items_fingerprint(items: &[crate::gce::types::MetadataItem]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for item in items {
+        hash.update((item.key.len() as u64).to_le_bytes());
+        hash.update(item.key.as_bytes());
+        match &item.value {
+            Some(v) => {
+                hash.update([1]);
+                hash.update((v.len() as u64).to_le_bytes());
+                hash.update(v.as_bytes());
+            }
+            None => hash.update([0]),
+        }
+    }
+    base64_encode(&hash.finalize()[..8])
+}
+
 /// The page token that resumes a listing after `name`.
 pub(crate) fn encode_token(name: &str) -> String {
     base64_encode(name.as_bytes())

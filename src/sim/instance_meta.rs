@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::encoding::fingerprint;
+use super::encoding::{fingerprint, items_fingerprint};
 use super::operations::NewOperation;
 use super::{Sim, SimError, validate};
 use crate::gce::labels;
@@ -49,7 +49,7 @@ impl Sim {
                 ));
             }
             md.kind = Some("compute#metadata".into());
-            md.fingerprint = Some(fingerprint(&md.items));
+            md.fingerprint = Some(items_fingerprint(&md.items));
             body.metadata = Some(md);
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! `instances`: insert (with requestId deduplication and stockouts), get, list (filter and
 //! paging), delete, stop, and the guest's own power-off.
 
-use super::encoding::{decode_token, encode_token, fingerprint};
+use super::encoding::{decode_token, encode_token, fingerprint, items_fingerprint};
 use super::operations::NewOperation;
 use super::state::{SimInstance, State};
 use super::{Sim, SimChange, SimError, filter, validate};
@@ -139,7 +139,7 @@ impl Sim {
         assign_addresses(&mut body, id);
         let md = body.metadata.get_or_insert_with(Metadata::default);
         md.kind = Some("compute#metadata".into());
-        md.fingerprint = Some(fingerprint(&md.items));
+        md.fingerprint = Some(items_fingerprint(&md.items));
         let op = self.new_operation(
             st,
             NewOperation {
@@ -184,6 +184,7 @@ impl Sim {
         filter: &filter::Filter,
         max_results: usize,
         page_token: Option<&str>,
+        with_metadata: bool,
     ) -> Result<InstanceList, SimError> {
         let after = match page_token {
             Some(t) => Some(
@@ -192,14 +193,16 @@ impl Sim {
             ),
             None => None,
         };
-        let st = self.lock();
+        let mut st = self.lock();
         let mut items = Vec::new();
         let mut next = None;
-        if let Some(instances) = st.zones.get(zone) {
+        if let Some(instances) = st.zones.get_mut(zone) {
             let range = match &after {
-                Some(a) => instances
-                    .range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-                None => instances.range::<String, _>(..),
+                Some(a) => instances.range_mut::<String, _>((
+                    std::ops::Bound::Excluded(a),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => instances.range_mut::<String, _>(..),
             };
             for inst in range.map(|(_, inst)| inst) {
                 if !filter.matches(&inst.body) {
@@ -209,7 +212,17 @@ impl Sim {
                     next = items.last().map(|i: &Instance| encode_token(&i.name));
                     break;
                 }
+                // Without its metadata (most of an instance: the user-data) when the caller's
+                // `fields` leave it out: set aside while the rest is copied.
+                let metadata = if with_metadata {
+                    None
+                } else {
+                    inst.body.metadata.take()
+                };
                 items.push(inst.body.clone());
+                if metadata.is_some() {
+                    inst.body.metadata = metadata;
+                }
             }
         }
         Ok(InstanceList {

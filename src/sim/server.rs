@@ -161,15 +161,15 @@ async fn list(
         })?),
         None => None,
     };
+    // Metadata is most of an instance's size: not copied when not asked for.
+    let with_metadata = fields
+        .as_ref()
+        .is_none_or(|f| f.sub("items").is_none_or(|i| i.selects("metadata")));
     faulted(&sim.clone(), "list", &zone.clone(), move |_| {
-        let mut list = sim.list_instances(&zone, &filter, max, token.as_deref())?;
+        let list = sim.list_instances(&zone, &filter, max, token.as_deref(), with_metadata)?;
         let Some(fields) = fields else {
             return ok(list);
         };
-        // Metadata is most of an instance's size: drop it before rendering when not asked for.
-        if fields.sub("items").is_some_and(|i| !i.selects("metadata")) {
-            list.items.iter_mut().for_each(|i| i.metadata = None);
-        }
         let mut value = serde_json::to_value(&list).unwrap_or_default();
         fields.prune(&mut value);
         ok(value)

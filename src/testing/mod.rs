@@ -38,7 +38,7 @@ pub fn strs_of<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
 // The items tests/ use, by the module that owns them. When a module moves, change the path
 // here; the suites keep importing `k8sless::testing::…`.
 pub use crate::api::extract::parse_value;
-pub use crate::api::{AppState, router};
+pub use crate::api::{AppParts, AppState, router};
 pub use crate::auth::identity::IdentityMode;
 pub use crate::auth::{TokenError, TokenSource};
 pub use crate::codec::decode::{FieldValidation, decode_object};

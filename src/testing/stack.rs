@@ -212,7 +212,7 @@ impl StackBuilder {
         exec: crate::pods::exec::Exec,
     ) -> Result<AppState, String> {
         let verifier = self.args.verifier(self.verify_tokens)?;
-        Ok(AppState {
+        Ok(AppState::from(crate::api::AppParts {
             pods: pods.clone(),
             body_limit: self.args.body_limit,
             logs: self.logs.clone().unwrap_or_else(|| {
@@ -236,7 +236,7 @@ impl StackBuilder {
                 self.args.admins(),
                 Some(crate::rbac::objects::RbacStore::new(pods.store().clone())),
             )),
-        })
+        }))
     }
 }
 

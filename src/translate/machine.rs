@@ -219,7 +219,7 @@ fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Ve
     let need = r.describe();
     let families = s.machine_families.join(", ");
     let ranked = sizing::ranked(&s.machine_families, r, spot, s.custom_machine_types);
-    let Some(m) = ranked.first().cloned() else {
+    let Some(m) = ranked.first().map(|m| m.clone().into_owned()) else {
         return Err(vec![Cause::invalid(
             "spec.containers",
             format!("no machine type of the families {families} has {need}"),

@@ -238,10 +238,10 @@ async fn two_service_instances_sharing_one_store() {
     let second = b.start().await.expect("second");
     // Both instances use the first's simulator as their Compute Engine.
     let shared = second.pods.with_compute(first.pods.compute().clone());
-    let state = k8sless::testing::AppState {
+    let state = k8sless::testing::AppState::from(k8sless::testing::AppParts {
         pods: shared,
-        ..second.state.clone()
-    };
+        ..(*second.state).clone()
+    });
     let second_base = common::serve(k8sless::testing::router(state)).await;
     let bases = [first.base.clone(), second_base];
     let tasks: Vec<_> = (0..50)

@@ -178,14 +178,15 @@ impl Pods {
 
     /// Lists all of `prefix` at once (`split`: one listing per namespace, concurrently).
     async fn take_snapshot(&self, prefix: String, split: bool) -> Result<Snapshot> {
-        let large = split && self.snapshots.all_large();
-        let listing = walk::entries(&**self.store(), &prefix, split, large)
+        let known = split.then(|| self.snapshots.namespaces()).flatten();
+        let listing = walk::entries(&**self.store(), &prefix, split, known.as_deref())
             .await
             .map_err(|e| Error::pod_store(e, ""))?;
         if split {
-            // Past two pages, listing the namespaces first saves a round trip for more calls.
+            // Past two pages, listing the namespaces at once saves round trips.
+            let large = listing.entries.len() > 2 * walk::FIRST_PAGE;
             self.snapshots
-                .set_all_large(listing.entries.len() > 2 * walk::FIRST_PAGE);
+                .set_namespaces(large.then(|| walk::sub_prefixes(&prefix, &listing.entries)));
         }
         for u in &listing.unreadable {
             tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");

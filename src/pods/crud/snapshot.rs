@@ -28,7 +28,6 @@
 //! latest) is shown as it is now.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -64,8 +63,9 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshots {
     kept: Mutex<VecDeque<Arc<Snapshot>>>,
-    /// The last listing of all namespaces was more than two pages (`store::walk`).
-    all_large: AtomicBool,
+    /// The namespaces (`pods/<namespace>/`) of the last listing of all namespaces, when it was
+    /// more than two pages: the next walk lists them at once (`store::walk`).
+    namespaces: Mutex<Option<Arc<[String]>>>,
 }
 
 impl Snapshots {
@@ -99,14 +99,18 @@ impl Snapshots {
             .cloned()
     }
 
-    /// Whether the last listing of all namespaces was more than two pages.
-    pub(crate) fn all_large(&self) -> bool {
-        self.all_large.load(Ordering::Relaxed)
+    /// The namespaces of the last listing of all namespaces, if it was more than two pages.
+    pub(crate) fn namespaces(&self) -> Option<Arc<[String]>> {
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    /// Records whether the listing of all namespaces just taken was more than two pages.
-    pub(crate) fn set_all_large(&self, large: bool) {
-        self.all_large.store(large, Ordering::Relaxed);
+    /// Records the namespaces of the listing of all namespaces just taken (`None`: it was
+    /// two pages or less, and walks it from its first page).
+    pub(crate) fn set_namespaces(&self, namespaces: Option<Vec<String>>) {
+        *self.namespaces.lock().unwrap_or_else(|p| p.into_inner()) = namespaces.map(Arc::from);
     }
 
     /// Drops snapshot `id` (its last page was sent).
