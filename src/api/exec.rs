@@ -66,7 +66,9 @@ fn options(verb: &'static str, query: Option<&str>) -> Result<ExecRequest> {
     })
 }
 
-fn refused(e: AcceptError) -> Error {
+/// A request the streaming verbs cannot take: 400 when it is no upgrade, 403 when no protocol
+/// the client offers is one k8sless speaks (kube-apiserver's answers).
+pub(super) fn refused(e: AcceptError) -> Error {
     match e {
         AcceptError::NotUpgrade => Error::bad_request(e.to_string()),
         AcceptError::NoProtocol { .. } => Error::Forbidden {

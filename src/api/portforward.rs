@@ -11,10 +11,10 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 
+use super::exec::refused;
 use super::{AppState, respond};
 use crate::error::{Error, Result};
 use crate::pods::portforward::{KubeletForward, parse_ports};
-use crate::stream::accept::AcceptError;
 use crate::stream::portforward::{
     self, IDLE_TIMEOUT, MAX_MESSAGE, SWITCHED_HEADERS, TUNNEL_PREFIX, Wire,
 };
@@ -26,15 +26,6 @@ pub(crate) async fn pod_portforward(
     request: Request,
 ) -> Response {
     respond(connect(state, namespace, name, request).await)
-}
-
-fn refused(e: AcceptError) -> Error {
-    match e {
-        AcceptError::NotUpgrade => Error::bad_request(e.to_string()),
-        AcceptError::NoProtocol { .. } => Error::Forbidden {
-            message: e.to_string(),
-        },
-    }
 }
 
 async fn connect(

@@ -106,11 +106,7 @@ impl Pods {
         let container = container_of(&rec.pod, name, req.container.as_ref())?;
         ready_for_exec(&rec, name, &container)?;
         let permit = exec.permit()?;
-        let client = self.kubelet_of(&rec).await?;
-        let io = client
-            .connect()
-            .await
-            .map_err(|e| Error::unavailable_from("the pod's kubelet cannot be reached", e))?;
+        let (client, io) = self.dial_kubelet(&rec).await?;
         let path = kubelet_path(req, namespace, name, &container);
         let io = upgrade::upgrade(io, &client.host_header(), &path)
             .await

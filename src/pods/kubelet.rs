@@ -31,6 +31,26 @@ impl Pods {
         Ok((rec, client))
     }
 
+    /// A record's kubelet, connected over mutual TLS: its client (for the Host header) and the
+    /// connection, for a streaming verb to upgrade.
+    ///
+    /// # Errors
+    /// As [`kubelet_of`](Self::kubelet_of); 503 when the kubelet cannot be reached.
+    pub(crate) async fn dial_kubelet(
+        &self,
+        rec: &PodRecord,
+    ) -> Result<(
+        KubeletClient,
+        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    )> {
+        let client = self.kubelet_of(rec).await?;
+        let io = client
+            .connect()
+            .await
+            .map_err(|e| Error::unavailable_from("the pod's kubelet cannot be reached", e))?;
+        Ok((client, io))
+    }
+
     /// The client for a record's kubelet.
     pub(crate) async fn kubelet_of(&self, rec: &PodRecord) -> Result<KubeletClient> {
         let name = rec.pod.metadata.name.as_deref().unwrap_or("");

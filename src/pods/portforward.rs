@@ -147,11 +147,7 @@ impl Pods {
         require_host(&rec, name)?;
         let slot = exec.forwards.take(&format!("{namespace}/{name}"))?;
         let permit = exec.permit()?;
-        let client = self.kubelet_of(&rec).await?;
-        let io = client
-            .connect()
-            .await
-            .map_err(|e| Error::unavailable_from("the pod's kubelet cannot be reached", e))?;
+        let (client, io) = self.dial_kubelet(&rec).await?;
         let head = portforward::kubelet_head(
             wire,
             &client.host_header(),

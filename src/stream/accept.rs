@@ -69,7 +69,9 @@ fn upgrade_token(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-fn listed(headers: &HeaderMap, name: &str) -> Vec<String> {
+/// The values of a header that lists them comma-separated (`Sec-WebSocket-Protocol`,
+/// `X-Stream-Protocol-Version`), over all its lines.
+pub(crate) fn listed(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(name)
         .iter()

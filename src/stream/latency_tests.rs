@@ -11,7 +11,7 @@ use bytes::Bytes;
 use crate::sim::{SimMode, SimTimings};
 use crate::stream::spdy::{self, upgrade};
 use crate::stream::{Ends, Input, Output, StreamOptions, session};
-use crate::testing::{StackBuilder, default_args};
+use crate::testing::{Stack, StackBuilder, default_args};
 
 const ROUNDS: usize = 500;
 const OPTS: StreamOptions = StreamOptions {
@@ -51,9 +51,9 @@ fn report(what: &str, t: &[Duration]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: run by hand for docs/benchmarks.md"]
-async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
+/// A stack with guests and the kubelet stand-in, and a pod `name` that runs for five minutes,
+/// once it is Running: the stack and the pod's record.
+pub(super) async fn running_pod(name: &str) -> (Stack, crate::pods::record::PodRecord) {
     let mut b = StackBuilder::new(default_args());
     b.mode = SimMode::Auto;
     b.timings = SimTimings::ZERO;
@@ -61,7 +61,7 @@ async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
     b.kubelet = true;
     let stack = b.start().await.unwrap();
     let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "bench", "annotations": {"k8sless.dev/simulate-duration": "300s"}},
+        "metadata": {"name": name, "annotations": {"k8sless.dev/simulate-duration": "300s"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
     let url = format!("{}/api/v1/namespaces/default/pods", stack.base);
     reqwest::Client::new()
@@ -71,14 +71,20 @@ async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let rec = loop {
-        let rec = stack.pods.get_record("default", "bench").await.unwrap();
+    loop {
+        let rec = stack.pods.get_record("default", name).await.unwrap();
         if rec.phase() == crate::pods::phase::Phase::Running {
-            break rec;
+            return (stack, rec);
         }
         assert!(Instant::now() < deadline, "not Running");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand for docs/benchmarks.md"]
+async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
+    let (stack, rec) = running_pod("bench").await;
     // (a) straight to kubelet.
     let client = stack.pods.kubelet_of(&rec).await.unwrap();
     let io = client.connect().await.unwrap();

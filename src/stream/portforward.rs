@@ -93,13 +93,10 @@ pub(crate) fn token(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b))
 }
 
+/// The plain-token values of a comma-separated header, at most [`MAX_VERSIONS`].
 fn listed(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|p| p.trim().to_string())
+    super::accept::listed(headers, name)
+        .into_iter()
         .filter(|p| token(p))
         .take(MAX_VERSIONS)
         .collect()
@@ -265,15 +262,9 @@ where
     let activity = Activity::new();
     let (client_r, client_w) = tokio::io::split(client);
     let (kubelet_r, kubelet_w) = tokio::io::split(kubelet);
-    let mut up = tokio::spawn(copy(client_r, kubelet_w, activity.clone()));
-    let mut down = tokio::spawn(copy(kubelet_r, client_w, activity.clone()));
-    tokio::select! {
-        _ = &mut up => { let _ = tokio::time::timeout(DRAIN, &mut down).await; }
-        _ = &mut down => { let _ = tokio::time::timeout(DRAIN, &mut up).await; }
-        () = activity.expired(idle) => {}
-    }
-    up.abort();
-    down.abort();
+    let up = tokio::spawn(copy(client_r, kubelet_w, activity.clone()));
+    let down = tokio::spawn(copy(kubelet_r, client_w, activity.clone()));
+    until_done(up, down, &activity, idle).await;
 }
 
 /// Carries kubelet's SPDY bytes inside the client's WebSocket: each binary message from the
@@ -288,7 +279,7 @@ where
     let (mut ws_tx, mut ws_rx) = socket.split();
     let (mut kubelet_r, mut kubelet_w) = tokio::io::split(kubelet);
     let up_activity = activity.clone();
-    let mut up = tokio::spawn(async move {
+    let up = tokio::spawn(async move {
         while let Some(Ok(msg)) = ws_rx.next().await {
             match msg {
                 Message::Binary(data) => {
@@ -305,7 +296,7 @@ where
         let _ = kubelet_w.shutdown().await;
     });
     let down_activity = activity.clone();
-    let mut down = tokio::spawn(async move {
+    let down = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match kubelet_r.read(&mut buf).await {
@@ -321,6 +312,17 @@ where
         }
         let _ = ws_tx.send(Message::Close(None)).await;
     });
+    until_done(up, down, &activity, idle).await;
+}
+
+/// Waits for one direction to end (then gives the other [`DRAIN`] to finish) or for `idle`
+/// without traffic, then stops both.
+async fn until_done(
+    mut up: tokio::task::JoinHandle<()>,
+    mut down: tokio::task::JoinHandle<()>,
+    activity: &Activity,
+    idle: Duration,
+) {
     tokio::select! {
         _ = &mut up => { let _ = tokio::time::timeout(DRAIN, &mut down).await; }
         _ = &mut down => { let _ = tokio::time::timeout(DRAIN, &mut up).await; }

@@ -11,11 +11,10 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::sim::{SimMode, SimTimings};
 use crate::stream::portforward::{PORTFORWARD, Wire, kubelet_head};
 use crate::stream::spdy::conn::{Connection, Role, SendHalf};
 use crate::stream::spdy::upgrade;
-use crate::testing::{Stack, StackBuilder, default_args};
+use crate::testing::Stack;
 
 /// An echo server on loopback (the "pod's" port: the stand-in has no network namespace).
 async fn echo() -> u16 {
@@ -35,34 +34,6 @@ async fn echo() -> u16 {
         }
     });
     port
-}
-
-async fn running_pod() -> (Stack, crate::pods::record::PodRecord) {
-    let mut b = StackBuilder::new(default_args());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
-    b.kubelet = true;
-    let stack = b.start().await.unwrap();
-    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "fwd", "annotations": {"k8sless.dev/simulate-duration": "300s"}},
-        "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    let url = format!("{}/api/v1/namespaces/default/pods", stack.base);
-    reqwest::Client::new()
-        .post(&url)
-        .json(&pod)
-        .send()
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let rec = stack.pods.get_record("default", "fwd").await.unwrap();
-        if rec.phase() == crate::pods::phase::Phase::Running {
-            return (stack, rec);
-        }
-        assert!(Instant::now() < deadline, "not Running");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A SPDY port-forward connection, upgraded as client-go does.
@@ -137,7 +108,7 @@ async fn through_the_service(stack: &Stack) -> Connection {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spdy_through_the_service_reaches_the_port_and_carries_kubelets_error() {
-    let (stack, _) = running_pod().await;
+    let (stack, _) = super::latency_tests::running_pod("fwd").await;
     let port = echo().await;
     let conn = through_the_service(&stack).await;
     let (tx, mut rx, error) = pair(&conn, port, 0).await;
@@ -163,7 +134,7 @@ async fn spdy_through_the_service_reaches_the_port_and_carries_kubelets_error() 
 #[ignore = "a measurement: run by hand for docs/benchmarks.md"]
 async fn port_forward_round_trip_through_the_service_and_straight_to_kubelet() {
     const ROUNDS: usize = 1000;
-    let (stack, rec) = running_pod().await;
+    let (stack, rec) = super::latency_tests::running_pod("fwd").await;
     let port = echo().await;
     let client = stack.pods.kubelet_of(&rec).await.unwrap();
     let io = client.connect().await.unwrap();

@@ -64,6 +64,21 @@ impl Kubectl {
     }
 
     /// Runs and asserts success and a stderr free of client-side errors; returns stdout.
+    /// `kubectl run NAME --restart=Never -- sleep 120` (busybox; simulated for 120 s where the
+    /// guest simulates): a pod alive long enough for exec and port-forward.
+    pub(crate) fn run_sleeper(&self, name: &str) -> String {
+        self.ok(&[
+            "run",
+            name,
+            "--image=busybox:1.36",
+            "--restart=Never",
+            "--annotations=k8sless.dev/simulate-duration=120s",
+            "--",
+            "sleep",
+            "120",
+        ])
+    }
+
     pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -280,16 +295,7 @@ fn watch_and_logs(k: &Kubectl, version: &str) {
 /// run and exec; get -A, --sort-by, -o yaml/json/jsonpath.
 fn run_and_output_formats(k: &Kubectl) {
     // run --restart=Never; a long run so exec meets a live pod.
-    let ran = k.ok(&[
-        "run",
-        "runner",
-        "--image=busybox:1.36",
-        "--restart=Never",
-        "--annotations=k8sless.dev/simulate-duration=120s",
-        "--",
-        "sleep",
-        "120",
-    ]);
+    let ran = k.run_sleeper("runner");
     assert!(ran.contains("pod/runner created"), "{ran}");
     super::kubectl_exec::flows(k, "runner");
 

@@ -199,16 +199,7 @@ fn suite(version: &str) {
         ROOT,
         &cert.cert_pem,
     );
-    root.ok(&[
-        "run",
-        "web",
-        "--image=busybox:1.36",
-        "--restart=Never",
-        "--annotations=k8sless.dev/simulate-duration=120s",
-        "--",
-        "sleep",
-        "120",
-    ]);
+    root.run_sleeper("web");
     root.ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]);
 
     // Three fetches through one session: each is its own pair of streams.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use k8sless::testing::{RecordStore, Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
-use crate::common::{self, get, post, send};
+use crate::common::{self, get, post};
 
 async fn stack() -> Stack {
     common::init();
@@ -200,7 +200,6 @@ async fn the_hourly_price_ceiling_refuses_the_vm_that_would_pass_it() {
 #[tokio::test]
 async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_it() {
     let stack = stack().await;
-    let api = common::api::Api::new(&stack);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-c"}});
     assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
     let gate = stack.memory.hold_creates_under("pods/team-c/");
@@ -225,24 +224,10 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (code, body) = send(
-        &stack.base,
-        reqwest::Method::DELETE,
-        "/api/v1/namespaces/team-c",
-        None,
-    )
-    .await;
+    let (code, body) = common::delete(&stack.base, "/api/v1/namespaces/team-c").await;
     assert_eq!(code, 200, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while send(
-        &stack.base,
-        reqwest::Method::GET,
-        "/api/v1/namespaces/team-c",
-        None,
-    )
-    .await
-    .0 != 404
-    {
+    while get(&stack.base, "/api/v1/namespaces/team-c").await.0 != 404 {
         assert!(
             Instant::now() < deadline,
             "the empty namespace's cascade never finished"
@@ -253,34 +238,7 @@ async fn a_pod_whose_record_lands_after_its_namespace_is_gone_does_not_outlive_i
     let (code, body) = create.await.expect("create task");
     // kube-apiserver answers such a create 201 too; the namespace controller then deletes it.
     assert_eq!(code, 201, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        api.gc(None).await;
-        let (ns, _) = send(
-            &stack.base,
-            reqwest::Method::GET,
-            "/api/v1/namespaces/team-c",
-            None,
-        )
-        .await;
-        let (_, pods) = send(
-            &stack.base,
-            reqwest::Method::GET,
-            "/api/v1/namespaces/team-c/pods",
-            None,
-        )
-        .await;
-        let left = pods["items"].as_array().map_or(0, Vec::len);
-        if ns == 404 && left == 0 && stack.sim.instances().is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "namespace {ns}, {left} pods and {} VMs outlived the delete",
-            stack.sim.instances().len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    nothing_outlives(&stack, "team-c").await;
 }
 
 /// Twenty-four creates in flight while their namespace (with a quota, so creates take turns on
@@ -298,13 +256,7 @@ async fn creates_racing_their_namespaces_delete_are_answered_and_cleaned_up() {
         k8sless::testing::MemoryStore::with_latency(Duration::from_millis(10)),
     ));
     let stack = builder.start().await.expect("stack starts");
-    let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-d"}});
-    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
-    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
-        "spec": {"hard": {"pods": "100"}}});
-    let path = "/api/v1/namespaces/team-d/resourcequotas";
-    assert_eq!(post(&stack.base, path, quota).await.0, 201);
+    common::namespace_with_quota(&stack.base, "team-d", "q", json!({"pods": "100"})).await;
     let creates = futures_util::future::join_all((0..24).map(|i| {
         let stack = &stack;
         async move {
@@ -315,45 +267,34 @@ async fn creates_racing_their_namespaces_delete_are_answered_and_cleaned_up() {
     }));
     let delete = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        send(
-            &stack.base,
-            reqwest::Method::DELETE,
-            "/api/v1/namespaces/team-d",
-            None,
-        )
-        .await
+        common::delete(&stack.base, "/api/v1/namespaces/team-d").await
     };
     let (answers, (deleted, body)) = tokio::join!(creates, delete);
     assert_eq!(deleted, 200, "{body}");
     for (code, body) in &answers {
         assert!([201, 403, 404].contains(code), "{code}: {body}");
     }
+    nothing_outlives(&stack, "team-d").await;
+}
+
+/// Runs collection until namespace `ns` is gone (404) with no pod and no VM left, for 30 s at
+/// most.
+async fn nothing_outlives(stack: &Stack, ns: &str) {
+    let api = common::api::Api::new(stack);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         api.gc(None).await;
-        let (ns, _) = send(
-            &stack.base,
-            reqwest::Method::GET,
-            "/api/v1/namespaces/team-d",
-            None,
-        )
-        .await;
-        let (_, pods) = send(
-            &stack.base,
-            reqwest::Method::GET,
-            "/api/v1/namespaces/team-d/pods",
-            None,
-        )
-        .await;
+        let (code, _) = get(&stack.base, &format!("/api/v1/namespaces/{ns}")).await;
+        let (_, pods) = get(&stack.base, &format!("/api/v1/namespaces/{ns}/pods")).await;
         let left = pods["items"].as_array().map_or(0, Vec::len);
-        if ns == 404 && left == 0 && stack.sim.instances().is_empty() {
-            break;
+        let vms = stack.sim.instances().len();
+        if code == 404 && left == 0 && vms == 0 {
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "namespace {ns}, {left} pods and {} VMs outlived the delete",
-            stack.sim.instances().len()
+            "namespace {code}, {left} pods and {vms} VMs outlived the delete"
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
