@@ -302,6 +302,14 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     }
     let mut stack = builder.start().await?;
     let base = stack.base.clone();
+    if !stack.addr.ip().is_loopback() {
+        // Anyone who reaches this port is the dev admin and may run commands on this machine
+        // (pods with a command, exec): docs/security.md, "k8sless dev runs commands here".
+        println!(
+            "k8sless dev: WARNING: listening on {} (not loopback): every caller who reaches it is the dev admin and can run commands on this machine through pods and exec",
+            stack.addr
+        );
+    }
     if verify {
         println!("k8sless dev: token verification is on");
     } else {
