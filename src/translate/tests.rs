@@ -17,8 +17,14 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::gce::types::{
+    AccessConfig, AttachedDisk, AttachedDiskInitializeParams, MetadataItem, NetworkInterface,
+    Scheduling,
+};
+use crate::guest::GuestConfig;
 use crate::sim::schema::Discovery;
 use crate::testing::fixture;
+use instance::guest_metadata;
 
 const UID: &str = "9f1c2d3e-0000-4000-8000-00000000abcd";
 
