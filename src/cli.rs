@@ -180,57 +180,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
     args.check()?;
     let vm = args.vm_settings();
     telemetry::init(args.log_format.unwrap_or(LogFormat::Json), &vm.project);
-    let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint)
-        .await
-        .map_err(|e| e.detail())?;
-    let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint)
-        .await
-        .map_err(|e| e.detail())?;
-    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint)
-        .await
-        .map_err(|e| e.detail())?;
-    let compute = gce::Client::new(
-        gce::ClientConfig {
-            endpoint: args.compute_endpoint.clone(),
-            project: vm.project.clone(),
-            zones: vm.zones.clone(),
-            mutations_per_second: args.compute_qps,
-            timeout: Duration::from_secs(15),
-            retry: retry::RetryPolicy::default(),
-        },
-        compute_auth,
-    )?;
-    let bucket = args.bucket.clone().unwrap_or_default();
-    let records: Arc<dyn RecordStore> = Arc::new(store::GcsStore::new(
-        &args.storage_endpoint,
-        &bucket,
-        storage_auth,
-        Duration::from_secs(10),
-    )?);
-    let cloud_logging = crate::logging::CloudLogging::new(
-        &args.logging_endpoint,
-        &vm.project,
-        logging_auth,
-        records.clone(),
-    )?;
-    let verify = args.verify_tokens.unwrap_or(true);
-    let verifier = args.verifier(verify)?;
-    if !verify {
-        tracing::warn!(
-            "token verification is OFF (--verify-tokens=false): anyone who can reach /pubsub/push, /gc and /events/compute can forge pod status"
-        );
-    }
-    let authn = args.authenticator(IdentityMode::CloudRun)?;
-    let verifier = if authn.mode() == IdentityMode::CloudRun {
-        verifier.behind_cloud_run()
-    } else {
-        verifier
-    };
-    if authn.mode() == IdentityMode::Dev {
-        tracing::warn!(
-            "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"
-        );
-    }
+    let (compute, records, cloud_logging) = cloud_clients(&args, &vm).await?;
+    let (verifier, authn) = callers(&args)?;
     let state = AppState::from(crate::api::AppParts {
         pods: Pods::new(records.clone(), Arc::new(compute), Arc::new(vm))
             .with_create_namespaces(args.create_namespaces.unwrap_or(false))
@@ -270,6 +221,88 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("server: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`'s Google Cloud clients: Compute Engine, the record store on Cloud Storage, and
+/// Cloud Logging, each with the credentials its endpoint wants.
+async fn cloud_clients(
+    args: &ServiceArgs,
+    vm: &crate::translate::VmSettings,
+) -> Result<
+    (
+        gce::Client,
+        Arc<dyn RecordStore>,
+        crate::logging::CloudLogging,
+    ),
+    String,
+> {
+    let compute_auth = auth::TokenSource::for_endpoint(&args.compute_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
+    let storage_auth = auth::TokenSource::for_endpoint(&args.storage_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
+    let logging_auth = auth::TokenSource::for_endpoint(&args.logging_endpoint)
+        .await
+        .map_err(|e| e.detail())?;
+    let compute = gce::Client::new(
+        gce::ClientConfig {
+            endpoint: args.compute_endpoint.clone(),
+            project: vm.project.clone(),
+            zones: vm.zones.clone(),
+            mutations_per_second: args.compute_qps,
+            timeout: Duration::from_secs(15),
+            retry: retry::RetryPolicy::default(),
+        },
+        compute_auth,
+    )?;
+    let bucket = args.bucket.clone().unwrap_or_default();
+    let records: Arc<dyn RecordStore> = Arc::new(store::GcsStore::new(
+        &args.storage_endpoint,
+        &bucket,
+        storage_auth,
+        Duration::from_secs(10),
+    )?);
+    let cloud_logging = crate::logging::CloudLogging::new(
+        &args.logging_endpoint,
+        &vm.project,
+        logging_auth,
+        records.clone(),
+    )?;
+    Ok((compute, records, cloud_logging))
+}
+
+/// Who may call `serve`: the verifier of Google's pushes (relaxed for tokens Cloud Run
+/// already checked) and the authenticator of Kubernetes callers (`--identity`), with a
+/// warning for each setting that lets unauthenticated callers in.
+fn callers(
+    args: &ServiceArgs,
+) -> Result<
+    (
+        crate::auth::oidc::Verifier,
+        crate::auth::identity::Authenticator,
+    ),
+    String,
+> {
+    let verify = args.verify_tokens.unwrap_or(true);
+    let verifier = args.verifier(verify)?;
+    if !verify {
+        tracing::warn!(
+            "token verification is OFF (--verify-tokens=false): anyone who can reach /pubsub/push, /gc and /events/compute can forge pod status"
+        );
+    }
+    let authn = args.authenticator(IdentityMode::CloudRun)?;
+    let verifier = if authn.mode() == IdentityMode::CloudRun {
+        verifier.behind_cloud_run()
+    } else {
+        verifier
+    };
+    if authn.mode() == IdentityMode::Dev {
+        tracing::warn!(
+            "--identity=dev: callers are not authenticated; a request without a dev:EMAIL token is the dev admin"
+        );
+    }
+    Ok((verifier, authn))
 }
 
 async fn dev(dev: DevArgs) -> Result<ExitCode, String> {

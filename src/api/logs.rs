@@ -165,12 +165,16 @@ async fn log(
     if !opts.follow || now.ended {
         return text_response(Body::from(render(lines.as_deref().unwrap_or(&[]), &opts)));
     }
-    // Follow: what exists (tail, since and limit applied), then new lines as they come.
     let target = Target {
         namespace,
         pod: name,
         container,
     };
+    followed(&state, target, opts)
+}
+
+/// Follow: what exists (tail, since and limit applied), then new lines as they come.
+fn followed(state: &AppState, target: Target, opts: Options) -> Result<Response> {
     let batches = follow::follow(
         state.pods.clone(),
         state.logs.clone(),

@@ -145,6 +145,15 @@ fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
 /// Every route of the Kubernetes API (and k8sless' `/pods` shortcut). A route added here is
 /// authorized by the attributes `rbac::request_info` resolves from its method and path.
 fn kubernetes_routes() -> Router<AppState> {
+    pod_routes()
+        .merge(object_routes())
+        .merge(rbac::routes())
+        .merge(discovery_routes())
+        .merge(metrics::routes())
+}
+
+/// Pods and their subresources.
+fn pod_routes() -> Router<AppState> {
     let ns_pods = "/api/v1/namespaces/{namespace}/pods";
     Router::new()
         .route(
@@ -183,6 +192,11 @@ fn kubernetes_routes() -> Router<AppState> {
             &format!("{ns_pods}/{{name}}/{{verb}}"),
             axum::routing::any(meta::pod_unsupported),
         )
+}
+
+/// Events, namespaces, quotas and the self reviews.
+fn object_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/v1/namespaces/{namespace}/events",
             get(k8s_events::event_list),
@@ -223,7 +237,11 @@ fn kubernetes_routes() -> Router<AppState> {
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             axum::routing::post(authz::self_subject_review),
         )
-        .merge(rbac::routes())
+}
+
+/// Discovery, version and OpenAPI documents.
+fn discovery_routes() -> Router<AppState> {
+    Router::new()
         .route("/api", get(meta::api))
         .route("/api/", get(meta::api))
         .route("/api/v1", get(meta::api_v1))
@@ -240,7 +258,6 @@ fn kubernetes_routes() -> Router<AppState> {
             "/openapi/v3/apis/rbac.authorization.k8s.io/v1",
             get(meta::openapi_rbac_v1),
         )
-        .merge(metrics::routes())
 }
 
 async fn not_found(uri: axum::http::Uri) -> Error {

@@ -83,21 +83,7 @@ impl StackBuilder {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let base = format!("{scheme}://{addr}");
-        // The service's Compute client reaches the embedded simulator over plain HTTP on
-        // loopback: the same listener without TLS, or a second one with it.
-        let internal = if self.tls.is_some() {
-            Some(
-                TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| format!("internal listener: {e}"))?,
-            )
-        } else {
-            None
-        };
-        let sim_base = match &internal {
-            Some(l) => format!("http://{}", l.local_addr().map_err(|e| e.to_string())?),
-            None => base.clone(),
-        };
+        let (internal, sim_base) = self.internal_listener(&base).await?;
         let sim = Sim::new(SimConfig {
             mode: self.mode,
             timings: self.timings,
@@ -158,6 +144,19 @@ impl StackBuilder {
             server: Some(server),
             collector,
         })
+    }
+
+    /// Where the service's Compute client reaches the embedded simulator, over plain HTTP on
+    /// loopback: the stack's own listener without TLS (`base`), or a second one with it.
+    async fn internal_listener(&self, base: &str) -> Result<(Option<TcpListener>, String), String> {
+        if self.tls.is_none() {
+            return Ok((None, base.to_string()));
+        }
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("internal listener: {e}"))?;
+        let sim_base = format!("http://{}", l.local_addr().map_err(|e| e.to_string())?);
+        Ok((Some(l), sim_base))
     }
 
     /// The kubelet stand-in, playing `sim`'s VMs, when asked for; its scratch directory is
