@@ -131,12 +131,9 @@ async fn failing_downloads_proxy(upstream: String) -> String {
                 .expect("response")
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    let (listener, base) = common::loopback().await;
+    common::serve_on(listener, app);
+    base
 }
 
 /// One record whose download fails does not fail the listing of the others: the page carries
