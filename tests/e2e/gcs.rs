@@ -131,9 +131,7 @@ async fn failing_downloads_proxy(upstream: String) -> String {
                 .expect("response")
         }
     });
-    let (listener, base) = common::loopback().await;
-    common::serve_on(listener, app);
-    base
+    common::serve(app).await
 }
 
 /// One record whose download fails does not fail the listing of the others: the page carries

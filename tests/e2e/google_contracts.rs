@@ -72,9 +72,7 @@ async fn answer(State(r): State<Recorder>, req: Request) -> Response {
 async fn start() -> (Recorder, String) {
     let r = Recorder::default();
     let app = axum::Router::new().fallback(answer).with_state(r.clone());
-    let (listener, base) = common::loopback().await;
-    common::serve_on(listener, app);
-    (r, base)
+    (r, common::serve(app).await)
 }
 
 /// The discovery method a recorded call is (checked in full by `check_call`).
