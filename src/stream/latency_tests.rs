@@ -7,9 +7,13 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
+use crate::kubelet::KubeletClient;
 use crate::sim::{SimMode, SimTimings};
-use crate::stream::spdy::{self, upgrade};
+use crate::stream::spdy;
+use crate::stream::spdy::upgrade::{self, Prefixed};
 use crate::stream::{Ends, Input, Output, StreamOptions, session};
 use crate::testing::{Stack, StackBuilder, default_args};
 
@@ -87,21 +91,17 @@ async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
     let (stack, rec) = running_pod("bench").await;
     // (a) straight to kubelet.
     let client = stack.pods.kubelet_of(&rec).await.unwrap();
-    let io = client.connect().await.unwrap();
-    let path = "/exec/default/bench/c?command=cat&input=1&output=1";
-    let io = upgrade::upgrade(io, &client.host_header(), path)
-        .await
-        .unwrap();
+    let io = straight(
+        &client,
+        "/exec/default/bench/c?command=cat&input=1&output=1",
+    )
+    .await;
     let (mut ends, process) = session();
     tokio::spawn(spdy::dial(io, OPTS, process));
     let direct = round_trips(&mut ends).await;
     // (b) through the service.
-    let tcp = tokio::net::TcpStream::connect(stack.addr).await.unwrap();
-    let _ = tcp.set_nodelay(true);
     let path = "/api/v1/namespaces/default/pods/bench/exec?command=cat&stdin=true&stdout=true";
-    let io = upgrade::upgrade(tcp, &stack.addr.to_string(), path)
-        .await
-        .unwrap();
+    let io = through(&stack, path).await;
     let (mut ends, process) = session();
     tokio::spawn(spdy::dial(io, OPTS, process));
     let proxied = round_trips(&mut ends).await;
@@ -115,21 +115,12 @@ async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
     let mut proxied = Vec::new();
     for _ in 0..SESSIONS {
         let began = Instant::now();
-        let io = client.connect().await.unwrap();
         let path = "/exec/default/bench/c?command=echo&command=hi&output=1";
-        let io = upgrade::upgrade(io, &client.host_header(), path)
-            .await
-            .unwrap();
-        session_to_end(io).await;
+        session_to_end(straight(&client, path).await).await;
         direct.push(began.elapsed());
         let began = Instant::now();
-        let tcp = tokio::net::TcpStream::connect(stack.addr).await.unwrap();
-        let _ = tcp.set_nodelay(true);
         let path = "/api/v1/namespaces/default/pods/bench/exec?command=echo&command=hi&stdout=true";
-        let io = upgrade::upgrade(tcp, &stack.addr.to_string(), path)
-            .await
-            .unwrap();
-        session_to_end(io).await;
+        session_to_end(through(&stack, path).await).await;
         proxied.push(began.elapsed());
     }
     direct.sort();
@@ -139,6 +130,23 @@ async fn exec_round_trip_through_the_service_and_straight_to_kubelet() {
 }
 
 const SESSIONS: usize = 100;
+
+/// `path` (a kubelet exec URL) upgraded straight on the pod's kubelet, over mutual TLS.
+async fn straight(client: &KubeletClient, path: &str) -> Prefixed<TlsStream<TcpStream>> {
+    let io = client.connect().await.unwrap();
+    upgrade::upgrade(io, &client.host_header(), path)
+        .await
+        .unwrap()
+}
+
+/// `path` (the API's exec URL) upgraded through the service.
+async fn through(stack: &Stack, path: &str) -> Prefixed<TcpStream> {
+    let tcp = TcpStream::connect(stack.addr).await.unwrap();
+    let _ = tcp.set_nodelay(true);
+    upgrade::upgrade(tcp, &stack.addr.to_string(), path)
+        .await
+        .unwrap()
+}
 
 async fn session_to_end<IO>(io: IO)
 where

@@ -4,14 +4,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-
-fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.append(*k, HeaderValue::from_static(v));
-    }
-    h
-}
+use crate::stream::accept::tests::headers;
 
 #[test]
 fn each_client_gets_its_wire() {

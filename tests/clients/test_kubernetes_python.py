@@ -67,6 +67,18 @@ def test_host_network_false_is_accepted_with_a_warning(dev):
         assert "VM's network" in headers.get("Warning", ""), dict(headers)
 
 
+def simulated_pod(api, name: str, duration: str, phase: str) -> None:
+    """Creates pod `name` in default, which dev's simulated guest runs for `duration`
+    (k8sless.dev/simulate-duration), and waits up to 30 s for `phase`."""
+    body = pod_manifest(name)
+    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": duration}
+    api.create_namespaced_pod("default", body)
+    deadline = time.time() + 30
+    while api.read_namespaced_pod(name, "default").status.phase != phase:
+        assert time.time() < deadline, f"not {phase} after 30 s"
+        time.sleep(0.2)
+
+
 def test_exec_stream(dev):
     """`kubernetes.stream.stream(connect_get_namespaced_pod_exec, ...)` (WebSocket; the client
     offers v5 and v4) against a running pod: output, the exit code from the error channel, an
@@ -74,14 +86,8 @@ def test_exec_stream(dev):
     from kubernetes.stream import stream
     c = "kubernetes (Python) stream"
     api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
-    body = pod_manifest("py-exec")
-    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "60s"}
-    api.create_namespaced_pod("default", body)
     with step(c, "dev", "wait for Running", "phase Running"):
-        deadline = time.time() + 30
-        while api.read_namespaced_pod("py-exec", "default").status.phase != "Running":
-            assert time.time() < deadline, "not Running after 30 s"
-            time.sleep(0.2)
+        simulated_pod(api, "py-exec", "60s", "Running")
     with step(c, "dev", "exec echo (preloaded)", "stdout and stderr, as one string"):
         out = stream(api.connect_get_namespaced_pod_exec, "py-exec", "default",
                      command=["sh", "-c", "echo hi; echo err >&2"], stderr=True, stdin=False, stdout=True, tty=False)
@@ -118,13 +124,7 @@ def test_portforward(dev):
     from kubernetes.stream import portforward
     c = "kubernetes (Python) portforward"
     api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
-    body = pod_manifest("py-forward")
-    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "60s"}
-    api.create_namespaced_pod("default", body)
-    deadline = time.time() + 30
-    while api.read_namespaced_pod("py-forward", "default").status.phase != "Running":
-        assert time.time() < deadline, "not Running after 30 s"
-        time.sleep(0.2)
+    simulated_pod(api, "py-forward", "60s", "Running")
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
 
@@ -174,13 +174,7 @@ def test_exec_into_a_finished_pod_is_refused_with_kube_apiservers_words(dev):
     from kubernetes.stream import stream
     c = "kubernetes (Python) stream"
     api = client.CoreV1Api(config.new_client_from_config(str(dev.kubeconfig)))
-    body = pod_manifest("py-exec-done")
-    body["metadata"]["annotations"] = {"k8sless.dev/simulate-duration": "1s"}
-    api.create_namespaced_pod("default", body)
-    deadline = time.time() + 30
-    while api.read_namespaced_pod("py-exec-done", "default").status.phase != "Succeeded":
-        assert time.time() < deadline, "not Succeeded after 30 s"
-        time.sleep(0.2)
+    simulated_pod(api, "py-exec-done", "1s", "Succeeded")
     with step(c, "dev", "exec into a Succeeded pod", "400: cannot exec into a container in a completed pod"):
         with pytest.raises(client.exceptions.ApiException) as err:
             stream(api.connect_get_namespaced_pod_exec, "py-exec-done", "default", command=["true"],

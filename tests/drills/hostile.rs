@@ -180,26 +180,12 @@ async fn hostile_bodies_stay_under_the_memory_bound() {
     }
     let mut target = pod("target");
     target["metadata"]["annotations"] = json!({"a": "b"});
-    let created = http
-        .post(format!("{base}/api/v1/namespaces/default/pods"))
-        .json(&target)
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.expect("the pod");
+    let created = create_pod(&base, "default", target).await;
     let instance = created["metadata"]["annotations"]["k8sless.dev/instance"]
         .as_str()
         .unwrap_or("")
         .to_string();
-    let vm: Value = http
-        .get(format!("{base}/compute/v1/{instance}"))
-        .send()
-        .await
-        .expect("the VM")
-        .json()
-        .await
-        .expect("the VM's JSON");
+    let vm = get_json(&http, format!("{base}/compute/v1/{instance}")).await;
     let target = Target {
         uid: created["metadata"]["uid"]
             .as_str()

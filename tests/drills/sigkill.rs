@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8sless::testing::Instance;
-use serde_json::Value;
 
 use crate::common::*;
 
@@ -231,14 +230,7 @@ async fn collect_until_clean(
 
 /// Every instance of the `gce-sim` process.
 async fn sim_vms(http: &reqwest::Client, sim_base: &str) -> Vec<Instance> {
-    let vms: Value = http
-        .get(format!("{sim_base}/sim/instances"))
-        .send()
-        .await
-        .expect("sim instances")
-        .json()
-        .await
-        .expect("json");
+    let vms = get_json(http, format!("{sim_base}/sim/instances")).await;
     serde_json::from_value(vms["items"].clone()).expect("instances")
 }
 

@@ -131,12 +131,7 @@ async fn failing_downloads_proxy(upstream: String) -> String {
                 .expect("response")
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    common::serve(app).await
 }
 
 /// One record whose download fails does not fail the listing of the others: the page carries
@@ -192,13 +187,12 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
     let mut writer = StackBuilder::new(default_args());
     writer.store = Some(direct.clone());
     let writer = writer.start().await.expect("stack");
-    let r = common::http()
-        .post(format!("{}/api/v1/namespaces/default/pods", writer.base))
-        .json(&common::labelled_pod("unreadable-new"))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status().as_u16(), 201);
+    common::create_pod(
+        &writer.base,
+        "default",
+        common::labelled_pod("unreadable-new"),
+    )
+    .await;
     // The same record as an older service wrote it: no index.
     let body = direct
         .get("pods/default/unreadable-new.json")

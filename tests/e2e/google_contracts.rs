@@ -72,14 +72,7 @@ async fn answer(State(r): State<Recorder>, req: Request) -> Response {
 async fn start() -> (Recorder, String) {
     let r = Recorder::default();
     let app = axum::Router::new().fallback(answer).with_state(r.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (r, format!("http://{addr}"))
+    (r, common::serve(app).await)
 }
 
 /// The discovery method a recorded call is (checked in full by `check_call`).

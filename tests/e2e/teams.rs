@@ -48,11 +48,20 @@ impl Caller {
         )
     }
 
+    /// [`call`](Self::call) of a `GET`.
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// [`call`](Self::call) of a `POST` of `body`.
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
     /// Creates the RoleBinding `name` in `ns`, granting ClusterRole `role` to `user`.
     async fn bind(&self, ns: &str, name: &str, role: &str, user: &str) -> (u16, Value) {
         let path = rolebindings(ns);
-        self.call(Method::POST, &path, Some(binding(ns, name, role, user)))
-            .await
+        self.post(&path, binding(ns, name, role, user)).await
     }
 }
 
@@ -78,10 +87,9 @@ fn can_i(verb: &str, resource: &str, subresource: &str, ns: &str) -> Value {
 
 async fn allowed(c: &Caller, verb: &str, resource: &str, sub: &str, ns: &str) -> bool {
     let (code, body) = c
-        .call(
-            Method::POST,
+        .post(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            Some(can_i(verb, resource, sub, ns)),
+            can_i(verb, resource, sub, ns),
         )
         .await;
     assert_eq!(code, 201, "{body}");
@@ -91,11 +99,7 @@ async fn allowed(c: &Caller, verb: &str, resource: &str, sub: &str, ns: &str) ->
 async fn whoami(c: &Caller) -> Value {
     let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
     let (code, body) = c
-        .call(
-            Method::POST,
-            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-            Some(review),
-        )
+        .post("/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
         .await;
     assert_eq!(code, 201, "{body}");
     body["status"]["userInfo"].clone()
@@ -116,9 +120,7 @@ async fn teams_stack() -> k8sless::testing::Stack {
     let root = Caller::of(&stack.base, ROOT);
     for ns in ["team-a", "team-b"] {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        let (code, body) = root
-            .call(Method::POST, "/api/v1/namespaces", Some(body))
-            .await;
+        let (code, body) = root.post("/api/v1/namespaces", body).await;
         assert_eq!(code, 201, "{body}");
     }
     stack
@@ -134,7 +136,7 @@ async fn alice_editing_team_a() -> (k8sless::testing::Stack, Caller, Caller) {
     );
     let pods_a = "/api/v1/namespaces/team-a/pods";
     // Before the binding alice is a stranger too.
-    let before = alice.call(Method::GET, pods_a, None).await;
+    let before = alice.get(pods_a).await;
     assert_denied(
         &before,
         r#"pods is forbidden: User "alice@example.com" cannot list resource "pods" in API group "" in the namespace "team-a""#,
@@ -149,20 +151,14 @@ async fn alice_editing_team_a() -> (k8sless::testing::Stack, Caller, Caller) {
 async fn alice_creates_lists_reads_and_deletes_in_team_a() {
     let (_stack, alice, _) = alice_editing_team_a().await;
     let pods_a = "/api/v1/namespaces/team-a/pods";
-    let (code, body) = alice
-        .call(Method::POST, pods_a, Some(common::pod("web")))
-        .await;
+    let (code, body) = alice.post(pods_a, common::pod("web")).await;
     assert_eq!(code, 201, "{body}");
-    let (code, body) = alice.call(Method::GET, pods_a, None).await;
+    let (code, body) = alice.get(pods_a).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["items"][0]["metadata"]["name"], "web");
-    let (code, _) = alice
-        .call(Method::GET, &format!("{pods_a}/web"), None)
-        .await;
+    let (code, _) = alice.get(&format!("{pods_a}/web")).await;
     assert_eq!(code, 200);
-    let log = alice
-        .call(Method::GET, &format!("{pods_a}/web/log"), None)
-        .await;
+    let log = alice.get(&format!("{pods_a}/web/log")).await;
     assert_ne!(log.0, 403, "edit reads logs: {}", log.1);
     let status = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Succeeded"}});
     let put = alice
@@ -225,9 +221,7 @@ async fn alice_is_refused_outside_team_a() {
     for (method, path, body, message) in refused {
         assert_denied(&alice.call(method, path, body).await, message);
     }
-    let (code, _) = alice
-        .call(Method::GET, "/api/v1/namespaces/team-a", None)
-        .await;
+    let (code, _) = alice.get("/api/v1/namespaces/team-a").await;
     assert_eq!(code, 200, "edit reads its own namespace");
 }
 
@@ -235,14 +229,12 @@ async fn alice_is_refused_outside_team_a() {
 async fn bob_is_refused_everywhere() {
     let (_stack, _, bob) = alice_editing_team_a().await;
     let pods_a = "/api/v1/namespaces/team-a/pods";
-    let bobs = bob.call(Method::GET, &format!("{pods_a}/web"), None).await;
+    let bobs = bob.get(&format!("{pods_a}/web")).await;
     assert_denied(
         &bobs,
         r#"pods "web" is forbidden: User "bob@example.com" cannot get resource "pods" in API group "" in the namespace "team-a""#,
     );
-    let bob_create = bob
-        .call(Method::POST, pods_a, Some(common::pod("mine")))
-        .await;
+    let bob_create = bob.post(pods_a, common::pod("mine")).await;
     assert_denied(
         &bob_create,
         r#"pods is forbidden: User "bob@example.com" cannot create resource "pods" in API group "" in the namespace "team-a""#,
@@ -316,9 +308,7 @@ async fn bindings_cannot_grant_what_their_author_lacks() {
         )
         .await;
     assert_eq!(code, 200, "{body}");
-    let (code, _) = alice
-        .call(Method::GET, "/api/v1/namespaces/team-a/pods", None)
-        .await;
+    let (code, _) = alice.get("/api/v1/namespaces/team-a/pods").await;
     assert_eq!(code, 403);
 }
 
@@ -327,11 +317,7 @@ async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
     let stack = teams_stack().await;
     let root = Caller::of(&stack.base, ROOT);
     let (code, body) = root
-        .call(
-            Method::GET,
-            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-            None,
-        )
+        .get("/apis/rbac.authorization.k8s.io/v1/clusterroles")
         .await;
     assert_eq!(code, 200, "{body}");
     let names = common::item_names(&body);
@@ -355,22 +341,16 @@ async fn a_binding_to_a_missing_role_is_a_reason() {
     let bob = Caller::of(&stack.base, BOB);
     let mut b = binding("team-a", "bob-ghost", "ghost", BOB);
     b["roleRef"]["kind"] = "Role".into();
-    let (code, body) = root
-        .call(Method::POST, &rolebindings("team-a"), Some(b))
-        .await;
+    let (code, body) = root.post(&rolebindings("team-a"), b).await;
     assert_eq!(code, 201, "{body}");
-    let got = bob
-        .call(Method::GET, "/api/v1/namespaces/team-a/pods", None)
-        .await;
+    let got = bob.get("/api/v1/namespaces/team-a/pods").await;
     assert_denied(
         &got,
         r#"pods is forbidden: User "bob@example.com" cannot list resource "pods" in API group "" in the namespace "team-a": RBAC: role.rbac.authorization.k8s.io "ghost" not found"#,
     );
     let mut bad = binding("team-a", "bad", "edit", BOB);
     bad["roleRef"]["kind"] = "Group".into();
-    let (code, body) = root
-        .call(Method::POST, &rolebindings("team-a"), Some(bad))
-        .await;
+    let (code, body) = root.post(&rolebindings("team-a"), bad).await;
     assert_eq!(code, 422, "{body}");
 }
 
@@ -408,7 +388,7 @@ async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
         .expect("patch");
     assert_eq!(resp.status().as_u16(), 422);
     // Subjects may change.
-    let (_, stored) = root.call(Method::GET, &path, None).await;
+    let (_, stored) = root.get(&path).await;
     let mut more = stored.clone();
     more["subjects"][0]["name"] = ALICE.into();
     let (code, body) = root.call(Method::PUT, &path, Some(more)).await;
@@ -417,9 +397,7 @@ async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
 
     let mut bad = binding("team-a", "bad", "edit", BOB);
     bad["subjects"][0]["kind"] = "Robot".into();
-    let (code, body) = root
-        .call(Method::POST, &rolebindings("team-a"), Some(bad))
-        .await;
+    let (code, body) = root.post(&rolebindings("team-a"), bad).await;
     assert_eq!(code, 422, "{body}");
     assert_eq!(
         body["details"]["causes"][0]["message"],
@@ -439,39 +417,19 @@ async fn bindings_are_selected_and_watched() {
     let root = Caller::of(&stack.base, ROOT);
     let mut labelled = binding("team-a", "bob-view", "view", BOB);
     labelled["metadata"]["labels"] = json!({"team": "a"});
-    let (code, body) = root
-        .call(Method::POST, &rolebindings("team-a"), Some(labelled))
-        .await;
+    let (code, body) = root.post(&rolebindings("team-a"), labelled).await;
     assert_eq!(code, 201, "{body}");
     let (code, body) = root.bind("team-a", "alice-edit", "edit", ALICE).await;
     assert_eq!(code, 201, "{body}");
-    let names = |list: &Value| -> Vec<String> {
-        list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["metadata"]["name"].as_str().map(String::from))
-            .collect()
-    };
     let base = rolebindings("team-a");
-    let (_, by_label) = root
-        .call(Method::GET, &format!("{base}?labelSelector=team%3Da"), None)
-        .await;
-    assert_eq!(names(&by_label), ["bob-view"], "{by_label}");
+    let (_, by_label) = root.get(&format!("{base}?labelSelector=team%3Da")).await;
+    assert_eq!(common::item_names(&by_label), ["bob-view"], "{by_label}");
     let (_, by_name) = root
-        .call(
-            Method::GET,
-            &format!("{base}?fieldSelector=metadata.name%3Dalice-edit"),
-            None,
-        )
+        .get(&format!("{base}?fieldSelector=metadata.name%3Dalice-edit"))
         .await;
-    assert_eq!(names(&by_name), ["alice-edit"], "{by_name}");
+    assert_eq!(common::item_names(&by_name), ["alice-edit"], "{by_name}");
     let (code, bad) = root
-        .call(
-            Method::GET,
-            &format!("{base}?fieldSelector=roleRef.name%3Dview"),
-            None,
-        )
+        .get(&format!("{base}?fieldSelector=roleRef.name%3Dview"))
         .await;
     assert_eq!(code, 400, "{bad}");
     assert_eq!(bad["message"], "field label not supported: roleRef.name");
@@ -518,14 +476,12 @@ async fn cloud_run_identity_without_a_token_is_unauthorized() {
         base: stack.base.clone(),
         token: None,
     };
-    let (code, body) = anonymous
-        .call(Method::GET, "/api/v1/namespaces/default/pods", None)
-        .await;
+    let (code, body) = anonymous.get("/api/v1/namespaces/default/pods").await;
     assert_eq!(code, 401, "{body}");
     assert_eq!(body["message"], "Unauthorized");
     assert_eq!(body["reason"], "Unauthorized");
     // Health stays outside: Cloud Run's probes carry no token.
-    let (code, _) = anonymous.call(Method::GET, "/readyz", None).await;
+    let (code, _) = anonymous.get("/readyz").await;
     assert_eq!(code, 200);
 }
 

@@ -1,18 +1,10 @@
 //! Pod → VM end to end: pods created through the HTTP API get VMs fitted to them in the
 //! simulator, and the choice is visible in the pod's annotation and its Scheduled event.
 
-use k8sless::testing::record;
-use k8sless::testing::{Stack, StackBuilder, default_args};
+use k8sless::testing::{Instance, Stack, record};
 use serde_json::{Value, json};
 
-async fn start() -> (Stack, reqwest::Client) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let stack = StackBuilder::new(default_args())
-        .start()
-        .await
-        .expect("the stack starts");
-    (stack, reqwest::Client::new())
-}
+use crate::common;
 
 fn pod(name: &str, resources: Value, node_selector: Value) -> Value {
     json!({
@@ -27,38 +19,17 @@ fn pod(name: &str, resources: Value, node_selector: Value) -> Value {
     })
 }
 
-async fn post(client: &reqwest::Client, stack: &Stack, body: &Value) -> (u16, Value) {
-    let resp = client
-        .post(format!("{}/api/v1/namespaces/default/pods", stack.base))
-        .json(body)
-        .send()
-        .await
-        .expect("POST pods");
-    let code = resp.status().as_u16();
-    (code, resp.json().await.expect("a JSON answer"))
-}
-
 /// Creates the pod, then checks through the API that its reason annotation is set and through
 /// the record that the Scheduled event carries it. Returns the VM's body and the reason.
-async fn create(
-    client: &reqwest::Client,
-    stack: &Stack,
-    body: Value,
-) -> (k8sless::testing::Instance, String) {
+async fn create(stack: &Stack, body: Value) -> (Instance, String) {
     let name = body["metadata"]["name"].as_str().expect("name").to_string();
-    let (code, created) = post(client, stack, &body).await;
-    assert_eq!(code, 201, "{created}");
-    let got: Value = client
-        .get(format!(
-            "{}/api/v1/namespaces/default/pods/{name}",
-            stack.base
-        ))
-        .send()
-        .await
-        .expect("GET pod")
-        .json()
-        .await
-        .expect("a pod");
+    common::create_pod(&stack.base, "default", body).await;
+    let (code, got) = common::get(
+        &stack.base,
+        &format!("/api/v1/namespaces/default/pods/{name}"),
+    )
+    .await;
+    assert_eq!(code, 200, "{got}");
     let reason = got["metadata"]["annotations"]["k8sless.dev/machine-type-reason"]
         .as_str()
         .expect("the machine-type-reason annotation")
@@ -80,19 +51,18 @@ async fn create(
         "{} lacks {reason}",
         scheduled.message
     );
-    let vm = crate::common::vm_named(stack, &node).expect("the VM exists in the simulator");
+    let vm = common::vm_named(stack, &node).expect("the VM exists in the simulator");
     (vm, reason)
 }
 
-fn machine(vm: &k8sless::testing::Instance) -> &str {
+fn machine(vm: &Instance) -> &str {
     vm.machine_type.rsplit('/').next().unwrap_or("")
 }
 
 #[tokio::test]
 async fn small_pod_gets_a_small_e2_vm() {
-    let (stack, client) = start().await;
+    let stack = common::stack().await;
     let (vm, reason) = create(
-        &client,
         &stack,
         pod(
             "small",
@@ -111,9 +81,8 @@ async fn small_pod_gets_a_small_e2_vm() {
 
 #[tokio::test]
 async fn l4_pod_gets_g2_standard_4() {
-    let (stack, client) = start().await;
+    let stack = common::stack().await;
     let (vm, reason) = create(
-        &client,
         &stack,
         pod(
             "inference",
@@ -137,14 +106,14 @@ async fn l4_pod_gets_g2_standard_4() {
 
 #[tokio::test]
 async fn spot_pod_gets_a_spot_vm() {
-    let (stack, client) = start().await;
+    let stack = common::stack().await;
     let mut body = pod(
         "batch",
         json!({"requests": {"cpu": "2", "memory": "4Gi"}}),
         json!({"cloud.google.com/gke-spot": "true"}),
     );
     body["spec"]["tolerations"] = json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]);
-    let (vm, reason) = create(&client, &stack, body).await;
+    let (vm, reason) = create(&stack, body).await;
     let sched = vm.scheduling.expect("scheduling");
     assert_eq!(sched.provisioning_model.as_deref(), Some("SPOT"));
     assert_eq!(sched.instance_termination_action.as_deref(), Some("DELETE"));
@@ -154,11 +123,11 @@ async fn spot_pod_gets_a_spot_vm() {
 
 #[tokio::test]
 async fn unplaceable_gpu_pod_is_422_with_causes() {
-    let (stack, client) = start().await;
-    let (code, status) = post(
-        &client,
-        &stack,
-        &pod(
+    let stack = common::stack().await;
+    let (code, status) = common::post_pod(
+        &stack.base,
+        "default",
+        pod(
             "nogpu",
             json!({"limits": {"nvidia.com/gpu": "1"}}),
             json!({}),

@@ -40,6 +40,16 @@ pub fn audit_entry(method: &str, vm: &Instance, who: &str) -> Value {
     })
 }
 
+/// [`send_ce`] that must be acknowledged (200) with `result` (`applied`, `ignored`).
+async fn acknowledged(api: &Api, token: &str, entry: Value, result: &str) {
+    let (code, body) = send_ce(api, token, entry).await;
+    assert_eq!(
+        (code, body["result"].as_str()),
+        (200, Some(result)),
+        "{body}"
+    );
+}
+
 /// An Eventarc CloudEvent (binary mode) to `POST /events/compute`.
 async fn send_ce(api: &Api, token: &str, entry: Value) -> (u16, Value) {
     api.post(
@@ -81,11 +91,9 @@ async fn deliver_in_each_shape(api: &Api, token: &str, vms: &[(Value, Instance)]
         &vms[0].1,
         "system@google.com",
     );
-    let (code, body) = send_ce(api, token, preempt.clone()).await;
-    assert_eq!((code, body["result"].as_str()), (200, Some("applied")));
+    acknowledged(api, token, preempt.clone(), "applied").await;
     let rv = api.pod("preempted").await["metadata"]["resourceVersion"].clone();
-    let (code, body) = send_ce(api, token, preempt).await;
-    assert_eq!((code, body["result"].as_str()), (200, Some("ignored")));
+    acknowledged(api, token, preempt, "ignored").await;
     assert_eq!(
         api.pod("preempted").await["metadata"]["resourceVersion"],
         rv
@@ -189,13 +197,8 @@ async fn preemption_host_error_and_deletion_fail_the_pod() {
     assert!(vm_named(&stack, &vms[3].1.name).is_some());
     let mut foreign = vms[0].1.clone();
     foreign.name = "web-server-1".into();
-    let (code, body) = send_ce(
-        &api,
-        &token,
-        audit_entry("v1.compute.instances.delete", &foreign, "a@b.c"),
-    )
-    .await;
-    assert_eq!((code, body["result"].as_str()), (200, Some("ignored")));
+    let other_method = audit_entry("v1.compute.instances.delete", &foreign, "a@b.c");
+    acknowledged(&api, &token, other_method, "ignored").await;
     let (code, _) = send_ce(&api, &token, json!({"nothing": true})).await;
     assert_eq!(code, 400);
     stack.stop().await;
@@ -215,12 +218,7 @@ async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
     own_log["logName"] = json!(format!("projects/{PROJECT}/logs/cloudaudit.googleapis.com"));
     let rv = api.pod("victim-preempt").await["metadata"]["resourceVersion"].clone();
     for entry in [own_log, forged.clone()] {
-        let (code, body) = send_ce(&api, &token, entry).await;
-        assert_eq!(
-            (code, body["result"].as_str()),
-            (200, Some("ignored")),
-            "{body}"
-        );
+        acknowledged(&api, &token, entry, "ignored").await;
     }
     let got = api.pod("victim-preempt").await;
     assert_eq!(got["status"]["phase"], "Running");
@@ -228,12 +226,7 @@ async fn forged_preemption_changes_nothing_and_a_real_one_fails_the_pod() {
     assert!(vm_named(&stack, &vm.name).is_some(), "its VM is untouched");
 
     stack.sim.preempt(&zone_of(vm), &vm.name).expect("preempt");
-    let (code, body) = send_ce(&api, &token, forged).await;
-    assert_eq!(
-        (code, body["result"].as_str()),
-        (200, Some("applied")),
-        "{body}"
-    );
+    acknowledged(&api, &token, forged, "applied").await;
     let got = api.pod("victim-preempt").await;
     assert_eq!(got["status"]["phase"], "Failed");
     assert_eq!(got["status"]["reason"], "Preempted");

@@ -48,9 +48,8 @@ async fn exists(store: &dyn RecordStore, key: &str) -> bool {
 #[tokio::test]
 async fn a_pod_cannot_write_another_pods_log() {
     let (issuer, stack, api) = verified().await;
-    let a = api.create(pod("pod-a")).await;
+    let (a, vm_a) = api.create_on_vm(&stack, pod("pod-a")).await;
     let b = api.create(pod("pod-b")).await;
-    let vm_a = vm_of(&stack, &a).expect("vm a");
     let token_a = issuer.identity(&vm_a);
     let store = &*stack.memory;
 
@@ -122,8 +121,7 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
         let (base, token) = (stack.base.clone(), token.to_string());
         async move { upload(&base, "reused", &uid, "c", Some(&token), body).await }
     };
-    let old = api.create(pod("reused")).await;
-    let vm = vm_of(&stack, &old).expect("vm");
+    let (old, vm) = api.create_on_vm(&stack, pod("reused")).await;
     let token = issuer.identity(&vm);
     assert_eq!(reused(uid(&old), &token, "old 1\n").await, 200);
     // While the pod runs, the archive does not answer (live logs win).
@@ -154,9 +152,8 @@ async fn a_reused_pod_name_never_shows_the_old_pods_log_and_delete_deletes_logs(
         .put(&legacy, "planted before\n".into(), "text/plain")
         .await
         .expect("put");
-    let new = api.create(pod("reused")).await;
+    let (new, vm) = api.create_on_vm(&stack, pod("reused")).await;
     assert_ne!(uid(&new), uid(&old));
-    let vm = vm_of(&stack, &new).expect("vm");
     let token = issuer.identity(&vm);
     let r = report(&new, &vm, 1, succeeded(&start), Some(token.clone()));
     assert_eq!(api.push(Some(&push), &r).await, 200);

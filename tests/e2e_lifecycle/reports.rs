@@ -31,8 +31,7 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
     ];
     let push_token = issuer.caller("/pubsub/push");
 
-    let a = api.create(pod("in-order")).await;
-    let vm_a = vm_of(&stack, &a).expect("vm a");
+    let (a, vm_a) = api.create_on_vm(&stack, pod("in-order")).await;
     for (i, s) in statuses.iter().enumerate() {
         let r = issuer.report(&a, &vm_a, i as u64 + 1, s.clone());
         assert_eq!(api.push(Some(&push_token), &r).await, 200);
@@ -40,8 +39,7 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
 
     for seed in 0..3u64 {
         let name = format!("shuffled-{seed}");
-        let b = api.create(pod(&name)).await;
-        let vm_b = vm_of(&stack, &b).expect("vm b");
+        let (b, vm_b) = api.create_on_vm(&stack, pod(&name)).await;
         let mut deliveries: Vec<_> = statuses
             .iter()
             .enumerate()
@@ -70,10 +68,8 @@ async fn thrice_shuffled_delivery_ends_like_in_order() {
 #[tokio::test]
 async fn forged_pushes_are_refused_and_change_nothing() {
     let (issuer, stack, api) = verified().await;
-    let victim = api.create(pod("victim")).await;
-    let other = api.create(pod("other")).await;
-    let vm = vm_of(&stack, &victim).expect("vm");
-    let other_vm = vm_of(&stack, &other).expect("other vm");
+    let (victim, vm) = api.create_on_vm(&stack, pod("victim")).await;
+    let (_, other_vm) = api.create_on_vm(&stack, pod("other")).await;
     let before = api.pod("victim").await;
     let status = running(&rfc3339_now());
     let good_report = issuer.report(&victim, &vm, 1, status.clone());

@@ -97,6 +97,15 @@ fn condition(type_: &str, ok: bool) -> PodCondition {
     }
 }
 
+/// The conditions of an initialized pod whose containers are `ready` or not.
+fn initialized(ready: bool) -> Vec<PodCondition> {
+    vec![
+        condition("Initialized", true),
+        condition("ContainersReady", ready),
+        condition("Ready", ready),
+    ]
+}
+
 /// One simulated guest: the pod it runs, where, and what it has reported so far.
 struct Guest {
     sim: Sim,
@@ -266,11 +275,7 @@ impl Guest {
             "ContainerCreating"
         };
         let creating = self.statuses(|_| waiting(reason, None), false);
-        let conditions = vec![
-            condition("Initialized", true),
-            condition("ContainersReady", false),
-            condition("Ready", false),
-        ];
+        let conditions = initialized(false);
         self.send("Pending", creating, conditions, false).await
     }
 
@@ -297,11 +302,7 @@ impl Guest {
             },
             true,
         );
-        let conditions = vec![
-            condition("Initialized", true),
-            condition("ContainersReady", true),
-            condition("Ready", true),
-        ];
+        let conditions = initialized(true);
         self.send("Running", running, conditions, false).await
     }
 
@@ -357,11 +358,7 @@ impl Guest {
             },
             false,
         );
-        let conditions = vec![
-            condition("Initialized", true),
-            condition("ContainersReady", false),
-            condition("Ready", false),
-        ];
+        let conditions = initialized(false);
         self.send(phase, done, conditions, true).await
     }
 

@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{
 };
 use tokio::time::Instant;
 
-use super::{ANNOTATION_DURATION, ANNOTATION_OUTCOME, Guest, condition, waiting};
+use super::{ANNOTATION_DURATION, ANNOTATION_OUTCOME, Guest, initialized, waiting};
 use crate::pods::k8s_time;
 use crate::sim::kubelet::container::Launch;
 use crate::sim::kubelet::node::SimContainer;
@@ -96,12 +96,7 @@ impl Guest {
                 if last {
                     self.archive_logs(&node);
                 }
-                let ready = statuses.iter().all(|s| s.ready);
-                let conditions = vec![
-                    condition("Initialized", true),
-                    condition("ContainersReady", ready),
-                    condition("Ready", ready),
-                ];
+                let conditions = initialized(statuses.iter().all(|s| s.ready));
                 self.send(phase, statuses.clone(), conditions, last).await?;
                 sent = Some((phase.to_string(), statuses));
             }

@@ -9,7 +9,7 @@ use super::super::{SimKubelet, SimNodeTls};
 use crate::kubelet::pki::{self, PodPki};
 use crate::kubelet::{KubeletClient, KubeletError};
 use crate::stream::spdy::upgrade::{self, UpgradeError};
-use crate::stream::{Input, Output, StreamOptions, session, spdy, status};
+use crate::stream::{Ends, Input, Output, StreamOptions, session, spdy, status};
 
 pub(crate) fn pki_for(vm: &str) -> PodPki {
     PodPki::generate(pki::serving_names(vm, &["z".into()], "p"), 3600).unwrap()
@@ -29,6 +29,18 @@ pub(crate) async fn stand_in(vm: &str) -> (SimKubelet, PodPki, std::path::PathBu
     (kubelet, p, dir)
 }
 
+/// `path` (an exec URL) dialled on the kubelet `client` reaches, with the service's own
+/// upgrade and SPDY dialer: the caller's ends of the session.
+pub(crate) async fn dial(client: &KubeletClient, path: &str, opts: StreamOptions) -> Ends {
+    let io = client.connect().await.unwrap();
+    let io = upgrade::upgrade(io, &client.host_header(), path)
+        .await
+        .unwrap();
+    let (ends, process) = session();
+    tokio::spawn(spdy::dial(io, opts, process));
+    ends
+}
+
 const EXEC: &str = "/exec/ns/pod/c?command=sh&command=-c&command=read+x%3B+echo+got+%24x%3B+exit+4&input=1&output=1&error=1";
 
 #[tokio::test]
@@ -36,18 +48,13 @@ async fn the_pods_certificate_execs_a_real_process() {
     let (kubelet, p, dir) = stand_in("vm1").await;
     let client =
         KubeletClient::new(&p, kubelet.addr(), &pki::vm_dns_name("vm1", "z", "p")).unwrap();
-    let io = client.connect().await.unwrap();
-    let io = upgrade::upgrade(io, &client.host_header(), EXEC)
-        .await
-        .unwrap();
-    let (mut ends, process) = session();
     let opts = StreamOptions {
         stdin: true,
         stdout: true,
         stderr: true,
         tty: false,
     };
-    tokio::spawn(spdy::dial(io, opts, process));
+    let mut ends = dial(&client, EXEC, opts).await;
     ends.input
         .send(Input::Stdin(Bytes::from_static(b"it\n")))
         .await

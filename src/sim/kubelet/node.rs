@@ -122,16 +122,9 @@ impl SimNode {
         let Ok(pod) = serde_json::from_str::<k8s_openapi::api::core::v1::Pod>(manifest) else {
             return;
         };
-        let names: Vec<String> = pod
-            .spec
-            .iter()
-            .flat_map(|s| {
-                s.init_containers
-                    .iter()
-                    .flatten()
-                    .chain(s.containers.iter())
-            })
-            .map(|c| c.name.clone())
+        let names: Vec<String> = crate::pods::bounds::spec_containers(&pod)
+            .into_iter()
+            .map(str::to_string)
             .collect();
         let mut containers = self.containers.lock().unwrap_or_else(|p| p.into_inner());
         for n in &names {

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use super::super::container::Launch;
-use super::super::exec::stream_tests::stand_in;
+use super::super::exec::stream_tests::{dial, stand_in};
 use super::*;
 use crate::kubelet::KubeletClient;
 use crate::kubelet::pki;
 use crate::stream::spdy::upgrade;
-use crate::stream::{Output, StreamOptions, session, spdy, status};
+use crate::stream::{Output, StreamOptions, status};
 
 /// Runs `command` in `container` of vm1's pod: its stdout and exit code.
 async fn exec(client: &KubeletClient, container: &str, command: &[&str]) -> (String, Option<i32>) {
@@ -19,18 +19,13 @@ async fn exec(client: &KubeletClient, container: &str, command: &[&str]) -> (Str
         .map(|c| format!("command={}&", urlencode(c)))
         .collect();
     let path = format!("/exec/ns/pod/{container}?{query}output=1&error=1");
-    let io = client.connect().await.unwrap();
-    let io = upgrade::upgrade(io, &client.host_header(), &path)
-        .await
-        .unwrap();
-    let (mut ends, process) = session();
     let opts = StreamOptions {
         stdin: false,
         stdout: true,
         stderr: true,
         tty: false,
     };
-    tokio::spawn(spdy::dial(io, opts, process));
+    let mut ends = dial(client, &path, opts).await;
     drop(ends.input);
     let (mut out, mut code) = (Vec::new(), None);
     while let Some(o) = ends.output.recv().await {

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt as _;
+
 use super::{SimKubelet, SimNode, SimNodeTls};
 use crate::kubelet::pki::{self, PodPki};
 use crate::kubelet::{KubeletClient, KubeletError};
@@ -27,6 +29,28 @@ async fn stand_in(vm: &str) -> (SimKubelet, Arc<SimNode>, PodPki, tempdir::Dir) 
     let node = kubelet.register(vm, "ns", "pod", &tls(&p)).unwrap();
     node.set_manifest(r#"{"spec":{"containers":[{"name":"c"}]}}"#);
     (kubelet, node, p, dir)
+}
+
+/// A stand-in for `vm` whose container `c` runs `script`, and `c`'s log read with `query`
+/// (the stand-in, client and directory kept for more requests).
+async fn following(
+    vm: &str,
+    script: &str,
+    query: &str,
+) -> (
+    SimKubelet,
+    KubeletClient,
+    hyper::Response<hyper::body::Incoming>,
+    tempdir::Dir,
+) {
+    let (kubelet, node, p, dir) = stand_in(vm).await;
+    let client = KubeletClient::new(&p, kubelet.addr(), &pki::vm_dns_name(vm, "z", "p")).unwrap();
+    node.run("c", script).unwrap();
+    let response = client
+        .get(&format!("/containerLogs/ns/pod/c?{query}"))
+        .await
+        .unwrap();
+    (kubelet, client, response, dir)
 }
 
 /// A scratch directory removed on drop.
@@ -114,16 +138,12 @@ async fn the_pods_certificate_is_accepted_another_pods_or_none_refused() {
 
 #[tokio::test]
 async fn container_logs_follow_a_real_process() {
-    let (kubelet, node, p, _dir) = stand_in("vm2").await;
-    let client =
-        KubeletClient::new(&p, kubelet.addr(), &pki::vm_dns_name("vm2", "z", "p")).unwrap();
-    node.run("c", "echo one; echo two; sleep 0.5; echo three")
-        .unwrap();
-    let mut response = client
-        .get("/containerLogs/ns/pod/c?follow=true")
-        .await
-        .unwrap();
-    use http_body_util::BodyExt;
+    let (_kubelet, client, mut response, _dir) = following(
+        "vm2",
+        "echo one; echo two; sleep 0.5; echo three",
+        "follow=true",
+    )
+    .await;
     let mut got = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, response.body_mut().frame()).await
@@ -168,19 +188,12 @@ async fn container_logs_follow_a_real_process() {
 /// base the e2e suite's figure through the service is compared with (docs/benchmarks.md).
 #[tokio::test]
 async fn followed_lines_arrive_directly_within_the_poll() {
-    let (kubelet, node, p, _dir) = stand_in("vm3").await;
-    let client =
-        KubeletClient::new(&p, kubelet.addr(), &pki::vm_dns_name("vm3", "z", "p")).unwrap();
-    node.run(
-        "c",
+    let (_kubelet, _client, mut response, _dir) = following(
+        "vm3",
         "sleep 0.3; i=0; while [ $i -lt 10 ]; do echo l$i; i=$((i+1)); sleep 0.1; done",
+        "follow=true&timestamps=true",
     )
-    .unwrap();
-    let mut response = client
-        .get("/containerLogs/ns/pod/c?follow=true&timestamps=true")
-        .await
-        .unwrap();
-    use http_body_util::BodyExt;
+    .await;
     let mut late = Vec::new();
     let mut pending = String::new();
     while let Some(Ok(frame)) = response.body_mut().frame().await {

@@ -4,21 +4,29 @@
 use super::*;
 use crate::stream::{Input, Output, StreamOptions, session, status};
 
-#[tokio::test]
-async fn a_dialled_session_carries_stdin_its_end_output_and_status_in_order() {
+type Session = tokio::task::JoinHandle<Result<(), SessionError>>;
+
+/// [`dial`] against [`serve`] over an in-memory pipe with every stream (and a terminal when
+/// `tty`): the client's ends (what the API holds), the process's ends (what a runner would
+/// hold on the stand-in's side), and the two protocol tasks, server first.
+fn pipe(tty: bool) -> (Ends, ProcessEnds, Session, Session) {
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let opts = StreamOptions {
         stdin: true,
         stdout: true,
         stderr: true,
-        tty: false,
+        tty,
     };
-    // Server: the stand-in's protocol side; `process` is what a runner would hold.
-    let (server_ends, mut process) = session();
+    let (server_ends, process) = session();
     let server = tokio::spawn(serve(server_io, opts, server_ends));
-    // Client: what the API holds; `client` is what the client's protocol would hold.
-    let (mut client, kubelet_side) = session();
+    let (client, kubelet_side) = session();
     let dialled = tokio::spawn(dial(client_io, opts, kubelet_side));
+    (client, process, server, dialled)
+}
+
+#[tokio::test]
+async fn a_dialled_session_carries_stdin_its_end_output_and_status_in_order() {
+    let (mut client, mut process, server, dialled) = pipe(false);
 
     client
         .input
@@ -62,17 +70,7 @@ async fn a_dialled_session_carries_stdin_its_end_output_and_status_in_order() {
 
 #[tokio::test]
 async fn a_tty_session_has_a_resize_stream_and_no_stderr() {
-    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-    let opts = StreamOptions {
-        stdin: true,
-        stdout: true,
-        stderr: true,
-        tty: true,
-    };
-    let (server_ends, mut process) = session();
-    let server = tokio::spawn(serve(server_io, opts, server_ends));
-    let (mut client, kubelet_side) = session();
-    tokio::spawn(dial(client_io, opts, kubelet_side));
+    let (mut client, mut process, server, _dialled) = pipe(true);
     let size = crate::stream::TerminalSize {
         width: 120,
         height: 40,
