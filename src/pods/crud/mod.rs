@@ -2,6 +2,8 @@
 //! defaults) plus the identity check of the VM that speaks for a pod.
 
 pub(crate) mod ahead;
+#[cfg(test)]
+pub(crate) mod bench_fixture;
 pub(crate) mod create;
 pub(crate) mod defaults;
 pub(crate) mod delete;

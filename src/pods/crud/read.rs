@@ -176,6 +176,12 @@ impl Pods {
         }
     }
 
+    /// Keeps `snap` as a first page would (`api/table_bench.rs`).
+    #[cfg(test)]
+    pub(crate) fn keep_snapshot(&self, snap: Arc<Snapshot>) {
+        self.snapshots.keep(snap);
+    }
+
     /// Lists all of `prefix` at once (`split`: one listing per namespace, concurrently).
     async fn take_snapshot(&self, prefix: String, split: bool) -> Result<Snapshot> {
         let known = split.then(|| self.snapshots.namespaces()).flatten();
@@ -335,7 +341,3 @@ impl Pods {
         })
     }
 }
-
-#[cfg(test)]
-#[path = "read_bench.rs"]
-mod bench;
