@@ -12,8 +12,9 @@
 //! - A page is the same whether it was cut ahead or not: the same snapshot, start key,
 //!   selectors and limit, by the same function ([`cut`]); the Table is still rendered at
 //!   the request (AGE and restart ages are as of the answer).
-//! - Bounded: at most one page cut ahead per snapshot, dropped with the snapshot; a request
-//!   that does not match it (another start, selector or limit) cuts its own page.
+//! - Bounded: at most one page cut ahead per snapshot (a newer one replaces it), dropped with
+//!   the snapshot; a request that does not match it (another start, selector or limit) cuts
+//!   its own page and leaves it.
 
 use std::sync::{Arc, Mutex};
 
@@ -61,19 +62,18 @@ impl Ahead {
         limit: usize,
     ) -> Cut {
         if let Some(start) = start {
-            let pending = snap
-                .ahead
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
             let fits = |p: &Pending| {
                 p.start == start
                     && p.limit == limit
                     && p.labels == opts.labels
                     && p.fields == opts.fields
             };
-            if let Some(p) = pending.filter(fits) {
+            // Taken only when it fits: another request leaves it for the walk it was cut for.
+            let pending = {
+                let mut slot = snap.ahead.pending.lock().unwrap_or_else(|p| p.into_inner());
+                slot.take_if(|p| fits(p))
+            };
+            if let Some(p) = pending {
                 // A task that panicked is cut again here.
                 if let Ok(cut) = p.task.await {
                     return cut;
@@ -197,10 +197,12 @@ mod tests {
             "taken once"
         );
 
-        // Cut for other selectors, limit or start: not used.
+        // Cut for other selectors, limit or start: not used, and left for its own walk.
         Ahead::start(&snap, &start, &even("true"), 3);
         let odd = Ahead::take_or_cut(&snap, Some(&start), &even("false"), 3).await;
         assert_eq!(names(&odd), ["p03", "p05", "p07"]);
+        let evens = Ahead::take_or_cut(&snap, Some(&start), &even("true"), 3).await;
+        assert_eq!(names(&evens), ["p02", "p04", "p06"]);
         Ahead::start(&snap, &start, &all, 3);
         let two = Ahead::take_or_cut(&snap, Some(&start), &all, 2).await;
         assert_eq!(names(&two), ["p02", "p03"]);
