@@ -464,3 +464,7 @@ pub(super) fn since(t: Timestamp, now: Timestamp) -> String {
 #[cfg(test)]
 #[path = "table_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "table_bench.rs"]
+mod bench;

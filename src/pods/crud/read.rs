@@ -21,10 +21,10 @@ use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 
+use super::ahead::{Ahead, matching};
 use super::snapshot::{Snapshot, Token, new_id, unix_now};
 use crate::error::{Error, Result};
 use crate::pods::Pods;
-use crate::pods::index;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
 use crate::store::{Entry, EntryPage, Pager, Record, StoreError, walk};
@@ -176,6 +176,12 @@ impl Pods {
         }
     }
 
+    /// Keeps `snap` as a first page would (`api/table_bench.rs`).
+    #[cfg(test)]
+    pub(crate) fn keep_snapshot(&self, snap: Arc<Snapshot>) {
+        self.snapshots.keep(snap);
+    }
+
     /// Lists all of `prefix` at once (`split`: one listing per namespace, concurrently).
     async fn take_snapshot(&self, prefix: String, split: bool) -> Result<Snapshot> {
         let known = split.then(|| self.snapshots.namespaces()).flatten();
@@ -202,36 +208,36 @@ impl Pods {
             prefix,
             taken: unix_now(),
             entries: listing.entries,
+            ahead: Ahead::default(),
         })
     }
 
     /// The page of `snap` after `start`: up to `limit` matching records, with a token when
-    /// listed records follow the last one.
+    /// listed records follow the last one. The next page is cut ahead ([`Ahead`]).
     async fn page_of(
         &self,
-        snap: &Snapshot,
+        snap: &Arc<Snapshot>,
         start: Option<&str>,
         opts: &ListOptions,
         limit: usize,
     ) -> Result<PodPage> {
-        let from = start.map_or(0, |s| snap.entries.partition_point(|e| e.key.as_str() <= s));
-        let mut matched: Vec<(&Entry, PodRecord)> = Vec::new();
-        let mut continue_token = None;
-        for (i, entry) in snap.entries.iter().enumerate().skip(from) {
-            let Some(rec) = matching(entry, opts) else {
-                continue;
-            };
-            matched.push((entry, rec));
-            if matched.len() == limit {
-                if i + 1 < snap.entries.len() {
-                    continue_token = Some(Token::of(snap, &entry.key).encode());
-                }
-                break;
+        let cut = Ahead::take_or_cut(snap, start, opts, limit).await;
+        let last = cut.matched.last().map(|(i, _)| &snap.entries[*i].key);
+        let continue_token = match last {
+            Some(last) if cut.more => {
+                Ahead::start(snap, last, opts, limit);
+                Some(Token::of(snap, last).encode())
             }
-        }
+            _ => None,
+        };
         let items = if opts.index_only {
-            matched.into_iter().map(|(_, rec)| rec).collect()
+            cut.matched.into_iter().map(|(_, rec)| rec).collect()
         } else {
+            let matched = cut
+                .matched
+                .into_iter()
+                .map(|(i, rec)| (&snap.entries[i], rec))
+                .collect();
             self.with_bodies(matched).await?
         };
         Ok(PodPage {
@@ -334,17 +340,4 @@ impl Pods {
             resource_version: max_rv,
         })
     }
-}
-
-/// The record `entry` stands for, if it matches the selectors (a corrupt one is logged).
-fn matching(entry: &Entry, opts: &ListOptions) -> Option<PodRecord> {
-    let rec = match index::decode(entry) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(key = %entry.key, error = %e, "skipping a corrupt pod record");
-            return None;
-        }
-    };
-    (opts.labels.matches(rec.pod.metadata.labels.as_ref()) && opts.fields.matches(&rec.pod))
-        .then_some(rec)
 }

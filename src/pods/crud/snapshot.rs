@@ -35,6 +35,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::ahead::Ahead;
 use crate::error::{Error, Result};
 use crate::store::Entry;
 
@@ -57,6 +58,8 @@ pub(crate) struct Snapshot {
     pub(crate) taken: u64,
     /// Entries in key order.
     pub(crate) entries: Vec<Entry>,
+    /// The next page, cut while the client reads this one.
+    pub(crate) ahead: Ahead,
 }
 
 /// The snapshots of this instance, oldest first.
@@ -248,6 +251,7 @@ mod tests {
                     data: None,
                 })
                 .collect(),
+            ahead: Ahead::default(),
         })
     }
 
