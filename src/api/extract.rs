@@ -27,6 +27,21 @@ pub(crate) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
         .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"))
 }
 
+/// A watch's `timeoutSeconds`, or `default` when the client sent none; 400 when it is not a
+/// whole number of seconds.
+pub(crate) fn timeout_seconds(
+    q: &HashMap<String, String>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration> {
+    match q.get("timeoutSeconds") {
+        Some(t) => t
+            .parse::<u64>()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| Error::bad_request(format!("invalid timeoutSeconds {t:?}"))),
+        None => Ok(default),
+    }
+}
+
 /// `dryRun=All` (anything else but empty is a 400, as in Kubernetes).
 pub(crate) fn dry_run(q: &HashMap<String, String>) -> Result<DryRun> {
     match q.get("dryRun").map(String::as_str) {

@@ -21,7 +21,7 @@ use k8s_openapi::Metadata;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, WatchEvent};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pods::selector::{FieldSelector, LabelSelector, OBJECT_FIELDS};
 
 /// How often an open watch lists the objects again.
@@ -60,14 +60,7 @@ impl ObjectQuery {
             None => FieldSelector::default(),
         };
         let watch = if super::extract::flag(query, "watch") {
-            let timeout = match query.get("timeoutSeconds") {
-                Some(t) => Duration::from_secs(
-                    t.parse::<u64>()
-                        .map_err(|_| Error::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
-                ),
-                None => WATCH_DEFAULT,
-            };
-            Some(timeout.min(WATCH_LIMIT))
+            Some(super::extract::timeout_seconds(query, WATCH_DEFAULT)?.min(WATCH_LIMIT))
         } else {
             None
         };

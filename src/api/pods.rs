@@ -183,13 +183,7 @@ async fn list(
             ),
             None => None,
         };
-        let timeout = match query.get("timeoutSeconds") {
-            Some(t) => Duration::from_secs(
-                t.parse::<u64>()
-                    .map_err(|_| Error::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
-            ),
-            None => Duration::from_secs(30 * 60),
-        };
+        let timeout = extract::timeout_seconds(&query, Duration::from_secs(30 * 60))?;
         let bookmarks = extract::flag(&query, "allowWatchBookmarks");
         let req = watch::WatchRequest {
             namespace,

@@ -27,7 +27,7 @@ pub struct MemoryStore {
     latency: Duration,
     /// Creates of keys under this prefix wait for a permit of its semaphore (drills that must
     /// land a write after another flow's step).
-    held: Mutex<Option<(String, std::sync::Arc<tokio::sync::Semaphore>)>>,
+    held: std::sync::OnceLock<(String, std::sync::Arc<tokio::sync::Semaphore>)>,
     /// Creates waiting at that gate now.
     held_waiting: AtomicU64,
     /// Calls made, of every kind (`ready` aside), and the listings among them.
@@ -76,12 +76,17 @@ impl MemoryStore {
     }
 
     /// From now on every create of a key under `prefix` waits for a permit of the semaphore
-    /// returned (it has none: the drill adds one per create it lets through).
+    /// returned (it has none: the drill adds one per create it lets through). Once per store:
+    /// a later call returns the first gate, whatever its prefix; being set once, it costs
+    /// every other store call one atomic load.
     pub fn hold_creates_under(&self, prefix: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
-        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-        *self.held.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((prefix.to_string(), gate.clone()));
-        gate
+        let (_, gate) = self.held.get_or_init(|| {
+            (
+                prefix.to_string(),
+                std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+            )
+        });
+        gate.clone()
     }
 
     /// Creates waiting at [`hold_creates_under`](Self::hold_creates_under)'s gate now.
@@ -120,7 +125,7 @@ impl MemoryStore {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        let gate = match &*self.held.lock().unwrap_or_else(|p| p.into_inner()) {
+        let gate = match self.held.get() {
             Some((prefix, gate)) if operation == "create" && key.starts_with(prefix.as_str()) => {
                 Some(gate.clone())
             }
