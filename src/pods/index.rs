@@ -93,6 +93,7 @@ pub(crate) fn of(rec: &PodRecord) -> Option<String> {
         events: Vec::new(),
         // Keys never go into object metadata: only the body carries them.
         kubelet_pki: None,
+        namespace_created: rec.namespace_created,
     };
     serde_json::to_string(&slim)
         .ok()

@@ -131,6 +131,13 @@ pub struct PodRecord {
     /// created before it did). Only the service reads records; no API answer carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) kubelet_pki: Option<crate::kubelet::PodPki>,
+    /// The `creationTimestamp` of the namespace object the pod was admitted into: which
+    /// incarnation of its namespace the pod belongs to. `None` for pods from before namespaces
+    /// were recorded (they may make an unrecorded namespace exist: the namespaces' Migration).
+    /// A pod stamped with an incarnation that no longer exists escaped its namespace's cascade
+    /// and is deleted by collection (`namespaces::stranded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) namespace_created: Option<Timestamp>,
 }
 
 impl PodRecord {
@@ -143,6 +150,7 @@ impl PodRecord {
             vm,
             events: Vec::new(),
             kubelet_pki: None,
+            namespace_created: None,
         }
     }
 

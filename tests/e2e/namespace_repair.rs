@@ -111,7 +111,14 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
     post(&stack.base, "/api/v1/namespaces", ns).await;
     common::create_pod(&stack.base, "old-team", common::pod("p1")).await;
-    // The state a deployment from before namespaces were objects left: pods, no namespace record.
+    // The state a deployment from before namespaces were objects left: pods that name no
+    // namespace incarnation, no namespace record.
+    rewrite(&stack, "pods/old-team/p1.json", |v| {
+        v.as_object_mut()
+            .expect("record")
+            .remove("namespaceCreated");
+    })
+    .await;
     stack
         .memory
         .delete("namespaces/old-team.json", None)
@@ -297,4 +304,80 @@ async fn nothing_outlives(stack: &Stack, ns: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A create whose instance died between its record and its namespace check, while the
+/// namespace's cascade was finishing: the pod outlives its namespace. Collection deletes it,
+/// VM first, and the namespace does not come back.
+#[tokio::test]
+async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-c"}});
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
+    common::create_pod(&stack.base, "team-c", common::pod("c1")).await;
+    assert_eq!(stack.sim.instances().len(), 1);
+    // The cascade's last step, after a re-list that did not see c1 yet.
+    stack
+        .memory
+        .delete("namespaces/team-c.json", None)
+        .await
+        .expect("delete");
+    let (code, ns) = get(&stack.base, "/api/v1/namespaces/team-c").await;
+    assert_eq!(
+        code, 404,
+        "a stranded pod does not make its namespace exist: {ns}"
+    );
+    let (code, refused) = common::post_pod(&stack.base, "team-c", common::pod("c2")).await;
+    assert_eq!(code, 404, "{refused}");
+    let (code, summary) = api.gc(None).await;
+    assert_eq!(code, 200, "{summary}");
+    assert_eq!(summary["namespaces"]["adopted"], json!([]), "{summary}");
+    assert_eq!(
+        summary["namespaces"]["strandedDeleted"],
+        json!(["team-c/c1"]),
+        "{summary}"
+    );
+    assert!(stack.memory.get("namespaces/team-c.json").await.is_err());
+    assert!(stack.memory.get("pods/team-c/c1.json").await.is_err());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stack.sim.instances().is_empty() {
+        assert!(Instant::now() < deadline, "the stranded pod's VM is left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, summary) = api.gc(None).await;
+    assert_eq!(
+        summary["namespaces"]["strandedDeleted"],
+        json!([]),
+        "{summary}"
+    );
+}
+
+/// The same pod, when the namespace was created again under its name: it belongs to the
+/// namespace that was deleted, and goes; the new namespace's own pod stays.
+#[tokio::test]
+async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-d"}});
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
+    common::create_pod(&stack.base, "team-d", common::pod("old")).await;
+    common::create_pod(&stack.base, "team-d", common::pod("new")).await;
+    // `old` was admitted into an earlier team-d, deleted since and created again.
+    rewrite(&stack, "pods/team-d/old.json", |v| {
+        v["namespaceCreated"] = json!("2026-01-01T00:00:00Z");
+    })
+    .await;
+    let (_, summary) = api.gc(None).await;
+    assert_eq!(
+        summary["namespaces"]["strandedDeleted"],
+        json!(["team-d/old"]),
+        "{summary}"
+    );
+    let (code, _) = get(&stack.base, "/api/v1/namespaces/team-d/pods/old").await;
+    assert_eq!(code, 404);
+    let (code, pod) = get(&stack.base, "/api/v1/namespaces/team-d/pods/new").await;
+    assert_eq!(code, 200, "{pod}");
+    let (code, _) = get(&stack.base, "/api/v1/namespaces/team-d").await;
+    assert_eq!(code, 200);
 }

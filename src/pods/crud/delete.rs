@@ -25,9 +25,29 @@ impl Pods {
         grace: Option<i64>,
         dry_run: DryRun,
     ) -> Result<Pod> {
+        let (pod, _) = self
+            .delete_if(namespace, name, grace, dry_run, |_| true)
+            .await?;
+        Ok(pod)
+    }
+
+    /// Deletes a pod if its record, as read at the time of the swap, passes `condition`
+    /// (collection's precondition: still the record it decided on); otherwise leaves it.
+    /// Answers the pod and whether the condition held.
+    pub(crate) async fn delete_if(
+        &self,
+        namespace: &str,
+        name: &str,
+        grace: Option<i64>,
+        dry_run: DryRun,
+        condition: impl Fn(&PodRecord) -> bool,
+    ) -> Result<(Pod, bool)> {
         // A report landing between the VM delete and the record delete loses the swap: the
         // record is read again and the (idempotent) VM delete sent again.
         let mark = |rec: &mut PodRecord| {
+            if !condition(rec) {
+                return Ok(Change::Keep);
+            }
             let grace = grace
                 .or(rec
                     .pod
@@ -55,7 +75,8 @@ impl Pods {
                 .await;
             crate::pods::logs::archive::delete_archived(&**self.store(), &deleted.record).await;
         }
-        Ok(deleted.record.pod)
+        let held = condition(&deleted.record);
+        Ok((deleted.record.pod, held))
     }
 
     /// Leaves the deleted pod where watches find it (they report it as DELETED), so a watch

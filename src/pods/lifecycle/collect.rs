@@ -123,8 +123,8 @@ struct Listed {
     vms: Vec<VmRef>,
     claimed: Vec<bool>,
     labeled: Vec<bool>,
-    /// The namespaces records were seen in.
-    namespaces: std::collections::BTreeSet<String>,
+    /// What the records said of their namespaces.
+    namespaces: crate::pods::namespaces::stranded::NamespacesSeen,
 }
 
 pub(crate) use super::collect_summary::CollectSummary;
@@ -244,9 +244,7 @@ impl Pods {
                         continue;
                     }
                 };
-                if let Some(ns) = &rec.pod.metadata.namespace {
-                    listed.namespaces.insert(ns.clone());
-                }
+                listed.namespaces.saw(&rec);
                 let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
                 let mut ours = Vec::new();
                 for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {

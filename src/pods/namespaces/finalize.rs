@@ -12,13 +12,14 @@
 //! the final step, or, when its record lands after that, deletes itself: every create reads
 //! its namespace again after its record is written ([`Pods::still_admits`]).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 
 use super::FINALIZER;
+use super::stranded::NamespacesSeen;
 use crate::error::{Error, Result};
 use crate::objects::Change;
 use crate::pods::crud::read::ListOptions;
@@ -41,6 +42,8 @@ pub(crate) struct NamespaceSweep {
     pub(crate) terminating: Vec<String>,
     /// Namespaces from before namespaces were objects whose record was written.
     pub(crate) adopted: Vec<String>,
+    /// Pods (`namespace/name`) deleted because the namespace they were admitted into is gone.
+    pub(crate) stranded_deleted: Vec<String>,
 }
 
 impl Pods {
@@ -115,30 +118,43 @@ impl Pods {
         tracing::warn!(namespace = %name, "namespace cascade unfinished; the next collection pass resumes it");
     }
 
-    /// Collection's part: every Terminating namespace's cascade, run again; and the record of
-    /// every namespace in `with_pods` that has none (adoption, see the module docs of
-    /// [`super`]).
+    /// Collection's part: every Terminating namespace's cascade, run again; the record of
+    /// every namespace that has pods from before namespaces were recorded but no record
+    /// (adoption, see the module docs of [`super`]); and the deletion of pods whose namespace
+    /// is gone ([`super::stranded`]). `seen` is what the walk of the records, taken before this
+    /// call lists the namespaces, found.
     ///
     /// # Errors
     /// The store's, listing namespaces. A failing cascade is reported, not an error.
-    pub(crate) async fn collect_namespaces(
-        &self,
-        with_pods: &BTreeSet<String>,
-    ) -> Result<NamespaceSweep> {
+    pub(crate) async fn collect_namespaces(&self, seen: &NamespacesSeen) -> Result<NamespaceSweep> {
         let stored = self.namespace_objects.list(None).await?;
         let mut sweep = NamespaceSweep::default();
-        let recorded: BTreeSet<String> = stored
+        let mut current: BTreeMap<String, Option<jiff::Timestamp>> = stored
             .items
             .iter()
-            .filter_map(|ns| ns.metadata.name.clone())
+            .filter_map(|ns| Some((ns.metadata.name.clone()?, created(ns))))
             .collect();
-        for name in with_pods.difference(&recorded) {
-            match self.adopt_namespace(name).await {
-                Ok(_) => sweep.adopted.push(name.clone()),
+        let unrecorded: Vec<String> = seen
+            .legacy
+            .iter()
+            .filter(|name| !current.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in unrecorded {
+            match self.adopt_namespace(&name).await {
+                Ok(ns) => {
+                    current.insert(name.clone(), created(&ns));
+                    sweep.adopted.push(name);
+                }
                 Err(e) => {
                     tracing::warn!(namespace = %name, error = %e.chain(), "could not adopt a namespace")
                 }
             }
+        }
+        for (name, gone) in super::stranded::stale(seen, &current) {
+            sweep
+                .stranded_deleted
+                .extend(self.delete_stranded(&name, &gone).await);
         }
         for ns in stored.items.iter().filter(|ns| terminating(ns)) {
             let name = ns.metadata.name.clone().unwrap_or_default();
@@ -153,6 +169,10 @@ impl Pods {
         }
         Ok(sweep)
     }
+}
+
+fn created(ns: &Namespace) -> Option<jiff::Timestamp> {
+    ns.metadata.creation_timestamp.as_ref().map(|t| t.0)
 }
 
 fn terminating(ns: &Namespace) -> bool {

@@ -12,7 +12,9 @@
 //! (pods, no record) still reads as before (Active, created when its oldest pod was) and still
 //! takes pods; it is *adopted*, its record written, by its first write (pod create, annotate,
 //! delete) or by the next collection pass, whichever comes first ([`Pods::adopt_namespaces`]).
-//! Its uid, a v5 UUID of its name, stays the same when adopted.
+//! Its uid, a v5 UUID of its name, stays the same when adopted. Pods created since carry the
+//! creationTimestamp of the namespace they were admitted into and never make a namespace exist;
+//! one whose namespace is gone is deleted by collection ([`stranded`]).
 //!
 //! # Caveats
 //! Listing namespaces also lists every pod record's index, to show namespaces not adopted
@@ -20,6 +22,7 @@
 
 pub(crate) mod finalize;
 pub(crate) mod policy;
+pub(crate) mod stranded;
 pub(crate) mod write;
 
 use std::collections::BTreeMap;
@@ -73,7 +76,9 @@ impl Pods {
         let mut found: BTreeMap<String, Namespace> = BTreeMap::new();
         let mut legacy: BTreeMap<String, Option<Time>> = BTreeMap::new();
         legacy.insert(DEFAULT_NAMESPACE.to_string(), None);
-        for rec in &page.items {
+        // Only pods from before namespaces were recorded make a namespace exist; a later pod
+        // whose namespace is gone is stranded (`stranded`).
+        for rec in page.items.iter().filter(|r| r.namespace_created.is_none()) {
             let meta = &rec.pod.metadata;
             let ns = meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
             let entry = legacy.entry(ns.to_string()).or_default();
@@ -114,10 +119,15 @@ impl Pods {
             ..Default::default()
         };
         let page = self.list(Some(name), &opts).await?;
-        if page.items.is_empty() && name != DEFAULT_NAMESPACE {
+        let mut legacy = page
+            .items
+            .iter()
+            .filter(|r| r.namespace_created.is_none())
+            .peekable();
+        if legacy.peek().is_none() && name != DEFAULT_NAMESPACE {
             return Ok(None);
         }
-        let created = page.items.iter().fold(None, |acc, r| {
+        let created = legacy.fold(None, |acc, r| {
             earliest(acc, r.pod.metadata.creation_timestamp.clone())
         });
         Ok(Some(namespace_object(name, created)))
