@@ -44,7 +44,7 @@ use crate::gce::types::{Instance, InstanceStatus};
 use crate::pods::Pods;
 use crate::pods::clock::elapsed;
 use crate::pods::record::{self, PodRecord};
-use crate::store::Pager;
+use crate::store::walk;
 use crate::translate::names::{LABEL_DEPLOYMENT, LABEL_MANAGED};
 
 /// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
@@ -222,44 +222,44 @@ impl Pods {
         }
         let mut work = Vec::new();
         let prefix = record::prefix(None);
-        let mut pages = Pager::new(&**self.store(), prefix, 500);
         // Indexes suffice to decide; each step decides again on a fresh read of the record.
-        while let Some(page) = pages
-            .next_entries()
+        // One walk of the whole prefix (`store::walk`: a page, then every namespace listed
+        // concurrently; with the namespaces a list walk found, one round trip), not pages of
+        // 500 in sequence: 10,000 records on Cloud Storage were 20 listings in a row.
+        let known = self.snapshots.namespaces();
+        let page = walk::entries(&**self.store(), &prefix, true, known.as_deref())
             .await
-            .map_err(|e| crate::error::Error::pod_store(e, "pods"))?
-        {
-            for u in &page.unreadable {
-                tracing::error!(key = %u.key, error = %u.error, "collection skips an unreadable pod record");
-                summary.records += 1;
-                summary.unreadable.add(format!("{}: {}", u.key, u.error));
+            .map_err(|e| crate::error::Error::pod_store(e, "pods"))?;
+        for u in &page.unreadable {
+            tracing::error!(key = %u.key, error = %u.error, "collection skips an unreadable pod record");
+            summary.records += 1;
+            summary.unreadable.add(format!("{}: {}", u.key, u.error));
+        }
+        for raw in &page.entries {
+            summary.records += 1;
+            let rec = match crate::pods::index::decode(raw) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(key = %raw.key, error = %e, "collection skips a corrupt pod record");
+                    summary.unreadable.add(format!("{}: {e}", raw.key));
+                    continue;
+                }
+            };
+            listed.namespaces.saw(&rec);
+            let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
+            let mut ours = Vec::new();
+            for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
+                if listed.vms[i].uid == uid {
+                    listed.claimed[i] = true;
+                    ours.push(listed.vms[i].clone());
+                }
             }
-            for raw in &page.entries {
-                summary.records += 1;
-                let rec = match crate::pods::index::decode(raw) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(key = %raw.key, error = %e, "collection skips a corrupt pod record");
-                        summary.unreadable.add(format!("{}: {e}", raw.key));
-                        continue;
-                    }
-                };
-                listed.namespaces.saw(&rec);
-                let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
-                let mut ours = Vec::new();
-                for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
-                    if listed.vms[i].uid == uid {
-                        listed.claimed[i] = true;
-                        ours.push(listed.vms[i].clone());
-                    }
-                }
-                if let Some(step) = decide(&rec, &ours, now, now, s) {
-                    work.push(Work::Pod {
-                        namespace: rec.pod.metadata.namespace.clone().unwrap_or_default(),
-                        name: rec.pod.metadata.name.clone().unwrap_or_default(),
-                        step,
-                    });
-                }
+            if let Some(step) = decide(&rec, &ours, now, now, s) {
+                work.push(Work::Pod {
+                    namespace: rec.pod.metadata.namespace.clone().unwrap_or_default(),
+                    name: rec.pod.metadata.name.clone().unwrap_or_default(),
+                    step,
+                });
             }
         }
         Ok(work)
