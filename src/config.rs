@@ -29,6 +29,11 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(n * f64::from(mult)))
 }
 
+/// `value` when it is set and not empty (an empty flag or variable counts as unset).
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
 fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -251,7 +256,7 @@ impl ServiceArgs {
             ("--topic / K8SLESS_TOPIC", &self.topic),
             ("--service-url / K8SLESS_SERVICE_URL", &self.service_url),
         ] {
-            if value.as_deref().unwrap_or("").is_empty() {
+            if given(value).is_none() {
                 missing.push(flag);
             }
         }
@@ -290,10 +295,8 @@ impl ServiceArgs {
     pub fn check(&self) -> Result<(), String> {
         let zones = self.zones();
         let zone = self.zone();
-        if catalog::region_of(&zone) != self.region {
-            return Err(format!("zone {zone} is not in region {}", self.region));
-        }
-        if let Some(z) = zones.iter().find(|z| catalog::region_of(z) != self.region) {
+        let mut all = std::iter::once(&zone).chain(&zones);
+        if let Some(z) = all.find(|z| catalog::region_of(z) != self.region) {
             return Err(format!("zone {z} is not in region {}", self.region));
         }
         if catalog::lookup(&self.default_machine_type).is_none() {
@@ -330,7 +333,7 @@ impl ServiceArgs {
                 self.orphan_grace,
             ),
             clock: crate::pods::clock::Clock::new(),
-            service_account: self.service_account.clone().filter(|s| !s.is_empty()),
+            service_account: given(&self.service_account).map(str::to_string),
         }
     }
 
@@ -339,12 +342,7 @@ impl ServiceArgs {
         if !verify {
             return Ok(crate::auth::oidc::Verifier::disabled());
         }
-        if self
-            .push_service_account
-            .as_deref()
-            .unwrap_or("")
-            .is_empty()
-        {
+        if given(&self.push_service_account).is_none() {
             return Err(
                 "token verification needs --push-service-account / K8SLESS_PUSH_SERVICE_ACCOUNT (or --verify-tokens=false, for local use only)"
                     .into(),
@@ -381,13 +379,10 @@ impl ServiceArgs {
     /// This deployment's id: `--deployment`, else the bucket's name (`k8sless-dev` without
     /// one), as a label value.
     pub fn deployment(&self) -> String {
-        let id = self
-            .deployment
-            .clone()
-            .filter(|d| !d.is_empty())
-            .or_else(|| self.bucket.clone().filter(|b| !b.is_empty()))
-            .unwrap_or_else(|| "k8sless-dev".into());
-        crate::gce::labels::sanitize_value(&id)
+        let id = given(&self.deployment)
+            .or_else(|| given(&self.bucket))
+            .unwrap_or("k8sless-dev");
+        crate::gce::labels::sanitize_value(id)
     }
 
     /// Pod → VM settings.

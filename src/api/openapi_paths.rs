@@ -280,28 +280,24 @@ impl Ops {
 
     fn replace(&self, id: &str, what: &str) -> Value {
         let description = format!("replace {what} of the specified Pod");
-        let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
-        operation(
-            id,
-            "put",
-            &description,
-            &self.pod,
-            write_params(),
-            pod_body(),
-            answers,
-        )
+        self.write(id, "put", &description, pod_body())
     }
 
     fn patch(&self, id: &str, what: &str) -> Value {
         let description = format!("partially update {what} of the specified Pod");
+        self.write(id, "patch", &description, patch_body())
+    }
+
+    /// A write of the Pod (`put`, `patch`) taking `body`.
+    fn write(&self, id: &str, action: &str, description: &str, body: Option<Value>) -> Value {
         let answers = responses(POD_SCHEMA, &WRITTEN, JSON_ONLY);
         operation(
             id,
-            "patch",
-            &description,
+            action,
+            description,
             &self.pod,
             write_params(),
-            patch_body(),
+            body,
             answers,
         )
     }

@@ -294,50 +294,52 @@ fn accelerator_optimized(v: &mut Vec<MachineType>) {
             false,
         ));
     }
-    for (g, n, gib) in [
-        (1, 12, 85.0),
-        (2, 24, 170.0),
-        (4, 48, 340.0),
-        (8, 96, 680.0),
-    ] {
-        v.push(shape(
+    // a2 and a3 are named by their GPU count.
+    for (family, class, model, sizes) in [
+        (
             "a2",
-            format!("a2-highgpu-{g}g"),
-            n,
-            gib,
-            Some(("nvidia-tesla-a100", g)),
-            false,
-        ));
-    }
-    for (g, n, gib) in [
-        (1, 12, 170.0),
-        (2, 24, 340.0),
-        (4, 48, 680.0),
-        (8, 96, 1360.0),
-    ] {
-        v.push(shape(
+            "highgpu",
+            "nvidia-tesla-a100",
+            [
+                (1, 12, 85.0),
+                (2, 24, 170.0),
+                (4, 48, 340.0),
+                (8, 96, 680.0),
+            ],
+        ),
+        (
             "a2",
-            format!("a2-ultragpu-{g}g"),
-            n,
-            gib,
-            Some(("nvidia-a100-80gb", g)),
-            false,
-        ));
-    }
-    for (g, n, gib) in [
-        (1, 26, 234.0),
-        (2, 52, 468.0),
-        (4, 104, 936.0),
-        (8, 208, 1872.0),
-    ] {
-        v.push(shape(
+            "ultragpu",
+            "nvidia-a100-80gb",
+            [
+                (1, 12, 170.0),
+                (2, 24, 340.0),
+                (4, 48, 680.0),
+                (8, 96, 1360.0),
+            ],
+        ),
+        (
             "a3",
-            format!("a3-highgpu-{g}g"),
-            n,
-            gib,
-            Some(("nvidia-h100-80gb", g)),
-            false,
-        ));
+            "highgpu",
+            "nvidia-h100-80gb",
+            [
+                (1, 26, 234.0),
+                (2, 52, 468.0),
+                (4, 104, 936.0),
+                (8, 208, 1872.0),
+            ],
+        ),
+    ] {
+        for (g, n, gib) in sizes {
+            v.push(shape(
+                family,
+                format!("{family}-{class}-{g}g"),
+                n,
+                gib,
+                Some((model, g)),
+                false,
+            ));
+        }
     }
 }
 

@@ -91,26 +91,23 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     method: &str,
     body: &Bytes,
 ) -> Result<T, SimError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| SimError {
-        code: 400,
-        reason: "parseError",
-        message: format!("Invalid JSON payload received. {e}"),
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        SimError::new(
+            400,
+            "parseError",
+            format!("Invalid JSON payload received. {e}"),
+        )
     })?;
     if let Some(discovery) = sim.schema() {
         let problems = discovery.validate(schema, &value, Some(method));
         if let Some(first) = problems.first() {
-            return Err(SimError {
-                code: 400,
-                reason: "invalid",
-                message: format!("Invalid JSON payload received. {first}"),
-            });
+            return Err(SimError::invalid(format!(
+                "Invalid JSON payload received. {first}"
+            )));
         }
     }
-    serde_json::from_value(value).map_err(|e| SimError {
-        code: 400,
-        reason: "invalid",
-        message: format!("Invalid value in request body: {e}"),
-    })
+    serde_json::from_value(value)
+        .map_err(|e| SimError::invalid(format!("Invalid value in request body: {e}")))
 }
 
 async fn insert(
@@ -132,33 +129,23 @@ async fn list(
     Path((_project, zone)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    let filter =
-        Filter::parse(q.get("filter").map(String::as_str).unwrap_or("")).map_err(|m| SimError {
-            code: 400,
-            reason: "invalid",
-            message: m,
-        })?;
+    let filter = Filter::parse(q.get("filter").map(String::as_str).unwrap_or(""))
+        .map_err(SimError::invalid)?;
     let max = match q.get("maxResults") {
         Some(m) => m
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| SimError {
-                code: 400,
-                reason: "invalid",
-                message: format!(
+            .ok_or_else(|| {
+                SimError::invalid(format!(
                     "Invalid value for field 'maxResults': '{m}'. Must be in the range [0, 500]."
-                ),
+                ))
             })?,
         None => 500,
     };
     let token = q.get("pageToken").cloned();
     let fields = match q.get("fields") {
-        Some(f) => Some(super::fields::Fields::parse(f).map_err(|m| SimError {
-            code: 400,
-            reason: "invalid",
-            message: m,
-        })?),
+        Some(f) => Some(super::fields::Fields::parse(f).map_err(SimError::invalid)?),
         None => None,
     };
     // Metadata is most of an instance's size: not copied when not asked for.
@@ -265,11 +252,11 @@ async fn wait_operation(
 }
 
 fn method_unimplemented(what: &str) -> SimError {
-    SimError {
-        code: 405,
-        reason: "notImplemented",
-        message: format!("{what} is not implemented by the k8sless Compute Engine simulator"),
-    }
+    SimError::new(
+        405,
+        "notImplemented",
+        format!("{what} is not implemented by the k8sless Compute Engine simulator"),
+    )
 }
 
 async fn unimplemented(Path(rest): Path<String>) -> SimError {
@@ -281,11 +268,8 @@ async fn faults_get(State(sim): State<Sim>) -> Json<Vec<FaultRule>> {
 }
 
 async fn faults_set(State(sim): State<Sim>, body: Bytes) -> Answer {
-    let rules: Vec<FaultRule> = serde_json::from_slice(&body).map_err(|e| SimError {
-        code: 400,
-        reason: "invalid",
-        message: format!("fault rules: {e}"),
-    })?;
+    let rules: Vec<FaultRule> = serde_json::from_slice(&body)
+        .map_err(|e| SimError::invalid(format!("fault rules: {e}")))?;
     sim.set_faults(rules);
     ok(sim.faults())
 }

@@ -264,21 +264,20 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         start_after: Option<&str>,
         end_before: Option<&str>,
     ) -> Result<EntryPage, StoreError> {
-        let mut after = start_after.map(str::to_string);
+        let mut pages = Pager::new(self, prefix, 1000).after(start_after.map(str::to_string));
+        let past_end = |key: &str| end_before.is_some_and(|end| key >= end);
         let mut all = EntryPage::default();
-        loop {
-            let page = self.list_entries(prefix, after.as_deref(), 1000).await?;
-            let past_end = |key: &str| end_before.is_some_and(|end| key >= end);
+        while let Some(page) = pages.next_entries().await? {
             let ended = page.entries.last().is_some_and(|e| past_end(&e.key));
             all.entries
                 .extend(page.entries.into_iter().filter(|e| !past_end(&e.key)));
             all.unreadable
                 .extend(page.unreadable.into_iter().filter(|u| !past_end(&u.key)));
-            match page.next {
-                Some(next) if !ended => after = Some(next),
-                _ => return Ok(all),
+            if ended {
+                break;
             }
         }
+        Ok(all)
     }
     /// The prefixes one level below `prefix`, up to the next `/` (`pods/` →
     /// `pods/<namespace>/`), at or after `from`, in key order: where a listing may be split.
@@ -288,10 +287,9 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         prefix: &str,
         from: Option<&str>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let mut after: Option<String> = None;
+        let mut pages = Pager::new(self, prefix, 1000);
         let mut prefixes: Vec<String> = Vec::new();
-        loop {
-            let page = self.list_entries(prefix, after.as_deref(), 1000).await?;
+        while let Some(page) = pages.next_entries().await? {
             let keys = page.entries.iter().map(|e| &e.key);
             for key in keys.chain(page.unreadable.iter().map(|u| &u.key)) {
                 let rest = &key[prefix.len()..];
@@ -303,11 +301,8 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
                     prefixes.push(sub.to_string());
                 }
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(Some(prefixes)),
-            }
         }
+        Ok(Some(prefixes))
     }
     /// The bodies of `listed` records at their listed generations; a record deleted or
     /// replaced since is left out, one that cannot be read is reported as unreadable.
@@ -332,23 +327,20 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
 }
 
 /// Pages through the records under a prefix in key order: the one paging loop over
-/// [`RecordStore::list`].
+/// [`RecordStore::list`] and [`RecordStore::list_entries`] (generic over the store so that
+/// the trait's own default methods page with it too).
 #[derive(Debug)]
-pub(crate) struct Pager<'a> {
-    store: &'a dyn RecordStore,
+pub(crate) struct Pager<'a, S: ?Sized = dyn RecordStore> {
+    store: &'a S,
     prefix: String,
     after: Option<String>,
     page_size: usize,
     done: bool,
 }
 
-impl<'a> Pager<'a> {
+impl<'a, S: RecordStore + ?Sized> Pager<'a, S> {
     /// Pages of up to `page_size` records with `prefix`, from the first.
-    pub(crate) fn new(
-        store: &'a dyn RecordStore,
-        prefix: impl Into<String>,
-        page_size: usize,
-    ) -> Self {
+    pub(crate) fn new(store: &'a S, prefix: impl Into<String>, page_size: usize) -> Self {
         Pager {
             store,
             prefix: prefix.into(),

@@ -11,7 +11,6 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::kubelet::KubeletClient;
-use crate::sim::{SimMode, SimTimings};
 use crate::stream::spdy;
 use crate::stream::spdy::upgrade::{self, Prefixed};
 use crate::stream::{Ends, Input, Output, StreamOptions, session};
@@ -58,10 +57,7 @@ fn report(what: &str, t: &[Duration]) {
 /// A stack with guests and the kubelet stand-in, and a pod `name` that runs for five minutes,
 /// once it is Running: the stack and the pod's record.
 pub(super) async fn running_pod(name: &str) -> (Stack, crate::pods::record::PodRecord) {
-    let mut b = StackBuilder::new(default_args());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
+    let mut b = StackBuilder::new(default_args()).running_pods();
     b.kubelet = true;
     let stack = b.start().await.unwrap();
     let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",

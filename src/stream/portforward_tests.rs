@@ -6,6 +6,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::*;
 use crate::stream::accept::tests::headers;
 
+/// A WebSocket upgrade offering `protocol` (RFC 6455's sample key).
+fn websocket(protocol: &'static str) -> HeaderMap {
+    headers(&[
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", KEY),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", protocol),
+    ])
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
 #[test]
 fn each_client_gets_its_wire() {
     // kubectl < 1.31, and the fallback of later ones.
@@ -13,39 +25,22 @@ fn each_client_gets_its_wire() {
         ("upgrade", "SPDY/3.1"),
         ("x-stream-protocol-version", "portforward.k8s.io"),
     ]);
+    let versions = vec![PORTFORWARD.to_string()];
     assert_eq!(
         negotiate(&spdy).unwrap(),
         Wire::Spdy {
-            versions: vec![PORTFORWARD.into()]
+            versions: versions.clone()
         }
     );
     // kubectl >= 1.31: SPDY inside WebSocket.
-    let tunnel = headers(&[
-        ("upgrade", "websocket"),
-        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-        ("sec-websocket-version", "13"),
-        ("sec-websocket-protocol", "SPDY/3.1+portforward.k8s.io"),
-    ]);
-    assert_eq!(
-        negotiate(&tunnel).unwrap(),
-        Wire::Tunnel {
-            versions: vec![PORTFORWARD.into()]
-        }
-    );
+    let tunnel = websocket("SPDY/3.1+portforward.k8s.io");
+    assert_eq!(negotiate(&tunnel).unwrap(), Wire::Tunnel { versions });
     // The Python client: channels, which kubelet serves.
-    let python = headers(&[
-        ("upgrade", "websocket"),
-        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-        ("sec-websocket-version", "13"),
-        (
-            "sec-websocket-protocol",
-            "v5.channel.k8s.io,v4.channel.k8s.io",
-        ),
-    ]);
+    let python = websocket("v5.channel.k8s.io,v4.channel.k8s.io");
     let Wire::WebSocket { key, protocols, .. } = negotiate(&python).unwrap() else {
         panic!("a channel WebSocket");
     };
-    assert_eq!(key, "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(key, KEY);
     assert_eq!(protocols, ["v5.channel.k8s.io", "v4.channel.k8s.io"]);
     assert!(matches!(
         negotiate(&HeaderMap::new()),

@@ -75,6 +75,14 @@ impl StackBuilder {
         }
     }
 
+    /// Pods that run: the simulator moves each VM on by itself ([`SimMode::Auto`]) and a
+    /// simulated guest on it reports its pod, as under `k8sless dev` (timings stay as set).
+    pub fn running_pods(mut self) -> Self {
+        self.mode = SimMode::Auto;
+        self.guests = true;
+        self
+    }
+
     /// Starts serving.
     pub async fn start(self) -> Result<Stack, String> {
         let listener = TcpListener::bind(&self.listen)

@@ -69,10 +69,14 @@ async fn answer(State(r): State<Recorder>, req: Request) -> Response {
     }
 }
 
-async fn start() -> (Recorder, String) {
+/// The discovery document `name` and a recording server, or `None` (the test skips) where
+/// the document is absent.
+async fn start(name: &str) -> Option<(Discovery, Recorder, String)> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let document = Discovery::load(&fixture(name)?).expect("discovery document");
     let r = Recorder::default();
     let app = axum::Router::new().fallback(answer).with_state(r.clone());
-    (r, common::serve(app).await)
+    Some((document, r, common::serve(app).await))
 }
 
 /// The discovery method a recorded call is (checked in full by `check_call`).
@@ -90,12 +94,9 @@ fn method_of(c: &Call) -> &'static str {
 
 #[tokio::test]
 async fn storage_calls_match_the_discovery_document() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(path) = fixture("storage.v1.json") else {
+    let Some((storage, r, endpoint)) = start("storage.v1.json").await else {
         return;
     };
-    let storage = Discovery::load(&path).expect("storage discovery");
-    let (r, endpoint) = start().await;
     let s = common::gcs_store(&endpoint, "bkt", Duration::from_secs(5));
     s.ready().await.expect("ready");
     s.create("pods/default/a.json", Bytes::from_static(b"{}"))
@@ -213,12 +214,9 @@ async fn storage_calls_match_the_discovery_document() {
 
 #[tokio::test]
 async fn logging_calls_match_the_discovery_document() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(path) = fixture("logging.v2.json") else {
+    let Some((logging, r, endpoint)) = start("logging.v2.json").await else {
         return;
     };
-    let logging = Discovery::load(&path).expect("logging discovery");
-    let (r, endpoint) = start().await;
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
     let pod = serde_json::from_value(json!({"metadata": {"name": "demo", "namespace": "default"}}))
         .expect("pod");

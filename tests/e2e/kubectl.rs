@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use k8sless::sim::{SimMode, SimTimings};
+use k8sless::sim::SimTimings;
 use k8sless::testing::{Stack, StackBuilder, default_args};
 
 use crate::common;
@@ -186,10 +186,8 @@ fn suite(version: &str) {
     let rt = common::runtime();
     let mut args = default_args();
     args.log_follow_interval = std::time::Duration::from_millis(200);
-    let mut b = StackBuilder::new(args);
-    b.mode = SimMode::Auto;
+    let mut b = StackBuilder::new(args).running_pods();
     b.timings = SimTimings::REALISTIC; // as `k8sless dev`: the watch polls each second
-    b.guests = true;
     b.kubelet = true; // exec, attach and cp reach the kubelet stand-in
     let stack = rt.block_on(b.start()).expect("stack starts");
     let k = Kubectl::for_stack(bin, &stack, "kubectl", version);

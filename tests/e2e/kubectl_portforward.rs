@@ -12,7 +12,6 @@ use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{StackBuilder, default_args};
 
 use super::kubectl::{Kubectl, kubectl_bin};
@@ -185,13 +184,10 @@ fn suite(version: &str) {
         .expect("runtime");
     let mut args = default_args();
     args.admins = ROOT.into();
-    let mut b = StackBuilder::new(args);
+    let mut b = StackBuilder::new(args).running_pods();
     // HTTPS: kubectl sends a bearer token only over TLS.
     let cert = k8sless::testing::self_signed().expect("certificate");
     b.tls = Some(cert.clone());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
     b.kubelet = true;
     let stack = rt.block_on(b.start()).expect("stack starts");
     let root = as_user(

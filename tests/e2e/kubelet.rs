@@ -7,7 +7,6 @@
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{StackBuilder, default_args};
 
 use super::kubectl::{Kubectl, kubectl_bin};
@@ -54,10 +53,7 @@ fn suite(version: &str) {
     };
     common::init();
     let rt = common::runtime();
-    let mut b = StackBuilder::new(default_args());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
+    let mut b = StackBuilder::new(default_args()).running_pods();
     b.kubelet = true;
     let stack = rt.block_on(b.start()).expect("stack starts");
     let k = Kubectl::for_stack(bin, &stack, "kubelet", version);

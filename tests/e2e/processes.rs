@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use k8sless::sim::kubelet::sandbox;
-use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{Stack, StackBuilder, default_args};
 use serde_json::{Value, json};
 
@@ -19,10 +18,7 @@ async fn stack() -> Option<Stack> {
         return None;
     }
     common::init();
-    let mut b = StackBuilder::new(default_args());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
+    let mut b = StackBuilder::new(default_args()).running_pods();
     b.kubelet = true;
     Some(b.start().await.expect("stack"))
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use k8sless::sim::{SimMode, SimTimings};
 use k8sless::testing::{StackBuilder, default_args};
 use serde_json::json;
 
@@ -14,10 +13,7 @@ async fn whole_lifecycle_with_simulated_guests() {
     init();
     let mut args = default_args();
     args.finished_grace = Duration::from_secs(1);
-    let mut b = StackBuilder::new(args);
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
+    let mut b = StackBuilder::new(args).running_pods();
     b.verify_tokens = false;
     b.collect_interval = Some(Duration::from_millis(200));
     let stack = b.start().await.expect("stack");
@@ -51,10 +47,7 @@ async fn whole_lifecycle_with_simulated_guests() {
 #[tokio::test]
 async fn first_report_node_facts_are_an_event_that_describe_shows() {
     init();
-    let mut b = StackBuilder::new(default_args());
-    b.mode = SimMode::Auto;
-    b.timings = SimTimings::ZERO;
-    b.guests = true;
+    let mut b = StackBuilder::new(default_args()).running_pods();
     b.verify_tokens = false;
     let stack = b.start().await.expect("stack");
     let api = Api::new(&stack);

@@ -9,16 +9,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-async fn get(api: &Api, path: &str) -> (u16, serde_json::Value) {
-    let r = api
-        .http
-        .get(format!("{}{path}", api.base))
-        .send()
-        .await
-        .expect("get");
-    (r.status().as_u16(), r.json().await.expect("json"))
-}
-
 /// The cap every write holds a record to (`pods/bounds.rs`, `RECORD_MAX`).
 const RECORD_MAX: usize = 4 * 1024 * 1024;
 
@@ -110,7 +100,7 @@ async fn a_list_of_1000_pods_with_an_unreadable_record_returns_the_others() {
     }
     assert_eq!(template["metadata"]["name"], "p-0000");
     store.fail_reads_of(&record::key("default", "p-0500"));
-    let (code, list) = get(&api, "/api/v1/namespaces/default/pods").await;
+    let (code, list) = get(&api.base, "/api/v1/namespaces/default/pods").await;
     assert_eq!(code, 200, "{list}");
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 999);
@@ -123,7 +113,7 @@ async fn a_list_of_1000_pods_with_an_unreadable_record_returns_the_others() {
         .update(&key, bytes::Bytes::from_static(b"\x00not json"), g)
         .await
         .expect("corrupt");
-    let (_, list) = get(&api, "/api/v1/pods").await;
+    let (_, list) = get(&api.base, "/api/v1/pods").await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(998));
 
     let (code, summary) = api.gc(Some(&issuer.caller("/gc"))).await;

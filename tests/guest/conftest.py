@@ -35,7 +35,7 @@ from fakes import FakeKubelet, FakeMetadata, FakeService, TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "pysupport"))
-from procs import Processes, free_port  # noqa: E402,F401 (test_chain imports them from here)
+from procs import Processes, end_group, free_port, kill_group  # noqa: E402,F401 (test_chain imports them from here)
 GUEST_FILES = REPO / "src" / "guest" / "files"
 REPORTER = GUEST_FILES / "k8sless-reporter.sh"
 JSON_AWK = GUEST_FILES / "k8sless-json.awk"
@@ -87,16 +87,11 @@ def pubsub_emulator():
             break
         except (urllib.error.URLError, OSError):
             if proc.poll() is not None or time.time() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_group(proc)
                 unavailable(f"the Pub/Sub emulator did not start (see {log.name})")
             time.sleep(0.3)
     yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    end_group(proc, timeout=10)
     log.close()
 
 
@@ -298,11 +293,7 @@ class Guest:
 
     def close(self):
         for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            kill_group(proc)
         self.kubelet.close()
         self.metadata.close()
         self.service.close()

@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import discovery
-from conftest import GUEST_FILES, JSON_AWK, LIB_SH, unavailable
+from conftest import GUEST_FILES, JSON_AWK, LIB_SH, kill_group, unavailable
 from fakes import FakeLogging, FakeMetadata
 from kubelet_pods import StaticPod, cri_log, running, terminated
 
@@ -145,11 +144,7 @@ def logship(tmp_path):
 
     yield start, logging_api, tmp_path
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        kill_group(proc)
     metadata.close()
     logging_api.close()
 

@@ -1,5 +1,6 @@
 """Helpers the Python suites share (tests/clients, tests/guest, tests/python): a free local
-port, and child processes started in their own process group and stopped with it.
+port, and child processes started in their own process group and stopped with it (end_group,
+kill_group, for processes started elsewhere).
 
 Each suite's conftest.py (tests/python: its test file) puts this folder on sys.path.
 """
@@ -36,12 +37,26 @@ class Processes:
 
     def stop(self):
         for proc in self.started:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            end_group(proc)
+
+
+def end_group(proc: subprocess.Popen, timeout: float = 5):
+    """Ends the process group `proc` leads (started with start_new_session=True): SIGTERM,
+    then SIGKILL if it has not exited after `timeout` seconds."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen):
+    """Kills the process group `proc` leads at once (SIGKILL) and reaps `proc`."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

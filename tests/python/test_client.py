@@ -8,7 +8,6 @@ target/debug/k8sless.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from kubernetes import client, watch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "pysupport"))
-from procs import free_port  # noqa: E402
+from procs import end_group, free_port, kill_group  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +40,13 @@ def api():
             break
         except OSError:
             if time.time() > deadline or proc.poll() is not None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_group(proc)
                 pytest.fail("k8sless dev did not start")
             time.sleep(0.05)
     cfg = client.Configuration()
     cfg.host = f"http://127.0.0.1:{port}"
     yield client.CoreV1Api(client.ApiClient(cfg))
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=10)
+    end_group(proc, timeout=10)
 
 
 def pod(name: str, seconds: str = "1s", **labels) -> client.V1Pod:

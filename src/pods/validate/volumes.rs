@@ -25,45 +25,7 @@ pub(super) fn volumes(volumes: &[Volume], causes: &mut Vec<Cause>) -> HashSet<St
                 format!("{:?}", v.name),
             ));
         }
-        let unsupported: Option<(&str, &str)> = if v.config_map.is_some() {
-            Some((
-                "configMap",
-                "ConfigMaps do not exist in k8sless; bake the files into the image, pass them as env values, or fetch them at start (e.g. from Cloud Storage with the VM's service account)",
-            ))
-        } else if v.secret.is_some() {
-            Some((
-                "secret",
-                "Kubernetes Secrets do not exist in k8sless; read secrets from Secret Manager in the container with the VM's service account (annotation iam.gke.io/gcp-service-account)",
-            ))
-        } else if v.persistent_volume_claim.is_some() {
-            Some((
-                "persistentVolumeClaim",
-                "there are no PersistentVolumes in k8sless; use an emptyDir (the VM's boot disk, sized by the ephemeral-storage request) and copy results to Cloud Storage",
-            ))
-        } else if v.projected.is_some() {
-            Some((
-                "projected",
-                "projected volumes need ConfigMaps, Secrets or service account tokens, which k8sless does not have; use downwardAPI or emptyDir",
-            ))
-        } else if v.host_path.is_some() {
-            Some((
-                "hostPath",
-                "the VM's filesystem is Container-Optimized OS' and is not for pods; use an emptyDir",
-            ))
-        } else if v.ephemeral.is_some() {
-            Some((
-                "ephemeral",
-                "generic ephemeral volumes need PersistentVolumeClaims; use an emptyDir sized with the ephemeral-storage request",
-            ))
-        } else if v.empty_dir.is_none() && v.downward_api.is_none() {
-            Some((
-                "volume",
-                "only emptyDir and downwardAPI volumes are supported by k8sless",
-            ))
-        } else {
-            None
-        };
-        if let Some((kind, what)) = unsupported {
+        if let Some((kind, what)) = unsupported(v) {
             causes.push(Cause::forbidden(
                 format!("{path}.{kind}"),
                 format!("{kind} volumes are not supported: {what}"),
@@ -71,6 +33,52 @@ pub(super) fn volumes(volumes: &[Volume], causes: &mut Vec<Cause>) -> HashSet<St
         }
     }
     seen
+}
+
+/// The first kind `v` is of that a one-time VM cannot provide, with what to use instead; `None`
+/// for emptyDir and downwardAPI.
+fn unsupported(v: &Volume) -> Option<(&'static str, &'static str)> {
+    let kinds = [
+        (
+            v.config_map.is_some(),
+            "configMap",
+            "ConfigMaps do not exist in k8sless; bake the files into the image, pass them as env values, or fetch them at start (e.g. from Cloud Storage with the VM's service account)",
+        ),
+        (
+            v.secret.is_some(),
+            "secret",
+            "Kubernetes Secrets do not exist in k8sless; read secrets from Secret Manager in the container with the VM's service account (annotation iam.gke.io/gcp-service-account)",
+        ),
+        (
+            v.persistent_volume_claim.is_some(),
+            "persistentVolumeClaim",
+            "there are no PersistentVolumes in k8sless; use an emptyDir (the VM's boot disk, sized by the ephemeral-storage request) and copy results to Cloud Storage",
+        ),
+        (
+            v.projected.is_some(),
+            "projected",
+            "projected volumes need ConfigMaps, Secrets or service account tokens, which k8sless does not have; use downwardAPI or emptyDir",
+        ),
+        (
+            v.host_path.is_some(),
+            "hostPath",
+            "the VM's filesystem is Container-Optimized OS' and is not for pods; use an emptyDir",
+        ),
+        (
+            v.ephemeral.is_some(),
+            "ephemeral",
+            "generic ephemeral volumes need PersistentVolumeClaims; use an emptyDir sized with the ephemeral-storage request",
+        ),
+        (
+            v.empty_dir.is_none() && v.downward_api.is_none(),
+            "volume",
+            "only emptyDir and downwardAPI volumes are supported by k8sless",
+        ),
+    ];
+    kinds
+        .into_iter()
+        .find(|(is, _, _)| *is)
+        .map(|(_, kind, what)| (kind, what))
 }
 
 #[cfg(test)]

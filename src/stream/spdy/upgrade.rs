@@ -75,10 +75,7 @@ pub(crate) struct Switched {
 impl Switched {
     /// The first value of `name` (any case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        super::headers::header(&self.headers, name)
     }
 }
 
