@@ -46,6 +46,17 @@ fn number<T: std::str::FromStr>(q: &HashMap<String, String>, k: &str) -> Result<
         .transpose()
 }
 
+/// A line's time as kubelet writes it with `timestamps=true`: RFC 3339 in UTC with nine
+/// fractional digits, zero-padded (kubelet's `timeFormatOut`, `2006-01-02T15:04:05.000000000Z07:00`),
+/// so every line's timestamp has the same width as on a cluster.
+fn kubelet_timestamp(t: jiff::Timestamp) -> String {
+    format!(
+        "{}.{:09}Z",
+        t.strftime("%Y-%m-%dT%H:%M:%S"),
+        t.subsec_nanosecond().max(0)
+    )
+}
+
 fn render(lines: &[LogLine], o: &Options) -> String {
     let mut selected: Vec<&LogLine> = lines
         .iter()
@@ -63,7 +74,7 @@ fn render(lines: &[LogLine], o: &Options) -> String {
         if o.timestamps {
             let t = l
                 .time
-                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_string())
+                .map(kubelet_timestamp)
                 .unwrap_or_else(|| "0001-01-01T00:00:00.000000000Z".into());
             out.push_str(&t);
             out.push(' ');
@@ -218,6 +229,23 @@ mod tests {
 
     fn pick(p: &Pod, asked: Option<&str>) -> std::result::Result<String, String> {
         container_of(p, "p", asked.map(str::to_string).as_ref()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn timestamps_have_nine_digits_as_kubelet_writes_them() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().expect("time");
+        assert_eq!(
+            kubelet_timestamp(at("2026-12-01T17:00:00.5Z")),
+            "2026-12-01T17:00:00.500000000Z"
+        );
+        assert_eq!(
+            kubelet_timestamp(at("2026-12-01T17:00:00Z")),
+            "2026-12-01T17:00:00.000000000Z"
+        );
+        assert_eq!(
+            kubelet_timestamp(at("2026-12-01T17:00:00.123456789Z")),
+            "2026-12-01T17:00:00.123456789Z"
+        );
     }
 
     #[test]

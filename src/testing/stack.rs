@@ -173,9 +173,7 @@ impl StackBuilder {
         if !self.kubelet {
             return Ok(None);
         }
-        let scratch =
-            std::env::temp_dir().join(format!("k8sless-kubelet-{}", uuid::Uuid::new_v4()));
-        let kubelet = SimKubelet::start(scratch)
+        let kubelet = SimKubelet::start(crate::sim::kubelet::scratch_dir())
             .await
             .map_err(|e| format!("kubelet stand-in: {e}"))?;
         kubelet.install(sim);

@@ -64,6 +64,47 @@ impl Drop for Scratch {
     }
 }
 
+/// Name prefix of the stand-in's scratch directories under the system's temporary directory.
+const SCRATCH_PREFIX: &str = "k8sless-kubelet-";
+
+/// A fresh scratch directory for a stand-in of this process, `k8sless-kubelet-<pid>-<uuid>`
+/// under the system's temporary directory. A process that is killed (a `dev` stopped by
+/// SIGKILL, a test binary that exits without dropping its runtime) never removes its own, so
+/// this also removes those of processes that no longer run (and, of the older unnamed ones,
+/// those untouched for a day).
+pub fn scratch_dir() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else {
+                continue;
+            };
+            if stale_scratch(rest, &entry) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tmp.join(format!(
+        "{SCRATCH_PREFIX}{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ))
+}
+
+/// Whether a scratch directory (its name after the prefix) belongs to no running process.
+fn stale_scratch(rest: &str, entry: &std::fs::DirEntry) -> bool {
+    match rest.split_once('-').map(|(pid, _)| pid.parse::<u32>()) {
+        Some(Ok(pid)) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        _ => entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600)),
+    }
+}
+
 /// What a VM's metadata must carry for the stand-in to play its kubelet.
 #[derive(Debug, Clone)]
 pub struct SimNodeTls {

@@ -58,7 +58,7 @@ mod tempdir {
     pub(super) struct Dir(std::path::PathBuf);
     impl Dir {
         pub(super) fn new() -> Dir {
-            let p = std::env::temp_dir().join(format!("k8sless-kubelet-{}", uuid::Uuid::new_v4()));
+            let p = crate::sim::kubelet::scratch_dir();
             std::fs::create_dir_all(&p).unwrap();
             Dir(p)
         }
