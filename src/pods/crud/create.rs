@@ -77,7 +77,7 @@ impl Pods {
         let reserved = self.reserve_quota(&namespace, &pod, &plan).await?;
 
         let mut rec = scheduled_record(pod, &plan, kubelet_pki, at);
-        rec.namespace_created = ns_object.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        rec.namespace_created = crate::pods::namespaces::stranded::incarnation(&ns_object);
         let generation = match self.write_new_record(&mut rec).await {
             Ok(generation) => generation,
             Err(e) => {

@@ -132,7 +132,7 @@ impl Pods {
         let mut current: BTreeMap<String, Option<jiff::Timestamp>> = stored
             .items
             .iter()
-            .filter_map(|ns| Some((ns.metadata.name.clone()?, created(ns))))
+            .filter_map(|ns| Some((ns.metadata.name.clone()?, super::stranded::incarnation(ns))))
             .collect();
         let unrecorded: Vec<String> = seen
             .legacy
@@ -143,7 +143,7 @@ impl Pods {
         for name in unrecorded {
             match self.adopt_namespace(&name).await {
                 Ok(ns) => {
-                    current.insert(name.clone(), created(&ns));
+                    current.insert(name.clone(), super::stranded::incarnation(&ns));
                     sweep.adopted.push(name);
                 }
                 Err(e) => {
@@ -169,10 +169,6 @@ impl Pods {
         }
         Ok(sweep)
     }
-}
-
-fn created(ns: &Namespace) -> Option<jiff::Timestamp> {
-    ns.metadata.creation_timestamp.as_ref().map(|t| t.0)
 }
 
 fn terminating(ns: &Namespace) -> bool {

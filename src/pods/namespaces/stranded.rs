@@ -29,10 +29,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Namespace;
 
 use crate::pods::crud::read::ListOptions;
 use crate::pods::record::PodRecord;
 use crate::pods::{DryRun, Pods};
+
+/// The incarnation of a namespace a pod admitted into it carries: its creationTimestamp in
+/// whole seconds, as the namespace's record stores it (Kubernetes times have whole seconds;
+/// an object just built here may hold a finer one until it is read back).
+pub(crate) fn incarnation(ns: &Namespace) -> Option<Timestamp> {
+    let at = ns.metadata.creation_timestamp.as_ref()?.0;
+    Timestamp::from_second(at.as_second()).ok()
+}
 
 /// What collection's walk of the records saw of namespaces.
 #[derive(Debug, Default)]
@@ -125,6 +134,16 @@ mod tests {
 
     fn at(s: i64) -> Timestamp {
         Timestamp::from_second(s).unwrap()
+    }
+
+    #[test]
+    fn an_incarnation_has_whole_seconds() {
+        let mut ns = Namespace::default();
+        let fine: Timestamp = "2026-12-01T17:00:00.75Z".parse().unwrap();
+        ns.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(fine));
+        assert_eq!(incarnation(&ns), Some(at(fine.as_second())));
+        assert_eq!(incarnation(&Namespace::default()), None);
     }
 
     #[test]
