@@ -366,6 +366,12 @@ async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
     // `old` was admitted into an earlier team-d, deleted since and created again.
     rewrite(&stack, "pods/team-d/old.json", |v| {
         v["namespaceCreated"] = json!("2026-01-01T00:00:00Z");
+        v["pod"]["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:05Z");
+    })
+    .await;
+    // A stamp gone wrong on a pod created since the namespace was: never taken for stranded.
+    rewrite(&stack, "pods/team-d/new.json", |v| {
+        v["namespaceCreated"] = json!("2026-01-01T00:00:00Z");
     })
     .await;
     let (_, summary) = api.gc(None).await;

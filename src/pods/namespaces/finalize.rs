@@ -152,9 +152,10 @@ impl Pods {
             }
         }
         for (name, gone) in super::stranded::stale(seen, &current) {
+            let now = current.get(&name).copied().flatten();
             sweep
                 .stranded_deleted
-                .extend(self.delete_stranded(&name, &gone).await);
+                .extend(self.delete_stranded(&name, &gone, now).await);
         }
         for ns in stored.items.iter().filter(|ns| terminating(ns)) {
             let name = ns.metadata.name.clone().unwrap_or_default();

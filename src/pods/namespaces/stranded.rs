@@ -20,6 +20,8 @@
 //!   incarnation was deleted in between.
 //! - Each deletion is conditional on the record read at the swap still carrying the stale
 //!   stamp, so a pod of the same name created since in the new namespace is left alone.
+//! - Where the namespace exists, only a pod created before it was is taken for stranded,
+//!   whatever its stamp says: a stamp gone wrong cannot delete a namespace's own pods.
 //!
 //! # Caveats
 //! Until the next collection pass (a minute), such a pod still reads and lists in a namespace
@@ -89,10 +91,14 @@ pub(crate) fn stale(
 impl Pods {
     /// Deletes the pods of `namespace` admitted into one of the `gone` incarnations; answers
     /// `namespace/name` of each deleted. A failure is logged and retried by the next pass.
+    /// `current`: the namespace's incarnation now, if it exists; a pod created after it is
+    /// never taken for stranded whatever its stamp says (a stamp that went wrong must not
+    /// delete a namespace's pods).
     pub(crate) async fn delete_stranded(
         &self,
         namespace: &str,
         gone: &BTreeSet<Timestamp>,
+        current: Option<Timestamp>,
     ) -> Vec<String> {
         let opts = ListOptions {
             index_only: true,
@@ -105,8 +111,15 @@ impl Pods {
                 return Vec::new();
             }
         };
-        let is_stranded =
-            |rec: &PodRecord| rec.namespace_created.is_some_and(|t| gone.contains(&t));
+        let is_stranded = |rec: &PodRecord| {
+            let created = rec.pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let before_current = match (current, created) {
+                (None, _) => true,
+                (Some(now), Some(created)) => created.as_second() < now.as_second(),
+                (Some(_), None) => false,
+            };
+            before_current && rec.namespace_created.is_some_and(|t| gone.contains(&t))
+        };
         let mut deleted = Vec::new();
         for rec in page.items.iter().filter(|r| is_stranded(r)) {
             let name = rec.pod.metadata.name.clone().unwrap_or_default();
