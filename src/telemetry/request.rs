@@ -162,8 +162,8 @@ mod tests {
         let out = Captured::default();
         let sink = out.clone();
         let subscriber = tracing_subscriber::fmt()
-            .event_format(Text)
             .with_ansi(false)
+            .event_format(Text)
             .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
@@ -192,5 +192,52 @@ mod tests {
             "{text}"
         );
         assert!(lines[2].ends_with(" INFO outside"), "{text}");
+    }
+
+    #[test]
+    fn a_cloud_logging_line_in_a_request_carries_its_trace_and_caller_at_the_top_level() {
+        let out = Captured::default();
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(super::super::CloudLogging {
+                project: "p".into(),
+            })
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let context = RequestContext::new("abc".into(), Method::POST, "/pods".into());
+            REQUEST.sync_scope(context, || {
+                record_user("bob@example.com");
+                tracing::info!(status = 409, "request rejected");
+            });
+            let untraced = RequestContext::new(String::new(), Method::GET, "/x".into());
+            REQUEST.sync_scope(untraced, || tracing::error!("no trace"));
+        });
+        let text = out.text();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first = &lines[0];
+        assert_eq!(
+            first["logging.googleapis.com/trace"],
+            "projects/p/traces/abc"
+        );
+        assert_eq!(first["method"], "POST");
+        assert_eq!(first["path"], "/pods");
+        assert_eq!(first["user"], "bob@example.com");
+        assert_eq!(first["status"], 409);
+        assert_eq!(first["severity"], "INFO");
+        assert_eq!(first["message"], "request rejected");
+        let second = &lines[1];
+        assert!(
+            second.get("logging.googleapis.com/trace").is_none(),
+            "{text}"
+        );
+        assert!(second.get("user").is_none(), "{text}");
+        assert_eq!(second["path"], "/x");
+        assert_eq!(second["severity"], "ERROR");
     }
 }
