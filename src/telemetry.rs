@@ -7,6 +7,8 @@
 //! inside a request span carries the request's trace id at the top level, so Cloud Logging
 //! groups a request's lines under its trace.
 
+pub(crate) mod request;
+
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -42,10 +44,10 @@ pub(crate) fn init(format: LogFormat, project: &str) {
             .try_init(),
         LogFormat::Text => tfmt()
             .with_env_filter(filter)
-            .with_target(false)
             // Colours for a terminal only: escapes are noise in a file, and styling every
             // request span's fields was a twentieth of a pod `GET`'s time.
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .event_format(request::Text)
             .with_writer(std::io::stderr)
             .try_init(),
     };
@@ -115,6 +117,19 @@ where
         if let Some(message) = fields.0.remove("message") {
             out.insert("message".into(), message);
         }
+        request::with_current(|c| {
+            if !c.trace.is_empty() {
+                out.insert(
+                    "logging.googleapis.com/trace".into(),
+                    format!("projects/{}/traces/{}", self.project, c.trace).into(),
+                );
+            }
+            out.insert("method".into(), c.method.as_str().into());
+            out.insert("path".into(), c.path.as_str().into());
+            if let Some(user) = c.user() {
+                out.insert("user".into(), user.into());
+            }
+        });
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let ext = span.extensions();

@@ -66,7 +66,7 @@ pub(crate) async fn authorize(
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    tracing::Span::current().record("user", user.name.as_str());
+    crate::telemetry::request::record_user(&user.name);
     let uri = request.uri();
     let info = rbac::resolve(request.method().as_str(), uri.path(), uri.query());
     match state.authz.check(&user, &info).await {

@@ -44,7 +44,6 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tracing::Instrument;
 
 use crate::error::{Error, ErrorLogged};
 use crate::pods::Pods;
@@ -267,9 +266,12 @@ async fn not_found(uri: axum::http::Uri) -> Error {
     }
 }
 
-/// One span per request with the trace id; one access log line; a failure logged once, with
-/// its internal message and the whole `source()` chain (the response only carries the
-/// external message). Nothing else logs an error on its way to the response.
+/// Every log line of a request names it (trace id, method, path, caller:
+/// [`crate::telemetry::request`], read only when a line is written); a failure logged once,
+/// with its internal message and the whole `source()` chain (the response only carries the
+/// external message). Nothing else logs an error on its way to the response. A successful
+/// request logs at debug level only (`RUST_LOG=debug`): Cloud Run writes a request log of
+/// its own for each request, with its status, latency and trace.
 async fn observe(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let trace = crate::telemetry::trace_id(
@@ -279,28 +281,38 @@ async fn observe(request: Request, next: Next) -> Response {
         headers.get("traceparent").and_then(|v| v.to_str().ok()),
     )
     .unwrap_or_default();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    // `user` is filled in by the authorization middleware (`authz.rs`), so every access and
-    // error line names who asked.
-    let span = tracing::info_span!("request", trace = %trace, method = %method, path = %path, user = tracing::field::Empty);
-    let started = Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
+    let context = crate::telemetry::request::RequestContext::new(
+        trace,
+        request.method().clone(),
+        request.uri().path().to_string(),
+    );
+    crate::telemetry::request::scope(context, async move {
+        let started = Instant::now();
+        let response = next.run(request).await;
+        log_outcome(&response, started);
+        response
+    })
+    .await
+}
+
+/// The line [`observe`] writes once a response is ready.
+fn log_outcome(response: &Response, started: Instant) {
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if let Some(ErrorLogged(internal)) = response.extensions().get::<ErrorLogged>() {
-            let error = internal.chain();
-            if status >= 500 {
-                tracing::error!(status, latency_ms, %error, "request failed");
-            } else {
-                tracing::info!(status, latency_ms, %error, "request rejected");
-            }
-        } else if path != "/livez" && path != "/readyz" {
-            tracing::debug!(status, latency_ms, "request");
+    let latency_ms = || started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(ErrorLogged(internal)) = response.extensions().get::<ErrorLogged>() {
+        let error = internal.chain();
+        if status >= 500 {
+            tracing::error!(status, latency_ms = latency_ms(), %error, "request failed");
+        } else {
+            tracing::info!(status, latency_ms = latency_ms(), %error, "request rejected");
         }
-    });
-    response
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        let quiet =
+            crate::telemetry::request::with_current(|c| c.path == "/livez" || c.path == "/readyz");
+        if quiet != Some(true) {
+            tracing::debug!(status, latency_ms = latency_ms(), "request");
+        }
+    }
 }
 
 /// What the middleware can log from the error a response carries ([`ErrorLogged`]): an error

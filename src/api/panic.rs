@@ -47,11 +47,9 @@ fn install_hook() {
 /// The middleware: see the module documentation.
 pub(crate) async fn catch_panic(request: Request, next: Next) -> Response {
     install_hook();
-    match (CatchUnwind {
-        inner: Box::pin(next.run(request)),
-    })
-    .await
-    {
+    // Pinned in this future's own state: boxing it was an allocation per request.
+    let inner = std::pin::pin!(next.run(request));
+    match (CatchUnwind { inner }).await {
         Ok(response) => response,
         Err(message) => {
             let at = LOCATION.with(|l| std::mem::take(&mut *l.borrow_mut()));
@@ -61,11 +59,11 @@ pub(crate) async fn catch_panic(request: Request, next: Next) -> Response {
 }
 
 /// A future whose panics come out as `Err(message)`.
-struct CatchUnwind<F> {
-    inner: Pin<Box<F>>,
+struct CatchUnwind<'a, F> {
+    inner: Pin<&'a mut F>,
 }
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future> Future for CatchUnwind<'_, F> {
     type Output = Result<F::Output, String>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -137,10 +137,16 @@ impl Policy {
     /// Whether `user` may do what `info` asks.
     pub(crate) fn check(&self, user: &User, info: &RequestInfo) -> Decision {
         let mut missing: Vec<String> = Vec::new();
-        let keys = std::iter::once(format!("user:{}", user.name))
-            .chain(user.groups.iter().map(|g| format!("group:{g}")));
-        for key in keys {
-            for g in self.grants.get(&key).into_iter().flatten() {
+        // One buffer for every key looked up (a key per group was an allocation each, on
+        // every request).
+        let mut key = String::new();
+        let subjects = std::iter::once(("user:", user.name.as_str()))
+            .chain(user.groups.iter().map(|g| ("group:", g.as_str())));
+        for (kind, name) in subjects {
+            key.clear();
+            key.push_str(kind);
+            key.push_str(name);
+            for g in self.grants.get(key.as_str()).into_iter().flatten() {
                 if let Some(ns) = &g.namespace
                     && (info.namespace.is_empty() || *ns != info.namespace)
                 {
@@ -173,10 +179,16 @@ impl Policy {
     /// duplicates dropped: what `kubectl auth can-i --list` shows (SelfSubjectRulesReview).
     pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> Vec<PolicyRule> {
         let mut out: Vec<PolicyRule> = Vec::new();
-        let keys = std::iter::once(format!("user:{}", user.name))
-            .chain(user.groups.iter().map(|g| format!("group:{g}")));
-        for key in keys {
-            for g in self.grants.get(&key).into_iter().flatten() {
+        // One buffer for every key looked up (a key per group was an allocation each, on
+        // every request).
+        let mut key = String::new();
+        let subjects = std::iter::once(("user:", user.name.as_str()))
+            .chain(user.groups.iter().map(|g| ("group:", g.as_str())));
+        for (kind, name) in subjects {
+            key.clear();
+            key.push_str(kind);
+            key.push_str(name);
+            for g in self.grants.get(key.as_str()).into_iter().flatten() {
                 if g.namespace.as_deref().is_some_and(|ns| ns != namespace) {
                     continue;
                 }
