@@ -123,10 +123,10 @@ fn sizes_are_within_compute_engine_limits() {
     for (pod, items) in rendered() {
         check_metadata_limits(&items).unwrap_or_else(|e| panic!("{pod}: {e}"));
         let user_data = value(&items, "user-data");
-        // Leave most of the budget to the manifest: compressed, the ~50 KB document is under
-        // a third of its size (docs/benchmarks.md, issue 18's seventh part).
+        // Leave most of the budget to the manifest: compressed, the ~72 KB document is ~27 KB
+        // of base64 (docs/benchmarks.md, issue 18's seventh part).
         assert!(
-            user_data.len() < 24 * 1024,
+            user_data.len() < 32 * 1024,
             "{pod}: user-data is {} bytes",
             user_data.len()
         );
