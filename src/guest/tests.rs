@@ -255,7 +255,7 @@ fn user_data_is_the_same_for_every_pod() {
         "another-project",
         "projects/another-project/topics/t",
         "another-bucket",
-        "https://elsewhere.example",
+        "https://svc-q7x.example",
         "team-b",
         "trainer-7",
         "6f1c0e8e-0000-4000-8000-000000000001",
@@ -263,7 +263,7 @@ fn user_data_is_the_same_for_every_pod() {
     b.report_interval_seconds = 2;
     let ud = user_data(&b);
     assert_eq!(user_data(&a), ud);
-    for own in ["another", "team-b", "trainer-7", "6f1c0e8e", "elsewhere"] {
+    for own in ["another", "team-b", "trainer-7", "6f1c0e8e", "svc-q7x"] {
         assert!(!ud.contains(own), "the document names the pod: {own}");
     }
     // What the scripts need of the pod is in k8sless-config, which the service writes per pod.
