@@ -75,7 +75,7 @@ pub(super) fn encoded_user_data(cfg: &GuestConfig) -> String {
     if let Some(hit) = CACHE.read().ok().and_then(|list| find(&list)) {
         return hit;
     }
-    let value = encode(&super::render::user_data(cfg));
+    let value = encode(&super::user_data(cfg));
     if let Ok(mut list) = CACHE.write()
         && find(&list).is_none()
         && list.len() < MAX_VARIANTS
