@@ -106,9 +106,13 @@ struct RenderArgs {
     /// The pod (YAML or JSON; `-` for standard input).
     #[arg(short = 'f', long = "filename")]
     file: String,
-    /// Print only the cloud-init user-data.
-    #[arg(long)]
+    /// Print only the cloud-init user-data, decoded: the `#cloud-config` document cloud-init
+    /// runs (the body carries it gzip-compressed and base64-encoded).
+    #[arg(long, conflicts_with = "user_data_raw")]
     user_data: bool,
+    /// Print only the `user-data` metadata value as the body carries it (gzip, then base64).
+    #[arg(long)]
+    user_data_raw: bool,
     #[command(flatten)]
     args: ServiceArgs,
 }
@@ -430,8 +434,14 @@ fn render(args: RenderArgs) -> Result<ExitCode, String> {
     let kubelet = args.args.kubelet_access(None)?;
     match crate::pods::render(&text, &args.args.vm_settings(), &kubelet) {
         Ok(instance) => {
+            let raw = instance.metadata_value("user-data").unwrap_or("");
             if args.user_data {
-                print!("{}", instance.metadata_value("user-data").unwrap_or(""));
+                let encoding = instance.metadata_value(crate::guest::USER_DATA_ENCODING_KEY);
+                let doc =
+                    crate::guest::decode_user_data(raw, encoding).map_err(|e| e.to_string())?;
+                print!("{doc}");
+            } else if args.user_data_raw {
+                println!("{raw}");
             } else {
                 println!(
                     "{}",

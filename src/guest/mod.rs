@@ -5,8 +5,10 @@
 //! The service never logs into the VM; everything the VM needs travels in its
 //! instance metadata, produced here by pure functions (no I/O):
 //!
-//! - `user-data`: a `#cloud-config` document ([`user_data`]). COS runs
-//!   cloud-init at boot, which writes the guest's scripts, kubelet's
+//! - `user-data`: a `#cloud-config` document ([`user_data`]), gzip-compressed
+//!   and base64-encoded, with `user-data-encoding: base64` beside it
+//!   ([`encoding`]: the same for every pod, encoded once per variant). COS runs
+//!   cloud-init at boot, which decodes it and writes the guest's scripts, kubelet's
 //!   configuration and systemd units under `/etc` (a tmpfs on COS) and starts
 //!   the units: `k8sless-setup` (kubelet binary, containerd's CRI, the
 //!   manifest), `k8sless-gpu` for GPU pods (`cos-extensions install gpu`),
@@ -36,6 +38,7 @@
 //! The reporter's wire format is docs/guest-protocol.md; the choices of COS
 //! image family, kubelet version, images, logs and GPUs are docs/guest.md.
 
+mod encoding;
 pub(crate) mod facts;
 mod manifest;
 mod render;
@@ -48,6 +51,8 @@ mod tests;
 mod tool_tests;
 
 use serde::{Deserialize, Serialize};
+
+pub(crate) use encoding::{USER_DATA_ENCODING, USER_DATA_ENCODING_KEY};
 
 /// Default COS image family: the milestone-121 long-term-support family, whose
 /// containerd and kernel stay put for the milestone's support window (see
@@ -198,16 +203,34 @@ pub(crate) enum GuestError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A `user-data` value that cloud-init could not turn back into a document.
+    #[error("the user-data cannot be decoded: {reason}")]
+    UserDataUndecodable {
+        /// What was wrong (base64, gzip, size, UTF-8).
+        reason: String,
+    },
 }
 
-/// The `#cloud-config` user-data for the pod's VM.
+/// The `#cloud-config` user-data for the pod's VM, as cloud-init runs it (the metadata
+/// value is this document encoded: [`metadata_items`]).
 ///
 /// It writes the guest's files and starts its units; the pod manifest and
 /// the configuration are read from metadata at boot, so this document
-/// depends only on `cfg`'s GPU switch, kubelet source and pod identity.
+/// depends only on `cfg`'s GPU switch and kubelet source, never on the pod.
 #[must_use]
 pub(crate) fn user_data(cfg: &GuestConfig) -> String {
     render::user_data(cfg)
+}
+
+/// The document cloud-init runs for a `user-data` metadata value and its
+/// `user-data-encoding` (base64, then gzip by its magic number, as cloud-init reads them).
+///
+/// # Errors
+///
+/// [`GuestError::UserDataUndecodable`] when the value is not base64, not gzip, too large or
+/// not UTF-8.
+pub(crate) fn decode_user_data(value: &str, encoding: Option<&str>) -> Result<String, GuestError> {
+    encoding::decode(value, encoding)
 }
 
 /// The VM's metadata items for the pod, sorted by key.
@@ -215,7 +238,8 @@ pub(crate) fn user_data(cfg: &GuestConfig) -> String {
 /// Keys: `block-project-ssh-keys`, `cos-update-strategy`, `enable-oslogin`,
 /// `google-logging-enabled`, `google-monitoring-enabled` (COS starts its Node
 /// Problem Detector, which writes node metrics), `k8sless-config`, `k8sless-manifest`,
-/// `user-data`. The manifest is adjusted for the VM (see
+/// `user-data` (the [`user_data`] document, gzip and base64: cached per variant, the same
+/// for every pod) and `user-data-encoding` (`base64`). The manifest is adjusted for the VM (see
 /// docs/guest.md): its uid, namespace and name are the configuration's,
 /// `hostNetwork` is set, and when a container asks for `nvidia.com/gpu` the
 /// request is replaced by the driver's mounts and device access (kubelet
@@ -238,7 +262,11 @@ pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<
         ("google-monitoring-enabled".to_owned(), "true".to_owned()),
         ("k8sless-config".to_owned(), cfg.to_json()),
         ("k8sless-manifest".to_owned(), adjusted.json),
-        ("user-data".to_owned(), user_data(&cfg)),
+        ("user-data".to_owned(), encoding::encoded_user_data(&cfg)),
+        (
+            USER_DATA_ENCODING_KEY.to_owned(),
+            USER_DATA_ENCODING.to_owned(),
+        ),
     ];
     items.sort();
     items

@@ -4,10 +4,12 @@
 //! (path, mode, text) becomes `write_files` entries with literal block
 //! scalars, so no file's text needs YAML escaping, and `runcmd` starts the
 //! units. Values from the configuration go only into `/etc/k8sless/guest.env`
-//! (single-quoted, characters outside a safe set removed) and a comment line.
+//! (single-quoted, characters outside a safe set removed), and only those of the
+//! variant (the GPU switch, the kubelet source): nothing in the document is the
+//! pod's own, so it is rendered and encoded once per variant ([`super::encoding`]);
+//! the scripts read the pod's identity from the `k8sless-config` metadata value.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use super::GuestConfig;
 
@@ -57,7 +59,6 @@ fn file(path: &'static str, mode: &'static str, content: &str) -> GuestFile {
 }
 
 /// The files the VM gets, in the order cloud-init writes them (tests check each).
-#[cfg(test)]
 pub(super) fn files(cfg: &GuestConfig) -> Vec<GuestFile> {
     let mut files = vec![GuestFile {
         path: "/etc/k8sless/guest.env",
@@ -158,8 +159,6 @@ fn guest_env(cfg: &GuestConfig) -> String {
         ("K8SLESS_KUBELET_VERSION", cfg.kubelet.version.as_str()),
         ("K8SLESS_KUBELET_URL", cfg.kubelet.url.as_str()),
         ("K8SLESS_KUBELET_SHA256", cfg.kubelet.sha256.as_str()),
-        ("K8SLESS_NAMESPACE", cfg.namespace.as_str()),
-        ("K8SLESS_NAME", cfg.name.as_str()),
         (
             "K8SLESS_INSTALL_GPU_DRIVER",
             if cfg.install_gpu_driver {
@@ -199,90 +198,26 @@ fn push_file(out: &mut String, f: &GuestFile) {
     push_block(out, 6, &f.content);
 }
 
-/// Everything after the pod's own `guest.env`: the static files' entries and `runcmd`
-/// (about 50 KB), rendered once per process for each of the two variants.
-fn static_tail(install_gpu_driver: bool) -> &'static str {
-    static TAILS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
-    TAILS[usize::from(install_gpu_driver)].get_or_init(|| {
-        let mut out = String::with_capacity(64 * 1024);
-        for f in static_files(install_gpu_driver) {
-            push_file(&mut out, &f);
-        }
-        out.push_str("runcmd:\n");
-        out.push_str("  - [systemctl, daemon-reload]\n");
-        out.push_str("  - [systemctl, start, --no-block");
-        for unit in UNITS {
-            out.push_str(", ");
-            out.push_str(unit);
-        }
-        out.push_str("]\n");
-        out
-    })
-}
-
-/// The document's opening: `#cloud-config`, which pod it is for, and the `write_files:` key.
-fn push_header(out: &mut String, cfg: &GuestConfig) {
+/// The `#cloud-config` document: a header, the files, then `runcmd`. It depends only on
+/// `cfg`'s GPU switch and kubelet source, never on which pod it is for.
+pub(super) fn user_data(cfg: &GuestConfig) -> String {
+    let mut out = String::with_capacity(64 * 1024);
     out.push_str("#cloud-config\n");
-    let _ = writeln!(
-        out,
-        "# k8sless guest for pod {}/{} (uid {}); see docs/guest.md.",
-        env_safe(&cfg.namespace),
-        env_safe(&cfg.name),
-        env_safe(&cfg.uid)
+    out.push_str(
+        "# k8sless guest, the same for every pod; the pod is in the k8sless-config and \
+         k8sless-manifest metadata values (docs/guest.md).\n",
     );
     out.push_str("write_files:\n");
-}
-
-/// The `#cloud-config` document: a header and `guest.env` from the pod, then the static tail.
-pub(super) fn user_data(cfg: &GuestConfig) -> String {
-    let tail = static_tail(cfg.install_gpu_driver);
-    let mut out = String::with_capacity(tail.len() + 1024);
-    push_header(&mut out, cfg);
-    push_file(
-        &mut out,
-        &GuestFile {
-            path: "/etc/k8sless/guest.env",
-            mode: "0644",
-            content: guest_env(cfg),
-        },
-    );
-    out.push_str(tail);
+    for f in files(cfg) {
+        push_file(&mut out, &f);
+    }
+    out.push_str("runcmd:\n");
+    out.push_str("  - [systemctl, daemon-reload]\n");
+    out.push_str("  - [systemctl, start, --no-block");
+    for unit in UNITS {
+        out.push_str(", ");
+        out.push_str(unit);
+    }
+    out.push_str("]\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The document as rendered whole, file by file, before the static tail was cached.
-    fn rendered_whole(cfg: &GuestConfig) -> String {
-        let mut out = String::new();
-        push_header(&mut out, cfg);
-        for f in files(cfg) {
-            push_file(&mut out, &f);
-        }
-        out.push_str("runcmd:\n  - [systemctl, daemon-reload]\n  - [systemctl, start, --no-block");
-        for unit in UNITS {
-            out.push_str(", ");
-            out.push_str(unit);
-        }
-        out.push_str("]\n");
-        out
-    }
-
-    #[test]
-    fn cached_tail_renders_the_same_document() {
-        for gpu in [false, true] {
-            for name in ["a", "b"] {
-                let mut cfg = super::super::tests::config();
-                cfg.install_gpu_driver = gpu;
-                cfg.name = name.into();
-                assert_eq!(
-                    user_data(&cfg),
-                    rendered_whole(&cfg),
-                    "gpu={gpu} name={name}"
-                );
-            }
-        }
-    }
 }

@@ -34,6 +34,17 @@ pub fn strs_of<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The `#cloud-config` document cloud-init runs for `vm`: its `user-data` decoded per its
+/// `user-data-encoding` (gzip and base64 as the service sends it); `None` without user-data.
+///
+/// # Panics
+/// When the value does not decode (a test failure).
+pub fn decoded_user_data(vm: &Instance) -> Option<String> {
+    let value = vm.metadata_value("user-data")?;
+    let encoding = vm.metadata_value(crate::guest::USER_DATA_ENCODING_KEY);
+    Some(crate::guest::decode_user_data(value, encoding).expect("user-data decodes"))
+}
+
 // re-exports for tests (C) ------------------------------------------------------------------
 // The items tests/ use, by the module that owns them. When a module moves, change the path
 // here; the suites keep importing `k8sless::testing::…`.

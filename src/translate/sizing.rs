@@ -231,13 +231,16 @@ pub(crate) fn fits(m: &MachineType, r: &Request) -> bool {
 }
 
 /// Orders candidates: price, then predefined before custom, then the smaller shape.
+/// The tie-breakers are closures: evaluated eagerly (`then`), the name scans of `is_custom`
+/// and the name comparison ran on every one of a create's few thousand comparisons and were
+/// ~8% of a create's CPU in the service (docs/benchmarks.md, issue 18's seventh part).
 pub(crate) fn cheaper(a: &MachineType, b: &MachineType, spot: bool) -> std::cmp::Ordering {
     a.price(spot)
         .total_cmp(&b.price(spot))
-        .then(a.is_custom().cmp(&b.is_custom()))
-        .then(a.vcpus.cmp(&b.vcpus))
-        .then(a.memory_mib.cmp(&b.memory_mib))
-        .then(a.name.cmp(&b.name))
+        .then_with(|| a.is_custom().cmp(&b.is_custom()))
+        .then_with(|| a.vcpus.cmp(&b.vcpus))
+        .then_with(|| a.memory_mib.cmp(&b.memory_mib))
+        .then_with(|| a.name.cmp(&b.name))
 }
 
 /// Every type that fits, cheapest first: predefined types of `families` (no accelerator

@@ -105,7 +105,13 @@ fn check_vm(vms: &[k8sless::testing::Instance], vm_name: &str, created: &Value) 
             .expect("json");
     assert_eq!(manifest["metadata"]["name"], "hello");
     assert_eq!(manifest["spec"]["containers"][0]["image"], "busybox:1.36");
-    assert!(vm.metadata_value("user-data").is_some());
+    assert_eq!(vm.metadata_value("user-data-encoding"), Some("base64"));
+    let user_data = k8sless::testing::decoded_user_data(vm).expect("user-data");
+    assert!(user_data.starts_with("#cloud-config\n"), "{user_data}");
+    assert!(
+        !user_data.contains("hello"),
+        "the user-data is the same for every pod"
+    );
 }
 
 #[tokio::test]

@@ -124,14 +124,15 @@ def test_setup_failure_report_carries_node_facts(guest_factory, subscription):
 def logship(tmp_path):
     if not shutil.which("curl"):
         unavailable("curl is not installed")
-    metadata = FakeMetadata({})
+    # The pod's identity comes from k8sless-config, as on a VM (the user-data is the same
+    # for every pod, so guest.env does not name it).
+    metadata = FakeMetadata({"k8sless-config": json.dumps({"namespace": "default", "name": "demo"})})
     logging_api = FakeLogging()
     procs = []
 
     def start(**env):
         e = dict(os.environ)
         e.update({
-            "K8SLESS_NAMESPACE": "default", "K8SLESS_NAME": "demo",
             "K8SLESS_METADATA_URL": metadata.url, "K8SLESS_LOGGING_URL": logging_api.url,
             "K8SLESS_POD_LOG_DIR": str(tmp_path / "pods"), "K8SLESS_LOGSHIP_DIR": str(tmp_path / "spool"),
             "K8SLESS_JSON_AWK": str(JSON_AWK), "K8SLESS_LIB_SH": str(LIB_SH),

@@ -24,8 +24,6 @@ set -o nounset -o pipefail
 shopt -s nullglob
 
 POD_LOG_DIR="${K8SLESS_POD_LOG_DIR:-/var/log/pods}"
-NAMESPACE="${K8SLESS_NAMESPACE:?K8SLESS_NAMESPACE is not set}"
-NAME="${K8SLESS_NAME:?K8SLESS_NAME is not set}"
 LOGGING_URL="${K8SLESS_LOGGING_URL:-https://logging.googleapis.com}"
 SPOOL_DIR="${K8SLESS_LOGSHIP_DIR:-/run/k8sless/logship}"
 INTERVAL="${K8SLESS_LOGSHIP_INTERVAL:-1}"
@@ -145,7 +143,28 @@ follow() {
   tail -n +1 -F "${file}" 2> /dev/null | cri_to_entries "${container}" | ship "${container}" "${container}-${file##*/}"
 }
 
+# read_pod: NAMESPACE and NAME from the k8sless-config metadata value. The
+# user-data is the same for every pod (docs/guest.md), so the pod's identity is
+# not in guest.env.
+read_pod() {
+  local cfg="${SPOOL_DIR}/config.json" fields
+  metadata_retry "instance/attributes/k8sless-config" > "${cfg}.tmp"
+  mv "${cfg}.tmp" "${cfg}"
+  fields="$(awk -v op=strs -v 'paths=.namespace .name' -f "${JSON_AWK}" "${cfg}" || true)"
+  {
+    read -r NAMESPACE
+    read -r NAME
+  } <<< "${fields}"
+  if [[ -z "${NAMESPACE}" || -z "${NAME}" ]]; then
+    log "k8sless-config lacks namespace or name"
+    exit 1
+  fi
+}
+
 mkdir -p "${SPOOL_DIR}"
+NAMESPACE=""
+NAME=""
+read_pod
 PROJECT="$(metadata_retry project/project-id)"
 INSTANCE_ID="$(metadata_retry instance/id)"
 ZONE="$(metadata_retry instance/zone)"

@@ -47,7 +47,7 @@ use crate::pods::record::{self, PodRecord};
 use crate::store::walk;
 use crate::translate::names::{LABEL_DEPLOYMENT, LABEL_MANAGED};
 
-/// What collection reads of each VM (not its metadata: a pod's VM carries ~50 KB of it).
+/// What collection reads of each VM (not its metadata: a pod's VM carries ~30 KB of it).
 const LIST_FIELDS: &str =
     "items(id,name,zone,machineType,status,labels,creationTimestamp),nextPageToken";
 
