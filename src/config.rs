@@ -128,6 +128,16 @@ pub struct ServiceArgs {
     /// Boot disk type.
     #[arg(long, env = "K8SLESS_DISK_TYPE", default_value = "pd-balanced")]
     pub disk_type: String,
+    /// How the VMs' cloud-init `user-data` travels: `gzip-base64` (a third of the size, with
+    /// `user-data-encoding: base64`, which cloud-init's GCE datasource decodes) or `plain`.
+    /// docs/guest.md "The user-data".
+    #[arg(
+        long,
+        env = "K8SLESS_USER_DATA_ENCODING",
+        value_enum,
+        default_value = "gzip-base64"
+    )]
+    pub user_data_encoding: crate::guest::UserDataEncoding,
     /// Largest request body in bytes.
     #[arg(long, env = "K8SLESS_BODY_LIMIT", default_value_t = 3 * 1024 * 1024)]
     pub body_limit: usize,
@@ -415,6 +425,7 @@ impl ServiceArgs {
             image: self.image.clone(),
             disk_type: self.disk_type.clone(),
             default_accelerator: self.default_accelerator.clone(),
+            user_data_encoding: self.user_data_encoding,
         }
     }
 }

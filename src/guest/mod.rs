@@ -146,6 +146,21 @@ pub(crate) struct GuestConfig {
     pub kubelet: KubeletSource,
     /// How often the reporter polls kubelet, in seconds (1 or 2 is right).
     pub report_interval_seconds: u32,
+    /// How the `user-data` value travels (not part of `k8sless-config`).
+    #[serde(skip)]
+    pub user_data_encoding: UserDataEncoding,
+}
+
+/// How the `user-data` metadata value travels (`--user-data-encoding`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserDataEncoding {
+    /// gzip, then base64, with `user-data-encoding: base64` beside it (a third of the size;
+    /// [`encoding`]).
+    #[default]
+    GzipBase64,
+    /// The `#cloud-config` text as it is, no `user-data-encoding` key: the form every
+    /// cloud-init reads, kept as the way back should an image's cloud-init not decode the other.
+    Plain,
 }
 
 impl GuestConfig {
@@ -172,6 +187,7 @@ impl GuestConfig {
             install_gpu_driver: false,
             kubelet: KubeletSource::default(),
             report_interval_seconds: 1,
+            user_data_encoding: UserDataEncoding::default(),
         }
     }
 
@@ -262,12 +278,17 @@ pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<
         ("google-monitoring-enabled".to_owned(), "true".to_owned()),
         ("k8sless-config".to_owned(), cfg.to_json()),
         ("k8sless-manifest".to_owned(), adjusted.json),
-        ("user-data".to_owned(), encoding::encoded_user_data(&cfg)),
-        (
-            USER_DATA_ENCODING_KEY.to_owned(),
-            USER_DATA_ENCODING.to_owned(),
-        ),
     ];
+    match cfg.user_data_encoding {
+        UserDataEncoding::GzipBase64 => items.extend([
+            ("user-data".to_owned(), encoding::encoded_user_data(&cfg)),
+            (
+                USER_DATA_ENCODING_KEY.to_owned(),
+                USER_DATA_ENCODING.to_owned(),
+            ),
+        ]),
+        UserDataEncoding::Plain => items.push(("user-data".to_owned(), user_data(&cfg))),
+    }
     items.sort();
     items
 }

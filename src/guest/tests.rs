@@ -118,6 +118,24 @@ fn keys_are_the_contract_and_sorted() {
     }
 }
 
+/// `--user-data-encoding plain`: the same document as text, no `user-data-encoding` key,
+/// still within the limits.
+#[test]
+fn plain_user_data_is_the_same_document_as_text() {
+    let mut plain = config();
+    plain.user_data_encoding = UserDataEncoding::Plain;
+    for pod in [plain_pod(), gpu_pod()] {
+        let encoded = metadata_items(&config(), &pod);
+        let items = metadata_items(&plain, &pod);
+        assert!(items.iter().all(|(k, _)| k != USER_DATA_ENCODING_KEY));
+        let text = value(&items, "user-data");
+        assert!(text.starts_with("#cloud-config"), "{}", &text[..40]);
+        assert_eq!(text, decoded_user_data(&encoded));
+        assert_eq!(decoded_user_data(&items), text);
+        check_metadata_limits(&items).expect("within limits");
+    }
+}
+
 #[test]
 fn sizes_are_within_compute_engine_limits() {
     for (pod, items) in rendered() {

@@ -61,6 +61,7 @@ pub(super) fn metadata_items(
         meta.uid.as_deref().unwrap_or(""),
     );
     guest_cfg.install_gpu_driver = gpus;
+    guest_cfg.user_data_encoding = s.user_data_encoding;
     guest_metadata(&guest_cfg, pod, reason)
 }
 

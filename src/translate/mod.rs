@@ -100,6 +100,8 @@ pub struct VmSettings {
     pub deployment: String,
     /// The service's URL.
     pub service_url: String,
+    /// How the guest's `user-data` travels.
+    pub user_data_encoding: crate::guest::UserDataEncoding,
 }
 
 /// What a pod becomes.

@@ -56,6 +56,7 @@ fn settings() -> VmSettings {
         bucket: "proj-k8sless".into(),
         deployment: "proj-k8sless".into(),
         service_url: "https://k8sless.test".into(),
+        user_data_encoding: Default::default(),
     }
 }
 
