@@ -432,31 +432,39 @@ fn render(args: RenderArgs) -> Result<ExitCode, String> {
     };
     args.args.check()?;
     let kubelet = args.args.kubelet_access(None)?;
-    match crate::pods::render(&text, &args.args.vm_settings(), &kubelet) {
+    let (out, code) = match crate::pods::render(&text, &args.args.vm_settings(), &kubelet) {
         Ok(instance) => {
             let raw = instance.metadata_value("user-data").unwrap_or("");
-            if args.user_data {
+            let out = if args.user_data {
                 let encoding = instance.metadata_value(crate::guest::USER_DATA_ENCODING_KEY);
-                let doc =
-                    crate::guest::decode_user_data(raw, encoding).map_err(|e| e.to_string())?;
-                print!("{doc}");
+                crate::guest::decode_user_data(raw, encoding).map_err(|e| e.to_string())?
             } else if args.user_data_raw {
-                println!("{raw}");
+                format!("{raw}\n")
             } else {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&instance).map_err(|e| e.to_string())?
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+                serde_json::to_string_pretty(&instance).map_err(|e| e.to_string())? + "\n"
+            };
+            (out, ExitCode::SUCCESS)
         }
-        Err(e) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&e.to_status()).map_err(|e| e.to_string())?
-            );
-            Ok(ExitCode::from(1))
-        }
+        Err(e) => (
+            serde_json::to_string_pretty(&e.to_status()).map_err(|e| e.to_string())? + "\n",
+            ExitCode::from(1),
+        ),
+    };
+    write_stdout(&out)?;
+    Ok(code)
+}
+
+/// Writes `text` to standard output; a reader that went away (`k8sless render | head`) is not
+/// an error, where `print!` would panic on the broken pipe.
+fn write_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing: {e}")),
+        _ => Ok(()),
     }
 }
 
