@@ -13,8 +13,8 @@
 //! - A record is served from here only for the key and generation it was decoded from; which
 //!   keys and generations a page shows is still the listing's (the snapshot's) choice, so the
 //!   consistency of paged lists is unchanged.
-//! - Bounded: at most [`DECODED_MAX`] records (about 5 KB each in memory), cleared when full,
-//!   as the body cache and the `GET` cache are.
+//! - Bounded: at most [`DECODED_MAX`] records (an estimated 5 KB each in memory, not
+//!   measured), cleared when full, as the body cache and the `GET` cache are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
