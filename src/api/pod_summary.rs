@@ -38,7 +38,7 @@ impl PodSummary {
         let init_specs = spec
             .and_then(|s| s.init_containers.as_deref())
             .unwrap_or_default();
-        let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
+        let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or_default();
         let conditions = status
             .and_then(|s| s.conditions.as_deref())
             .unwrap_or_default();
@@ -49,7 +49,7 @@ impl PodSummary {
         let mut summary = PodSummary {
             ready: 0,
             total: spec.map_or(0, |s| s.containers.len()) + sidecars,
-            reason: initial_reason(status, &phase, conditions),
+            reason: initial_reason(status, phase, conditions),
             restarts: 0,
             last_restart: None,
         };

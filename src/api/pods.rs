@@ -197,7 +197,7 @@ async fn list(
     }
     let mut opts = opts;
     opts.index_only = table.is_some_and(|(_, include)| include != IncludeObject::Object);
-    let page = state.pods.list(namespace.as_deref(), &opts).await?;
+    let page = state.pods.list_shared(namespace.as_deref(), &opts).await?;
     match table {
         Some((version, include)) => {
             let meta = ListMeta {
@@ -205,7 +205,7 @@ async fn list(
                 continue_: page.continue_token.clone(),
                 ..Default::default()
             };
-            let pods: Vec<Pod> = page.items.into_iter().map(|r| r.pod).collect();
+            let pods: Vec<&Pod> = page.items.iter().map(|r| &r.pod).collect();
             let now = jiff::Timestamp::now();
             let body = table::pod_table_json(&pods, include, true, now, meta, version)
                 .map_err(|e| Error::internal_from("encoding a Table", e))?;

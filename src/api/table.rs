@@ -14,6 +14,7 @@
 //!
 //! Everything is a pure function of its inputs; `now` is passed in, so tests are deterministic.
 
+use std::borrow::{Borrow, Cow};
 use std::str::FromStr;
 
 use jiff::Timestamp;
@@ -111,10 +112,11 @@ pub(crate) struct TableColumnDefinition {
     priority: u8,
 }
 
-/// One row of a `Table`: the cells, conditions of a finished pod, the object.
+/// One row of a `Table`: the cells (strings, each borrowed from the pod where it can be),
+/// conditions of a finished pod, the object.
 #[derive(Debug, Serialize)]
 struct TableRow<'a> {
-    cells: Vec<Value>,
+    cells: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conditions: Option<[TableRowCondition; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,9 +221,9 @@ pub(crate) fn pod_table(
 }
 
 /// [`pod_table`] as the JSON a response carries, with `api_version` (`meta.k8s.io/v1` or
-/// `v1beta1`), serialized straight from the pods.
-pub(crate) fn pod_table_json(
-    pods: &[Pod],
+/// `v1beta1`), serialized straight from the pods (owned or borrowed).
+pub(crate) fn pod_table_json<P: Borrow<Pod>>(
+    pods: &[P],
     include_object: IncludeObject,
     wide: bool,
     now: Timestamp,
@@ -232,8 +234,8 @@ pub(crate) fn pod_table_json(
     serde_json::to_vec(&table)
 }
 
-fn build_table<'a>(
-    pods: &'a [Pod],
+fn build_table<'a, P: Borrow<Pod>>(
+    pods: &'a [P],
     include_object: IncludeObject,
     wide: bool,
     now: Timestamp,
@@ -254,7 +256,7 @@ fn build_table<'a>(
         column_definitions,
         rows: pods
             .iter()
-            .map(|pod| pod_row(pod, include_object, wide, now))
+            .map(|pod| pod_row(pod.borrow(), include_object, wide, now))
             .collect(),
     }
 }
@@ -382,16 +384,16 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
         .creation_timestamp
         .as_ref()
         .map_or_else(|| "<unknown>".to_string(), |t| since(t.0, now));
-    let mut cells = vec![
-        pod.metadata.name.clone().unwrap_or_default(),
-        format!("{}/{}", summary.ready, summary.total),
-        summary.reason,
-        restarts,
-        age,
-    ];
+    let mut cells: Vec<Cow<'_, str>> = Vec::with_capacity(if wide { 9 } else { 5 });
+    cells.extend([
+        Cow::Borrowed(pod.metadata.name.as_deref().unwrap_or_default()),
+        Cow::Owned(format!("{}/{}", summary.ready, summary.total)),
+        Cow::Owned(summary.reason),
+        Cow::Owned(restarts),
+        Cow::Owned(age),
+    ]);
     if wide {
         let status = pod.status.as_ref();
-        let or_none = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("<none>").to_string();
         let ip = status.and_then(|s| s.pod_ips.as_ref()?.first().map(|ip| ip.ip.as_str()));
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
         let nominated = status.and_then(|s| s.nominated_node_name.as_deref());
@@ -399,7 +401,7 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
             or_none(ip),
             or_none(node),
             or_none(nominated),
-            readiness_gates(pod),
+            Cow::Owned(readiness_gates(pod)),
         ]);
     }
     let completed = |reason, message| {
@@ -425,10 +427,15 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
         IncludeObject::Object => Some(RowObject::Object(pod)),
     };
     TableRow {
-        cells: cells.into_iter().map(Value::String).collect(),
+        cells,
         conditions,
         object,
     }
+}
+
+/// A cell's value, `<none>` when absent or empty.
+fn or_none(s: Option<&str>) -> Cow<'_, str> {
+    Cow::Borrowed(s.filter(|s| !s.is_empty()).unwrap_or("<none>"))
 }
 
 fn readiness_gates(pod: &Pod) -> String {

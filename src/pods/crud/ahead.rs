@@ -3,7 +3,8 @@
 //!
 //! A later page of a paged list costs the service one thing: decoding each of its records'
 //! index (`pods::index`) and testing the selectors, about three quarters of the page's time
-//! on the service (`read_bench.rs`); nothing else changes between pages. The snapshot never
+//! on the service (`api/table_bench.rs`) when the records were not decoded by an earlier list
+//! ([`Decoded`]); nothing else changes between pages. The snapshot never
 //! changes, so the next page's cut is known as soon as this page is: it is computed on a
 //! blocking thread while this page travels and the client parses it, and the next request
 //! with the same selectors and limit from the same key takes it instead of cutting again.
@@ -20,9 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
 
+use super::decoded::Decoded;
 use super::read::ListOptions;
 use super::snapshot::Snapshot;
-use crate::pods::index;
 use crate::pods::record::PodRecord;
 use crate::pods::selector::{FieldSelector, LabelSelector};
 use crate::store::Entry;
@@ -31,7 +32,7 @@ use crate::store::Entry;
 #[derive(Debug)]
 pub(crate) struct Cut {
     /// The matching records, each with its entry's position in the snapshot.
-    pub(crate) matched: Vec<(usize, PodRecord)>,
+    pub(crate) matched: Vec<(usize, Arc<PodRecord>)>,
     /// Whether listed records follow the last one (the page needs a continue token).
     pub(crate) more: bool,
 }
@@ -106,7 +107,7 @@ pub(crate) fn cut(snap: &Snapshot, start: Option<&str>, opts: &ListOptions, limi
     let mut matched = Vec::new();
     let mut more = false;
     for (i, entry) in snap.entries.iter().enumerate().skip(from) {
-        let Some(rec) = matching(entry, opts) else {
+        let Some(rec) = matching(&snap.decoded, entry, opts) else {
             continue;
         };
         matched.push((i, rec));
@@ -119,8 +120,12 @@ pub(crate) fn cut(snap: &Snapshot, start: Option<&str>, opts: &ListOptions, limi
 }
 
 /// The record `entry` stands for, if it matches the selectors (a corrupt one is logged).
-pub(crate) fn matching(entry: &Entry, opts: &ListOptions) -> Option<PodRecord> {
-    let rec = match index::decode(entry) {
+pub(crate) fn matching(
+    decoded: &Decoded,
+    entry: &Entry,
+    opts: &ListOptions,
+) -> Option<Arc<PodRecord>> {
+    let rec = match decoded.record(entry) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(key = %entry.key, error = %e, "skipping a corrupt pod record");
@@ -134,6 +139,7 @@ pub(crate) fn matching(entry: &Entry, opts: &ListOptions) -> Option<PodRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pods::index;
     use crate::pods::record::{self, VmState};
     use k8s_openapi::api::core::v1::Pod;
 
@@ -163,6 +169,7 @@ mod tests {
             taken: 0,
             entries,
             ahead: Ahead::default(),
+            decoded: Arc::default(),
         })
     }
 

@@ -65,6 +65,7 @@ fn snapshot(pods: usize) -> Snapshot {
         taken: unix_now(),
         entries,
         ahead: Default::default(),
+        decoded: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod ahead;
 #[cfg(test)]
 pub(crate) mod bench_fixture;
 pub(crate) mod create;
+pub(crate) mod decoded;
 pub(crate) mod defaults;
 pub(crate) mod delete;
 pub(crate) mod identity;

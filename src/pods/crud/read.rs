@@ -12,6 +12,7 @@
 //! page is not a snapshot of all pages, which Kubernetes' own inconsistent-continue mode also
 //! allows; each pod appears at most once across pages, in name order.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -81,22 +82,23 @@ pub struct ListOptions {
     pub index_only: bool,
 }
 
-/// A page of pods.
+/// A page of pods: records owned ([`Pods::list`]), or shared with the records decoded from
+/// their index ([`Pods::list_shared`], `crud::decoded`).
 #[derive(Debug, Clone)]
-pub struct PodPage {
+pub struct PodPage<R = PodRecord> {
     /// Matching records.
-    pub items: Vec<PodRecord>,
+    pub items: Vec<R>,
     /// Token for the next page.
     pub continue_token: Option<String>,
     /// Highest resourceVersion seen while listing (the list's resourceVersion).
     pub resource_version: i64,
 }
 
-impl PodPage {
+impl<R: Borrow<PodRecord>> PodPage<R> {
     /// The `PodList`.
     pub fn to_list(&self) -> List<Pod> {
         List {
-            items: self.items.iter().map(|r| r.pod.clone()).collect(),
+            items: self.items.iter().map(|r| r.borrow().pod.clone()).collect(),
             metadata: ListMeta {
                 resource_version: Some(self.resource_version.to_string()),
                 continue_: self.continue_token.clone(),
@@ -138,6 +140,21 @@ impl Pods {
 
     /// A page of pods in `namespace` (all namespaces when `None`).
     pub async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<PodPage> {
+        let page = self.list_shared(namespace, opts).await?;
+        Ok(PodPage {
+            items: page.items.into_iter().map(Arc::unwrap_or_clone).collect(),
+            continue_token: page.continue_token,
+            resource_version: page.resource_version,
+        })
+    }
+
+    /// [`Pods::list`], the records shared with those decoded from their index (unchanged
+    /// records are not decoded again, nor copied: what a Table of them reads).
+    pub(crate) async fn list_shared(
+        &self,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<PodPage<Arc<PodRecord>>> {
         let namespace = namespace.or(opts.fields.pinned("metadata.namespace"));
         let prefix = record::prefix(namespace);
         let token = match &opts.continue_token {
@@ -209,6 +226,7 @@ impl Pods {
             taken: unix_now(),
             entries: listing.entries,
             ahead: Ahead::default(),
+            decoded: self.snapshots.decoded(),
         })
     }
 
@@ -220,7 +238,7 @@ impl Pods {
         start: Option<&str>,
         opts: &ListOptions,
         limit: usize,
-    ) -> Result<PodPage> {
+    ) -> Result<PodPage<Arc<PodRecord>>> {
         let cut = Ahead::take_or_cut(snap, start, opts, limit).await;
         let last = cut.matched.last().map(|(i, _)| &snap.entries[*i].key);
         let continue_token = match last {
@@ -238,7 +256,11 @@ impl Pods {
                 .into_iter()
                 .map(|(i, rec)| (&snap.entries[i], rec))
                 .collect();
-            self.with_bodies(matched).await?
+            self.with_bodies(matched)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
         };
         Ok(PodPage {
             items,
@@ -250,7 +272,7 @@ impl Pods {
     /// Full records for listed entries that carry only their index: the body at the listed
     /// generation, or the record as it is now when that generation is gone (a pod deleted
     /// since is left out).
-    async fn with_bodies(&self, matched: Vec<(&Entry, PodRecord)>) -> Result<Vec<PodRecord>> {
+    async fn with_bodies(&self, matched: Vec<(&Entry, Arc<PodRecord>)>) -> Result<Vec<PodRecord>> {
         let wanted: Vec<(String, i64)> = matched
             .iter()
             .filter(|(e, _)| e.data.is_none())
@@ -270,7 +292,7 @@ impl Pods {
         let mut items = Vec::with_capacity(matched.len());
         for (entry, rec) in matched {
             if entry.data.is_some() {
-                items.push(rec);
+                items.push(Arc::unwrap_or_clone(rec));
                 continue;
             }
             if unreadable.contains(&entry.key.as_str()) {
@@ -301,7 +323,8 @@ impl Pods {
         start: Option<String>,
         opts: &ListOptions,
         limit: usize,
-    ) -> Result<PodPage> {
+    ) -> Result<PodPage<Arc<PodRecord>>> {
+        let decoded = self.snapshots.decoded();
         let mut items = Vec::new();
         let mut max_rv = 0i64;
         let mut pages = Pager::new(&**self.store(), prefix, STORE_PAGE).after(start);
@@ -320,7 +343,7 @@ impl Pods {
             let count = page.entries.len();
             for (i, raw) in page.entries.iter().enumerate() {
                 max_rv = max_rv.max(raw.generation);
-                let Some(rec) = matching(raw, opts) else {
+                let Some(rec) = matching(&decoded, raw, opts) else {
                     continue;
                 };
                 items.push(rec);

@@ -36,6 +36,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::ahead::Ahead;
+use super::decoded::Decoded;
 use crate::error::{Error, Result};
 use crate::store::Entry;
 
@@ -60,6 +61,8 @@ pub(crate) struct Snapshot {
     pub(crate) entries: Vec<Entry>,
     /// The next page, cut while the client reads this one.
     pub(crate) ahead: Ahead,
+    /// The records decoded from the entries' indexes, shared by this instance's lists.
+    pub(crate) decoded: Arc<Decoded>,
 }
 
 /// The snapshots of this instance, oldest first.
@@ -69,6 +72,8 @@ pub(crate) struct Snapshots {
     /// The namespaces (`pods/<namespace>/`) of the last listing of all namespaces, when it was
     /// more than two pages: the next walk lists them at once (`store::walk`).
     namespaces: Mutex<Option<Arc<[String]>>>,
+    /// The records decoded from the indexes lists read ([`Decoded`]).
+    decoded: Arc<Decoded>,
 }
 
 impl Snapshots {
@@ -114,6 +119,11 @@ impl Snapshots {
     /// two pages or less, and walks it from its first page).
     pub(crate) fn set_namespaces(&self, namespaces: Option<Vec<String>>) {
         *self.namespaces.lock().unwrap_or_else(|p| p.into_inner()) = namespaces.map(Arc::from);
+    }
+
+    /// The records decoded from indexes, shared by every list of this instance.
+    pub(crate) fn decoded(&self) -> Arc<Decoded> {
+        self.decoded.clone()
     }
 
     /// Drops snapshot `id` (its last page was sent).
@@ -252,6 +262,7 @@ mod tests {
                 })
                 .collect(),
             ahead: Ahead::default(),
+            decoded: Arc::default(),
         })
     }
 
