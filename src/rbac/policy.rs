@@ -14,6 +14,7 @@
 //! user plus the rules of the roles bound to them (docs/benchmarks.md).
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -137,32 +138,28 @@ impl Policy {
     /// Whether `user` may do what `info` asks.
     pub(crate) fn check(&self, user: &User, info: &RequestInfo) -> Decision {
         let mut missing: Vec<String> = Vec::new();
-        // One buffer for every key looked up (a key per group was an allocation each, on
-        // every request).
-        let mut key = String::new();
-        let subjects = std::iter::once(("user:", user.name.as_str()))
-            .chain(user.groups.iter().map(|g| ("group:", g.as_str())));
-        for (kind, name) in subjects {
-            key.clear();
-            key.push_str(kind);
-            key.push_str(name);
-            for g in self.grants.get(key.as_str()).into_iter().flatten() {
-                if let Some(ns) = &g.namespace
-                    && (info.namespace.is_empty() || *ns != info.namespace)
-                {
-                    continue;
-                }
-                match self.rules_of(g) {
-                    Some(rules) if rules.iter().any(|r| rules::allows(r, info)) => {
-                        return Decision {
-                            allowed: true,
-                            reason: String::new(),
-                        };
-                    }
-                    Some(_) => {}
-                    None => missing.push(not_found(g)),
-                }
+        let mut allowed = false;
+        self.each_grant(user, |g| {
+            if let Some(ns) = &g.namespace
+                && (info.namespace.is_empty() || *ns != info.namespace)
+            {
+                return ControlFlow::Continue(());
             }
+            match self.rules_of(g) {
+                Some(rules) if rules.iter().any(|r| rules::allows(r, info)) => {
+                    allowed = true;
+                    return ControlFlow::Break(());
+                }
+                Some(_) => {}
+                None => missing.push(not_found(g)),
+            }
+            ControlFlow::Continue(())
+        });
+        if allowed {
+            return Decision {
+                allowed: true,
+                reason: String::new(),
+            };
         }
         let reason = match missing.len() {
             0 => String::new(),
@@ -179,6 +176,22 @@ impl Policy {
     /// duplicates dropped: what `kubectl auth can-i --list` shows (SelfSubjectRulesReview).
     pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> Vec<PolicyRule> {
         let mut out: Vec<PolicyRule> = Vec::new();
+        self.each_grant(user, |g| {
+            if g.namespace.as_deref().is_some_and(|ns| ns != namespace) {
+                return ControlFlow::Continue(());
+            }
+            for rule in self.rules_of(g).into_iter().flatten() {
+                if !out.contains(rule) {
+                    out.push(rule.clone());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    /// Each grant bound to `user`, then to each of its groups, until `visit` breaks.
+    fn each_grant(&self, user: &User, mut visit: impl FnMut(&Grant) -> ControlFlow<()>) {
         // One buffer for every key looked up (a key per group was an allocation each, on
         // every request).
         let mut key = String::new();
@@ -189,17 +202,11 @@ impl Policy {
             key.push_str(kind);
             key.push_str(name);
             for g in self.grants.get(key.as_str()).into_iter().flatten() {
-                if g.namespace.as_deref().is_some_and(|ns| ns != namespace) {
-                    continue;
-                }
-                for rule in self.rules_of(g).into_iter().flatten() {
-                    if !out.contains(rule) {
-                        out.push(rule.clone());
-                    }
+                if visit(g).is_break() {
+                    return;
                 }
             }
         }
-        out
     }
 
     fn rules_of(&self, g: &Grant) -> Option<&Vec<PolicyRule>> {
