@@ -154,6 +154,12 @@ impl PodRecord {
         }
     }
 
+    /// Whether the pod was created before namespaces were recorded: it carries no namespace
+    /// incarnation, and may make an unrecorded namespace exist (the namespaces' Migration).
+    pub(crate) fn is_from_before_namespaces(&self) -> bool {
+        self.namespace_created.is_none()
+    }
+
     /// Adds an event, folding repeats of the same reason and message.
     pub fn event(
         &mut self,

@@ -31,15 +31,29 @@ async fn rewrite(stack: &Stack, key: &str, change: impl FnOnce(&mut Value)) {
         .expect("swap");
 }
 
+/// A namespace created through the API, with `pods` created in it.
+async fn namespace_with_pods(stack: &Stack, name: &str, pods: &[&str]) {
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
+    for pod in pods {
+        common::create_pod(&stack.base, name, common::pod(pod)).await;
+    }
+}
+
+/// Waits (20 s at most) until the simulator has no VM left.
+async fn until_no_vms(stack: &Stack, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stack.sim.instances().is_empty() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}});
-    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
-    for name in ["b1", "b2"] {
-        common::create_pod(&stack.base, "team-b", common::pod(name)).await;
-    }
+    namespace_with_pods(&stack, "team-b", &["b1", "b2"]).await;
     // What DELETE wrote before the instance died: Terminating, and no cascade ran.
     rewrite(&stack, "namespaces/team-b.json", |v| {
         v["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -61,11 +75,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     assert_eq!(code, 404);
     let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
     assert_eq!(pods["items"], json!([]));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !stack.sim.instances().is_empty() {
-        assert!(Instant::now() < deadline, "VMs left");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_no_vms(&stack, "VMs left").await;
 }
 
 #[tokio::test]
@@ -313,9 +323,7 @@ async fn nothing_outlives(stack: &Stack, ns: &str) {
 async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-c"}});
-    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
-    common::create_pod(&stack.base, "team-c", common::pod("c1")).await;
+    namespace_with_pods(&stack, "team-c", &["c1"]).await;
     assert_eq!(stack.sim.instances().len(), 1);
     // The cascade's last step, after a re-list that did not see c1 yet.
     stack
@@ -340,11 +348,7 @@ async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
     );
     assert!(stack.memory.get("namespaces/team-c.json").await.is_err());
     assert!(stack.memory.get("pods/team-c/c1.json").await.is_err());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !stack.sim.instances().is_empty() {
-        assert!(Instant::now() < deadline, "the stranded pod's VM is left");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_no_vms(&stack, "the stranded pod's VM is left").await;
     let (_, summary) = api.gc(None).await;
     assert_eq!(
         summary["namespaces"]["strandedDeleted"],
@@ -359,10 +363,7 @@ async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
 async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
     let stack = stack().await;
     let api = common::api::Api::new(&stack);
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-d"}});
-    assert_eq!(post(&stack.base, "/api/v1/namespaces", ns).await.0, 201);
-    common::create_pod(&stack.base, "team-d", common::pod("old")).await;
-    common::create_pod(&stack.base, "team-d", common::pod("new")).await;
+    namespace_with_pods(&stack, "team-d", &["old", "new"]).await;
     // `old` was admitted into an earlier team-d, deleted since and created again.
     rewrite(&stack, "pods/team-d/old.json", |v| {
         v["namespaceCreated"] = json!("2026-01-01T00:00:00Z");

@@ -78,7 +78,7 @@ impl Pods {
         legacy.insert(DEFAULT_NAMESPACE.to_string(), None);
         // Only pods from before namespaces were recorded make a namespace exist; a later pod
         // whose namespace is gone is stranded (`stranded`).
-        for rec in page.items.iter().filter(|r| r.namespace_created.is_none()) {
+        for rec in page.items.iter().filter(|r| r.is_from_before_namespaces()) {
             let meta = &rec.pod.metadata;
             let ns = meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
             let entry = legacy.entry(ns.to_string()).or_default();
@@ -122,7 +122,7 @@ impl Pods {
         let mut legacy = page
             .items
             .iter()
-            .filter(|r| r.namespace_created.is_none())
+            .filter(|r| r.is_from_before_namespaces())
             .peekable();
         if legacy.peek().is_none() && name != DEFAULT_NAMESPACE {
             return Ok(None);
