@@ -67,21 +67,22 @@ fn ok<T: serde::Serialize>(value: T) -> Answer {
 }
 
 /// Applies the faults for one call: delay, then maybe an error before (or after) the work.
-async fn faulted<F>(sim: &Sim, method: &str, zone: &str, work: F) -> Answer
+/// `work` gets the simulator, the zone and whether the fault asks for a stockout.
+async fn faulted<F>(sim: Sim, method: &str, zone: String, work: F) -> Answer
 where
-    F: FnOnce(bool) -> Answer,
+    F: FnOnce(&Sim, &str, bool) -> Answer,
 {
-    let injected = sim.inject(method, zone);
+    let injected = sim.inject(method, &zone);
     if injected.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(injected.delay_ms)).await;
     }
     match injected.error {
         Some(code) if injected.after_effect => {
-            let _ = work(injected.stockout);
+            let _ = work(&sim, &zone, injected.stockout);
             Err(SimError::injected(code))
         }
         Some(code) => Err(SimError::injected(code)),
-        None => work(injected.stockout),
+        None => work(&sim, &zone, injected.stockout),
     }
 }
 
@@ -118,8 +119,8 @@ async fn insert(
 ) -> Answer {
     let instance: Instance = parse_body(&sim, "Instance", "compute.instances.insert", &body)?;
     let rid = q.get("requestId").cloned();
-    faulted(&sim.clone(), "insert", &zone.clone(), move |stockout| {
-        ok(sim.insert_instance(&project, &zone, instance, rid.as_deref(), stockout)?)
+    faulted(sim, "insert", zone, move |sim, zone, stockout| {
+        ok(sim.insert_instance(&project, zone, instance, rid.as_deref(), stockout)?)
     })
     .await
 }
@@ -152,8 +153,8 @@ async fn list(
     let with_metadata = fields
         .as_ref()
         .is_none_or(|f| f.sub("items").is_none_or(|i| i.selects("metadata")));
-    faulted(&sim.clone(), "list", &zone.clone(), move |_| {
-        let list = sim.list_instances(&zone, &filter, max, token.as_deref(), with_metadata)?;
+    faulted(sim, "list", zone, move |sim, zone, _| {
+        let list = sim.list_instances(zone, &filter, max, token.as_deref(), with_metadata)?;
         let Some(fields) = fields else {
             return ok(list);
         };
@@ -168,8 +169,8 @@ async fn get_instance(
     State(sim): State<Sim>,
     Path((_p, zone, name)): Path<(String, String, String)>,
 ) -> Answer {
-    faulted(&sim.clone(), "get", &zone.clone(), move |_| {
-        ok(sim.get_instance(&zone, &name)?)
+    faulted(sim, "get", zone, move |sim, zone, _| {
+        ok(sim.get_instance(zone, &name)?)
     })
     .await
 }
@@ -178,8 +179,8 @@ async fn delete(
     State(sim): State<Sim>,
     Path((project, zone, name)): Path<(String, String, String)>,
 ) -> Answer {
-    faulted(&sim.clone(), "delete", &zone.clone(), move |_| {
-        ok(sim.delete_instance(&project, &zone, &name)?)
+    faulted(sim, "delete", zone, move |sim, zone, _| {
+        ok(sim.delete_instance(&project, zone, &name)?)
     })
     .await
 }
@@ -191,8 +192,8 @@ async fn action(
 ) -> Answer {
     match verb.as_str() {
         "stop" => {
-            faulted(&sim.clone(), "stop", &zone.clone(), move |_| {
-                ok(sim.stop(&project, &zone, &name)?)
+            faulted(sim, "stop", zone, move |sim, zone, _| {
+                ok(sim.stop(&project, zone, &name)?)
             })
             .await
         }
@@ -203,10 +204,10 @@ async fn action(
                 "compute.instances.setLabels",
                 &body,
             )?;
-            faulted(&sim.clone(), "setLabels", &zone.clone(), move |_| {
+            faulted(sim, "setLabels", zone, move |sim, zone, _| {
                 ok(sim.set_labels(
                     &project,
-                    &zone,
+                    zone,
                     &name,
                     req.labels,
                     req.label_fingerprint.as_deref(),
@@ -217,8 +218,8 @@ async fn action(
         "setMetadata" => {
             let md: Metadata =
                 parse_body(&sim, "Metadata", "compute.instances.setMetadata", &body)?;
-            faulted(&sim.clone(), "setMetadata", &zone.clone(), move |_| {
-                ok(sim.set_metadata(&project, &zone, &name, md)?)
+            faulted(sim, "setMetadata", zone, move |sim, zone, _| {
+                ok(sim.set_metadata(&project, zone, &name, md)?)
             })
             .await
         }
@@ -230,8 +231,8 @@ async fn get_operation(
     State(sim): State<Sim>,
     Path((_p, zone, op)): Path<(String, String, String)>,
 ) -> Answer {
-    faulted(&sim.clone(), "operations", &zone.clone(), move |_| {
-        ok(sim.get_operation(&zone, &op)?)
+    faulted(sim, "operations", zone, move |sim, zone, _| {
+        ok(sim.get_operation(zone, &op)?)
     })
     .await
 }
