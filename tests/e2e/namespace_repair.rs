@@ -19,6 +19,11 @@ async fn stack() -> Stack {
 }
 
 /// Rewrites a stored object in place, as another writer would (compare-and-swap on its generation).
+/// The collection `summary` lists `want` under `namespaces.<what>`.
+fn assert_swept(summary: &Value, what: &str, want: Value) {
+    assert_eq!(summary["namespaces"][what], want, "{summary}");
+}
+
 async fn rewrite(stack: &Stack, key: &str, change: impl FnOnce(&mut Value)) {
     let store = &stack.memory;
     let record = store.get(key).await.expect("stored");
@@ -66,11 +71,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     assert_eq!(code, 403, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
-    assert_eq!(
-        summary["namespaces"]["finalized"],
-        json!(["team-b"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "finalized", json!(["team-b"]));
     let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(code, 404);
     let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
@@ -148,11 +149,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         "{list}"
     );
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["adopted"],
-        json!(["old-team"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "adopted", json!(["old-team"]));
     stack
         .memory
         .get("namespaces/old-team.json")
@@ -340,21 +337,13 @@ async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
     assert_eq!(code, 404, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
-    assert_eq!(summary["namespaces"]["adopted"], json!([]), "{summary}");
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!(["team-c/c1"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "adopted", json!([]));
+    assert_swept(&summary, "strandedDeleted", json!(["team-c/c1"]));
     assert!(stack.memory.get("namespaces/team-c.json").await.is_err());
     assert!(stack.memory.get("pods/team-c/c1.json").await.is_err());
     until_no_vms(&stack, "the stranded pod's VM is left").await;
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!([]),
-        "{summary}"
-    );
+    assert_swept(&summary, "strandedDeleted", json!([]));
 }
 
 /// The same pod, when the namespace was created again under its name: it belongs to the
@@ -376,11 +365,7 @@ async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
     })
     .await;
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!(["team-d/old"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "strandedDeleted", json!(["team-d/old"]));
     let (code, _) = get(&stack.base, "/api/v1/namespaces/team-d/pods/old").await;
     assert_eq!(code, 404);
     let (code, pod) = get(&stack.base, "/api/v1/namespaces/team-d/pods/new").await;
