@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, get, on, post};
 use serde_json::json;
 
 use super::faults::FaultRule;
@@ -25,10 +25,22 @@ pub fn router(sim: Sim) -> Router {
         .route(&format!("{zone}/instances"), post(insert).get(list))
         .route(
             &format!("{zone}/instances/{{name}}"),
-            get(get_instance).delete(delete),
+            by_name(MethodFilter::GET, "get", |sim, _, zone, name| {
+                ok(sim.get_instance(zone, name)?)
+            })
+            .merge(by_name(
+                MethodFilter::DELETE,
+                "delete",
+                |sim, project, zone, name| ok(sim.delete_instance(project, zone, name)?),
+            )),
         )
         .route(&format!("{zone}/instances/{{name}}/{{verb}}"), post(action))
-        .route(&format!("{zone}/operations/{{op}}"), get(get_operation))
+        .route(
+            &format!("{zone}/operations/{{op}}"),
+            by_name(MethodFilter::GET, "operations", |sim, _, zone, op| {
+                ok(sim.get_operation(zone, op)?)
+            }),
+        )
         .route(
             &format!("{zone}/operations/{{op}}/wait"),
             post(wait_operation),
@@ -84,6 +96,23 @@ where
         Some(code) => Err(SimError::injected(code)),
         None => work(&sim, &zone, injected.stockout),
     }
+}
+
+/// A call on one named resource of a zone: the simulator, the project, the zone, the name.
+type ByName = fn(&Sim, &str, &str, &str) -> Answer;
+
+/// `filter`'s handler of `.../zones/{zone}/{collection}/{name}` (an instance, an operation):
+/// one fault-injected `call`.
+fn by_name(filter: MethodFilter, method: &'static str, call: ByName) -> MethodRouter<Sim> {
+    on(
+        filter,
+        move |State(sim): State<Sim>,
+              Path((project, zone, name)): Path<(String, String, String)>| {
+            faulted(sim, method, zone, move |sim, zone, _| {
+                call(sim, &project, zone, &name)
+            })
+        },
+    )
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(
@@ -165,26 +194,6 @@ async fn list(
     .await
 }
 
-async fn get_instance(
-    State(sim): State<Sim>,
-    Path((_p, zone, name)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(sim, "get", zone, move |sim, zone, _| {
-        ok(sim.get_instance(zone, &name)?)
-    })
-    .await
-}
-
-async fn delete(
-    State(sim): State<Sim>,
-    Path((project, zone, name)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(sim, "delete", zone, move |sim, zone, _| {
-        ok(sim.delete_instance(&project, zone, &name)?)
-    })
-    .await
-}
-
 async fn action(
     State(sim): State<Sim>,
     Path((project, zone, name, verb)): Path<(String, String, String, String)>,
@@ -225,16 +234,6 @@ async fn action(
         }
         other => Err(method_unimplemented(&format!("instances.{other}"))),
     }
-}
-
-async fn get_operation(
-    State(sim): State<Sim>,
-    Path((_p, zone, op)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(sim, "operations", zone, move |sim, zone, _| {
-        ok(sim.get_operation(zone, &op)?)
-    })
-    .await
 }
 
 async fn wait_operation(
