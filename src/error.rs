@@ -182,10 +182,7 @@ impl Error {
         }
     }
     /// 500 caused by `source`; `doing` says what failed (without repeating the source).
-    pub fn internal_from(
-        doing: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn internal_from(doing: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::Internal {
             internal: doing.into(),
             source: Some(source.into()),
@@ -200,10 +197,7 @@ impl Error {
         }
     }
     /// 503 caused by a dependency's `source`.
-    pub fn unavailable_from(
-        message: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn unavailable_from(message: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::Unavailable {
             message: message.into(),
             retry_after: 5,

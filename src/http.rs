@@ -13,3 +13,12 @@ pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     });
     reqwest::Client::builder()
 }
+
+/// `builder` (from [`client_builder`], with the caller's settings) built; `what` names the
+/// client in the error.
+pub(crate) fn build(
+    what: &str,
+    builder: reqwest::ClientBuilder,
+) -> Result<reqwest::Client, String> {
+    builder.build().map_err(|e| format!("{what}: {e}"))
+}

@@ -5,123 +5,56 @@
 //! Rules are by top-level module (`src/<module>.rs` or `src/<module>/…`), so files can move
 //! inside a module without touching this test. Test code is exempt: `#[cfg(test)]` items,
 //! files they declare (`#[cfg(test)] mod tests;`), and files named `tests.rs`, `*_tests.rs` or
-//! under a `tests/` folder. Keep the table identical to the one at the top of
-//! docs/architecture.md.
+//! under a `tests/` folder. The rules are the table at the top of docs/architecture.md, read
+//! from it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// `(from, forbidden, why)`: files of module `from` must not use `forbidden` (a top-level
-/// module, or `module::item` for one item of it). `*` is every module but the exempt ones.
-const RULES: &[(&str, &str, &str)] = &[
-    (
-        "api",
-        "store",
-        "api/ is HTTP only: it calls pods::, never the store",
-    ),
-    (
-        "api",
-        "gce",
-        "api/ is HTTP only: it calls pods::, never Compute Engine",
-    ),
-    (
-        "pods",
-        "api",
-        "pods/ is below api/: shared decoding lives in codec/",
-    ),
-    ("translate", "store", "translate/ is pure: no record store"),
-    (
-        "translate",
-        "gce::client",
-        "translate/ is pure: gce types and rules, no client I/O",
-    ),
-    (
-        "translate",
-        "gce::Client",
-        "translate/ is pure: gce types and rules, no client I/O",
-    ),
-    (
-        "guest",
-        "store",
-        "guest/ is pure functions: no record store",
-    ),
-    (
-        "guest",
-        "gce::client",
-        "guest/ is pure functions: no Compute Engine client",
-    ),
-    (
-        "guest",
-        "gce::Client",
-        "guest/ is pure functions: no Compute Engine client",
-    ),
-    ("*", "sim", "production code never imports the simulator"),
-    ("gce", "pods", "cloud clients sit below the pod flows"),
-    ("gce", "api", "cloud clients sit below the API"),
-    ("store", "pods", "cloud clients sit below the pod flows"),
-    ("store", "api", "cloud clients sit below the API"),
-    ("logging", "pods", "cloud clients sit below the pod flows"),
-    ("logging", "api", "cloud clients sit below the API"),
-    (
-        "auth",
-        "pods",
-        "credentials and token checks sit below the pod flows",
-    ),
-    (
-        "auth",
-        "api",
-        "credentials and token checks sit below the API",
-    ),
-    ("push", "api", "envelope decoding sits below the API"),
-    (
-        "kubelet",
-        "pods",
-        "the kubelet client and PKI sit below the pod flows",
-    ),
-    (
-        "kubelet",
-        "api",
-        "the kubelet client and PKI sit below the API",
-    ),
-    ("kubelet", "store", "the kubelet client never reads records"),
-    ("stream", "api", "the streaming protocols are neutral"),
-    ("stream", "pods", "the streaming protocols are neutral"),
-    ("stream", "store", "the streaming protocols are neutral"),
-    ("stream", "gce", "the streaming protocols are neutral"),
-    ("stream", "kubelet", "the streaming protocols are neutral"),
-    (
-        "codec",
-        "api",
-        "decoding is neutral: api/ and pods/ both use it",
-    ),
-    (
-        "codec",
-        "pods",
-        "decoding is neutral: api/ and pods/ both use it",
-    ),
-    (
-        "objects",
-        "pods",
-        "stored API objects sit below the flows that use them",
-    ),
-    ("objects", "api", "stored API objects sit below the API"),
-    (
-        "objects",
-        "gce",
-        "stored API objects know only the record store",
-    ),
-    ("rbac", "api", "authorization sits below the API"),
-    (
-        "rbac",
-        "pods",
-        "authorization decides before the pod flows run",
-    ),
-    (
-        "rbac",
-        "gce",
-        "authorization knows only the stored RBAC objects",
-    ),
-];
+/// One rule: files of module `from` must not use any of `forbidden` (a top-level module, or
+/// `module::item` for one item of it); `*` is every module but the [`EXEMPT`] ones.
+struct Rule {
+    from: String,
+    forbidden: Vec<String>,
+    why: String,
+}
+
+/// The rules, read from the table under "Layer rules" in docs/architecture.md (so that the
+/// documented table is the checked one): a row's first cell names the modules (`api/`, or
+/// "everything but ..." for `*`), the second the forbidden paths, the third why.
+fn rules() -> Vec<Rule> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md");
+    let doc = std::fs::read_to_string(path).expect("docs/architecture.md");
+    let section = doc
+        .split("## Layer rules")
+        .nth(1)
+        .expect("a Layer rules section");
+    let ticked = |cell: &str| -> Vec<String> {
+        let names = cell.split('`').skip(1).step_by(2);
+        names.map(|t| t.trim_end_matches('/').to_string()).collect()
+    };
+    let mut rules = Vec::new();
+    let table = section.lines().skip_while(|l| !l.starts_with('|'));
+    for row in table.take_while(|l| l.starts_with('|')).skip(2) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [files, forbidden, why] = cells[..] else {
+            panic!("a layer rule has three cells: {row}");
+        };
+        let froms = if files.starts_with("everything but") {
+            vec!["*".to_string()]
+        } else {
+            ticked(files)
+        };
+        for from in froms {
+            rules.push(Rule {
+                from,
+                forbidden: ticked(forbidden),
+                why: why.to_string(),
+            });
+        }
+    }
+    rules
+}
 
 /// Modules the `*` rules do not apply to: the wiring (`main`, `cli`, `testing`) and the
 /// simulator itself.
@@ -132,6 +65,14 @@ fn imports_keep_the_layer_rules() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = rust_files(&src);
     let test_files = declared_test_files(&files);
+    let rules = rules();
+    // The table read: every layer named in it, the simulator rule among them.
+    assert!(rules.len() >= 15, "{} rules read", rules.len());
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.from == "*" && r.forbidden == ["sim"])
+    );
     let mut violations = Vec::new();
     for file in &files {
         if is_test_path(&src, file) || test_files.contains(file) {
@@ -140,13 +81,18 @@ fn imports_keep_the_layer_rules() {
         let text = std::fs::read_to_string(file).expect("source file");
         let module = module_path(&src, file);
         for used in used_paths(&production_code(&text), &module) {
-            for (from, forbidden, why) in RULES {
-                let applies = if *from == "*" {
+            for Rule {
+                from,
+                forbidden,
+                why,
+            } in &rules
+            {
+                let applies = if from == "*" {
                     !EXEMPT.contains(&module[0].as_str())
                 } else {
                     module[0] == *from
                 };
-                if applies && matches_rule(&used, forbidden) {
+                if applies && forbidden.iter().any(|f| matches_rule(&used, f)) {
                     violations.push(format!(
                         "{}: {} uses crate::{used} ({why})",
                         file.strip_prefix(&src).unwrap_or(file).display(),

@@ -5,6 +5,7 @@
 
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
+use axum::routing::{MethodRouter, get};
 
 use super::{AppState, respond};
 use crate::error::{Error, Result};
@@ -12,22 +13,15 @@ use crate::pods::exec::ExecRequest;
 use crate::stream::accept::{self, AcceptError};
 use crate::stream::{StreamOptions, ws};
 
-/// `.../pods/{name}/exec`.
-pub(crate) async fn pod_exec(
-    State(state): State<AppState>,
-    Path((namespace, name)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    respond(connect(state, "exec", namespace, name, request).await)
-}
-
-/// `.../pods/{name}/attach`.
-pub(crate) async fn pod_attach(
-    State(state): State<AppState>,
-    Path((namespace, name)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    respond(connect(state, "attach", namespace, name, request).await)
+/// `GET|POST .../pods/{name}/exec` and `.../attach`: one handler, `verb` naming the
+/// subresource its route serves.
+pub(crate) fn pod_connect(verb: &'static str) -> MethodRouter<AppState> {
+    let handler = move |State(state): State<AppState>,
+                        Path((namespace, name)): Path<(String, String)>,
+                        request: Request| async move {
+        respond(connect(state, verb, namespace, name, request).await)
+    };
+    get(handler).post(handler)
 }
 
 fn on(v: &str) -> bool {

@@ -177,11 +177,11 @@ fn pod_routes() -> Router<AppState> {
         .route(&format!("{ns_pods}/{{name}}/log"), get(logs::pod_log))
         .route(
             &format!("{ns_pods}/{{name}}/exec"),
-            get(exec::pod_exec).post(exec::pod_exec),
+            exec::pod_connect("exec"),
         )
         .route(
             &format!("{ns_pods}/{{name}}/attach"),
-            get(exec::pod_attach).post(exec::pod_attach),
+            exec::pod_connect("attach"),
         )
         .route(
             &format!("{ns_pods}/{{name}}/portforward"),

@@ -39,10 +39,8 @@ pub(crate) struct KeyCache {
 impl KeyCache {
     /// A cache of the JWKS at `url`.
     pub(crate) fn new(url: &str) -> Result<Self, String> {
-        let http = crate::http::client_builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
+        let builder = crate::http::client_builder().timeout(Duration::from_secs(10));
+        let http = crate::http::build("http client", builder)?;
         Ok(KeyCache {
             url: url.to_string(),
             http,

@@ -88,6 +88,18 @@ impl TokenSource {
             }
         }
     }
+
+    /// `request` with this source's token as `Authorization: Bearer`, when it has one: what
+    /// every cloud client (Compute Engine, Cloud Storage, Cloud Logging) sends.
+    pub(crate) async fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, TokenError> {
+        Ok(match self.bearer().await? {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        })
+    }
 }
 
 /// Whether an endpoint is on this machine (no credentials are sent there).

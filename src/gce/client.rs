@@ -70,10 +70,8 @@ pub struct Client {
 impl Client {
     /// A client; `auth` is usually [`TokenSource::for_endpoint`].
     pub fn new(config: ClientConfig, auth: TokenSource) -> Result<Self, String> {
-        let http = crate::http::client_builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
+        let builder = crate::http::client_builder().pool_max_idle_per_host(64);
+        let http = crate::http::build("http client", builder)?;
         Ok(Client {
             http,
             urls: Urls::new(&config.endpoint, &config.project),
@@ -361,10 +359,8 @@ impl Client {
             .request(call.verb.clone(), call.url)
             .timeout(self.timeout)
             .query(&call.query);
-        let token = self.auth.bearer().await;
-        if let Some(token) = token.map_err(|e| GceError::transport(method, "credentials", e))? {
-            request = request.bearer_auth(token);
-        }
+        request = (self.auth.authorize(request).await)
+            .map_err(|e| GceError::transport(method, "credentials", e))?;
         if let Some(body) = body {
             request = request.json(body);
         }

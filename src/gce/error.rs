@@ -88,8 +88,9 @@ pub enum GceError {
     },
 }
 
-/// The cause of a failure below HTTP: a `reqwest` or `serde_json` error, or the token source's.
-pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
+/// The cause of a failure below HTTP (a `reqwest` or `serde_json` error, or the token source's):
+/// the crate's one cause type.
+pub(crate) use crate::error::Source;
 
 impl GceError {
     /// Whether a later retry of the same call may succeed.

@@ -153,28 +153,41 @@ impl NodeFacts {
     /// [`MAX_MESSAGE_CHARS`] characters, starting with `simulated:` for simulated ones.
     #[must_use]
     pub(crate) fn event_message(&self) -> String {
+        let [
+            milestone,
+            build,
+            os,
+            kernel,
+            cri,
+            cgroup,
+            driver,
+            config,
+            containerd,
+            kubelet,
+            source,
+            loopback,
+        ] = [
+            &self.cos_milestone,
+            &self.cos_build_id,
+            &self.os_id,
+            &self.kernel,
+            &self.containerd_cri,
+            &self.cgroup_version,
+            &self.cgroup_driver,
+            &self.containerd_config,
+            &self.containerd_version,
+            &self.kubelet_version,
+            &self.kubelet_source,
+            &self.loopback,
+        ]
+        .map(|v| shown(v.as_ref()));
         let mut parts = vec![
+            format!("COS {milestone} build {build} ({os}), kernel {kernel}"),
             format!(
-                "COS {} build {} ({}), kernel {}",
-                shown(self.cos_milestone.as_ref()),
-                shown(self.cos_build_id.as_ref()),
-                shown(self.os_id.as_ref()),
-                shown(self.kernel.as_ref())
+                "containerd CRI {cri}, cgroup v{cgroup} driver {driver}, config {config}, {containerd}"
             ),
-            format!(
-                "containerd CRI {}, cgroup v{} driver {}, config {}, {}",
-                shown(self.containerd_cri.as_ref()),
-                shown(self.cgroup_version.as_ref()),
-                shown(self.cgroup_driver.as_ref()),
-                shown(self.containerd_config.as_ref()),
-                shown(self.containerd_version.as_ref())
-            ),
-            format!(
-                "kubelet {} from {}",
-                shown(self.kubelet_version.as_ref()),
-                shown(self.kubelet_source.as_ref())
-            ),
-            format!("loopback {}", shown(self.loopback.as_ref())),
+            format!("kubelet {kubelet} from {source}"),
+            format!("loopback {loopback}"),
         ];
         for (path, mount) in &self.mounts {
             parts.push(format!("{path} on {mount}"));

@@ -48,7 +48,7 @@ pub(crate) enum KubeletError {
     Credentials {
         /// What rustls or the PEM parser said.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::error::Source,
     },
     /// The TCP connection failed (refused, unreachable).
     #[error("connecting to kubelet at {addr}")]
@@ -99,7 +99,7 @@ pub(crate) enum KubeletError {
     },
 }
 
-fn credentials(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> KubeletError {
+fn credentials(source: impl Into<crate::error::Source>) -> KubeletError {
     KubeletError::Credentials {
         source: source.into(),
     }

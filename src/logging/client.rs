@@ -35,10 +35,8 @@ impl CloudLogging {
         auth: TokenSource,
         store: Arc<dyn RecordStore>,
     ) -> Result<Self, String> {
-        let http = crate::http::client_builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .map_err(|e| format!("logging client: {e}"))?;
+        let builder = crate::http::client_builder().timeout(Duration::from_secs(20));
+        let http = crate::http::build("logging client", builder)?;
         Ok(CloudLogging {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -66,14 +64,12 @@ impl CloudLogging {
         if let Some(t) = token {
             body["pageToken"] = Value::String(t.to_string());
         }
-        let mut request = self
+        let request = self
             .http
             .post(format!("{}/v2/entries:list", self.endpoint))
             .json(&body);
-        let bearer = self.auth.bearer().await;
-        if let Some(bearer) = bearer.map_err(|e| LoggingError::Credentials { source: e.into() })? {
-            request = request.bearer_auth(bearer);
-        }
+        let request = (self.auth.authorize(request).await)
+            .map_err(|e| LoggingError::Credentials { source: e.into() })?;
         let response = request
             .send()
             .await

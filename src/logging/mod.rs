@@ -27,7 +27,7 @@ pub enum LoggingError {
     Credentials {
         /// The token source's error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::error::Source,
     },
     /// The request did not get an answer (connection, timeout).
     #[error("Cloud Logging entries:list: unreachable")]

@@ -8,7 +8,7 @@
 pub(crate) mod audit;
 pub(crate) mod pubsub;
 
-type Cause = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::Source;
 
 /// A delivery that cannot be decoded: 400, logged, never retried usefully.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub(crate) struct EnvelopeError {
     pub(crate) reason: String,
     /// The decoder's error, when one failed.
     #[source]
-    pub(crate) source: Option<Cause>,
+    pub(crate) source: Option<Source>,
 }
 
 impl EnvelopeError {
@@ -36,7 +36,7 @@ impl EnvelopeError {
     pub(crate) fn caused(
         what: &'static str,
         reason: impl Into<String>,
-        source: impl Into<Cause>,
+        source: impl Into<Source>,
     ) -> Self {
         EnvelopeError {
             what,

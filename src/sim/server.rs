@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, get, on, post};
 use serde_json::json;
 
 use super::faults::FaultRule;
@@ -25,10 +25,22 @@ pub fn router(sim: Sim) -> Router {
         .route(&format!("{zone}/instances"), post(insert).get(list))
         .route(
             &format!("{zone}/instances/{{name}}"),
-            get(get_instance).delete(delete),
+            by_name(MethodFilter::GET, "get", |sim, _, zone, name| {
+                ok(sim.get_instance(zone, name)?)
+            })
+            .merge(by_name(
+                MethodFilter::DELETE,
+                "delete",
+                |sim, project, zone, name| ok(sim.delete_instance(project, zone, name)?),
+            )),
         )
         .route(&format!("{zone}/instances/{{name}}/{{verb}}"), post(action))
-        .route(&format!("{zone}/operations/{{op}}"), get(get_operation))
+        .route(
+            &format!("{zone}/operations/{{op}}"),
+            by_name(MethodFilter::GET, "operations", |sim, _, zone, op| {
+                ok(sim.get_operation(zone, op)?)
+            }),
+        )
         .route(
             &format!("{zone}/operations/{{op}}/wait"),
             post(wait_operation),
@@ -67,22 +79,40 @@ fn ok<T: serde::Serialize>(value: T) -> Answer {
 }
 
 /// Applies the faults for one call: delay, then maybe an error before (or after) the work.
-async fn faulted<F>(sim: &Sim, method: &str, zone: &str, work: F) -> Answer
+/// `work` gets the simulator, the zone and whether the fault asks for a stockout.
+async fn faulted<F>(sim: Sim, method: &str, zone: String, work: F) -> Answer
 where
-    F: FnOnce(bool) -> Answer,
+    F: FnOnce(&Sim, &str, bool) -> Answer,
 {
-    let injected = sim.inject(method, zone);
+    let injected = sim.inject(method, &zone);
     if injected.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(injected.delay_ms)).await;
     }
     match injected.error {
         Some(code) if injected.after_effect => {
-            let _ = work(injected.stockout);
+            let _ = work(&sim, &zone, injected.stockout);
             Err(SimError::injected(code))
         }
         Some(code) => Err(SimError::injected(code)),
-        None => work(injected.stockout),
+        None => work(&sim, &zone, injected.stockout),
     }
+}
+
+/// A call on one named resource of a zone: the simulator, the project, the zone, the name.
+type ByName = fn(&Sim, &str, &str, &str) -> Answer;
+
+/// `filter`'s handler of `.../zones/{zone}/{collection}/{name}` (an instance, an operation):
+/// one fault-injected `call`.
+fn by_name(filter: MethodFilter, method: &'static str, call: ByName) -> MethodRouter<Sim> {
+    on(
+        filter,
+        move |State(sim): State<Sim>,
+              Path((project, zone, name)): Path<(String, String, String)>| {
+            faulted(sim, method, zone, move |sim, zone, _| {
+                call(sim, &project, zone, &name)
+            })
+        },
+    )
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(
@@ -118,8 +148,8 @@ async fn insert(
 ) -> Answer {
     let instance: Instance = parse_body(&sim, "Instance", "compute.instances.insert", &body)?;
     let rid = q.get("requestId").cloned();
-    faulted(&sim.clone(), "insert", &zone.clone(), move |stockout| {
-        ok(sim.insert_instance(&project, &zone, instance, rid.as_deref(), stockout)?)
+    faulted(sim, "insert", zone, move |sim, zone, stockout| {
+        ok(sim.insert_instance(&project, zone, instance, rid.as_deref(), stockout)?)
     })
     .await
 }
@@ -152,34 +182,14 @@ async fn list(
     let with_metadata = fields
         .as_ref()
         .is_none_or(|f| f.sub("items").is_none_or(|i| i.selects("metadata")));
-    faulted(&sim.clone(), "list", &zone.clone(), move |_| {
-        let list = sim.list_instances(&zone, &filter, max, token.as_deref(), with_metadata)?;
+    faulted(sim, "list", zone, move |sim, zone, _| {
+        let list = sim.list_instances(zone, &filter, max, token.as_deref(), with_metadata)?;
         let Some(fields) = fields else {
             return ok(list);
         };
         let mut value = serde_json::to_value(&list).unwrap_or_default();
         fields.prune(&mut value);
         ok(value)
-    })
-    .await
-}
-
-async fn get_instance(
-    State(sim): State<Sim>,
-    Path((_p, zone, name)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(&sim.clone(), "get", &zone.clone(), move |_| {
-        ok(sim.get_instance(&zone, &name)?)
-    })
-    .await
-}
-
-async fn delete(
-    State(sim): State<Sim>,
-    Path((project, zone, name)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(&sim.clone(), "delete", &zone.clone(), move |_| {
-        ok(sim.delete_instance(&project, &zone, &name)?)
     })
     .await
 }
@@ -191,8 +201,8 @@ async fn action(
 ) -> Answer {
     match verb.as_str() {
         "stop" => {
-            faulted(&sim.clone(), "stop", &zone.clone(), move |_| {
-                ok(sim.stop(&project, &zone, &name)?)
+            faulted(sim, "stop", zone, move |sim, zone, _| {
+                ok(sim.stop(&project, zone, &name)?)
             })
             .await
         }
@@ -203,10 +213,10 @@ async fn action(
                 "compute.instances.setLabels",
                 &body,
             )?;
-            faulted(&sim.clone(), "setLabels", &zone.clone(), move |_| {
+            faulted(sim, "setLabels", zone, move |sim, zone, _| {
                 ok(sim.set_labels(
                     &project,
-                    &zone,
+                    zone,
                     &name,
                     req.labels,
                     req.label_fingerprint.as_deref(),
@@ -217,23 +227,13 @@ async fn action(
         "setMetadata" => {
             let md: Metadata =
                 parse_body(&sim, "Metadata", "compute.instances.setMetadata", &body)?;
-            faulted(&sim.clone(), "setMetadata", &zone.clone(), move |_| {
-                ok(sim.set_metadata(&project, &zone, &name, md)?)
+            faulted(sim, "setMetadata", zone, move |sim, zone, _| {
+                ok(sim.set_metadata(&project, zone, &name, md)?)
             })
             .await
         }
         other => Err(method_unimplemented(&format!("instances.{other}"))),
     }
-}
-
-async fn get_operation(
-    State(sim): State<Sim>,
-    Path((_p, zone, op)): Path<(String, String, String)>,
-) -> Answer {
-    faulted(&sim.clone(), "operations", &zone.clone(), move |_| {
-        ok(sim.get_operation(&zone, &op)?)
-    })
-    .await
 }
 
 async fn wait_operation(

@@ -109,11 +109,10 @@ impl GcsStore {
         auth: TokenSource,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let http = crate::http::client_builder()
+        let builder = crate::http::client_builder()
             .timeout(timeout)
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
+            .pool_max_idle_per_host(64);
+        let http = crate::http::build("http client", builder)?;
         Ok(GcsStore {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -150,11 +149,8 @@ impl GcsStore {
         &self,
         build: &impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(reqwest::header::HeaderMap, Bytes), StoreCause> {
-        let mut request = build();
-        let token = self.auth.bearer().await;
-        if let Some(token) = token.map_err(|e| StoreCause::Credentials { source: e.into() })? {
-            request = request.bearer_auth(token);
-        }
+        let request = (self.auth.authorize(build()).await)
+            .map_err(|e| StoreCause::Credentials { source: e.into() })?;
         let response = request
             .send()
             .await

@@ -174,7 +174,7 @@ pub enum StoreCause {
     Credentials {
         /// The token source's error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::error::Source,
     },
     /// A successful answer that does not decode.
     #[error("decoding the {what}")]
@@ -326,6 +326,10 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A listing call in flight (what `#[async_trait]` makes of [`RecordStore::list`] and
+/// [`RecordStore::list_entries`]).
+type Listing<'s, P> = futures_util::future::BoxFuture<'s, Result<P, StoreError>>;
+
 /// Pages through the records under a prefix in key order: the one paging loop over
 /// [`RecordStore::list`] and [`RecordStore::list_entries`] (generic over the store so that
 /// the trait's own default methods page with it too).
@@ -359,28 +363,41 @@ impl<'a, S: RecordStore + ?Sized> Pager<'a, S> {
     /// The next page, or `None` once the last page was returned. A page's `next` tells
     /// whether more follow.
     pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, StoreError> {
-        if self.done {
-            return Ok(None);
-        }
-        let page = self
-            .store
-            .list(&self.prefix, self.after.as_deref(), self.page_size)
-            .await?;
-        self.advance(page.next.as_ref());
-        Ok(Some(page))
+        self.next_with(
+            |store, prefix, after, limit| store.list(prefix, after, limit),
+            |page| page.next.as_ref(),
+        )
+        .await
     }
 
     /// Like [`next_page`](Self::next_page), through [`RecordStore::list_entries`]: indexes,
     /// and bodies only of records without one.
     pub(crate) async fn next_entries(&mut self) -> Result<Option<EntryPage>, StoreError> {
+        self.next_with(
+            |store, prefix, after, limit| store.list_entries(prefix, after, limit),
+            |page| page.next.as_ref(),
+        )
+        .await
+    }
+
+    /// The one step of both: `list` reads the page at the current position, `next` is its
+    /// continuation.
+    async fn next_with<P>(
+        &mut self,
+        list: impl for<'s> FnOnce(&'s S, &'s str, Option<&'s str>, usize) -> Listing<'s, P>,
+        next: impl FnOnce(&P) -> Option<&String>,
+    ) -> Result<Option<P>, StoreError> {
         if self.done {
             return Ok(None);
         }
-        let page = self
-            .store
-            .list_entries(&self.prefix, self.after.as_deref(), self.page_size)
-            .await?;
-        self.advance(page.next.as_ref());
+        let page = list(
+            self.store,
+            &self.prefix,
+            self.after.as_deref(),
+            self.page_size,
+        )
+        .await?;
+        self.advance(next(&page));
         Ok(Some(page))
     }
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use axum::http::HeaderMap;
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
@@ -232,10 +233,48 @@ impl Activity {
     }
 }
 
-async fn copy<R, W>(mut from: R, mut to: W, activity: Arc<Activity>)
+/// Where one direction of a pipe delivers what it read: kubelet's or the client's byte stream
+/// ([`Plain`]), or the client's WebSocket, a binary message a read ([`Messages`]). Its futures
+/// are `Send` (spelled out, as an `async fn` in a trait would not promise it), so a direction
+/// can be spawned whichever end it writes to.
+trait Outlet: Send {
+    /// Delivers `data`; `false` once the far end is gone.
+    fn put(&mut self, data: &[u8]) -> impl Future<Output = bool> + Send;
+    /// Ends the direction: shuts the write half down, or closes the WebSocket.
+    fn finish(self) -> impl Future<Output = ()> + Send;
+}
+
+/// A byte stream's write half.
+struct Plain<W>(W);
+
+impl<W: AsyncWrite + Unpin + Send> Outlet for Plain<W> {
+    async fn put(&mut self, data: &[u8]) -> bool {
+        self.0.write_all(data).await.is_ok() && self.0.flush().await.is_ok()
+    }
+    async fn finish(mut self) {
+        let _ = self.0.shutdown().await;
+    }
+}
+
+/// A WebSocket's sending half: one binary message a read, a Close at the end.
+struct Messages(SplitSink<WebSocket, Message>);
+
+impl Outlet for Messages {
+    async fn put(&mut self, data: &[u8]) -> bool {
+        let msg = Message::Binary(Bytes::copy_from_slice(data));
+        self.0.send(msg).await.is_ok()
+    }
+    async fn finish(mut self) {
+        let _ = self.0.send(Message::Close(None)).await;
+    }
+}
+
+/// The one read loop: copies what `from` yields to `to` until either end stops, marking
+/// `activity` for the idle bound.
+async fn copy<R, O>(mut from: R, mut to: O, activity: Arc<Activity>)
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    O: Outlet,
 {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -243,13 +282,13 @@ where
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 activity.touch();
-                if to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err() {
+                if !to.put(&buf[..n]).await {
                     break;
                 }
             }
         }
     }
-    let _ = to.shutdown().await;
+    to.finish().await;
 }
 
 /// Copies bytes both ways between the client's upgraded connection and kubelet's until both
@@ -262,8 +301,8 @@ where
     let activity = Activity::new();
     let (client_r, client_w) = tokio::io::split(client);
     let (kubelet_r, kubelet_w) = tokio::io::split(kubelet);
-    let up = tokio::spawn(copy(client_r, kubelet_w, activity.clone()));
-    let down = tokio::spawn(copy(kubelet_r, client_w, activity.clone()));
+    let up = tokio::spawn(copy(client_r, Plain(kubelet_w), activity.clone()));
+    let down = tokio::spawn(copy(kubelet_r, Plain(client_w), activity.clone()));
     until_done(up, down, &activity, idle).await;
 }
 
@@ -276,16 +315,16 @@ where
     K: AsyncRead + AsyncWrite + Send + 'static,
 {
     let activity = Activity::new();
-    let (mut ws_tx, mut ws_rx) = socket.split();
-    let (mut kubelet_r, mut kubelet_w) = tokio::io::split(kubelet);
+    let (ws_tx, mut ws_rx) = socket.split();
+    let (kubelet_r, kubelet_w) = tokio::io::split(kubelet);
     let up_activity = activity.clone();
     let up = tokio::spawn(async move {
+        let mut to = Plain(kubelet_w);
         while let Some(Ok(msg)) = ws_rx.next().await {
             match msg {
                 Message::Binary(data) => {
                     up_activity.touch();
-                    if kubelet_w.write_all(&data).await.is_err() || kubelet_w.flush().await.is_err()
-                    {
+                    if !to.put(&data).await {
                         break;
                     }
                 }
@@ -293,25 +332,9 @@ where
                 Message::Text(_) | Message::Close(_) => break,
             }
         }
-        let _ = kubelet_w.shutdown().await;
+        to.finish().await;
     });
-    let down_activity = activity.clone();
-    let down = tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match kubelet_r.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    down_activity.touch();
-                    let msg = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
-                    if ws_tx.send(msg).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = ws_tx.send(Message::Close(None)).await;
-    });
+    let down = tokio::spawn(copy(kubelet_r, Messages(ws_tx), activity.clone()));
     until_done(up, down, &activity, idle).await;
 }
 

@@ -56,6 +56,13 @@ pub(crate) const MIN_RUN_SECONDS: u64 = 30;
 pub(crate) const MAX_RUN_SECONDS: u64 = 120 * 86_400;
 /// OAuth scope of the VM's service account (IAM decides what it may do).
 pub(crate) const SCOPE_CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// Every VM is a Shielded VM with all three protections (COS images support them; Compute
+/// Engine's `shieldedInstanceConfig`).
+const SHIELDED: ShieldedInstanceConfig = ShieldedInstanceConfig {
+    enable_secure_boot: true,
+    enable_vtpm: true,
+    enable_integrity_monitoring: true,
+};
 
 /// Everything translation needs from the configuration.
 #[derive(Debug, Clone)]
@@ -365,11 +372,7 @@ fn plan(pod: &Pod, s: &VmSettings, parts: Parts) -> VmPlan {
                 }]
             })
             .unwrap_or_default(),
-        shielded_instance_config: Some(ShieldedInstanceConfig {
-            enable_secure_boot: true,
-            enable_vtpm: true,
-            enable_integrity_monitoring: true,
-        }),
+        shielded_instance_config: Some(SHIELDED),
         ..Default::default()
     };
     VmPlan {

@@ -53,11 +53,15 @@ pub fn tool(name: &str) -> bool {
 
 /// A stack with defaults (explicit clock, zero timings, no guests, no token verification).
 pub async fn stack() -> Stack {
+    stack_with(|_| {}).await
+}
+
+/// A stack with defaults but for what `tweak` changes (guests, kubelet, a store, TLS ...).
+pub async fn stack_with(tweak: impl FnOnce(&mut StackBuilder)) -> Stack {
     init();
-    StackBuilder::new(default_args())
-        .start()
-        .await
-        .expect("stack starts")
+    let mut b = StackBuilder::new(default_args());
+    tweak(&mut b);
+    b.start().await.expect("stack starts")
 }
 
 /// A stack with verification on, against `issuer`.
@@ -84,6 +88,13 @@ pub async fn verified() -> (Issuer, Stack, Api) {
     let stack = verified_stack(&issuer).await;
     let api = Api::new(&stack);
     (issuer, stack, api)
+}
+
+/// [`verified`], with `pod` created and its VM inserted: the pod as created and the VM.
+pub async fn verified_on_vm(pod: Value) -> (Issuer, Stack, Api, Value, Instance) {
+    let (issuer, stack, api) = verified().await;
+    let (created, vm) = api.create_on_vm(&stack, pod).await;
+    (issuer, stack, api, created, vm)
 }
 
 /// Awaits spawned creates of one pod: exactly one made it (201), every other was refused

@@ -193,10 +193,7 @@ async fn without_kubelet_access_top_says_what_is_missing() {
 /// metadata carries the CA and the serving pair, never the client key.
 #[tokio::test]
 async fn keys_never_leave_the_record_but_for_the_vms_serving_pair() {
-    common::init();
-    let mut b = StackBuilder::new(default_args());
-    b.kubelet = true;
-    let stack = b.start().await.expect("stack starts");
+    let stack = common::stack_with(|b| b.kubelet = true).await;
     let api = common::api::Api::new(&stack);
     let pod = api.create(common::pod("secret")).await;
     let http = common::http();

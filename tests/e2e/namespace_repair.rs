@@ -18,6 +18,24 @@ async fn stack() -> Stack {
     StackBuilder::new(args).start().await.expect("stack starts")
 }
 
+/// [`stack`] and a client of it.
+async fn stack_and_api() -> (Stack, common::api::Api) {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    (stack, api)
+}
+
+/// Deletes namespace `name`'s record behind the service's back.
+async fn drop_namespace_record(stack: &Stack, name: &str) {
+    let key = format!("namespaces/{name}.json");
+    stack.memory.delete(&key, None).await.expect("delete");
+}
+
+/// The collection `summary` lists `want` under `namespaces.<what>`.
+fn assert_swept(summary: &Value, what: &str, want: Value) {
+    assert_eq!(summary["namespaces"][what], want, "{summary}");
+}
+
 /// Rewrites a stored object in place, as another writer would (compare-and-swap on its generation).
 async fn rewrite(stack: &Stack, key: &str, change: impl FnOnce(&mut Value)) {
     let store = &stack.memory;
@@ -51,8 +69,7 @@ async fn until_no_vms(stack: &Stack, what: &str) {
 
 #[tokio::test]
 async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
-    let stack = stack().await;
-    let api = common::api::Api::new(&stack);
+    let (stack, api) = stack_and_api().await;
     namespace_with_pods(&stack, "team-b", &["b1", "b2"]).await;
     // What DELETE wrote before the instance died: Terminating, and no cascade ran.
     rewrite(&stack, "namespaces/team-b.json", |v| {
@@ -66,11 +83,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
     assert_eq!(code, 403, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
-    assert_eq!(
-        summary["namespaces"]["finalized"],
-        json!(["team-b"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "finalized", json!(["team-b"]));
     let (code, _) = get(&stack.base, "/api/v1/namespaces/team-b").await;
     assert_eq!(code, 404);
     let (_, pods) = get(&stack.base, "/api/v1/namespaces/team-b/pods").await;
@@ -80,8 +93,7 @@ async fn collection_finishes_the_cascade_of_a_namespace_whose_instance_died() {
 
 #[tokio::test]
 async fn collection_drops_a_charge_whose_create_died_before_its_record() {
-    let stack = stack().await;
-    let api = common::api::Api::new(&stack);
+    let (stack, api) = stack_and_api().await;
     let hard = json!({"pods": "2"});
     common::namespace_with_quota(&stack.base, "team-a", "q", hard).await;
     common::create_pod(&stack.base, "team-a", common::pod("p1")).await;
@@ -148,8 +160,7 @@ async fn collection_deletes_the_usage_a_late_create_wrote_after_the_last_quota_w
 
 #[tokio::test]
 async fn namespaces_from_before_records_keep_working_and_collection_adopts_them() {
-    let stack = stack().await;
-    let api = common::api::Api::new(&stack);
+    let (stack, api) = stack_and_api().await;
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});
     post(&stack.base, "/api/v1/namespaces", ns).await;
     common::create_pod(&stack.base, "old-team", common::pod("p1")).await;
@@ -161,11 +172,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
             .remove("namespaceCreated");
     })
     .await;
-    stack
-        .memory
-        .delete("namespaces/old-team.json", None)
-        .await
-        .expect("delete");
+    drop_namespace_record(&stack, "old-team").await;
     let (code, ns) = get(&stack.base, "/api/v1/namespaces/old-team").await;
     assert_eq!(code, 200, "{ns}");
     assert_eq!(ns["status"]["phase"], "Active");
@@ -180,11 +187,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
         "{list}"
     );
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["adopted"],
-        json!(["old-team"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "adopted", json!(["old-team"]));
     stack
         .memory
         .get("namespaces/old-team.json")
@@ -194,11 +197,7 @@ async fn namespaces_from_before_records_keep_working_and_collection_adopts_them(
     assert_eq!(ns["metadata"]["uid"], uid, "the uid it always read with");
     assert!(ns["metadata"]["resourceVersion"].is_string());
     // And without collection, a pod create adopts it too (create_namespaces is off here).
-    stack
-        .memory
-        .delete("namespaces/old-team.json", None)
-        .await
-        .expect("delete");
+    drop_namespace_record(&stack, "old-team").await;
     common::create_pod(&stack.base, "old-team", common::pod("p2")).await;
     stack
         .memory
@@ -353,16 +352,11 @@ async fn nothing_outlives(stack: &Stack, ns: &str) {
 /// VM first, and the namespace does not come back.
 #[tokio::test]
 async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
-    let stack = stack().await;
-    let api = common::api::Api::new(&stack);
+    let (stack, api) = stack_and_api().await;
     namespace_with_pods(&stack, "team-c", &["c1"]).await;
     assert_eq!(stack.sim.instances().len(), 1);
     // The cascade's last step, after a re-list that did not see c1 yet.
-    stack
-        .memory
-        .delete("namespaces/team-c.json", None)
-        .await
-        .expect("delete");
+    drop_namespace_record(&stack, "team-c").await;
     let (code, ns) = get(&stack.base, "/api/v1/namespaces/team-c").await;
     assert_eq!(
         code, 404,
@@ -372,29 +366,20 @@ async fn a_pod_that_outlived_its_namespace_is_deleted_not_adopted() {
     assert_eq!(code, 404, "{refused}");
     let (code, summary) = api.gc(None).await;
     assert_eq!(code, 200, "{summary}");
-    assert_eq!(summary["namespaces"]["adopted"], json!([]), "{summary}");
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!(["team-c/c1"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "adopted", json!([]));
+    assert_swept(&summary, "strandedDeleted", json!(["team-c/c1"]));
     assert!(stack.memory.get("namespaces/team-c.json").await.is_err());
     assert!(stack.memory.get("pods/team-c/c1.json").await.is_err());
     until_no_vms(&stack, "the stranded pod's VM is left").await;
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!([]),
-        "{summary}"
-    );
+    assert_swept(&summary, "strandedDeleted", json!([]));
 }
 
 /// The same pod, when the namespace was created again under its name: it belongs to the
 /// namespace that was deleted, and goes; the new namespace's own pod stays.
 #[tokio::test]
 async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
-    let stack = stack().await;
-    let api = common::api::Api::new(&stack);
+    let (stack, api) = stack_and_api().await;
     namespace_with_pods(&stack, "team-d", &["old", "new"]).await;
     // `old` was admitted into an earlier team-d, deleted since and created again.
     rewrite(&stack, "pods/team-d/old.json", |v| {
@@ -408,11 +393,7 @@ async fn a_pod_of_an_earlier_namespace_of_the_same_name_is_deleted() {
     })
     .await;
     let (_, summary) = api.gc(None).await;
-    assert_eq!(
-        summary["namespaces"]["strandedDeleted"],
-        json!(["team-d/old"]),
-        "{summary}"
-    );
+    assert_swept(&summary, "strandedDeleted", json!(["team-d/old"]));
     let (code, _) = get(&stack.base, "/api/v1/namespaces/team-d/pods/old").await;
     assert_eq!(code, 404);
     let (code, pod) = get(&stack.base, "/api/v1/namespaces/team-d/pods/new").await;

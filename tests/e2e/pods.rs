@@ -165,10 +165,7 @@ async fn create_get_list_delete() {
 
 #[tokio::test]
 async fn simulated_guest_runs_the_pod_to_succeeded() {
-    common::init();
-    let mut b = StackBuilder::new(default_args());
-    b.guests = true;
-    let stack = b.start().await.expect("stack");
+    let stack = common::stack_with(|b| b.guests = true).await;
     let mut p = pod("job");
     p["metadata"]["annotations"] = json!({"k8sless.dev/simulate-duration": "1s"});
     assert_eq!(
@@ -367,10 +364,7 @@ async fn failed_inserts_leave_a_pending_unschedulable_pod() {
 
 #[tokio::test]
 async fn compute_outage_on_delete_is_503_with_retry_after_and_keeps_the_pod() {
-    common::init();
-    let mut b = StackBuilder::new(default_args());
-    b.retry_deadline = Duration::from_millis(300);
-    let stack = b.start().await.expect("stack");
+    let stack = common::stack_with(|b| b.retry_deadline = Duration::from_millis(300)).await;
     assert_eq!(
         post(&stack.base, "/api/v1/namespaces/default/pods", &pod("keep"))
             .await

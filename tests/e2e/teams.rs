@@ -111,7 +111,8 @@ fn assert_denied(got: &(u16, Value), message: &str) {
     assert_eq!(got.1["message"], message, "{}", got.1);
 }
 
-async fn teams_stack() -> k8sless::testing::Stack {
+/// A stack with team-a and team-b (made by the admin), and the admin's client.
+async fn teams_stack() -> (k8sless::testing::Stack, Caller) {
     common::init();
     let mut args = default_args();
     args.admins = ROOT.into();
@@ -123,17 +124,13 @@ async fn teams_stack() -> k8sless::testing::Stack {
         let (code, body) = root.post("/api/v1/namespaces", body).await;
         assert_eq!(code, 201, "{body}");
     }
-    stack
+    (stack, root)
 }
 
 /// A stack with team-a and team-b, and alice bound to `edit` in team-a by the admin.
 async fn alice_editing_team_a() -> (k8sless::testing::Stack, Caller, Caller) {
-    let stack = teams_stack().await;
-    let (root, alice, bob) = (
-        Caller::of(&stack.base, ROOT),
-        Caller::of(&stack.base, ALICE),
-        Caller::of(&stack.base, BOB),
-    );
+    let (stack, root) = teams_stack().await;
+    let (alice, bob) = (Caller::of(&stack.base, ALICE), Caller::of(&stack.base, BOB));
     let pods_a = "/api/v1/namespaces/team-a/pods";
     // Before the binding alice is a stranger too.
     let before = alice.get(pods_a).await;
@@ -244,12 +241,8 @@ async fn bob_is_refused_everywhere() {
 
 #[tokio::test]
 async fn can_i_and_whoami_answer_for_each() {
-    let stack = teams_stack().await;
-    let (root, alice, bob) = (
-        Caller::of(&stack.base, ROOT),
-        Caller::of(&stack.base, ALICE),
-        Caller::of(&stack.base, BOB),
-    );
+    let (stack, root) = teams_stack().await;
+    let (alice, bob) = (Caller::of(&stack.base, ALICE), Caller::of(&stack.base, BOB));
     root.bind("team-a", "alice-edit", "edit", ALICE).await;
     assert!(allowed(&alice, "create", "pods", "", "team-a").await);
     assert!(allowed(&alice, "get", "pods", "log", "team-a").await);
@@ -273,8 +266,7 @@ async fn can_i_and_whoami_answer_for_each() {
 
 #[tokio::test]
 async fn bindings_cannot_grant_what_their_author_lacks() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (stack, root) = teams_stack().await;
     let carol = Caller::of(&stack.base, "carol@example.com");
     let alice = Caller::of(&stack.base, ALICE);
     let (code, body) = root
@@ -314,8 +306,7 @@ async fn bindings_cannot_grant_what_their_author_lacks() {
 
 #[tokio::test]
 async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (_stack, root) = teams_stack().await;
     let (code, body) = root
         .get("/apis/rbac.authorization.k8s.io/v1/clusterroles")
         .await;
@@ -336,8 +327,7 @@ async fn the_built_in_cluster_roles_are_listed_and_cannot_be_changed() {
 
 #[tokio::test]
 async fn a_binding_to_a_missing_role_is_a_reason() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (stack, root) = teams_stack().await;
     let bob = Caller::of(&stack.base, BOB);
     let mut b = binding("team-a", "bob-ghost", "ghost", BOB);
     b["roleRef"]["kind"] = "Role".into();
@@ -359,8 +349,7 @@ async fn a_binding_to_a_missing_role_is_a_reason() {
 /// its type in front (`Unsupported value: ...`), as `field.Error.ErrorBody` makes it.
 #[tokio::test]
 async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (stack, root) = teams_stack().await;
     let (code, body) = root.bind("nowhere", "x", "view", BOB).await;
     assert_eq!(code, 404, "{body}");
     assert_eq!(body["message"], r#"namespaces "nowhere" not found"#);
@@ -413,8 +402,7 @@ async fn bindings_keep_kube_apiservers_admission_and_update_rules() {
 /// as ADDED and a change made while it is open, as `kubectl get rolebindings -w` shows them.
 #[tokio::test]
 async fn bindings_are_selected_and_watched() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (stack, root) = teams_stack().await;
     let mut labelled = binding("team-a", "bob-view", "view", BOB);
     labelled["metadata"]["labels"] = json!({"team": "a"});
     let (code, body) = root.post(&rolebindings("team-a"), labelled).await;
@@ -487,8 +475,7 @@ async fn cloud_run_identity_without_a_token_is_unauthorized() {
 
 #[tokio::test]
 async fn admins_impersonate_and_others_may_not() {
-    let stack = teams_stack().await;
-    let root = Caller::of(&stack.base, ROOT);
+    let (stack, root) = teams_stack().await;
     let alice = Caller::of(&stack.base, ALICE);
     root.bind("team-a", "alice-edit", "edit", ALICE).await;
     let as_user = |c: &Caller, who: &str| {

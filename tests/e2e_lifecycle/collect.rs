@@ -21,6 +21,24 @@ fn count(summary: &Value, what: &str) -> u64 {
     summary[what]["count"].as_u64().unwrap_or(0)
 }
 
+/// A verified stack with `spec` created, on its VM, and reported in `status`.
+async fn reported(spec: Value, status: Value) -> (Issuer, Stack, Api, Instance) {
+    let (issuer, stack, api) = verified().await;
+    let (_, vm) = api.create_reported(&issuer, &stack, spec, status).await;
+    (issuer, stack, api, vm)
+}
+
+/// Deletes pod `name`'s record behind the service's back, leaving its VM an orphan.
+async fn drop_record(stack: &Stack, name: &str) {
+    let key = record::key("default", name);
+    stack
+        .pods
+        .store()
+        .delete(&key, None)
+        .await
+        .expect("delete record");
+}
+
 /// A collection now counts nothing under `what` and keeps `vm`; one `wait` later, the next
 /// counts it once and `vm` is gone.
 async fn collected_only_after(
@@ -38,10 +56,7 @@ async fn collected_only_after(
 
 #[tokio::test]
 async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
-    let (issuer, stack, api) = verified().await;
-    let (_, vm) = api
-        .create_reported(&issuer, &stack, pod("done"), succeeded(&rfc3339_now()))
-        .await;
+    let (issuer, stack, api, vm) = reported(pod("done"), succeeded(&rfc3339_now())).await;
     let env = (&issuer, &stack, &api);
     collected_only_after(env, &vm, "finishedVmsDeleted", MIN + Duration::from_secs(2)).await;
     assert_eq!(api.pod("done").await["status"]["phase"], "Succeeded");
@@ -56,10 +71,7 @@ async fn finished_pods_vm_goes_after_the_grace_and_the_pod_stays() {
 
 #[tokio::test]
 async fn running_pods_vm_is_never_deleted() {
-    let (issuer, stack, api) = verified().await;
-    let (_, vm) = api
-        .create_reported(&issuer, &stack, pod("long-runner"), running(&rfc3339_now()))
-        .await;
+    let (issuer, stack, api, vm) = reported(pod("long-runner"), running(&rfc3339_now())).await;
     for _ in 0..3 {
         stack.advance(20 * MIN);
         // No report for an hour: a quiet, long-running pod. Two collections at once.
@@ -75,8 +87,7 @@ async fn running_pods_vm_is_never_deleted() {
 
 #[tokio::test]
 async fn silent_vm_fails_after_the_boot_timeout() {
-    let (issuer, stack, api) = verified().await;
-    let (_, vm) = api.create_on_vm(&stack, pod("mute")).await;
+    let (issuer, stack, api, _, vm) = verified_on_vm(pod("mute")).await;
     stack.advance(9 * MIN);
     collected_only_after((&issuer, &stack, &api), &vm, "bootTimeouts", 2 * MIN).await;
     let got = api.pod("mute").await;
@@ -87,12 +98,9 @@ async fn silent_vm_fails_after_the_boot_timeout() {
 
 #[tokio::test]
 async fn deadline_fails_the_pod_and_deletes_its_vm() {
-    let (issuer, stack, api) = verified().await;
     let mut spec = pod("deadline");
     spec["spec"]["activeDeadlineSeconds"] = json!(30);
-    let (_, vm) = api
-        .create_reported(&issuer, &stack, spec, running(&rfc3339_now()))
-        .await;
+    let (issuer, stack, api, vm) = reported(spec, running(&rfc3339_now())).await;
     let env = (&issuer, &stack, &api);
     collected_only_after(env, &vm, "deadlinesExceeded", Duration::from_secs(32)).await;
     let got = api.pod("deadline").await;
@@ -189,15 +197,9 @@ async fn stockout_in_zone_a_moves_to_zone_b() {
 
 #[tokio::test]
 async fn orphan_vm_goes_after_the_grace() {
-    let (issuer, stack, api) = verified().await;
-    let (_, vm) = api.create_on_vm(&stack, pod("forgotten")).await;
+    let (issuer, stack, api, _, vm) = verified_on_vm(pod("forgotten")).await;
     // The record disappears (a crash of a delete between VM and record, inverted).
-    stack
-        .pods
-        .store()
-        .delete(&record::key("default", "forgotten"), None)
-        .await
-        .expect("delete record");
+    drop_record(&stack, "forgotten").await;
     // Kept within the grace.
     collected_only_after((&issuer, &stack, &api), &vm, "orphansDeleted", 6 * MIN).await;
     stack.stop().await;
@@ -252,12 +254,7 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
         my_vm.name, their_vms[0],
         "same pod name, another deployment: no collision"
     );
-    stack
-        .pods
-        .store()
-        .delete(&record::key("default", "hello"), None)
-        .await
-        .expect("delete record");
+    drop_record(&stack, "hello").await;
 
     stack.advance(60 * MIN);
     let summary = gc(&api, &issuer).await;

@@ -213,8 +213,7 @@ async fn forged_pushes_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn keys_are_fetched_once_for_concurrent_requests() {
-    let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("busy")).await;
+    let (issuer, stack, api, p, vm) = verified_on_vm(pod("busy")).await;
     let token = issuer.caller("/pubsub/push");
     let reports: Vec<_> = (1..=16)
         .map(|seq| issuer.report(&p, &vm, seq, running(&rfc3339_now())))
@@ -228,8 +227,7 @@ async fn keys_are_fetched_once_for_concurrent_requests() {
 
 #[tokio::test]
 async fn eventarc_cloudevent_form_of_a_push() {
-    let (issuer, stack, api) = verified().await;
-    let (p, vm) = api.create_on_vm(&stack, pod("via-eventarc")).await;
+    let (issuer, stack, api, p, vm) = verified_on_vm(pod("via-eventarc")).await;
     let r = issuer.report(&p, &vm, 1, running(&rfc3339_now()));
     let body = k8sless::testing::encode_push(
         &serde_json::to_vec(&r).expect("json"),

@@ -80,19 +80,13 @@ function fail() {
 }
 
 # Parses the value at pos and records it under path p.
-function parse_value(p,   c, k, i) {
+function parse_value(p,   c, k) {
   skip_ws()
   if (pos > n) return fail()
   c = substr(s, pos, 1)
   vstart[p] = pos
   if (c == "{") {
-    vtype[p] = "object"
-    vlen[p] = 0
-    pos++
-    skip_ws()
-    if (substr(s, pos, 1) == "}") {
-      pos++
-    } else {
+    if (!opened(p, "object", "}")) {
       while (!failed) {
         skip_ws()
         if (substr(s, pos, 1) != "\"") return fail()
@@ -103,31 +97,15 @@ function parse_value(p,   c, k, i) {
         vkey[p, vlen[p]] = k
         vlen[p]++
         parse_value(p "." k)
-        skip_ws()
-        c = substr(s, pos, 1)
-        pos++
-        if (c == "}") break
-        if (c != ",") return fail()
+        if (closed("}")) break
       }
     }
   } else if (c == "[") {
-    vtype[p] = "array"
-    vlen[p] = 0
-    pos++
-    skip_ws()
-    if (substr(s, pos, 1) == "]") {
-      pos++
-    } else {
-      i = 0
+    if (!opened(p, "array", "]")) {
       while (!failed) {
-        parse_value(p "[" i "]")
-        i++
-        vlen[p] = i
-        skip_ws()
-        c = substr(s, pos, 1)
-        pos++
-        if (c == "]") break
-        if (c != ",") return fail()
+        parse_value(p "[" vlen[p] "]")
+        vlen[p]++
+        if (closed("]")) break
       }
     }
   } else if (c == "\"") {
@@ -144,6 +122,29 @@ function parse_value(p,   c, k, i) {
   }
   vend[p] = pos
   return 1
+}
+
+# Starts the container at pos (on its opening character) as a value of type t
+# under path p; 1 when it is empty (then pos is after its closing character).
+function opened(p, t, end) {
+  vtype[p] = t
+  vlen[p] = 0
+  pos++
+  skip_ws()
+  if (substr(s, pos, 1) != end) return 0
+  pos++
+  return 1
+}
+
+# Reads what follows a member or element: 1 at the container's closing
+# character (and on malformed input, which fails the parse), 0 after a comma.
+function closed(end,   c) {
+  skip_ws()
+  c = substr(s, pos, 1)
+  pos++
+  if (c == end) return 1
+  if (c != ",") fail()
+  return failed
 }
 
 # Scans the string starting at pos (on its opening quote); returns its
@@ -274,37 +275,47 @@ function pod_op(   i, count, chosen, p, st) {
 # What the reporter compares between polls: the phase, and for every
 # container its state, reason, exit code, restart count and readiness.
 # Timestamps and messages are left out so that only transitions count.
-function signature(st,   sig, lists, l, li, i, cnt, c, kind) {
+function signature(st,   sig, at, from, cnt, i, c, kind) {
   sig = "phase=" value_str(st ".phase")
-  split("initContainerStatuses containerStatuses ephemeralContainerStatuses", lists, " ")
-  for (li = 1; li <= 3; li++) {
-    l = st "." lists[li]
-    cnt = ((l in vlen) ? vlen[l] : 0)
-    for (i = 0; i < cnt; i++) {
-      c = l "[" i "]"
-      kind = "none"
-      if ((c ".state.waiting") in vstart) kind = "waiting"
-      if ((c ".state.running") in vstart) kind = "running"
-      if ((c ".state.terminated") in vstart) kind = "terminated"
-      sig = sig ";" lists[li] ":" value_str(c ".name") "=" kind
-      if (kind != "none" && kind != "running") sig = sig "/" value_str(c ".state." kind ".reason")
-      if (kind == "terminated") sig = sig "/" value_str(c ".state.terminated.exitCode")
-      sig = sig "/r" value_str(c ".restartCount") "/" value_str(c ".ready") "/" value_str(c ".started")
-    }
+  cnt = statuses(st, "initContainerStatuses containerStatuses ephemeralContainerStatuses", at, from)
+  for (i = 1; i <= cnt; i++) {
+    c = at[i]
+    kind = "none"
+    if ((c ".state.waiting") in vstart) kind = "waiting"
+    if ((c ".state.running") in vstart) kind = "running"
+    if ((c ".state.terminated") in vstart) kind = "terminated"
+    sig = sig ";" from[i] ":" value_str(c ".name") "=" kind
+    if (kind != "none" && kind != "running") sig = sig "/" value_str(c ".state." kind ".reason")
+    if (kind == "terminated") sig = sig "/" value_str(c ".state.terminated.exitCode")
+    sig = sig "/r" value_str(c ".restartCount") "/" value_str(c ".ready") "/" value_str(c ".started")
   }
   return sig
 }
 
-function containers_op(st,   lists, li, l, cnt, i, c) {
-  split("initContainerStatuses containerStatuses", lists, " ")
-  for (li = 1; li <= 2; li++) {
+function containers_op(st,   at, from, cnt, i, c) {
+  cnt = statuses(st, "initContainerStatuses containerStatuses", at, from)
+  for (i = 1; i <= cnt; i++) {
+    c = at[i]
+    printf "%s\t%s\n", value_str(c ".name"), (((c ".restartCount") in vstart) ? value_str(c ".restartCount") : 0)
+  }
+}
+
+# Fills at[1..] with the paths of the container statuses under st in the
+# lists named (space-separated) in names, in that order, and from[] with each
+# one's list; returns how many there are.
+function statuses(st, names, at, from,   lists, nl, li, l, i, cnt, total) {
+  nl = split(names, lists, " ")
+  total = 0
+  for (li = 1; li <= nl; li++) {
     l = st "." lists[li]
     cnt = ((l in vlen) ? vlen[l] : 0)
     for (i = 0; i < cnt; i++) {
-      c = l "[" i "]"
-      printf "%s\t%s\n", value_str(c ".name"), (((c ".restartCount") in vstart) ? value_str(c ".restartCount") : 0)
+      total++
+      at[total] = l "[" i "]"
+      from[total] = lists[li]
     }
   }
+  return total
 }
 
 function nodelost_op(st,   out, i, k) {

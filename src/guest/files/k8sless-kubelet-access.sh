@@ -27,7 +27,10 @@
 
 set -o errexit -o nounset -o pipefail
 
-METADATA_URL="${K8SLESS_METADATA_URL:-http://metadata.google.internal}"
+LIB_SH="${K8SLESS_LIB_SH:-$(dirname "${BASH_SOURCE[0]}")/k8sless-lib.sh}"
+# metadata_boot; METADATA_URL.
+# shellcheck source-path=SCRIPTDIR source=k8sless-lib.sh
+source "${LIB_SH}"
 CONF_DIR="${K8SLESS_CONF_DIR:-/etc/k8sless}"
 PKI_DIR="${K8SLESS_PKI_DIR:-${CONF_DIR}/pki}"
 KUBELET_CONFIG="${K8SLESS_KUBELET_CONFIG:-${CONF_DIR}/kubelet-config.yaml}"
@@ -42,9 +45,7 @@ log() {
 
 # attribute KEY: the instance attribute, or nothing (exit 1) when it is not set.
 attribute() {
-  curl --fail --silent --show-error --retry 10 --retry-delay 2 --retry-connrefused \
-    --connect-timeout 5 --max-time 30 -H 'Metadata-Flavor: Google' \
-    "${METADATA_URL}/computeMetadata/v1/instance/attributes/$1" 2> /dev/null
+  metadata_boot "instance/attributes/$1" 2> /dev/null
 }
 
 # configure ADDRESS CLIENT_CA CERT KEY: fills the placeholders (fixed paths

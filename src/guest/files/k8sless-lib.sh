@@ -1,7 +1,8 @@
 #!/bin/bash
-# k8sless-lib.sh: the functions k8sless-reporter and k8sless-logship share,
-# sourced by both (installed as /etc/k8sless/k8sless-lib.sh; K8SLESS_LIB_SH
-# points elsewhere in tests). Definitions only: sourcing it runs nothing.
+# k8sless-lib.sh: the functions the guest scripts share (k8sless-setup,
+# k8sless-kubelet-access, k8sless-reporter, k8sless-logship), sourced by each
+# (installed as /etc/k8sless/k8sless-lib.sh beside them; K8SLESS_LIB_SH points
+# elsewhere in tests). Definitions only: sourcing it runs nothing.
 #
 # The caller defines log MESSAGE... (each script prefixes its own name).
 
@@ -12,6 +13,15 @@ CURL=(curl --silent --show-error --connect-timeout 3)
 # metadata PATH: a value from the metadata server (one try).
 metadata() {
   "${CURL[@]}" --fail --max-time 5 -H 'Metadata-Flavor: Google' \
+    "${METADATA_URL}/computeMetadata/v1/$1"
+}
+
+# metadata_boot PATH: a value from the metadata server, curl retrying 10 times
+# 2 s apart: what the boot scripts read before kubelet starts, where failing
+# setup (reported as NodeSetupFailed) beats waiting for ever.
+metadata_boot() {
+  curl --fail --silent --show-error --retry 10 --retry-delay 2 --retry-connrefused \
+    --connect-timeout 5 --max-time 30 -H 'Metadata-Flavor: Google' \
     "${METADATA_URL}/computeMetadata/v1/$1"
 }
 

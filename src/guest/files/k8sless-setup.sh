@@ -20,7 +20,6 @@
 
 set -o errexit -o nounset -o pipefail
 
-METADATA_URL="${K8SLESS_METADATA_URL:-http://metadata.google.internal}"
 KUBELET_VERSION="${K8SLESS_KUBELET_VERSION:?K8SLESS_KUBELET_VERSION is not set}"
 KUBELET_URL="${K8SLESS_KUBELET_URL:?K8SLESS_KUBELET_URL is not set}"
 KUBELET_SHA256="${K8SLESS_KUBELET_SHA256:?K8SLESS_KUBELET_SHA256 is not set}"
@@ -34,6 +33,10 @@ CGROUP_ROOT="${K8SLESS_CGROUP_ROOT:-/sys/fs/cgroup}"
 KUBELET_ACCESS="${K8SLESS_KUBELET_ACCESS:-${CONF_DIR}/k8sless-kubelet-access}"
 CONTAINERD_SOCK="/run/containerd/containerd.sock"
 STEP="starting"
+LIB_SH="${K8SLESS_LIB_SH:-$(dirname "${BASH_SOURCE[0]}")/k8sless-lib.sh}"
+# metadata_boot; METADATA_URL.
+# shellcheck source-path=SCRIPTDIR source=k8sless-lib.sh
+source "${LIB_SH}"
 
 log() {
   printf 'k8sless-setup: %s\n' "$*" >&2
@@ -60,12 +63,6 @@ step() {
 }
 
 trap 'fail "node setup failed while ${STEP}"' ERR
-
-metadata() {
-  curl --fail --silent --show-error --retry 10 --retry-delay 2 --retry-connrefused \
-    --connect-timeout 5 --max-time 30 -H 'Metadata-Flavor: Google' \
-    "${METADATA_URL}/computeMetadata/v1/$1"
-}
 
 prepare_dirs() {
   step "preparing directories"
@@ -204,7 +201,7 @@ configure_containerd() {
 write_manifest() {
   step "writing the pod manifest"
   local tmp="${CONF_DIR}/pod.json.tmp"
-  metadata "instance/attributes/k8sless-manifest" > "${tmp}" || fail "could not read k8sless-manifest from metadata"
+  metadata_boot "instance/attributes/k8sless-manifest" > "${tmp}" || fail "could not read k8sless-manifest from metadata"
   [[ -s "${tmp}" ]] || fail "the k8sless-manifest metadata value is empty"
   chmod 0600 "${tmp}"
   mv "${tmp}" "${MANIFEST_DIR}/k8sless-pod.json"

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{MethodRouter, any};
 
 use super::SimNode;
 use super::runner;
@@ -26,8 +26,8 @@ use crate::stream::{StreamOptions, V4};
 /// kubelet's exec and attach paths, merged into the stand-in's routes.
 pub(super) fn routes() -> Router<Arc<SimNode>> {
     Router::new()
-        .route("/exec/{namespace}/{pod}/{container}", any(exec))
-        .route("/attach/{namespace}/{pod}/{container}", any(attach))
+        .route("/exec/{namespace}/{pod}/{container}", connect(false))
+        .route("/attach/{namespace}/{pod}/{container}", connect(true))
 }
 
 /// kubelet's query: `command` repeated, the streams as `1`.
@@ -60,22 +60,22 @@ pub(crate) fn parse_query(raw: Option<&str>) -> KubeletQuery {
     }
 }
 
-async fn exec(
-    State(node): State<Arc<SimNode>>,
-    Path(path): Path<(String, String, String)>,
-    request: Request,
-) -> Response {
-    let q = parse_query(request.uri().query());
-    serve(node, path, q.command, q.opts, request).await
-}
-
-async fn attach(
-    State(node): State<Arc<SimNode>>,
-    Path(path): Path<(String, String, String)>,
-    request: Request,
-) -> Response {
-    let q = parse_query(request.uri().query());
-    serve(node, path, vec!["/bin/sh".into()], q.opts, request).await
+/// The handler of `/exec/...` or (`attach`) `/attach/...`: attach joins the container's
+/// main process, which in the stand-in is a shell.
+fn connect(attach: bool) -> MethodRouter<Arc<SimNode>> {
+    any(
+        move |State(node): State<Arc<SimNode>>,
+              Path(path): Path<(String, String, String)>,
+              request: Request| async move {
+            let q = parse_query(request.uri().query());
+            let command = if attach {
+                vec!["/bin/sh".into()]
+            } else {
+                q.command
+            };
+            serve(node, path, command, q.opts, request).await
+        },
+    )
 }
 
 fn refuse(code: StatusCode, message: impl Into<String>) -> Response {

@@ -228,9 +228,13 @@ mod tests {
 
     #[test]
     fn container_paths_are_absolute_without_dot_dot() {
-        assert!(valid_container_path("/airflow/xcom"));
-        assert!(!valid_container_path("airflow/xcom"));
-        assert!(!valid_container_path("/airflow/../etc"));
+        for (path, valid) in [
+            ("/airflow/xcom", true),
+            ("airflow/xcom", false),
+            ("/airflow/../etc", false),
+        ] {
+            assert_eq!(valid_container_path(path), valid, "{path}");
+        }
     }
 
     #[test]

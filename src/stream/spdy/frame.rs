@@ -202,22 +202,27 @@ impl Frame {
                 stream,
                 fin,
                 headers,
-            } => {
-                let block = codec.encode(headers).map_err(FrameError::Headers)?;
-                control_header(out, SYN_STREAM, *fin, 10 + block.len());
-                out.put_u32(*stream);
-                out.put_u32(0); // associated-to stream
-                out.put_u16(0); // priority 0, slot 0
-                out.put_slice(&block);
             }
-            Frame::SynReply {
+            | Frame::SynReply {
                 stream,
                 fin,
                 headers,
             } => {
+                // SYN_STREAM carries 6 more bytes after the stream id: the associated-to
+                // stream (none) and priority 0, slot 0.
+                let syn_stream = matches!(self, Frame::SynStream { .. });
+                let (kind, fixed) = if syn_stream {
+                    (SYN_STREAM, 10)
+                } else {
+                    (SYN_REPLY, 4)
+                };
                 let block = codec.encode(headers).map_err(FrameError::Headers)?;
-                control_header(out, SYN_REPLY, *fin, 4 + block.len());
+                control_header(out, kind, *fin, fixed + block.len());
                 out.put_u32(*stream);
+                if syn_stream {
+                    out.put_u32(0);
+                    out.put_u16(0);
+                }
                 out.put_slice(&block);
             }
             Frame::RstStream { stream, status } => {
