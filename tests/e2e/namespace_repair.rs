@@ -127,6 +127,38 @@ async fn collection_drops_a_charge_whose_create_died_before_its_record() {
 }
 
 #[tokio::test]
+async fn collection_deletes_the_usage_a_late_create_wrote_after_the_last_quota_went() {
+    let stack = stack().await;
+    let api = common::api::Api::new(&stack);
+    common::namespace_with_quota(&stack.base, "team-a", "q", json!({"pods": "2"})).await;
+    common::namespace_with_quota(&stack.base, "team-c", "q", json!({"pods": "2"})).await;
+    common::create_pod(&stack.base, "team-c", common::pod("c1")).await;
+    let (code, _) = common::delete(&stack.base, "/api/v1/namespaces/team-a/resourcequotas/q").await;
+    assert_eq!(code, 200);
+    assert!(stack.memory.get("quota-usage/team-a.json").await.is_err());
+    // A create that listed the quota before it went charged it after: the usage is back, and
+    // no quota will ever repair it.
+    let late = json!({"pods": {"late-uid": {"pod": "late", "at": "2026-01-01T00:00:00Z",
+                                            "amounts": {"pods": 1000}}}});
+    let data = Bytes::from(serde_json::to_vec(&late).expect("encode"));
+    stack
+        .memory
+        .create("quota-usage/team-a.json", data)
+        .await
+        .expect("orphan written");
+    let (code, summary) = api.gc(None).await;
+    assert_eq!(code, 200, "{summary}");
+    assert!(
+        stack.memory.get("quota-usage/team-a.json").await.is_err(),
+        "the orphan usage is deleted: {summary}"
+    );
+    let kept = stack.memory.get("quota-usage/team-c.json").await;
+    assert!(kept.is_ok(), "a namespace with a quota keeps its usage");
+    let (_, q) = get(&stack.base, "/api/v1/namespaces/team-c/resourcequotas/q").await;
+    assert_eq!(q["status"]["used"]["pods"], "1", "{q}");
+}
+
+#[tokio::test]
 async fn namespaces_from_before_records_keep_working_and_collection_adopts_them() {
     let (stack, api) = stack_and_api().await;
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old-team"}});

@@ -2,7 +2,8 @@
 //! Collection runs it for every namespace with quotas on every pass, and a new quota runs it
 //! once for its namespace, so usage drifts for at most one pass whatever crashed in between
 //! (a charge whose create died before its record, a release that failed, a VM deleted by
-//! collection).
+//! collection). A usage object whose namespace has no quota left (a create that charged it
+//! after the last quota, or the namespace, was deleted) is deleted by the same pass.
 //!
 //! A charge stays while its pod's VM may still run: its pod has not finished and its record
 //! does not say the VM was deleted, or its VM is still listed (a finished pod counts until
@@ -109,6 +110,10 @@ impl Pods {
     /// # Errors
     /// The store's, listing quotas; a namespace that fails is logged and retried next pass.
     pub(crate) async fn repair_quotas(&self, vms: &HashSet<String>) -> Result<Vec<String>> {
+        // The usage objects are listed before the quotas: a usage seen here was written before
+        // this listing, so a quota behind it (its repair writes the usage after the quota) is
+        // in the quota listing below, and no usage a quota needs is taken for an orphan.
+        let usages = super::usage::list(self.store.as_ref()).await?;
         let mut namespaces: Vec<String> = self
             .quota_objects
             .list(None)
@@ -118,6 +123,11 @@ impl Pods {
             .filter_map(|q| q.metadata.namespace)
             .collect();
         namespaces.dedup();
+        for (namespace, generation) in usages {
+            if !namespaces.contains(&namespace) {
+                self.delete_orphan_usage(&namespace, generation).await;
+            }
+        }
         let mut repaired = Vec::new();
         for ns in namespaces {
             match self.repair_usage(&ns, Some(vms)).await {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::charge::Amounts;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
-use crate::store::StoreError;
+use crate::store::{Pager, RecordStore, StoreError};
 
 /// Attempts of one usage read-change-swap: every concurrent create in the namespace writes
 /// this one object, so a burst of N creates needs up to N rounds.
@@ -57,9 +57,32 @@ impl Usage {
     }
 }
 
+/// Where the usage objects are.
+const PREFIX: &str = "quota-usage/";
+
 /// Object name of a namespace's usage.
 pub(crate) fn key(namespace: &str) -> String {
-    format!("quota-usage/{namespace}.json")
+    format!("{PREFIX}{namespace}.json")
+}
+
+/// Every usage object: its namespace and generation.
+///
+/// # Errors
+/// The store's.
+pub(crate) async fn list(store: &dyn RecordStore) -> Result<Vec<(String, i64)>> {
+    let mut pages = Pager::new(store, PREFIX, 1000);
+    let mut out = Vec::new();
+    while let Some(page) = pages
+        .next_page()
+        .await
+        .map_err(|e| store_error(e, "(all)"))?
+    {
+        out.extend(page.records.into_iter().filter_map(|r| {
+            let namespace = r.key.strip_prefix(PREFIX)?.strip_suffix(".json")?;
+            Some((namespace.to_string(), r.generation))
+        }));
+    }
+    Ok(out)
 }
 
 fn store_error(e: StoreError, namespace: &str) -> Error {
@@ -153,6 +176,21 @@ impl Pods {
             .await;
         if let Err(e) = released {
             tracing::warn!(namespace, uid, error = %e.chain(), "could not release a quota charge; collection repairs it");
+        }
+    }
+
+    /// Deletes the usage object of a namespace without quotas if it is still at `generation`
+    /// (best effort: a miss is retried next pass; a usage changed since is left).
+    pub(crate) async fn delete_orphan_usage(&self, namespace: &str, generation: i64) {
+        match self.store.delete(&key(namespace), Some(generation)).await {
+            Ok(()) => tracing::info!(
+                namespace,
+                "deleted the quota usage of a namespace without quotas"
+            ),
+            Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+            Err(e) => {
+                tracing::warn!(namespace, error = %e, "could not delete an orphan quota usage; retried next pass")
+            }
         }
     }
 
