@@ -64,6 +64,24 @@ fn role_ref_unchanged(new: &RoleRef, old: &RoleRef) -> Vec<Cause> {
     )]
 }
 
+/// A binding's causes: its `roleRef`'s (a cluster-wide binding may name only a ClusterRole),
+/// then its subjects'.
+fn binding_causes(
+    role_ref: &RoleRef,
+    subjects: Option<&Vec<Subject>>,
+    cluster: bool,
+) -> Vec<Cause> {
+    let mut causes = role_ref_causes(role_ref);
+    if cluster && role_ref.kind == "Role" {
+        causes.push(Cause::not_supported(
+            "roleRef.kind",
+            "\"Role\": supported values: \"ClusterRole\"",
+        ));
+    }
+    causes.extend(subject_causes(subjects));
+    causes
+}
+
 fn subject_causes(subjects: Option<&Vec<Subject>>) -> Vec<Cause> {
     let mut causes = Vec::new();
     for (i, s) in subjects.into_iter().flatten().enumerate() {
@@ -104,9 +122,7 @@ impl StoredObject for RoleBinding {
     const NAME_RULE: NameRule = NameRule::PathSegment;
 
     fn validate(&self) -> Vec<Cause> {
-        let mut causes = role_ref_causes(&self.role_ref);
-        causes.extend(subject_causes(self.subjects.as_ref()));
-        causes
+        binding_causes(&self.role_ref, self.subjects.as_ref(), false)
     }
 
     fn validate_update(&self, stored: &Self) -> Vec<Cause> {
@@ -121,15 +137,7 @@ impl StoredObject for ClusterRoleBinding {
     const NAME_RULE: NameRule = NameRule::PathSegment;
 
     fn validate(&self) -> Vec<Cause> {
-        let mut causes = role_ref_causes(&self.role_ref);
-        if self.role_ref.kind == "Role" {
-            causes.push(Cause::not_supported(
-                "roleRef.kind",
-                "\"Role\": supported values: \"ClusterRole\"",
-            ));
-        }
-        causes.extend(subject_causes(self.subjects.as_ref()));
-        causes
+        binding_causes(&self.role_ref, self.subjects.as_ref(), true)
     }
 
     fn validate_update(&self, stored: &Self) -> Vec<Cause> {
@@ -278,4 +286,44 @@ fn compact(r: &PolicyRule) -> String {
     }
     parts.push(format!("Verbs:{}", list(&r.verbs)));
     format!("{{{}}}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role_ref(kind: &str) -> RoleRef {
+        RoleRef {
+            api_group: RBAC_GROUP.into(),
+            kind: kind.into(),
+            name: "view".into(),
+        }
+    }
+
+    /// Both bindings check their roleRef and subjects alike; only a ClusterRoleBinding refuses
+    /// a Role (kube-apiserver's ValidateClusterRoleBinding).
+    #[test]
+    fn a_cluster_role_binding_may_not_name_a_role() {
+        let fields =
+            |causes: Vec<Cause>| -> Vec<String> { causes.into_iter().map(|c| c.field).collect() };
+        assert!(binding_causes(&role_ref("Role"), None, false).is_empty());
+        assert_eq!(
+            fields(binding_causes(&role_ref("Role"), None, true)),
+            ["roleRef.kind"]
+        );
+        assert!(binding_causes(&role_ref("ClusterRole"), None, true).is_empty());
+        let nameless = vec![Subject {
+            kind: "User".into(),
+            name: String::new(),
+            ..Subject::default()
+        }];
+        assert_eq!(
+            fields(binding_causes(
+                &role_ref("ClusterRole"),
+                Some(&nameless),
+                true
+            )),
+            ["subjects[0].name"]
+        );
+    }
 }
