@@ -103,12 +103,15 @@ pub(crate) fn of(rec: &PodRecord) -> Option<String> {
 /// The record a listed entry stands for: its index where it has one, else its body.
 pub(crate) fn decode(entry: &Entry) -> Result<PodRecord, Error> {
     let mut rec: PodRecord = match (&entry.index, &entry.data) {
-        (Some(index), _) => serde_json::from_str(index).map_err(|e| {
-            Error::internal_from(
-                format!("the index of pod record {} is corrupt", entry.key),
-                e,
-            )
-        })?,
+        (Some(index), _) => index
+            .text()
+            .and_then(|text| serde_json::from_str(&text))
+            .map_err(|e| {
+                Error::internal_from(
+                    format!("the index of pod record {} is corrupt", entry.key),
+                    e,
+                )
+            })?,
         (None, Some(data)) => {
             return PodRecord::decode(&crate::store::Record {
                 key: entry.key.clone(),
@@ -164,7 +167,7 @@ mod tests {
         let got = decode(&Entry {
             key: record::key("ns", "p"),
             generation: 7,
-            index: Some(index),
+            index: Some(index.into()),
             data: None,
         })
         .expect("decode");

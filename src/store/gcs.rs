@@ -18,8 +18,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 mod list;
+mod listing;
 
-use super::{Entry, EntryPage, Page, Record, RecordStore, StoreCause, StoreError, Unreadable};
+use super::{
+    Entry, EntryPage, Index, Page, Record, RecordStore, StoreCause, StoreError, Unreadable,
+};
 use crate::auth::TokenSource;
 use crate::gce::request::encode;
 use crate::retry::RetryPolicy;
@@ -45,29 +48,15 @@ pub struct GcsStore {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ObjectResource {
-    name: String,
     #[serde(default)]
     generation: String,
-    #[serde(default)]
-    metadata: Option<HashMap<String, String>>,
 }
 
 /// The custom metadata key of a record's index ([`RecordStore::create_indexed`]).
 const INDEX_KEY: &str = "k8sless-index";
 
 /// A listed name, its generation and its index.
-type Listed = (String, i64, Option<String>);
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectList {
-    #[serde(default)]
-    items: Vec<ObjectResource>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-    #[serde(default)]
-    prefixes: Vec<String>,
-}
+type Listed = (String, i64, Option<Index>);
 
 impl StoreCause {
     /// 429, 5xx and failures below HTTP; 409 is not (multipart uploads answer 412).

@@ -55,9 +55,53 @@ pub struct Entry {
     /// Generation (> 0).
     pub generation: i64,
     /// The index its writer kept, if any.
-    pub index: Option<String>,
+    pub index: Option<Index>,
     /// The body, when there is no index.
     pub data: Option<Bytes>,
+}
+
+/// A listed record's index ([`Entry::index`]), kept as the listing carried it and read only
+/// when a reader needs it.
+///
+/// A Cloud Storage listing carries each index as a JSON string inside the object's metadata:
+/// unescaping and copying 10,000 of them (~1.3 KB each, every `"` escaped) was the largest part
+/// of parsing a listing, although a warm instance needs none of them for the records it has
+/// already decoded at the listed generation (`pods::crud::decoded`). So the listing keeps the
+/// string's JSON literal, still escaped, as a slice of the answer's body (no copy), and
+/// [`Index::text`] unescapes it for the readers that do need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index(IndexForm);
+
+#[derive(Debug, Clone, PartialEq)]
+enum IndexForm {
+    /// The text itself.
+    Text(String),
+    /// A JSON string literal (quotes included) whose value is the text.
+    Literal(Bytes),
+}
+
+impl Index {
+    /// The index kept as a JSON string literal (`"..."`, escapes and quotes included), as a
+    /// listing's body carries it.
+    pub(crate) fn literal(literal: Bytes) -> Self {
+        Index(IndexForm::Literal(literal))
+    }
+
+    /// The text of the index (unescaped from its literal, when it was listed as one).
+    pub(crate) fn text(&self) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
+        match &self.0 {
+            IndexForm::Text(text) => Ok(std::borrow::Cow::Borrowed(text)),
+            IndexForm::Literal(literal) => {
+                serde_json::from_slice::<String>(literal).map(Into::into)
+            }
+        }
+    }
+}
+
+impl From<String> for Index {
+    fn from(text: String) -> Self {
+        Index(IndexForm::Text(text))
+    }
 }
 
 /// One page of [`RecordStore::list_entries`].
@@ -184,6 +228,16 @@ pub enum StoreCause {
         /// The decoding error.
         #[source]
         source: serde_json::Error,
+    },
+    /// Parsing an answer off the async workers did not finish (its task panicked or was
+    /// cancelled).
+    #[error("decoding the {what}: the task did not finish")]
+    Unfinished {
+        /// Which answer.
+        what: &'static str,
+        /// Why the task ended.
+        #[source]
+        source: tokio::task::JoinError,
     },
     /// A successful answer without the object's generation.
     #[error("the answer carries no generation")]

@@ -157,7 +157,7 @@ mod tests {
                 Entry {
                     key: record::key("ns", &format!("p{i:02}")),
                     generation: i as i64 + 1,
-                    index: index::of(&rec),
+                    index: index::of(&rec).map(Into::into),
                     data: None,
                 }
             })

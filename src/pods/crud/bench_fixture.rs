@@ -52,7 +52,7 @@ fn snapshot(pods: usize) -> Snapshot {
             Entry {
                 key: record::key(&ns, &name),
                 generation: 1_000 + i as i64,
-                index: index::of(&record(&ns, &name)),
+                index: index::of(&record(&ns, &name)).map(Into::into),
                 data: None,
             }
         })

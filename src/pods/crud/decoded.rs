@@ -85,7 +85,7 @@ mod tests {
         Entry {
             key: record::key("ns", name),
             generation,
-            index: index::of(&PodRecord::new(pod, VmState::default())),
+            index: index::of(&PodRecord::new(pod, VmState::default())).map(Into::into),
             data: None,
         }
     }

@@ -4,6 +4,7 @@
 
 use futures_util::StreamExt;
 
+use super::listing::{self, Listing};
 use super::*;
 
 impl GcsStore {
@@ -60,13 +61,11 @@ impl GcsStore {
                 query.push(("pageToken", t.clone()));
             }
             let list = self.list_request(prefix, &query).await?;
-            for item in list.items {
-                if start_after.is_some_and(|a| item.name.as_str() <= a) {
-                    continue;
-                }
-                let index = item.metadata.and_then(|mut m| m.remove(INDEX_KEY));
-                names.push((item.name, item.generation.parse().unwrap_or(0), index));
-            }
+            names.extend(
+                list.names
+                    .into_iter()
+                    .filter(|(name, _, _)| start_after.is_none_or(|a| name.as_str() > a)),
+            );
             page_token = list.next_page_token.filter(|t| !t.is_empty());
             if names.len() >= want || page_token.is_none() {
                 return Ok(names);
@@ -98,7 +97,7 @@ impl GcsStore {
                 query.push(("pageToken", t.clone()));
             }
             let list = self.list_request(prefix, &query).await?;
-            if !list.items.is_empty() {
+            if !list.names.is_empty() {
                 return Ok(None);
             }
             prefixes.extend(list.prefixes);
@@ -111,22 +110,24 @@ impl GcsStore {
         }
     }
 
-    /// One `objects.list` call with `query` (which names `prefix`), decoded.
+    /// One `objects.list` call with `query` (which names `prefix`), parsed (`listing`).
     async fn list_request(
         &self,
         prefix: &str,
         query: &[(&str, String)],
-    ) -> Result<ObjectList, StoreError> {
+    ) -> Result<Listing, StoreError> {
         let url = format!("{}/storage/v1/b/{}/o", self.endpoint, self.bucket);
         let (_, body) = self
             .send(|| self.http.get(&url).query(query))
             .await
             .map_err(|cause| classify("list", prefix, cause, conflict))?;
-        decode("object list", &body).map_err(|source| StoreError::Internal {
-            operation: "list",
-            key: prefix.to_string(),
-            source,
-        })
+        listing::parse(body)
+            .await
+            .map_err(|source| StoreError::Internal {
+                operation: "list",
+                key: prefix.to_string(),
+                source,
+            })
     }
 
     /// Listed names as entries: the index where there is one, else the body (downloaded, or

@@ -1,0 +1,161 @@
+//! Parsing one `objects.list` answer: names, generations and indexes, the prefixes and the next
+//! page's token, and nothing else.
+//!
+//! A listing of 1,000 indexed records is ~2.3 MB of JSON (fake-gcs-server sends every object's
+//! whole resource: it ignores `fields`), most of it the indexes, each a JSON document inside a
+//! JSON string with every `"` escaped. Parsing them into owned maps of unescaped strings was
+//! most of a warm `kubectl get pods -A`'s CPU on the service (docs/benchmarks.md, "Listings
+//! parsed once, off the workers"). So the answer is parsed borrowing from its body: the
+//! resource's other fields are skipped, and each index is kept as its JSON string literal,
+//! copied but not unescaped ([`Index::literal`]; unescaped only when a reader decodes it). A
+//! large answer is parsed on the blocking pool, so the listings of one walk, which arrive
+//! together, are parsed on both cores instead of one after another in the walk's task.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::Listed;
+use crate::store::{Index, StoreCause};
+
+/// Answers at least this large are parsed on the blocking pool (a page of a few dozen indexed
+/// records parses in well under a millisecond; handing it over costs more than that saves).
+const OFF_THE_WORKERS: usize = 64 * 1024;
+
+/// One listing call's answer.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// Names, generations and indexes, in the order listed.
+    pub(super) names: Vec<Listed>,
+    /// The prefixes (`delimiter=/`).
+    pub(super) prefixes: Vec<String>,
+    /// The next page's token, if any.
+    pub(super) next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    #[serde(default, borrow)]
+    items: Vec<Item<'a>>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    generation: Cow<'a, str>,
+    #[serde(default, borrow)]
+    metadata: Option<Metadata<'a>>,
+}
+
+/// The object's custom metadata: only the index is read; other keys are skipped.
+#[derive(Deserialize)]
+struct Metadata<'a> {
+    #[serde(rename = "k8sless-index", borrow, default)]
+    index: Option<&'a RawValue>,
+}
+
+/// Parses a listing's `body`, on the blocking pool when it is large.
+pub(super) async fn parse(body: Bytes) -> Result<Listing, StoreCause> {
+    if body.len() < OFF_THE_WORKERS {
+        return parse_now(&body);
+    }
+    tokio::task::spawn_blocking(move || parse_now(&body))
+        .await
+        .map_err(|source| StoreCause::Unfinished {
+            what: "object list",
+            source,
+        })?
+}
+
+fn parse_now(body: &[u8]) -> Result<Listing, StoreCause> {
+    let answer: Answer<'_> = serde_json::from_slice(body).map_err(|source| StoreCause::Decode {
+        what: "object list",
+        source,
+    })?;
+    let names = answer
+        .items
+        .into_iter()
+        .map(|item| {
+            // A value that is not a string is not an index this service wrote: the record is
+            // read from its body instead, as one without an index.
+            let index = item
+                .metadata
+                .and_then(|m| m.index)
+                .map(RawValue::get)
+                .filter(|literal| literal.starts_with('"'))
+                .map(|literal| Index::literal(Bytes::copy_from_slice(literal.as_bytes())));
+            let generation = item.generation.parse().unwrap_or(0);
+            (item.name.into_owned(), generation, index)
+        })
+        .collect();
+    Ok(Listing {
+        names,
+        prefixes: answer.prefixes,
+        next_page_token: answer.next_page_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::INDEX_KEY;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_listing_keeps_names_generations_and_indexes_only() {
+        let index = r#"{"pod":{"metadata":{"name":"a \"quoted\" name","labels":{"é":"✓"}}}}"#;
+        let body = serde_json::json!({
+            "kind": "storage#objects",
+            "items": [
+                {"kind": "storage#object", "name": "pods/ns/a.json", "generation": "17",
+                 "acl": [{"entity": "x"}], "size": "5",
+                 "metadata": {"other": "x", INDEX_KEY: index}},
+                {"name": "pods/ns/b.json", "generation": "18", "metadata": {"other": "y"}},
+                {"name": "pods/ns/c\u{e9}.json", "generation": "19", "metadata": {INDEX_KEY: 3}},
+                {"name": "pods/ns/d.json", "generation": "20"},
+            ],
+            "prefixes": ["pods/ns/"],
+            "nextPageToken": "t",
+        });
+        let text = serde_json::to_vec(&body).expect("encode");
+        // Small and large answers take the same parse (inline, or on the blocking pool).
+        let mut large = serde_json::to_value(&body).expect("value");
+        large["padding"] = "x".repeat(OFF_THE_WORKERS).into();
+        for body in [text, serde_json::to_vec(&large).expect("encode")] {
+            let got = parse(Bytes::from(body)).await.expect("parse");
+            let names: Vec<(&str, i64)> =
+                got.names.iter().map(|(n, g, _)| (n.as_str(), *g)).collect();
+            assert_eq!(
+                names,
+                [
+                    ("pods/ns/a.json", 17),
+                    ("pods/ns/b.json", 18),
+                    ("pods/ns/c\u{e9}.json", 19),
+                    ("pods/ns/d.json", 20)
+                ]
+            );
+            let text = got.names[0]
+                .2
+                .as_ref()
+                .expect("an index")
+                .text()
+                .expect("text");
+            assert_eq!(text, index, "unescaped when read");
+            assert!(got.names[1..].iter().all(|n| n.2.is_none()), "no index");
+            assert_eq!(got.prefixes, ["pods/ns/"]);
+            assert_eq!(got.next_page_token.as_deref(), Some("t"));
+        }
+        assert!(matches!(
+            parse(Bytes::from_static(b"{\"items\": 3}")).await,
+            Err(StoreCause::Decode { .. })
+        ));
+    }
+}
