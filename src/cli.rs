@@ -203,7 +203,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("listen on {listen}: {e}"))?;
     tracing::info!(%listen, "k8sless serving");
     let flag = state.shutting_down.clone();
-    axum::serve(listener, api::router(state))
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(api::service(state));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             flag.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -89,8 +89,8 @@ pub(crate) async fn authorize(
 }
 
 /// The `create` a GET of `pods/exec`, `pods/attach` or `pods/portforward` needs as well.
-fn websocket_upgrade_also_needs(info: &rbac::RequestInfo) -> Option<rbac::RequestInfo> {
-    let streaming = matches!(info.subresource.as_str(), "exec" | "attach" | "portforward");
+fn websocket_upgrade_also_needs<'a>(info: &rbac::RequestInfo<'a>) -> Option<rbac::RequestInfo<'a>> {
+    let streaming = matches!(&*info.subresource, "exec" | "attach" | "portforward");
     (info.verb == "get" && info.resource == "pods" && info.api_group.is_empty() && streaming).then(
         || rbac::RequestInfo {
             verb: "create".into(),
@@ -125,7 +125,7 @@ async fn impersonated(state: &Guard, user: User, headers: &HeaderMap) -> Result<
             is_resource: true,
             verb: "impersonate".into(),
             resource: resource.into(),
-            name: target,
+            name: target.into(),
             ..RequestInfo::default()
         };
         if !state.authz.check(&user, &info).await?.allowed {
@@ -170,23 +170,23 @@ async fn review_body<R: serde::de::DeserializeOwned>(
 }
 
 /// The attributes a review asks about; exactly one of resource and non-resource attributes.
-fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo, Error> {
+fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo<'static>, Error> {
     let spec = &review.spec;
     match (&spec.resource_attributes, &spec.non_resource_attributes) {
         (Some(r), None) => Ok(RequestInfo {
             is_resource: true,
-            verb: r.verb.clone().unwrap_or_default(),
-            api_group: r.group.clone().unwrap_or_default(),
-            api_version: r.version.clone().unwrap_or_default(),
-            resource: r.resource.clone().unwrap_or_default(),
-            subresource: r.subresource.clone().unwrap_or_default(),
-            namespace: r.namespace.clone().unwrap_or_default(),
-            name: r.name.clone().unwrap_or_default(),
-            path: String::new(),
+            verb: r.verb.clone().unwrap_or_default().into(),
+            api_group: r.group.clone().unwrap_or_default().into(),
+            api_version: r.version.clone().unwrap_or_default().into(),
+            resource: r.resource.clone().unwrap_or_default().into(),
+            subresource: r.subresource.clone().unwrap_or_default().into(),
+            namespace: r.namespace.clone().unwrap_or_default().into(),
+            name: r.name.clone().unwrap_or_default().into(),
+            path: "".into(),
         }),
         (None, Some(n)) => Ok(RequestInfo {
-            verb: n.verb.clone().unwrap_or_default(),
-            path: n.path.clone().unwrap_or_default(),
+            verb: n.verb.clone().unwrap_or_default().into(),
+            path: n.path.clone().unwrap_or_default().into(),
             ..RequestInfo::default()
         }),
         _ => Err(Error::Invalid {
@@ -254,19 +254,19 @@ mod upgrade_tests {
 
     #[test]
     fn a_websocket_exec_also_needs_create() {
-        let p = "/api/v1/namespaces/a/pods/web";
-        let get = rbac::resolve("GET", &format!("{p}/exec"), Some("command=ls"));
+        let exec = "/api/v1/namespaces/a/pods/web/exec";
+        let get = rbac::resolve("GET", exec, Some("command=ls"));
         assert_eq!(
             websocket_upgrade_also_needs(&get).map(|i| i.verb),
             Some("create".into())
         );
-        let post = rbac::resolve("POST", &format!("{p}/exec"), Some("command=ls"));
+        let post = rbac::resolve("POST", exec, Some("command=ls"));
         assert_eq!(
             websocket_upgrade_also_needs(&post),
             None,
             "a POST is create already"
         );
-        let log = rbac::resolve("GET", &format!("{p}/log"), None);
+        let log = rbac::resolve("GET", "/api/v1/namespaces/a/pods/web/log", None);
         assert_eq!(websocket_upgrade_also_needs(&log), None);
     }
 }
