@@ -10,9 +10,8 @@
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus, UserInfo};
@@ -30,8 +29,8 @@ use crate::auth::identity::User;
 use crate::error::Error;
 use crate::rbac::{self, RequestInfo};
 
-/// What the middleware needs: the authenticator and the authorizer only (the extractor clones
-/// its state per request; two `Arc`s are cheaper than the whole [`AppState`]).
+/// What the middleware needs: the authenticator and the authorizer only ([`Checked`] clones
+/// it per request; two `Arc`s are cheaper than the whole [`AppState`]).
 #[derive(Clone)]
 pub(crate) struct Guard {
     authn: std::sync::Arc<crate::auth::identity::Authenticator>,
@@ -48,12 +47,71 @@ impl Guard {
     }
 }
 
-/// Authenticates and authorizes the request; the handler finds the [`User`] in its extensions.
-pub(crate) async fn authorize(
-    State(state): State<Guard>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The guard as the routes' `route_layer`: [`Checked`] around each route.
+impl<S> tower::Layer<S> for Guard {
+    type Service = Checked<S>;
+
+    fn layer(&self, inner: S) -> Checked<S> {
+        Checked {
+            guard: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// A route behind [`authorize`]. Hand-written, not `middleware::from_fn_with_state`, which
+/// boxes the route it wraps again and its own future for each request (perf on `GET pod`,
+/// docs/benchmarks.md).
+#[derive(Clone)]
+pub(crate) struct Checked<S> {
+    guard: Guard,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Checked<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service made ready is the one called; its clone stays for the next request
+        // (tower's `Service` docs, "Be careful when cloning inner services").
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let next = |request| async move {
+                match ready.call(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            };
+            Ok(authorize(guard, request, next).await)
+        })
+    }
+}
+
+/// Authenticates and authorizes the request, then runs `next` (the route); the handler
+/// finds the [`User`] in its extensions.
+async fn authorize<F, Fut>(state: Guard, mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let user = match state
         .authn
         .authenticate(request.headers(), Timestamp::now())
@@ -85,7 +143,7 @@ pub(crate) async fn authorize(
         }
     }
     request.extensions_mut().insert(user);
-    next.run(request).await
+    next(request).await
 }
 
 /// The `create` a GET of `pods/exec`, `pods/attach` or `pods/portforward` needs as well.

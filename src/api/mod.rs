@@ -41,7 +41,6 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -95,18 +94,20 @@ pub struct AppParts {
 }
 
 /// The whole API: the Kubernetes routes behind authentication and authorization
-/// ([`authz::authorize`]), then the routes with checks of their own (health; Pub/Sub,
+/// ([`authz::Checked`]), then the routes with checks of their own (health; Pub/Sub,
 /// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
-    let checked = middleware::from_fn_with_state(authz::Guard::of(&state), authz::authorize);
-    assemble(kubernetes_routes().route_layer(checked), state)
+    assemble(
+        kubernetes_routes().route_layer(authz::Guard::of(&state)),
+        state,
+    )
 }
 
 /// [`router`] without authentication and authorization, for the benchmark that measures them
 /// (`rbac::bench`); every caller is the dev admin.
 #[cfg(test)]
 pub(crate) fn router_unchecked(state: AppState) -> Router {
-    let admin = |mut request: Request, next: middleware::Next| async move {
+    let admin = |mut request: Request, next: axum::middleware::Next| async move {
         request
             .extensions_mut()
             .insert(crate::auth::identity::User {
@@ -116,7 +117,7 @@ pub(crate) fn router_unchecked(state: AppState) -> Router {
         next.run(request).await
     };
     assemble(
-        kubernetes_routes().route_layer(middleware::from_fn(admin)),
+        kubernetes_routes().route_layer(axum::middleware::from_fn(admin)),
         state,
     )
 }
@@ -129,8 +130,10 @@ fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
 /// `Router` around it: `serve` and `dev` hand it to `axum::serve` directly, so a request is
 /// routed once).
 pub(crate) fn service(state: AppState) -> Front {
-    let checked = middleware::from_fn_with_state(authz::Guard::of(&state), authz::authorize);
-    front(kubernetes_routes().route_layer(checked), state)
+    front(
+        kubernetes_routes().route_layer(authz::Guard::of(&state)),
+        state,
+    )
 }
 
 fn front(kubernetes: Router<AppState>, state: AppState) -> Front {
