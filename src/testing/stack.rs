@@ -128,10 +128,15 @@ impl StackBuilder {
         }
         let exec = crate::pods::exec::Exec::default();
         let state = self.app_state(&pods, &logs, exec)?;
+        let front = api::service(state.clone());
         let app = Served {
-            api: api::service(state.clone()),
+            api: front.clone(),
             // With a separate simulator (`compute_endpoint`) the in-process one serves nothing.
-            sim: self.compute_endpoint.is_none().then(|| sim.router()),
+            // A path under its prefixes that it does not serve is the API's 404, as before.
+            sim: self
+                .compute_endpoint
+                .is_none()
+                .then(|| sim.router().fallback_service(front)),
         };
         let _ = app_cell.set(app.api.clone());
         let collector = self
