@@ -203,7 +203,8 @@ async fn serve(args: ServiceArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("listen on {listen}: {e}"))?;
     tracing::info!(%listen, "k8sless serving");
     let flag = state.shutting_down.clone();
-    axum::serve(listener, api::router(state))
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(api::service(state));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -324,8 +325,11 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
         ca_note = format!(" --certificate-authority={}", dev.tls_ca_file.display());
         builder.tls = Some(cert);
     }
+    // The simulator's routes are on dev's own port only when it runs in-process.
+    let compute = builder.compute_endpoint.clone();
     let mut stack = builder.start().await?;
     let base = stack.base.clone();
+    let compute = compute.unwrap_or_else(|| format!("{base}/compute/v1"));
     if !stack.addr.ip().is_loopback() {
         // Anyone who reaches this port is the dev admin and may run commands on this machine
         // (pods with a command, exec): docs/security.md, "k8sless dev runs commands here".
@@ -359,7 +363,7 @@ async fn dev(dev: DevArgs) -> Result<ExitCode, String> {
     println!(
         "k8sless dev: serving the Pod API on {base} (embedded store, Compute Engine simulator, simulated guests)\n\
          \n  curl -X POST {base}/pods -H 'Content-Type: application/yaml' --data-binary @examples/hello.yaml\n  \
-         curl {base}/api/v1/namespaces/default/pods/hello\n  curl {base}/compute/v1/projects/k8sless-dev/zones/us-central1-a/instances\n\
+         curl {base}/api/v1/namespaces/default/pods/hello\n  curl {compute}/projects/k8sless-dev/zones/us-central1-a/instances\n\
          \n  kubectl config set-cluster k8sless-dev --server={base}{ca_note}\n  kubectl config set-context k8sless-dev --cluster=k8sless-dev --user=k8sless-dev\n  \
          kubectl config set-credentials k8sless-dev --token=dev\n  kubectl config use-context k8sless-dev\n  kubectl apply -f examples/hello.yaml && kubectl get pods -w\n"
     );

@@ -12,7 +12,6 @@
 
 use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::Semaphore;
 
@@ -45,11 +44,15 @@ fn large(request: &Request) -> bool {
 }
 
 /// The middleware: see the module documentation.
-pub(crate) async fn admit(request: Request, next: Next) -> Response {
+pub(crate) async fn admit<F, Fut>(request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     // A guest's log upload (up to 16 MiB, never parsed) is bounded by its own four slots
     // (api/guest.rs); here it would hold every slot for as long as the VM takes to send.
     if !large(&request) || request.uri().path().starts_with("/guest/v1/") {
-        return next.run(request).await;
+        return next(request).await;
     }
     let media = request
         .headers()
@@ -60,7 +63,7 @@ pub(crate) async fn admit(request: Request, next: Next) -> Response {
     let slots = if json { 1 } else { LARGE_BODIES_AT_ONCE as u32 };
     // The semaphore is never closed, so acquiring only waits.
     let _slots = LARGE.acquire_many(slots).await;
-    next.run(request).await
+    next(request).await
 }
 
 #[cfg(test)]

@@ -10,9 +10,8 @@
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus, UserInfo};
@@ -30,8 +29,8 @@ use crate::auth::identity::User;
 use crate::error::Error;
 use crate::rbac::{self, RequestInfo};
 
-/// What the middleware needs: the authenticator and the authorizer only (the extractor clones
-/// its state per request; two `Arc`s are cheaper than the whole [`AppState`]).
+/// What the middleware needs: the authenticator and the authorizer only ([`Checked`] clones
+/// it per request; two `Arc`s are cheaper than the whole [`AppState`]).
 #[derive(Clone)]
 pub(crate) struct Guard {
     authn: std::sync::Arc<crate::auth::identity::Authenticator>,
@@ -48,12 +47,71 @@ impl Guard {
     }
 }
 
-/// Authenticates and authorizes the request; the handler finds the [`User`] in its extensions.
-pub(crate) async fn authorize(
-    State(state): State<Guard>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The guard as the routes' `route_layer`: [`Checked`] around each route.
+impl<S> tower::Layer<S> for Guard {
+    type Service = Checked<S>;
+
+    fn layer(&self, inner: S) -> Checked<S> {
+        Checked {
+            guard: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// A route behind [`authorize`]. Hand-written, not `middleware::from_fn_with_state`, which
+/// boxes the route it wraps again and its own future for each request (perf on `GET pod`,
+/// docs/benchmarks.md).
+#[derive(Clone)]
+pub(crate) struct Checked<S> {
+    guard: Guard,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Checked<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service made ready is the one called; its clone stays for the next request
+        // (tower's `Service` docs, "Be careful when cloning inner services").
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let next = |request| async move {
+                match ready.call(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            };
+            Ok(authorize(guard, request, next).await)
+        })
+    }
+}
+
+/// Authenticates and authorizes the request, then runs `next` (the route); the handler
+/// finds the [`User`] in its extensions.
+async fn authorize<F, Fut>(state: Guard, mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let user = match state
         .authn
         .authenticate(request.headers(), Timestamp::now())
@@ -85,12 +143,12 @@ pub(crate) async fn authorize(
         }
     }
     request.extensions_mut().insert(user);
-    next.run(request).await
+    next(request).await
 }
 
 /// The `create` a GET of `pods/exec`, `pods/attach` or `pods/portforward` needs as well.
-fn websocket_upgrade_also_needs(info: &rbac::RequestInfo) -> Option<rbac::RequestInfo> {
-    let streaming = matches!(info.subresource.as_str(), "exec" | "attach" | "portforward");
+fn websocket_upgrade_also_needs<'a>(info: &rbac::RequestInfo<'a>) -> Option<rbac::RequestInfo<'a>> {
+    let streaming = matches!(&*info.subresource, "exec" | "attach" | "portforward");
     (info.verb == "get" && info.resource == "pods" && info.api_group.is_empty() && streaming).then(
         || rbac::RequestInfo {
             verb: "create".into(),
@@ -125,7 +183,7 @@ async fn impersonated(state: &Guard, user: User, headers: &HeaderMap) -> Result<
             is_resource: true,
             verb: "impersonate".into(),
             resource: resource.into(),
-            name: target,
+            name: target.into(),
             ..RequestInfo::default()
         };
         if !state.authz.check(&user, &info).await?.allowed {
@@ -170,23 +228,23 @@ async fn review_body<R: serde::de::DeserializeOwned>(
 }
 
 /// The attributes a review asks about; exactly one of resource and non-resource attributes.
-fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo, Error> {
+fn review_attributes(review: &SelfSubjectAccessReview) -> Result<RequestInfo<'static>, Error> {
     let spec = &review.spec;
     match (&spec.resource_attributes, &spec.non_resource_attributes) {
         (Some(r), None) => Ok(RequestInfo {
             is_resource: true,
-            verb: r.verb.clone().unwrap_or_default(),
-            api_group: r.group.clone().unwrap_or_default(),
-            api_version: r.version.clone().unwrap_or_default(),
-            resource: r.resource.clone().unwrap_or_default(),
-            subresource: r.subresource.clone().unwrap_or_default(),
-            namespace: r.namespace.clone().unwrap_or_default(),
-            name: r.name.clone().unwrap_or_default(),
-            path: String::new(),
+            verb: r.verb.clone().unwrap_or_default().into(),
+            api_group: r.group.clone().unwrap_or_default().into(),
+            api_version: r.version.clone().unwrap_or_default().into(),
+            resource: r.resource.clone().unwrap_or_default().into(),
+            subresource: r.subresource.clone().unwrap_or_default().into(),
+            namespace: r.namespace.clone().unwrap_or_default().into(),
+            name: r.name.clone().unwrap_or_default().into(),
+            path: "".into(),
         }),
         (None, Some(n)) => Ok(RequestInfo {
-            verb: n.verb.clone().unwrap_or_default(),
-            path: n.path.clone().unwrap_or_default(),
+            verb: n.verb.clone().unwrap_or_default().into(),
+            path: n.path.clone().unwrap_or_default().into(),
             ..RequestInfo::default()
         }),
         _ => Err(Error::Invalid {
@@ -254,19 +312,19 @@ mod upgrade_tests {
 
     #[test]
     fn a_websocket_exec_also_needs_create() {
-        let p = "/api/v1/namespaces/a/pods/web";
-        let get = rbac::resolve("GET", &format!("{p}/exec"), Some("command=ls"));
+        let exec = "/api/v1/namespaces/a/pods/web/exec";
+        let get = rbac::resolve("GET", exec, Some("command=ls"));
         assert_eq!(
             websocket_upgrade_also_needs(&get).map(|i| i.verb),
             Some("create".into())
         );
-        let post = rbac::resolve("POST", &format!("{p}/exec"), Some("command=ls"));
+        let post = rbac::resolve("POST", exec, Some("command=ls"));
         assert_eq!(
             websocket_upgrade_also_needs(&post),
             None,
             "a POST is create already"
         );
-        let log = rbac::resolve("GET", &format!("{p}/log"), None);
+        let log = rbac::resolve("GET", "/api/v1/namespaces/a/pods/web/log", None);
         assert_eq!(websocket_upgrade_also_needs(&log), None);
     }
 }

@@ -13,6 +13,38 @@ pub(crate) use crate::codec::decode::{FieldValidation, decode_object};
 use crate::error::{Error, Result};
 use crate::pods::DryRun;
 
+/// The request's `Accept` header, for content negotiation: the handlers that read no other
+/// header take this, not a `HeaderMap`, which as an extractor copies every header (perf on
+/// `GET pod`, docs/benchmarks.md). The value is a reference count on the request's buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Accept(Option<axum::http::HeaderValue>);
+
+impl Accept {
+    /// The header as text; absent or not visible ASCII is `""` (any media type).
+    pub(crate) fn text(&self) -> &str {
+        self.0.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Accept {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok::<_, Self::Rejection>(Accept(parts.headers.get(header::ACCEPT).cloned()))
+    }
+}
+
+/// What [`Accept::text`] reads, from `headers`.
+pub(crate) fn accept_of(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// The query string as a map (last value wins).
 pub(crate) fn query(raw: Option<&str>) -> Result<HashMap<String, String>> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))

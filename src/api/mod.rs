@@ -41,7 +41,6 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -95,18 +94,20 @@ pub struct AppParts {
 }
 
 /// The whole API: the Kubernetes routes behind authentication and authorization
-/// ([`authz::authorize`]), then the routes with checks of their own (health; Pub/Sub,
+/// ([`authz::Checked`]), then the routes with checks of their own (health; Pub/Sub,
 /// Scheduler and Eventarc pushes; the guests' uploads).
 pub fn router(state: AppState) -> Router {
-    let checked = middleware::from_fn_with_state(authz::Guard::of(&state), authz::authorize);
-    assemble(kubernetes_routes().route_layer(checked), state)
+    assemble(
+        kubernetes_routes().route_layer(authz::Guard::of(&state)),
+        state,
+    )
 }
 
 /// [`router`] without authentication and authorization, for the benchmark that measures them
 /// (`rbac::bench`); every caller is the dev admin.
 #[cfg(test)]
 pub(crate) fn router_unchecked(state: AppState) -> Router {
-    let admin = |mut request: Request, next: Next| async move {
+    let admin = |mut request: Request, next: axum::middleware::Next| async move {
         request
             .extensions_mut()
             .insert(crate::auth::identity::User {
@@ -116,12 +117,26 @@ pub(crate) fn router_unchecked(state: AppState) -> Router {
         next.run(request).await
     };
     assemble(
-        kubernetes_routes().route_layer(middleware::from_fn(admin)),
+        kubernetes_routes().route_layer(axum::middleware::from_fn(admin)),
         state,
     )
 }
 
 fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
+    Router::new().fallback_service(front(kubernetes, state))
+}
+
+/// The whole API as the service a listener serves ([`router`] as a [`Front`], without the
+/// `Router` around it: `serve` and `dev` hand it to `axum::serve` directly, so a request is
+/// routed once).
+pub(crate) fn service(state: AppState) -> Front {
+    front(
+        kubernetes_routes().route_layer(authz::Guard::of(&state)),
+        state,
+    )
+}
+
+fn front(kubernetes: Router<AppState>, state: AppState) -> Front {
     let routes = kubernetes
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::livez))
@@ -130,15 +145,47 @@ fn assemble(kubernetes: Router<AppState>, state: AppState) -> Router {
         .merge(guest::routes())
         .fallback(not_found)
         .with_state(state);
-    // Around the whole router once, not around each route (`Router::layer`): each layer
-    // clones what it wraps per request, and per route that is the route's whole boxed stack
-    // of layers and handler, several allocations a request.
-    let outer = tower::ServiceBuilder::new()
-        .layer(middleware::from_fn(observe))
-        .layer(middleware::from_fn(panic::catch_panic))
-        .layer(middleware::from_fn(admit::admit))
-        .service(routes);
-    Router::new().fallback_service(outer)
+    Front { routes }
+}
+
+/// The steps around every route, in one future: [`observe`] (the request's context and its
+/// log line), then [`panic::catch_panic`], then [`admit::admit`], then the routes. Around the
+/// whole router once, not around each route (`Router::layer` clones what it wraps per
+/// request, per route the route's whole boxed stack); and one hand-written service, not a
+/// `middleware::from_fn` each: every `from_fn` boxes its future and the service it wraps
+/// for each request (perf: a fifth of `GET pod`'s allocations, docs/benchmarks.md).
+#[derive(Clone, Debug)]
+pub(crate) struct Front {
+    routes: Router,
+}
+
+impl tower::Service<Request> for Front {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // `Router` is always ready; each call clones it (one reference count).
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let routes = self.routes.clone();
+        Box::pin(async move {
+            let routed = |request: Request| async move {
+                use tower::ServiceExt;
+                match routes.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            };
+            let admitted = |request: Request| admit::admit(request, routed);
+            Ok(observe(request, |request| panic::catch_panic(request, admitted)).await)
+        })
+    }
 }
 
 /// Every route of the Kubernetes API (and k8sless' `/pods` shortcut). A route added here is
@@ -272,7 +319,11 @@ async fn not_found(uri: axum::http::Uri) -> Error {
 /// external message). Nothing else logs an error on its way to the response. A successful
 /// request logs at debug level only (`RUST_LOG=debug`): Cloud Run writes a request log of
 /// its own for each request, with its status, latency and trace.
-async fn observe(request: Request, next: Next) -> Response {
+async fn observe<F, Fut>(request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let headers = request.headers();
     let trace = crate::telemetry::trace_id(
         headers
@@ -288,7 +339,7 @@ async fn observe(request: Request, next: Next) -> Response {
     );
     crate::telemetry::request::scope(context, async move {
         let started = Instant::now();
-        let response = next.run(request).await;
+        let response = next(request).await;
         log_outcome(&response, started);
         response
     })

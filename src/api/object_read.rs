@@ -44,7 +44,8 @@ where
             .await
             .map_err(IntoResponse::into_response)?;
         let query = extract::query(parts.uri.query()).map_err(IntoResponse::into_response)?;
-        let table = table_request(&parts.headers, &query).map_err(IntoResponse::into_response)?;
+        let table = table_request(extract::accept_of(&parts.headers), &query)
+            .map_err(IntoResponse::into_response)?;
         Ok(ObjectRead {
             parts: own,
             state: state.clone(),

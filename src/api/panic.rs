@@ -13,7 +13,6 @@ use std::sync::Once;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
@@ -44,11 +43,16 @@ fn install_hook() {
     });
 }
 
-/// The middleware: see the module documentation.
-pub(crate) async fn catch_panic(request: Request, next: Next) -> Response {
+/// The middleware (a step of `api::Front`, `next` the rest of the stack): see the module
+/// documentation.
+pub(crate) async fn catch_panic<F, Fut>(request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     install_hook();
     // Pinned in this future's own state: boxing it was an allocation per request.
-    let inner = std::pin::pin!(next.run(request));
+    let inner = std::pin::pin!(next(request));
     match (CatchUnwind { inner }).await {
         Ok(response) => response,
         Err(message) => {
@@ -103,7 +107,11 @@ mod tests {
         let app = Router::new()
             .route("/boom", get(boom))
             .route("/ok", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(super::catch_panic));
+            .layer(axum::middleware::from_fn(
+                |request: axum::extract::Request, next: axum::middleware::Next| {
+                    super::catch_panic(request, |request| next.run(request))
+                },
+            ));
         let req = |p: &str| {
             axum::http::Request::get(p)
                 .body(Body::empty())

@@ -65,9 +65,9 @@ pub(crate) async fn pod_view(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Response {
-    respond(view(state, namespace, name, q, headers).await)
+    respond(view(state, namespace, name, q, accept).await)
 }
 
 async fn view(
@@ -75,10 +75,10 @@ async fn view(
     namespace: String,
     name: String,
     q: Option<String>,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
-    let Some(table) = table_request(&headers, &query)? else {
+    let Some(table) = table_request(accept.text(), &query)? else {
         let body = state.pods.get_json(&namespace, &name).await?;
         return Ok((
             StatusCode::OK,
@@ -101,13 +101,9 @@ async fn view(
 
 /// `Some((apiVersion, includeObject))` when the client asked for a Table.
 pub(super) fn table_request(
-    headers: &HeaderMap,
+    accept: &str,
     query: &std::collections::HashMap<String, String>,
 ) -> Result<Option<(&'static str, IncludeObject)>> {
-    let accept = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let Some(version) = table::table_api_version(accept) else {
         return Ok(None);
     };
@@ -143,38 +139,38 @@ pub(crate) async fn pod_list(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Response {
-    respond(list(state, Some(namespace), q, headers).await)
+    respond(list(state, Some(namespace), q, accept).await)
 }
 
 /// `GET /api/v1/pods` (and `?watch=true`).
 pub(crate) async fn pod_list_all(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Response {
-    respond(list(state, None, q, headers).await)
+    respond(list(state, None, q, accept).await)
 }
 
 /// `GET /pods`: the default namespace.
 pub(crate) async fn pod_list_default(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Response {
-    respond(list(state, Some("default".into()), q, headers).await)
+    respond(list(state, Some("default".into()), q, accept).await)
 }
 
 async fn list(
     state: AppState,
     namespace: Option<String>,
     q: Option<String>,
-    headers: HeaderMap,
+    accept: extract::Accept,
 ) -> Result<Response> {
     let query = extract::query(q.as_deref())?;
     let opts = list_options(&query)?;
-    let table = table_request(&headers, &query)?;
+    let table = table_request(accept.text(), &query)?;
     if extract::flag(&query, "watch") {
         let resource_version = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
             Some(v) => Some(

@@ -67,7 +67,11 @@ impl Authorizer {
     }
 
     /// Whether `user` may do what `info` asks.
-    pub(crate) async fn check(&self, user: &User, info: &RequestInfo) -> Result<Decision, Error> {
+    pub(crate) async fn check(
+        &self,
+        user: &User,
+        info: &RequestInfo<'_>,
+    ) -> Result<Decision, Error> {
         let base = self.base.check(user, info);
         if base.allowed || self.source.is_none() {
             return Ok(base);
@@ -118,7 +122,7 @@ impl Authorizer {
 /// "/metrics"`; the subresource joins the resource in the sentence (`"pods/status"`) but not
 /// the qualified resource before `is forbidden`; `: <reason>` follows when the authorizer gave
 /// one.
-pub(crate) fn forbidden(user: &User, info: &RequestInfo, reason: &str) -> Error {
+pub(crate) fn forbidden(user: &User, info: &RequestInfo<'_>, reason: &str) -> Error {
     let sentence = if !info.is_resource {
         format!(
             "User {:?} cannot {} path {:?}",
@@ -126,7 +130,7 @@ pub(crate) fn forbidden(user: &User, info: &RequestInfo, reason: &str) -> Error 
         )
     } else {
         let resource = if info.subresource.is_empty() {
-            info.resource.clone()
+            info.resource.to_string()
         } else {
             format!("{}/{}", info.resource, info.subresource)
         };
@@ -146,7 +150,7 @@ pub(crate) fn forbidden(user: &User, info: &RequestInfo, reason: &str) -> Error 
     } else {
         format!("{sentence}: {reason}")
     };
-    let qualified = match (info.resource.as_str(), info.api_group.as_str()) {
+    let qualified = match (&*info.resource, &*info.api_group) {
         ("", _) => String::new(),
         (r, "") => r.to_string(),
         (r, g) => format!("{r}.{g}"),
@@ -157,9 +161,9 @@ pub(crate) fn forbidden(user: &User, info: &RequestInfo, reason: &str) -> Error 
         (false, false) => format!("{qualified} {:?} is forbidden: {error}", info.name),
     };
     Error::Denied {
-        group: info.api_group.clone(),
-        resource: info.resource.clone(),
-        name: info.name.clone(),
+        group: info.api_group.to_string(),
+        resource: info.resource.to_string(),
+        name: info.name.to_string(),
         message,
     }
 }

@@ -191,13 +191,13 @@ pub(crate) fn is_builtin(name: &str) -> bool {
 
 /// The concrete requests a rule stands for: one per verb, group, resource and name (a `*`
 /// stays a literal `*`, which only a `*` of the user's covers), or per verb and URL.
-fn requests_of(rule: &PolicyRule, namespace: &str) -> Vec<RequestInfo> {
+fn requests_of<'a>(rule: &'a PolicyRule, namespace: &'a str) -> Vec<RequestInfo<'a>> {
     let mut out = Vec::new();
     for verb in &rule.verbs {
         for url in rule.non_resource_urls.iter().flatten() {
             out.push(RequestInfo {
-                verb: verb.clone(),
-                path: url.clone(),
+                verb: verb.into(),
+                path: url.into(),
                 ..RequestInfo::default()
             });
         }
@@ -211,12 +211,12 @@ fn requests_of(rule: &PolicyRule, namespace: &str) -> Vec<RequestInfo> {
                 for name in names {
                     out.push(RequestInfo {
                         is_resource: true,
-                        verb: verb.clone(),
-                        api_group: group.clone(),
-                        resource: resource.to_string(),
-                        subresource: subresource.to_string(),
-                        namespace: namespace.to_string(),
-                        name: name.to_string(),
+                        verb: verb.into(),
+                        api_group: group.into(),
+                        resource: resource.into(),
+                        subresource: subresource.into(),
+                        namespace: namespace.into(),
+                        name: name.into(),
                         ..RequestInfo::default()
                     });
                 }

@@ -136,7 +136,7 @@ impl Policy {
     }
 
     /// Whether `user` may do what `info` asks.
-    pub(crate) fn check(&self, user: &User, info: &RequestInfo) -> Decision {
+    pub(crate) fn check(&self, user: &User, info: &RequestInfo<'_>) -> Decision {
         let mut missing: Vec<String> = Vec::new();
         let mut allowed = false;
         self.each_grant(user, |g| {

@@ -17,43 +17,47 @@
 //!   `kubectl get pod x -w` asks), so `resourceNames` rules match it.
 //! - k8sless' shortcut `/pods` is `/api/v1/namespaces/default/pods`.
 
-/// The attributes of one request.
+use std::borrow::Cow;
+
+/// The attributes of one request. Each borrows from the request's path where it can (a
+/// request resolved in the middleware allocates nothing for them); a review's or an
+/// impersonation's attributes own theirs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct RequestInfo {
+pub(crate) struct RequestInfo<'a> {
     /// Whether it names a resource (else `path` is what is authorized).
     pub(crate) is_resource: bool,
     /// The URL path (non-resource requests).
-    pub(crate) path: String,
+    pub(crate) path: Cow<'a, str>,
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`; the
     /// lower-cased method for non-resource requests.
-    pub(crate) verb: String,
+    pub(crate) verb: Cow<'a, str>,
     /// The API group (`""` for core).
-    pub(crate) api_group: String,
+    pub(crate) api_group: Cow<'a, str>,
     /// The version (`v1`).
-    pub(crate) api_version: String,
+    pub(crate) api_version: Cow<'a, str>,
     /// The resource (plural).
-    pub(crate) resource: String,
+    pub(crate) resource: Cow<'a, str>,
     /// The subresource (`status`, `log`, `exec`, ...).
-    pub(crate) subresource: String,
+    pub(crate) subresource: Cow<'a, str>,
     /// The namespace (empty: cluster scope).
-    pub(crate) namespace: String,
+    pub(crate) namespace: Cow<'a, str>,
     /// The object's name (empty for collections).
-    pub(crate) name: String,
+    pub(crate) name: Cow<'a, str>,
 }
 
 /// Subresources of a Namespace that do not start a namespaced resource.
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 
 /// Resolves a request's attributes from its method, path and raw query.
-pub(crate) fn resolve(method: &str, path: &str, query: Option<&str>) -> RequestInfo {
+pub(crate) fn resolve<'a>(method: &str, path: &'a str, query: Option<&'a str>) -> RequestInfo<'a> {
     let path = if path == "/pods" {
         "/api/v1/namespaces/default/pods"
     } else {
         path
     };
     let non_resource = || RequestInfo {
-        path: path.to_string(),
-        verb: method.to_ascii_lowercase(),
+        path: path.into(),
+        verb: method.to_ascii_lowercase().into(),
         ..RequestInfo::default()
     };
     let mut parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -65,9 +69,9 @@ pub(crate) fn resolve(method: &str, path: &str, query: Option<&str>) -> RequestI
     parts.drain(..rest);
     let mut info = RequestInfo {
         is_resource: true,
-        path: path.to_string(),
-        api_group: group.to_string(),
-        api_version: version.to_string(),
+        path: path.into(),
+        api_group: group.into(),
+        api_version: version.into(),
         ..RequestInfo::default()
     };
     info.verb = match method {
@@ -78,20 +82,21 @@ pub(crate) fn resolve(method: &str, path: &str, query: Option<&str>) -> RequestI
         "DELETE" => "delete",
         _ => "",
     }
-    .to_string();
+    .into();
     if parts.first() == Some(&"watch") && parts.len() > 1 {
         info.verb = "watch".into();
         parts.remove(0);
     }
     if parts.first() == Some(&"namespaces") && parts.len() > 1 {
-        info.namespace = parts[1].to_string();
+        info.namespace = parts[1].into();
         if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
             parts.drain(..2);
         }
     }
-    info.resource = parts.first().map(|s| s.to_string()).unwrap_or_default();
-    info.name = parts.get(1).map(|s| s.to_string()).unwrap_or_default();
-    info.subresource = parts.get(2).map(|s| s.to_string()).unwrap_or_default();
+    let part = |i: usize| Cow::Borrowed(parts.get(i).copied().unwrap_or(""));
+    info.resource = part(0);
+    info.name = part(1);
+    info.subresource = part(2);
     if info.name.is_empty() {
         collection_verb(&mut info, query);
     }
@@ -100,14 +105,14 @@ pub(crate) fn resolve(method: &str, path: &str, query: Option<&str>) -> RequestI
 
 /// A collection's `get` is `list` (or `watch`), its `delete` is `deletecollection`; a
 /// `metadata.name` field selector names the object.
-fn collection_verb(info: &mut RequestInfo, query: Option<&str>) {
+fn collection_verb(info: &mut RequestInfo<'_>, query: Option<&str>) {
     let params = || {
         query
             .unwrap_or("")
             .split('&')
             .filter_map(|kv| kv.split_once('='))
     };
-    match info.verb.as_str() {
+    match &*info.verb {
         "get" => {
             let watch = params().any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
             info.verb = if watch { "watch" } else { "list" }.into();
@@ -124,7 +129,7 @@ fn collection_verb(info: &mut RequestInfo, query: Option<&str>) {
             .strip_prefix("metadata.name=")
             .filter(|n| !n.contains(','))
         {
-            info.name = name.to_string();
+            info.name = name.to_string().into();
         }
     }
 }
@@ -209,12 +214,12 @@ mod tests {
         for (method, path, query, want) in CASES {
             let got = resolve(method, path, *query);
             let attributes = [
-                got.verb.as_str(),
-                &got.api_group,
-                &got.resource,
-                &got.subresource,
-                &got.namespace,
-                &got.name,
+                &*got.verb,
+                &*got.api_group,
+                &*got.resource,
+                &*got.subresource,
+                &*got.namespace,
+                &*got.name,
             ];
             assert!(got.is_resource, "{method} {path} {query:?}");
             assert_eq!(attributes, *want, "{method} {path} {query:?}");
@@ -233,7 +238,7 @@ mod tests {
         ] {
             let i = resolve("GET", p, None);
             assert!(!i.is_resource, "{p}");
-            assert_eq!((i.verb.as_str(), i.path.as_str()), ("get", p));
+            assert_eq!((&*i.verb, &*i.path), ("get", p));
         }
     }
 }

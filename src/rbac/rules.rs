@@ -166,7 +166,7 @@ fn has(list: &[String], want: &str) -> bool {
 }
 
 /// Whether `rule` allows the request.
-pub(crate) fn allows(rule: &PolicyRule, info: &RequestInfo) -> bool {
+pub(crate) fn allows(rule: &PolicyRule, info: &RequestInfo<'_>) -> bool {
     if !has(&rule.verbs, &info.verb) {
         return false;
     }
@@ -195,7 +195,7 @@ pub(crate) fn allows(rule: &PolicyRule, info: &RequestInfo) -> bool {
     resource_ok
         && match rule.resource_names.as_deref() {
             None | Some([]) => true,
-            Some(names) => names.contains(&info.name),
+            Some(names) => names.iter().any(|n| *n == info.name),
         }
 }
 

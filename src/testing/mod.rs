@@ -16,6 +16,7 @@
 
 pub mod latency_proxy;
 mod offline;
+mod served;
 mod stack;
 pub mod store_contract;
 mod tools;

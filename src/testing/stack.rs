@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::extract::Request;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use super::served::Served;
 use crate::api;
 use crate::gce;
 use crate::sim::guest::{self, ReportSink, SimLogs};
@@ -109,7 +111,7 @@ impl StackBuilder {
             });
         }
         let logs = SimLogs::default();
-        let app_cell: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+        let app_cell: Arc<OnceLock<api::Front>> = Arc::new(OnceLock::new());
         if self.guests {
             guest::install(
                 &sim,
@@ -126,8 +128,17 @@ impl StackBuilder {
         }
         let exec = crate::pods::exec::Exec::default();
         let state = self.app_state(&pods, &logs, exec)?;
-        let app = api::router(state.clone()).merge(sim.router());
-        let _ = app_cell.set(app.clone());
+        let front = api::service(state.clone());
+        let app = Served {
+            api: front.clone(),
+            // With a separate simulator (`compute_endpoint`) the in-process one serves nothing.
+            // A path under its prefixes that it does not serve is the API's 404, as before.
+            sim: self
+                .compute_endpoint
+                .is_none()
+                .then(|| sim.router().fallback_service(front)),
+        };
+        let _ = app_cell.set(app.api.clone());
         let collector = self
             .collect_interval
             .map(|every| tokio::spawn(collect_every(state.clone(), every)));
@@ -248,17 +259,20 @@ impl StackBuilder {
 /// Serves `app` on `listener` (HTTPS with `tls`) until `stop` fires.
 async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    app: Served,
     tls: Option<&crate::tls::SelfSigned>,
     stop: oneshot::Receiver<()>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let Some(cert) = tls else {
         return Ok(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await;
+            let _ = axum::serve(
+                listener,
+                axum::ServiceExt::<Request>::into_make_service(app),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .await;
         }));
     };
     let config = crate::tls::server_config(cert).await?;
@@ -272,7 +286,10 @@ async fn serve(
         h.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     Ok(tokio::spawn(async move {
-        let _ = server.handle(handle).serve(app.into_make_service()).await;
+        let _ = server
+            .handle(handle)
+            .serve(axum::ServiceExt::<Request>::into_make_service(app))
+            .await;
     }))
 }
 
@@ -343,7 +360,7 @@ impl Stack {
 
 /// Simulated guests' reports, delivered as Pub/Sub would: push JSON to `POST /pubsub/push`
 /// of the stack's own router, in process; retried a few times on a non-2xx answer.
-fn push_sink(app: Arc<OnceLock<axum::Router>>) -> ReportSink {
+fn push_sink(app: Arc<OnceLock<api::Front>>) -> ReportSink {
     let ids = Arc::new(AtomicU64::new(0));
     Arc::new(move |report| {
         let (app, ids) = (app.clone(), ids.clone());
