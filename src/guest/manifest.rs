@@ -120,10 +120,23 @@ fn wire_gpu(container: &mut Map<String, Value>) {
     }
 }
 
+#[cfg(test)]
 pub(super) fn for_vm(cfg: &GuestConfig, pod_manifest_json: &str) -> VmManifest {
-    let Ok(Value::Object(mut pod)) = serde_json::from_str::<Value>(pod_manifest_json) else {
-        return VmManifest {
+    match serde_json::from_str::<Value>(pod_manifest_json) {
+        Ok(pod @ Value::Object(_)) => for_vm_value(cfg, pod),
+        _ => VmManifest {
             json: pod_manifest_json.to_owned(),
+            wants_gpu: false,
+        },
+    }
+}
+
+/// The manifest adjusted for the VM (see the module docs); a manifest that is not an object
+/// is passed through as its text.
+pub(super) fn for_vm_value(cfg: &GuestConfig, pod_manifest: Value) -> VmManifest {
+    let Value::Object(mut pod) = pod_manifest else {
+        return VmManifest {
+            json: pod_manifest.to_string(),
             wants_gpu: false,
         };
     };
@@ -164,7 +177,6 @@ pub(super) fn for_vm(cfg: &GuestConfig, pod_manifest_json: &str) -> VmManifest {
             }
         }
     }
-    let json =
-        serde_json::to_string(&Value::Object(pod)).unwrap_or_else(|_| pod_manifest_json.to_owned());
+    let json = Value::Object(pod).to_string();
     VmManifest { json, wants_gpu }
 }

@@ -263,8 +263,22 @@ pub(crate) fn decode_user_data(value: &str, encoding: Option<&str>) -> Result<St
 /// A manifest that is not a JSON object is passed through unchanged.
 /// Check the result with [`check_metadata_limits`].
 #[must_use]
+#[cfg(test)]
 pub(crate) fn metadata_items(cfg: &GuestConfig, pod_manifest_json: &str) -> Vec<(String, String)> {
-    let adjusted = manifest::for_vm(cfg, pod_manifest_json);
+    items_for(cfg, manifest::for_vm(cfg, pod_manifest_json))
+}
+
+/// [`metadata_items`] of a manifest already parsed (the service's path: the pod serialized
+/// to a tree once, never to text and back).
+#[must_use]
+pub(crate) fn metadata_items_of(
+    cfg: &GuestConfig,
+    pod_manifest: serde_json::Value,
+) -> Vec<(String, String)> {
+    items_for(cfg, manifest::for_vm_value(cfg, pod_manifest))
+}
+
+fn items_for(cfg: &GuestConfig, adjusted: manifest::VmManifest) -> Vec<(String, String)> {
     let mut cfg = cfg.clone();
     cfg.install_gpu_driver |= adjusted.wants_gpu;
     let mut items = vec![

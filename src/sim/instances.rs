@@ -37,6 +37,7 @@ impl Sim {
         validate::check_insert(zone, &body).map_err(SimError::invalid)?;
         let now = self.inner.clock.now_ms();
         let name = body.name.clone();
+        let report = self.has_hooks();
         let (op, changes) = {
             let mut st = self.lock();
             if let Some(op_name) = request_id.and_then(|r| st.request_ids.get(r)).cloned() {
@@ -62,11 +63,11 @@ impl Sim {
             if let Some(rid) = request_id {
                 st.request_ids.insert(rid.to_string(), op.name.clone());
             }
-            let changes = st.step(now, self.inner.config.timings, &self.inner.clock);
+            let changes = st.step(now, self.inner.config.timings, &self.inner.clock, report);
             (op, changes)
         };
         // The insert itself is a change for hooks (PROVISIONING), then whatever step did.
-        if !stockout {
+        if !stockout && report {
             if let Some(inst) = self
                 .get_instance(zone, &name)
                 .ok()
@@ -269,7 +270,7 @@ impl Sim {
                     error: None,
                 },
             );
-            let changes = st.step(now, timings, &self.inner.clock);
+            let changes = st.step(now, timings, &self.inner.clock, self.has_hooks());
             (op, changes)
         };
         self.emit(changes);
@@ -296,7 +297,7 @@ impl Sim {
             }
             let body = inst.body.clone();
             st.moving.insert((zone.to_string(), name.to_string()));
-            let changes = st.step(now, timings, &self.inner.clock);
+            let changes = st.step(now, timings, &self.inner.clock, self.has_hooks());
             (body, changes)
         };
         let mut all = vec![SimChange {

@@ -162,7 +162,17 @@ impl Sim {
     /// Applies due transitions under the lock; the caller emits what changed.
     fn step_locked(&self, st: &mut State) -> Vec<SimChange> {
         let now = self.inner.clock.now_ms();
-        st.step(now, self.inner.config.timings, &self.inner.clock)
+        st.step(
+            now,
+            self.inner.config.timings,
+            &self.inner.clock,
+            self.has_hooks(),
+        )
+    }
+
+    /// Whether any hook sees changes (`gce-sim` alone has none: its changes are not built).
+    fn has_hooks(&self) -> bool {
+        self.inner.hooks.read().is_ok_and(|h| !h.is_empty())
     }
 
     pub(crate) fn schema(&self) -> Option<&Arc<schema::Discovery>> {

@@ -110,12 +110,15 @@ impl State {
         1_000_000_000_000 + self.next_id
     }
 
-    /// Advances every moving instance and operation to `now`; returns the changes.
+    /// Advances every moving instance and operation to `now`; returns the changes when
+    /// `report` (someone has a hook: each change copies the whole instance, ~30 KB of it
+    /// metadata, twice per insert with zero timings).
     pub(crate) fn step(
         &mut self,
         now: u64,
         t: SimTimings,
         clock: &super::SimClock,
+        report: bool,
     ) -> Vec<SimChange> {
         let mut changes = Vec::new();
         let moving: Vec<(String, String)> = self.moving.iter().cloned().collect();
@@ -150,19 +153,17 @@ impl State {
                     }
                     _ => {}
                 }
-                if next == InstanceStatus::Terminated && inst.deleting {
+                let deleted = next == InstanceStatus::Terminated && inst.deleting;
+                if report {
                     changes.push(SimChange {
                         zone: zone.clone(),
                         instance: inst.body.clone(),
-                        deleted: true,
+                        deleted,
                     });
+                }
+                if deleted {
                     break;
                 }
-                changes.push(SimChange {
-                    zone: zone.clone(),
-                    instance: inst.body.clone(),
-                    deleted: false,
-                });
             }
             let status = inst.body.status;
             let gone = inst.deleting && status == Some(InstanceStatus::Terminated);

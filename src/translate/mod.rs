@@ -153,7 +153,8 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
     let Some(spec) = pod.spec.as_ref() else {
         return Err(vec![Cause::required("spec")]);
     };
-    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    let no_annotations = BTreeMap::new();
+    let annotations = pod.metadata.annotations.as_ref().unwrap_or(&no_annotations);
     let request = sizing::effective_request(spec);
     let mut causes = Vec::new();
 
@@ -170,7 +171,7 @@ pub fn translate(pod: &Pod, s: &VmSettings) -> Result<VmPlan, Vec<Cause>> {
             .or_else(|| p.instance_type.clone());
         machine::choose(spec, &request, p, explicit, s)
     });
-    let account = service_account(&annotations, s);
+    let account = service_account(annotations, s);
     let disk_gb = disk_size(spec, &request);
     if let Err(c) = &placement {
         causes.extend(c.iter().cloned());

@@ -70,6 +70,15 @@ impl Pods {
         if decide(&rec, &[], now, now, s) != Some(Step::Insert) {
             return Ok(Reinserted::Skipped("changed meanwhile"));
         }
+        if let Some(vm) = self.inserted_since_listed(&rec).await {
+            let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
+            let (seen, attempts) = (InsertSeen::of(&rec), rec.vm.insert_attempts);
+            self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
+                transitions::scheduled(rec, &vm, now);
+            })
+            .await?;
+            return Ok(Reinserted::Inserted { zone: vm.zone });
+        }
         let mut plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
             Error::internal(format!(
                 "pod {namespace}/{name} no longer translates: {causes:?}"
@@ -131,6 +140,24 @@ impl Pods {
         };
         self.record_insert_failure(namespace, name, failed, last_error.as_ref(), now)
             .await
+    }
+
+    /// The VM of a record as its create wrote it (scheduled, no failed insert recorded), when
+    /// it exists by now: the create's own insert landed after collection listed the VMs (a
+    /// pass running while pods are created finds every create between its listing and its
+    /// walk of the records so). One `instances.get` instead of translating the pod again and
+    /// an insert that Compute Engine answers with `alreadyExists` and another get; a crash
+    /// between the write and the insert still gets its VM (404 here, then the insert).
+    async fn inserted_since_listed(&self, rec: &PodRecord) -> Option<VmRef> {
+        let scheduled = rec.pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+        if rec.vm.inserted || !scheduled || rec.vm.zone.is_empty() {
+            return None;
+        }
+        let zone = rec.vm.zone.clone();
+        let vm = self.compute.get(&zone, &rec.vm.name).await.ok()?;
+        let uid = crate::gce::labels::sanitize_value(rec.pod.metadata.uid.as_deref()?);
+        (vm.labels.get(names::LABEL_UID) == Some(&uid))
+            .then(|| VmRef::from_instance(&vm, std::slice::from_ref(&zone)))
     }
 
     /// Records that no zone took the VM: waiting for capacity, or Failed when Compute
