@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use k8sless::sim::faults::FaultRule;
 use k8sless::testing::record::{self, PodRecord, VmState};
-use k8sless::testing::{Instance, Stack, names};
+use k8sless::testing::{
+    AttachedDisk, AttachedDiskInitializeParams, Client, ClientConfig, Instance, NetworkInterface,
+    RetryPolicy, Stack, TokenSource, names,
+};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -110,6 +113,18 @@ async fn deadline_fails_the_pod_and_deletes_its_vm() {
 
 #[tokio::test]
 async fn crash_between_record_and_insert_is_repaired() {
+    crash_before_insert_repaired(false).await;
+}
+
+/// The record exactly as create writes it, `nodeName` set: collection first asks Compute
+/// Engine for the VM (its create's insert may have landed after the pass listed the VMs), gets
+/// a 404, and inserts it.
+#[tokio::test]
+async fn crash_between_a_scheduled_record_and_its_insert_is_repaired() {
+    crash_before_insert_repaired(true).await;
+}
+
+async fn crash_before_insert_repaired(scheduled: bool) {
     let (issuer, stack, api) = verified().await;
     // What a create writes before it inserts: the record, and nothing in Compute Engine.
     let r = api
@@ -123,12 +138,16 @@ async fn crash_between_record_and_insert_is_repaired() {
         .await
         .expect("dry run");
     let pod_json: Value = r.json().await.expect("json");
-    let k8s_pod = serde_json::from_value(pod_json).expect("pod");
     let vm_name = names::vm_name(
         &stack.pods.settings().deployment,
         "default",
         "orphaned-record",
     );
+    let mut k8s_pod: k8s_openapi::api::core::v1::Pod =
+        serde_json::from_value(pod_json).expect("pod");
+    if scheduled {
+        k8s_pod.spec.as_mut().expect("spec").node_name = Some(vm_name.clone());
+    }
     let rec = PodRecord::new(
         k8s_pod,
         VmState {
@@ -162,6 +181,115 @@ async fn crash_between_record_and_insert_is_repaired() {
     let got = api.pod("orphaned-record").await;
     assert_eq!(got["spec"]["nodeName"], vm_name.as_str());
     assert_eq!(got["status"]["conditions"][0]["status"], "True");
+    assert_eq!(count(&gc(&api, &issuer).await, "inserted"), 0);
+    stack.stop().await;
+}
+
+/// A VM that exists but that the pass's listing did not show (its create's insert landed
+/// after the pass listed the VMs; here, deterministically, a zone the deployment no longer
+/// lists) is recorded as the pod's VM after one `instances.get`: no second VM, no insert.
+#[tokio::test]
+async fn a_vm_missing_from_the_listing_is_adopted_after_one_get_not_inserted_again() {
+    let issuer = Issuer::start().await;
+    let mut b = builder(&issuer);
+    b.args.zones = Some("us-central1-a".into());
+    let stack = b.start().await.expect("stack");
+    let api = Api::new(&stack);
+    let r = api
+        .http
+        .post(format!(
+            "{}/api/v1/namespaces/default/pods?dryRun=All",
+            api.base
+        ))
+        .json(&pod("late-insert"))
+        .send()
+        .await
+        .expect("dry run");
+    let mut k8s_pod: k8s_openapi::api::core::v1::Pod = r.json().await.expect("pod");
+    let settings = stack.pods.settings().clone();
+    let vm_name = names::vm_name(&settings.deployment, "default", "late-insert");
+    let uid = k8s_pod.metadata.uid.clone().expect("uid");
+    k8s_pod.spec.as_mut().expect("spec").node_name = Some(vm_name.clone());
+    let zone = "us-central1-b";
+    // The create's insert, through the production client, in a zone the listing skips.
+    let client = Client::new(
+        ClientConfig {
+            endpoint: format!("{}/compute/v1", stack.base),
+            project: settings.project.clone(),
+            zones: vec![zone.into()],
+            mutations_per_second: 0.0,
+            timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                initial: Duration::from_millis(5),
+                max: Duration::from_millis(100),
+                deadline: Duration::from_secs(10),
+            },
+        },
+        TokenSource::Anonymous,
+    )
+    .expect("client");
+    let labels = [
+        (names::LABEL_MANAGED, "true".to_string()),
+        (names::LABEL_UID, names::sanitize_value(&uid)),
+        (names::LABEL_DEPLOYMENT, settings.deployment.clone()),
+    ];
+    let vm = Instance {
+        name: vm_name.clone(),
+        machine_type: format!("zones/{zone}/machineTypes/e2-small"),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        disks: vec![AttachedDisk {
+            boot: Some(true),
+            auto_delete: Some(true),
+            disk_type: Some("PERSISTENT".into()),
+            initialize_params: Some(AttachedDiskInitializeParams {
+                source_image: Some("projects/cos-cloud/global/images/family/cos-121-lts".into()),
+                disk_size_gb: Some("10".into()),
+                disk_type: Some(format!("zones/{zone}/diskTypes/pd-balanced")),
+            }),
+        }],
+        network_interfaces: vec![NetworkInterface {
+            network: Some("global/networks/default".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    client
+        .insert(zone, &vm, uuid::Uuid::new_v4())
+        .await
+        .expect("insert");
+    let rec = PodRecord::new(
+        k8s_pod,
+        VmState {
+            name: vm_name.clone(),
+            zone: zone.into(),
+            machine_type: "e2-small".into(),
+            insert_attempts: 1,
+            ..Default::default()
+        },
+    );
+    let key = record::key("default", "late-insert");
+    let data = rec.encode().expect("encode");
+    stack.pods.store().create(&key, data).await.expect("write");
+    let inserts = |s: &Stack| s.sim.stats().calls.get("insert").copied().unwrap_or(0);
+    let inserts_before = inserts(&stack);
+
+    let summary = gc(&api, &issuer).await;
+    assert_eq!(count(&summary, "inserted"), 1, "{summary}");
+    assert_eq!(inserts(&stack), inserts_before, "no second insert");
+    let vms: Vec<_> = stack
+        .sim
+        .instances()
+        .into_iter()
+        .filter(|i| i.name == vm_name)
+        .collect();
+    assert_eq!(vms.len(), 1);
+    let got = api.pod("late-insert").await;
+    assert_eq!(got["spec"]["nodeName"], vm_name.as_str());
+    assert_eq!(got["status"]["conditions"][0]["status"], "True", "{got}");
+    // Recorded as inserted: the next pass leaves it alone.
     assert_eq!(count(&gc(&api, &issuer).await, "inserted"), 0);
     stack.stop().await;
 }
