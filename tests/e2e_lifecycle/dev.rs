@@ -130,3 +130,33 @@ async fn first_report_node_facts_are_an_event_that_describe_shows() {
     }
     stack.stop().await;
 }
+
+/// `dev --compute-endpoint` on a separate simulator (what `scripts/bench` runs): its VMs are
+/// that simulator's, and its own port serves the API alone, as `serve` does: the simulator's
+/// paths there are the API's 404 Status.
+#[tokio::test]
+async fn dev_with_a_separate_simulator_serves_only_the_api() {
+    init();
+    let mut peer = StackBuilder::new(default_args());
+    peer.verify_tokens = false;
+    let peer = peer.start().await.expect("the simulator's stack");
+    let mut b = StackBuilder::new(default_args());
+    b.verify_tokens = false;
+    b.compute_endpoint = Some(format!("{}/compute/v1", peer.base));
+    let stack = b.start().await.expect("stack");
+    let api = Api::new(&stack);
+    let created = api.create(pod("elsewhere")).await;
+    let vm_name = created["spec"]["nodeName"].as_str().unwrap_or_default();
+    assert!(vm_named(&peer, vm_name).is_some(), "the VM is the peer's");
+    assert!(
+        vm_named(&stack, vm_name).is_none(),
+        "not the in-process one's"
+    );
+    let (code, body) = get(&stack.base, "/sim/stats").await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["kind"], "Status", "{body}");
+    let (code, _) = get(&peer.base, "/sim/stats").await;
+    assert_eq!(code, 200);
+    stack.stop().await;
+    peer.stop().await;
+}
