@@ -71,13 +71,7 @@ impl Pods {
             return Ok(Reinserted::Skipped("changed meanwhile"));
         }
         if let Some(vm) = self.inserted_since_listed(&rec).await {
-            let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
-            let (seen, attempts) = (InsertSeen::of(&rec), rec.vm.insert_attempts);
-            self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
-                transitions::scheduled(rec, &vm, now);
-            })
-            .await?;
-            return Ok(Reinserted::Inserted { zone: vm.zone });
+            return self.record_found_vm(namespace, name, &rec, vm, now).await;
         }
         let mut plan = translate::translate(&rec.pod, &self.settings).map_err(|causes| {
             Error::internal(format!(
@@ -140,6 +134,24 @@ impl Pods {
         };
         self.record_insert_failure(namespace, name, failed, last_error.as_ref(), now)
             .await
+    }
+
+    /// Records the VM [`Self::inserted_since_listed`] found as the pod's.
+    async fn record_found_vm(
+        &self,
+        namespace: &str,
+        name: &str,
+        rec: &PodRecord,
+        vm: VmRef,
+        now: Timestamp,
+    ) -> Result<Reinserted> {
+        let uid = rec.pod.metadata.uid.clone().unwrap_or_default();
+        let (seen, attempts) = (InsertSeen::of(rec), rec.vm.insert_attempts);
+        self.finish_insert(namespace, name, &uid, seen, attempts, |rec| {
+            transitions::scheduled(rec, &vm, now);
+        })
+        .await?;
+        Ok(Reinserted::Inserted { zone: vm.zone })
     }
 
     /// The VM of a record as its create wrote it (scheduled, no failed insert recorded), when
