@@ -10,7 +10,8 @@ pub mod api;
 pub mod issuer;
 
 use k8sless::testing::{
-    GcsStore, Instance, RecordStore, Stack, StackBuilder, TokenSource, default_args,
+    AttachedDisk, AttachedDiskInitializeParams, GcsStore, Instance, NetworkInterface, RecordStore,
+    Stack, StackBuilder, TokenSource, default_args,
 };
 use serde_json::{Value, json};
 
@@ -199,13 +200,23 @@ pub async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    let r = request(base, method, path, body).await;
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The answer to `method` `path` at `base` with `body` as JSON, whole (for its headers).
+pub async fn request(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
     let mut r = http().request(method, format!("{base}{path}"));
     if let Some(b) = body {
         r = r.json(&b);
     }
-    let r = r.send().await.expect("request");
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap_or(Value::Null))
+    r.send().await.expect("request")
 }
 
 /// [`send`] of a `GET`.
@@ -300,4 +311,33 @@ pub fn vm_of(stack: &Stack, pod: &Value) -> Option<Instance> {
 
 pub fn vm_named(stack: &Stack, name: &str) -> Option<Instance> {
     stack.sim.instances().into_iter().find(|i| i.name == name)
+}
+
+/// A minimal e2-small COS VM named `name` in `zone` with `labels`: a 10 GB pd-balanced boot
+/// disk on the default network, the body a test inserts as the service would.
+pub fn cos_vm(
+    name: &str,
+    zone: &str,
+    labels: std::collections::BTreeMap<String, String>,
+) -> Instance {
+    Instance {
+        name: name.into(),
+        machine_type: format!("zones/{zone}/machineTypes/e2-small"),
+        labels,
+        disks: vec![AttachedDisk {
+            boot: Some(true),
+            auto_delete: Some(true),
+            disk_type: Some("PERSISTENT".into()),
+            initialize_params: Some(AttachedDiskInitializeParams {
+                source_image: Some("projects/cos-cloud/global/images/family/cos-121-lts".into()),
+                disk_size_gb: Some("10".into()),
+                disk_type: Some(format!("zones/{zone}/diskTypes/pd-balanced")),
+            }),
+        }],
+        network_interfaces: vec![NetworkInterface {
+            network: Some("global/networks/default".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }

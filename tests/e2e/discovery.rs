@@ -174,12 +174,8 @@ async fn host_network_false_is_accepted_with_a_warning_and_kept() {
     let stack = common::stack().await;
     let mut body = pod("no-host-net");
     body["spec"]["hostNetwork"] = false.into();
-    let r = http()
-        .post(format!("{}/api/v1/namespaces/default/pods", stack.base))
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
+    let path = "/api/v1/namespaces/default/pods";
+    let r = common::request(&stack.base, reqwest::Method::POST, path, Some(body)).await;
     assert_eq!(r.status().as_u16(), 201);
     let warnings: Vec<String> = r
         .headers()

@@ -13,10 +13,8 @@ use k8sless::testing::RetryPolicy;
 use k8sless::testing::TokenSource;
 use k8sless::testing::fixture;
 use k8sless::testing::names;
-use k8sless::testing::{
-    AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, MetadataItem, NetworkInterface,
-};
 use k8sless::testing::{Client, ClientConfig, GceError, Inserted, ListFilter};
+use k8sless::testing::{Instance, Metadata, MetadataItem};
 
 use crate::common;
 
@@ -75,9 +73,6 @@ pub(super) fn instance(name: &str, uid: &str) -> Instance {
     labels.insert(names::LABEL_MANAGED.to_string(), "true".to_string());
     labels.insert(names::LABEL_UID.to_string(), uid.to_string());
     Instance {
-        name: name.into(),
-        machine_type: format!("zones/{ZONE}/machineTypes/e2-small"),
-        labels,
         metadata: Some(Metadata {
             items: vec![MetadataItem {
                 key: "k8sless-manifest".into(),
@@ -85,21 +80,7 @@ pub(super) fn instance(name: &str, uid: &str) -> Instance {
             }],
             ..Default::default()
         }),
-        disks: vec![AttachedDisk {
-            boot: Some(true),
-            auto_delete: Some(true),
-            disk_type: Some("PERSISTENT".into()),
-            initialize_params: Some(AttachedDiskInitializeParams {
-                source_image: Some("projects/cos-cloud/global/images/family/cos-121-lts".into()),
-                disk_size_gb: Some("10".into()),
-                disk_type: Some(format!("zones/{ZONE}/diskTypes/pd-balanced")),
-            }),
-        }],
-        network_interfaces: vec![NetworkInterface {
-            network: Some("global/networks/default".into()),
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..common::cos_vm(name, ZONE, labels)
     }
 }
 

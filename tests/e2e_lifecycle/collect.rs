@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
 use k8sless::sim::faults::FaultRule;
 use k8sless::testing::record::{self, PodRecord, VmState};
-use k8sless::testing::{
-    AttachedDisk, AttachedDiskInitializeParams, Client, ClientConfig, Instance, NetworkInterface,
-    RetryPolicy, Stack, TokenSource, names,
-};
+use k8sless::testing::{Client, ClientConfig, Instance, RetryPolicy, Stack, TokenSource, names};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -22,6 +20,51 @@ async fn gc(api: &Api, issuer: &Issuer) -> Value {
 
 fn count(summary: &Value, what: &str) -> u64 {
     summary[what]["count"].as_u64().unwrap_or(0)
+}
+
+/// The pod a create of `name` would store (a dry run: no record, no VM), for a test that
+/// writes its record or inserts its VM by hand.
+async fn dry_run(api: &Api, name: &str) -> Pod {
+    api.http
+        .post(format!(
+            "{}/api/v1/namespaces/default/pods?dryRun=All",
+            api.base
+        ))
+        .json(&pod(name))
+        .send()
+        .await
+        .expect("dry run")
+        .json()
+        .await
+        .expect("pod")
+}
+
+/// Writes the record a create writes before its insert, as a crash would leave it: `pod` in
+/// `default` on the VM `vm` (`machine_type` in `zone`), one insert attempted.
+async fn write_record(stack: &Stack, pod: Pod, vm: &str, zone: &str, machine_type: &str) {
+    let name = pod.metadata.name.clone().expect("name");
+    let rec = PodRecord::new(
+        pod,
+        VmState {
+            name: vm.into(),
+            zone: zone.into(),
+            machine_type: machine_type.into(),
+            insert_attempts: 1,
+            ..Default::default()
+        },
+    );
+    let key = record::key("default", &name);
+    let data = rec.encode().expect("encode");
+    stack.pods.store().create(&key, data).await.expect("write");
+}
+
+/// The pod `name` is scheduled on `vm`, and the simulator holds exactly one VM of that name.
+async fn assert_scheduled_on_one_vm(stack: &Stack, api: &Api, name: &str, vm: &str) {
+    let vms = stack.sim.instances().into_iter().filter(|i| i.name == vm);
+    assert_eq!(vms.count(), 1);
+    let got = api.pod(name).await;
+    assert_eq!(got["spec"]["nodeName"], vm);
+    assert_eq!(got["status"]["conditions"][0]["status"], "True", "{got}");
 }
 
 /// A verified stack with `spec` created, on its VM, and reported in `status`.
@@ -127,60 +170,23 @@ async fn crash_between_a_scheduled_record_and_its_insert_is_repaired() {
 async fn crash_before_insert_repaired(scheduled: bool) {
     let (issuer, stack, api) = verified().await;
     // What a create writes before it inserts: the record, and nothing in Compute Engine.
-    let r = api
-        .http
-        .post(format!(
-            "{}/api/v1/namespaces/default/pods?dryRun=All",
-            api.base
-        ))
-        .json(&pod("orphaned-record"))
-        .send()
-        .await
-        .expect("dry run");
-    let pod_json: Value = r.json().await.expect("json");
+    let mut k8s_pod = dry_run(&api, "orphaned-record").await;
     let vm_name = names::vm_name(
         &stack.pods.settings().deployment,
         "default",
         "orphaned-record",
     );
-    let mut k8s_pod: k8s_openapi::api::core::v1::Pod =
-        serde_json::from_value(pod_json).expect("pod");
     if scheduled {
         k8s_pod.spec.as_mut().expect("spec").node_name = Some(vm_name.clone());
     }
-    let rec = PodRecord::new(
-        k8s_pod,
-        VmState {
-            name: vm_name.clone(),
-            zone: "us-central1-a".into(),
-            machine_type: "e2-standard-2".into(),
-            insert_attempts: 1,
-            ..Default::default()
-        },
-    );
-    let key = record::key("default", "orphaned-record");
-    stack
-        .pods
-        .store()
-        .create(&key, rec.encode().expect("encode"))
-        .await
-        .expect("write");
+    write_record(&stack, k8s_pod, &vm_name, "us-central1-a", "e2-standard-2").await;
     assert!(vm_named(&stack, &vm_name).is_none());
 
     // Two collections at once (Cloud Scheduler retried): one VM.
     let (a, b) = futures_util::future::join(gc(&api, &issuer), gc(&api, &issuer)).await;
     let inserted = count(&a, "inserted") + count(&b, "inserted");
     assert!((1..=2).contains(&inserted), "{a} {b}");
-    let vms: Vec<_> = stack
-        .sim
-        .instances()
-        .into_iter()
-        .filter(|i| i.name == vm_name)
-        .collect();
-    assert_eq!(vms.len(), 1);
-    let got = api.pod("orphaned-record").await;
-    assert_eq!(got["spec"]["nodeName"], vm_name.as_str());
-    assert_eq!(got["status"]["conditions"][0]["status"], "True");
+    assert_scheduled_on_one_vm(&stack, &api, "orphaned-record", &vm_name).await;
     assert_eq!(count(&gc(&api, &issuer).await, "inserted"), 0);
     stack.stop().await;
 }
@@ -195,17 +201,7 @@ async fn a_vm_missing_from_the_listing_is_adopted_after_one_get_not_inserted_aga
     b.args.zones = Some("us-central1-a".into());
     let stack = b.start().await.expect("stack");
     let api = Api::new(&stack);
-    let r = api
-        .http
-        .post(format!(
-            "{}/api/v1/namespaces/default/pods?dryRun=All",
-            api.base
-        ))
-        .json(&pod("late-insert"))
-        .send()
-        .await
-        .expect("dry run");
-    let mut k8s_pod: k8s_openapi::api::core::v1::Pod = r.json().await.expect("pod");
+    let mut k8s_pod = dry_run(&api, "late-insert").await;
     let settings = stack.pods.settings().clone();
     let vm_name = names::vm_name(&settings.deployment, "default", "late-insert");
     let uid = k8s_pod.metadata.uid.clone().expect("uid");
@@ -233,62 +229,20 @@ async fn a_vm_missing_from_the_listing_is_adopted_after_one_get_not_inserted_aga
         (names::LABEL_UID, names::sanitize_value(&uid)),
         (names::LABEL_DEPLOYMENT, settings.deployment.clone()),
     ];
-    let vm = Instance {
-        name: vm_name.clone(),
-        machine_type: format!("zones/{zone}/machineTypes/e2-small"),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-        disks: vec![AttachedDisk {
-            boot: Some(true),
-            auto_delete: Some(true),
-            disk_type: Some("PERSISTENT".into()),
-            initialize_params: Some(AttachedDiskInitializeParams {
-                source_image: Some("projects/cos-cloud/global/images/family/cos-121-lts".into()),
-                disk_size_gb: Some("10".into()),
-                disk_type: Some(format!("zones/{zone}/diskTypes/pd-balanced")),
-            }),
-        }],
-        network_interfaces: vec![NetworkInterface {
-            network: Some("global/networks/default".into()),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let labels = labels.map(|(k, v)| (k.to_string(), v)).into();
+    let vm = cos_vm(&vm_name, zone, labels);
     client
         .insert(zone, &vm, uuid::Uuid::new_v4())
         .await
         .expect("insert");
-    let rec = PodRecord::new(
-        k8s_pod,
-        VmState {
-            name: vm_name.clone(),
-            zone: zone.into(),
-            machine_type: "e2-small".into(),
-            insert_attempts: 1,
-            ..Default::default()
-        },
-    );
-    let key = record::key("default", "late-insert");
-    let data = rec.encode().expect("encode");
-    stack.pods.store().create(&key, data).await.expect("write");
+    write_record(&stack, k8s_pod, &vm_name, zone, "e2-small").await;
     let inserts = |s: &Stack| s.sim.stats().calls.get("insert").copied().unwrap_or(0);
     let inserts_before = inserts(&stack);
 
     let summary = gc(&api, &issuer).await;
     assert_eq!(count(&summary, "inserted"), 1, "{summary}");
     assert_eq!(inserts(&stack), inserts_before, "no second insert");
-    let vms: Vec<_> = stack
-        .sim
-        .instances()
-        .into_iter()
-        .filter(|i| i.name == vm_name)
-        .collect();
-    assert_eq!(vms.len(), 1);
-    let got = api.pod("late-insert").await;
-    assert_eq!(got["spec"]["nodeName"], vm_name.as_str());
-    assert_eq!(got["status"]["conditions"][0]["status"], "True", "{got}");
+    assert_scheduled_on_one_vm(&stack, &api, "late-insert", &vm_name).await;
     // Recorded as inserted: the next pass leaves it alone.
     assert_eq!(count(&gc(&api, &issuer).await, "inserted"), 0);
     stack.stop().await;
@@ -348,18 +302,7 @@ async fn another_deployments_vms_survive_this_deployments_gc() {
     other.deployment = theirs.clone();
     let mut their_vms = Vec::new();
     for name in ["hello", "batch-1"] {
-        let created = api
-            .http
-            .post(format!(
-                "{}/api/v1/namespaces/default/pods?dryRun=All",
-                api.base
-            ))
-            .json(&pod(name))
-            .send()
-            .await
-            .expect("dry run");
-        let k8s_pod =
-            serde_json::from_value(created.json::<Value>().await.expect("json")).expect("pod");
+        let k8s_pod = dry_run(&api, name).await;
         let plan = k8sless::testing::translate(&k8s_pod, &other).expect("translate");
         assert_eq!(plan.instance.labels[names::LABEL_DEPLOYMENT], theirs);
         assert!(plan.name.starts_with(&names::vm_name_prefix(&theirs)));

@@ -15,33 +15,47 @@ use jiff::Timestamp;
 use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::lifecycle;
-use crate::pods::lifecycle::report::{Merge, Report, merge};
+use crate::pods::lifecycle::report::{Merge, Report, ReportInstance, merge};
 use crate::pods::record::{self, PodRecord};
 
 pub(crate) use crate::auth::oidc::VmIdentity;
 
-/// Why `identity` may not report for the pod of `rec`, if it may not.
+/// Why `identity` may not report for the pod of `rec`, if it may not: the report names
+/// another VM than its token does (checked where the token is of this project), or
+/// [`vm_mismatch`].
 pub(crate) fn mismatch(
     rec: &PodRecord,
     report: &Report,
     identity: &VmIdentity,
     project: &str,
 ) -> Option<String> {
-    let vm = &identity.instance_name;
-    let claimed = &report.instance;
-    let differs = |said: &str, proven: &str| !said.is_empty() && said != proven;
     if identity.project_id == project
-        && (differs(&claimed.name, vm)
-            || differs(&claimed.id, &identity.instance_id)
-            || differs(&claimed.zone, &identity.zone))
+        && let Some(why) = claim_mismatch(&report.instance, identity)
     {
-        return Some(format!(
-            "the report says it comes from {}/{} ({}), its identity token is for {}/{vm} ({})",
-            claimed.zone, claimed.name, claimed.id, identity.zone, identity.instance_id
-        ));
+        return Some(why);
     }
     let pod = format!("{}/{}", report.namespace, report.name);
     vm_mismatch(rec, identity, project, &pod)
+}
+
+/// Why the VM a report says it comes from (`claimed`, fields it leaves empty aside) is not the
+/// one its identity token proves, if it is not.
+fn claim_mismatch(claimed: &ReportInstance, identity: &VmIdentity) -> Option<String> {
+    let differs = |said: &str, proven: &str| !said.is_empty() && said != proven;
+    let differ = differs(&claimed.name, &identity.instance_name)
+        || differs(&claimed.id, &identity.instance_id)
+        || differs(&claimed.zone, &identity.zone);
+    differ.then(|| {
+        format!(
+            "the report says it comes from {}/{} ({}), its identity token is for {}/{} ({})",
+            claimed.zone,
+            claimed.name,
+            claimed.id,
+            identity.zone,
+            identity.instance_name,
+            identity.instance_id
+        )
+    })
 }
 
 /// Why `identity` is not the VM that runs `pod` (the pod of `rec`), if it is not: another
@@ -111,7 +125,6 @@ impl Pods {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pods::lifecycle::report::ReportInstance;
     use crate::pods::record::VmState;
     use k8s_openapi::api::core::v1::Pod;
 

@@ -112,6 +112,14 @@ const ANNOTATION: &str = "metadata.annotations[k8sless.dev/machine-type]";
 const INV: &str = "FieldValueInvalid";
 const UNSUPPORTED: &str = "FieldValueNotSupported";
 
+/// The e2-medium VM of a small pod, with what `change` sets: most rows expect it but for one
+/// or two fields.
+fn medium(change: fn(&mut Vm)) -> Want {
+    let mut v = vm("e2-medium");
+    change(&mut v);
+    Want::Vm(v)
+}
+
 fn gpu_vm(machine: &'static str, zones: &[&'static str]) -> Vm {
     Vm {
         gpu: true,

@@ -185,12 +185,11 @@ fn rows_3() -> Vec<Row> {
         r(
             "Spot by nodeSelector",
             selector(small(), json!({"cloud.google.com/gke-spot": "true"})),
-            Want::Vm(Vm {
-                spot: true,
-                reason: Some(
+            medium(|v| {
+                v.spot = true;
+                v.reason = Some(
                     "e2-medium: the cheapest of e2, n2d, n2, c3, c4 with 700m CPU / 1664 MiB (the pod's 500m / 1024 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): 2 shared vCPU (1000m sustained), 4096 MiB at $0.0104/h Spot; next cheapest n2d-highcpu-2 at $0.0137/h Spot",
-                ),
-                ..vm("e2-medium")
+                );
             }),
         ),
         r(
@@ -206,10 +205,7 @@ fn rows_3() -> Vec<Row> {
                 "spec.tolerations",
                 json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
             ),
-            Want::Vm(Vm {
-                spot: true,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.spot = true),
         ),
     ]
 }
@@ -222,10 +218,7 @@ fn rows_4() -> Vec<Row> {
                 small(),
                 json!({"cloud.google.com/gke-provisioning": "spot"}),
             ),
-            Want::Vm(Vm {
-                spot: true,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.spot = true),
         ),
         r(
             "GKE's spot toleration alone: accepted, standard VM",
@@ -269,10 +262,7 @@ fn rows_4() -> Vec<Row> {
                 small(),
                 json!({"topology.kubernetes.io/zone": "us-central1-b"}),
             ),
-            Want::Vm(Vm {
-                zones: vec!["us-central1-b"],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.zones = vec!["us-central1-b"]),
         ),
     ]
 }
@@ -288,10 +278,7 @@ fn rows_5() -> Vec<Row> {
                     json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c", "us-central1-b"]}]}]),
                 ),
             ),
-            Want::Vm(Vm {
-                zones: vec!["us-central1-b", "us-central1-c"],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.zones = vec!["us-central1-b", "us-central1-c"]),
         ),
         r(
             "zone NotIn",
@@ -302,10 +289,7 @@ fn rows_5() -> Vec<Row> {
                     json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "NotIn", "values": ["us-central1-a"]}]}]),
                 ),
             ),
-            Want::Vm(Vm {
-                zones: vec!["us-central1-b", "us-central1-c", "us-central1-f"],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.zones = vec!["us-central1-b", "us-central1-c", "us-central1-f"]),
         ),
         r(
             "the first satisfiable affinity term wins",
@@ -316,10 +300,7 @@ fn rows_5() -> Vec<Row> {
             {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["europe-west1-b"]}]},
             {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c"]}]}])),
             ),
-            Want::Vm(Vm {
-                zones: vec!["us-central1-c"],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.zones = vec!["us-central1-c"]),
         ),
         rt(
             "configured zones and default",
@@ -328,10 +309,7 @@ fn rows_5() -> Vec<Row> {
                 s.zone = "us-central1-c".into();
                 s.zones = vec!["us-central1-b".into(), "us-central1-c".into()];
             },
-            Want::Vm(Vm {
-                zones: vec!["us-central1-c", "us-central1-b"],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.zones = vec!["us-central1-c", "us-central1-b"]),
         ),
         r(
             "linux/amd64 selectors are fine",

@@ -26,11 +26,10 @@ fn rows_1() -> Vec<Row> {
         r(
             "500m / 1Gi requests: e2-medium",
             small(),
-            Want::Vm(Vm {
-                reason: Some(
+            medium(|v| {
+                v.reason = Some(
                     "e2-medium: the cheapest of e2, n2d, n2, c3, c4 with 700m CPU / 1664 MiB (the pod's 500m / 1024 MiB + 200m / 640 MiB for the OS, kubelet and logging agent): 2 shared vCPU (1000m sustained), 4096 MiB at $0.0335/h on demand; next cheapest e2-highcpu-2 at $0.0495/h on demand",
-                ),
-                ..vm("e2-medium")
+                )
             }),
         ),
         r(

@@ -16,62 +16,41 @@ fn rows_1() -> Vec<Row> {
         r(
             "deadline plus boot allowance",
             with(small(), "spec.activeDeadlineSeconds", 600.into()),
-            Want::Vm(Vm {
-                max_run: 900,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.max_run = 900),
         ),
         r(
             "deadline capped by the maximum",
             with(small(), "spec.activeDeadlineSeconds", 36_000.into()),
-            Want::Vm(Vm {
-                max_run: 14_400,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.max_run = 14_400),
         ),
         rt(
             "at least 30 s",
             with(small(), "spec.activeDeadlineSeconds", 1.into()),
             |s| s.boot_allowance = Duration::ZERO,
-            Want::Vm(Vm {
-                max_run: 30,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.max_run = 30),
         ),
         rt(
             "no deadline: the configured maximum",
             small(),
             |s| s.max_runtime = Duration::from_secs(3600),
-            Want::Vm(Vm {
-                max_run: 3600,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.max_run = 3600),
         ),
         // Disks.
         r(
             "ephemeral storage sizes the boot disk",
             one(json!({"requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "20Gi"}})),
-            Want::Vm(Vm {
-                disk_gb: 30,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.disk_gb = 30),
         ),
         r(
             "init containers' ephemeral storage by max",
             json!({"spec": {"initContainers": [ctr("fetch", json!({"requests": {"ephemeral-storage": "100Gi"}}))], "containers": [ctr("app", json!({"requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "5G"}}))]}}),
-            Want::Vm(Vm {
-                disk_gb: 110,
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.disk_gb = 110),
         ),
         rt(
             "configured disk type",
             small(),
             |s| s.disk_type = "pd-ssd".into(),
-            Want::Vm(Vm {
-                disk_type: "pd-ssd",
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.disk_type = "pd-ssd"),
         ),
         r(
             "422: ephemeral storage beyond a disk",
@@ -95,19 +74,13 @@ fn rows_2() -> Vec<Row> {
                 "metadata.annotations",
                 json!({"iam.gke.io/gcp-service-account": "batch@proj.iam.gserviceaccount.com"}),
             ),
-            Want::Vm(Vm {
-                account: "batch@proj.iam.gserviceaccount.com",
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.account = "batch@proj.iam.gserviceaccount.com"),
         ),
         rt(
             "no guest account: the project's default",
             small(),
             |s| s.guest_service_account = None,
-            Want::Vm(Vm {
-                account: "default",
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.account = "default"),
         ),
         r(
             "422: service account not allow-listed",
@@ -159,10 +132,7 @@ fn rows_3() -> Vec<Row> {
                 "metadata.labels",
                 json!({"app.kubernetes.io/name": "Web.Frontend", "team": "payments", "k8sless-uid": "spoof"}),
             ),
-            Want::Vm(Vm {
-                labels: vec![("name", "web_frontend"), ("team", "payments")],
-                ..vm("e2-medium")
-            }),
+            medium(|v| v.labels = vec![("name", "web_frontend"), ("team", "payments")]),
         ),
         rt(
             "Cloud NAT: no external IP, a subnetwork",
@@ -171,10 +141,9 @@ fn rows_3() -> Vec<Row> {
                 s.external_ip = false;
                 s.subnetwork = Some("regions/us-central1/subnetworks/vms".into());
             },
-            Want::Vm(Vm {
-                external_ip: false,
-                subnetwork: Some("regions/us-central1/subnetworks/vms"),
-                ..vm("e2-medium")
+            medium(|v| {
+                v.external_ip = false;
+                v.subnetwork = Some("regions/us-central1/subnetworks/vms");
             }),
         ),
     ]
