@@ -145,7 +145,7 @@ struct TableRowCondition {
     message: &'static str,
 }
 
-/// A `meta.k8s.io/v1` `PartialObjectMetadata` (k8s-openapi has no type for it).
+/// A `meta.k8s.io/v1` (or `v1beta1`) `PartialObjectMetadata` (k8s-openapi has no type for it).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PartialObjectMetadata<'a> {
@@ -260,7 +260,7 @@ fn build_table<'a, P: Borrow<Pod>>(
         column_definitions,
         rows: pods
             .iter()
-            .map(|pod| pod_row(pod.borrow(), include_object, wide, now))
+            .map(|pod| pod_row(pod.borrow(), include_object, wide, now, api_version))
             .collect(),
     }
 }
@@ -375,7 +375,15 @@ pub(crate) fn printed_table<K: Printed>(
     table_value(list_meta, K::columns(), rows)
 }
 
-fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp) -> TableRow<'_> {
+/// A pod's row; its `PartialObjectMetadata` is of the Table's own group version
+/// (`api_version`), as kube-apiserver's `asTable` sets it.
+fn pod_row<'a>(
+    pod: &'a Pod,
+    include_object: IncludeObject,
+    wide: bool,
+    now: Timestamp,
+    api_version: &'static str,
+) -> TableRow<'a> {
     let summary = PodSummary::of(pod);
     let restarts = match summary.last_restart {
         Some(at) if summary.restarts != 0 => {
@@ -425,7 +433,7 @@ fn pod_row(pod: &Pod, include_object: IncludeObject, wide: bool, now: Timestamp)
         IncludeObject::None => None,
         IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata {
             kind: "PartialObjectMetadata",
-            api_version: "meta.k8s.io/v1",
+            api_version,
             metadata: &pod.metadata,
         })),
         IncludeObject::Object => Some(RowObject::Object(pod)),

@@ -149,3 +149,27 @@ fn include_object_and_table_negotiation() {
         "application/json, application/json;as=Table;v=v1;g=meta.k8s.io"
     ));
 }
+
+#[test]
+fn a_v1beta1_tables_rows_carry_v1beta1_partial_object_metadata() {
+    let p = pod(
+        json!({"containers": [{"name": "c"}]}),
+        json!({"phase": "Pending"}),
+    );
+    for version in ["meta.k8s.io/v1", "meta.k8s.io/v1beta1"] {
+        let body = pod_table_json(
+            std::slice::from_ref(&p),
+            IncludeObject::Metadata,
+            false,
+            ts(NOW),
+            ListMeta::default(),
+            version,
+        )
+        .expect("encodes");
+        let table: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(table["apiVersion"], version);
+        assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(table["rows"][0]["object"]["apiVersion"], version, "{table}");
+        assert_eq!(table["rows"][0]["object"]["metadata"]["name"], "p");
+    }
+}
