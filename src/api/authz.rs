@@ -91,15 +91,10 @@ where
         // The service made ready is the one called; its clone stays for the next request
         // (tower's `Service` docs, "Be careful when cloning inner services").
         let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let ready = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
         Box::pin(async move {
-            let next = |request| async move {
-                match ready.call(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            };
+            let next = |request| super::answer(ready, request);
             Ok(authorize(guard, request, next).await)
         })
     }

@@ -175,16 +175,22 @@ impl tower::Service<Request> for Front {
     fn call(&mut self, request: Request) -> Self::Future {
         let routes = self.routes.clone();
         Box::pin(async move {
-            let routed = |request: Request| async move {
-                use tower::ServiceExt;
-                match routes.oneshot(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            };
+            let routed = |request: Request| answer(routes, request);
             let admitted = |request: Request| admit::admit(request, routed);
             Ok(observe(request, |request| panic::catch_panic(request, admitted)).await)
         })
+    }
+}
+
+/// The answer of a service that cannot fail (a `Router`, a route), readied and called once.
+pub(crate) async fn answer<S>(service: S, request: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    use tower::ServiceExt;
+    match service.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 

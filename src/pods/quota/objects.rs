@@ -196,7 +196,7 @@ impl Pods {
             .items
             .is_empty()
         {
-            self.delete_usage(namespace).await?;
+            self.delete_usage(namespace, None).await?;
         }
         Ok(deleted)
     }
@@ -217,6 +217,6 @@ impl Pods {
                 Err(e) => return Err(e),
             }
         }
-        self.delete_usage(namespace).await
+        self.delete_usage(namespace, None).await
     }
 }

@@ -125,7 +125,14 @@ impl Pods {
         namespaces.dedup();
         for (namespace, generation) in usages {
             if !namespaces.contains(&namespace) {
-                self.delete_orphan_usage(&namespace, generation).await;
+                // Best effort: a miss is retried next pass; a usage changed since is left.
+                tracing::info!(
+                    namespace,
+                    "deleting the quota usage of a namespace without quotas"
+                );
+                if let Err(e) = self.delete_usage(&namespace, Some(generation)).await {
+                    tracing::warn!(namespace, error = %e.chain(), "could not delete an orphan quota usage; retried next pass");
+                }
             }
         }
         let mut repaired = Vec::new();

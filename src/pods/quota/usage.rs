@@ -179,25 +179,15 @@ impl Pods {
         }
     }
 
-    /// Deletes the usage object of a namespace without quotas if it is still at `generation`
-    /// (best effort: a miss is retried next pass; a usage changed since is left).
-    pub(crate) async fn delete_orphan_usage(&self, namespace: &str, generation: i64) {
-        match self.store.delete(&key(namespace), Some(generation)).await {
-            Ok(()) => tracing::info!(
-                namespace,
-                "deleted the quota usage of a namespace without quotas"
-            ),
-            Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
-            Err(e) => {
-                tracing::warn!(namespace, error = %e, "could not delete an orphan quota usage; retried next pass")
-            }
-        }
-    }
-
-    /// Deletes a namespace's usage object (its last quota went).
-    pub(crate) async fn delete_usage(&self, namespace: &str) -> Result<()> {
-        match self.store.delete(&key(namespace), None).await {
-            Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+    /// Deletes a namespace's usage object (its last quota went), with `generation` only if it
+    /// is still at that generation: a usage changed since is left (`Ok`).
+    pub(crate) async fn delete_usage(
+        &self,
+        namespace: &str,
+        generation: Option<i64>,
+    ) -> Result<()> {
+        match self.store.delete(&key(namespace), generation).await {
+            Ok(()) | Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => Ok(()),
             Err(e) => Err(store_error(e, namespace)),
         }
     }
