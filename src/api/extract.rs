@@ -22,7 +22,7 @@ pub(crate) struct Accept(Option<axum::http::HeaderValue>);
 impl Accept {
     /// The header as text; absent or not visible ASCII is `""` (any media type).
     pub(crate) fn text(&self) -> &str {
-        self.0.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("")
+        header_text(self.0.as_ref())
     }
 }
 
@@ -39,10 +39,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Accept {
 
 /// What [`Accept::text`] reads, from `headers`.
 pub(crate) fn accept_of(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    header_text(headers.get(header::ACCEPT))
+}
+
+/// A header's value as text; absent or not visible ASCII is `""`.
+fn header_text(value: Option<&axum::http::HeaderValue>) -> &str {
+    value.and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 /// The query string as a map (last value wins).

@@ -7,15 +7,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::extract::accept_of;
 use super::{discovery, openapi};
 use crate::error::Error;
-
-fn accept(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
 
 /// `value` as JSON with `content_type`; discovery answers vary by `Accept`.
 fn json_with(content_type: &str, value: &impl Serialize) -> Response {
@@ -37,7 +31,7 @@ fn by_accept<A: Serialize, P: Serialize>(
     aggregated: impl FnOnce() -> A,
     plain: impl FnOnce() -> P,
 ) -> Response {
-    if discovery::wants_aggregated(accept(headers)) {
+    if discovery::wants_aggregated(accept_of(headers)) {
         json_with(discovery::AGGREGATED_DISCOVERY_CONTENT_TYPE, &aggregated())
     } else {
         json_with("application/json", &plain())
