@@ -10,7 +10,6 @@
 //! repeated list (a watch poll) downloads only the records that changed.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +20,8 @@ mod list;
 mod listing;
 
 use super::{
-    Entry, EntryPage, Index, Page, Record, RecordStore, StoreCause, StoreError, Unreadable,
+    ByGeneration, Entry, EntryPage, Index, Page, Record, RecordStore, StoreCause, StoreError,
+    Unreadable,
 };
 use crate::auth::TokenSource;
 use crate::gce::request::encode;
@@ -42,7 +42,7 @@ pub struct GcsStore {
     bucket: String,
     auth: TokenSource,
     retry: RetryPolicy,
-    cache: Mutex<HashMap<String, (i64, Bytes)>>,
+    cache: ByGeneration<Bytes, CACHE_MAX>,
 }
 
 #[derive(Deserialize)]
@@ -111,7 +111,7 @@ impl GcsStore {
                 deadline: Duration::from_secs(10),
                 ..RetryPolicy::default()
             },
-            cache: Mutex::new(HashMap::new()),
+            cache: ByGeneration::default(),
         })
     }
 
@@ -204,19 +204,11 @@ impl GcsStore {
         if key.starts_with("logs/") {
             return;
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(key.to_string(), (generation, data));
+        self.cache.keep(key.to_string(), generation, data);
     }
 
     fn cached(&self, key: &str, generation: i64) -> Option<Bytes> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, d)| d.clone())
+        self.cache.get(key, generation)
     }
 
     async fn download(&self, key: &str, generation: Option<i64>) -> Result<Record, StoreCause> {
@@ -381,10 +373,7 @@ impl RecordStore for GcsStore {
         self.send(|| self.http.delete(&url).query(&query))
             .await
             .map_err(|cause| classify("delete", key, cause, conflict))?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.cache.forget(key);
         Ok(())
     }
 

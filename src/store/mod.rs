@@ -12,11 +12,13 @@
 //! concurrently); nobody else loops over [`RecordStore::list`]. Failures are a [`StoreError`]:
 //! the answers callers act on, or `Unavailable`/`Internal` with a [`StoreCause`] as source.
 
+mod by_generation;
 pub(crate) mod gcs;
 pub(crate) mod memory;
 mod pager;
 pub(crate) mod walk;
 
+pub(crate) use by_generation::ByGeneration;
 pub use gcs::GcsStore;
 pub use memory::MemoryStore;
 pub(crate) use pager::{Pager, list_all};

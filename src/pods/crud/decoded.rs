@@ -16,13 +16,12 @@
 //! - Bounded: at most [`DECODED_MAX`] records (an estimated 5 KB each in memory, not
 //!   measured), cleared when full, as the body cache and the `GET` cache are.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::pods::index;
 use crate::pods::record::PodRecord;
-use crate::store::Entry;
+use crate::store::{ByGeneration, Entry};
 
 /// Records kept: a walk of 10,000 pods fits, with room for pods created between walks.
 pub(crate) const DECODED_MAX: usize = 16_384;
@@ -30,14 +29,10 @@ pub(crate) const DECODED_MAX: usize = 16_384;
 /// Records decoded from their index, by key, with the generation they were decoded at.
 #[derive(Debug, Default)]
 pub(crate) struct Decoded {
-    records: Mutex<HashMap<String, (i64, Arc<PodRecord>)>>,
+    records: ByGeneration<Arc<PodRecord>, DECODED_MAX>,
 }
 
 impl Decoded {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<PodRecord>)>> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The record `entry` stands for: kept when it was decoded from this generation's index,
     /// else decoded (and kept when it came from an index: a full body, listed only for records
     /// without one, is decoded each time, as before).
@@ -45,27 +40,19 @@ impl Decoded {
         if entry.index.is_none() {
             return index::decode(entry).map(Arc::new);
         }
-        let kept = self
-            .lock()
-            .get(&entry.key)
-            .filter(|(generation, _)| *generation == entry.generation)
-            .map(|(_, rec)| rec.clone());
-        if let Some(rec) = kept {
+        if let Some(rec) = self.records.get(&entry.key, entry.generation) {
             return Ok(rec);
         }
         let rec = Arc::new(index::decode(entry)?);
-        let mut records = self.lock();
-        if records.len() >= DECODED_MAX {
-            records.clear();
-        }
-        records.insert(entry.key.clone(), (entry.generation, rec.clone()));
+        self.records
+            .keep(entry.key.clone(), entry.generation, rec.clone());
         Ok(rec)
     }
 
     /// How many are kept (tests).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.records.len()
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::pods::Pods;
 use crate::pods::record::{self, PodRecord};
 use crate::pods::selector::{FieldSelector, LabelSelector};
-use crate::store::{Entry, EntryPage, Pager, Record, StoreError, walk};
+use crate::store::{ByGeneration, Entry, EntryPage, Pager, Record, StoreError, walk};
 
 /// Pods kept serialized ([`Encoded`]).
 const ENCODED_MAX: usize = 4096;
@@ -36,32 +36,7 @@ const ENCODED_MAX: usize = 4096;
 /// Pods as a `GET` answers them, serialized, by record key and generation: a `GET` of a pod
 /// that did not change since the last one is served without decoding its record (a record
 /// with its history is several times the pod; decoding it was most of a `GET`'s time).
-/// Bounded: cleared when full, as the Cloud Storage body cache is.
-#[derive(Debug, Default)]
-pub(crate) struct Encoded {
-    pods: Mutex<HashMap<String, (i64, Bytes)>>,
-}
-
-impl Encoded {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Bytes)>> {
-        self.pods.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn hit(&self, key: &str, generation: i64) -> Option<Bytes> {
-        self.lock()
-            .get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, b)| b.clone())
-    }
-
-    fn keep(&self, key: String, generation: i64, json: Bytes) {
-        let mut pods = self.lock();
-        if pods.len() >= ENCODED_MAX {
-            pods.clear();
-        }
-        pods.insert(key, (generation, json));
-    }
-}
+pub(crate) type Encoded = ByGeneration<Bytes, ENCODED_MAX>;
 
 /// Page size used against the store.
 const STORE_PAGE: usize = 500;
@@ -122,7 +97,7 @@ impl Pods {
             .get(&key)
             .await
             .map_err(|e| Error::pod_store(e, name))?;
-        if let Some(json) = self.encoded.hit(&key, raw.generation) {
+        if let Some(json) = self.encoded.get(&key, raw.generation) {
             return Ok(json);
         }
         let rec = PodRecord::decode(&raw)?;
