@@ -89,6 +89,14 @@ def test_bucket_is_private_and_expires_records_logs_and_tombstones():
     assert var_default("log_retention_days") == 30
 
 
+def assert_invoker_oidc(block: dict) -> None:
+    """`block` (a push config, an HTTP target) calls the service with an OIDC token of the
+    invoker account, for the service's URL (what Cloud Run's run.invoker check accepts)."""
+    oidc = one(block["oidc_token"])
+    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
+    assert oidc["audience"] == "${local.service_url}"
+
+
 def test_push_subscriptions():
     subs = locals_of()["push_subscriptions"]
     assert subs == {
@@ -100,9 +108,7 @@ def test_push_subscriptions():
     assert sub["topic"] == "${each.value.topic}"
     push = one(sub["push_config"])
     assert push["push_endpoint"] == "${local.service_url}${each.value.path}"
-    oidc = one(push["oidc_token"])
-    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
-    assert oidc["audience"] == "${local.service_url}"
+    assert_invoker_oidc(push)
     retry = one(sub["retry_policy"])
     assert retry["minimum_backoff"] and retry["maximum_backoff"]
     dead = one(sub["dead_letter_policy"])
@@ -144,9 +150,7 @@ def test_scheduler_calls_gc_every_minute_with_oidc():
     target = one(job["http_target"])
     assert target["http_method"] == "POST"
     assert target["uri"] == "${local.service_url}/gc"
-    oidc = one(target["oidc_token"])
-    assert oidc["service_account_email"] == '${google_service_account.account["invoker"].email}'
-    assert oidc["audience"] == "${local.service_url}"
+    assert_invoker_oidc(target)
 
 
 def test_cloud_run_service():
