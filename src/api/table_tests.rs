@@ -23,6 +23,11 @@ fn pod(spec: Value, status: Value) -> Pod {
 
 const NOW: &str = "2025-06-01T12:00:00Z";
 
+/// The Table of `pods` at [`NOW`], with no list metadata.
+fn table_now(pods: &[Pod], include: IncludeObject, wide: bool) -> Value {
+    pod_table(pods, include, wide, ts(NOW), ListMeta::default())
+}
+
 #[test]
 fn table_has_the_api_server_columns_and_objects() {
     let p = pod(
@@ -76,23 +81,11 @@ fn table_has_the_api_server_columns_and_objects() {
     assert_eq!(row["object"]["metadata"]["namespace"], "ns");
     assert_eq!(row["object"]["metadata"]["labels"]["app"], "x");
 
-    let full = pod_table(
-        std::slice::from_ref(&p),
-        IncludeObject::Object,
-        false,
-        ts(NOW),
-        ListMeta::default(),
-    );
+    let full = table_now(std::slice::from_ref(&p), IncludeObject::Object, false);
     assert_eq!(full["rows"][0]["object"]["kind"], "Pod");
     assert_eq!(full["rows"][0]["cells"].as_array().map(Vec::len), Some(5));
     assert_eq!(full["columnDefinitions"].as_array().map(Vec::len), Some(5));
-    let none = pod_table(
-        &[p],
-        IncludeObject::None,
-        true,
-        ts(NOW),
-        ListMeta::default(),
-    );
+    let none = table_now(&[p], IncludeObject::None, true);
     assert!(none["rows"][0].get("object").is_none());
 }
 
@@ -103,13 +96,7 @@ fn restarts_show_when_the_last_one_happened() {
         "state": {"waiting": {"reason": "CrashLoopBackOff"}},
         "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2025-06-01T11:55:00Z"}}}]});
     let p = pod(json!({"containers": [{"name": "c"}]}), status);
-    let table = pod_table(
-        &[p],
-        IncludeObject::Metadata,
-        true,
-        ts(NOW),
-        ListMeta::default(),
-    );
+    let table = table_now(&[p], IncludeObject::Metadata, true);
     let cells = &table["rows"][0]["cells"];
     assert_eq!(cells[2], "CrashLoopBackOff");
     assert_eq!(cells[3], "2 (5m ago)");

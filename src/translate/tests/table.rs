@@ -92,8 +92,36 @@ fn gpus(n: &str, accelerator: Option<&str>) -> Value {
     p
 }
 
-fn affinity(terms: Value) -> Value {
-    json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}})
+/// `pod` with a required node affinity: any one of `terms` must match.
+fn affinity(pod: Value, terms: &[Value]) -> Value {
+    with(
+        pod,
+        "spec.affinity",
+        json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}),
+    )
+}
+
+/// A node selector term of one expression: `key` `operator` (`In`, `NotIn`) `values`.
+fn term(key: &str, operator: &str, values: &[&str]) -> Value {
+    json!({"matchExpressions": [{"key": key, "operator": operator, "values": values}]})
+}
+
+/// `pod` tolerating the taint of GKE's Spot nodes, as GKE's own Spot pods do.
+fn spot_toleration(pod: Value) -> Value {
+    with(
+        pod,
+        "spec.tolerations",
+        json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
+    )
+}
+
+/// `pod` with the `iam.gke.io/gcp-service-account` annotation naming `account`.
+fn service_account(pod: Value, account: &str) -> Value {
+    with(
+        pod,
+        "metadata.annotations",
+        json!({"iam.gke.io/gcp-service-account": account}),
+    )
 }
 
 fn small() -> Value {
@@ -107,6 +135,7 @@ const ALL: [&str; 4] = [
     "us-central1-f",
 ];
 const ABC: [&str; 3] = ["us-central1-a", "us-central1-b", "us-central1-c"];
+const ZONE: &str = "topology.kubernetes.io/zone";
 const GPU_FIELD: &str = "spec.containers[0].resources.limits[nvidia.com/gpu]";
 const ANNOTATION: &str = "metadata.annotations[k8sless.dev/machine-type]";
 const INV: &str = "FieldValueInvalid";

@@ -58,12 +58,13 @@ fn rows_1() -> Vec<Row> {
         ),
         r(
             "accelerator by node affinity",
-            with(
+            affinity(
                 gpus("1", None),
-                "spec.affinity",
-                affinity(
-                    json!([{"matchExpressions": [{"key": "cloud.google.com/gke-accelerator", "operator": "In", "values": ["nvidia-l4"]}]}]),
-                ),
+                &[term(
+                    "cloud.google.com/gke-accelerator",
+                    "In",
+                    &["nvidia-l4"],
+                )],
             ),
             Want::Vm(gpu_vm("g2-standard-4", &ABC)),
         ),
@@ -194,17 +195,10 @@ fn rows_3() -> Vec<Row> {
         ),
         r(
             "Spot by node affinity, with GKE's toleration",
-            with(
-                with(
-                    small(),
-                    "spec.affinity",
-                    affinity(
-                        json!([{"matchExpressions": [{"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}]}]),
-                    ),
-                ),
-                "spec.tolerations",
-                json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
-            ),
+            spot_toleration(affinity(
+                small(),
+                &[term("cloud.google.com/gke-spot", "In", &["true"])],
+            )),
             medium(|v| v.spot = true),
         ),
     ]
@@ -222,11 +216,7 @@ fn rows_4() -> Vec<Row> {
         ),
         r(
             "GKE's spot toleration alone: accepted, standard VM",
-            with(
-                small(),
-                "spec.tolerations",
-                json!([{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
-            ),
+            spot_toleration(small()),
             Want::Vm(vm("e2-medium")),
         ),
         r(
@@ -271,34 +261,25 @@ fn rows_5() -> Vec<Row> {
     vec![
         r(
             "zones by affinity, in fallback order",
-            with(
+            affinity(
                 small(),
-                "spec.affinity",
-                affinity(
-                    json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c", "us-central1-b"]}]}]),
-                ),
+                &[term(ZONE, "In", &["us-central1-c", "us-central1-b"])],
             ),
             medium(|v| v.zones = vec!["us-central1-b", "us-central1-c"]),
         ),
         r(
             "zone NotIn",
-            with(
-                small(),
-                "spec.affinity",
-                affinity(
-                    json!([{"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "NotIn", "values": ["us-central1-a"]}]}]),
-                ),
-            ),
+            affinity(small(), &[term(ZONE, "NotIn", &["us-central1-a"])]),
             medium(|v| v.zones = vec!["us-central1-b", "us-central1-c", "us-central1-f"]),
         ),
         r(
             "the first satisfiable affinity term wins",
-            with(
+            affinity(
                 small(),
-                "spec.affinity",
-                affinity(json!([
-            {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["europe-west1-b"]}]},
-            {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-central1-c"]}]}])),
+                &[
+                    term(ZONE, "In", &["europe-west1-b"]),
+                    term(ZONE, "In", &["us-central1-c"]),
+                ],
             ),
             medium(|v| v.zones = vec!["us-central1-c"]),
         ),

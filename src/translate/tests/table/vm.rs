@@ -69,11 +69,7 @@ fn rows_2() -> Vec<Row> {
         // Identity.
         r(
             "allow-listed service account",
-            with(
-                small(),
-                "metadata.annotations",
-                json!({"iam.gke.io/gcp-service-account": "batch@proj.iam.gserviceaccount.com"}),
-            ),
+            service_account(small(), "batch@proj.iam.gserviceaccount.com"),
             medium(|v| v.account = "batch@proj.iam.gserviceaccount.com"),
         ),
         rt(
@@ -84,11 +80,7 @@ fn rows_2() -> Vec<Row> {
         ),
         r(
             "422: service account not allow-listed",
-            with(
-                small(),
-                "metadata.annotations",
-                json!({"iam.gke.io/gcp-service-account": "owner@proj.iam.gserviceaccount.com"}),
-            ),
+            service_account(small(), "owner@proj.iam.gserviceaccount.com"),
             cause(
                 "FieldValueForbidden",
                 "metadata.annotations[iam.gke.io/gcp-service-account]",
@@ -98,11 +90,7 @@ fn rows_2() -> Vec<Row> {
         r(
             "422: every independent problem at once",
             with(
-                with(
-                    small(),
-                    "metadata.annotations",
-                    json!({"iam.gke.io/gcp-service-account": "owner@proj.iam.gserviceaccount.com"}),
-                ),
+                service_account(small(), "owner@proj.iam.gserviceaccount.com"),
                 "spec.nodeSelector",
                 json!({"topology.kubernetes.io/zone": "europe-west1-b"}),
             ),
