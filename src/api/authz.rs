@@ -8,6 +8,9 @@
 //! added there is covered by the same resolver (`rbac::request_info`) without naming it. The
 //! push, guest and health routes carry their own checks (docs/security.md) and are outside it.
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
@@ -70,20 +73,14 @@ pub(crate) struct Checked<S> {
 
 impl<S> tower::Service<Request> for Checked<S>
 where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
     type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+    type Error = Infallible;
+    type Future = super::Answering;
 
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 

@@ -36,13 +36,16 @@ pub(crate) mod rbac_table;
 pub(crate) mod table;
 pub(crate) mod watch;
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::future::BoxFuture;
 
 use crate::error::{Error, ErrorLogged};
 use crate::pods::Pods;
@@ -159,17 +162,18 @@ pub(crate) struct Front {
     routes: Router,
 }
 
+/// The future of the hand-written services around the routes ([`Front`], the authorization
+/// layer's [`authz::Checked`], the test stack's listener): a response, boxed, never an error.
+pub(crate) type Answering = BoxFuture<'static, Result<Response, Infallible>>;
+
 impl tower::Service<Request> for Front {
     type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+    type Error = Infallible;
+    type Future = Answering;
 
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // `Router` is always ready; each call clones it (one reference count).
-        std::task::Poll::Ready(Ok(()))
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
@@ -185,7 +189,7 @@ impl tower::Service<Request> for Front {
 /// The answer of a service that cannot fail (a `Router`, a route), readied and called once.
 pub(crate) async fn answer<S>(service: S, request: Request) -> Response
 where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
     use tower::ServiceExt;
     match service.oneshot(request).await {
