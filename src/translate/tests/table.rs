@@ -158,10 +158,11 @@ fn gpu_vm(machine: &'static str, zones: &[&'static str]) -> Vm {
 }
 
 fn rows() -> Vec<Row> {
-    let mut rows = sizing::rows();
-    rows.extend(placement::rows());
-    rows.extend(vm::rows());
-    rows
+    let groups = sizing::GROUPS
+        .iter()
+        .chain(&placement::GROUPS)
+        .chain(&vm::GROUPS);
+    groups.flat_map(|group| group()).collect()
 }
 
 #[test]

@@ -2,13 +2,8 @@
 
 use super::*;
 
-/// Every row, in groups of a readable size.
-pub(super) fn rows() -> Vec<Row> {
-    [rows_1(), rows_2(), rows_3()]
-        .into_iter()
-        .flatten()
-        .collect()
-}
+/// The rows, in groups of a readable size.
+pub(super) const GROUPS: [fn() -> Vec<Row>; 3] = [rows_1, rows_2, rows_3];
 
 fn rows_1() -> Vec<Row> {
     vec![
