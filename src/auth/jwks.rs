@@ -39,8 +39,7 @@ pub(crate) struct KeyCache {
 impl KeyCache {
     /// A cache of the JWKS at `url`.
     pub(crate) fn new(url: &str) -> Result<Self, String> {
-        let builder = crate::http::client_builder().timeout(Duration::from_secs(10));
-        let http = crate::http::build("http client", builder)?;
+        let http = crate::http::client("http client", |b| b.timeout(Duration::from_secs(10)))?;
         Ok(KeyCache {
             url: url.to_string(),
             http,

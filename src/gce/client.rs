@@ -70,8 +70,7 @@ pub struct Client {
 impl Client {
     /// A client; `auth` is usually [`TokenSource::for_endpoint`].
     pub fn new(config: ClientConfig, auth: TokenSource) -> Result<Self, String> {
-        let builder = crate::http::client_builder().pool_max_idle_per_host(64);
-        let http = crate::http::build("http client", builder)?;
+        let http = crate::http::client("http client", |b| b.pool_max_idle_per_host(64))?;
         Ok(Client {
             http,
             urls: Urls::new(&config.endpoint, &config.project),

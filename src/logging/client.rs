@@ -35,8 +35,7 @@ impl CloudLogging {
         auth: TokenSource,
         store: Arc<dyn RecordStore>,
     ) -> Result<Self, String> {
-        let builder = crate::http::client_builder().timeout(Duration::from_secs(20));
-        let http = crate::http::build("logging client", builder)?;
+        let http = crate::http::client("logging client", |b| b.timeout(Duration::from_secs(20)))?;
         Ok(CloudLogging {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),

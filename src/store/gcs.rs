@@ -98,10 +98,9 @@ impl GcsStore {
         auth: TokenSource,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let builder = crate::http::client_builder()
-            .timeout(timeout)
-            .pool_max_idle_per_host(64);
-        let http = crate::http::build("http client", builder)?;
+        let http = crate::http::client("http client", |b| {
+            b.timeout(timeout).pool_max_idle_per_host(64)
+        })?;
         Ok(GcsStore {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),

@@ -37,10 +37,7 @@ pub async fn run(
     delay: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let http = crate::http::client_builder()
-        .pool_max_idle_per_host(1024)
-        .build()
-        .map_err(|e| format!("http client: {e}"))?;
+    let http = crate::http::client("http client", |b| b.pool_max_idle_per_host(1024))?;
     let proxy = Proxy {
         http,
         upstream: upstream.trim_end_matches('/').to_string(),
