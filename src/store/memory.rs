@@ -23,6 +23,9 @@ pub struct MemoryStore {
     /// Keys whose content cannot be read (as a download that keeps failing): `get` fails,
     /// listings report them as unreadable.
     unreadable: Mutex<std::collections::BTreeSet<String>>,
+    /// Whether any key was made unreadable: until then a read takes no second lock (every
+    /// `GET pod` of dev and the benchmarks reads here).
+    any_unreadable: std::sync::atomic::AtomicBool,
     /// How late each call is answered (zero: at once).
     latency: Duration,
     /// Creates of keys under this prefix wait for a permit of its semaphore (drills that must
@@ -101,14 +104,16 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.to_string());
+        self.any_unreadable.store(true, Ordering::Release);
     }
 
     fn readable(&self, key: &str) -> bool {
-        !self
-            .unreadable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(key)
+        !self.any_unreadable.load(Ordering::Acquire)
+            || !self
+                .unreadable
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(key)
     }
 
     /// The next `n` calls fail with `Unavailable`.

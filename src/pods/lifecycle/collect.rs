@@ -113,7 +113,7 @@ const YIELD_EVERY: usize = 256;
 
 /// What one collection pass knows: the VM list and when it was taken.
 struct Pass<'a> {
-    vms: &'a [VmRef],
+    listed: &'a Listed,
     now: Timestamp,
     listed_at: Timestamp,
     settings: &'a CollectSettings,
@@ -124,10 +124,26 @@ struct Pass<'a> {
 /// deletes them).
 struct Listed {
     vms: Vec<VmRef>,
+    /// Where each name is in `vms` (a name may be listed in several zones): a record finds
+    /// its VMs in one lookup, not a scan of all of them (one scan per adopted pod made a pass
+    /// after a burst of creates quadratic in the VMs listed).
+    by_name: HashMap<String, Vec<usize>>,
     claimed: Vec<bool>,
     labeled: Vec<bool>,
     /// What the records said of their namespaces.
     namespaces: crate::pods::namespaces::stranded::NamespacesSeen,
+}
+
+impl Listed {
+    /// Where the VMs named `name` that carry the pod's `uid` label are in `vms`.
+    fn of_pod<'a>(&'a self, name: &str, uid: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&i| self.vms[i].uid == uid)
+    }
 }
 
 pub(crate) use super::collect_summary::CollectSummary;
@@ -160,7 +176,7 @@ impl Pods {
             }
         }
         let pass = Pass {
-            vms: &listed.vms,
+            listed: &listed,
             now,
             listed_at: now,
             settings: s,
@@ -189,6 +205,7 @@ impl Pods {
         let deployment = self.settings.deployment.as_str();
         let mut listed = Listed {
             vms: Vec::new(),
+            by_name: HashMap::new(),
             claimed: Vec::new(),
             labeled: Vec::new(),
             namespaces: Default::default(),
@@ -204,6 +221,8 @@ impl Pods {
                 Some(_) => continue,
                 None => false,
             };
+            let at = listed.vms.len();
+            listed.by_name.entry(i.name.clone()).or_default().push(at);
             listed.vms.push(VmRef::from_instance(&i, &zones));
             listed.claimed.push(false);
             listed.labeled.push(labeled);
@@ -219,10 +238,6 @@ impl Pods {
         s: &CollectSettings,
         summary: &mut CollectSummary,
     ) -> Result<Vec<Work>> {
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, vm) in listed.vms.iter().enumerate() {
-            by_name.entry(vm.name.clone()).or_default().push(i);
-        }
         let mut work = Vec::new();
         let prefix = record::prefix(None);
         // Indexes suffice to decide; each step decides again on a fresh read of the record.
@@ -230,6 +245,9 @@ impl Pods {
         // concurrently; with the namespaces a list walk found, one round trip), not pages of
         // 500 in sequence: 10,000 records on Cloud Storage were 20 listings in a row.
         let known = self.snapshots.namespaces();
+        // The records decoded from their index, shared with the lists: a record unchanged
+        // since the last pass (or list) is not decoded again.
+        let decoded = self.snapshots.decoded();
         let page = walk::entries(&**self.store(), &prefix, true, known.as_deref())
             .await
             .map_err(|e| crate::error::Error::pod_store(e, "pods"))?;
@@ -247,7 +265,7 @@ impl Pods {
                 tokio::task::yield_now().await;
             }
             summary.records += 1;
-            let rec = match crate::pods::index::decode(raw) {
+            let rec = match decoded.record(raw) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(key = %raw.key, error = %e, "collection skips a corrupt pod record");
@@ -257,12 +275,11 @@ impl Pods {
             };
             listed.namespaces.saw(&rec);
             let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
-            let mut ours = Vec::new();
-            for &i in by_name.get(rec.vm.name.as_str()).into_iter().flatten() {
-                if listed.vms[i].uid == uid {
-                    listed.claimed[i] = true;
-                    ours.push(listed.vms[i].clone());
-                }
+            let mine: Vec<usize> = listed.of_pod(&rec.vm.name, &uid).collect();
+            let mut ours = Vec::with_capacity(mine.len());
+            for i in mine {
+                listed.claimed[i] = true;
+                ours.push(listed.vms[i].clone());
             }
             if let Some(step) = decide(&rec, &ours, now, now, s) {
                 work.push(Work::Pod {
@@ -397,11 +414,10 @@ impl Pods {
 /// The same decision on the fresh record, if it is still the same kind of step.
 fn redecide(rec: &PodRecord, step: &Step, pass: &Pass<'_>) -> Option<Step> {
     let uid = sanitize_value(rec.pod.metadata.uid.as_deref().unwrap_or(""));
-    let ours: Vec<VmRef> = pass
-        .vms
-        .iter()
-        .filter(|v| v.name == rec.vm.name && v.uid == uid)
-        .cloned()
+    let listed = pass.listed;
+    let ours: Vec<VmRef> = listed
+        .of_pod(&rec.vm.name, &uid)
+        .map(|i| listed.vms[i].clone())
         .collect();
     decide(rec, &ours, pass.now, pass.listed_at, pass.settings).filter(|d| d.same_kind(step))
 }
@@ -442,4 +458,48 @@ fn owner_of(i: &Instance) -> Option<Owner> {
         name: field("name")?,
         uid: field("uid")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm(zone: &str, name: &str, uid: &str) -> VmRef {
+        VmRef {
+            zone: zone.into(),
+            name: name.into(),
+            id: None,
+            uid: uid.into(),
+            status: None,
+            created: None,
+        }
+    }
+
+    #[test]
+    fn a_record_finds_the_vms_of_its_name_and_uid_in_every_zone() {
+        let mut listed = Listed {
+            vms: Vec::new(),
+            by_name: HashMap::new(),
+            claimed: Vec::new(),
+            labeled: Vec::new(),
+            namespaces: Default::default(),
+        };
+        for v in [
+            vm("z1", "a", "u1"),
+            vm("z2", "a", "u1"),
+            vm("z1", "a", "u2"),
+            vm("z1", "b", "u1"),
+        ] {
+            listed
+                .by_name
+                .entry(v.name.clone())
+                .or_default()
+                .push(listed.vms.len());
+            listed.vms.push(v);
+        }
+        assert_eq!(listed.of_pod("a", "u1").collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(listed.of_pod("a", "u2").collect::<Vec<_>>(), [2]);
+        assert_eq!(listed.of_pod("b", "u2").count(), 0, "another pod's VM");
+        assert_eq!(listed.of_pod("c", "u1").count(), 0, "no VM of that name");
+    }
 }
