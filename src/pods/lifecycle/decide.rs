@@ -2,6 +2,7 @@
 //! ([`decide`]), so the rules can be read and tested in one place, and re-applied on the fresh
 //! record inside each compare-and-swap (docs/lifecycle.md has the table).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -51,6 +52,23 @@ impl VmRef {
             created: i.creation_timestamp.as_deref().and_then(|t| t.parse().ok()),
         }
     }
+}
+
+/// Where in `vms` the VMs named `name` with the `uid` label are, through `by_name` (each
+/// name's positions in `vms`): a pass looks up every record's VMs, and scanning the whole
+/// list for each was quadratic in the VMs.
+pub(crate) fn named<'a>(
+    vms: &'a [VmRef],
+    by_name: &'a HashMap<String, Vec<usize>>,
+    name: &str,
+    uid: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    by_name
+        .get(name)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(move |&i| vms.get(i).is_some_and(|v| v.uid == uid))
 }
 
 /// Why the collector fails a pod.

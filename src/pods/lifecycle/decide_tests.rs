@@ -142,3 +142,32 @@ fn deadline_counts_from_start_time() {
         Some(Step::Fail(Failure::DeadlineExceeded, vec![vm()]))
     );
 }
+
+#[test]
+fn named_finds_a_records_vms_by_name_and_uid() {
+    let other_uid = VmRef {
+        uid: "u2".into(),
+        ..vm()
+    };
+    let other_name = VmRef {
+        name: "vm2".into(),
+        ..vm()
+    };
+    let other_zone = VmRef {
+        zone: "z-b".into(),
+        ..vm()
+    };
+    let vms = vec![other_name, vm(), other_uid, other_zone];
+    let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, v) in vms.iter().enumerate() {
+        by_name.entry(v.name.clone()).or_default().push(i);
+    }
+    let found: Vec<usize> = named(&vms, &by_name, "vm", "u1").collect();
+    assert_eq!(found, vec![1, 3]);
+    assert_eq!(
+        named(&vms, &by_name, "vm2", "u1").collect::<Vec<_>>(),
+        vec![0]
+    );
+    assert_eq!(named(&vms, &by_name, "vm", "u3").count(), 0);
+    assert_eq!(named(&vms, &by_name, "gone", "u1").count(), 0);
+}
