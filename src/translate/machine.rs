@@ -31,7 +31,7 @@ pub(crate) struct Choice {
 
 impl Choice {
     /// `machine` for `reason`, without GPUs.
-    fn plain(machine: MachineType, reason: String) -> Choice {
+    pub(super) fn plain(machine: MachineType, reason: String) -> Choice {
         Choice {
             machine,
             reason,
@@ -216,6 +216,13 @@ fn default_choice(s: &VmSettings, spot: bool) -> Result<Choice, Vec<Cause>> {
 
 /// The cheapest type of the configured families that fits, and the runner-up in the reason.
 fn cheapest_choice(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Vec<Cause>> {
+    super::cheapest::CHOICES.choice(r, spot, &s.machine_families, s.custom_machine_types, || {
+        rank_cheapest(r, spot, s)
+    })
+}
+
+/// [`cheapest_choice`], ranked.
+fn rank_cheapest(r: &Request, spot: bool, s: &VmSettings) -> Result<Choice, Vec<Cause>> {
     let need = r.describe();
     let families = s.machine_families.join(", ");
     let ranked = sizing::ranked(&s.machine_families, r, spot, s.custom_machine_types);

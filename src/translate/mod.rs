@@ -12,6 +12,7 @@
 //! The mapping table users read is docs/pod-to-vm.md; `k8sless render -f pod.yaml` prints
 //! what this module produces, with no cloud call.
 
+mod cheapest;
 pub(crate) mod instance;
 pub(crate) mod machine;
 pub(crate) mod names;
