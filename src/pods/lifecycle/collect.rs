@@ -122,6 +122,7 @@ struct Pass<'a> {
 /// The VMs listed, which of them a record claims, and which carry this deployment's label
 /// (the others are VMs of before deployments: a record may claim them, the orphan sweep never
 /// deletes them).
+#[derive(Default)]
 struct Listed {
     vms: Vec<VmRef>,
     /// Where each name is in `vms` (a name may be listed in several zones): a record finds
@@ -135,6 +136,17 @@ struct Listed {
 }
 
 impl Listed {
+    /// Adds a listed VM, indexed by its name; `labeled` when it carries this deployment's label.
+    fn push(&mut self, vm: VmRef, labeled: bool) {
+        self.by_name
+            .entry(vm.name.clone())
+            .or_default()
+            .push(self.vms.len());
+        self.vms.push(vm);
+        self.claimed.push(false);
+        self.labeled.push(labeled);
+    }
+
     /// Where the VMs named `name` that carry the pod's `uid` label are in `vms`.
     fn of_pod<'a>(&'a self, name: &str, uid: &'a str) -> impl Iterator<Item = usize> + 'a {
         self.by_name
@@ -203,13 +215,7 @@ impl Pods {
             .fields(LIST_FIELDS);
         let zones = self.settings.zones.clone();
         let deployment = self.settings.deployment.as_str();
-        let mut listed = Listed {
-            vms: Vec::new(),
-            by_name: HashMap::new(),
-            claimed: Vec::new(),
-            labeled: Vec::new(),
-            namespaces: Default::default(),
-        };
+        let mut listed = Listed::default();
         for i in self
             .compute
             .list_all(&filter)
@@ -221,11 +227,7 @@ impl Pods {
                 Some(_) => continue,
                 None => false,
             };
-            let at = listed.vms.len();
-            listed.by_name.entry(i.name.clone()).or_default().push(at);
-            listed.vms.push(VmRef::from_instance(&i, &zones));
-            listed.claimed.push(false);
-            listed.labeled.push(labeled);
+            listed.push(VmRef::from_instance(&i, &zones), labeled);
         }
         Ok(listed)
     }

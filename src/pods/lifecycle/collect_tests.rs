@@ -15,25 +15,14 @@ fn vm(zone: &str, name: &str, uid: &str) -> VmRef {
 
 #[test]
 fn a_record_finds_the_vms_of_its_name_and_uid_in_every_zone() {
-    let mut listed = Listed {
-        vms: Vec::new(),
-        by_name: HashMap::new(),
-        claimed: Vec::new(),
-        labeled: Vec::new(),
-        namespaces: Default::default(),
-    };
+    let mut listed = Listed::default();
     for v in [
         vm("z1", "a", "u1"),
         vm("z2", "a", "u1"),
         vm("z1", "a", "u2"),
         vm("z1", "b", "u1"),
     ] {
-        listed
-            .by_name
-            .entry(v.name.clone())
-            .or_default()
-            .push(listed.vms.len());
-        listed.vms.push(v);
+        listed.push(v, true);
     }
     assert_eq!(listed.of_pod("a", "u1").collect::<Vec<_>>(), [0, 1]);
     assert_eq!(listed.of_pod("a", "u2").collect::<Vec<_>>(), [2]);
