@@ -132,7 +132,8 @@ mod tests {
             bomb.len()
         );
         let not_utf8 = deflated(&[0xff, 0xfe]);
-        let cases: [(&[u8], fn(&Unpack) -> bool); 6] = [
+        type Expect = fn(&Unpack) -> bool;
+        let cases: [(&[u8], Expect); 6] = [
             (b"{not base64}", |e| matches!(e, Unpack::Base64(_))),
             (&[b'A'; PACKED_MAX + 1], |e| matches!(e, Unpack::TooLong(_))),
             (&good.as_bytes()[..good.len() / 2], |e| {
