@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 mod list;
 mod listing;
+pub(crate) mod packed;
 
 use super::{
     ByGeneration, Entry, EntryPage, Index, Page, Record, RecordStore, StoreCause, StoreError,
@@ -52,8 +53,16 @@ struct ObjectResource {
     generation: String,
 }
 
-/// The custom metadata key of a record's index ([`RecordStore::create_indexed`]).
+/// The custom metadata key of a record's index ([`RecordStore::create_indexed`]) as records
+/// written before [`PACKED_INDEX_KEY`] carry it: a JSON string. Still read (the listing's
+/// `serde` rename spells it; its test writes this constant); no longer written.
+#[cfg(test)]
 const INDEX_KEY: &str = "k8sless-index";
+/// The custom metadata key of a record's packed index ([`packed`]), format 1. A new key rather
+/// than a new value under [`INDEX_KEY`]: an instance still running the code before it reads
+/// `k8sless-index` as JSON, and finding none it reads the body, where a packed value there
+/// would fail its list.
+const PACKED_INDEX_KEY: &str = "k8sless-ix1";
 
 /// A listed name, its generation and its index.
 type Listed = (String, i64, Option<Index>);
@@ -170,8 +179,8 @@ impl GcsStore {
     ) -> Result<i64, StoreCause> {
         let boundary = format!("k8sless-{}", uuid::Uuid::new_v4().simple());
         let mut meta = serde_json::json!({ "name": key, "contentType": content_type });
-        if let Some(index) = index {
-            meta["metadata"] = serde_json::json!({ INDEX_KEY: index });
+        if let Some(packed) = index.as_deref().and_then(packed::pack) {
+            meta["metadata"] = serde_json::json!({ PACKED_INDEX_KEY: packed });
         }
         let mut body = Vec::with_capacity(data.len() + 256);
         body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());

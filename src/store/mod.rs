@@ -67,12 +67,12 @@ pub struct Entry {
 /// A listed record's index ([`Entry::index`]), kept as the listing carried it and read only
 /// when a reader needs it.
 ///
-/// A Cloud Storage listing carries each index as a JSON string inside the object's metadata:
-/// unescaping and copying 10,000 of them (~1.3 KB each, every `"` escaped) was the largest part
-/// of parsing a listing, although a warm instance needs none of them for the records it has
-/// already decoded at the listed generation (`pods::crud::decoded`). So the listing keeps the
-/// string's JSON literal, still escaped, as a slice of the answer's body (no copy), and
-/// [`Index::text`] unescapes it for the readers that do need it.
+/// A Cloud Storage listing carries each index in the object's metadata, packed
+/// (`gcs::packed`: deflate and base64) or, as records written before the packing carry it, as
+/// a JSON string with every `"` escaped. Unpacking or unescaping 10,000 of them is needless on
+/// a warm instance, which has already decoded the records at the listed generation
+/// (`pods::crud::decoded`), so the listing keeps the value as it came, and [`Index::text`]
+/// unpacks or unescapes it for the readers that do need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Index(IndexForm);
 
@@ -82,6 +82,8 @@ enum IndexForm {
     Text(String),
     /// A JSON string literal (quotes included) whose value is the text.
     Literal(Bytes),
+    /// The text packed by `gcs::packed::pack`.
+    Packed(Bytes),
 }
 
 impl Index {
@@ -91,13 +93,23 @@ impl Index {
         Index(IndexForm::Literal(literal))
     }
 
-    /// The text of the index (unescaped from its literal, when it was listed as one).
+    /// The index packed by `gcs::packed::pack`, as a listing carries it.
+    pub(crate) fn packed(packed: Bytes) -> Self {
+        Index(IndexForm::Packed(packed))
+    }
+
+    /// The text of the index (unescaped from its literal or unpacked, when it was listed so).
     pub(crate) fn text(&self) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
         match &self.0 {
             IndexForm::Text(text) => Ok(std::borrow::Cow::Borrowed(text)),
             IndexForm::Literal(literal) => {
                 serde_json::from_slice::<String>(literal).map(Into::into)
             }
+            // One error type for every reader: a packed index that does not unpack is as
+            // corrupt as an escaped one that does not parse.
+            IndexForm::Packed(packed) => gcs::packed::unpack(packed)
+                .map(Into::into)
+                .map_err(<serde_json::Error as serde::de::Error>::custom),
         }
     }
 }

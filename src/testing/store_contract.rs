@@ -37,7 +37,9 @@ pub async fn compare_and_swap(s: &dyn RecordStore) {
 
 /// Twelve records under a prefix, listed five at a time: every one once, in key order, and
 /// the last page says no more follow. A prefix is a string prefix, not a folder: without its
-/// slash it also lists the folder whose name merely starts the same.
+/// slash it also lists the folder whose name merely starts the same. Key ranges as
+/// `store::walk` bounds them (after a key, up to and including another: the end bound is
+/// exclusive, so that key + NUL) list exactly their keys.
 pub async fn lists_a_prefix_in_pages(s: &dyn RecordStore) {
     let prefix = "pods/contract-pages/";
     let want: Vec<String> = (0..12).map(|i| format!("{prefix}{i:02}.json")).collect();
@@ -69,4 +71,18 @@ pub async fn lists_a_prefix_in_pages(s: &dyn RecordStore) {
         .await
         .expect("list");
     assert_eq!(wider.records.len(), 13);
+    let up_to = |i: usize| format!("{}\u{0}", want[i]);
+    for (after, end, keys) in [
+        (None, Some(up_to(2)), &want[..3]),
+        (Some(3), Some(up_to(7)), &want[4..8]),
+        (Some(9), None, &want[10..]),
+    ] {
+        let after = after.map(|i: usize| want[i].as_str());
+        let got = s
+            .list_range_entries(prefix, after, end.as_deref())
+            .await
+            .expect("range");
+        let got: Vec<String> = got.entries.into_iter().map(|e| e.key).collect();
+        assert_eq!(got, keys, "after {after:?}, before {end:?}");
+    }
 }

@@ -175,7 +175,8 @@ async fn one_failed_download_does_not_fail_a_list() {
 
 /// Table lists and selectors read the records' index (custom metadata in the listing): a cold
 /// instance whose downloads of `unreadable*` fail still lists that pod as a Table row, while a
-/// JSON list (full bodies) cannot. A record written before the index reads from its body.
+/// JSON list (full bodies) cannot. A record written before the index reads from its body; one
+/// written before the packed index (`k8sless-ix1`) reads from its escaped `k8sless-index`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_body() {
     let Some(endpoint) = common::gcs_endpoint() else {
@@ -204,6 +205,29 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
         .create("pods/default/legacy.json", Bytes::from(legacy))
         .await
         .expect("legacy record");
+    // As the service before the packed index wrote it: the index a JSON string under
+    // `k8sless-index` (a whole record is a valid index). Its download fails below, so a Table
+    // row for it can only come from that index.
+    let escaped = String::from_utf8_lossy(&body).replace("unreadable-new", "unreadable-escaped");
+    let meta = serde_json::json!({
+        "name": "pods/default/unreadable-escaped.json",
+        "contentType": "application/json",
+        "metadata": {"k8sless-index": escaped},
+    });
+    let multipart = format!(
+        "--BB\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n\
+         --BB\r\nContent-Type: application/json\r\n\r\n{escaped}\r\n--BB--\r\n"
+    );
+    let uploaded = common::http()
+        .post(format!(
+            "{endpoint}/upload/storage/v1/b/{b}/o?uploadType=multipart"
+        ))
+        .header("Content-Type", "multipart/related; boundary=BB")
+        .body(multipart)
+        .send()
+        .await
+        .expect("upload");
+    assert!(uploaded.status().is_success(), "{uploaded:?}");
 
     let proxy = failing_downloads_proxy(endpoint).await;
     let mut reader = StackBuilder::new(default_args());
@@ -235,9 +259,14 @@ async fn tables_and_selectors_list_from_the_index_and_old_records_from_their_bod
         }
     };
     let (names, v) = table("limit=500").await;
-    assert_eq!(names, ["legacy", "unreadable-new"], "{v}");
+    assert_eq!(
+        names,
+        ["legacy", "unreadable-escaped", "unreadable-new"],
+        "{v}"
+    );
     assert_eq!(v["rows"][1]["cells"][2], "Pending", "{v}");
-    let labels = v["rows"][1]["object"]["metadata"]["labels"].clone();
+    assert_eq!(v["rows"][2]["cells"][2], "Pending", "{v}");
+    let labels = v["rows"][2]["object"]["metadata"]["labels"].clone();
     assert!(labels.is_object(), "{v}");
     let (names, _) = table("fieldSelector=metadata.name%3Dunreadable-new").await;
     assert_eq!(names, ["unreadable-new"]);

@@ -157,12 +157,15 @@ async fn storage_calls_match_the_discovery_document() {
         .expect("a listing with fields");
     assert_eq!(listed, "items(name,generation,metadata,size),nextPageToken");
     let fields =
-        json!({"name": "x", "generation": "1", "metadata": {"k8sless-index": "{}"}, "size": "2"});
+        json!({"name": "x", "generation": "1", "metadata": {"k8sless-ix1": "qwA"}, "size": "2"});
     problems.extend(storage.validate("Object", &fields, None));
     let indexed = calls
         .iter()
-        .any(|c| String::from_utf8_lossy(&c.body).contains("\"k8sless-index\""));
-    assert!(indexed, "an upload carried the index as custom metadata");
+        .any(|c| String::from_utf8_lossy(&c.body).contains("\"k8sless-ix1\""));
+    assert!(
+        indexed,
+        "an upload carried the packed index as custom metadata"
+    );
     assert_eq!(problems, Vec::<String>::new(), "{calls:#?}");
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),

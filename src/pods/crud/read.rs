@@ -184,7 +184,7 @@ impl Pods {
             // Past two pages, listing the namespaces at once saves round trips.
             let large = listing.entries.len() > 2 * walk::FIRST_PAGE;
             self.snapshots
-                .set_namespaces(large.then(|| walk::sub_prefixes(&prefix, &listing.entries)));
+                .set_namespaces(large.then(|| walk::layout(&prefix, &listing.entries)));
         }
         for u in &listing.unreadable {
             tracing::error!(key = %u.key, error = %u.error, "skipping an unreadable pod record");

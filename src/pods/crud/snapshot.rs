@@ -107,7 +107,8 @@ impl Snapshots {
             .cloned()
     }
 
-    /// The namespaces of the last listing of all namespaces, if it was more than two pages.
+    /// The layout of the last listing of all namespaces (its namespaces and, in one larger
+    /// than a page, split keys: `store::walk::layout`), if it was more than two pages.
     pub(crate) fn namespaces(&self) -> Option<Arc<[String]>> {
         self.namespaces
             .lock()
@@ -115,8 +116,8 @@ impl Snapshots {
             .clone()
     }
 
-    /// Records the namespaces of the listing of all namespaces just taken (`None`: it was
-    /// two pages or less, and walks it from its first page).
+    /// Records the layout of the listing of all namespaces just taken (`None`: it was two
+    /// pages or less, and walks it from its first page).
     pub(crate) fn set_namespaces(&self, namespaces: Option<Vec<String>>) {
         *self.namespaces.lock().unwrap_or_else(|p| p.into_inner()) = namespaces.map(Arc::from);
     }

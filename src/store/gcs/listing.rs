@@ -56,11 +56,39 @@ struct Item<'a> {
     metadata: Option<Metadata<'a>>,
 }
 
-/// The object's custom metadata: only the index is read; other keys are skipped.
+/// The object's custom metadata: only the index is read (packed, or as older records carry
+/// it); other keys are skipped.
 #[derive(Deserialize)]
 struct Metadata<'a> {
+    #[serde(rename = "k8sless-ix1", borrow, default)]
+    packed: Option<&'a RawValue>,
     #[serde(rename = "k8sless-index", borrow, default)]
     index: Option<&'a RawValue>,
+}
+
+impl Metadata<'_> {
+    /// The packed index when there is one, else the escaped one; a value that is not a string
+    /// is not an index this service wrote (the record is read from its body instead).
+    fn index(&self) -> Option<Index> {
+        if let Some(literal) = self.packed.map(RawValue::get)
+            && literal.starts_with('"')
+        {
+            // Base64 has nothing a JSON encoder must escape, so the literal's inside is the
+            // packed text; one that escapes some (`\/`) anyway is unescaped here. What does not
+            // unpack is an error for its reader, as a corrupt escaped index is.
+            let inside = &literal[1..literal.len() - 1];
+            let packed = if inside.contains('\\') {
+                serde_json::from_str::<String>(literal).ok()?.into()
+            } else {
+                Bytes::copy_from_slice(inside.as_bytes())
+            };
+            return Some(Index::packed(packed));
+        }
+        self.index
+            .map(RawValue::get)
+            .filter(|literal| literal.starts_with('"'))
+            .map(|literal| Index::literal(Bytes::copy_from_slice(literal.as_bytes())))
+    }
 }
 
 /// Parses a listing's `body`, on the blocking pool when it is large.
@@ -85,14 +113,7 @@ fn parse_now(body: &[u8]) -> Result<Listing, StoreCause> {
         .items
         .into_iter()
         .map(|item| {
-            // A value that is not a string is not an index this service wrote: the record is
-            // read from its body instead, as one without an index.
-            let index = item
-                .metadata
-                .and_then(|m| m.index)
-                .map(RawValue::get)
-                .filter(|literal| literal.starts_with('"'))
-                .map(|literal| Index::literal(Bytes::copy_from_slice(literal.as_bytes())));
+            let index = item.metadata.and_then(|m| m.index());
             let generation = item.generation.parse().unwrap_or(0);
             (item.name.into_owned(), generation, index)
         })
@@ -106,7 +127,7 @@ fn parse_now(body: &[u8]) -> Result<Listing, StoreCause> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::INDEX_KEY;
+    use super::super::{INDEX_KEY, PACKED_INDEX_KEY, packed};
     use super::*;
 
     #[tokio::test]
@@ -121,15 +142,31 @@ mod tests {
                 {"name": "pods/ns/b.json", "generation": "18", "metadata": {"other": "y"}},
                 {"name": "pods/ns/c\u{e9}.json", "generation": "19", "metadata": {INDEX_KEY: 3}},
                 {"name": "pods/ns/d.json", "generation": "20"},
+                // Packed (preferred over an escaped one beside it), and packed with an escape.
+                {"name": "pods/ns/e.json", "generation": "21",
+                 "metadata": {INDEX_KEY: "{}", PACKED_INDEX_KEY: packed::pack(index)}},
+                {"name": "pods/ns/f.json", "generation": "22",
+                 "metadata": {PACKED_INDEX_KEY: "@escaped@"}},
+                {"name": "pods/ns/g.json", "generation": "23", "metadata": {PACKED_INDEX_KEY: "!"}},
             ],
             "prefixes": ["pods/ns/"],
             "nextPageToken": "t",
         });
-        let text = serde_json::to_vec(&body).expect("encode");
+        // A packed value with an escape (`\u0041` for `A`): serde_json writes none, so it is
+        // spliced in.
+        let packed = packed::pack(index).expect("packed");
+        let escaped = format!("\\u{:04x}{}", packed.as_bytes()[0], &packed[1..]);
+        let encode = |body: &serde_json::Value| {
+            serde_json::to_string(body)
+                .expect("encode")
+                .replace("@escaped@", &escaped)
+                .into_bytes()
+        };
+        let text = encode(&body);
         // Small and large answers take the same parse (inline, or on the blocking pool).
         let mut large = serde_json::to_value(&body).expect("value");
         large["padding"] = "x".repeat(OFF_THE_WORKERS).into();
-        for body in [text, serde_json::to_vec(&large).expect("encode")] {
+        for body in [text, encode(&large)] {
             let got = parse(Bytes::from(body)).await.expect("parse");
             let names: Vec<(&str, i64)> =
                 got.names.iter().map(|(n, g, _)| (n.as_str(), *g)).collect();
@@ -139,7 +176,10 @@ mod tests {
                     ("pods/ns/a.json", 17),
                     ("pods/ns/b.json", 18),
                     ("pods/ns/c\u{e9}.json", 19),
-                    ("pods/ns/d.json", 20)
+                    ("pods/ns/d.json", 20),
+                    ("pods/ns/e.json", 21),
+                    ("pods/ns/f.json", 22),
+                    ("pods/ns/g.json", 23),
                 ]
             );
             let text = got.names[0]
@@ -149,7 +189,16 @@ mod tests {
                 .text()
                 .expect("text");
             assert_eq!(text, index, "unescaped when read");
-            assert!(got.names[1..].iter().all(|n| n.2.is_none()), "no index");
+            assert!(got.names[1..4].iter().all(|n| n.2.is_none()), "no index");
+            for packed in &got.names[4..6] {
+                let text = packed.2.as_ref().expect("an index").text().expect("text");
+                assert_eq!(text, index, "unpacked when read: {}", packed.0);
+            }
+            let bad = got.names[6].2.as_ref().expect("listed as an index");
+            assert!(
+                bad.text().is_err(),
+                "a value that does not unpack is an error"
+            );
             assert_eq!(got.prefixes, ["pods/ns/"]);
             assert_eq!(got.next_page_token.as_deref(), Some("t"));
         }
