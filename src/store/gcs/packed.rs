@@ -50,13 +50,18 @@ pub(crate) enum Unpack {
 /// `text` packed, or `None` when packing fails or the result would exceed [`PACKED_MAX`]
 /// (the record is then written without an index and read from its body).
 pub(crate) fn pack(text: &str) -> Option<String> {
-    let mut deflate = Compress::new(Compression::best(), false);
-    deflate.set_dictionary(DICTIONARY).ok()?;
     // Deflate grows incompressible input by a few bytes per 16 KiB block at most.
     let mut raw = Vec::with_capacity(text.len() + 64);
-    match deflate.compress_vec(text.as_bytes(), &mut raw, FlushCompress::Finish) {
-        Ok(Status::StreamEnd) => {}
-        _ => return None,
+    let done = DEFLATE.with_borrow_mut(|deflate| {
+        deflate.reset();
+        deflate.set_dictionary(DICTIONARY).is_ok()
+            && matches!(
+                deflate.compress_vec(text.as_bytes(), &mut raw, FlushCompress::Finish),
+                Ok(Status::StreamEnd)
+            )
+    });
+    if !done {
+        return None;
     }
     let packed = STANDARD_NO_PAD.encode(raw);
     (packed.len() <= PACKED_MAX).then_some(packed)
@@ -68,19 +73,31 @@ pub(crate) fn unpack(packed: &[u8]) -> Result<String, Unpack> {
         return Err(Unpack::TooLong(packed.len()));
     }
     let raw = STANDARD_NO_PAD.decode(packed).map_err(Unpack::Base64)?;
-    let mut inflate = Decompress::new(false);
-    inflate
-        .set_dictionary(DICTIONARY)
-        .map_err(Unpack::Inflate)?;
     // `decompress_vec` writes into the spare capacity only: the bound on what is inflated.
     // One byte of room past the bound tells a text at the bound from a longer one.
     let mut text = Vec::with_capacity(UNPACKED_MAX + 1);
-    match inflate.decompress_vec(&raw, &mut text, FlushDecompress::Finish) {
-        Ok(Status::StreamEnd) if text.len() <= UNPACKED_MAX => {}
-        Ok(_) => return Err(Unpack::Unfinished),
-        Err(e) => return Err(Unpack::Inflate(e)),
-    }
+    INFLATE.with_borrow_mut(|inflate| {
+        inflate.reset(false);
+        inflate
+            .set_dictionary(DICTIONARY)
+            .map_err(Unpack::Inflate)?;
+        match inflate.decompress_vec(&raw, &mut text, FlushDecompress::Finish) {
+            Ok(Status::StreamEnd) if text.len() <= UNPACKED_MAX => Ok(()),
+            Ok(_) => Err(Unpack::Unfinished),
+            Err(e) => Err(Unpack::Inflate(e)),
+        }
+    })?;
     String::from_utf8(text).map_err(Unpack::Utf8)
+}
+
+thread_local! {
+    // One deflate and one inflate state per thread, reset for each index: a state and its
+    // window are tens of KiB (deflate's at the best level more), and a cold walk inflates
+    // 10,000 indexes: allocating them fresh each time was that much memory to fault in and free.
+    static DEFLATE: std::cell::RefCell<Compress> =
+        std::cell::RefCell::new(Compress::new(Compression::best(), false));
+    static INFLATE: std::cell::RefCell<Decompress> =
+        std::cell::RefCell::new(Decompress::new(false));
 }
 
 #[cfg(test)]
@@ -148,9 +165,16 @@ mod tests {
             (bomb.as_bytes(), |e| matches!(e, Unpack::Unfinished)),
             (not_utf8.as_bytes(), |e| matches!(e, Unpack::Utf8(_))),
         ];
+        let good = pack(r#"{"pod":{"metadata":{"name":"after"}}}"#).expect("packs");
         for (input, want) in cases {
             let got = unpack(input).expect_err("rejected");
             assert!(want(&got), "{:?}: {got:?}", String::from_utf8_lossy(input));
+            // The thread's inflate state is reset for each index: a rejected one leaves
+            // nothing behind for the next.
+            assert_eq!(
+                unpack(good.as_bytes()).expect("reads after a rejection"),
+                r#"{"pod":{"metadata":{"name":"after"}}}"#
+            );
         }
         // An index exactly at the bound still reads.
         let at_bound = deflated(&vec![b'a'; UNPACKED_MAX]);
